@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Each creates .venv from pyproject.toml if missing.
+VENV    ?= .venv
+PYTHON  ?= python3
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: help install build validate serve serve-production test lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create the virtualenv and install the project with its dev tools
+
+build: $(STAMP)  ## build, validate and write the release artifacts to build/
+	$(BIN)/calcinosis-kg build
+
+validate: $(STAMP)  ## run every check, including the two-build determinism check
+	$(BIN)/calcinosis-kg validate
+
+serve: build  ## build, then serve on http://$(HOST):$(PORT) (embedded server)
+	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
+
+serve-production: build  ## build, then serve with gunicorn worker processes
+	$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
+
+TYPECHECK := build/typecheck/calcinosis_kg
+
+lint: $(STAMP)  ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	ln -s $(CURDIR)/kg/*.py $(TYPECHECK)/
+	for d in ontology graph server queries; do ln -s $(CURDIR)/$$d $(TYPECHECK)/$$d; done
+	$(BIN)/mypy
+
+test: $(STAMP) lint  ## lint, then run the whole test suite
+	$(BIN)/python -m pytest
+
+clean:  ## remove build output (keeps the virtualenv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Curated knowledge, its compilation to RDF, the build and its validation."""

@@ -1,0 +1,158 @@
+"""Build the release artifacts: merge ontology and knowledge, serialize deterministically, summarise.
+
+``build_graph()`` returns the merged graph in memory; ``write_artifacts()`` writes it as Turtle,
+N-Triples (sorted, canonical), JSON-LD and OWL (RDF/XML) plus a summary of counts into the build folder
+(``build/`` beside the repository, or ``$KG_BUILD_DIR``). Validation lives in :mod:`calcinosis_kg.graph.validate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+from rdflib.compare import to_canonical_graph
+from rdflib.namespace import OWL, RDF, RDFS
+
+from calcinosis_kg.graph import writers
+from calcinosis_kg.graph.compiler import compile_knowledge
+from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BUILD_DIR = Path(os.environ.get("KG_BUILD_DIR", REPO_ROOT / "build"))
+"""Where ``make build`` writes the release artifacts (git-ignored)."""
+
+ARTIFACT_STEM = "calcinosis-kg"
+FORMATS: dict[str, str] = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
+"""Artifact file extension -> rdflib serializer name."""
+
+
+def artifact_path(extension: str, build_dir: Path | None = None) -> Path:
+    """Path of the merged-graph artifact with the given extension (``ttl``, ``nt``, ``jsonld``, ``owl``)."""
+    return (build_dir or DEFAULT_BUILD_DIR) / f"{ARTIFACT_STEM}.{extension}"
+
+
+def build_graph(knowledge_files: list[Path] | None = None, extra: list[Graph] | None = None) -> Graph:
+    """Compile the merged graph (ontology + curated knowledge [+ extra graphs]) in memory, unvalidated."""
+    ontology = load_ontology()
+    merged = bind_prefixes(Graph())
+    for part in (ontology, compile_knowledge(ontology, knowledge_files), *(extra or [])):
+        for triple in part:
+            merged.add(triple)
+    return merged
+
+
+def canonical_graph(graph: Graph) -> Graph:
+    """A copy of ``graph`` with content-derived blank-node ids, its triples inserted in sorted order.
+
+    Serializers follow insertion order and blank-node ids, so every format written from this graph is
+    byte-identical for identical input, whatever the process or hash seed.
+    """
+    canonical = to_canonical_graph(graph)
+    ordered = bind_prefixes(Graph())
+    for triple in sorted(canonical, key=lambda t: (t[0].n3(), t[1].n3(), t[2].n3())):
+        ordered.add(triple)
+    return ordered
+
+
+def canonical_ntriples(graph: Graph) -> str:
+    """N-Triples of the canonical graph, one triple per line, sorted."""
+    lines = {line for line in canonical_graph(graph).serialize(format="nt").splitlines() if line.strip()}
+    return "\n".join(sorted(lines)) + "\n"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts describing a built graph."""
+
+    triples: int
+    entities: int
+    assertions: int
+    sources: int
+    per_class: dict[str, int]
+    per_relation: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "triples": self.triples,
+            "entities": self.entities,
+            "assertions": self.assertions,
+            "sources": self.sources,
+            "entities_per_class": self.per_class,
+            "assertions_per_property": self.per_relation,
+        }
+
+
+def summarise(graph: Graph) -> Summary:
+    """Count entities per asserted class, assertions per property, and sources."""
+    nm = graph.namespace_manager
+    entities = {s for s in graph.subjects(RDF.type, OWL.NamedIndividual) if str(s).startswith(str(CC))}
+    per_class: Counter[str] = Counter()
+    for entity in entities:
+        for cls in graph.objects(entity, RDF.type):
+            if isinstance(cls, URIRef) and str(cls).startswith(str(CCO)):
+                per_class[cls.n3(nm)] += 1
+    per_relation: Counter[str] = Counter()
+    for axiom in graph.subjects(RDF.type, OWL.Axiom):
+        prop = graph.value(axiom, OWL.annotatedProperty)
+        if isinstance(prop, URIRef):
+            per_relation[prop.n3(nm)] += 1
+    source_classes = set(graph.transitive_subjects(RDFS.subClassOf, CCO.Source))
+    sources = {e for e in entities if any(c in source_classes for c in graph.objects(e, RDF.type))}
+    return Summary(
+        triples=len(graph),
+        entities=len(entities),
+        assertions=sum(per_relation.values()),
+        sources=len(sources),
+        per_class=dict(sorted(per_class.items())),
+        per_relation=dict(sorted(per_relation.items())),
+    )
+
+
+def _summary_markdown(summary: Summary) -> str:
+    rows = [
+        "# Build summary",
+        "",
+        f"- triples: {summary.triples}",
+        f"- entities: {summary.entities}",
+        f"- relation and value assertions (each with an owl:Axiom carrying its sources): {summary.assertions}",
+        f"- sources: {summary.sources}",
+        "",
+        "| class | entities |",
+        "|---|---|",
+        *(f"| {c} | {n} |" for c, n in summary.per_class.items()),
+        "",
+        "| property | assertions |",
+        "|---|---|",
+        *(f"| {p} | {n} |" for p, n in summary.per_relation.items()),
+        "",
+    ]
+    return "\n".join(rows)
+
+
+def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
+    """Write the merged graph in every release format plus ``summary.json``/``summary.md``; return the paths."""
+    out = build_dir or DEFAULT_BUILD_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    ordered = canonical_graph(graph)
+    written = []
+    for extension, rdf_format in FORMATS.items():
+        path = artifact_path(extension, out)
+        if extension == "nt":
+            text = "\n".join(sorted({ln for ln in ordered.serialize(format="nt").splitlines() if ln})) + "\n"
+        elif extension == "jsonld":
+            text = writers.jsonld(ordered)
+        elif extension == "owl":
+            text = writers.rdfxml(ordered)
+        else:
+            text = ordered.serialize(format=rdf_format)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    summary = summarise(graph)
+    (out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
+    (out / "summary.md").write_text(_summary_markdown(summary), encoding="utf-8")
+    written += [out / "summary.json", out / "summary.md"]
+    return written

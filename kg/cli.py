@@ -1,0 +1,157 @@
+"""The ``calcinosis-kg`` command: build, validate, query and serve the knowledge graph.
+
+Run ``calcinosis-kg --help`` or ``calcinosis-kg COMMAND --help`` for the details of each command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rdflib import Graph
+
+from calcinosis_kg.errors import KGError
+
+DESCRIPTION = """\
+Build, validate, query and serve the calcinosis cutis knowledge graph.
+
+commands:
+  build      compile ontology + curated knowledge, validate it (SHACL, violation queries, HermiT)
+             and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, summary) to build/
+  validate   run every check, including determinism (two builds must be byte-identical)
+  query      run a canned query by name, or any .rq file, as a table or in a SPARQL result format
+"""
+
+
+def _load_graph(data: list[Path] | None) -> Graph:
+    """The built graph from ``data`` files, or the release N-Triples (built first if missing)."""
+    from calcinosis_kg.graph.build import artifact_path, build_graph, write_artifacts
+    from calcinosis_kg.ontology import bind_prefixes
+
+    if data:
+        graph = bind_prefixes(Graph())
+        for path in data:
+            if not path.is_file():
+                raise KGError(f"no such data file: {path}")
+            graph.parse(path)
+        return graph
+    nt = artifact_path("nt")
+    if not nt.is_file():
+        write_artifacts(build_graph())
+    return bind_prefixes(Graph()).parse(nt, format="nt")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from calcinosis_kg.graph.build import build_graph, summarise, write_artifacts
+    from calcinosis_kg.graph.validate import validate_graph
+
+    started = time.perf_counter()
+    graph = build_graph()
+    passed = [] if args.no_validate else validate_graph(graph, reasoner=not args.no_reasoner)
+    written = write_artifacts(graph, args.out)
+    summary = summarise(graph)
+    elapsed = time.perf_counter() - started
+    for check in passed:
+        print(f"passed: {check}")
+    for path in written:
+        print(f"wrote {path}")
+    print(
+        f"built {summary.triples} triples, {summary.entities} entities, {summary.assertions} sourced assertions, "
+        f"{summary.sources} sources in {elapsed:.2f} s"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from calcinosis_kg.graph.build import build_graph
+    from calcinosis_kg.graph.validate import check_determinism, validate_graph
+
+    started = time.perf_counter()
+    for check in validate_graph(build_graph(), reasoner=not args.no_reasoner):
+        print(f"passed: {check}")
+    if not args.no_determinism:
+        check_determinism()
+        print("passed: determinism (two builds byte-identical)")
+    print(f"validation passed in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from calcinosis_kg.queries.catalog import get_query, load_catalog, load_query
+    from calcinosis_kg.queries.results import serialize
+
+    catalog = load_catalog()
+    if args.list or not args.query:
+        for name, query in catalog.items():
+            params = ", ".join(f"{p.name}:{p.type}" for p in query.params)
+            print(f"{name}{f' ({params})' if params else ''}\n    {query.summary}")
+        return 0
+    path = Path(args.query)
+    query = load_query(path) if path.suffix == ".rq" and path.is_file() else get_query(args.query, catalog)
+    values = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise KGError(f"--param takes NAME=VALUE, got {item!r}")
+        values[name] = value
+    result = query.run(_load_graph(args.data), values)
+    sys.stdout.write(serialize(result, args.format))
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per pipeline step."""
+    from calcinosis_kg.queries.results import FORMAT_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="calcinosis-kg", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser("build", help="build, validate and write the release artifacts",
+                           description="Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, "
+                           "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl} and summary.{json,md}.")
+    build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
+    build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
+    build.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check (no Java needed)")
+    build.set_defaults(func=cmd_build)
+
+    validate = sub.add_parser("validate", help="run every check, including determinism",
+                              description="Run the SHACL shapes, the *-violation.rq queries, the HermiT consistency "
+                              "check and the determinism check (two builds in separate processes must be "
+                              "byte-identical). Exits non-zero naming the entity and rule on the first failing check.")
+    validate.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check")
+    validate.add_argument("--no-determinism", action="store_true", help="skip the two-build comparison")
+    validate.set_defaults(func=cmd_validate)
+
+    query = sub.add_parser("query", help="run a canned query or a .rq file",
+                           description="Run a canned query from queries/ by name (see --list), or any .rq file, "
+                           "against the built graph (or --data files).")
+    query.add_argument("query", nargs="?", help="canned query name, or path to a .rq file")
+    query.add_argument("--list", action="store_true", help="list the canned queries with their parameters")
+    query.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                       help="a declared parameter value (repeatable); bound, never pasted into the query text")
+    query.add_argument("--format", "-f", choices=FORMAT_NAMES, default="table",
+                       help="table (default); json, xml, csv, tsv for SELECT/ASK; turtle, ntriples, jsonld, "
+                       "rdfxml for CONSTRUCT/DESCRIBE")
+    query.add_argument("--data", type=Path, action="append", help="RDF file(s) to query instead of the built graph")
+    query.set_defaults(func=cmd_query)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; user errors print a message and exit with status 2."""
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KGError as exc:
+        print(f"calcinosis-kg {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The ontology: namespaces, the hand-edited Turtle source and the SHACL shapes.
+
+``calcinosis.ttl`` is the one hand-edited schema source; ``shapes.ttl`` holds the SHACL shapes that every
+build must satisfy. Everything else about the schema is derived from these two files.
+"""
+
+from pathlib import Path
+
+from rdflib import Graph, Namespace
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+HERE = Path(__file__).resolve().parent
+ONTOLOGY_FILE = HERE / "calcinosis.ttl"
+SHAPES_FILE = HERE / "shapes.ttl"
+
+BASE = "https://w3id.org/calcinosis-kg/"
+ONTOLOGY_IRI = BASE + "ontology"
+CCO = Namespace(BASE + "ontology/")
+CC = Namespace(BASE + "id/")
+SCHEMA = Namespace("https://schema.org/")
+BIBO = Namespace("http://purl.org/ontology/bibo/")
+FABIO = Namespace("http://purl.org/spar/fabio/")
+FOAF = Namespace("http://xmlns.com/foaf/0.1/")
+OBO = Namespace("http://purl.obolibrary.org/obo/")
+SH = Namespace("http://www.w3.org/ns/shacl#")
+VANN = Namespace("http://purl.org/vocab/vann/")
+
+HAS_EVIDENCE = OBO.RO_0002558
+"""RO:0002558 'has evidence': links an axiom annotation to an ECO evidence class."""
+
+PREFIXES: dict[str, Namespace] = {
+    "cco": CCO,
+    "cc": CC,
+    "owl": Namespace(str(OWL)),
+    "rdf": Namespace(str(RDF)),
+    "rdfs": Namespace(str(RDFS)),
+    "xsd": Namespace(str(XSD)),
+    "skos": Namespace(str(SKOS)),
+    "dcterms": Namespace(str(DCTERMS)),
+    "prov": Namespace(str(PROV)),
+    "schema": SCHEMA,
+    "bibo": BIBO,
+    "fabio": FABIO,
+    "foaf": FOAF,
+    "obo": OBO,
+    "vann": VANN,
+    "sh": SH,
+}
+"""Prefixes bound on every graph the project writes or queries."""
+
+
+def bind_prefixes(graph: Graph) -> Graph:
+    """Bind the project's prefixes on ``graph`` (replacing rdflib's defaults) and return it."""
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True, replace=True)
+    return graph
+
+
+def load_ontology(path: Path = ONTOLOGY_FILE) -> Graph:
+    """Parse the ontology's Turtle source into a new graph."""
+    return bind_prefixes(Graph()).parse(path, format="turtle")

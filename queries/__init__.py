@@ -1,0 +1,1 @@
+"""Canned SPARQL queries: one query per .rq file with a #+ YAML metadata header."""

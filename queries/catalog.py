@@ -1,0 +1,177 @@
+"""Canned queries: one SPARQL query per ``.rq`` file, described by a ``#+`` YAML header.
+
+A header (grlc style, still valid SPARQL because every line is a comment) looks like::
+
+    #+ summary: Causes of a calcinosis cutis subtype
+    #+ description: Lists every cause the sources give for the subtype, with the sources.
+    #+ params:
+    #+   - name: subtype
+    #+     type: iri
+    #+     description: the subtype
+    #+     default: https://w3id.org/calcinosis-kg/id/metastatic-calcinosis-cutis
+
+Each declared parameter names a variable of the query (``?subtype``). Values are validated against the
+declared type (``iri``, ``curie``, ``string``, ``integer``, ``code``) and *bound* into the prepared query as
+initial bindings: they are never pasted into the query text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyparsing import ParseException
+from rdflib import Graph, Literal, URIRef
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.sparql import Query
+from rdflib.query import Result
+from rdflib.term import Identifier
+
+from calcinosis_kg.errors import QueryError, UnknownQuery
+from calcinosis_kg.ontology import PREFIXES
+
+QUERIES_DIR = Path(__file__).resolve().parent
+PARAM_TYPES = frozenset({"iri", "curie", "string", "integer", "code"})
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A declared, typed query parameter bound to the query variable of the same name."""
+
+    name: str
+    type: str
+    description: str
+    default: str | None = None
+    required: bool = False
+
+    def bind(self, raw: str) -> Identifier:
+        """Convert a raw request value to an RDF term, or raise QueryError saying what is wrong."""
+        value = raw.strip()
+        if self.type == "integer":
+            if not re.fullmatch(r"[+-]?\d{1,18}", value):
+                raise QueryError(f"parameter {self.name!r} must be an integer, got {raw!r}")
+            return Literal(int(value))
+        if self.type == "iri":
+            if not _IRI.fullmatch(value):
+                raise QueryError(f"parameter {self.name!r} must be an absolute IRI, got {raw!r}")
+            return URIRef(value)
+        if self.type == "curie":
+            prefix, sep, local = value.partition(":")
+            if not sep or prefix not in PREFIXES or not re.fullmatch(r"[A-Za-z0-9_.-]+", local):
+                known = ", ".join(sorted(PREFIXES))
+                raise QueryError(f"parameter {self.name!r} must be a CURIE with a known prefix ({known}), got {raw!r}")
+            return URIRef(PREFIXES[prefix][local])
+        if self.type == "code":
+            if not _CODE.fullmatch(value):
+                raise QueryError(f"parameter {self.name!r} must be a code such as SCTID:6595006, got {raw!r}")
+            return Literal(value)
+        if len(value) > 500:
+            raise QueryError(f"parameter {self.name!r} is longer than 500 characters")
+        return Literal(value)
+
+
+@dataclass(frozen=True)
+class CannedQuery:
+    """A parsed ``.rq`` file: metadata, parameters and the prepared query."""
+
+    name: str
+    summary: str
+    description: str
+    sparql: str
+    params: tuple[Parameter, ...] = ()
+    tags: tuple[str, ...] = ()
+    prepared: Query = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def query_type(self) -> str:
+        """``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``."""
+        return str(self.prepared.algebra.name).removesuffix("Query").upper()
+
+    def bindings(self, values: Mapping[str, str]) -> dict[str, Identifier]:
+        """Validate request values against the declared parameters and return initial bindings."""
+        declared = {p.name: p for p in self.params}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            takes = sorted(declared) or "none"
+            raise QueryError(f"query {self.name!r} has no parameter(s) {unknown}; it takes {takes}")
+        bound: dict[str, Identifier] = {}
+        for param in self.params:
+            raw = values.get(param.name, param.default)
+            if raw is None or raw == "":
+                if param.required:
+                    raise QueryError(f"query {self.name!r} needs parameter {param.name!r} ({param.description})")
+                continue
+            bound[param.name] = param.bind(raw)
+        return bound
+
+    def run(self, graph: Graph, values: Mapping[str, str] | None = None) -> Result:
+        """Evaluate on ``graph`` with validated parameter values bound as initial bindings."""
+        return graph.query(self.prepared, initBindings=self.bindings(values or {}))
+
+
+def _header(text: str, path: Path) -> dict[str, Any]:
+    lines = [line[2:].removeprefix(" ") for line in text.splitlines() if line.startswith("#+")]
+    if not lines:
+        raise QueryError(f"{path.name}: no '#+' metadata header")
+    try:
+        meta = yaml.safe_load("\n".join(lines))
+    except yaml.YAMLError as exc:
+        raise QueryError(f"{path.name}: the '#+' header is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict) or not meta.get("summary"):
+        raise QueryError(f"{path.name}: the header needs at least 'summary'")
+    return meta
+
+
+def load_query(path: Path) -> CannedQuery:
+    """Parse and prepare one ``.rq`` file; raise QueryError naming the file on any problem."""
+    text = path.read_text(encoding="utf-8")
+    meta = _header(text, path)
+    params = []
+    for spec in meta.get("params") or []:
+        valid = isinstance(spec, dict) and spec.get("type") in PARAM_TYPES and _NAME.match(str(spec.get("name")))
+        if not valid:
+            raise QueryError(f"{path.name}: bad parameter {spec!r}; need name and type in {sorted(PARAM_TYPES)}")
+        params.append(
+            Parameter(
+                name=spec["name"],
+                type=spec["type"],
+                description=str(spec.get("description", "")),
+                default=None if spec.get("default") is None else str(spec["default"]),
+                required=bool(spec.get("required", False)),
+            )
+        )
+    try:
+        prepared = prepareQuery(text)
+    except ParseException as exc:
+        raise QueryError(f"{path.name}: not valid SPARQL: {exc}") from exc
+    for param in params:
+        if f"?{param.name}" not in text and f"${param.name}" not in text:
+            raise QueryError(f"{path.name}: parameter {param.name!r} is not a variable of the query")
+    return CannedQuery(
+        name=path.stem,
+        summary=str(meta["summary"]).strip(),
+        description=str(meta.get("description", "")).strip(),
+        sparql=text,
+        params=tuple(params),
+        tags=tuple(str(t) for t in meta.get("tags") or ()),
+        prepared=prepared,
+    )
+
+
+def load_catalog(directory: Path = QUERIES_DIR) -> dict[str, CannedQuery]:
+    """Every canned query in ``directory`` by name."""
+    return {q.name: q for q in (load_query(p) for p in sorted(directory.glob("*.rq")))}
+
+
+def get_query(name: str, catalog: Mapping[str, CannedQuery]) -> CannedQuery:
+    """Look a canned query up by name; raise UnknownQuery listing the known names."""
+    if name not in catalog:
+        raise UnknownQuery(f"no canned query named {name!r}; known: {', '.join(sorted(catalog))}")
+    return catalog[name]
