@@ -13,12 +13,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.term import Node
 
 from calcinosis_kg.graph import writers
 from calcinosis_kg.graph.compiler import compile_knowledge
+from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,25 +37,47 @@ def artifact_path(extension: str, build_dir: Path | None = None) -> Path:
     return (build_dir or DEFAULT_BUILD_DIR) / f"{ARTIFACT_STEM}.{extension}"
 
 
-def build_graph(knowledge_files: list[Path] | None = None, extra: list[Graph] | None = None) -> Graph:
-    """Compile the merged graph (ontology + curated knowledge [+ extra graphs]) in memory, unvalidated."""
+def build_graph(knowledge_files: list[Path] | None = None, mappings_file: Path | None = MAPPINGS_FILE) -> Graph:
+    """Compile the merged graph (ontology + curated knowledge + code mappings) in memory, unvalidated."""
     ontology = load_ontology()
+    knowledge = compile_knowledge(ontology, knowledge_files)
+    parts = [ontology, knowledge]
+    if mappings_file is not None:
+        entity_ids = {str(s).removeprefix(str(CC)) for s in knowledge.subjects(RDF.type, OWL.NamedIndividual)}
+        parts.append(mapping_graph(load_mappings(entity_ids, mappings_file)))
     merged = bind_prefixes(Graph())
-    for part in (ontology, compile_knowledge(ontology, knowledge_files), *(extra or [])):
+    for part in parts:
         for triple in part:
             merged.add(triple)
     return merged
+
+
+STABLE_BNODE_PREFIXES = ("ax", "map")
+"""Blank-node ids the compiler derives from content (axiom annotations); all others get canonical ids."""
+
+
+def _has_unstable_bnode(triple: tuple[Node, Node, Node]) -> bool:
+    return any(isinstance(n, BNode) and not str(n).startswith(STABLE_BNODE_PREFIXES) for n in triple)
 
 
 def canonical_graph(graph: Graph) -> Graph:
     """A copy of ``graph`` with content-derived blank-node ids, its triples inserted in sorted order.
 
     Serializers follow insertion order and blank-node ids, so every format written from this graph is
-    byte-identical for identical input, whatever the process or hash seed.
+    byte-identical for identical input, whatever the process or hash seed. Only the triples with blank
+    nodes parsed from Turtle (the ontology's lists and class axioms) need rdflib's canonicalization; the
+    compiler already gives axiom annotations ids derived from the triple they annotate.
     """
-    canonical = to_canonical_graph(graph)
+    unstable = Graph()
+    triples = []
+    for triple in graph:
+        if _has_unstable_bnode(triple):
+            unstable.add(triple)
+        else:
+            triples.append(triple)
+    triples.extend(to_canonical_graph(unstable))
     ordered = bind_prefixes(Graph())
-    for triple in sorted(canonical, key=lambda t: (t[0].n3(), t[1].n3(), t[2].n3())):
+    for triple in sorted(triples, key=lambda t: (t[0].n3(), t[1].n3(), t[2].n3())):
         ordered.add(triple)
     return ordered
 

@@ -34,3 +34,11 @@ class UnknownQuery(QueryError):
 
 class CodeSyntaxError(KGError):
     """A terminology code (for example in graph/mappings/) breaks the identifier syntax of its code system."""
+
+
+class UnknownCode(KGError):
+    """A well-formed code that no entity of the graph is mapped to."""
+
+
+class UnknownEntity(KGError):
+    """An entity identifier that names no entity of the graph."""

@@ -1,0 +1,212 @@
+"""Mappings to standard code systems: read the curated SSSOM table, check it, and add it to the graph.
+
+The curated source is ``graph/mappings/mappings.sssom.tsv`` (SSSOM TSV: a ``#`` YAML metadata block, then one
+row per mapping). Each row becomes a SKOS mapping triple, ``cc:x skos:exactMatch <http://snomed.info/id/...>``,
+plus an ``owl:Axiom`` annotation carrying the SSSOM fields (object label, justification, author, date,
+confidence, where the code was verified) and ``dcterms:source`` the mapping set and evidence resources.
+
+CURIE prefixes are those of the SSSOM file (Mondo's conventions: ``SCTID``, ``ICD10CM``, ``UMLS``...); their
+IRI expansions come from the Bioregistry (its RDF URI format where it has one, e.g. ``http://snomed.info/id/``
+for SNOMED CT), never from a hand-written table.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bioregistry
+import curies
+import yaml
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
+
+from calcinosis_kg.errors import CodeSyntaxError, CurationError
+from calcinosis_kg.graph.codes import CHECKERS, check_code
+from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
+MONDO_EVIDENCE_FILE = MAPPINGS_DIR / "mondo-evidence.sssom.tsv"
+UNMAPPED_FILE = MAPPINGS_DIR / "unmapped.tsv"
+
+CURATOR_INFERENCE = OBO.ECO_0000305
+"""ECO 'curator inference used in manual assertion': the evidence class of every curated mapping."""
+SSSOM = Namespace("https://w3id.org/sssom/")
+SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
+
+MAPPING_PREDICATES: dict[str, URIRef] = {
+    "skos:exactMatch": SKOS.exactMatch,
+    "skos:closeMatch": SKOS.closeMatch,
+    "skos:broadMatch": SKOS.broadMatch,
+    "skos:narrowMatch": SKOS.narrowMatch,
+    "skos:relatedMatch": SKOS.relatedMatch,
+}
+REQUIRED_COLUMNS = (
+    "subject_id", "subject_label", "predicate_id", "object_id", "object_label", "mapping_justification",
+    "author_id", "mapping_date", "see_also",
+)
+
+MAPPING_SET_SOURCE = CC["calcinosis-kg-mapping-set"]
+EVIDENCE_SOURCES: dict[str, URIRef] = {
+    "monarch-initiative/mondo": CC["mondo-mapping-sets"],
+    "simple-icd-10-cm": CC["icd-10-cm-tabular-list"],
+}
+"""Evidence resources named in ``see_also`` that are Source entities of the graph."""
+
+
+@functools.cache
+def code_converter() -> curies.Converter:
+    """CURIE <-> IRI converter for every code system prefix the project checks, expanded by the Bioregistry."""
+    records = []
+    for prefix in sorted(CHECKERS):
+        normalized = bioregistry.normalize_prefix(prefix)
+        if normalized is None:
+            raise CurationError(f"the Bioregistry does not know the prefix {prefix!r}")
+        resource = bioregistry.get_resource(normalized)
+        uri_format = resource.get_rdf_uri_format() or resource.get_uri_format() if resource else None
+        if not uri_format or not uri_format.endswith("$1"):
+            raise CurationError(f"the Bioregistry gives no usable URI format for {prefix!r}")
+        synonyms = sorted({normalized, *(bioregistry.get_synonyms(normalized) or ())} - {prefix})
+        records.append(curies.Record(prefix=prefix, prefix_synonyms=synonyms, uri_prefix=uri_format[:-2]))
+    return curies.Converter(records)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One curated mapping from a graph entity to a code."""
+
+    subject: str
+    subject_label: str
+    predicate: str
+    object_id: str
+    object_label: str
+    justification: str
+    author_id: str
+    mapping_date: str
+    confidence: float | None
+    see_also: tuple[str, ...]
+    comment: str
+
+    @property
+    def system(self) -> str:
+        return self.object_id.split(":", 1)[0]
+
+    @property
+    def object_iri(self) -> URIRef:
+        return URIRef(code_converter().expand_strict(self.object_id))
+
+
+@dataclass(frozen=True)
+class SSSOMTable:
+    """An SSSOM TSV file: its metadata block and its rows."""
+
+    metadata: dict[str, Any]
+    rows: list[dict[str, str]]
+
+
+def read_sssom(path: Path) -> SSSOMTable:
+    """Parse the ``#`` YAML metadata block and the TSV rows of an SSSOM file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [line[2:] if line.startswith("# ") else line[1:] for line in lines if line.startswith("#")]
+    try:
+        metadata = yaml.safe_load("\n".join(header)) or {}
+    except yaml.YAMLError as exc:
+        raise CurationError(f"{path.name}: metadata block is not valid YAML: {exc}") from exc
+    body = [line for line in lines if not line.startswith("#")]
+    rows = list(csv.DictReader(body, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return SSSOMTable(metadata, rows)
+
+
+def _mapping(row: dict[str, str], where: str, entity_ids: set[str]) -> Mapping:
+    missing = [c for c in REQUIRED_COLUMNS if c not in row]
+    if missing:
+        raise CurationError(f"{where}: missing column(s) {missing}")
+    subject = row["subject_id"].removeprefix("cc:")
+    if not row["subject_id"].startswith("cc:") or subject not in entity_ids:
+        raise CurationError(f"{where}: subject {row['subject_id']!r} is not an entity of the graph")
+    if row["predicate_id"] not in MAPPING_PREDICATES:
+        raise CurationError(f"{where}: predicate must be one of {sorted(MAPPING_PREDICATES)}")
+    try:
+        check_code(row["object_id"])
+    except CodeSyntaxError as exc:
+        raise CurationError(f"{where}: {exc}") from exc
+    if not row["object_label"].strip():
+        raise CurationError(f"{where}: {row['object_id']} has no object_label (the code system's own term)")
+    if not row["see_also"].strip():
+        raise CurationError(f"{where}: {row['object_id']} has no see_also (where the code was verified)")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["mapping_date"]):
+        raise CurationError(f"{where}: mapping_date must be YYYY-MM-DD")
+    confidence = float(row["confidence"]) if row.get("confidence") else None
+    if confidence is not None and not 0 <= confidence <= 1:
+        raise CurationError(f"{where}: confidence must be between 0 and 1")
+    return Mapping(
+        subject=subject,
+        subject_label=row["subject_label"],
+        predicate=row["predicate_id"],
+        object_id=row["object_id"],
+        object_label=row["object_label"].strip(),
+        justification=row["mapping_justification"],
+        author_id=row["author_id"],
+        mapping_date=row["mapping_date"],
+        confidence=confidence,
+        see_also=tuple(s.strip() for s in row["see_also"].split("|") if s.strip()),
+        comment=row.get("comment", "").strip(),
+    )
+
+
+def load_mappings(entity_ids: set[str], path: Path = MAPPINGS_FILE) -> list[Mapping]:
+    """Read and check every row of the curated mapping set; raise CurationError naming the row on a problem.
+
+    Rows whose code is well-formed but whose term in the code system could not be verified (empty
+    ``object_label``) are refused: an integrator must be able to check a code against its term.
+    """
+    table = read_sssom(path)
+    mappings = []
+    seen: set[tuple[str, str]] = set()
+    for number, row in enumerate(table.rows, start=2):
+        if not row.get("object_label", "").strip():
+            continue  # listed in unmapped.tsv: code found, term not verified
+        mapping = _mapping(row, f"{path.name} row {number}", entity_ids)
+        key = (mapping.subject, mapping.object_id)
+        if key in seen:
+            raise CurationError(f"{path.name} row {number}: {mapping.object_id} mapped twice to cc:{mapping.subject}")
+        seen.add(key)
+        mappings.append(mapping)
+    return mappings
+
+
+def mapping_graph(mappings: list[Mapping]) -> Graph:
+    """The SKOS mapping triples and their SSSOM axiom annotations."""
+    graph = Graph()
+    for m in mappings:
+        subject, predicate, obj = CC[m.subject], MAPPING_PREDICATES[m.predicate], m.object_iri
+        graph.add((subject, predicate, obj))
+        digest = hashlib.sha256(f"{subject} {predicate} {obj}".encode()).hexdigest()[:24]
+        axiom = BNode(f"map{digest}")
+        graph.add((axiom, RDF.type, OWL.Axiom))
+        graph.add((axiom, OWL.annotatedSource, subject))
+        graph.add((axiom, OWL.annotatedProperty, predicate))
+        graph.add((axiom, OWL.annotatedTarget, obj))
+        graph.add((axiom, SSSOM.object_id, Literal(m.object_id)))
+        graph.add((axiom, SSSOM.object_label, Literal(m.object_label)))
+        graph.add((axiom, SSSOM.mapping_justification, SEMAPV[m.justification.removeprefix("semapv:")]))
+        graph.add((axiom, SSSOM.author_id, CC[m.author_id.removeprefix("cc:")]))
+        graph.add((axiom, SSSOM.mapping_date, Literal(m.mapping_date, datatype=XSD.date)))
+        if m.confidence is not None:
+            graph.add((axiom, SSSOM.confidence, Literal(m.confidence, datatype=XSD.double)))
+        for where in m.see_also:
+            graph.add((axiom, SSSOM.see_also, Literal(where)))
+        if m.comment:
+            graph.add((axiom, SSSOM.comment, Literal(m.comment)))
+        graph.add((axiom, HAS_EVIDENCE, CURATOR_INFERENCE))
+        graph.add((axiom, DCTERMS.source, MAPPING_SET_SOURCE))
+        for marker, source in EVIDENCE_SOURCES.items():
+            if any(marker in where for where in m.see_also):
+                graph.add((axiom, DCTERMS.source, source))
+    return graph
