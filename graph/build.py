@@ -15,13 +15,15 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.graph import writers
 from calcinosis_kg.graph.compiler import compile_knowledge
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
+from calcinosis_kg.graph.schema_doc import schema_markdown
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
+from calcinosis_kg.queries.catalog import load_catalog
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BUILD_DIR = Path(os.environ.get("KG_BUILD_DIR", REPO_ROOT / "build"))
@@ -98,6 +100,7 @@ class Summary:
     sources: int
     per_class: dict[str, int]
     per_relation: dict[str, int]
+    mappings: dict[str, int]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -107,6 +110,8 @@ class Summary:
             "sources": self.sources,
             "entities_per_class": self.per_class,
             "assertions_per_property": self.per_relation,
+            "mappings": sum(self.mappings.values()),
+            "mappings_per_predicate": self.mappings,
         }
 
 
@@ -120,9 +125,12 @@ def summarise(graph: Graph) -> Summary:
             if isinstance(cls, URIRef) and str(cls).startswith(str(CCO)):
                 per_class[cls.n3(nm)] += 1
     per_relation: Counter[str] = Counter()
+    mappings: Counter[str] = Counter()
     for axiom in graph.subjects(RDF.type, OWL.Axiom):
         prop = graph.value(axiom, OWL.annotatedProperty)
-        if isinstance(prop, URIRef):
+        if isinstance(prop, URIRef) and prop.startswith(str(SKOS)) and prop.endswith("Match"):
+            mappings[prop.n3(nm)] += 1
+        elif isinstance(prop, URIRef):
             per_relation[prop.n3(nm)] += 1
     source_classes = set(graph.transitive_subjects(RDFS.subClassOf, CCO.Source))
     sources = {e for e in entities if any(c in source_classes for c in graph.objects(e, RDF.type))}
@@ -133,6 +141,7 @@ def summarise(graph: Graph) -> Summary:
         sources=len(sources),
         per_class=dict(sorted(per_class.items())),
         per_relation=dict(sorted(per_relation.items())),
+        mappings=dict(sorted(mappings.items())),
     )
 
 
@@ -144,6 +153,7 @@ def _summary_markdown(summary: Summary) -> str:
         f"- entities: {summary.entities}",
         f"- relation and value assertions (each with an owl:Axiom carrying its sources): {summary.assertions}",
         f"- sources: {summary.sources}",
+        f"- mappings to standard code systems (each with its SSSOM evidence): {sum(summary.mappings.values())}",
         "",
         "| class | entities |",
         "|---|---|",
@@ -152,6 +162,10 @@ def _summary_markdown(summary: Summary) -> str:
         "| property | assertions |",
         "|---|---|",
         *(f"| {p} | {n} |" for p, n in summary.per_relation.items()),
+        "",
+        "| mapping predicate | mappings |",
+        "|---|---|",
+        *(f"| {p} | {n} |" for p, n in summary.mappings.items()),
         "",
     ]
     return "\n".join(rows)
@@ -175,6 +189,9 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
             text = ordered.serialize(format=rdf_format)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    catalog = {name: query.summary for name, query in load_catalog().items()}
+    (out / "schema.md").write_text(schema_markdown(graph, catalog), encoding="utf-8")
+    written.append(out / "schema.md")
     summary = summarise(graph)
     (out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(_summary_markdown(summary), encoding="utf-8")

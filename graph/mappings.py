@@ -23,12 +23,12 @@ from typing import Any
 import bioregistry
 import curies
 import yaml
-from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError
 from calcinosis_kg.graph.codes import CHECKERS, check_code
-from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO
+from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
@@ -37,8 +37,6 @@ UNMAPPED_FILE = MAPPINGS_DIR / "unmapped.tsv"
 
 CURATOR_INFERENCE = OBO.ECO_0000305
 """ECO 'curator inference used in manual assertion': the evidence class of every curated mapping."""
-SSSOM = Namespace("https://w3id.org/sssom/")
-SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
 
 MAPPING_PREDICATES: dict[str, URIRef] = {
     "skos:exactMatch": SKOS.exactMatch,

@@ -153,7 +153,7 @@ def _cli_build_command(out: Path, seed: str) -> list[str]:
 
 def check_determinism(command: BuildCommand = _cli_build_command) -> None:
     """Build twice in fresh processes with different PYTHONHASHSEED values and compare every artifact."""
-    names = [artifact_path(ext).name for ext in FORMATS] + ["summary.json", "summary.md"]
+    names = [artifact_path(ext).name for ext in FORMATS] + ["summary.json", "summary.md", "schema.md"]
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / "first", Path(tmp) / "second"]
         for out, seed in zip(outs, ("1", "2"), strict=True):

@@ -23,6 +23,7 @@ commands:
              and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, summary) to build/
   validate   run every check, including determinism (two builds must be byte-identical)
   query      run a canned query by name, or any .rq file, as a table or in a SPARQL result format
+  serve      serve the graph over HTTP: SPARQL 1.1 endpoint at /sparql, health at /health
 """
 
 
@@ -102,6 +103,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from calcinosis_kg.server import serve
+
+    serve(args.host, args.port, production=args.production, workers=args.workers)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per pipeline step."""
     from calcinosis_kg.queries.results import FORMAT_NAMES
@@ -140,6 +148,15 @@ def make_parser() -> argparse.ArgumentParser:
     query.add_argument("--data", type=Path, action="append", help="RDF file(s) to query instead of the built graph")
     query.set_defaults(func=cmd_query)
 
+    serve = sub.add_parser("serve", help="serve the graph over HTTP (SPARQL endpoint)",
+                           description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "
+                           "/health. The embedded server by default; --production runs gunicorn with worker "
+                           "processes. KG_DATA=file[:file...] serves other RDF files instead.")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--production", action="store_true", help="run gunicorn with worker processes")
+    serve.add_argument("--workers", type=int, default=None, help="gunicorn worker processes (default: cores)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

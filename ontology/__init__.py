@@ -24,6 +24,8 @@ FOAF = Namespace("http://xmlns.com/foaf/0.1/")
 OBO = Namespace("http://purl.obolibrary.org/obo/")
 SH = Namespace("http://www.w3.org/ns/shacl#")
 VANN = Namespace("http://purl.org/vocab/vann/")
+SSSOM = Namespace("https://w3id.org/sssom/")
+SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
 
 HAS_EVIDENCE = OBO.RO_0002558
 """RO:0002558 'has evidence': links an axiom annotation to an ECO evidence class."""
@@ -45,6 +47,8 @@ PREFIXES: dict[str, Namespace] = {
     "obo": OBO,
     "vann": VANN,
     "sh": SH,
+    "sssom": SSSOM,
+    "semapv": SEMAPV,
 }
 """Prefixes bound on every graph the project writes or queries."""
 

@@ -23,9 +23,9 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_help_explains_each_command() -> None:
     out = run("--help").stdout
-    for command in ("build", "validate", "query"):
+    for command in ("build", "validate", "query", "serve"):
         assert command in out
-    for command in ("build", "validate", "query"):
+    for command in ("build", "validate", "query", "serve"):
         assert "usage: calcinosis-kg " + command in run(command, "--help").stdout
 
 
@@ -35,6 +35,7 @@ def test_build_writes_every_artifact(tmp_path: Path) -> None:
     assert "passed: OWL consistency (HermiT)" in out
     for name in ("calcinosis-kg.ttl", "calcinosis-kg.nt", "calcinosis-kg.jsonld", "calcinosis-kg.owl"):
         assert (tmp_path / name).stat().st_size > 10_000
+    assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in (tmp_path / "schema.md").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["entities"] > 100
     assert summary["entities_per_class"]["cco:Subtype"] == 4

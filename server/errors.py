@@ -1,0 +1,147 @@
+"""The endpoint's exceptions and the one place that maps them to HTTP responses.
+
+Every refusal the endpoint can give is an :class:`EndpointError` carrying a message written for the client.
+The exceptions know nothing about HTTP: query workers raise them in another process and send them back
+pickled, and :data:`HTTP_STATUS` below is the only mapping from exception to status code. Error bodies are
+``text/plain`` and never contain a traceback.
+
+Status choices (see also ``docs/sparql-endpoint.md``):
+
+- 400 for requests the client must change: protocol misuse, malformed queries, queries that fail in
+  evaluation, graphs the dataset does not hold, results over the row limit;
+- 403 for well-formed requests the endpoint refuses by policy: SPARQL Update (the endpoint is read-only;
+  405 would wrongly suggest another HTTP method could work) and ``SERVICE`` (federation is disabled);
+- 406, 413 and 415 for content negotiation, body size and content type or charset;
+- 503 when a query reaches the time limit or every query worker is busy (the convention of Apache Jena
+  Fuseki; 504 is meant for gateways and proxies would take it for their own upstream failing).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from calcinosis_kg.errors import KGError
+
+
+class EndpointError(KGError):
+    """A request the endpoint refuses; the message is shown to the client as is."""
+
+
+class ProtocolError(EndpointError):
+    """The request misuses the SPARQL 1.1 Protocol (missing or repeated parameters, bad encoding, ...)."""
+
+
+class MalformedQuery(EndpointError):
+    """The query is not valid SPARQL 1.1 (syntax error, undeclared prefix, too deeply nested, ...)."""
+
+
+class EvaluationError(EndpointError):
+    """The query is valid SPARQL but cannot be evaluated here.
+
+    A type error escaping an aggregate, an invalid regular expression, ``DESCRIBE *`` (which rdflib cannot
+    translate), a LIMIT or OFFSET beyond 2**63, text that is not valid Unicode in the result.
+    """
+
+
+class UnknownGraph(EndpointError):
+    """FROM, FROM NAMED, default-graph-uri or named-graph-uri names a graph the dataset does not hold."""
+
+
+class ResultTooLarge(EndpointError):
+    """The result has more rows (or triples) than the configured limit."""
+
+
+class ReadOnly(EndpointError):
+    """The request is a SPARQL Update; the endpoint only answers queries."""
+
+
+class ServiceRefused(EndpointError):
+    """The query uses SERVICE (federated query), which the endpoint never evaluates."""
+
+
+class FormatNotAcceptable(EndpointError):
+    """No result format the client accepts is available for this kind of query."""
+
+
+class BodyTooLarge(EndpointError):
+    """The request body is over the configured size limit."""
+
+
+class UnsupportedContentType(EndpointError):
+    """A POST has a missing or unsupported content type, or a charset other than UTF-8."""
+
+
+class QueryTimeout(EndpointError):
+    """The query reached the time limit; its worker process was stopped and replaced."""
+
+
+class ServerBusy(EndpointError):
+    """Every query worker stayed busy for as long as the time limit; the client should retry."""
+
+
+class InternalQueryError(EndpointError):
+    """Evaluating the query failed for a reason that is not the client's (details are in the server log)."""
+
+
+class WorkerLost(InternalQueryError):
+    """A query worker exited while answering (killed from outside, out of memory, ...)."""
+
+
+HTTP_STATUS: dict[type[EndpointError], int] = {
+    ProtocolError: 400,
+    MalformedQuery: 400,
+    EvaluationError: 400,
+    UnknownGraph: 400,
+    ResultTooLarge: 400,
+    ReadOnly: 403,
+    ServiceRefused: 403,
+    FormatNotAcceptable: 406,
+    BodyTooLarge: 413,
+    UnsupportedContentType: 415,
+    InternalQueryError: 500,
+    QueryTimeout: 503,
+    ServerBusy: 503,
+}
+"""HTTP status of each endpoint error (subclasses inherit their parent's status)."""
+
+RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` sent with :class:`ServerBusy`."""
+
+
+def status_of(error: EndpointError) -> int:
+    """The HTTP status for ``error``: that of its class or of its nearest listed ancestor (else 400)."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
+def text_response(message: str, status: int) -> Response:
+    """A ``text/plain`` response whose body is ``message`` followed by a newline."""
+    return Response(message.rstrip("\n") + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render endpoint errors, werkzeug's HTTP errors and unexpected failures as plain-text responses."""
+
+    @app.errorhandler(EndpointError)
+    def endpoint_error(error: EndpointError) -> Response:
+        response = text_response(str(error), status_of(error))
+        if isinstance(error, ServerBusy):
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(error: InternalServerError) -> Response:
+        # Flask has already logged the original exception with its traceback; the client gets none of it.
+        return text_response("Internal server error (the details are in the server log).", 500)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        response = text_response(f"{status} {error.name}: {error.description}", status)
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response

@@ -1,0 +1,208 @@
+"""The result formats the endpoint writes, and HTTP content negotiation between them.
+
+SELECT and ASK answers (family :attr:`Family.RESULTS`) are written as SPARQL JSON, SPARQL XML, CSV or TSV;
+CONSTRUCT and DESCRIBE answers and the service description (family :attr:`Family.GRAPH`) as Turtle,
+N-Triples, JSON-LD or RDF/XML. The first format of each family is the default.
+
+A ``format`` request parameter overrides ``Accept``. It takes a short name (``json``, ``xml``, ``csv``,
+``tsv``, ``turtle``, ``ntriples``, ``jsonld``, ``rdfxml`` and a few synonyms that SPARQL clients send) or a
+media type, or a comma-separated list of alternatives; ``json`` and ``xml`` mean JSON-LD and RDF/XML for
+graph results. Otherwise ``Accept`` decides:
+each format gets the q-value of the most specific media range matching one of its media types; the
+highest q wins, then the more specific match, then the server's order. Aliases (``application/json``,
+``text/xml``, ...) only count when named exactly. Media-type parameters other than ``q`` are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from rdflib import Namespace, URIRef
+from werkzeug.http import parse_options_header
+
+from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
+
+W3C_FORMATS = Namespace("http://www.w3.org/ns/formats/")
+
+
+class Family(Enum):
+    """The kinds of answer, each with its own formats."""
+
+    RESULTS = "SELECT and ASK results"
+    GRAPH = "CONSTRUCT and DESCRIBE results and the service description"
+
+
+@dataclass(frozen=True)
+class ResultFormat:
+    """A result format: what it is called in requests, the media type it is served as, its W3C IRI."""
+
+    key: str
+    family: Family
+    label: str
+    media_type: str
+    content_type: str
+    names: tuple[str, ...]
+    aliases: tuple[str, ...]
+    w3c: URIRef
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        """The canonical media type followed by the aliases that also select this format."""
+        return (self.media_type, *self.aliases)
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """Everything that selects this format in the ``format`` parameter: short names and media types."""
+        return (*self.names, *self.media_types)
+
+
+def _format(
+    key: str,
+    family: Family,
+    label: str,
+    media_type: str,
+    *,
+    names: tuple[str, ...],
+    aliases: tuple[str, ...] = (),
+    w3c: str,
+    charset: bool = True,
+) -> ResultFormat:
+    content_type = f"{media_type}; charset=utf-8" if charset else media_type
+    return ResultFormat(key, family, label, media_type, content_type, names, aliases, W3C_FORMATS[w3c])
+
+
+FORMATS: tuple[ResultFormat, ...] = (
+    _format(
+        "json", Family.RESULTS, "SPARQL JSON", "application/sparql-results+json",
+        names=("json",), aliases=("application/json",), w3c="SPARQL_Results_JSON", charset=False,
+    ),
+    _format(
+        "xml", Family.RESULTS, "SPARQL XML", "application/sparql-results+xml",
+        names=("xml",), aliases=("application/xml", "text/xml"), w3c="SPARQL_Results_XML",
+    ),
+    _format("csv", Family.RESULTS, "CSV", "text/csv", names=("csv",), w3c="SPARQL_Results_CSV"),
+    _format(
+        "tsv", Family.RESULTS, "TSV", "text/tab-separated-values", names=("tsv",), w3c="SPARQL_Results_TSV",
+    ),
+    _format(
+        "turtle", Family.GRAPH, "Turtle", "text/turtle",
+        names=("turtle", "ttl", "n3"), aliases=("application/x-turtle", "application/turtle"), w3c="Turtle",
+    ),
+    _format(
+        "ntriples", Family.GRAPH, "N-Triples", "application/n-triples",
+        names=("ntriples", "nt", "n-triples"), aliases=("text/plain",), w3c="N-Triples",
+    ),
+    _format(
+        "jsonld", Family.GRAPH, "JSON-LD", "application/ld+json",
+        names=("jsonld", "json-ld", "json"), aliases=("application/json",), w3c="JSON-LD", charset=False,
+    ),
+    _format(
+        "rdfxml", Family.GRAPH, "RDF/XML", "application/rdf+xml",
+        names=("rdfxml", "rdf+xml", "rdf", "xml"), aliases=("application/xml", "text/xml"), w3c="RDF_XML",
+    ),
+)
+"""Every format, in the server's order of preference within each family."""
+
+
+@dataclass(frozen=True)
+class _MediaRange:
+    type: str
+    subtype: str
+    q: float
+
+    def specificity(self, media_type: str) -> int:
+        """2 if this range names ``media_type``, 1 if it is its ``type/*``, 0 if ``*/*``, -1 if no match."""
+        type_, _, subtype = media_type.partition("/")
+        if self.type == "*":
+            return 0
+        if self.type != type_:
+            return -1
+        if self.subtype == "*":
+            return 1
+        return 2 if self.subtype == subtype else -1
+
+
+def formats_of(family: Family) -> tuple[ResultFormat, ...]:
+    """The formats of ``family``, default first."""
+    return tuple(fmt for fmt in FORMATS if fmt.family is family)
+
+
+def choose_format(accept: str | None, format_values: Sequence[str], family: Family) -> ResultFormat:
+    """The format to answer in, from the ``format`` parameter's values if any, else from ``Accept``.
+
+    Raises :class:`ProtocolError` for a ``format`` value the endpoint does not know or values that
+    contradict each other, and :class:`FormatNotAcceptable` (listing what is available) when nothing the
+    client accepts exists for ``family``.
+    """
+    if format_values:
+        return _from_format_parameter(format_values, family)
+    offered = formats_of(family)
+    if accept is None or not accept.strip():
+        return offered[0]
+    ranges = _parse_accept(accept)
+    scored = [(_score(ranges, fmt), -index, fmt) for index, fmt in enumerate(offered)]
+    (best_q, _), _, best = max(scored, key=lambda entry: (entry[0], entry[1]))
+    if best_q <= 0:
+        raise FormatNotAcceptable(
+            f"Nothing in 'Accept: {accept}' is available for {family.value}. {available(family)}"
+        )
+    return best
+
+
+def available(family: Family) -> str:
+    """A sentence listing the media types and ``format`` names of ``family``."""
+    media_types = ", ".join(f"{fmt.label} ({fmt.media_type})" for fmt in formats_of(family))
+    names = "|".join(fmt.key for fmt in formats_of(family))
+    return f"Available: {media_types}; or the parameter format={names}."
+
+
+def _from_format_parameter(values: Sequence[str], family: Family) -> ResultFormat:
+    chosen: set[ResultFormat] = set()
+    for value in values:
+        # A value may list alternatives: SPARQLWrapper sends format=application/ld+json,application/x-json+ld
+        alternatives = [part.split(";")[0].strip().lower() for part in value.split(",")]
+        matches = [fmt for wanted in alternatives for fmt in FORMATS if wanted in fmt.identifiers]
+        if not matches:
+            raise ProtocolError(f"Unknown format {value!r}. {available(family)}")
+        in_family = [fmt for fmt in matches if fmt.family is family]
+        if not in_family:
+            raise FormatNotAcceptable(
+                f"format={value} is not available for {family.value}. {available(family)}"
+            )
+        chosen.add(in_family[0])
+    if len(chosen) > 1:
+        raise ProtocolError(f"The format parameters {', '.join(values)} name different formats; give one.")
+    return chosen.pop()
+
+
+def _parse_accept(header: str) -> list[_MediaRange]:
+    ranges = []
+    for part in header.split(","):
+        value, options = parse_options_header(part)
+        type_, slash, subtype = value.lower().partition("/")
+        if not slash or not type_ or not subtype:
+            continue
+        try:
+            q = float(options.get("q", "1"))
+        except ValueError:
+            continue
+        ranges.append(_MediaRange(type_, subtype, min(max(q, 0.0), 1.0)))
+    return ranges
+
+
+def _score(ranges: Sequence[_MediaRange], fmt: ResultFormat) -> tuple[float, int]:
+    """(q, specificity) for ``fmt``: per media type, the q of the most specific matching range; best kept.
+
+    Wildcard ranges match the canonical media type only: ``text/*`` does not select SPARQL XML through its
+    alias ``text/xml``, since the response would then carry a type the client did not accept.
+    """
+    best = (0.0, -1)
+    for media_type in fmt.media_types:
+        least = 0 if media_type == fmt.media_type else 2
+        matching = [(r.specificity(media_type), r.q) for r in ranges if r.specificity(media_type) >= least]
+        if matching:
+            specificity, q = max(matching)
+            best = max(best, (q, specificity))
+    return best

@@ -1,0 +1,66 @@
+"""Behaviour shared by every route: CORS headers and one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from flask import Flask, Response, g, request
+
+ACCESS_LOG = "calcinosis_kg.server.access"
+
+_PREFLIGHT_MAX_AGE = 86_400
+
+
+def install_cors(app: Flask) -> None:
+    """Let browser pages on any origin use the endpoint, without credentials.
+
+    Every response carries ``Access-Control-Allow-Origin: *``. An ``OPTIONS`` preflight (answered by
+    Flask's automatic OPTIONS handling) also gets the allowed methods, the requested headers and a max age.
+    """
+
+    @app.after_request
+    def add_cors_headers(response: Response) -> Response:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            requested = request.headers.get("Access-Control-Request-Headers")
+            response.headers["Access-Control-Allow-Headers"] = requested or "Accept, Content-Type"
+            response.headers["Access-Control-Max-Age"] = str(_PREFLIGHT_MAX_AGE)
+        return response
+
+
+def install_access_log(app: Flask) -> None:
+    """Log each request as one line on stderr: client, method, path, status and duration."""
+    logger = access_logger()
+
+    @app.before_request
+    def start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        started: float = g.get("request_started", time.perf_counter())
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "%s %s %s %d %.1fms",
+            request.remote_addr or "-",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+        )
+        return response
+
+
+def access_logger() -> logging.Logger:
+    """The access log: INFO lines with a timestamp on stderr, set up once per process."""
+    logger = logging.getLogger(ACCESS_LOG)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

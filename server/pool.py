@@ -1,0 +1,230 @@
+"""A pool of query worker processes that can be killed, so that every query has a hard time limit.
+
+rdflib cannot cancel a query, and a thread cannot be stopped, so each query runs in a worker process
+forked from the server process: the fork shares the already loaded dataset. The server sends a
+:class:`~calcinosis_kg.server.evaluation.Job` over a pipe and waits at most the time limit for the
+answer; past it, the worker is killed with SIGKILL, a fresh one is forked in its place and the client gets
+:class:`~calcinosis_kg.server.errors.QueryTimeout`. Other requests meanwhile use the other workers.
+
+The workers are started by :meth:`QueryPool.start` in each server process, or by its first query. Under
+gunicorn each gunicorn worker forks its own query workers after gunicorn has forked it (``post_fork``),
+so no pipe is shared between server processes. A query worker
+
+- closes the sockets it inherited (the listening socket, other clients' connections);
+- ignores SIGINT (Ctrl-C in a terminal goes to the whole process group; the server stops the workers);
+- installs the :mod:`~calcinosis_kg.server.sandbox` audit hook;
+- exits by itself when the server process that forked it has gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import stat
+import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from calcinosis_kg.server.errors import (
+    EndpointError,
+    InternalQueryError,
+    MalformedQuery,
+    QueryTimeout,
+    ServerBusy,
+    WorkerLost,
+)
+from calcinosis_kg.server.evaluation import Answer, Job, QueryEngine
+from calcinosis_kg.server.sandbox import SandboxViolation, forbid_io
+
+log = logging.getLogger(__name__)
+
+_FORK = multiprocessing.get_context("fork")
+_PARENT_CHECK_SECONDS = 1.0
+_RESET_SIGNALS = (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGCHLD",
+)
+
+
+class QueryPool:
+    """A fixed number of query worker processes sharing one :class:`QueryEngine`.
+
+    :meth:`run` is thread-safe: each call takes an idle worker (waiting up to the time limit for one),
+    hands it the job and returns its answer or raises the :class:`EndpointError` it raised.
+    """
+
+    def __init__(self, engine: QueryEngine, *, size: int, timeout: float) -> None:
+        self.size = size
+        self.timeout = timeout
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._owner_pid = 0
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: set[_Worker] = set()
+
+    def run(self, job: Job) -> Answer:
+        """Answer ``job`` in a worker within the time limit.
+
+        Raises the worker's :class:`EndpointError`; :class:`QueryTimeout` when the limit is reached (the
+        worker is then replaced); :class:`ServerBusy` when no worker became free within the limit;
+        :class:`WorkerLost` when the worker died (it is replaced too).
+        """
+        self.start()
+        idle = self._idle
+        try:
+            worker = idle.get(timeout=self.timeout)
+        except queue.Empty:
+            raise ServerBusy(
+                f"All {self.size} query workers stayed busy for {self.timeout:g} s; retry in a moment."
+            ) from None
+        try:
+            return worker.ask(job, self.timeout)
+        except (QueryTimeout, WorkerLost) as error:
+            log.warning("query worker %s stopped (%s); starting another", worker.pid, type(error).__name__)
+            worker = self._replace(worker)
+            raise
+        finally:
+            idle.put(worker)
+
+    def close(self) -> None:
+        """Stop every worker started by this process (the pool restarts them if used again)."""
+        with self._lock:
+            if self._owner_pid == os.getpid():
+                for worker in self._workers:
+                    worker.stop()
+            self._workers = set()
+            self._idle = queue.Queue()
+            self._owner_pid = 0
+
+    def start(self) -> None:
+        """Fork the workers, unless this process already did (:meth:`run` calls it on first use).
+
+        In a process forked from the one that started the pool, workers are started anew: those inherited
+        through the fork belong to the parent and are left alone.
+        """
+        with self._lock:
+            if self._owner_pid == os.getpid():
+                return
+            self._owner_pid = os.getpid()
+            self._idle = queue.Queue()
+            self._workers = set()
+            for _ in range(self.size):
+                self._idle.put(self._fork())
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.stop()
+        with self._lock:
+            self._workers.discard(worker)
+            return self._fork()
+
+    def _fork(self) -> _Worker:
+        """Start a worker (the caller holds the lock)."""
+        here, there = _FORK.Pipe()
+        process = _FORK.Process(
+            target=_serve_jobs, args=(there, self._engine, os.getpid()), name="kg-query-worker", daemon=True
+        )
+        process.start()
+        there.close()
+        worker = _Worker(process, here)
+        self._workers.add(worker)
+        return worker
+
+
+class _Worker:
+    """The server's handle on one worker process: the process and the server's end of its pipe."""
+
+    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+        self.process = process
+        self.connection = connection
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def ask(self, job: Job, timeout: float) -> Answer:
+        """Send ``job`` and wait up to ``timeout`` seconds for the answer."""
+        try:
+            self.connection.send(job)
+            if not self.connection.poll(timeout):
+                raise QueryTimeout(
+                    f"The query did not finish within the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
+                    "stopped. Narrow the pattern or add a LIMIT."
+                )
+            outcome: Answer | EndpointError = self.connection.recv()
+        except (EOFError, OSError) as error:
+            raise WorkerLost("The query worker stopped unexpectedly; the query was not answered.") from error
+        if isinstance(outcome, EndpointError):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        """Kill the process (it may be in the middle of a query) and release its pipe."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+
+# --- inside a worker process ----------------------------------------------------------------------------
+
+
+def _serve_jobs(connection: Connection, engine: QueryEngine, server_pid: int) -> None:
+    """A worker's life: answer jobs from the pipe until the server closes it or goes away."""
+    _reset_signals()
+    _close_inherited_sockets(keep=connection.fileno())
+    forbid_io()
+    while True:
+        if not connection.poll(_PARENT_CHECK_SECONDS):
+            if os.getppid() != server_pid:
+                return
+            continue
+        try:
+            job: Job = connection.recv()
+            connection.send(_answer(engine, job))
+        except (EOFError, BrokenPipeError):
+            return
+
+
+def _answer(engine: QueryEngine, job: Job) -> Answer | EndpointError:
+    """The answer to ``job`` or the error to send back instead; never raises."""
+    try:
+        return engine.execute(job)
+    except EndpointError as error:
+        return error
+    except RecursionError:
+        return MalformedQuery("The query is nested too deeply to be evaluated.")
+    except SandboxViolation:
+        log.exception("query worker: the sandbox stopped an access while answering %r", job.query[:500])
+        return InternalQueryError("The query tried to access the network or a file and was stopped.")
+    except Exception:
+        log.exception("query worker: unexpected failure while answering %r", job.query[:500])
+        return InternalQueryError("Internal error while evaluating the query (details in the server log).")
+
+
+def _reset_signals() -> None:
+    """Undo the signal handlers inherited from the server (gunicorn installs its own) and ignore Ctrl-C."""
+    for name in _RESET_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _close_inherited_sockets(keep: int) -> None:
+    """Close the sockets forked from the server: they would keep its port and its clients' connections open.
+
+    Uses ``/proc/self/fd`` and does nothing where it does not exist.
+    """
+    try:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in descriptors:
+        if fd <= 2 or fd == keep:
+            continue
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            continue

@@ -1,0 +1,130 @@
+"""Reading a SPARQL 1.1 Protocol request (https://www.w3.org/TR/sparql11-protocol/) from an HTTP request.
+
+Three ways to send a query are accepted: GET with ``query`` in the URL, POST of an
+``application/x-www-form-urlencoded`` form, and POST of the query itself as ``application/sparql-query``
+(then the other parameters are in the URL). ``default-graph-uri`` and ``named-graph-uri`` may be repeated;
+given at all, they replace the query's FROM and FROM NAMED. A GET without ``query`` asks for the service
+description. Anything else is refused with a message saying what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from flask import Request
+from rdflib import URIRef
+from werkzeug.datastructures import MultiDict
+
+from calcinosis_kg.server.errors import BodyTooLarge, ProtocolError, ReadOnly, UnsupportedContentType
+from calcinosis_kg.server.parsing import READ_ONLY_MESSAGE
+from calcinosis_kg.server.safety import DatasetSpec
+
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_UPDATE = "application/sparql-update"
+_UTF8 = frozenset({"utf-8", "utf8"})
+_MAX_FORM_FIELDS = 1000
+
+
+@dataclass(frozen=True)
+class ProtocolRequest:
+    """What a request asks of the endpoint."""
+
+    query: str | None
+    """The query text, or None for a GET without query (a request for the service description)."""
+    dataset: DatasetSpec | None
+    """The dataset given by ``default-graph-uri``/``named-graph-uri``, if any."""
+    formats: tuple[str, ...]
+    """Values of the ``format`` parameter (override of ``Accept``)."""
+
+
+def read_request(request: Request, max_body: int) -> ProtocolRequest:
+    """Validate ``request`` (GET or POST on the endpoint) and extract the query, dataset and format override.
+
+    Raises :class:`ProtocolError` (missing, repeated or conflicting parameters, a body that is not UTF-8),
+    :class:`ReadOnly` (any SPARQL Update), :class:`UnsupportedContentType` (POST content type or charset)
+    and :class:`BodyTooLarge` (body over ``max_body`` bytes).
+    """
+    if request.method == "POST":
+        params, body_query = _read_post(request, max_body)
+    else:
+        params, body_query = request.args, None
+    if params.getlist("update"):
+        if params.getlist("query") or body_query is not None:
+            raise ProtocolError("The request has both a query and an update; send one query.")
+        raise ReadOnly(READ_ONLY_MESSAGE)
+    queries = params.getlist("query")
+    if body_query is not None:
+        if queries:
+            raise ProtocolError(f"The query is both in the body ({SPARQL_QUERY}) and in the URL; send one.")
+        queries = [body_query]
+    if len(queries) > 1:
+        raise ProtocolError(f"The request has {len(queries)} 'query' parameters; send exactly one.")
+    dataset = _dataset(params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+    if not queries:
+        if request.method == "POST" or dataset is not None:
+            raise ProtocolError("The request has no 'query' parameter.")
+        return ProtocolRequest(query=None, dataset=None, formats=tuple(params.getlist("format")))
+    if not queries[0].strip():
+        raise ProtocolError("The 'query' parameter is empty.")
+    return ProtocolRequest(query=queries[0], dataset=dataset, formats=tuple(params.getlist("format")))
+
+
+def _read_post(request: Request, max_body: int) -> tuple[MultiDict[str, str], str | None]:
+    """The parameters of a POST (URL and form together) and, for a direct POST, the query in the body."""
+    media_type = request.mimetype
+    charset = request.mimetype_params.get("charset")
+    if media_type == SPARQL_UPDATE:
+        raise ReadOnly(READ_ONLY_MESSAGE)
+    if media_type not in (FORM, SPARQL_QUERY):
+        given = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+        raise UnsupportedContentType(
+            f"A POST must be {FORM} (with a 'query' parameter) or {SPARQL_QUERY} (the query as body); "
+            f"this one has {given}."
+        )
+    if charset is not None and charset.lower() not in _UTF8:
+        raise UnsupportedContentType(f"Charset {charset!r} is not supported; send the request in UTF-8.")
+    text = _utf8(_read_body(request, max_body))
+    if media_type == SPARQL_QUERY:
+        return MultiDict(request.args), text
+    params: MultiDict[str, str] = MultiDict(request.args)
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=_MAX_FORM_FIELDS)
+    except UnicodeDecodeError as error:
+        raise ProtocolError(f"A form value is not UTF-8 once percent-decoded ({error.reason}).") from None
+    except ValueError:
+        raise ProtocolError(f"The form has more than {_MAX_FORM_FIELDS} fields.") from None
+    params.update(fields)
+    return params, None
+
+
+def _read_body(request: Request, max_body: int) -> bytes:
+    """The body, read here (not by werkzeug) so that a chunked body over the limit is refused, not cut."""
+    if request.content_length is not None and request.content_length > max_body:
+        raise _too_large(max_body)
+    body = bytearray()
+    while len(body) <= max_body:
+        chunk = request.stream.read(max_body + 1 - len(body))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    raise _too_large(max_body)
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ProtocolError(f"The body is not valid UTF-8 ({error.reason} at byte {error.start}).") from None
+
+
+def _dataset(default: Sequence[str], named: Sequence[str]) -> DatasetSpec | None:
+    if not default and not named:
+        return None
+    return DatasetSpec(default=tuple(map(URIRef, default)), named=tuple(map(URIRef, named)))
+
+
+def _too_large(max_body: int) -> BodyTooLarge:
+    return BodyTooLarge(f"The request body is larger than the limit of {max_body} bytes (KG_MAX_BODY).")

@@ -1,0 +1,139 @@
+"""The endpoint's settings, read from a config mapping and the environment when the app is created.
+
+Each setting has one name, used both as environment variable and as ``create_app`` config key; a config
+key overrides the environment variable. Nothing is read at import time.
+
+=========================  ===========================================================  ===============
+name                       meaning                                                      default
+=========================  ===========================================================  ===============
+``KG_DATA``                RDF files to serve (``path[:path...]`` or a list in config)  the built graph
+``KG_QUERY_TIMEOUT``       seconds a query may run before its worker is stopped         ``5``
+``KG_MAX_ROWS``            most result rows (or triples) a query may return             ``10000``
+``KG_MAX_BODY``            largest request body, in bytes                               ``1048576``
+``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
+``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
+``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
+=========================  ===========================================================  ===============
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from calcinosis_kg.errors import KGError
+
+T = TypeVar("T")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class SettingsError(KGError):
+    """A setting has a value the endpoint cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated endpoint settings (see the module docstring for names and defaults)."""
+
+    data: tuple[Path, ...] = ()
+    query_timeout: float = 5.0
+    max_rows: int = 10_000
+    max_body: int = 1_048_576
+    trust_proxy: int = 0
+    query_workers: int = 0
+    union_default_graph: bool = False
+
+    @classmethod
+    def load(
+        cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from ``config`` keys, else ``environ`` variables (default ``os.environ``), else defaults.
+
+        Raises :class:`SettingsError` naming the setting when a value is invalid.
+        """
+        sources: list[Mapping[str, Any]] = [config or {}, os.environ if environ is None else environ]
+
+        def get(name: str, parse: Callable[[str, Any], T], default: T) -> T:
+            for source in sources:
+                if name in source and source[name] is not None:
+                    return parse(name, source[name])
+            return default
+
+        return cls(
+            data=get("KG_DATA", _paths, cls.data),
+            query_timeout=get("KG_QUERY_TIMEOUT", _positive_float, cls.query_timeout),
+            max_rows=get("KG_MAX_ROWS", _positive_int, cls.max_rows),
+            max_body=get("KG_MAX_BODY", _positive_int, cls.max_body),
+            trust_proxy=get("KG_TRUST_PROXY", _proxy_count, cls.trust_proxy),
+            query_workers=get("KG_QUERY_WORKERS", _non_negative_int, cls.query_workers),
+            union_default_graph=get("KG_UNION_DEFAULT_GRAPH", _flag, cls.union_default_graph),
+        )
+
+    @property
+    def pool_size(self) -> int:
+        """Query worker processes to start: ``query_workers``, or the number of cores (at least 2)."""
+        return self.query_workers or max(2, os.cpu_count() or 1)
+
+
+def _paths(name: str, value: Any) -> tuple[Path, ...]:
+    if isinstance(value, str | Path):
+        parts = str(value).split(os.pathsep) if isinstance(value, str) else [value]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise SettingsError(f"{name} must be a path, a '{os.pathsep}'-separated list of paths or a list")
+    return tuple(Path(part) for part in parts if str(part).strip())
+
+
+def _number(name: str, value: Any, kind: Callable[[Any], T], what: str) -> T:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name} must be {what}, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be {what}, got {value!r}") from None
+
+
+def _positive_float(name: str, value: Any) -> float:
+    number = _number(name, value, float, "a positive number")
+    if not 0 < number < float("inf"):
+        raise SettingsError(f"{name} must be a positive number, got {value!r}")
+    return number
+
+
+def _positive_int(name: str, value: Any) -> int:
+    number = _number(name, value, int, "a positive integer")
+    if number <= 0:
+        raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+    return number
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    number = _number(name, value, int, "an integer >= 0")
+    if number < 0:
+        raise SettingsError(f"{name} must be an integer >= 0, got {value!r}")
+    return number
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _proxy_count(name: str, value: Any) -> int:
+    """A number of proxies; ``true``/``yes``/``on`` mean one proxy and ``false``/``no``/``off`` none."""
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in _TRUE - {"1"} or text in _FALSE - {"0"}:
+        return int(text in _TRUE)
+    return _non_negative_int(name, text)

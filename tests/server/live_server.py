@@ -1,0 +1,95 @@
+"""Starting the endpoint as a real server in a subprocess, on a free loopback port, for the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_TTL = DATA / "calcinosis-sample.ttl"
+SOURCES_TRIG = DATA / "sources.trig"
+STARTUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running endpoint: its base URL, its process and the file its stderr goes to."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def sparql(self) -> str:
+        return f"{self.url}/sparql"
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_command(port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "calcinosis_kg.server", "--host", "127.0.0.1", "--port", str(port), *extra]
+
+
+def server_env(data: Sequence[Path], settings: Mapping[str, str]) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KG_")}
+    env["KG_DATA"] = os.pathsep.join(str(path) for path in data)
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def live_server(
+    log_dir: Path, data: Sequence[Path], settings: Mapping[str, str] | None = None, *extra_args: str
+) -> Iterator[LiveServer]:
+    """Start ``python -m calcinosis_kg.server`` serving ``data``, wait for /health, stop it afterwards."""
+    port = free_port()
+    log = log_dir / f"server-{port}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            server_command(port, *extra_args),
+            env=server_env(data, settings or {}),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(server: LiveServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log_text()}")
+        try:
+            if requests.get(f"{server.url}/health", timeout=1).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer /health within {STARTUP_SECONDS} s:\n{server.log_text()}")

@@ -1,0 +1,61 @@
+"""What every route shares: CORS, the access log, /health, plain-text errors."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import requests
+from flask.testing import FlaskClient
+from live_server import LiveServer
+
+
+def test_health(server: LiveServer, client: FlaskClient) -> None:
+    response = requests.get(f"{server.url}/health", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok", "triples": 48 + 4}
+    assert client.get("/health").get_json() == {"status": "ok", "triples": 52}
+
+
+def test_cors_on_answers_and_errors(server: LiveServer) -> None:
+    headers = {"Origin": "https://app.example.org"}
+    for params in ({"query": "ASK {}"}, {"query": "ASK {"}):
+        response = requests.get(server.sparql, params=params, headers=headers, timeout=10)
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_cors_preflight(server: LiveServer) -> None:
+    response = requests.options(
+        server.sparql,
+        headers={
+            "Origin": "https://app.example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-requested-with",
+        },
+        timeout=10,
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Allow-Headers"] == "content-type, x-requested-with"
+    assert int(response.headers["Access-Control-Max-Age"]) > 0
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_unknown_path_is_a_plain_404(server: LiveServer) -> None:
+    response = requests.get(f"{server.url}/nothing-here", timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Traceback" not in response.text
+
+
+def test_every_request_is_logged_on_one_line(server: LiveServer) -> None:
+    path = f"/logged-{uuid.uuid4().hex}"
+    requests.get(f"{server.url}{path}", timeout=10)
+    requests.post(server.sparql, data={"query": "ASK {}"}, timeout=10)
+    log = server.log_text()
+    assert re.search(rf"127\.0\.0\.1 GET {path} 404 \d+\.\dms$", log, re.MULTILINE)
+    assert re.search(r"127\.0\.0\.1 POST /sparql 200 \d+\.\dms$", log, re.MULTILINE)
+    assert f"GET {path} HTTP/1.1" not in log, "werkzeug's own access log line is also printed"

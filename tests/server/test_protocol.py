@@ -1,0 +1,242 @@
+"""The SPARQL 1.1 Protocol over HTTP: the three ways to send a query, the dataset parameters, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from conftest import MAX_BODY
+from live_server import LiveServer
+
+CC = "https://w3id.org/calcinosis-kg/id/"
+BIBLIOGRAPHY = "https://example.org/graph/bibliography"
+MAPPINGS = "https://example.org/graph/mappings"
+LABELS = "SELECT ?label WHERE { cc:dystrophic-calcinosis-cutis rdfs:label ?label }"
+JSON = {"Accept": "application/sparql-results+json"}
+FORM = "application/x-www-form-urlencoded"
+
+
+def values(response: requests.Response, variable: str) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {row[variable]["value"] for row in response.json()["results"]["bindings"] if variable in row}
+
+
+def ask(response: requests.Response) -> bool:
+    assert response.status_code == 200, response.text
+    answer = response.json()["boolean"]
+    assert isinstance(answer, bool)
+    return answer
+
+
+def test_get_post_form_and_post_direct_give_the_same_answer(server: LiveServer) -> None:
+    by_get = requests.get(server.sparql, params={"query": LABELS}, headers=JSON, timeout=10)
+    by_form = requests.post(server.sparql, data={"query": LABELS}, headers=JSON, timeout=10)
+    direct_headers = {**JSON, "Content-Type": "application/sparql-query"}
+    by_body = requests.post(server.sparql, data=LABELS.encode(), headers=direct_headers, timeout=10)
+    assert values(by_get, "label") == values(by_form, "label") == values(by_body, "label")
+    assert values(by_get, "label") == {"dystrophic calcinosis cutis"}
+
+
+def test_the_endpoint_also_answers_with_a_trailing_slash(server: LiveServer) -> None:
+    response = requests.get(f"{server.sparql}/", params={"query": LABELS}, headers=JSON, timeout=10)
+    assert values(response, "label") == {"dystrophic calcinosis cutis"}
+
+
+def test_project_prefixes_are_predeclared_and_can_be_redeclared(server: LiveServer) -> None:
+    query = "PREFIX cc: <http://example.org/other/> ASK { cc:dystrophic-calcinosis-cutis ?p ?o }"
+    assert ask(requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)) is False
+
+
+def test_default_graph_is_the_default_graph_only(server: LiveServer) -> None:
+    query = "ASK { ?s <http://www.w3.org/2004/02/skos/core#exactMatch> ?o }"
+    assert ask(requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)) is False
+
+
+def test_graph_ranges_over_the_named_graphs(server: LiveServer) -> None:
+    query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    response = requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)
+    assert values(response, "g") == {BIBLIOGRAPHY, MAPPINGS}
+
+
+def test_from_builds_the_default_graph_from_named_graphs(server: LiveServer) -> None:
+    query = "SELECT ?title FROM <https://example.org/graph/bibliography> WHERE { ?s dcterms:title ?title }"
+    response = requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)
+    assert values(response, "title") == {"Calcinosis cutis: a review"}
+
+
+def test_protocol_dataset_overrides_from(server: LiveServer) -> None:
+    query = "SELECT ?s FROM <https://example.org/graph/bibliography> WHERE { ?s skos:exactMatch ?o }"
+    params = {"query": query, "default-graph-uri": MAPPINGS}
+    response = requests.get(server.sparql, params=params, headers=JSON, timeout=10)
+    assert values(response, "s") == {f"{CC}calcinosis-cutis", f"{CC}systemic-sclerosis"}
+
+
+def test_named_graph_uri_limits_the_named_graphs(server: LiveServer) -> None:
+    query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    params = {"query": query, "named-graph-uri": MAPPINGS}
+    response = requests.post(server.sparql, data=params, headers=JSON, timeout=10)
+    assert values(response, "g") == {MAPPINGS}
+
+
+def test_protocol_dataset_with_named_graphs_only_has_an_empty_default_graph(server: LiveServer) -> None:
+    params = {"query": "ASK { ?s ?p ?o }", "named-graph-uri": MAPPINGS}
+    assert ask(requests.get(server.sparql, params=params, headers=JSON, timeout=10)) is False
+
+
+def test_relative_iris_resolve_against_the_endpoint_url(server: LiveServer) -> None:
+    params = {"query": "SELECT (<x> AS ?iri) {}"}
+    response = requests.get(server.sparql, params=params, headers=JSON, timeout=10)
+    assert values(response, "iri") == {f"{server.url}/x"}
+
+
+REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("syntax error", {"params": {"query": "ASK {"}}, 400, "line 1, column 6"),
+    (
+        "syntax error on line 3",
+        {"params": {"query": "SELECT *\nWHERE {\n  ?s ?p ?o FILTER( }"}},
+        400,
+        "line 3, column",
+    ),
+    ("undeclared prefix", {"params": {"query": "ASK { nope:x ?p ?o }"}}, 400, "Unknown namespace prefix"),
+    ("DESCRIBE *", {"params": {"query": "DESCRIBE * WHERE { ?s ?p ?o }"}}, 400, "DESCRIBE *"),
+    ("invalid regex", {"params": {"query": "ASK { FILTER(REGEX('a', '(')) }"}}, 400, "during evaluation"),
+    ("huge LIMIT", {"params": {"query": "SELECT * {} LIMIT 99999999999999999999"}}, 400, "LIMIT and OFFSET"),
+    ("update parameter by GET", {"params": {"update": "CLEAR ALL"}}, 403, "read-only"),
+    ("update by form", {"method": "POST", "data": {"update": "CLEAR ALL"}}, 403, "read-only"),
+    (
+        "update by body",
+        {"method": "POST", "data": b"CLEAR ALL", "headers": {"Content-Type": "application/sparql-update"}},
+        403,
+        "read-only",
+    ),
+    ("update in the query parameter", {"params": {"query": "CLEAR ALL"}}, 403, "read-only"),
+    ("LOAD in the query parameter", {"params": {"query": "LOAD <file:///etc/hostname>"}}, 403, "read-only"),
+    ("query and update", {"params": {"query": "ASK {}", "update": "CLEAR ALL"}}, 400, "both a query and an"),
+    ("repeated query by GET", {"params": [("query", "ASK {}"), ("query", "ASK {}")]}, 400, "2 'query'"),
+    (
+        "repeated query in URL and form",
+        {"method": "POST", "params": {"query": "ASK {}"}, "data": {"query": "ASK {}"}},
+        400,
+        "2 'query' parameters",
+    ),
+    (
+        "query in body and URL",
+        {
+            "method": "POST",
+            "params": {"query": "ASK {}"},
+            "data": b"ASK {}",
+            "headers": {"Content-Type": "application/sparql-query"},
+        },
+        400,
+        "both in the body",
+    ),
+    (
+        "POST as text/plain",
+        {"method": "POST", "data": b"ASK {}", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "text/plain",
+    ),
+    ("POST without content type", {"method": "POST", "data": b"ASK {}"}, 415, "no Content-Type"),
+    (
+        "UTF-16 body",
+        {
+            "method": "POST",
+            "data": "ASK {}".encode("utf-16"),
+            "headers": {"Content-Type": "application/sparql-query; charset=UTF-16"},
+        },
+        415,
+        "UTF-16",
+    ),
+    (
+        "latin-1 form",
+        {
+            "method": "POST",
+            "data": b"query=ASK+%7B%7D",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
+        },
+        415,
+        "ISO-8859-1",
+    ),
+    (
+        "body that is not UTF-8",
+        {"method": "POST", "data": b"ASK {} #\xff", "headers": {"Content-Type": "application/sparql-query"}},
+        400,
+        "not valid UTF-8",
+    ),
+    ("form without query", {"method": "POST", "data": {"default-graph-uri": MAPPINGS}}, 400, "no 'query'"),
+    (
+        "form value not UTF-8",
+        {"method": "POST", "data": b"query=ASK%20%7B%7D%20%23%FF", "headers": {"Content-Type": FORM}},
+        400,
+        "not UTF-8",
+    ),
+    (
+        "POST with empty body",
+        {"method": "POST", "data": b"", "headers": {"Content-Type": "application/sparql-query"}},
+        400,
+        "empty",
+    ),
+    ("GET with a dataset but no query", {"params": {"named-graph-uri": MAPPINGS}}, 400, "no 'query'"),
+    ("PUT", {"method": "PUT", "params": {"query": "ASK {}"}}, 405, "Method Not Allowed"),
+    ("DELETE", {"method": "DELETE"}, 405, "Method Not Allowed"),
+    ("unknown format", {"params": {"query": "ASK {}", "format": "yaml"}}, 400, "Unknown format 'yaml'"),
+    (
+        "unknown default-graph-uri",
+        {"params": {"query": "ASK {}", "default-graph-uri": "http://example.org/nothing"}},
+        400,
+        "does not hold",
+    ),
+    (
+        "unknown named-graph-uri",
+        {"params": {"query": "ASK {}", "named-graph-uri": "file:///etc/hostname"}},
+        400,
+        "does not hold",
+    ),
+    ("unknown FROM", {"params": {"query": "ASK FROM <http://example.org/nothing> {}"}}, 400, "does not hold"),
+    ("too many rows", {"params": {"query": "SELECT * { ?a ?b ?c . ?d ?e ?f }"}}, 400, "KG_MAX_ROWS"),
+    (
+        "too many triples",
+        {"params": {"query": "CONSTRUCT { ?a ?b ?f } WHERE { ?a ?b ?c . ?d ?e ?f }"}},
+        400,
+        "KG_MAX_ROWS",
+    ),
+    ("oversized body", {"method": "POST", "data": {"query": "#" * MAX_BODY}}, 413, "KG_MAX_BODY"),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_args", "status", "message"), [pytest.param(*case[1:], id=case[0]) for case in REFUSALS]
+)
+def test_refusals(server: LiveServer, request_args: dict[str, Any], status: int, message: str) -> None:
+    """Each refusal has its status, a plain-text body naming the problem, and no traceback."""
+    arguments = dict(request_args)
+    method = arguments.pop("method", "GET")
+    response = requests.request(method, server.sparql, timeout=10, **arguments)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert message in response.text
+    assert "Traceback" not in response.text
+
+
+def test_405_lists_the_allowed_methods(server: LiveServer) -> None:
+    response = requests.put(server.sparql, timeout=10)
+    assert {"GET", "POST"} <= {method.strip() for method in response.headers["Allow"].split(",")}
+
+
+def test_oversized_chunked_body_is_refused(server: LiveServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(2 * MAX_BODY // 1000):
+            yield b"#" * 1000
+
+    headers = {"Content-Type": "application/sparql-query"}
+    response = requests.post(server.sparql, data=chunks(), headers=headers, timeout=10)
+    assert response.status_code == 413
+    assert "KG_MAX_BODY" in response.text
+
+
+def test_unicode_queries_and_results(server: LiveServer) -> None:
+    query = "SELECT ?label WHERE { cc:calcinosis-cutis rdfs:label ?label FILTER(LANG(?label) = 'fr') }"
+    response = requests.post(server.sparql, data={"query": query}, headers=JSON, timeout=10)
+    assert values(response, "label") == {"calcinose cutanée"}

@@ -1,0 +1,135 @@
+"""Settings from config and environment, loading data files, and clear startup errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from live_server import SAMPLE_TTL, free_port, server_command, server_env
+from rdflib import Dataset, Graph, Literal, URIRef
+
+from calcinosis_kg.server.data import DataLoadError, load_dataset, summarize
+from calcinosis_kg.server.settings import Settings, SettingsError
+
+S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
+GRAPH = URIRef("http://example.org/graph")
+
+
+def test_defaults() -> None:
+    settings = Settings.load({}, environ={})
+    assert settings == Settings()
+    assert (settings.query_timeout, settings.max_rows, settings.max_body) == (5.0, 10_000, 1_048_576)
+    assert (settings.trust_proxy, settings.union_default_graph, settings.data) == (0, False, ())
+    assert settings.pool_size >= 2
+
+
+def test_environment_and_config_override() -> None:
+    environ = {
+        "KG_DATA": f"a.ttl{os.pathsep}b.trig",
+        "KG_QUERY_TIMEOUT": "2.5",
+        "KG_MAX_ROWS": "50",
+        "KG_MAX_BODY": "1000",
+        "KG_TRUST_PROXY": "true",
+        "KG_QUERY_WORKERS": "3",
+        "KG_UNION_DEFAULT_GRAPH": "yes",
+    }
+    settings = Settings.load({"KG_MAX_ROWS": 7, "KG_DATA": [Path("c.nt")]}, environ=environ)
+    assert settings.data == (Path("c.nt"),)
+    assert settings.query_timeout == 2.5
+    assert settings.max_rows == 7
+    assert (settings.max_body, settings.trust_proxy, settings.pool_size) == (1000, 1, 3)
+    assert settings.union_default_graph is True
+    assert Settings.load({}, environ=environ).data == (Path("a.ttl"), Path("b.trig"))
+    assert Settings.load({}, environ={"KG_TRUST_PROXY": "2"}).trust_proxy == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KG_QUERY_TIMEOUT", "soon"),
+        ("KG_QUERY_TIMEOUT", "0"),
+        ("KG_QUERY_TIMEOUT", "inf"),
+        ("KG_MAX_ROWS", "-1"),
+        ("KG_MAX_ROWS", "1.5"),
+        ("KG_MAX_BODY", True),
+        ("KG_TRUST_PROXY", "maybe"),
+        ("KG_QUERY_WORKERS", "-2"),
+        ("KG_UNION_DEFAULT_GRAPH", "2"),
+        ("KG_DATA", 42),
+    ],
+)
+def test_invalid_settings_name_the_setting(name: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.load({name: value}, environ={})
+
+
+def test_every_rdf_format_loads(tmp_path: Path) -> None:
+    triples = Graph()
+    triples.add((S, P, Literal("default")))
+    quads = Dataset()
+    quads.graph(GRAPH).add((S, P, Literal("named")))
+    files = []
+    triple_formats = [("ttl", "turtle"), ("nt", "nt"), ("rdf", "xml"), ("owl", "xml"), ("xml", "xml")]
+    for suffix, rdf_format in triple_formats:
+        files.append(tmp_path / f"triples.{suffix}")
+        triples.serialize(files[-1], format=rdf_format, encoding="utf-8")
+    for suffix, rdf_format in [("nq", "nquads"), ("trig", "trig"), ("jsonld", "json-ld")]:
+        files.append(tmp_path / f"quads.{suffix}")
+        quads.serialize(files[-1], format=rdf_format, encoding="utf-8")
+    dataset = load_dataset(files)
+    assert set(dataset.default_graph) == {(S, P, Literal("default"))}
+    assert set(dataset.graph(GRAPH)) == {(S, P, Literal("named"))}
+    summary = summarize(dataset)
+    assert (summary.default_triples, dict(summary.named_graphs), summary.triples) == (1, {GRAPH: 1}, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.ttl", None, "no such file"),
+        ("data.csv", "a,b", "unknown RDF file extension"),
+        ("broken.ttl", "<http://example.org/s> <http://example.org/p> .", "cannot parse"),
+        ("broken.jsonld", "{", "cannot parse"),
+    ],
+)
+def test_bad_data_files(tmp_path: Path, name: str, content: str | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataLoadError, match=message) as raised:
+        load_dataset([SAMPLE_TTL, path])
+    assert name in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"KG_DATA": "/nonexistent/graph.ttl"}, "error: cannot serve /nonexistent/graph.ttl: no such file"),
+        ({"KG_MAX_ROWS": "many"}, "error: KG_MAX_ROWS must be a positive integer, got 'many'"),
+    ],
+)
+def test_startup_errors_are_one_line_not_a_traceback(settings: dict[str, str], message: str) -> None:
+    completed = subprocess.run(
+        server_command(free_port()),
+        env=server_env([SAMPLE_TTL], settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_without_kg_data_the_built_graph_is_served(tmp_path: Path) -> None:
+    env = server_env([], {"KG_BUILD_DIR": str(tmp_path)})
+    del env["KG_DATA"]
+    completed = subprocess.run(
+        server_command(free_port()), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 1
+    assert f"no built graph at {tmp_path / 'calcinosis-kg.nt'}: run `make build`" in completed.stderr
+    assert "Traceback" not in completed.stderr
