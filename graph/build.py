@@ -20,6 +20,7 @@ from rdflib.term import Node
 
 from calcinosis_kg.graph import writers
 from calcinosis_kg.graph.compiler import compile_knowledge
+from calcinosis_kg.graph.exports import fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
 from calcinosis_kg.graph.schema_doc import schema_markdown
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
@@ -30,6 +31,8 @@ DEFAULT_BUILD_DIR = Path(os.environ.get("KG_BUILD_DIR", REPO_ROOT / "build"))
 """Where ``make build`` writes the release artifacts (git-ignored)."""
 
 ARTIFACT_STEM = "calcinosis-kg"
+SSSOM_EXPORT = f"{ARTIFACT_STEM}.sssom.tsv"
+CONCEPTMAP_EXPORT = f"{ARTIFACT_STEM}-to-snomedct.conceptmap.json"
 FORMATS: dict[str, str] = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
 """Artifact file extension -> rdflib serializer name."""
 
@@ -189,6 +192,9 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
             text = ordered.serialize(format=rdf_format)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    for name, text in ((SSSOM_EXPORT, sssom_tsv(graph)), (CONCEPTMAP_EXPORT, fhir_conceptmap(graph))):
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(out / name)
     catalog = {name: query.summary for name, query in load_catalog().items()}
     (out / "schema.md").write_text(schema_markdown(graph, catalog), encoding="utf-8")
     written.append(out / "schema.md")

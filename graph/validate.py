@@ -26,7 +26,7 @@ from rdflib.namespace import RDF
 from rdflib.term import Node
 
 from calcinosis_kg.errors import ValidationFailed
-from calcinosis_kg.graph.build import FORMATS, artifact_path, canonical_ntriples
+from calcinosis_kg.graph.build import CONCEPTMAP_EXPORT, FORMATS, SSSOM_EXPORT, artifact_path, canonical_ntriples
 from calcinosis_kg.graph.shapes import load_shapes
 from calcinosis_kg.ontology import SH, bind_prefixes
 
@@ -153,7 +153,8 @@ def _cli_build_command(out: Path, seed: str) -> list[str]:
 
 def check_determinism(command: BuildCommand = _cli_build_command) -> None:
     """Build twice in fresh processes with different PYTHONHASHSEED values and compare every artifact."""
-    names = [artifact_path(ext).name for ext in FORMATS] + ["summary.json", "summary.md", "schema.md"]
+    names = [artifact_path(ext).name for ext in FORMATS]
+    names += ["summary.json", "summary.md", "schema.md", SSSOM_EXPORT, CONCEPTMAP_EXPORT]
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / "first", Path(tmp) / "second"]
         for out, seed in zip(outs, ("1", "2"), strict=True):

@@ -23,6 +23,8 @@ commands:
              and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, summary) to build/
   validate   run every check, including determinism (two builds must be byte-identical)
   query      run a canned query by name, or any .rq file, as a table or in a SPARQL result format
+  lookup     find the entities mapped to a code (SCTID:6595006, ICD10CM:L94.2, a code IRI, ...)
+  codes      list every code an entity is mapped to
   serve      serve the graph over HTTP: SPARQL 1.1 endpoint at /sparql, health at /health
 """
 
@@ -103,6 +105,22 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from calcinosis_kg.graph.lookup import entities_for_code
+
+    for match in entities_for_code(_load_graph(args.data), args.code):
+        print(f"{match.entity}\t{match.entity_label}\t{match.predicate}\t{match.code}\t{match.code_label}")
+    return 0
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    from calcinosis_kg.graph.lookup import codes_for_entity
+
+    for code in codes_for_entity(_load_graph(args.data), args.entity):
+        print(f"{code.code}\t{code.predicate}\t{code.label}\t{code.iri}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from calcinosis_kg.server import serve
 
@@ -147,6 +165,22 @@ def make_parser() -> argparse.ArgumentParser:
                        "rdfxml for CONSTRUCT/DESCRIBE")
     query.add_argument("--data", type=Path, action="append", help="RDF file(s) to query instead of the built graph")
     query.set_defaults(func=cmd_query)
+
+    lookup = sub.add_parser("lookup", help="find the entities mapped to a code (SNOMED CT, ICD-10-CM, ...)",
+                            description="Resolve a code to the graph's entities. Accepted forms: 6595006 (SNOMED CT), "
+                            "SCTID:6595006, snomed:6595006, http://snomed.info/id/6595006, ICD10CM:L94.2, "
+                            "MONDO:0002123 and the IRIs of every supported code system. Prints entity, label, "
+                            "mapping predicate, code and the code's term, tab-separated.")
+    lookup.add_argument("code", help="the code, as a CURIE, an IRI or a bare SNOMED CT id")
+    lookup.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
+    lookup.set_defaults(func=cmd_lookup)
+
+    codes = sub.add_parser("codes", help="list every code an entity is mapped to",
+                           description="List the codes of an entity (IRI, cc:CURIE or local id such as acne): "
+                           "code, mapping predicate, the code's term and its IRI, tab-separated.")
+    codes.add_argument("entity", help="the entity: IRI, cc:local-id or local id")
+    codes.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
+    codes.set_defaults(func=cmd_codes)
 
     serve = sub.add_parser("serve", help="serve the graph over HTTP (SPARQL endpoint)",
                            description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "

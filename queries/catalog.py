@@ -31,14 +31,15 @@ from rdflib.plugins.sparql.sparql import Query
 from rdflib.query import Result
 from rdflib.term import Identifier
 
-from calcinosis_kg.errors import QueryError, UnknownQuery
+from calcinosis_kg.errors import CodeSyntaxError, QueryError, UnknownQuery
 from calcinosis_kg.ontology import PREFIXES
 
 QUERIES_DIR = Path(__file__).resolve().parent
 PARAM_TYPES = frozenset({"iri", "curie", "string", "integer", "code"})
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
+_MAX_VALUE = 500
+"""Longest accepted parameter value, in characters (surrounding whitespace excluded)."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,19 @@ class Parameter:
     required: bool = False
 
     def bind(self, raw: str) -> Identifier:
-        """Convert a raw request value to an RDF term, or raise QueryError saying what is wrong."""
+        """Convert a raw request value to an RDF term, or raise QueryError naming the parameter and the problem.
+
+        ``integer`` gives an ``xsd:integer`` literal; ``iri`` the IRI itself; ``curie`` the IRI it expands to
+        with the project's prefixes; ``code`` the IRI the graph uses for the code, from
+        :func:`calcinosis_kg.graph.lookup.parse_code` (so ``SCTID:6595006``, ``6595006`` and
+        ``http://snomed.info/id/6595006`` bind the same term); ``string`` a plain literal. Surrounding
+        whitespace is ignored; values over 500 characters are refused. A value is only ever a term bound
+        to a variable: text that looks like SPARQL is refused by the syntax of the first four types and is
+        a literal like any other for ``string``.
+        """
         value = raw.strip()
+        if len(value) > _MAX_VALUE:
+            raise QueryError(f"parameter {self.name!r} is longer than {_MAX_VALUE} characters")
         if self.type == "integer":
             if not re.fullmatch(r"[+-]?\d{1,18}", value):
                 raise QueryError(f"parameter {self.name!r} must be an integer, got {raw!r}")
@@ -69,12 +81,21 @@ class Parameter:
                 raise QueryError(f"parameter {self.name!r} must be a CURIE with a known prefix ({known}), got {raw!r}")
             return URIRef(PREFIXES[prefix][local])
         if self.type == "code":
-            if not _CODE.fullmatch(value):
-                raise QueryError(f"parameter {self.name!r} must be a code such as SCTID:6595006, got {raw!r}")
-            return Literal(value)
-        if len(value) > 500:
-            raise QueryError(f"parameter {self.name!r} is longer than 500 characters")
+            return _code_iri(self.name, value)
         return Literal(value)
+
+
+def _code_iri(name: str, value: str) -> URIRef:
+    """The graph's IRI for the code ``value`` of parameter ``name``; QueryError (with the reason) if not a code."""
+    # Imported here: it loads the Bioregistry, which takes most of a second and only code parameters need.
+    from calcinosis_kg.graph.lookup import parse_code
+
+    try:
+        return parse_code(value)[1]
+    except CodeSyntaxError as error:
+        raise QueryError(
+            f"parameter {name!r} must be a code such as SCTID:6595006 or ICD10CM:L94.2; {error}"
+        ) from error
 
 
 @dataclass(frozen=True)

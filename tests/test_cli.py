@@ -23,9 +23,9 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_help_explains_each_command() -> None:
     out = run("--help").stdout
-    for command in ("build", "validate", "query", "serve"):
+    for command in ("build", "validate", "query", "lookup", "codes", "serve"):
         assert command in out
-    for command in ("build", "validate", "query", "serve"):
+    for command in ("build", "validate", "query", "lookup", "codes", "serve"):
         assert "usage: calcinosis-kg " + command in run(command, "--help").stdout
 
 
@@ -33,7 +33,8 @@ def test_build_writes_every_artifact(tmp_path: Path) -> None:
     out = run("build", "--out", str(tmp_path)).stdout
     assert "passed: SHACL shapes" in out
     assert "passed: OWL consistency (HermiT)" in out
-    for name in ("calcinosis-kg.ttl", "calcinosis-kg.nt", "calcinosis-kg.jsonld", "calcinosis-kg.owl"):
+    for name in ("calcinosis-kg.ttl", "calcinosis-kg.nt", "calcinosis-kg.jsonld", "calcinosis-kg.owl",
+                 "calcinosis-kg.sssom.tsv", "calcinosis-kg-to-snomedct.conceptmap.json"):
         assert (tmp_path / name).stat().st_size > 10_000
     assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in (tmp_path / "schema.md").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -74,6 +75,19 @@ def test_query_from_rq_file(tmp_path: Path) -> None:
     assert run("query", str(path)).stdout == "yes\n"
 
 
+@pytest.mark.parametrize("code", ["6595006", "SCTID:6595006", "snomed:6595006", "http://snomed.info/id/6595006"])
+def test_lookup_resolves_a_code_in_every_form(code: str) -> None:
+    lines = run("lookup", code).stdout.splitlines()
+    assert lines == ["https://w3id.org/calcinosis-kg/id/calcinosis-cutis\tcalcinosis cutis\tskos:broadMatch"
+                     "\tSCTID:6595006\tCalcinosis"]
+
+
+def test_codes_lists_the_codes_of_an_entity() -> None:
+    codes = [line.split("\t")[0] for line in run("codes", "cc:calcinosis-cutis").stdout.splitlines()]
+    assert "ICD10CM:L94.2" in codes
+    assert "SCTID:6595006" in codes
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -82,6 +96,10 @@ def test_query_from_rq_file(tmp_path: Path) -> None:
         (("query", "subtypes", "-p", "colour=red"), "has no parameter(s) ['colour']"),
         (("query", "subtypes", "-f", "turtle"), "SELECT results come as json, xml, csv, tsv or table"),
         (("query", "subtypes", "--data", "/no/such/file.ttl"), "no such data file"),
+        (("lookup", "SCTID:6595007"), "6595007"),
+        (("lookup", "XYZ:123"), "XYZ"),
+        (("lookup", "SCTID:73211009"), "73211009"),
+        (("codes", "no-such-entity"), "no-such-entity"),
     ],
 )
 def test_bad_input_is_a_clear_error(args: tuple[str, ...], message: str) -> None:

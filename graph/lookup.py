@@ -1,0 +1,331 @@
+"""Look codes up both ways: from a terminology code to the graph's entities, and from an entity to its codes.
+
+A mapping in the graph is a SKOS triple ``cc:x skos:exactMatch|closeMatch|broadMatch|narrowMatch|relatedMatch
+<code IRI>`` with one ``owl:Axiom`` annotating it (``owl:annotatedSource/Property/Target``) that carries the SSSOM
+slots (``sssom:object_id`` the CURIE, ``object_label``, ``mapping_justification``, ``author_id``, ``mapping_date``,
+``confidence``, ``see_also``, ``comment``); see :mod:`calcinosis_kg.graph.mappings`. :func:`graph_mappings` reads
+them back as :class:`GraphMapping` records, which the exports (:mod:`calcinosis_kg.graph.exports`) also use.
+
+Codes are accepted in every common spelling and normalised by :func:`parse_code` to the project's canonical CURIE
+(the prefixes of :data:`calcinosis_kg.graph.codes.CHECKERS`: ``SCTID``, ``ICD10CM``, ``MONDO``...) and the IRI the
+graph uses (the Bioregistry's expansion, e.g. ``http://snomed.info/id/6595006``). Prefix synonyms and IRI forms come
+from :func:`calcinosis_kg.graph.mappings.code_converter` and the Bioregistry, never from a hand-written table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+import bioregistry
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, SKOS
+from rdflib.term import Node
+
+from calcinosis_kg.errors import CodeSyntaxError, CurationError, UnknownCode, UnknownEntity
+from calcinosis_kg.graph.codes import check_code
+from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, code_converter
+from calcinosis_kg.ontology import CC, SSSOM
+
+__all__ = [
+    "CodeMatch",
+    "EntityCode",
+    "GraphMapping",
+    "codes_for_entity",
+    "entities_for_code",
+    "graph_mappings",
+    "parse_code",
+    "resolve_entity",
+]
+
+PREDICATE_CURIES: dict[URIRef, str] = {iri: curie for curie, iri in MAPPING_PREDICATES.items()}
+"""SKOS mapping property IRI -> its CURIE (``skos:exactMatch``...)."""
+
+_DIGITS = re.compile(r"[0-9]+")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+# ---------------------------------------------------------------------------------------------- codes
+@functools.cache
+def _prefix_index() -> tuple[dict[str, str], dict[str, str]]:
+    """(case-folded prefix or synonym -> canonical prefix, Bioregistry prefix -> canonical prefix)."""
+    by_name: dict[str, str] = {}
+    by_registry: dict[str, str] = {}
+    for record in code_converter().records:
+        for name in (record.prefix, *record.prefix_synonyms):
+            by_name.setdefault(name.casefold(), record.prefix)
+        normalized = bioregistry.normalize_prefix(record.prefix)
+        if normalized is not None:
+            by_registry[normalized] = record.prefix
+    return by_name, by_registry
+
+
+def _canonical_prefix(prefix: str) -> str | None:
+    """The project's prefix for ``prefix`` (any case, any Bioregistry synonym such as ``snomed``), or None."""
+    by_name, by_registry = _prefix_index()
+    found = by_name.get(prefix.casefold())
+    if found is not None:
+        return found
+    normalized = bioregistry.normalize_prefix(prefix)
+    return by_registry.get(normalized) if normalized is not None else None
+
+
+def _known_prefixes() -> str:
+    return ", ".join(sorted((r.prefix for r in code_converter().records), key=str.casefold))
+
+
+def _curie_of_iri(text: str) -> str:
+    """The CURIE of a code IRI: the project's own IRI forms first, then any IRI form the Bioregistry knows."""
+    compressed = code_converter().compress(text, strict=False, passthrough=False)
+    if compressed is not None:
+        return compressed
+    parsed: tuple[str | None, str | None] = bioregistry.parse_iri(text)  # (None, None) when not understood
+    registry_prefix, identifier = parsed
+    by_registry = _prefix_index()[1]
+    if registry_prefix is None or identifier is None or registry_prefix not in by_registry:
+        forms = ", ".join(f"{r.prefix} {r.uri_prefix}{{id}}" for r in code_converter().records)
+        raise CodeSyntaxError(f"{text!r} is not the IRI of a code in a known code system (known: {forms})")
+    prefix = by_registry[registry_prefix]
+    local = bioregistry.standardize_identifier(registry_prefix, identifier) or identifier
+    return f"{prefix}:{local}"
+
+
+def parse_code(text: str) -> tuple[str, URIRef]:
+    """Normalise a code to ``(canonical CURIE, IRI used in the graph)``; raise CodeSyntaxError if it is not one.
+
+    Accepted forms (surrounding whitespace ignored): bare digits (a SNOMED CT concept id: ``6595006``); a CURIE
+    whose prefix is a project prefix or any of its Bioregistry synonyms, in any case (``SCTID:6595006``,
+    ``snomed:6595006``, ``snomedct:6595006``, ``SNOMEDCT:6595006``, ``icd10cm:L94.2``, ``mondo:0002123``); the
+    code's IRI in the project's form (``http://snomed.info/id/6595006``) or in any form the Bioregistry resolves
+    (OBO PURLs, identifiers.org, bioregistry.io...). The local id is then checked by
+    :func:`calcinosis_kg.graph.codes.check_code` (check digits, partition, pattern): a malformed code raises
+    CodeSyntaxError naming the rule it breaks; an unknown prefix or IRI raises CodeSyntaxError listing the known
+    code systems. Local ids are not case-folded (``ICD10CM:l94.2`` is malformed).
+    """
+    value = text.strip()
+    if not value:
+        raise CodeSyntaxError("empty code: expected a CURIE such as SCTID:6595006, a code IRI or SNOMED CT digits")
+    if _DIGITS.fullmatch(value):
+        curie = f"SCTID:{value}"
+    elif _IRI.fullmatch(value):
+        curie = _curie_of_iri(value)
+    else:
+        prefix, sep, local = value.partition(":")
+        if not sep or not prefix or not local:
+            raise CodeSyntaxError(
+                f"{text!r} is not a code: expected PREFIX:LOCAL_ID (e.g. SCTID:6595006), a code IRI "
+                "(e.g. http://snomed.info/id/6595006) or the digits of a SNOMED CT concept id"
+            )
+        canonical = _canonical_prefix(prefix)
+        if canonical is None:
+            raise CodeSyntaxError(f"{text!r} has an unknown code-system prefix {prefix!r} (known: {_known_prefixes()})")
+        curie = f"{canonical}:{local}"
+    check_code(curie)
+    return curie, URIRef(code_converter().expand_strict(curie))
+
+
+# ---------------------------------------------------------------------------------------------- mappings
+@dataclass(frozen=True)
+class GraphMapping:
+    """One SKOS mapping triple of the graph with the SSSOM slots of its axiom annotation."""
+
+    subject: URIRef
+    subject_label: str
+    predicate: str
+    """CURIE of the SKOS mapping property, e.g. ``skos:broadMatch``."""
+    object: URIRef
+    object_id: str
+    """Canonical CURIE of the code, e.g. ``SCTID:6595006``."""
+    object_label: str
+    justification: URIRef
+    authors: tuple[URIRef, ...]
+    mapping_date: str
+    confidence: float | None
+    see_also: tuple[str, ...]
+    comment: str
+
+    @property
+    def system(self) -> str:
+        """The code's CURIE prefix (``SCTID``, ``ICD10CM``...)."""
+        return self.object_id.split(":", 1)[0]
+
+    @property
+    def local_id(self) -> str:
+        """The code without its prefix (``6595006``)."""
+        return self.object_id.split(":", 1)[1]
+
+
+def label_of(graph: Graph, node: Node) -> str:
+    """The ``skos:prefLabel`` of ``node``: the English one if any, else any; empty if it has none."""
+    labels = [o for o in graph.objects(node, SKOS.prefLabel) if isinstance(o, Literal)]
+    english = sorted(str(o) for o in labels if o.language == "en")
+    others = sorted(str(o) for o in labels)
+    return (english or others or [""])[0]
+
+
+def _text(graph: Graph, node: Node, slot: URIRef) -> str:
+    value = graph.value(node, slot)
+    return "" if value is None else str(value)
+
+
+def _axioms_of(graph: Graph, subject: Node, predicate: Node, target: Node) -> list[Node]:
+    return [
+        axiom
+        for axiom in graph.subjects(OWL.annotatedSource, subject)
+        if (axiom, OWL.annotatedProperty, predicate) in graph and (axiom, OWL.annotatedTarget, target) in graph
+    ]
+
+
+def graph_mappings(graph: Graph, subject: URIRef | None = None, target: URIRef | None = None) -> list[GraphMapping]:
+    """Every mapping of a graph entity (``cc:``) to a code, optionally of one subject or to one target IRI.
+
+    Sorted by subject, code and predicate. Raises CurationError naming the triple when a mapping triple has no
+    axiom annotation, more than one, or an axiom whose ``sssom:object_id`` does not name the triple's target or
+    that lacks a ``sssom:mapping_justification``: the evidence of every mapping must be readable unambiguously.
+    """
+    converter = code_converter()
+    mappings = []
+    for predicate, curie in PREDICATE_CURIES.items():
+        for s, _, o in graph.triples((subject, predicate, target)):
+            if not isinstance(s, URIRef) or not s.startswith(str(CC)) or not isinstance(o, URIRef):
+                continue
+            found = _axioms_of(graph, s, predicate, o)
+            where = f"mapping <{s}> {curie} <{o}>"
+            if len(found) != 1:
+                raise CurationError(f"{where} has {len(found)} owl:Axiom annotations (expected exactly one)")
+            axiom = found[0]
+            object_id = _text(graph, axiom, SSSOM.object_id)
+            if not object_id or converter.expand(object_id) != str(o):
+                raise CurationError(f"{where}: sssom:object_id {object_id!r} does not name the target")
+            justification = graph.value(axiom, SSSOM.mapping_justification)
+            if not isinstance(justification, URIRef):
+                raise CurationError(f"{where} has no sssom:mapping_justification IRI")
+            confidence = graph.value(axiom, SSSOM.confidence)
+            mappings.append(
+                GraphMapping(
+                    subject=s,
+                    subject_label=label_of(graph, s),
+                    predicate=curie,
+                    object=o,
+                    object_id=object_id,
+                    object_label=_text(graph, axiom, SSSOM.object_label),
+                    justification=justification,
+                    authors=tuple(sorted(a for a in graph.objects(axiom, SSSOM.author_id) if isinstance(a, URIRef))),
+                    mapping_date=_text(graph, axiom, SSSOM.mapping_date),
+                    confidence=None if confidence is None else float(str(confidence)),
+                    see_also=tuple(sorted(str(x) for x in graph.objects(axiom, SSSOM.see_also))),
+                    comment=_text(graph, axiom, SSSOM.comment),
+                )
+            )
+    return sorted(mappings, key=lambda m: (str(m.subject), m.object_id, m.predicate))
+
+
+# ---------------------------------------------------------------------------------------------- lookups
+@dataclass(frozen=True)
+class CodeMatch:
+    """An entity of the graph mapped to a looked-up code."""
+
+    entity: URIRef
+    entity_label: str
+    predicate: str
+    """How the code relates to the entity (CURIE, e.g. ``skos:broadMatch``: the code is broader)."""
+    code: str
+    code_label: str
+    confidence: float | None
+
+    @property
+    def entity_curie(self) -> str:
+        """The entity as a CURIE, e.g. ``cc:calcinosis-cutis``."""
+        return "cc:" + self.entity.removeprefix(str(CC))
+
+
+@dataclass(frozen=True)
+class EntityCode:
+    """A code an entity is mapped to, with the evidence of the mapping."""
+
+    code: str
+    """Canonical CURIE, e.g. ``SCTID:6595006``."""
+    iri: URIRef
+    predicate: str
+    label: str
+    """The code system's own term for the code (SSSOM ``object_label``)."""
+    confidence: float | None
+    see_also: tuple[str, ...]
+    comment: str
+
+    @property
+    def system(self) -> str:
+        """The code's CURIE prefix (``SCTID``, ``ICD10CM``...)."""
+        return self.code.split(":", 1)[0]
+
+
+def entities_for_code(graph: Graph, text: str) -> list[CodeMatch]:
+    """The entities mapped to a code given in any form :func:`parse_code` accepts, sorted by label and IRI.
+
+    Raises CodeSyntaxError for a malformed code or unknown code system, and UnknownCode for a well-formed code
+    that no entity is mapped to.
+    """
+    curie, iri = parse_code(text)
+    matches = [
+        CodeMatch(
+            entity=m.subject,
+            entity_label=m.subject_label,
+            predicate=m.predicate,
+            code=m.object_id,
+            code_label=m.object_label,
+            confidence=m.confidence,
+        )
+        for m in graph_mappings(graph, target=iri)
+    ]
+    if not matches:
+        raise UnknownCode(f"{curie} (<{iri}>) is a well-formed code, but no entity of the graph is mapped to it")
+    return sorted(matches, key=lambda c: (c.entity_label.casefold(), str(c.entity), c.predicate))
+
+
+def resolve_entity(graph: Graph, text: str) -> URIRef:
+    """The IRI of the entity named by its IRI, a ``cc:`` CURIE or a bare local id; raise UnknownEntity if none.
+
+    ``https://w3id.org/calcinosis-kg/id/acne``, ``<https://w3id.org/calcinosis-kg/id/acne>``, ``cc:acne`` and
+    ``acne`` all name the same entity. The error message suggests the closest local ids.
+    """
+    value = text.strip().removeprefix("<").removesuffix(">")
+    if value.startswith(str(CC)):
+        local = value.removeprefix(str(CC))
+    elif value.startswith("cc:"):
+        local = value.removeprefix("cc:")
+    else:
+        local = value
+    iri = CC[local]
+    if _LOCAL_ID.fullmatch(local) and (iri, RDF.type, OWL.NamedIndividual) in graph:
+        return iri
+    entities = graph.subjects(RDF.type, OWL.NamedIndividual)
+    known = sorted(e.removeprefix(str(CC)) for e in entities if isinstance(e, URIRef) and e.startswith(str(CC)))
+    close = difflib.get_close_matches(local, known, n=3)
+    hint = f"; did you mean {', '.join('cc:' + c for c in close)}?" if close else ""
+    raise UnknownEntity(
+        f"{text!r} names no entity of the graph (expected an IRI under {CC}, a CURIE cc:ID or a bare ID){hint}"
+    )
+
+
+def codes_for_entity(graph: Graph, entity: str) -> list[EntityCode]:
+    """The codes an entity (IRI, ``cc:`` CURIE or bare local id) is mapped to, sorted by code and predicate.
+
+    An entity without mappings gives an empty list; a name that is not an entity raises UnknownEntity.
+    """
+    iri = resolve_entity(graph, entity)
+    codes = [
+        EntityCode(
+            code=m.object_id,
+            iri=m.object,
+            predicate=m.predicate,
+            label=m.object_label,
+            confidence=m.confidence,
+            see_also=m.see_also,
+            comment=m.comment,
+        )
+        for m in graph_mappings(graph, subject=iri)
+    ]
+    return sorted(codes, key=lambda c: (c.code.casefold(), c.code, c.predicate))
