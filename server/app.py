@@ -10,14 +10,22 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.server.backends import make_query_pool
+from calcinosis_kg.server.conditional import DataVersion, install_conditional_get
 from calcinosis_kg.server.data import DataLoadError, load_dataset, summarize
 from calcinosis_kg.server.errors import register_error_handlers
-from calcinosis_kg.server.evaluation import QueryEngine
 from calcinosis_kg.server.health import make_health_blueprint
 from calcinosis_kg.server.hooks import install_access_log, install_cors
+from calcinosis_kg.server.linked_data import LinkedData, make_linked_data_blueprint
+from calcinosis_kg.server.lookup_api import LabelIndex, make_lookup_blueprint
+from calcinosis_kg.server.openapi import make_openapi_blueprint
 from calcinosis_kg.server.pool import QueryPool
+from calcinosis_kg.server.queries_api import make_queries_blueprint
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql import make_sparql_blueprint
+from calcinosis_kg.server.ui import ResourcePages, make_ui_blueprint
+from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics, make_void_blueprint
 
 POOL_EXTENSION = "calcinosis_kg.query_pool"
 """Key of the app's :class:`QueryPool` in ``app.extensions`` (``serve()`` closes it on shutdown)."""
@@ -42,9 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     paths = settings.data or (default_data_file(),)
     dataset = load_dataset(paths, union_default_graph=settings.union_default_graph)
     summary = summarize(dataset)
-    engine = QueryEngine(dataset, max_rows=settings.max_rows)
-    engine.warm_up()
-    pool = QueryPool(engine, size=settings.pool_size, timeout=settings.query_timeout)
+    pool = make_query_pool(settings, dataset, paths)
     log.info(
         "loaded %d triples (%d named graphs) from %s",
         summary.triples,
@@ -60,8 +66,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     install_cors(app)
     install_access_log(app)
+    catalog = load_catalog()
+    linked_data = LinkedData.from_dataset(dataset)
+    statistics = DatasetStatistics.of(linked_data)
+    dumps = DatasetDumps.load(linked_data.graph, paths)
     app.register_blueprint(make_sparql_blueprint(pool, summary, settings))
+    app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
+    app.register_blueprint(make_void_blueprint(statistics, dumps))
+    app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data)))
+    install_conditional_get(app, DataVersion.of(paths))
     app.register_blueprint(make_health_blueprint(summary))
+    app.register_blueprint(make_queries_blueprint(pool, catalog))
+    app.register_blueprint(make_lookup_blueprint(LabelIndex.from_dataset(dataset)))
+    app.register_blueprint(make_openapi_blueprint(catalog))
     if settings.trust_proxy:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

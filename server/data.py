@@ -7,6 +7,7 @@ holds triples only, which go into the default graph.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,3 +109,14 @@ def summarize(dataset: Dataset) -> DatasetSummary:
         union_default_graph=dataset.default_union,
         triples=own_default + sum(named.values()),
     )
+
+
+def content_hash(paths: Iterable[Path]) -> str:
+    """Hex SHA-256 over the files' names and contents, in order: what identifies a version of the data."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as data:
+            while chunk := data.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

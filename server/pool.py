@@ -14,6 +14,12 @@ so no pipe is shared between server processes. A query worker
 - ignores SIGINT (Ctrl-C in a terminal goes to the whole process group; the server stops the workers);
 - installs the :mod:`~calcinosis_kg.server.sandbox` audit hook;
 - exits by itself when the server process that forked it has gone.
+
+Before a worker installs the sandbox it calls the engine's ``worker_started`` (the oxigraph backend opens its
+store there, read-only: an on-disk store must not be shared through a fork).
+
+With a :class:`~calcinosis_kg.server.cache.ResultCache`, :meth:`QueryPool.run` answers a request it has
+answered before from the cache, in the server process, without a worker; otherwise it stores the answer.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from calcinosis_kg.server.cache import ResultCache, mark_answered_from_cache
 from calcinosis_kg.server.errors import (
     EndpointError,
     InternalQueryError,
@@ -36,7 +43,7 @@ from calcinosis_kg.server.errors import (
     ServerBusy,
     WorkerLost,
 )
-from calcinosis_kg.server.evaluation import Answer, Job, QueryEngine
+from calcinosis_kg.server.evaluation import Answer, Engine, Job
 from calcinosis_kg.server.sandbox import SandboxViolation, forbid_io
 
 log = logging.getLogger(__name__)
@@ -49,15 +56,17 @@ _RESET_SIGNALS = (
 
 
 class QueryPool:
-    """A fixed number of query worker processes sharing one :class:`QueryEngine`.
+    """A fixed number of query worker processes sharing one :class:`Engine`, with an optional result cache.
 
-    :meth:`run` is thread-safe: each call takes an idle worker (waiting up to the time limit for one),
-    hands it the job and returns its answer or raises the :class:`EndpointError` it raised.
+    :meth:`run` is thread-safe: a cached answer is returned at once; otherwise each call takes an idle worker
+    (waiting up to the time limit for one), hands it the job and returns its answer or raises the
+    :class:`EndpointError` it raised.
     """
 
-    def __init__(self, engine: QueryEngine, *, size: int, timeout: float) -> None:
+    def __init__(self, engine: Engine, *, size: int, timeout: float, cache: ResultCache | None = None) -> None:
         self.size = size
         self.timeout = timeout
+        self.cache = cache
         self._engine = engine
         self._lock = threading.Lock()
         self._owner_pid = 0
@@ -71,6 +80,19 @@ class QueryPool:
         worker is then replaced); :class:`ServerBusy` when no worker became free within the limit;
         :class:`WorkerLost` when the worker died (it is replaced too).
         """
+        cache = self.cache
+        mark_answered_from_cache(False)
+        if cache is None:
+            return self._run(job)
+        cached = cache.lookup(job)
+        if cached is not None:
+            mark_answered_from_cache(True)
+            return cached
+        answer = self._run(job)
+        mark_answered_from_cache(cache.store(job, answer))
+        return answer
+
+    def _run(self, job: Job) -> Answer:
         self.start()
         idle = self._idle
         try:
@@ -170,10 +192,11 @@ class _Worker:
 # --- inside a worker process ----------------------------------------------------------------------------
 
 
-def _serve_jobs(connection: Connection, engine: QueryEngine, server_pid: int) -> None:
+def _serve_jobs(connection: Connection, engine: Engine, server_pid: int) -> None:
     """A worker's life: answer jobs from the pipe until the server closes it or goes away."""
     _reset_signals()
     _close_inherited_sockets(keep=connection.fileno())
+    engine.worker_started()
     forbid_io()
     while True:
         if not connection.poll(_PARENT_CHECK_SECONDS):
@@ -187,7 +210,7 @@ def _serve_jobs(connection: Connection, engine: QueryEngine, server_pid: int) ->
             return
 
 
-def _answer(engine: QueryEngine, job: Job) -> Answer | EndpointError:
+def _answer(engine: Engine, job: Job) -> Answer | EndpointError:
     """The answer to ``job`` or the error to send back instead; never raises."""
     try:
         return engine.execute(job)

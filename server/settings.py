@@ -13,6 +13,10 @@ name                       meaning                                              
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
 ``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
+``KG_BACKEND``             query engine: ``rdflib`` or ``oxigraph`` (pyoxigraph store)  ``rdflib``
+``KG_STORE_DIR``           where the oxigraph backend keeps its on-disk stores          build/oxigraph-store
+``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
+``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
 =========================  ===========================================================  ===============
 """
 
@@ -27,6 +31,9 @@ from typing import Any, TypeVar
 from calcinosis_kg.errors import KGError
 
 T = TypeVar("T")
+
+BACKENDS = ("rdflib", "oxigraph")
+"""The query engines ``KG_BACKEND`` may name."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -47,6 +54,11 @@ class Settings:
     trust_proxy: int = 0
     query_workers: int = 0
     union_default_graph: bool = False
+    backend: str = "rdflib"
+    store_dir: Path | None = None
+    """Root of the oxigraph stores; None means ``oxigraph-store`` in the build directory."""
+    cache_entries: int = 1024
+    cache_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def load(
@@ -72,6 +84,10 @@ class Settings:
             trust_proxy=get("KG_TRUST_PROXY", _proxy_count, cls.trust_proxy),
             query_workers=get("KG_QUERY_WORKERS", _non_negative_int, cls.query_workers),
             union_default_graph=get("KG_UNION_DEFAULT_GRAPH", _flag, cls.union_default_graph),
+            backend=get("KG_BACKEND", _backend, cls.backend),
+            store_dir=get("KG_STORE_DIR", _path, cls.store_dir),
+            cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
+            cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
         )
 
     @property
@@ -88,6 +104,19 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
     else:
         raise SettingsError(f"{name} must be a path, a '{os.pathsep}'-separated list of paths or a list")
     return tuple(Path(part) for part in parts if str(part).strip())
+
+
+def _path(name: str, value: Any) -> Path | None:
+    if not isinstance(value, str | Path):
+        raise SettingsError(f"{name} must be a directory path")
+    return Path(value) if str(value).strip() else None
+
+
+def _backend(name: str, value: Any) -> str:
+    text = str(value).strip().lower() or BACKENDS[0]
+    if text not in BACKENDS:
+        raise SettingsError(f"{name} must be one of {', '.join(BACKENDS)}, got {value!r}")
+    return text
 
 
 def _number(name: str, value: Any, kind: Callable[[Any], T], what: str) -> T:

@@ -1,0 +1,169 @@
+"""Written query results kept in the server process, so that a repeated request never reaches a query worker.
+
+The served dataset is read-only and loaded once per process, so the answer to a query request is a function of
+the request alone: its query text, base IRI, dataset (``default-graph-uri``/``named-graph-uri``), initial
+bindings (a canned query's validated parameters) and result format. :class:`ResultCache` keys an entry on the
+first four (:func:`request_key`) and keeps in it the kind of answer the query gives (learnt from its first
+answer) and its written answers by format; a lookup negotiates the format in the server process
+(:func:`~calcinosis_kg.server.formats.choose_format`, memoized) and returns the stored bytes, which are the
+same bytes every time, so the ETag that :mod:`calcinosis_kg.server.conditional` derives from the body is
+stable and revalidation answers 304.
+
+Only successful answers are stored, never refusals (a refusal may depend on load: time limit, busy workers),
+and never the answers of queries that call ``NOW()``, ``RAND()``, ``UUID()``, ``STRUUID()`` or ``BNODE()``,
+whose results are meant to differ between evaluations. Memory is bounded by a number of entries and a number
+of bytes (bodies plus query texts), least recently used out first; an answer larger than a quarter of the
+byte budget is not stored. The data version (:attr:`ResultCache.version`, a hash of the data files) is part of
+every key, so a cache never answers for other data.
+
+The cache is thread-safe (the embedded server runs requests in threads) and lives in each server process:
+gunicorn workers each have their own. :func:`answered_from_cache` tells the WSGI layer
+(:mod:`calcinosis_kg.server.replay`) whether the current request's answer is a cached one.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from calcinosis_kg.server.evaluation import Answer, Job
+from calcinosis_kg.server.formats import FORMATS, Family, ResultFormat, choose_format
+
+_ENTRY_OVERHEAD = 256
+"""Bytes counted for each entry besides its bodies and query text (key tuple, dicts, Answer objects)."""
+
+_VOLATILE = re.compile(r"(?i)\b(?:NOW|RAND|UUID|STRUUID|BNODE)\s*\(")
+"""Calls to the SPARQL functions whose value changes from one evaluation to the next."""
+
+_BY_CONTENT_TYPE = {fmt.content_type: fmt for fmt in FORMATS}
+
+RequestKey = tuple[Hashable, ...]
+
+_marks = threading.local()
+
+
+def mark_answered_from_cache(cached: bool) -> None:
+    """Record, for the current thread's request, whether its answer is one the cache holds."""
+    _marks.cached = cached
+
+
+def answered_from_cache() -> bool:
+    """True if the last answer given in this thread came from, or went into, a result cache; resets it."""
+    cached: bool = getattr(_marks, "cached", False)
+    _marks.cached = False
+    return cached
+
+
+def request_key(job: Job, version: str = "") -> RequestKey:
+    """What the answer to ``job`` depends on, apart from the result format."""
+    return (version, job.query, job.base, job.dataset, job.bindings)
+
+
+def is_volatile(query: str) -> bool:
+    """True if ``query`` calls a function whose value differs between evaluations (its answer is not cached)."""
+    return _VOLATILE.search(query) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def negotiate(accept: str | None, formats: tuple[str, ...], family: Family) -> ResultFormat:
+    """:func:`choose_format`, memoized (a server sees few distinct Accept headers); raises as it does."""
+    return choose_format(accept, formats, family)
+
+
+@dataclass
+class _Entry:
+    family: Family
+    size: int
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+
+class ResultCache:
+    """An LRU of written answers bounded by ``max_entries`` and ``max_bytes`` (either 0 disables it)."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int, version: str = "") -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.version = version
+        self.hits = 0
+        self.misses = 0
+        self._bytes = 0
+        self._entries: OrderedDict[RequestKey, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0 and self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes currently counted against ``max_bytes``."""
+        return self._bytes
+
+    def lookup(self, job: Job) -> Answer | None:
+        """The stored answer to ``job`` in the format its Accept/``format`` choose, or None.
+
+        Raises what :func:`choose_format` raises when the query is known and no acceptable format exists
+        (the query worker would refuse it in the same way).
+        """
+        if not self.enabled:
+            return None
+        key = request_key(job, self.version)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+        answer = entry.answers.get(negotiate(job.accept, job.formats, entry.family).key)
+        with self._lock:
+            if answer is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return answer
+
+    def store(self, job: Job, answer: Answer) -> bool:
+        """Keep ``answer`` to ``job``, unless it is too large or the query's results are volatile (False)."""
+        fmt = _BY_CONTENT_TYPE.get(answer.content_type)
+        if not self.enabled or fmt is None or len(answer.body) > self.max_bytes // 4 or is_volatile(job.query):
+            return False
+        key = request_key(job, self.version)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = _Entry(family=fmt.family, size=_ENTRY_OVERHEAD + len(job.query))
+                self._entries[key] = entry
+                self._bytes += entry.size
+            else:
+                self._entries.move_to_end(key)
+            previous = entry.answers.get(fmt.key)
+            if previous is not None:
+                entry.size -= len(previous.body)
+                self._bytes -= len(previous.body)
+            entry.answers[fmt.key] = answer
+            entry.size += len(answer.body)
+            self._bytes += len(answer.body)
+            self._evict(keep=key)
+        return True
+
+    def clear(self) -> None:
+        """Forget every stored answer."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _evict(self, keep: RequestKey) -> None:
+        """Drop least recently used entries until both bounds hold (the caller holds the lock)."""
+        entries = self._entries
+        while entries and (len(entries) > self.max_entries or self._bytes > self.max_bytes):
+            key, entry = entries.popitem(last=False)
+            self._bytes -= entry.size
+            if key == keep:
+                break

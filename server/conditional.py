@@ -1,0 +1,73 @@
+"""Conditional GET for every route: ``ETag``, ``Last-Modified`` and ``304 Not Modified``.
+
+One ``after_request`` hook (:func:`install_conditional_get`) gives every successful (200) response to a
+GET or HEAD
+
+- a strong ``ETag``: a SHA-256 of the graph version (a hash of the data files' content) and the body, so
+  that each representation of each resource, each query result and each page has its own tag, and a new
+  graph changes them all;
+- ``Last-Modified``: the newest modification time of the data files;
+- ``Cache-Control: no-cache`` unless the route set its own: caches may store responses but must revalidate
+  them, which costs a 304 when nothing changed;
+
+and then answers ``If-None-Match`` (which takes precedence) and ``If-Modified-Since`` with werkzeug's
+``Response.make_conditional``: a 304 without body, or a 412 for a failed ``If-Match``. Responses that
+already carry an ETag (static files sent by ``send_file``) keep theirs; streamed bodies get no ETag, only
+``Last-Modified``. Error responses and other methods are left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What identifies the served graph for caching: a hash of the data files and their newest mtime."""
+
+    tag: str
+    """Hex SHA-256 over the data files' names and contents, in the order they were loaded."""
+    last_modified: datetime
+    """The newest modification time of the data files (UTC, whole seconds)."""
+
+    @classmethod
+    def of(cls, paths: Iterable[Path]) -> DataVersion:
+        """The version of the graph loaded from ``paths`` (files that exist: they were just loaded)."""
+        digest = hashlib.sha256()
+        newest = 0.0
+        for path in paths:
+            digest.update(path.name.encode() + b"\0")
+            with path.open("rb") as data:
+                while chunk := data.read(_CHUNK):
+                    digest.update(chunk)
+            newest = max(newest, path.stat().st_mtime)
+        return cls(tag=digest.hexdigest(), last_modified=datetime.fromtimestamp(int(newest), UTC))
+
+    def etag(self, body: bytes) -> str:
+        """The entity tag (without quotes) of a response whose body is ``body``."""
+        return hashlib.sha256(self.tag.encode() + b"\0" + body).hexdigest()[:40]
+
+
+def install_conditional_get(app: Flask, version: DataVersion) -> None:
+    """Add validators to every successful GET/HEAD response of ``app`` and answer revalidations with 304."""
+
+    @app.after_request
+    def make_conditional(response: Response) -> Response:
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        if response.last_modified is None:
+            response.last_modified = version.last_modified
+        if "ETag" not in response.headers and not (response.is_streamed or response.direct_passthrough):
+            response.set_etag(version.etag(response.get_data()))
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-cache"
+        response.make_conditional(request)
+        return response

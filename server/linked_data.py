@@ -1,0 +1,421 @@
+"""Dereferenceable IRIs: every IRI of the graph under ``https://w3id.org/calcinosis-kg/`` served as linked data.
+
+The IRI ``https://w3id.org/calcinosis-kg/{path}`` is served at the server path ``/{path}`` (w3id.org
+redirects there), following W3C "Cool URIs for the Semantic Web" with **direct content negotiation**
+(slash IRIs, no 303): ``GET /id/acne`` answers 200 in the representation the ``Accept`` header prefers,
+with ``Vary: Accept``, ``Content-Location`` naming the format-specific document that was sent and ``Link``
+headers naming the others. The format-specific documents are served too: ``/id/acne.ttl``, ``.jsonld``,
+``.nt``, ``.rdf`` and ``.html`` (whatever ``Accept`` says).
+
+What is served for an IRI (:meth:`LinkedData.document`):
+
+- for the ontology IRI and its version IRI, the whole ontology (:func:`ontology_document`);
+- for any other IRI of the graph, its description (:func:`describe_resource`): outgoing and incoming
+  triples with the blank-node structures they reach (the ``owl:Axiom`` annotations of its assertions and
+  mappings, with sources, evidence and qualifiers), the labels and types of every IRI it mentions and the
+  bibliographic details of its sources;
+- for an unknown IRI, a 404 in the negotiated format: the HTML page, or an RDF document that parses
+  (an empty graph with a comment; ``[]`` in JSON-LD).
+
+The served graph is the dataset's default graph as queries see it (the union of all graphs with
+``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is :mod:`~calcinosis_kg.server.formats`' (q-values,
+specificity, server order), over the four RDF formats (Turtle first: the default for ``*/*``) and HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
+from calcinosis_kg.server.errors import FormatNotAcceptable
+from calcinosis_kg.server.formats import (
+    Family,
+    ResultFormat,
+    _parse_accept,
+    _score,
+    formats_of,
+)
+from calcinosis_kg.server.results import write_graph
+
+LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
+"""The properties whose values name a resource, best first (``dcterms:title`` comes after them)."""
+
+SOURCE_DETAILS = (DCTERMS.title, BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)
+"""What a description copies of each source it cites (``cco:supportedBy``/``dcterms:source`` objects)."""
+
+SCHEMA_TYPES = frozenset(
+    {OWL.Class, RDFS.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property}
+)
+"""Types whose external members (``schema:Drug``, ``skos:prefLabel``...) are declared by the ontology."""
+
+HTML = ResultFormat(
+    key="html",
+    family=Family.GRAPH,
+    label="HTML",
+    media_type="text/html",
+    content_type="text/html; charset=utf-8",
+    names=("html",),
+    aliases=("application/xhtml+xml",),
+    w3c=URIRef("https://www.iana.org/assignments/media-types/text/html"),
+)
+"""The human-readable representation (the W3C formats namespace has no IRI for plain HTML)."""
+
+RDF_FORMATS: tuple[ResultFormat, ...] = formats_of(Family.GRAPH)
+"""Turtle, N-Triples, JSON-LD and RDF/XML, in the order of :data:`~calcinosis_kg.server.formats.FORMATS`."""
+
+REPRESENTATIONS: tuple[ResultFormat, ...] = (*RDF_FORMATS, HTML)
+"""What a resource is offered as, in the server's order of preference (Turtle for ``*/*``)."""
+
+EXTENSIONS: Mapping[str, ResultFormat] = {
+    "ttl": RDF_FORMATS[0],
+    "nt": RDF_FORMATS[1],
+    "jsonld": RDF_FORMATS[2],
+    "rdf": RDF_FORMATS[3],
+    "html": HTML,
+}
+"""File extension of each format-specific document."""
+
+DEFAULT_NAMESPACES = ("id", "ontology", "releases")
+"""Path segments always served: entities, ontology terms (and the ontology IRI), ontology releases."""
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+EXTENSION_OF: Mapping[str, str] = {fmt.key: extension for extension, fmt in EXTENSIONS.items()}
+
+
+class HtmlPages(Protocol):
+    """Renders the HTML representations (implemented by :class:`calcinosis_kg.server.ui.ResourcePages`)."""
+
+    def resource(self, iri: URIRef, document: Graph) -> str:
+        """The page of ``iri`` (an IRI of the graph), showing ``document``, its description."""
+        ...
+
+    def not_found(self, iri: str) -> str:
+        """The page saying that ``iri`` is not in the graph."""
+        ...
+
+
+@dataclass(frozen=True)
+class LinkedData:
+    """The served graph and what dereferencing needs of it, computed once at start-up."""
+
+    graph: Graph
+    """The served graph: the dataset's default graph as queries see it."""
+    resources: frozenset[URIRef]
+    """Every IRI under :data:`~calcinosis_kg.ontology.BASE` used in the graph (subject, predicate, object)."""
+    ontology: URIRef | None
+    """The ontology IRI, when the graph has its ``owl:Ontology`` header."""
+    versions: frozenset[URIRef]
+    """The ontology's ``owl:versionIRI`` values."""
+    ontology_graph: Graph
+    """The whole ontology, served at the ontology IRI and its version IRIs (see :func:`ontology_document`)."""
+    labels: Mapping[URIRef, str]
+    """The display label of every IRI of the graph that has one (see :func:`label_of`)."""
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> LinkedData:
+        """Index ``dataset``'s default graph (the union of its graphs if the dataset has a union default)."""
+        graph = served_graph(dataset)
+        resources = frozenset(
+            node for triple in graph for node in triple if isinstance(node, URIRef) and node.startswith(BASE)
+        )
+        ontology = URIRef(ONTOLOGY_IRI)
+        has_header = (ontology, RDF.type, OWL.Ontology) in graph
+        versions = frozenset(v for v in graph.objects(ontology, OWL.versionIRI) if isinstance(v, URIRef))
+        named = {node for node in graph.all_nodes() if isinstance(node, URIRef)}
+        labels = {node: label for node in named if (label := label_of(graph, node)) is not None}
+        return cls(
+            graph=graph,
+            resources=resources,
+            ontology=ontology if has_header else None,
+            versions=versions if has_header else frozenset(),
+            ontology_graph=ontology_document(graph, ontology) if has_header else new_document(),
+            labels=labels,
+        )
+
+    def is_ontology(self, iri: URIRef) -> bool:
+        """Whether ``iri`` is the ontology IRI or one of its version IRIs."""
+        return iri == self.ontology or iri in self.versions
+
+    def document(self, iri: URIRef) -> Graph | None:
+        """What is served for ``iri``: the ontology, the resource's description, or None if it is unknown."""
+        if self.is_ontology(iri):
+            return self.ontology_graph
+        if iri in self.resources:
+            return describe_resource(self.graph, iri)
+        return None
+
+    def label(self, node: Node) -> str | None:
+        """The display label of ``node``, if it is an IRI of the graph that has one."""
+        return self.labels.get(node) if isinstance(node, URIRef) else None
+
+
+def served_graph(dataset: Dataset) -> Graph:
+    """The graph that queries see as default: the dataset's default graph, or a copy of the union of all."""
+    if not dataset.default_union:
+        default_graph: Graph = dataset.default_graph
+        return default_graph
+    union = Graph()
+    for prefix, namespace in dataset.namespaces():
+        union.bind(prefix, namespace, override=True, replace=True)
+    for triple in dataset.triples((None, None, None)):
+        union.add(triple)
+    return union
+
+
+def label_of(graph: Graph, node: Node) -> str | None:
+    """The label to show for ``node``: ``skos:prefLabel``, else ``rdfs:label``, else ``dcterms:title``.
+
+    English values win over others, then the smallest value (so the choice is stable).
+    """
+    for label_property in (*LABEL_PROPERTIES, DCTERMS.title):
+        values = [value for value in graph.objects(node, label_property) if isinstance(value, Literal)]
+        if values:
+            english = [value for value in values if (value.language or "").lower().startswith("en")]
+            return str(min(english or values, key=str))
+    return None
+
+
+def new_document() -> Graph:
+    """An empty graph with the project's prefixes only (no rdflib defaults), for readable Turtle."""
+    return bind_prefixes(Graph(bind_namespaces="none"))
+
+
+def describe_resource(graph: Graph, iri: URIRef) -> Graph:
+    """The description of ``iri`` in ``graph``.
+
+    - its outgoing triples, following blank-node objects to their own triples;
+    - its incoming triples; for a blank-node subject (an ``owl:Axiom`` annotating one of its assertions or
+      mappings, or one that cites it as ``dcterms:source``), everything reachable from that blank node;
+    - the labels (``skos:prefLabel``, ``rdfs:label``) and ``rdf:type`` of every other IRI it mentions;
+    - for each source it cites (objects of ``cco:supportedBy`` and ``dcterms:source``), its title, DOI,
+      URL, authors, journal and year.
+
+    This is a superset of the endpoint's DESCRIBE (:mod:`~calcinosis_kg.server.describe`): the incoming
+    axioms are complete, and types and sources are added so that a client can show the page from the
+    description alone.
+    """
+    description = new_document()
+    _add_closure(graph, iri, description)
+    for subject, predicate in graph.subject_predicates(iri):
+        description.add((subject, predicate, iri))
+        if isinstance(subject, BNode):
+            _add_closure(graph, subject, description)
+    _add_context(graph, description, exclude=iri)
+    return description
+
+
+def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
+    """The whole ontology as served at its IRI and version IRIs.
+
+    - every triple whose subject is the ontology IRI (the ``owl:Ontology`` header) or an IRI in the
+      ontology namespace (``https://w3id.org/calcinosis-kg/ontology/``);
+    - the declarations of the external terms the ontology reuses: every triple of an IRI outside
+      ``https://w3id.org/calcinosis-kg/`` typed as a class or property (``schema:Drug``, ``skos:prefLabel``);
+    - the blank-node structures those triples reach, and the root blank nodes that are about the ontology
+      rather than the entities: axiom annotations whose ``owl:annotatedSource`` is one of those subjects,
+      and other structures (``owl:AllDisjointClasses`` and their lists) that mention no entity;
+    - for each version IRI, ``<version> dcterms:isVersionOf <ontology>`` (and the ``owl:versionInfo``), so
+      that the document served at the version IRI says what it is about.
+    """
+    document = new_document()
+    namespace = str(CCO)
+    subjects: set[Node] = {ontology}
+    for subject in set(graph.subjects()):
+        if not isinstance(subject, URIRef):
+            continue
+        if subject.startswith(namespace) or (
+            not subject.startswith(BASE) and any(t in SCHEMA_TYPES for t in graph.objects(subject, RDF.type))
+        ):
+            subjects.add(subject)
+    for subject in subjects:
+        _add_closure(graph, subject, document)
+    for root in _root_blank_nodes(graph):
+        source = graph.value(root, OWL.annotatedSource)
+        if source is not None:
+            if source in subjects:
+                _add_closure(graph, root, document)
+            continue
+        part = Graph()
+        _add_closure(graph, root, part)
+        if not any(isinstance(node, URIRef) and node.startswith(str(CC)) for triple in part for node in triple):
+            document += part
+    for version in graph.objects(ontology, OWL.versionIRI):
+        document.add((version, DCTERMS.isVersionOf, ontology))
+        for info in graph.objects(ontology, OWL.versionInfo):
+            document.add((version, OWL.versionInfo, info))
+    return document
+
+
+def _root_blank_nodes(graph: Graph) -> list[BNode]:
+    """Blank nodes that are the subject of some triple and the object of none."""
+    return [
+        node
+        for node in set(graph.subjects())
+        if isinstance(node, BNode) and next(graph.subject_predicates(node), None) is None
+    ]
+
+
+def _add_closure(graph: Graph, start: Node, target: Graph) -> None:
+    """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
+    pending = [start]
+    visited: set[Node] = set()
+    while pending:
+        node = pending.pop()
+        if node in visited:
+            continue
+        visited.add(node)
+        for _, predicate, obj in graph.triples((node, None, None)):
+            target.add((node, predicate, obj))
+            if isinstance(obj, BNode):
+                pending.append(obj)
+
+
+def _add_context(graph: Graph, description: Graph, exclude: URIRef) -> None:
+    """Add labels and types of the IRIs ``description`` mentions, and the details of the sources it cites."""
+    nodes: set[URIRef] = set()
+    predicates: set[URIRef] = set()
+    for subject, predicate, obj in description:
+        nodes.update(node for node in (subject, obj) if isinstance(node, URIRef))
+        if isinstance(predicate, URIRef):
+            predicates.add(predicate)
+    sources = {
+        source
+        for source in _objects(description, (CCO.supportedBy, DCTERMS.source))
+        if isinstance(source, URIRef) and source != exclude
+    }
+    nodes.discard(exclude)
+    for node in nodes | predicates:
+        for label_property in LABEL_PROPERTIES:
+            for label in graph.objects(node, label_property):
+                description.add((node, label_property, label))
+    for node in nodes:
+        for type_ in graph.objects(node, RDF.type):
+            description.add((node, RDF.type, type_))
+    for source in sources:
+        for detail in SOURCE_DETAILS:
+            for value in graph.objects(source, detail):
+                description.add((source, detail, value))
+
+
+def _objects(graph: Graph, predicates: Iterable[URIRef]) -> Iterable[Node]:
+    for predicate in predicates:
+        yield from graph.objects(None, predicate)
+
+
+def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
+    """The representation to send for ``Accept`` (the rules of :func:`~.formats.choose_format`).
+
+    Raises :class:`FormatNotAcceptable` listing what is available when nothing offered is acceptable.
+    """
+    if accept is None or not accept.strip():
+        return offered[0]
+    ranges = _parse_accept(accept)
+    scored = [(_score(ranges, fmt), -index, fmt) for index, fmt in enumerate(offered)]
+    (best_q, _), _, best = max(scored, key=lambda entry: (entry[0], entry[1]))
+    if best_q <= 0:
+        listed = ", ".join(f"{fmt.label} ({fmt.media_type})" for fmt in offered)
+        raise FormatNotAcceptable(
+            f"Nothing in 'Accept: {accept}' is available for this resource. Available: {listed}; or the "
+            f"format-specific documents ({', '.join('.' + extension for extension in EXTENSIONS)})."
+        )
+    return best
+
+
+def not_found_body(fmt: ResultFormat, iri: str) -> bytes:
+    """An RDF document in ``fmt`` that parses to an empty graph and says (in a comment) that ``iri`` is unknown."""
+    shown = quote(iri, safe="/:._~")  # nothing that could end a comment or a line
+    comment = f"No resource <{shown}> in this graph."
+    if fmt.key == "jsonld":
+        return b"[]\n"
+    if fmt.key == "rdfxml":
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            f"<!-- {comment} -->\n"
+            f'<rdf:RDF xmlns:rdf="{RDF}"/>\n'
+        ).encode()
+    return f"# {comment}\n".encode()
+
+
+def namespaces(linked_data: LinkedData) -> list[str]:
+    """The first path segments of the graph's IRIs under the base, and always ``id``, ``ontology``, ``releases``.
+
+    Segments that could not be a URL rule's static part (anything but letters, digits and ``._~-``) are left
+    out: such IRIs are not served.
+    """
+    segments = set(DEFAULT_NAMESPACES)
+    for iri in linked_data.resources:
+        segment = iri[len(BASE) :].split("/", 1)[0]
+        if _SEGMENT.fullmatch(segment):
+            segments.add(segment)
+    return sorted(segments)
+
+
+def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages) -> Blueprint:
+    """The blueprint dereferencing the graph's IRIs: ``/{path}`` for ``https://w3id.org/calcinosis-kg/{path}``.
+
+    For each namespace ``ns`` (see :func:`namespaces`) it answers ``GET /ns``, ``/ns/{rest}`` and
+    ``/ns.{extension}``; an IRI of those namespaces that the graph does not use is a 404 in the negotiated
+    format. Other paths are not this blueprint's: they get the app's plain-text 404.
+    """
+    blueprint = Blueprint("linked_data", __name__)
+
+    def resource(segment: str, rest: str | None = None, extension: str | None = None) -> Response:
+        path = segment + (f"/{rest}" if rest is not None else "") + (f".{extension}" if extension else "")
+        iri = URIRef(BASE + path)
+        stem, dot, suffix = path.rpartition(".")
+        if dot and suffix in EXTENSIONS and iri not in linked_data.resources and not linked_data.is_ontology(iri):
+            return _represent(URIRef(BASE + stem), EXTENSIONS[suffix], negotiated=False)
+        return _represent(iri, negotiate(request.headers.get("Accept")), negotiated=True)
+
+    for index, segment in enumerate(namespaces(linked_data)):
+        defaults = {"segment": segment}
+        blueprint.add_url_rule(f"/{segment}", f"namespace{index}", resource, defaults=defaults)
+        blueprint.add_url_rule(f"/{segment}/<path:rest>", f"member{index}", resource, defaults=defaults)
+        blueprint.add_url_rule(f"/{segment}.<extension>", f"document{index}", resource, defaults=defaults)
+
+    def _represent(iri: URIRef, fmt: ResultFormat, *, negotiated: bool) -> Response:
+        document = linked_data.document(iri)
+        if document is None:
+            body = pages.not_found(str(iri)).encode() if fmt is HTML else not_found_body(fmt, str(iri))
+            response = Response(body, status=404, content_type=fmt.content_type)
+        else:
+            body = pages.resource(iri, document).encode() if fmt is HTML else write_graph(fmt, document)
+            response = Response(body, content_type=fmt.content_type)
+            response.headers["Link"] = ", ".join(
+                f'<{document_path(iri, other)}>; rel="alternate"; type="{other.media_type}"'
+                for other in REPRESENTATIONS
+                if other is not fmt
+            )
+        if negotiated:
+            response.headers["Vary"] = "Accept"
+            if document is not None:
+                response.headers["Content-Location"] = document_path(iri, fmt)
+        return response
+
+    return blueprint
+
+
+def local_path(iri: str) -> str | None:
+    """The server path serving ``iri`` (with the app's script root), or None if it is not under the base.
+
+    Characters not allowed in a URL path are percent-encoded (existing ``%XX`` escapes are kept), so the
+    path can go in a header (``Content-Location``, ``Link``) as well as in a page.
+    """
+    if not iri.startswith(BASE):
+        return None
+    return f"{request.script_root}/{quote(iri[len(BASE):], safe=_PATH_SAFE)}"
+
+
+def document_path(iri: URIRef, fmt: ResultFormat) -> str:
+    """The path of the format-specific document of ``iri`` (an IRI under the base): ``/id/acne.ttl``."""
+    return f"{local_path(iri)}.{EXTENSION_OF[fmt.key]}"

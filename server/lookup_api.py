@@ -1,0 +1,374 @@
+"""``GET /lookup?q=...&limit=N``: find entities by label, synonym or code, for search boxes and autocompletion.
+
+:class:`LabelIndex` is built once, when the app is created, from the served graph: for every entity (an IRI
+under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms (``skos:altLabel``), the
+codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's ``owl:Axiom``) and the code
+systems' terms for them (``sssom:object_label``), and its most specific ``cco:`` class. A lookup is a scan
+of that in-memory index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted
+as one space. Each entity is returned once, for its best match (its label before a synonym, before a code,
+before a code system's term, at the same level); entities rank by that match as follows, ties by label:
+
+=====================  ==========================================================================
+``match``              the text ``q`` is
+=====================  ==========================================================================
+``exact-label``        the preferred label
+``exact-synonym``      a synonym
+``code``               a code the entity is mapped to, in any form that
+                       :func:`~calcinosis_kg.graph.lookup.parse_code` accepts (``SCTID:6595006``,
+                       ``6595006``, ``snomed:6595006``, the code's IRI...)
+``label-prefix``       the start of the preferred label
+``synonym-prefix``     the start of a synonym
+``code-prefix``        the start of a mapped code's CURIE (``SCTID:659``)
+``exact-code-label``   a code system's term for a mapped code
+``code-label-prefix``  the start of such a term
+``word-prefix``        the start of a word of the label, of a synonym or of a code's term
+``substring``          inside one of them
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeGuard
+
+from flask import Blueprint, Response, jsonify, request
+from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from calcinosis_kg.errors import CodeSyntaxError
+from calcinosis_kg.graph.lookup import parse_code
+from calcinosis_kg.ontology import CC, CCO, SSSOM
+from calcinosis_kg.server.errors import ProtocolError
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+MAX_QUERY_LENGTH = 200
+"""Longest accepted ``q``, in characters."""
+
+_MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
+_SPACES = re.compile(r"\s+")
+_WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
+"""A letter or digit that does not follow another letter or digit."""
+
+
+class InvalidLookup(ProtocolError):
+    """``q`` or ``limit`` of a lookup is missing, repeated or invalid (400)."""
+
+
+class Source(IntEnum):
+    """Where a matched text comes from, in order of preference."""
+
+    LABEL = 0
+    SYNONYM = 1
+    CODE = 2
+    CODE_LABEL = 3
+
+
+class Level(IntEnum):
+    """How a text matches, in order of preference."""
+
+    EXACT = 0
+    PREFIX = 1
+    WORD_PREFIX = 2
+    SUBSTRING = 3
+
+
+_RANKED_KINDS: dict[tuple[Level, Source], str] = {
+    (Level.EXACT, Source.LABEL): "exact-label",
+    (Level.EXACT, Source.SYNONYM): "exact-synonym",
+    (Level.EXACT, Source.CODE): "code",
+    (Level.PREFIX, Source.LABEL): "label-prefix",
+    (Level.PREFIX, Source.SYNONYM): "synonym-prefix",
+    (Level.PREFIX, Source.CODE): "code-prefix",
+    (Level.EXACT, Source.CODE_LABEL): "exact-code-label",
+    (Level.PREFIX, Source.CODE_LABEL): "code-label-prefix",
+}
+"""The ``match`` of each exact or prefix match, best first; word-prefix and substring matches come after."""
+
+_RANKS = {key: rank for rank, key in enumerate(_RANKED_KINDS)}
+MATCH_KINDS = (*_RANKED_KINDS.values(), "word-prefix", "substring")
+"""Every ``match`` a hit can have, best first."""
+
+
+def _kind(level: Level, source: Source) -> tuple[tuple[int, int], str]:
+    """The rank (lower is better) and the ``match`` name of a match at ``level`` on a text from ``source``."""
+    if (level, source) in _RANKS:
+        return (_RANKS[level, source], source), _RANKED_KINDS[level, source]
+    rank = len(_RANKS) + level - Level.WORD_PREFIX
+    return (rank, source), level.name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class EntityType:
+    """An entity's most specific ``cco:`` class."""
+
+    iri: URIRef
+    label: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity of the index."""
+
+    iri: URIRef
+    label: str
+    type: EntityType | None
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One searchable text of an entity, with its normalised form and where its words start."""
+
+    entity: Entity
+    text: str
+    key: str
+    source: Source
+    word_starts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A lookup result: the entity, the text that matched and how (``match``, see the module docstring)."""
+
+    entity: Entity
+    matched: str
+    match: str
+    rank: tuple[int, int]
+    """(rank of ``match``, source of ``matched``): the lowest is the entity's best match."""
+
+    def as_json(self) -> dict[str, object]:
+        """The hit as ``/lookup`` returns it."""
+        entity_type = self.entity.type
+        return {
+            "iri": str(self.entity.iri),
+            "label": self.entity.label,
+            "type": None if entity_type is None else {"iri": str(entity_type.iri), "label": entity_type.label},
+            "matched": self.matched,
+            "match": self.match,
+        }
+
+
+def normalise(text: str) -> str:
+    """``text`` case-folded, with surrounding whitespace removed and inner runs of whitespace made one space."""
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+class LabelIndex:
+    """The labels, synonyms and codes of a graph's entities, in memory, searched by :meth:`search`."""
+
+    def __init__(
+        self, texts: Iterable[tuple[Entity, str, Source]], codes: Mapping[URIRef, Iterable[Entity]]
+    ) -> None:
+        """Index ``texts``, (entity, text, source) triples, and ``codes``, code IRI -> the entities mapped to it."""
+        self._texts = tuple(_text(entity, text, source) for entity, text, source in dict.fromkeys(texts))
+        self._codes = {iri: tuple(dict.fromkeys(entities)) for iri, entities in codes.items()}
+
+    @property
+    def size(self) -> int:
+        """The number of entities indexed."""
+        return len({text.entity.iri for text in self._texts})
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> LabelIndex:
+        """The index of the dataset's default graph as queries see it (the union of all graphs if so loaded)."""
+        return cls.from_graph(dataset if dataset.default_union else dataset.default_graph)
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> LabelIndex:
+        """Index every entity of ``graph``: an IRI under ``cc:`` with a ``skos:prefLabel``."""
+        types = _TypeResolver(graph)
+        entities: dict[URIRef, Entity] = {}
+        texts: list[tuple[Entity, str, Source]] = []
+        subjects = {s for s in graph.subjects(SKOS.prefLabel, None) if isinstance(s, URIRef) and s.startswith(CC)}
+        for subject in sorted(subjects):
+            entity = Entity(subject, _label(graph, subject), types.most_specific(subject))
+            entities[subject] = entity
+            texts.append((entity, entity.label, Source.LABEL))
+            synonyms = sorted(str(o) for o in graph.objects(subject, SKOS.altLabel) if isinstance(o, Literal))
+            texts.extend((entity, synonym, Source.SYNONYM) for synonym in synonyms)
+        codes: dict[URIRef, list[Entity]] = defaultdict(list)
+        for mapping in _mappings(graph):
+            mapped = entities.get(mapping.subject)
+            if mapped is None:
+                continue
+            codes[mapping.target].append(mapped)
+            if mapping.curie:
+                texts.append((mapped, mapping.curie, Source.CODE))
+            if mapping.code_label:
+                texts.append((mapped, mapping.code_label, Source.CODE_LABEL))
+        _warm_up_code_parser()
+        return cls(texts, codes)
+
+    def search(self, text: str, limit: int) -> list[Hit]:
+        """The best ``limit`` entities for ``text`` (ranked as the module docstring says)."""
+        best: dict[URIRef, Hit] = {}
+        for hit in self._matches(text):
+            known = best.get(hit.entity.iri)
+            if known is None or hit.rank < known.rank:
+                best[hit.entity.iri] = hit
+        ranked = sorted(best.values(), key=lambda h: (h.rank[0], h.entity.label.casefold(), str(h.entity.iri)))
+        return ranked[:limit]
+
+    def _matches(self, text: str) -> Iterator[Hit]:
+        try:
+            curie, iri = parse_code(text)
+        except CodeSyntaxError:
+            pass
+        else:
+            rank, kind = _kind(Level.EXACT, Source.CODE)
+            yield from (Hit(entity, curie, kind, rank) for entity in self._codes.get(iri, ()))
+        key = normalise(text)
+        for candidate in self._texts:
+            level = _level(candidate, key)
+            if level is not None:
+                rank, kind = _kind(level, candidate.source)
+                yield Hit(candidate.entity, candidate.text, kind, rank)
+
+
+def _text(entity: Entity, text: str, source: Source) -> _Text:
+    key = normalise(text)
+    return _Text(entity, text, key, source, tuple(m.start() for m in _WORD_START.finditer(key)))
+
+
+def _level(candidate: _Text, key: str) -> Level | None:
+    if candidate.key == key:
+        return Level.EXACT
+    if candidate.key.startswith(key):
+        return Level.PREFIX
+    if any(candidate.key.startswith(key, start) for start in candidate.word_starts):
+        return Level.WORD_PREFIX
+    if key in candidate.key:
+        return Level.SUBSTRING
+    return None
+
+
+def _label(graph: Graph, node: Node) -> str:
+    """The English ``skos:prefLabel`` of ``node`` (else any, else its ``rdfs:label``); the smallest if several."""
+    for predicate in (SKOS.prefLabel, RDFS.label):
+        labels = [o for o in graph.objects(node, predicate) if isinstance(o, Literal)]
+        english = sorted(str(o) for o in labels if o.language == "en")
+        if english or labels:
+            return (english or sorted(str(o) for o in labels))[0]
+    return ""
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    subject: URIRef
+    target: URIRef
+    curie: str
+    """The axiom's ``sssom:object_id`` (empty if the mapping has no axiom)."""
+    code_label: str
+    """The axiom's ``sssom:object_label`` (empty if none)."""
+
+
+def _mappings(graph: Graph) -> Iterator[_Mapping]:
+    """Every SKOS mapping triple between IRIs, with the SSSOM slots of its ``owl:Axiom``."""
+    for predicate in _MAPPING_PREDICATES:
+        for subject, target in graph.subject_objects(predicate):
+            if not isinstance(subject, URIRef) or not isinstance(target, URIRef):
+                continue
+            axioms = [
+                axiom
+                for axiom in graph.subjects(OWL.annotatedSource, subject)
+                if (axiom, OWL.annotatedProperty, predicate) in graph and (axiom, OWL.annotatedTarget, target) in graph
+            ]
+            curie = min((str(graph.value(a, SSSOM.object_id) or "") for a in axioms), default="")
+            code_label = min((str(graph.value(a, SSSOM.object_label) or "") for a in axioms), default="")
+            yield _Mapping(subject, target, curie, code_label)
+
+
+class _TypeResolver:
+    """Finds an entity's most specific ``cco:`` class: none of its other classes is below it, and it is deepest."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._parents: dict[URIRef, set[URIRef]] = defaultdict(set)
+        for child, parent in graph.subject_objects(RDFS.subClassOf):
+            if _is_class(child) and _is_class(parent):
+                self._parents[child].add(parent)
+        self._depths: dict[URIRef, int] = {}
+
+    def most_specific(self, entity: URIRef) -> EntityType | None:
+        """The entity's deepest ``cco:`` class among those with no other of its classes below; ties by label."""
+        classes = {c for c in self._graph.objects(entity, RDF.type) if _is_class(c)}
+        above = {ancestor for cls in classes for ancestor in self._ancestors(cls)}
+        candidates = [
+            EntityType(cls, _label(self._graph, cls) or cls.removeprefix(CCO)) for cls in classes - above
+        ]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda t: (-self._depth(t.iri), t.label.casefold(), str(t.iri)))
+
+    def _ancestors(self, cls: URIRef) -> set[URIRef]:
+        seen: set[URIRef] = set()
+        stack = list(self._parents.get(cls, ()))
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(self._parents.get(current, ()))
+        return seen
+
+    def _depth(self, cls: URIRef) -> int:
+        """The length of the longest chain of ``cco:`` superclasses above ``cls``."""
+        if cls not in self._depths:
+            self._depths[cls] = 0  # guards against a cycle of subclasses
+            self._depths[cls] = max((self._depth(parent) + 1 for parent in self._parents.get(cls, ())), default=0)
+        return self._depths[cls]
+
+
+def _is_class(node: Node) -> TypeGuard[URIRef]:
+    """True for an IRI in the ontology's namespace (``cco:``)."""
+    return isinstance(node, URIRef) and node.startswith(CCO)
+
+
+def _warm_up_code_parser() -> None:
+    """Load what :func:`parse_code` needs for IRIs (the Bioregistry's IRI forms) now, not in the first lookup."""
+    try:
+        parse_code(str(CC["warm-up"]))
+    except CodeSyntaxError:
+        return
+
+
+def make_lookup_blueprint(index: LabelIndex) -> Blueprint:
+    """The blueprint answering ``GET /lookup?q=TEXT&limit=N`` from ``index`` with a JSON list of hits.
+
+    ``q`` (required, at most 200 characters, not blank) and ``limit`` (1 to 100, default 10) are validated:
+    :class:`InvalidLookup` (400) otherwise.
+    """
+    blueprint = Blueprint("lookup", __name__)
+
+    @blueprint.get("/lookup")
+    def lookup() -> Response:
+        text = _single("q", request.args.getlist("q"))
+        if text is None or not text.strip():
+            raise InvalidLookup("Give the text to look up as the parameter q (e.g. /lookup?q=lupus).")
+        if len(text) > MAX_QUERY_LENGTH:
+            raise InvalidLookup(f"The parameter q is longer than {MAX_QUERY_LENGTH} characters.")
+        unknown = sorted(set(request.args) - {"q", "limit"})
+        if unknown:
+            raise InvalidLookup(f"Unknown parameter(s) {', '.join(unknown)}: /lookup takes q and limit.")
+        limit = _limit(_single("limit", request.args.getlist("limit")))
+        return jsonify([hit.as_json() for hit in index.search(text, limit)])
+
+    return blueprint
+
+
+def _single(name: str, values: list[str]) -> str | None:
+    if len(values) > 1:
+        raise InvalidLookup(f"The parameter {name} is given {len(values)} times; give it once.")
+    return values[0] if values else None
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_LIMIT
+    if not re.fullmatch(r"\d{1,3}", value.strip()) or not 1 <= int(value) <= MAX_LIMIT:
+        raise InvalidLookup(f"The parameter limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}.")
+    return int(value)

@@ -1,0 +1,141 @@
+"""The canned-query API: ``GET /queries`` lists the queries of ``queries/*.rq``, ``GET /queries/{name}`` runs one.
+
+A canned query's declared parameters (see :mod:`calcinosis_kg.queries.catalog`) come from the URL's query
+string, one value each; ``format`` is the only other parameter and, as at ``/sparql``, overrides ``Accept``.
+Values are validated against their declared type by :meth:`CannedQuery.bindings` and handed to the query
+worker as *initial bindings* of the query's variables (:attr:`Job.bindings`): they are never pasted into the
+query text, so a value that looks like SPARQL is refused by its type's syntax (``iri``, ``curie``,
+``integer``, ``code``) or bound as a plain literal (``string``). The query's own text then takes the same
+path as a query sent to ``/sparql``: parsed and checked (no ``SERVICE``, no unknown graphs) in a worker
+process, under the time limit and the row cap, and written in the negotiated format.
+
+Refusals: an unknown query name is a 404; an unknown, repeated, missing or invalid parameter a 400
+(:class:`InvalidParameter`, naming the parameter and what is wrong); the rest as at ``/sparql`` (406 when no
+acceptable format exists for the query's kind of answer, 503 past the time limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
+
+from calcinosis_kg.errors import QueryError
+from calcinosis_kg.queries.catalog import CannedQuery, Parameter
+from calcinosis_kg.server.errors import ProtocolError
+from calcinosis_kg.server.evaluation import Job
+from calcinosis_kg.server.formats import Family, formats_of
+from calcinosis_kg.server.pool import QueryPool
+
+FORMAT_PARAMETER = "format"
+"""The request parameter choosing the result format; no canned query may declare a parameter of this name."""
+
+
+class InvalidParameter(ProtocolError):
+    """A canned query's parameter is unknown, repeated, missing or not a valid value of its type (400)."""
+
+
+def answer_family(query: CannedQuery) -> Family:
+    """The kind of answer ``query`` gives: results (SELECT, ASK) or a graph (CONSTRUCT, DESCRIBE)."""
+    return Family.RESULTS if query.query_type in ("SELECT", "ASK") else Family.GRAPH
+
+
+def check_catalog(catalog: Mapping[str, CannedQuery]) -> None:
+    """Raise :class:`QueryError` if a canned query declares a parameter the API reserves (``format``)."""
+    for query in catalog.values():
+        if any(param.name == FORMAT_PARAMETER for param in query.params):
+            raise QueryError(
+                f"{query.name}.rq declares a parameter {FORMAT_PARAMETER!r}, a name the API reserves "
+                "for the result format: rename it"
+            )
+
+
+def parameter_info(param: Parameter) -> dict[str, Any]:
+    """A parameter as ``GET /queries`` lists it."""
+    return {
+        "name": param.name,
+        "type": param.type,
+        "description": param.description,
+        "default": param.default,
+        "required": param.required,
+    }
+
+
+def query_info(query: CannedQuery) -> dict[str, Any]:
+    """A canned query as ``GET /queries`` lists it (inside a request: links are URL paths of this server)."""
+    return {
+        "name": query.name,
+        "summary": query.summary,
+        "description": query.description,
+        "form": query.query_type,
+        "tags": list(query.tags),
+        "parameters": [parameter_info(param) for param in query.params],
+        "formats": [
+            {"format": fmt.key, "media_type": fmt.media_type} for fmt in formats_of(answer_family(query))
+        ],
+        "sparql": query.sparql,
+        "links": {
+            "run": url_for("queries.run_query", name=query.name),
+            "openapi": url_for("openapi.openapi_json"),
+        },
+    }
+
+
+def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) -> Blueprint:
+    """The blueprint answering ``/queries`` and ``/queries/<name>`` with the queries of ``catalog``.
+
+    Queries run in ``pool``. The listing links to ``/openapi.json``, so the app also registers
+    :func:`~calcinosis_kg.server.openapi.make_openapi_blueprint`. Raises :class:`QueryError` if a query
+    declares the reserved ``format`` parameter.
+    """
+    check_catalog(catalog)
+    blueprint = Blueprint("queries", __name__)
+
+    @blueprint.get("/queries")
+    def list_queries() -> Response:
+        return jsonify(queries=[query_info(query) for query in catalog.values()])
+
+    @blueprint.get("/queries/<name>")
+    def run_query(name: str) -> Response:
+        query = catalog.get(name)
+        if query is None:
+            raise NotFound(f"No canned query is named {name!r}; GET /queries lists them.")
+        values = _parameter_values(query, request.args)
+        try:
+            bindings = query.bindings(values)
+        except QueryError as error:
+            raise InvalidParameter(str(error)) from error
+        job = Job(
+            query=query.sparql,
+            base=request.base_url,
+            accept=request.headers.get("Accept"),
+            formats=tuple(request.args.getlist(FORMAT_PARAMETER)),
+            bindings=tuple(sorted(bindings.items())),
+        )
+        answer = pool.run(job)
+        return Response(answer.body, content_type=answer.content_type, headers={"Vary": "Accept"})
+
+    return blueprint
+
+
+def _parameter_values(query: CannedQuery, args: MultiDict[str, str]) -> dict[str, str]:
+    """The request's value of each parameter it gives; InvalidParameter for unknown or repeated ones."""
+    declared = {param.name for param in query.params}
+    unknown = sorted(key for key in args if key not in declared and key != FORMAT_PARAMETER)
+    if unknown:
+        takes = ", ".join(f"{param.name} ({param.type})" for param in query.params) or "no parameters"
+        raise InvalidParameter(
+            f"Unknown parameter(s) {', '.join(unknown)} for canned query {query.name!r}: it takes {takes}, "
+            f"and {FORMAT_PARAMETER} for the result format."
+        )
+    values: dict[str, str] = {}
+    for name in declared:
+        given = args.getlist(name)
+        if len(given) > 1:
+            raise InvalidParameter(f"Parameter {name!r} is given {len(given)} times; give it once.")
+        if given:
+            values[name] = given[0]
+    return values

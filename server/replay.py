@@ -1,0 +1,152 @@
+"""Replaying whole responses to repeated query requests at the WSGI level, before Flask.
+
+With the result cache (:mod:`calcinosis_kg.server.cache`) a repeated query needs no query worker, but its
+request still goes through Flask: routing, request parsing, the canned query's parameter validation, the
+view and every ``after_request`` hook (CORS, conditional GET, access log) cost about two thirds of what the
+server process spends on it. :class:`ResponseReplay` wraps the app's WSGI callable and keeps, for a GET of
+``/sparql`` or ``/queries/...`` whose answer the result cache holds, the response exactly as Flask produced it
+(status, headers, ETag included, and body); the same request is then answered with those bytes and headers,
+and one access-log line in the app's format, without entering Flask.
+
+"The same request" is the same path, query string, ``Accept``, ``Host``, scheme and script name: everything
+the response may depend on (the base IRI of a query is the URL the client used). A request with a conditional
+or range header (``If-None-Match``, ``If-Modified-Since``, ...) always goes to Flask, whose hook answers 304;
+so does every other method and path, and everything when reverse proxies are trusted (``KG_TRUST_PROXY``:
+their ``X-Forwarded-*`` headers change the URL and the client's address). Only 200 responses whose answer
+came from (or went into) the result cache are kept, so volatile queries and refusals never are. The entries
+are bounded like the result cache's (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``), least recently used out first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+
+from calcinosis_kg.server.cache import answered_from_cache
+from calcinosis_kg.server.hooks import access_logger
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+REPLAYED_PATHS = ("/sparql", "/queries/")
+_BYPASS_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
+_KEY_FIELDS = ("PATH_INFO", "QUERY_STRING", "HTTP_ACCEPT", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+_ENTRY_OVERHEAD = 512
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    size: int
+
+
+class ResponseReplay:
+    """A WSGI middleware answering repeated cached query requests from stored responses (see module doc)."""
+
+    def __init__(self, app: WSGIApplication, *, max_entries: int, max_bytes: int) -> None:
+        self.app = app
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.replayed = 0
+        self._bytes = 0
+        self._entries: OrderedDict[tuple[str, ...], _Response] = OrderedDict()
+        self._lock = threading.Lock()
+        self._log = access_logger()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        key = self._key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        with self._lock:
+            stored = self._entries.get(key)
+            if stored is not None:
+                self._entries.move_to_end(key)
+                self.replayed += 1
+        if stored is not None:
+            start_response(stored.status, list(stored.headers))
+            self._log_request(environ, stored.status, started)
+            return [stored.body]
+        return self._capture(key, environ, start_response)
+
+    def _capture(
+        self, key: tuple[str, ...], environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Let the app answer; keep its response if it is a 200 whose answer the result cache holds."""
+        sent: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            sent["status"], sent["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        answered_from_cache()  # forget any earlier request's mark
+        result = self.app(environ, capture)
+        if not (str(sent.get("status", "")).startswith("200 ") and answered_from_cache()):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        headers = list(sent["headers"])
+        size = len(body) + sum(len(part) for part in key) + _ENTRY_OVERHEAD
+        if size <= self.max_bytes // 4:
+            self._store(key, _Response(sent["status"], headers, body, size))
+        return [body]
+
+    def _store(self, key: tuple[str, ...], response: _Response) -> None:
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.size
+            self._entries[key] = response
+            self._bytes += response.size
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.size
+
+    @staticmethod
+    def _key(environ: WSGIEnvironment) -> tuple[str, ...] | None:
+        """The request's key, or None if it must go to the app (method, path, conditional headers)."""
+        if environ.get("REQUEST_METHOD") != "GET" or not str(environ.get("PATH_INFO", "")).startswith(REPLAYED_PATHS):
+            return None
+        if any(name in environ for name in _BYPASS_HEADERS):
+            return None
+        return (str(environ.get("wsgi.url_scheme", "")), *(str(environ.get(name, "")) for name in _KEY_FIELDS))
+
+    def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
+        """The access-log line :func:`~calcinosis_kg.server.hooks.install_access_log` writes for a request."""
+        path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
+        self._log.info(
+            "%s %s %s %d %.1fms",
+            environ.get("REMOTE_ADDR") or "-",
+            "GET",
+            path,
+            int(status[:3]),
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def install_replay(app: Flask, *, max_entries: int, max_bytes: int, trust_proxy: int) -> ResponseReplay | None:
+    """Wrap ``app.wsgi_app`` in a :class:`ResponseReplay`, unless caching is off or proxies are trusted."""
+    if max_entries <= 0 or max_bytes <= 0 or trust_proxy:
+        return None
+    replay = ResponseReplay(app.wsgi_app, max_entries=max_entries, max_bytes=max_bytes)
+    app.wsgi_app = replay  # type: ignore[method-assign]
+    return replay

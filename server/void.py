@@ -1,0 +1,296 @@
+"""The dataset's description (VoID and DCAT) at ``/.well-known/void`` and its full dumps at ``/dumps/``.
+
+Every count is computed from the served graph when the app starts (:class:`DatasetStatistics`), so the
+description always matches what ``/sparql`` and the dumps serve. The definitions used:
+
+- ``void:triples``: triples of the served graph;
+- ``void:entities``: distinct IRIs in the ``void:uriSpace`` (``https://w3id.org/calcinosis-kg/id/``) that
+  are the subject of a triple;
+- ``void:distinctSubjects`` / ``void:distinctObjects``: distinct subject / object terms (IRIs, blank
+  nodes and, for objects, literals);
+- ``void:classes`` / ``void:properties``: distinct objects of ``rdf:type`` / distinct predicates;
+- a ``void:classPartition`` per class with ``void:entities`` its distinct instances (subjects typed with
+  it, blank nodes included), and a ``void:propertyPartition`` per predicate with its ``void:triples``.
+
+The dumps (``calcinosis-kg.ttl``, ``.nt``, ``.jsonld``, ``.owl``) are the build's files when the server
+serves the built graph (one file ``calcinosis-kg.nt`` with the other three beside it), else the served
+graph written in each format at start-up; both are held in memory, so they stay consistent with the loaded
+graph even if the build directory is rewritten. URLs in the description (SPARQL endpoint, dumps, the
+description itself) are absolute, as the client reached the server.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, request
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
+from rdflib.term import Node
+
+from calcinosis_kg.ontology import CC, CCO, bind_prefixes
+from calcinosis_kg.server.formats import W3C_FORMATS, Family, ResultFormat, choose_format
+from calcinosis_kg.server.linked_data import RDF_FORMATS, LinkedData, new_document
+from calcinosis_kg.server.results import write_graph
+
+DUMP_NAME = "calcinosis-kg"
+"""File name of the dumps, before the extension."""
+
+DUMP_EXTENSIONS: tuple[tuple[str, ResultFormat], ...] = (
+    ("ttl", RDF_FORMATS[0]),
+    ("nt", RDF_FORMATS[1]),
+    ("jsonld", RDF_FORMATS[2]),
+    ("owl", RDF_FORMATS[3]),
+)
+"""Each dump's extension and format (``.owl`` is RDF/XML)."""
+
+URI_SPACE = str(CC)
+TITLE = "Calcinosis cutis knowledge graph"
+CC_BY_4 = URIRef("https://creativecommons.org/licenses/by/4.0/")
+DCAT_VERSION = URIRef(f"{DCAT}version")
+"""DCAT 3's ``dcat:version`` (rdflib's closed DCAT namespace predates it)."""
+IANA_MEDIA_TYPES = Namespace("https://www.iana.org/assignments/media-types/")
+EXAMPLE_RESOURCES = (CC["calcinosis-cutis"], CC["metastatic-calcinosis-cutis"], CC["diltiazem"], CCO.Condition)
+"""Offered as ``void:exampleResource`` when the graph has them (else the first entities by IRI)."""
+ROOT_RESOURCE = CC["calcinosis-cutis"]
+
+
+@dataclass(frozen=True)
+class DatasetStatistics:
+    """Counts and header metadata of the served graph (see the module docstring for the definitions)."""
+
+    triples: int
+    entities: int
+    distinct_subjects: int
+    distinct_objects: int
+    class_entities: Mapping[URIRef, int]
+    """Class -> distinct instances, for every object of ``rdf:type``."""
+    property_triples: Mapping[URIRef, int]
+    """Predicate -> triples."""
+    example_resources: tuple[URIRef, ...]
+    version: str | None
+    """The ontology's ``owl:versionInfo``."""
+    description: str | None
+    """The ontology's ``dcterms:description``."""
+    license: URIRef
+    """The ontology's ``dcterms:license`` (CC BY 4.0 when it has none)."""
+    header: tuple[tuple[URIRef, Node], ...]
+    """``dcterms:created``, ``modified``, ``creator`` and ``source`` of the ontology header."""
+
+    @classmethod
+    def of(cls, linked_data: LinkedData) -> DatasetStatistics:
+        """Count ``linked_data``'s graph."""
+        graph = linked_data.graph
+        subjects = set(graph.subjects())
+        instances: dict[URIRef, set[Node]] = {}
+        for subject, class_ in graph.subject_objects(RDF.type):
+            if isinstance(class_, URIRef):
+                instances.setdefault(class_, set()).add(subject)
+        entities = sorted(s for s in subjects if isinstance(s, URIRef) and s.startswith(URI_SPACE))
+        examples = tuple(iri for iri in EXAMPLE_RESOURCES if iri in linked_data.resources) or tuple(entities[:3])
+        ontology = linked_data.ontology
+        header: list[tuple[URIRef, Node]] = []
+        if ontology is not None:
+            for predicate in (DCTERMS.created, DCTERMS.modified, DCTERMS.creator, DCTERMS.source):
+                header.extend((predicate, value) for value in graph.objects(ontology, predicate))
+        return cls(
+            triples=len(graph),
+            entities=len(entities),
+            distinct_subjects=len(subjects),
+            distinct_objects=len(set(graph.objects())),
+            class_entities={class_: len(members) for class_, members in sorted(instances.items())},
+            property_triples=dict(
+                sorted(Counter(p for p in graph.predicates(unique=False) if isinstance(p, URIRef)).items())
+            ),
+            example_resources=examples,
+            version=_text(graph, ontology, OWL.versionInfo),
+            description=_text(graph, ontology, DCTERMS.description),
+            license=_license(graph, ontology),
+            header=tuple(header),
+        )
+
+
+def _license(graph: Graph, ontology: URIRef | None) -> URIRef:
+    if ontology is None:
+        return CC_BY_4
+    return next((value for value in graph.objects(ontology, DCTERMS.license) if isinstance(value, URIRef)), CC_BY_4)
+
+
+def _text(graph: Graph, subject: Node | None, predicate: URIRef) -> str | None:
+    if subject is None:
+        return None
+    values = sorted(str(value) for value in graph.objects(subject, predicate) if isinstance(value, Literal))
+    return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Dump:
+    """One full dump of the served graph, held in memory."""
+
+    filename: str
+    fmt: ResultFormat
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+@dataclass(frozen=True)
+class DatasetDumps:
+    """The dumps in every format, and whether they are the build's own files."""
+
+    dumps: tuple[Dump, ...]
+    from_build: bool
+
+    @classmethod
+    def load(cls, graph: Graph, paths: Sequence[Path]) -> DatasetDumps:
+        """The build's files beside ``paths`` if they are the built graph, else ``graph`` written anew."""
+        build_files = _build_files(paths)
+        if build_files is not None:
+            formats = (fmt for _, fmt in DUMP_EXTENSIONS)
+            loaded = (Dump(path.name, fmt, path.read_bytes()) for path, fmt in zip(build_files, formats, strict=True))
+            return cls(dumps=tuple(loaded), from_build=True)
+        document = new_document()
+        for prefix, namespace in graph.namespaces():
+            document.bind(prefix, namespace, override=False)
+        document += graph
+        return cls(
+            dumps=tuple(
+                Dump(f"{DUMP_NAME}.{extension}", fmt, write_graph(fmt, document))
+                for extension, fmt in DUMP_EXTENSIONS
+            ),
+            from_build=False,
+        )
+
+    def get(self, filename: str) -> Dump | None:
+        """The dump called ``filename``, if any."""
+        return next((dump for dump in self.dumps if dump.filename == filename), None)
+
+
+def _build_files(paths: Sequence[Path]) -> list[Path] | None:
+    """The four build files if ``paths`` is exactly the build's ``calcinosis-kg.nt`` and the others exist."""
+    if len(paths) != 1 or paths[0].name != f"{DUMP_NAME}.nt":
+        return None
+    files = [paths[0].with_name(f"{DUMP_NAME}.{extension}") for extension, _ in DUMP_EXTENSIONS]
+    return files if all(path.is_file() for path in files) else None
+
+
+def void_description(statistics: DatasetStatistics, dumps: DatasetDumps, root: str) -> Graph:
+    """The VoID and DCAT description of the dataset served at ``root`` (the app's absolute URL, ending in /).
+
+    The dataset is ``<{root}.well-known/void#dataset>``, both ``void:Dataset`` and ``dcat:Dataset``; its
+    partitions, distributions and the SPARQL service are hash IRIs of the same document, so the description
+    has no blank nodes and is the same bytes on every request.
+    """
+    graph = bind_prefixes(Graph(bind_namespaces="none"))
+    for prefix, namespace in (("void", VOID), ("dcat", DCAT), ("foaf", FOAF), ("formats", W3C_FORMATS)):
+        graph.bind(prefix, namespace)
+    document = URIRef(f"{root}.well-known/void")
+    dataset = URIRef(f"{document}#dataset")
+    sparql = URIRef(f"{root}sparql")
+
+    def add(subject: Node, predicate: URIRef, obj: Node) -> None:
+        graph.add((subject, predicate, obj))
+
+    def integer(value: int) -> Literal:
+        return Literal(value, datatype=XSD.integer)
+
+    add(document, RDF.type, VOID.DatasetDescription)
+    add(document, DCTERMS.title, Literal(f"Description of the {TITLE}", lang="en"))
+    add(document, FOAF.primaryTopic, dataset)
+
+    add(dataset, RDF.type, VOID.Dataset)
+    add(dataset, RDF.type, DCAT.Dataset)
+    add(dataset, DCTERMS.title, Literal(TITLE, lang="en"))
+    if statistics.description:
+        add(dataset, DCTERMS.description, Literal(statistics.description, lang="en"))
+    add(dataset, DCTERMS.license, statistics.license)
+    if statistics.version:
+        add(dataset, OWL.versionInfo, Literal(statistics.version))
+        add(dataset, DCAT_VERSION, Literal(statistics.version))
+    for predicate, value in statistics.header:
+        add(dataset, predicate, value)
+    add(dataset, DCAT.landingPage, URIRef(root))
+    add(dataset, VOID.uriSpace, Literal(URI_SPACE))
+    add(dataset, VOID.sparqlEndpoint, sparql)
+    if ROOT_RESOURCE in statistics.example_resources:
+        add(dataset, VOID.rootResource, ROOT_RESOURCE)
+    for example in statistics.example_resources:
+        add(dataset, VOID.exampleResource, example)
+
+    add(dataset, VOID.triples, integer(statistics.triples))
+    add(dataset, VOID.entities, integer(statistics.entities))
+    add(dataset, VOID.distinctSubjects, integer(statistics.distinct_subjects))
+    add(dataset, VOID.distinctObjects, integer(statistics.distinct_objects))
+    add(dataset, VOID.classes, integer(len(statistics.class_entities)))
+    add(dataset, VOID.properties, integer(len(statistics.property_triples)))
+    for vocabulary in _vocabularies(statistics):
+        add(dataset, VOID.vocabulary, vocabulary)
+    for index, (class_, count) in enumerate(statistics.class_entities.items(), start=1):
+        partition = URIRef(f"{document}#class-{index:03d}")
+        add(dataset, VOID.classPartition, partition)
+        add(partition, VOID["class"], class_)
+        add(partition, VOID.entities, integer(count))
+    for index, (property_, count) in enumerate(statistics.property_triples.items(), start=1):
+        partition = URIRef(f"{document}#property-{index:03d}")
+        add(dataset, VOID.propertyPartition, partition)
+        add(partition, VOID.property, property_)
+        add(partition, VOID.triples, integer(count))
+
+    for dump in dumps.dumps:
+        url = URIRef(f"{root}dumps/{dump.filename}")
+        distribution = URIRef(f"{document}#dump-{dump.filename.rsplit('.', 1)[1]}")
+        add(dataset, VOID.dataDump, url)
+        add(dataset, VOID.feature, dump.fmt.w3c)
+        add(dataset, DCAT.distribution, distribution)
+        add(distribution, RDF.type, DCAT.Distribution)
+        add(distribution, DCTERMS.title, Literal(f"{TITLE} ({dump.fmt.label})", lang="en"))
+        add(distribution, DCAT.downloadURL, url)
+        add(distribution, DCAT.accessURL, url)
+        add(distribution, DCAT.mediaType, IANA_MEDIA_TYPES[dump.fmt.media_type])
+        add(distribution, DCTERMS["format"], dump.fmt.w3c)
+        add(distribution, DCAT.byteSize, Literal(dump.size, datatype=XSD.nonNegativeInteger))
+        add(distribution, DCTERMS.license, statistics.license)
+
+    service = URIRef(f"{document}#sparql")
+    add(dataset, DCAT.accessService, service)
+    add(service, RDF.type, DCAT.DataService)
+    add(service, DCTERMS.title, Literal(f"SPARQL 1.1 endpoint of the {TITLE}", lang="en"))
+    add(service, DCAT.endpointURL, sparql)
+    add(service, DCAT.endpointDescription, sparql)
+    add(service, DCAT.servesDataset, dataset)
+    return graph
+
+
+def _vocabularies(statistics: DatasetStatistics) -> list[URIRef]:
+    """The namespaces of the graph's predicates and classes (IRI up to its last ``/`` or ``#``)."""
+    namespaces = set()
+    for term in (*statistics.property_triples, *statistics.class_entities):
+        cut = max(term.rfind("/"), term.rfind("#"))
+        if cut > 0:
+            namespaces.add(URIRef(term[: cut + 1]))
+    return sorted(namespaces)
+
+
+def make_void_blueprint(statistics: DatasetStatistics, dumps: DatasetDumps) -> Blueprint:
+    """``GET /.well-known/void`` (any RDF format, by ``Accept`` or ``format``) and ``GET /dumps/<file>``."""
+    blueprint = Blueprint("void", __name__)
+
+    @blueprint.get("/.well-known/void")
+    def void() -> Response:
+        fmt = choose_format(request.headers.get("Accept"), request.args.getlist("format"), Family.GRAPH)
+        body = write_graph(fmt, void_description(statistics, dumps, request.url_root))
+        return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
+
+    @blueprint.get("/dumps/<filename>")
+    def dump(filename: str) -> Response:
+        found = dumps.get(filename)
+        if found is None:
+            abort(404, f"No dump {filename!r}; there are {', '.join(d.filename for d in dumps.dumps)}.")
+        return Response(found.body, content_type=found.fmt.content_type)
+
+    return blueprint

@@ -1,0 +1,213 @@
+"""Dereferencing the graph's IRIs: content negotiation, format-specific documents, descriptions, 404, 406."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+import requests
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from web_helpers import (
+    BASE,
+    BROWSER_ACCEPT,
+    EXTENSION_PARSER,
+    RDF_ACCEPT,
+    LiveServer,
+    base_iris,
+    parse,
+    server_path,
+)
+
+CC = BASE + "id/"
+CCO = BASE + "ontology/"
+ONTOLOGY = URIRef(BASE + "ontology")
+VERSION = URIRef(BASE + "releases/0.1.0/ontology")
+ACNE = URIRef(CC + "acne")
+SSSOM_OBJECT_ID = URIRef("https://w3id.org/sssom/object_id")
+EXTENSION_OF = {"turtle": "ttl", "nt": "nt", "json-ld": "jsonld", "xml": "rdf"}
+T = TypeVar("T")
+
+
+def parallel(function: Callable[[URIRef], T], iris: list[URIRef]) -> list[T]:
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        return list(executor.map(function, iris))
+
+
+def test_the_built_graph_has_iris_in_every_namespace(built_graph: Graph) -> None:
+    iris = base_iris(built_graph)
+    assert ONTOLOGY in iris
+    assert VERSION in iris
+    assert sum(iri.startswith(CC) for iri in iris) > 100
+    assert sum(iri.startswith(CCO) for iri in iris) > 50
+
+
+@pytest.mark.parametrize("rdf_format", sorted(RDF_ACCEPT))
+def test_every_iri_dereferences_in_every_rdf_format(server: LiveServer, built_graph: Graph, rdf_format: str) -> None:
+    media_type = RDF_ACCEPT[rdf_format]
+
+    def check(iri: URIRef) -> str | None:
+        response = requests.get(server.url + server_path(iri), headers={"Accept": media_type}, timeout=30)
+        if response.status_code != 200:
+            return f"{iri}: status {response.status_code}"
+        if response.headers["Content-Type"].split(";")[0] != media_type:
+            return f"{iri}: Content-Type {response.headers['Content-Type']}"
+        if "Accept" not in response.headers.get("Vary", ""):
+            return f"{iri}: no Vary: Accept"
+        if response.headers.get("Content-Location") != f"{server_path(iri)}.{EXTENSION_OF[rdf_format]}":
+            return f"{iri}: Content-Location {response.headers.get('Content-Location')}"
+        document = parse(response.content, rdf_format)
+        if (iri, None, None) not in document:
+            return f"{iri}: not a subject of its own document"
+        return None
+
+    problems = [problem for problem in parallel(check, base_iris(built_graph)) if problem]
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_every_iri_has_an_html_page_for_browsers(server: LiveServer, built_graph: Graph) -> None:
+    def check(iri: URIRef) -> str | None:
+        response = requests.get(server.url + server_path(iri), headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+        if response.status_code != 200 or response.headers["Content-Type"] != "text/html; charset=utf-8":
+            return f"{iri}: {response.status_code} {response.headers.get('Content-Type')}"
+        if response.headers.get("Content-Location") != f"{server_path(iri)}.html":
+            return f"{iri}: Content-Location {response.headers.get('Content-Location')}"
+        if str(iri) not in response.text or "<h1" not in response.text:
+            return f"{iri}: the page does not show the IRI"
+        return None
+
+    problems = [problem for problem in parallel(check, base_iris(built_graph)) if problem]
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("iri", [ACNE, ONTOLOGY, VERSION, URIRef(CCO + "hasCause"), URIRef(CCO + "Condition")])
+@pytest.mark.parametrize("extension", sorted(EXTENSION_PARSER))
+def test_format_specific_documents(server: LiveServer, http: requests.Session, iri: URIRef, extension: str) -> None:
+    response = http.get(f"{server.url}{server_path(iri)}.{extension}", headers={"Accept": "text/html"}, timeout=30)
+    assert response.status_code == 200
+    expected = {"ttl": "text/turtle", "nt": "application/n-triples", "jsonld": "application/ld+json"}
+    assert response.headers["Content-Type"].split(";")[0] == expected.get(extension, "application/rdf+xml")
+    assert (iri, None, None) in parse(response.content, EXTENSION_PARSER[extension])
+
+
+def test_the_html_document_of_a_resource(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/id/acne.html", headers={"Accept": "text/turtle"}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "<h1" in response.text
+    assert "acne" in response.text
+
+
+def test_alternates_are_announced(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
+    links = response.headers["Link"]
+    for extension, media_type in [("jsonld", "application/ld+json"), ("nt", "application/n-triples"),
+                                  ("rdf", "application/rdf+xml"), ("html", "text/html")]:
+        assert f'</id/acne.{extension}>; rel="alternate"; type="{media_type}"' in links
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "text/turtle"),
+        ("*/*", "text/turtle"),
+        ("application/json", "application/ld+json"),
+        ("text/plain", "application/n-triples"),
+        ("application/xml", "application/rdf+xml"),
+        (BROWSER_ACCEPT, "text/html"),
+        ("application/ld+json;q=0.5, text/turtle;q=0.4", "application/ld+json"),
+    ],
+)
+def test_negotiation(server: LiveServer, http: requests.Session, accept: str | None, media_type: str) -> None:
+    headers = {"Accept": accept} if accept else {"Accept": ""}
+    response = http.get(f"{server.url}/id/acne", headers=headers, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].split(";")[0] == media_type
+
+
+def test_unacceptable_accept_is_406(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/id/acne", headers={"Accept": "image/png"}, timeout=30)
+    assert response.status_code == 406
+    assert "text/turtle" in response.text
+    assert "text/html" in response.text
+
+
+@pytest.mark.parametrize("rdf_format", sorted(RDF_ACCEPT))
+@pytest.mark.parametrize("path", ["/id/no-such-entity", "/ontology/NoSuchClass", "/releases/9.9.9/ontology"])
+def test_unknown_iris_are_404_documents_that_parse(
+    server: LiveServer, http: requests.Session, rdf_format: str, path: str
+) -> None:
+    response = http.get(server.url + path, headers={"Accept": RDF_ACCEPT[rdf_format]}, timeout=30)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].split(";")[0] == RDF_ACCEPT[rdf_format]
+    assert len(parse(response.content, rdf_format)) == 0
+    extension = EXTENSION_OF[rdf_format]
+    by_extension = http.get(f"{server.url}{path}.{extension}", timeout=30)
+    assert by_extension.status_code == 404
+    assert len(parse(by_extension.content, rdf_format)) == 0
+
+
+def test_unknown_iris_are_404_pages_for_browsers(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/id/no-such-entity", headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "https://w3id.org/calcinosis-kg/id/no-such-entity" in response.text
+
+
+def test_a_path_outside_the_namespaces_is_a_plain_404(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/nothing-here", headers={"Accept": "text/turtle"}, timeout=30)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_a_description_holds_the_neighbourhood(server: LiveServer, http: requests.Session, built_graph: Graph) -> None:
+    response = http.get(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
+    description = parse(response.content, "turtle")
+    for triple in built_graph.triples((ACNE, None, None)):
+        assert triple in description
+    for triple in built_graph.triples((None, None, ACNE)):
+        if isinstance(triple[0], URIRef):
+            assert triple in description
+    incoming = sorted(str(p) for s, p in built_graph.subject_predicates(ACNE) if not isinstance(s, URIRef))
+    assert incoming == sorted(str(p) for s, p in description.subject_predicates(ACNE) if not isinstance(s, URIRef))
+    linked = {o for o in built_graph.objects(ACNE, None) if isinstance(o, URIRef)}
+    for node in linked:
+        for label in built_graph.objects(node, SKOS.prefLabel):
+            assert (node, SKOS.prefLabel, label) in description
+        for type_ in built_graph.objects(node, RDF.type):
+            assert (node, RDF.type, type_) in description
+    axioms = set(description.subjects(OWL.annotatedSource, ACNE))
+    assert len(axioms) == len(set(built_graph.subjects(OWL.annotatedSource, ACNE)))
+    mapped = {str(o) for axiom in axioms for o in description.objects(axiom, SSSOM_OBJECT_ID)}
+    assert "SCTID:11381005" in mapped
+    sources = {s for axiom in axioms for s in description.objects(axiom, DCTERMS.source)}
+    assert URIRef(CC + "verywell-article") in sources
+    for source in sources:
+        for title in built_graph.objects(source, DCTERMS.title):
+            assert (source, DCTERMS.title, title) in description
+
+
+def test_the_ontology_iri_serves_the_whole_ontology(
+    server: LiveServer, http: requests.Session, built_graph: Graph
+) -> None:
+    for path in ("/ontology", "/releases/0.1.0/ontology"):
+        response = http.get(server.url + path, headers={"Accept": "application/n-triples"}, timeout=30)
+        document = parse(response.content, "nt")
+        for triple in built_graph.triples((ONTOLOGY, None, None)):
+            assert triple in document
+        in_namespace = [t for t in built_graph if isinstance(t[0], URIRef) and t[0].startswith(CCO)]
+        assert in_namespace
+        assert all(triple in document for triple in in_namespace)
+        assert (VERSION, DCTERMS.isVersionOf, ONTOLOGY) in document
+        assert (None, RDF.type, OWL.AllDisjointClasses) in document
+        assert not any(
+            isinstance(node, URIRef) and node.startswith(CC) for triple in document for node in triple
+        ), "the ontology document holds entity data"
+
+
+def test_labels_are_kept_with_their_language(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/id/acne.jsonld", timeout=30)
+    document = parse(response.content, "json-ld")
+    assert (ACNE, RDFS.label, Literal("acne", lang="en")) in document

@@ -1,0 +1,196 @@
+"""The web UI over HTTP: home page, query page, resource pages; escaping, local assets, no script."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+import requests
+from web_helpers import BROWSER_ACCEPT, LiveServer
+
+from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.server.ui import prefilled
+
+CATALOG = load_catalog()
+
+
+class Page(HTMLParser):
+    """The links, assets, scripts and textarea text of an HTML page."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.assets: list[str] = []
+        self.scripts = 0
+        self.textarea = ""
+        self._in_textarea = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"] or "")
+        loaded = tag != "link" or values.get("rel") in ("stylesheet", "icon", "preload", "manifest")
+        source = values.get("href") or values.get("src")
+        if loaded and source and tag in ("link", "img", "script", "iframe", "source"):
+            self.assets.append(source)
+        self.scripts += tag == "script"
+        self._in_textarea = tag == "textarea"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._in_textarea = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_textarea:
+            self.textarea += data
+
+
+def page(http: requests.Session, url: str, status: int = 200, **params: str) -> tuple[requests.Response, Page]:
+    response = http.get(url, params=params, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+    assert response.status_code == status, response.text[:2000]
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    return response, Page(response.text)
+
+
+def test_home_page(server: LiveServer, http: requests.Session) -> None:
+    response, home = page(http, server.url + "/")
+    assert "/ontology/Cause" in home.links
+    assert re.search(r'href="/ontology/Cause"[^>]*>cause</a></td><td class="number">27<', response.text)
+    for name, query in CATALOG.items():
+        assert f"/query?example={name}" in home.links
+        assert f"/queries/{name}" in home.links
+        assert query.summary in html.unescape(response.text)
+    for link in ("/sparql", "/.well-known/void", "/openapi.json", "/dumps/calcinosis-kg.ttl", "/dumps/calcinosis-kg.nt",
+                 "/dumps/calcinosis-kg.jsonld", "/dumps/calcinosis-kg.owl", "/query", "/ontology"):
+        assert link in home.links, link
+
+
+@pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity"])
+def test_pages_load_nothing_from_elsewhere_and_run_no_script(
+    server: LiveServer, http: requests.Session, path: str
+) -> None:
+    response = http.get(server.url + path, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+    parsed = Page(response.text)
+    assert parsed.scripts == 0
+    assert parsed.assets
+    assert all(asset.startswith("/assets/") for asset in parsed.assets), parsed.assets
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_stylesheet_is_served(server: LiveServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url}/assets/style.css", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+
+
+def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
+    response, acne = page(http, f"{server.url}/id/acne")
+    text = response.text
+    assert ">acne</h1>" in text
+    assert "acne vulgaris" in text  # a synonym
+    assert "Inflammatory disease of the hair follicles" in text  # the definition
+    assert "Source wording" in text  # the editorial note
+    assert "/ontology/InflammatoryDisease" in acne.links  # a type
+    assert "/id/face" in acne.links  # a relation, with its qualifier and source
+    assert "dystrophic calcinosis cutis" in text
+    assert "/id/verywell-article" in acne.links
+    snomed = "https://browser.ihtsdotools.org/?perspective=full&conceptId1=11381005&edition=MAIN&languages=en"
+    assert snomed in acne.links
+    assert "Acne (disorder)" in text  # the code's own term
+    assert "SNOMED CT" in text
+    assert "/id/acne.ttl" in acne.links
+
+
+def test_a_journal_article_links_its_doi(server: LiveServer, http: requests.Session) -> None:
+    _, source = page(http, f"{server.url}/id/calcinosis-cutis")
+    assert any(link.startswith("https://doi.org/10.") for link in source.links)
+
+
+def test_a_class_page_lists_its_members(server: LiveServer, http: requests.Session) -> None:
+    response, cause = page(http, f"{server.url}/ontology/Cause")
+    assert "Members" in response.text
+    assert "/id/acne" in cause.links
+    assert "/id/chronic-kidney-disease" in cause.links
+
+
+def test_the_query_page_is_prefilled_from_an_example(server: LiveServer, http: requests.Session) -> None:
+    _, query = page(http, f"{server.url}/query", example="subtypes")
+    assert query.textarea.strip() == prefilled(CATALOG["subtypes"]).strip()
+    assert "cc:calcinosis-cutis cco:hasSubtype ?subtype" in query.textarea
+
+
+def test_an_unknown_example_is_404(server: LiveServer, http: requests.Session) -> None:
+    assert http.get(f"{server.url}/query", params={"example": "nope"}, timeout=30).status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_every_example_runs_from_the_query_page(server: LiveServer, http: requests.Session, name: str) -> None:
+    response, _ = page(http, f"{server.url}/query", query=prefilled(CATALOG[name]))
+    assert 'id="results"' in response.text
+    assert 'id="error"' not in response.text
+
+
+def test_select_results_link_to_resource_pages(server: LiveServer, http: requests.Session) -> None:
+    response = http.post(
+        f"{server.url}/query",
+        data={"query": "SELECT ?s ?label WHERE { ?s a cco:Subtype ; skos:prefLabel ?label } ORDER BY ?label"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    results = Page(response.text)
+    assert "/id/metastatic-calcinosis-cutis" in results.links
+    assert "4 rows" in response.text
+    assert "metastatic calcinosis cutis" in response.text
+
+
+def test_ask_shows_yes_or_no(server: LiveServer, http: requests.Session) -> None:
+    yes, _ = page(http, f"{server.url}/query", query="ASK { cc:acne a cco:Cause }")
+    assert 'id="answer">yes<' in yes.text
+    no, _ = page(http, f"{server.url}/query", query="ASK { cc:acne a cco:Drug }")
+    assert 'id="answer">no<' in no.text
+
+
+def test_construct_shows_turtle(server: LiveServer, http: requests.Session) -> None:
+    response, _ = page(http, f"{server.url}/query", query="DESCRIBE cc:acne")
+    assert "Result graph (Turtle)" in response.text
+    assert "cc:acne" in response.text
+
+
+def test_a_syntax_error_is_a_readable_400(server: LiveServer, http: requests.Session) -> None:
+    response, query = page(http, f"{server.url}/query", status=400, query="SELECT ?s WHERE { ?s ?p }")
+    assert 'id="error"' in response.text
+    assert "Traceback" not in response.text
+    assert query.textarea == "SELECT ?s WHERE { ?s ?p }"  # the query is kept for editing
+
+
+def test_updates_are_refused_on_the_query_page(server: LiveServer, http: requests.Session) -> None:
+    response, _ = page(http, f"{server.url}/query", status=403, query="INSERT DATA { cc:a cc:b cc:c }")
+    assert 'id="error"' in response.text
+
+
+def test_the_query_page_offers_the_endpoints_formats(server: LiveServer, http: requests.Session) -> None:
+    _, result = page(http, f"{server.url}/query", query="SELECT ?s WHERE { ?s a cco:Subtype }")
+    downloads = [link for link in result.links if link.startswith("/sparql?")]
+    assert len(downloads) == 4
+    assert http.get(server.url + html.unescape(downloads[2]), timeout=30).headers["Content-Type"].startswith("text/")
+
+
+def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Session) -> None:
+    response, hostile = page(http, f"{hostile_server.url}/id/hostile")
+    text = response.text
+    assert hostile.scripts == 0
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<img" not in text
+    assert "<iframe" not in text
+    assert "javascript:" not in " ".join(hostile.links)
+    assert 'onmouseover="' not in text
+    _, query = page(http, f"{hostile_server.url}/query", query="SELECT ?label WHERE { ?s skos:definition ?label }")
+    assert query.scripts == 0
+    assert "</textarea><script>" not in query.textarea
