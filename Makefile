@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-production test lint clean
+.PHONY: help install build validate serve serve-production test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,9 +39,19 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 	ln -s $(CURDIR)/kg/*.py $(TYPECHECK)/
 	for d in ontology graph server queries; do ln -s $(CURDIR)/$$d $(TYPECHECK)/$$d; done
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 test: $(STAMP) lint  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:  ## remove build output (keeps the virtualenv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""``python -m bench``: benchmark our SPARQL server against Oxigraph's server and rdflib-endpoint.
+
+Prints a report, and writes ``bench/results/latest.json`` and ``latest.md``. Exit status: 0 when the run
+completed (whatever the targets say), 2 when a required tool is missing, 130 when interrupted. See
+docs/benchmark.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+from bench.report import text_report, write
+from bench.runner import OTHER_SECTIONS, SERVERS, Options, log, run
+from bench.workloads import HTTP_WORKLOADS
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    """Command-line options; ``--quick`` changes the defaults of the duration options it names."""
+    sections = (*HTTP_WORKLOADS, *OTHER_SECTIONS)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the calcinosis-kg server against Oxigraph's server and rdflib-endpoint (wrk).",
+        epilog=f"--only takes workloads/sections {', '.join(sections)} and servers {', '.join(SERVERS)}; "
+        "without any of one kind, all of that kind run.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one 2 s wrk run each, no warm-up, 1 cold start, no rdflib on the big graph")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=[*sections, *SERVERS], default=[],
+                        help="run only these workloads/sections and/or servers")
+    parser.add_argument("--duration", type=float, help="seconds per measured wrk run (default 6, quick 2)")
+    parser.add_argument("--rounds", type=int,
+                        help="measured runs per workload and server, interleaved, merged (default 2, quick 1)")
+    parser.add_argument("--warmup", type=float, help="seconds of wrk warm-up before each run (default 1, quick 0)")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--timeout", type=float, default=5, help="wrk per-request timeout, seconds (default 5)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="gunicorn worker processes of our server (default: one per core)")
+    parser.add_argument("--cold-starts", type=int, help="cold starts per server, median kept (default 3, quick 1)")
+    parser.add_argument("--synthetic-triples", type=int, default=1_000_000,
+                        help="size of the synthetic graph (default 1,000,000)")
+    parser.add_argument("--no-rdflib-synthetic", action="store_true",
+                        help="do not load the synthetic graph with rdflib (slow: about 30 s and 1.2 GB per 1M)")
+    parser.add_argument("--rdflib-synthetic-timeout", type=float, default=150,
+                        help="bound of the rdflib probe on the synthetic graph, seconds (default 150)")
+    parser.add_argument("--data", type=Path, help="N-Triples file to serve instead of building the graph")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})")
+    args = parser.parse_args(argv)
+    chosen_sections = frozenset(name for name in args.only if name in sections)
+    chosen_servers = frozenset(name for name in args.only if name in SERVERS)
+    quick: bool = args.quick
+    return Options(
+        sections=chosen_sections or frozenset(sections),
+        servers=chosen_servers or frozenset(SERVERS),
+        duration=args.duration if args.duration is not None else (2 if quick else 6),
+        rounds=max(1, args.rounds if args.rounds is not None else (1 if quick else 2)),
+        warmup=args.warmup if args.warmup is not None else (0 if quick else 1),
+        connections=args.connections,
+        threads=args.threads,
+        timeout=args.timeout,
+        workers=args.workers,
+        cold_starts=args.cold_starts if args.cold_starts is not None else (1 if quick else 3),
+        probe_reps=5 if quick else 20,
+        probe_budget=0.3 if quick else 1.0,
+        synthetic_triples=args.synthetic_triples,
+        rdflib_synthetic=not (args.no_rdflib_synthetic or quick),
+        rdflib_synthetic_timeout=args.rdflib_synthetic_timeout,
+        data=args.data,
+        out=args.out,
+        quick=quick,
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; servers are stopped on every way out (error, Ctrl-C, SIGTERM, SIGHUP)."""
+    options = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kg-bench-") as workdir:
+            results = run(options, Path(workdir))
+    except KeyboardInterrupt:
+        log("interrupted: every server started was stopped")
+        return 130
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+            return 2
+        raise
+    print(text_report(results))
+    json_path, md_path = write(results, options.out)
+    log(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""What a benchmark run produces: plain dataclasses, turned into ``latest.json`` by :func:`to_json`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from bench.memory import ProbeResult
+from bench.servers import ColdStart, Memory
+from bench.synthetic import SyntheticGraph
+from bench.wrk import WrkResult
+
+
+@dataclass
+class Check:
+    """The pre-flight answer to one request of a workload."""
+
+    name: str
+    status: int | None
+    rows: int | None
+    error: str = ""
+
+
+@dataclass
+class ServerRecord:
+    """One server of the run: whether it ran, its cold starts, memory and pre-flight checks."""
+
+    key: str
+    label: str
+    ours: bool
+    available: bool = False
+    note: str = ""
+    cold_starts: list[ColdStart] = field(default_factory=list)
+    memory: Memory | None = None
+    health: str = ""
+    """Body of the first health answer (ours: ``/health`` JSON)."""
+    checks: dict[str, list[Check]] = field(default_factory=dict)
+    """Workload -> pre-flight answers."""
+    workloads: dict[str, str] = field(default_factory=dict)
+    """Workload -> ``ok`` or why it is not measured on this server."""
+
+    def cold_start(self) -> ColdStart | None:
+        """Median over the cold starts (each figure separately)."""
+        if not self.cold_starts:
+            return None
+        queries = [c.query_s for c in self.cold_starts if c.query_s is not None]
+        return ColdStart(median(c.health_s for c in self.cold_starts), median(queries) if queries else None)
+
+
+@dataclass
+class HttpRun:
+    """One measured wrk run of a workload on a server."""
+
+    workload: str
+    server: str
+    result: WrkResult | None
+    """The rounds merged (:func:`bench.wrk.merge`), or None when not measured."""
+    note: str = ""
+    rounds: list[WrkResult] = field(default_factory=list)
+    """Each round's own figures."""
+
+
+@dataclass
+class Target:
+    """A performance target, judged on this run."""
+
+    name: str
+    requirement: str
+    status: str
+    """PASS, MISS or N/A."""
+    measured: str
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    machine: dict[str, Any]
+    options: dict[str, Any]
+    started: str
+    seconds: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+    servers: dict[str, ServerRecord] = field(default_factory=dict)
+    http: list[HttpRun] = field(default_factory=list)
+    inprocess: list[ProbeResult] = field(default_factory=list)
+    """Probes on the built graph."""
+    loads: list[ProbeResult] = field(default_factory=list)
+    """Probes on the synthetic graph."""
+    synthetic: SyntheticGraph | None = None
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def run(self, workload: str, server: str) -> WrkResult | None:
+        """The measured wrk result of a workload on a server, if any."""
+        for run in self.http:
+            if run.workload == workload and run.server == server:
+                return run.result
+        return None
+
+    def probe(self, probes: list[ProbeResult], engine: str) -> ProbeResult | None:
+        """The probe of an engine in a list of probes."""
+        return next((p for p in probes if p.engine == engine), None)
+
+
+def to_json(results: Results) -> str:
+    """The results as indented JSON (paths as strings)."""
+    return json.dumps(dataclasses.asdict(results), indent=2, default=str)

@@ -1,0 +1,316 @@
+"""The machine description and the report: a console table, ``latest.md`` and ``latest.json``.
+
+Ratios are always ours ÷ peer, measured in the same run: for requests/s above 1 means ours is faster; for
+latencies below 1 means ours is faster. The canned-route workload (ours only) is compared with the peers'
+ad-hoc run of the same queries.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.model import Results, to_json
+from bench.workloads import HTTP_WORKLOADS, NO_PEER_COUNTERPART, OURS_ONLY
+
+PACKAGES = (
+    "calcinosis-kg",
+    "rdflib",
+    "pyoxigraph",
+    "oxigraph",
+    "rdflib-endpoint",
+    "flask",
+    "werkzeug",
+    "gunicorn",
+    "uvicorn",
+    "fastapi",
+    "psutil",
+)
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def machine(extra_versions: dict[str, str]) -> dict[str, Any]:
+    """Cores, CPU model, memory, OS, Python, package and tool versions, git commit, load average."""
+    info: dict[str, Any] = {"cores": os.cpu_count(), "cpu": "?", "memory_gb": None}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["memory_gb"] = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    info["os"] = f"{platform.system()} {platform.release()}"
+    info["python"] = platform.python_version()
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    info["packages"] = versions
+    info["tools"] = extra_versions
+    info["commit"] = _git("rev-parse", "--short", "HEAD")
+    info["dirty"] = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    info["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(  # noqa: S603
+            ["git", *args], capture_output=True, text=True, timeout=10, check=False  # noqa: S607
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _x(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return TIMES + (f"{value:.3f}" if value < 0.1 else f"{value:.2f}" if value < 100 else f"{value:,.0f}")
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def http_table(results: Results) -> Table:
+    """Absolute figures of every wrk run."""
+    rows = []
+    for run in results.http:
+        label = results.servers[run.server].label
+        if run.result is None:
+            rows.append([run.workload, label, "-", "-", "-", "-", "-", "-", run.note])
+            continue
+        r = run.result
+        sockets = sum(r.socket_errors.values())
+        rows.append(
+            [run.workload, label, f"{r.rps:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), str(r.non_2xx), str(sockets),
+             f"{r.requests:,}", run.note]
+        )
+    headers = ["workload", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors", "requests", "note"]
+    return headers, rows
+
+
+def ratio_table(results: Results) -> Table:
+    """Ours ÷ each peer, per workload: req/s, p50, p99."""
+    rows = []
+    peers = [key for key, record in results.servers.items() if not record.ours]
+    ours = [key for key, record in results.servers.items() if record.ours]
+    for workload in HTTP_WORKLOADS:
+        if workload in NO_PEER_COUNTERPART:
+            continue
+        peer_workload = "adhoc" if workload in OURS_ONLY else workload
+        for key in ours:
+            mine = results.run(workload, key)
+            if mine is None:
+                continue
+            for peer in peers:
+                theirs = results.run(peer_workload, peer)
+                if theirs is None:
+                    continue
+                rows.append(
+                    [
+                        workload,
+                        results.servers[key].label,
+                        f"{results.servers[peer].label} ({peer_workload})",
+                        _x(mine.rps / theirs.rps if theirs.rps else None),
+                        _x(mine.p50_ms / theirs.p50_ms if theirs.p50_ms else None),
+                        _x(mine.p99_ms / theirs.p99_ms if theirs.p99_ms else None),
+                    ]
+                )
+    return ["workload", "ours", "vs peer", "req/s", "p50", "p99"], rows
+
+
+def cold_start_table(results: Results) -> Table:
+    """Median cold start per server."""
+    rows = []
+    for record in results.servers.values():
+        start = record.cold_start()
+        if start is None:
+            continue
+        rows.append(
+            [record.label, f"{start.health_s:.2f}", "-" if start.query_s is None else f"{start.query_s:.2f}",
+             str(len(record.cold_starts))]
+        )
+    return ["server", "to health s", "to first query s", "starts"], rows
+
+
+def server_memory_table(results: Results) -> Table:
+    """Memory of each server's process tree after its workloads."""
+    rows = []
+    for record in results.servers.values():
+        if record.memory is not None:
+            m = record.memory
+            rows.append([record.label, _mb(m.pss_mb), _mb(m.rss_mb), str(m.processes)])
+    return ["server", "PSS MB", "RSS sum MB", "processes"], rows
+
+
+def inprocess_table(results: Results) -> Table:
+    """Median in-process latency per canned query on the built graph, rdflib and pyoxigraph."""
+    rdflib = results.probe(results.inprocess, "rdflib")
+    oxigraph = results.probe(results.inprocess, "pyoxigraph")
+    by_name: dict[str, list[str]] = {}
+    rd = {q.name: q for q in rdflib.queries} if rdflib else {}
+    ox = {q.name: q for q in oxigraph.queries} if oxigraph else {}
+    for name in sorted(set(rd) | set(ox)):
+        a, b = rd.get(name), ox.get(name)
+        rows_seen = a.rows if a else b.rows if b else 0
+        ratio = a.p50_ms / b.p50_ms if a and b and b.p50_ms else None
+        by_name[name] = [name, str(rows_seen), _ms(a.p50_ms if a else None), _ms(b.p50_ms if b else None), _x(ratio)]
+    rows = list(by_name.values())
+    if rdflib and oxigraph and rdflib.queries and oxigraph.queries:
+        rt, ot = rdflib.typical_p50_ms(), oxigraph.typical_p50_ms()
+        rows.append(["(median of the medians)", "", _ms(rt), _ms(ot), _x(rt / ot if rt and ot else None)])
+    return ["query", "rows", "rdflib ms", "pyoxigraph ms", "rdflib ÷ pyoxigraph"], rows
+
+
+def load_table(results: Results) -> Table:
+    """Load time, peak RSS and query latency per graph and engine."""
+    rows = []
+    for probe in [*results.inprocess, *results.loads]:
+        slowest = f"{probe.slowest()} {_ms(probe.worst_p50_ms())}" if probe.queries else "-"
+        rows.append(
+            [
+                probe.graph,
+                probe.engine,
+                "-" if probe.triples is None else f"{probe.triples:,}",
+                "-" if probe.load_s is None else f"{probe.load_s:.2f}",
+                _mb(probe.peak_rss_mb),
+                _mb(probe.rss_start_mb),
+                _ms(probe.typical_p50_ms())
+                + (f" ({len(probe.queries)}/{probe.expected})" if len(probe.queries) < probe.expected else ""),
+                slowest,
+                probe.note,
+            ]
+        )
+    headers = ["graph", "engine", "triples", "load s", "peak RSS MB", "RSS before MB", "typical p50 ms",
+               "slowest p50 ms", "note"]
+    return headers, rows
+
+
+def target_table(results: Results) -> Table:
+    """PASS/MISS/N/A per target."""
+    return ["", "target", "requirement", "measured"], [
+        [t.status, t.name, t.requirement, t.measured] for t in results.targets
+    ]
+
+
+def _text_table(table: Table) -> list[str]:
+    headers, rows = table
+    if not rows:
+        return ["  (nothing measured)"]
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def _md_table(table: Table) -> list[str]:
+    headers, rows = table
+    if not rows:
+        return ["(nothing measured)"]
+    escape = str.maketrans({"|": "\\|"})
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell.translate(escape) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _sections(results: Results) -> Iterable[tuple[str, Table]]:
+    options = results.options
+    yield "Targets", target_table(results)
+    yield (
+        f"HTTP, wrk -t{options['threads']} -c{options['connections']} -d{options['duration']:g}s --latency "
+        f"on 127.0.0.1, {options['rounds']} interleaved rounds merged",
+        http_table(results),
+    )
+    yield "Ratios, ours ÷ peer (req/s: above 1 is better; p50, p99: below 1 is better)", ratio_table(results)
+    yield "Cold start (process start to first 2xx; median)", cold_start_table(results)
+    yield "Server memory after the workloads (process tree)", server_memory_table(results)
+    yield "In-process latency per canned query on the built graph (median)", inprocess_table(results)
+    yield "Load time and peak RSS (child process per graph and engine)", load_table(results)
+
+
+def _machine_line(results: Results) -> str:
+    m = results.machine
+    return (
+        f"{m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB, {m['os']}, Python {m['python']}, "
+        f"commit {m['commit']}{' (dirty)' if m['dirty'] else ''}, load average {m['loadavg_start']}"
+    )
+
+
+def _options_line(results: Results) -> str:
+    o = results.options
+    data = results.data
+    return (
+        f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']:g}s x {o['rounds']} rounds "
+        f"(warm-up {o['warmup']:g} s), "
+        f"our server with {o['workers']} gunicorn workers, {o['cold_starts']} cold starts, "
+        f"graph of {data.get('triples', '?')} triples ({data.get('file', '?')})"
+        + (", quick" if o["quick"] else "")
+    )
+
+
+def text_report(results: Results) -> str:
+    """The console report."""
+    lines = [
+        f"calcinosis-kg benchmark, {results.started}, {results.seconds:.0f} s",
+        _machine_line(results),
+        _options_line(results),
+    ]
+    for title, table in _sections(results):
+        lines += ["", title, *_text_table(table)]
+    if results.notes:
+        lines += ["", "Notes", *(f"  - {note}" for note in results.notes)]
+    return "\n".join(lines)
+
+
+def markdown_report(results: Results) -> str:
+    """``latest.md``: the machine, then every table, then notes."""
+    m = results.machine
+    packages = ", ".join(f"{name} {version}" for name, version in m["packages"].items())
+    tools = ", ".join(f"{name}: {version}" for name, version in m["tools"].items())
+    lines = [
+        f"# Benchmark results ({results.started})",
+        "",
+        f"- **Machine:** {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB memory, {m['os']}",
+        f"- **Python:** {m['python']}; **packages:** {packages}",
+        f"- **Tools:** {tools}",
+        f"- **Commit:** {m['commit']}{' (uncommitted changes)' if m['dirty'] else ''}; "
+        f"**load average** at start {m['loadavg_start']}, at end {m.get('loadavg_end')}",
+        f"- **Run:** {results.seconds:.0f} s; {_options_line(results)}",
+        "",
+        "Figures are only meaningful as ratios within one run: the machine is shared and noisy.",
+    ]
+    for title, table in _sections(results):
+        lines += ["", f"## {title}", "", *_md_table(table)]
+    if results.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in results.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def write(results: Results, directory: Path) -> tuple[Path, Path]:
+    """Write ``latest.json`` and ``latest.md`` into ``directory``; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path.write_text(to_json(results) + "\n", encoding="utf-8")
+    md_path.write_text(markdown_report(results), encoding="utf-8")
+    return json_path, md_path

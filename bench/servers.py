@@ -1,0 +1,337 @@
+"""Starting, timing, measuring and stopping the servers under test, each in its own process group.
+
+Servers (keys used by ``--only``):
+
+- ``ours``: ``python -m calcinosis_kg.server --production`` (gunicorn, one worker per core) with
+  ``KG_BACKEND=rdflib`` (the default backend);
+- ``ours-oxigraph``: the same with ``KG_BACKEND=oxigraph``, when the server supports that setting
+  (:func:`backend_setting_supported` finds out by trying);
+- ``oxigraph``: Oxigraph's own server, ``oxigraph serve-read-only`` on a store made by ``oxigraph load``;
+- ``rdflib-endpoint``: ``rdflib-endpoint serve FILE`` (FastAPI on uvicorn, one process, rdflib's store).
+
+Every server listens on a free loopback port chosen at run time and is started in a new session, so that
+:meth:`Supervisor.stop` can end it with all its children (gunicorn workers, query workers) by process
+group: SIGTERM, then SIGKILL after a grace period. :class:`Supervisor` is a context manager that stops
+every server still running when the run ends, by error or Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+from bench.http import Reply, send
+
+BACKEND_PROBE_VALUE = "__bench_probe__"
+"""A ``KG_BACKEND`` value no server accepts: a server that starts with it ignores the setting."""
+
+
+class StartError(Exception):
+    """A server exited or did not answer in time; the message ends with the tail of its log."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to run one server and where its endpoints are."""
+
+    key: str
+    label: str
+    ours: bool
+    sparql_path: str
+    """Path of the SPARQL query endpoint (GET ``?query=``)."""
+    health_path: str
+    """The cheapest path that answers 2xx once the server is up (``/health`` for ours)."""
+    argv: Callable[[int], list[str]] = field(repr=False)
+    """Command line for a port."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables added to the environment."""
+
+
+@dataclass
+class Server:
+    """A running server."""
+
+    spec: ServerSpec
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    started: float
+    """``time.perf_counter()`` just before the process was created."""
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the server's output."""
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """Seconds from process creation to the first 2xx answer of the health path and of a query."""
+
+    health_s: float
+    query_s: float | None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory of a server's process tree: RSS summed (shared pages counted in each process) and PSS."""
+
+    rss_mb: float
+    pss_mb: float | None
+    processes: int
+
+
+def executable(name: str) -> str | None:
+    """Path of a program: next to this Python (the virtualenv's bin) first, then on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which(name)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tool_version(argv: list[str]) -> str:
+    """First line of a program's version output, or ``?``."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0].strip() if lines else "?"
+
+
+def ours_spec(data: Path, *, backend: str, workers: int, store_dir: Path, production: bool = True) -> ServerSpec:
+    """Our server on ``data`` with ``KG_BACKEND=backend`` (gunicorn with ``workers`` processes).
+
+    ``KG_STORE_DIR`` (where the oxigraph backend keeps the store it builds from the data) is ``store_dir``, a
+    folder of the run: the first cold start builds the store, the next ones reuse it, as restarts would.
+    """
+
+    def argv(port: int) -> list[str]:
+        mode = ["--production", "--workers", str(workers)] if production else []
+        return [sys.executable, "-m", "calcinosis_kg.server", "--host", "127.0.0.1", "--port", str(port), *mode]
+
+    key = "ours" if backend == "rdflib" else f"ours-{backend}"
+    label = f"ours ({backend} backend)" if backend != BACKEND_PROBE_VALUE else "ours (backend probe)"
+    return ServerSpec(
+        key=key,
+        label=label,
+        ours=True,
+        sparql_path="/sparql",
+        health_path="/health",
+        argv=argv,
+        env={"KG_DATA": str(data), "KG_BACKEND": backend, "KG_STORE_DIR": str(store_dir)},
+    )
+
+
+def oxigraph_spec(program: str, store: Path) -> ServerSpec:
+    """Oxigraph's read-only server on an already loaded store directory."""
+    return ServerSpec(
+        key="oxigraph",
+        label="Oxigraph server",
+        ours=False,
+        sparql_path="/query",
+        health_path="/",
+        argv=lambda port: [program, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"],
+    )
+
+
+def rdflib_endpoint_spec(program: str, data: Path) -> ServerSpec:
+    """rdflib-endpoint serving ``data`` (its endpoint is ``/``; ``GET /`` is its service description)."""
+    return ServerSpec(
+        key="rdflib-endpoint",
+        label="rdflib-endpoint",
+        ours=False,
+        sparql_path="/",
+        health_path="/",
+        argv=lambda port: [program, "serve", str(data), "--host", "127.0.0.1", "--port", str(port)],
+    )
+
+
+def load_oxigraph_store(program: str, data: Path, store: Path, timeout: float = 300) -> float:
+    """``oxigraph load`` ``data`` into a new store directory; returns the seconds it took."""
+    start = time.perf_counter()
+    subprocess.run(  # noqa: S603
+        [program, "load", "--location", str(store), "--file", str(data)],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return time.perf_counter() - start
+
+
+def tree_memory(pid: int) -> Memory | None:
+    """RSS and PSS of a process and all its descendants, or None when it is gone."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    rss = 0
+    pss: int | None = 0
+    for process in processes:
+        try:
+            info = process.memory_full_info()
+        except psutil.AccessDenied:
+            info = None
+        except psutil.NoSuchProcess:
+            continue
+        if info is None:
+            rss += process.memory_info().rss
+            pss = None
+            continue
+        rss += info.rss
+        if pss is not None:
+            pss += getattr(info, "pss", 0)
+    return Memory(rss / 2**20, None if pss is None else pss / 2**20, len(processes))
+
+
+class Supervisor:
+    """Starts servers in their own process groups and stops each of them, at the latest on exit."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self._running: list[Server] = []
+        self._count = 0
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop_all()
+
+    def start(self, spec: ServerSpec) -> Server:
+        """Start ``spec`` on a free port, output to a log file in the work directory; does not wait."""
+        self._count += 1
+        port = free_port()
+        log = self._workdir / f"{self._count:02d}-{spec.key}.log"
+        env = {**os.environ, **spec.env}
+        with log.open("wb") as out:
+            started = time.perf_counter()
+            process = subprocess.Popen(  # noqa: S603
+                spec.argv(port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self._workdir,
+                start_new_session=True,
+            )
+        server = Server(spec, port, process, log, started)
+        self._running.append(server)
+        return server
+
+    def stop(self, server: Server, grace: float = 10.0) -> None:
+        """SIGTERM to the server process, then SIGKILL to whatever is left of its process group.
+
+        The leader alone gets SIGTERM (gunicorn's master then stops its workers in order, which takes about
+        3 s; signalling the whole group makes gunicorn wait for its graceful timeout); after it exited, or
+        after ``grace`` seconds, the group gets SIGKILL, so no worker outlives the run.
+        """
+        if server in self._running:
+            self._running.remove(server)
+        pgid = server.process.pid  # the leader of its own session and group
+        with contextlib.suppress(ProcessLookupError):
+            server.process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=grace)
+
+    def stop_all(self) -> None:
+        """Stop every server still running (in reverse order of start)."""
+        for server in reversed(list(self._running)):
+            self.stop(server)
+
+
+def wait_for(
+    server: Server,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    deadline_s: float = 60.0,
+    interval: float = 0.005,
+) -> float:
+    """Poll ``path`` until a 2xx answer; return seconds since the process was created.
+
+    Raises :class:`StartError` when the process exits, or when ``deadline_s`` passes (then with the last
+    status seen).
+    """
+    last = "no answer"
+    while True:
+        elapsed = time.perf_counter() - server.started
+        if server.process.poll() is not None:
+            raise StartError(f"{server.spec.label} exited with {server.process.returncode}:\n{server.log_tail()}")
+        if elapsed > deadline_s:
+            raise StartError(f"{server.spec.label}: {last} on {path} after {deadline_s:g} s:\n{server.log_tail()}")
+        try:
+            reply: Reply = send(server.port, path, headers=headers, timeout=max(1.0, deadline_s - elapsed))
+        except OSError as error:
+            last = f"error {error}"
+        else:
+            if reply.ok:
+                return time.perf_counter() - server.started
+            last = f"status {reply.status}"
+        time.sleep(interval)
+
+
+def start_timed(
+    supervisor: Supervisor, spec: ServerSpec, query_path: str, query_headers: dict[str, str]
+) -> tuple[Server, ColdStart]:
+    """Start ``spec`` and time its first 2xx answer to the health path, then to ``query_path``."""
+    server = supervisor.start(spec)
+    try:
+        health = wait_for(server, spec.health_path)
+        try:
+            query: float | None = wait_for(server, query_path, headers=query_headers, deadline_s=health + 30)
+        except StartError:
+            query = None
+    except BaseException:
+        supervisor.stop(server)
+        raise
+    return server, ColdStart(health, query)
+
+
+def backend_setting_supported(supervisor: Supervisor, data: Path, workers: int, store_dir: Path) -> tuple[bool, str]:
+    """Whether our server honours ``KG_BACKEND``: it must refuse to start with an unknown value.
+
+    A server that starts and answers ``/health`` with ``KG_BACKEND=__bench_probe__`` ignores the setting,
+    so ``KG_BACKEND=oxigraph`` would silently measure the rdflib backend again.
+    """
+    spec = ours_spec(data, backend=BACKEND_PROBE_VALUE, workers=workers, store_dir=store_dir)
+    server = supervisor.start(spec)
+    try:
+        wait_for(server, spec.health_path)
+    except StartError as error:
+        if "KG_BACKEND" in str(error):
+            return True, "KG_BACKEND is validated by the server"
+        return False, f"the server failed to start for another reason: {str(error).splitlines()[0]}"
+    finally:
+        supervisor.stop(server)
+    return False, "KG_BACKEND is ignored by the server (it started with an unknown value)"

@@ -1,0 +1,187 @@
+"""The requests of each workload, built from the canned-query catalog and the built graph.
+
+Workloads (keys used by ``--only``):
+
+- ``health``: ``GET /health`` (ours only): no query at all, so its requests/s is the ceiling that the HTTP
+  stack (gunicorn, Flask, the hooks) sets on every other workload;
+- ``canned``: every canned query through ``GET /queries/{name}?param=default...`` (ours only);
+- ``adhoc``: the same queries as ad-hoc SPARQL, ``GET {endpoint}?query=...``, on every server. A canned
+  query binds its parameters as initial bindings; here their default values are written into the text as a
+  ``VALUES`` block at the start of the outermost group pattern, which has the same meaning (the values are
+  joined with the whole group, its filters included) and is standard SPARQL every server accepts;
+- ``unique``: the ``adhoc`` queries again, each request with its own ``LIMIT`` constant (17 digits, far above
+  any result size, under 2^63), so that no cache of query texts, plans or results can answer it while the
+  query keeps its results and its cost (no canned query has a ``LIMIT`` of its own). Compared with ``adhoc``,
+  it shows what a server gains from caching;
+- ``deref``: ``GET /id/{local}`` with ``Accept: text/turtle``, rotating through the graph's entities (ours).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdflib import Literal, URIRef
+from rdflib.term import Identifier
+
+from calcinosis_kg.queries.catalog import load_catalog
+
+ENTITY_NS = "https://w3id.org/calcinosis-kg/id/"
+RESULTS_JSON = "application/sparql-results+json"
+TURTLE = "text/turtle"
+MAX_GET_PATH = 7000
+"""Longer ad-hoc queries are sent by POST (gunicorn refuses request lines over 8190 bytes)."""
+
+HTTP_WORKLOADS = ("health", "canned", "adhoc", "unique", "deref")
+OURS_ONLY = frozenset({"health", "canned", "deref"})
+NO_PEER_COUNTERPART = frozenset({"health", "deref"})
+"""Workloads with no ratio to the peers (they have no such route)."""
+
+UNIQUE_CONSTANT_EXAMPLE = "100000000000000001"
+"""A constant of the shape the unique workload's Lua script makes (salt, thread, counter: 17 digits)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request of a workload (the path includes the query string)."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    name: str = ""
+    """What the request is for (a canned query's name, an entity)."""
+
+
+@dataclass(frozen=True)
+class CannedSpec:
+    """A canned query with its default parameter values, as bindings and written into ad-hoc SPARQL."""
+
+    name: str
+    query_type: str
+    sparql: str
+    """The ``.rq`` text (its parameters are variables, bound by the server or by substitution)."""
+    defaults: dict[str, str]
+    bindings: dict[str, Identifier]
+    adhoc: str
+    """The query text with the defaults as a leading ``VALUES`` block, without the ``#`` header."""
+
+    @property
+    def accept(self) -> str:
+        """SPARQL JSON results for SELECT and ASK, Turtle for graphs."""
+        return RESULTS_JSON if self.query_type in {"SELECT", "ASK"} else TURTLE
+
+
+def inline_values(sparql: str, bindings: dict[str, Identifier]) -> str:
+    """``sparql`` without its comment lines, with ``bindings`` as ``VALUES`` after the first ``{``."""
+    text = "\n".join(line for line in sparql.splitlines() if not line.lstrip().startswith("#")).strip()
+    if not bindings:
+        return text
+    names = " ".join(f"?{name}" for name in bindings)
+    terms = " ".join(term.n3() for term in bindings.values())
+    brace = text.index("{")
+    return f"{text[: brace + 1]}\n  VALUES ({names}) {{ ({terms}) }}{text[brace + 1 :]}"
+
+
+def canned_specs() -> list[CannedSpec]:
+    """Every canned query of the catalog, by name, with its default parameter values."""
+    specs = []
+    for name, canned in sorted(load_catalog().items()):
+        defaults = {p.name: p.default for p in canned.params if p.default is not None}
+        bindings = canned.bindings(defaults)
+        adhoc = inline_values(canned.sparql, bindings)
+        specs.append(CannedSpec(name, canned.query_type, canned.sparql, defaults, bindings, adhoc))
+    return specs
+
+
+def canned_route_requests(specs: list[CannedSpec]) -> list[Request]:
+    """``GET /queries/{name}?param=default`` for each canned query."""
+    requests = []
+    for spec in specs:
+        query = f"?{urllib.parse.urlencode(spec.defaults)}" if spec.defaults else ""
+        path = f"/queries/{urllib.parse.quote(spec.name)}{query}"
+        requests.append(Request("GET", path, {"Accept": spec.accept}, name=spec.name))
+    return requests
+
+
+def adhoc_request(endpoint: str, sparql: str, accept: str, name: str = "") -> Request:
+    """The SPARQL protocol request for one query: GET ``?query=``, or a form POST when too long for GET."""
+    encoded = urllib.parse.urlencode({"query": sparql})
+    if len(endpoint) + 1 + len(encoded) <= MAX_GET_PATH:
+        return Request("GET", f"{endpoint}?{encoded}", {"Accept": accept}, name=name)
+    headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
+    return Request("POST", endpoint, headers, encoded, name=name)
+
+
+def adhoc_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
+    """The canned queries, defaults written in, as protocol requests to ``endpoint``."""
+    return [adhoc_request(endpoint, spec.adhoc, spec.accept, spec.name) for spec in specs]
+
+
+def unique_templates(specs: list[CannedSpec], endpoint: str) -> list[tuple[str, str]]:
+    """Each canned query as the GET path before and after its per-request ``LIMIT`` constant.
+
+    The constant is made of digits, so it goes into the URL as it is.
+    """
+    return [(f"{endpoint}?query={urllib.parse.quote(spec.adhoc + chr(10) + 'LIMIT ', safe='')}", "") for spec in specs]
+
+
+def unique_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
+    """One request per canned query as the unique workload makes them (for the pre-flight check)."""
+    return [
+        Request("GET", f"{before}{UNIQUE_CONSTANT_EXAMPLE}{after}", {"Accept": spec.accept}, name=spec.name)
+        for spec, (before, after) in zip(specs, unique_templates(specs, endpoint), strict=True)
+    ]
+
+
+_SUBJECT = re.compile(r"^<" + re.escape(ENTITY_NS) + r"([^>]+)> <http://www.w3.org/2004/02/skos/core#prefLabel> ")
+
+
+def entity_locals(data: Path) -> list[str]:
+    """Local names of the entities with a ``skos:prefLabel`` in an N-Triples file, sorted."""
+    found: set[str] = set()
+    with data.open(encoding="utf-8") as lines:
+        for line in lines:
+            match = _SUBJECT.match(line)
+            if match:
+                found.add(match[1])
+    return sorted(found)
+
+
+def health_requests() -> list[Request]:
+    """``GET /health``, the cheapest answer of our server."""
+    return [Request("GET", "/health", {"Accept": "application/json"}, name="health")]
+
+
+def deref_requests(locals_: list[str]) -> list[Request]:
+    """``GET /id/{local}`` with ``Accept: text/turtle`` for each entity."""
+    return [Request("GET", f"/id/{urllib.parse.quote(local)}", {"Accept": TURTLE}, name=local) for local in locals_]
+
+
+def probe_specs(specs: list[CannedSpec]) -> list[dict[str, Any]]:
+    """The canned queries for :mod:`bench.probe`: name, text, defaults and SEP-0007 substitutions."""
+    out = []
+    for spec in specs:
+        substitutions = []
+        for var, term in spec.bindings.items():
+            if isinstance(term, URIRef):
+                iri = {"var": var, "kind": "iri", "value": str(term), "datatype": None, "language": None}
+                substitutions.append(iri)
+            elif isinstance(term, Literal):
+                datatype = str(term.datatype) if term.datatype and not term.language else None
+                substitutions.append(
+                    {"var": var, "kind": "literal", "value": str(term), "datatype": datatype, "language": term.language}
+                )
+        out.append(
+            {
+                "name": spec.name,
+                "sparql": spec.sparql,
+                "adhoc": spec.adhoc,
+                "defaults": spec.defaults,
+                "substitutions": substitutions,
+            }
+        )
+    return out
