@@ -34,12 +34,12 @@ def describe(graph: Graph, resources: Iterable[Node], max_triples: int) -> Graph
         description.bind(prefix, namespace, override=True, replace=True)
     described = {resource for resource in resources if isinstance(resource, URIRef | BNode)}
     for resource in described:
-        _add_closure(graph, resource, description)
+        add_closure(graph, resource, description)
         for subject, predicate in graph.subject_predicates(resource):
             description.add((subject, predicate, resource))
         for axiom in graph.subjects(OWL.annotatedSource, resource):
             if isinstance(axiom, BNode):
-                _add_closure(graph, axiom, description)
+                add_closure(graph, axiom, description)
         _check_size(description, max_triples)
     mentioned = {node for triple in description for node in triple if isinstance(node, URIRef)} - described
     for node in mentioned:
@@ -50,7 +50,7 @@ def describe(graph: Graph, resources: Iterable[Node], max_triples: int) -> Graph
     return description
 
 
-def _add_closure(graph: Graph, start: Node, target: Graph) -> None:
+def add_closure(graph: Graph, start: Node, target: Graph) -> None:
     """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
     pending = [start]
     visited: set[Node] = set()

@@ -36,6 +36,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
+from calcinosis_kg.server.describe import add_closure
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.formats import (
     Family,
@@ -205,11 +206,11 @@ def describe_resource(graph: Graph, iri: URIRef) -> Graph:
     description alone.
     """
     description = new_document()
-    _add_closure(graph, iri, description)
+    add_closure(graph, iri, description)
     for subject, predicate in graph.subject_predicates(iri):
         description.add((subject, predicate, iri))
         if isinstance(subject, BNode):
-            _add_closure(graph, subject, description)
+            add_closure(graph, subject, description)
     _add_context(graph, description, exclude=iri)
     return description
 
@@ -238,15 +239,15 @@ def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
         ):
             subjects.add(subject)
     for subject in subjects:
-        _add_closure(graph, subject, document)
+        add_closure(graph, subject, document)
     for root in _root_blank_nodes(graph):
         source = graph.value(root, OWL.annotatedSource)
         if source is not None:
             if source in subjects:
-                _add_closure(graph, root, document)
+                add_closure(graph, root, document)
             continue
         part = Graph()
-        _add_closure(graph, root, part)
+        add_closure(graph, root, part)
         if not any(isinstance(node, URIRef) and node.startswith(str(CC)) for triple in part for node in triple):
             document += part
     for version in graph.objects(ontology, OWL.versionIRI):
@@ -263,21 +264,6 @@ def _root_blank_nodes(graph: Graph) -> list[BNode]:
         for node in set(graph.subjects())
         if isinstance(node, BNode) and next(graph.subject_predicates(node), None) is None
     ]
-
-
-def _add_closure(graph: Graph, start: Node, target: Graph) -> None:
-    """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
-    pending = [start]
-    visited: set[Node] = set()
-    while pending:
-        node = pending.pop()
-        if node in visited:
-            continue
-        visited.add(node)
-        for _, predicate, obj in graph.triples((node, None, None)):
-            target.add((node, predicate, obj))
-            if isinstance(obj, BNode):
-                pending.append(obj)
 
 
 def _add_context(graph: Graph, description: Graph, exclude: URIRef) -> None:
