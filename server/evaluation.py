@@ -107,6 +107,20 @@ class Engine(Protocol):
         """Acquire per-process resources in a freshly forked query worker (before the sandbox is on)."""
 
 
+def _raised_in_order_by(error: BaseException) -> bool:
+    """Whether ``error`` came out of rdflib's ORDER BY evaluation (which sorts error values as ``None``).
+
+    rdflib turns an ORDER BY key that raises into ``None`` and then fails comparing it; that is a property of
+    the query, not a server fault, so it is answered as an evaluation error. Other TypeErrors propagate.
+    """
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_name == "evalOrderBy":
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def family_of(query: Query) -> Family:
     """The kind of answer a parsed query gives."""
     return _FAMILIES[query.algebra.name]
@@ -196,6 +210,13 @@ class QueryEngine:
         except UnicodeEncodeError as error:
             raise EvaluationError(
                 "The result holds text that is not valid Unicode (a lone surrogate such as \\uD800)."
+            ) from error
+        except TypeError as error:
+            if not _raised_in_order_by(error):
+                raise
+            raise EvaluationError(
+                "The query's ORDER BY compares values that cannot be ordered: an ORDER BY expression raised an "
+                "error (such as 1/0 or a comparison of incompatible terms) for some solutions."
             ) from error
 
     def _evaluate(

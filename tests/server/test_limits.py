@@ -76,3 +76,12 @@ def test_a_result_over_the_row_limit_is_refused(server: LiveServer) -> None:
     assert response.status_code == 400
     assert f"more than {MAX_ROWS} result rows" in response.text
     assert "LIMIT" in response.text
+
+
+def test_an_order_by_expression_that_raises_is_a_clear_400(server: LiveServer) -> None:
+    query = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY (1/0) LIMIT 3"
+    response = requests.get(server.sparql, params={"query": query}, timeout=10)
+    assert response.status_code in (200, 400)
+    assert "Traceback" not in response.text
+    if response.status_code == 400:
+        assert "ORDER BY" in response.text
