@@ -58,7 +58,7 @@ from calcinosis_kg.ontology import PREFIXES
 from calcinosis_kg.server.errors import EvaluationError, InternalQueryError, ResultTooLarge
 from calcinosis_kg.server.evaluation import Answer, Job, QueryEngine, bind_prefixes
 from calcinosis_kg.server.formats import Family, ResultFormat, choose_format
-from calcinosis_kg.server.oxigraph_store import open_read_only
+from calcinosis_kg.server.oxigraph_store import open_read_only, to_oxigraph
 from calcinosis_kg.server.results import Row, write_boolean, write_graph, write_rows
 from calcinosis_kg.server.safety import DatasetSpec, check_graphs, query_dataset
 
@@ -325,17 +325,11 @@ def _rdflib_term(term: object) -> Identifier:
 
 
 def _term(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype is not None:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise _RdflibInstead
+    """``term`` as a pyoxigraph term, or _RdflibInstead for a term pyoxigraph cannot take."""
+    try:
+        return to_oxigraph(term)
+    except TypeError:
+        raise _RdflibInstead from None
 
 
 def _n3(term: Node) -> str:
