@@ -1,7 +1,9 @@
 """Build the release artifacts: merge ontology and knowledge, serialize deterministically, summarise.
 
 ``build_graph()`` returns the merged graph in memory; ``write_artifacts()`` writes it as Turtle,
-N-Triples (sorted, canonical), JSON-LD and OWL (RDF/XML) plus a summary of counts into the build folder
+N-Triples (sorted, canonical), JSON-LD and OWL (RDF/XML), its mappings as SSSOM TSV and a FHIR ConceptMap, the
+code-systems table the mappings were expanded with (``code-systems.json``, see
+:mod:`calcinosis_kg.graph.codesystems`), the schema documentation and a summary of counts into the build folder
 (``build/`` beside the repository, or ``$KG_BUILD_DIR``). Validation lives in :mod:`calcinosis_kg.graph.validate`.
 """
 
@@ -19,6 +21,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.graph import writers
+from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, bioregistry_code_systems
 from calcinosis_kg.graph.compiler import compile_knowledge
 from calcinosis_kg.graph.exports import fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
@@ -175,7 +178,11 @@ def _summary_markdown(summary: Summary) -> str:
 
 
 def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
-    """Write the merged graph in every release format plus ``summary.json``/``summary.md``; return the paths."""
+    """Write every release artifact into ``build_dir`` (default: the build directory); return the paths.
+
+    The merged graph in each of :data:`FORMATS`, its mappings as SSSOM TSV and FHIR ConceptMap, the code-systems
+    table computed from the Bioregistry (``code-systems.json``), ``schema.md`` and ``summary.json``/``summary.md``.
+    """
     out = build_dir or DEFAULT_BUILD_DIR
     out.mkdir(parents=True, exist_ok=True)
     ordered = canonical_graph(graph)
@@ -192,7 +199,12 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
             text = ordered.serialize(format=rdf_format)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    for name, text in ((SSSOM_EXPORT, sssom_tsv(graph)), (CONCEPTMAP_EXPORT, fhir_conceptmap(graph))):
+    documents = (
+        (SSSOM_EXPORT, sssom_tsv(graph)),
+        (CONCEPTMAP_EXPORT, fhir_conceptmap(graph)),
+        (CODE_SYSTEMS_FILE, bioregistry_code_systems().to_json()),
+    )
+    for name, text in documents:
         (out / name).write_text(text, encoding="utf-8")
         written.append(out / name)
     catalog = {name: query.summary for name, query in load_catalog().items()}

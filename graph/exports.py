@@ -2,8 +2,10 @@
 
 Both are generated from the built graph (the SKOS mapping triples and the SSSOM slots of their ``owl:Axiom``
 annotations, read by :func:`calcinosis_kg.graph.lookup.graph_mappings`), not copied from the curated file, so that
-they publish exactly what the graph asserts. Both functions are pure and deterministic: rows and elements are
-sorted, and the only dates are dates stored in the graph (mapping dates, the ontology's dcterms:modified).
+they publish exactly what the graph asserts. Code systems and their IRI prefixes are those the build computes from
+the Bioregistry (:func:`calcinosis_kg.graph.codesystems.bioregistry_code_systems`). Both functions are pure and
+deterministic: rows and elements are sorted, and the only dates are dates stored in the graph (mapping dates, the
+ontology's dcterms:modified).
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import io
 import json
 import re
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import curies
 import yaml
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, SKOS
 
 from calcinosis_kg.errors import CurationError
+from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.lookup import GraphMapping, graph_mappings, label_of
-from calcinosis_kg.graph.mappings import code_converter
 from calcinosis_kg.ontology import BASE, CC, ONTOLOGY_IRI, SEMAPV
+
+if TYPE_CHECKING:
+    import curies
 
 __all__ = [
     "FHIR_EQUIVALENCE",
@@ -73,9 +77,10 @@ def _version(graph: Graph) -> str:
 
 
 def _converter() -> curies.Converter:
-    records = [curies.Record(prefix=r.prefix, uri_prefix=r.uri_prefix) for r in code_converter().records]
-    records += [curies.Record(prefix=p, uri_prefix=u) for p, u in _EXTRA_PREFIXES.items()]
-    return curies.Converter(records)
+    import curies  # imported here: it costs ~80 ms (pydantic), and the server imports this module via graph.build
+
+    prefixes = [*bioregistry_code_systems().prefix_map.items(), *_EXTRA_PREFIXES.items()]
+    return curies.Converter(curies.Record(prefix=p, uri_prefix=u) for p, u in prefixes)
 
 
 def _cell(text: str) -> str:
@@ -109,7 +114,7 @@ def sssom_tsv(graph: Graph) -> str:
         used.add(compressed.split(":", 1)[0])
         return compressed
 
-    mappings = graph_mappings(graph)
+    mappings = graph_mappings(graph, systems=bioregistry_code_systems())
     rows = []
     for m in mappings:
         used.add(m.system)
@@ -228,7 +233,7 @@ def fhir_conceptmap(graph: Graph) -> str:
     targets are sorted; the text ends with a newline.
     """
     version = _version(graph)
-    snomed = [m for m in graph_mappings(graph) if m.system == "SCTID"]
+    snomed = [m for m in graph_mappings(graph, systems=bioregistry_code_systems()) if m.system == "SCTID"]
     by_entity: dict[URIRef, list[GraphMapping]] = defaultdict(list)
     for m in snomed:
         by_entity[m.subject].append(m)

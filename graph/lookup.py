@@ -9,24 +9,26 @@ them back as :class:`GraphMapping` records, which the exports (:mod:`calcinosis_
 Codes are accepted in every common spelling and normalised by :func:`parse_code` to the project's canonical CURIE
 (the prefixes of :data:`calcinosis_kg.graph.codes.CHECKERS`: ``SCTID``, ``ICD10CM``, ``MONDO``...) and the IRI the
 graph uses (the Bioregistry's expansion, e.g. ``http://snomed.info/id/6595006``). Prefix synonyms and IRI forms come
-from :func:`calcinosis_kg.graph.mappings.code_converter` and the Bioregistry, never from a hand-written table.
+from a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table computed from the Bioregistry, never from a
+hand-written one. Every function that reads codes takes that table as ``systems``; without it they use
+:func:`~calcinosis_kg.graph.codesystems.default_code_systems` (the table of the build directory, so that nothing
+here imports the Bioregistry when the graph has been built).
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from dataclasses import dataclass
 
-import bioregistry
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError, UnknownCode, UnknownEntity
 from calcinosis_kg.graph.codes import check_code
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, code_converter
+from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
+from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
 from calcinosis_kg.ontology import CC, SSSOM
 
 __all__ = [
@@ -49,51 +51,16 @@ _LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 # ---------------------------------------------------------------------------------------------- codes
-@functools.cache
-def _prefix_index() -> tuple[dict[str, str], dict[str, str]]:
-    """(case-folded prefix or synonym -> canonical prefix, Bioregistry prefix -> canonical prefix)."""
-    by_name: dict[str, str] = {}
-    by_registry: dict[str, str] = {}
-    for record in code_converter().records:
-        for name in (record.prefix, *record.prefix_synonyms):
-            by_name.setdefault(name.casefold(), record.prefix)
-        normalized = bioregistry.normalize_prefix(record.prefix)
-        if normalized is not None:
-            by_registry[normalized] = record.prefix
-    return by_name, by_registry
-
-
-def _canonical_prefix(prefix: str) -> str | None:
-    """The project's prefix for ``prefix`` (any case, any Bioregistry synonym such as ``snomed``), or None."""
-    by_name, by_registry = _prefix_index()
-    found = by_name.get(prefix.casefold())
-    if found is not None:
-        return found
-    normalized = bioregistry.normalize_prefix(prefix)
-    return by_registry.get(normalized) if normalized is not None else None
-
-
-def _known_prefixes() -> str:
-    return ", ".join(sorted((r.prefix for r in code_converter().records), key=str.casefold))
-
-
-def _curie_of_iri(text: str) -> str:
+def _curie_of_iri(text: str, systems: CodeSystems) -> str:
     """The CURIE of a code IRI: the project's own IRI forms first, then any IRI form the Bioregistry knows."""
-    compressed = code_converter().compress(text, strict=False, passthrough=False)
-    if compressed is not None:
-        return compressed
-    parsed: tuple[str | None, str | None] = bioregistry.parse_iri(text)  # (None, None) when not understood
-    registry_prefix, identifier = parsed
-    by_registry = _prefix_index()[1]
-    if registry_prefix is None or identifier is None or registry_prefix not in by_registry:
-        forms = ", ".join(f"{r.prefix} {r.uri_prefix}{{id}}" for r in code_converter().records)
+    curie = systems.compress(text)
+    if curie is None:
+        forms = ", ".join(f"{s.prefix} {s.uri_prefix}{{id}}" for s in systems.systems)
         raise CodeSyntaxError(f"{text!r} is not the IRI of a code in a known code system (known: {forms})")
-    prefix = by_registry[registry_prefix]
-    local = bioregistry.standardize_identifier(registry_prefix, identifier) or identifier
-    return f"{prefix}:{local}"
+    return curie
 
 
-def parse_code(text: str) -> tuple[str, URIRef]:
+def parse_code(text: str, systems: CodeSystems | None = None) -> tuple[str, URIRef]:
     """Normalise a code to ``(canonical CURIE, IRI used in the graph)``; raise CodeSyntaxError if it is not one.
 
     Accepted forms (surrounding whitespace ignored): bare digits (a SNOMED CT concept id: ``6595006``); a CURIE
@@ -103,15 +70,17 @@ def parse_code(text: str) -> tuple[str, URIRef]:
     (OBO PURLs, identifiers.org, bioregistry.io...). The local id is then checked by
     :func:`calcinosis_kg.graph.codes.check_code` (check digits, partition, pattern): a malformed code raises
     CodeSyntaxError naming the rule it breaks; an unknown prefix or IRI raises CodeSyntaxError listing the known
-    code systems. Local ids are not case-folded (``ICD10CM:l94.2`` is malformed).
+    code systems. Local ids are not case-folded (``ICD10CM:l94.2`` is malformed). Prefixes and IRI forms are those
+    of ``systems`` (default :func:`~calcinosis_kg.graph.codesystems.default_code_systems`).
     """
+    systems = default_code_systems() if systems is None else systems
     value = text.strip()
     if not value:
         raise CodeSyntaxError("empty code: expected a CURIE such as SCTID:6595006, a code IRI or SNOMED CT digits")
     if _DIGITS.fullmatch(value):
         curie = f"SCTID:{value}"
     elif _IRI.fullmatch(value):
-        curie = _curie_of_iri(value)
+        curie = _curie_of_iri(value, systems)
     else:
         prefix, sep, local = value.partition(":")
         if not sep or not prefix or not local:
@@ -119,12 +88,13 @@ def parse_code(text: str) -> tuple[str, URIRef]:
                 f"{text!r} is not a code: expected PREFIX:LOCAL_ID (e.g. SCTID:6595006), a code IRI "
                 "(e.g. http://snomed.info/id/6595006) or the digits of a SNOMED CT concept id"
             )
-        canonical = _canonical_prefix(prefix)
+        canonical = systems.canonical_prefix(prefix)
         if canonical is None:
-            raise CodeSyntaxError(f"{text!r} has an unknown code-system prefix {prefix!r} (known: {_known_prefixes()})")
+            known = ", ".join(sorted(systems.prefixes, key=str.casefold))
+            raise CodeSyntaxError(f"{text!r} has an unknown code-system prefix {prefix!r} (known: {known})")
         curie = f"{canonical}:{local}"
     check_code(curie)
-    return curie, URIRef(code_converter().expand_strict(curie))
+    return curie, URIRef(systems.expand_strict(curie))
 
 
 # ---------------------------------------------------------------------------------------------- mappings
@@ -179,14 +149,20 @@ def _axioms_of(graph: Graph, subject: Node, predicate: Node, target: Node) -> li
     ]
 
 
-def graph_mappings(graph: Graph, subject: URIRef | None = None, target: URIRef | None = None) -> list[GraphMapping]:
+def graph_mappings(
+    graph: Graph,
+    subject: URIRef | None = None,
+    target: URIRef | None = None,
+    systems: CodeSystems | None = None,
+) -> list[GraphMapping]:
     """Every mapping of a graph entity (``cc:``) to a code, optionally of one subject or to one target IRI.
 
     Sorted by subject, code and predicate. Raises CurationError naming the triple when a mapping triple has no
-    axiom annotation, more than one, or an axiom whose ``sssom:object_id`` does not name the triple's target or
-    that lacks a ``sssom:mapping_justification``: the evidence of every mapping must be readable unambiguously.
+    axiom annotation, more than one, or an axiom whose ``sssom:object_id`` does not name the triple's target (as
+    ``systems`` expands it, default :func:`~calcinosis_kg.graph.codesystems.default_code_systems`) or that lacks a
+    ``sssom:mapping_justification``: the evidence of every mapping must be readable unambiguously.
     """
-    converter = code_converter()
+    systems = default_code_systems() if systems is None else systems
     mappings = []
     for predicate, curie in PREDICATE_CURIES.items():
         for s, _, o in graph.triples((subject, predicate, target)):
@@ -198,7 +174,7 @@ def graph_mappings(graph: Graph, subject: URIRef | None = None, target: URIRef |
                 raise CurationError(f"{where} has {len(found)} owl:Axiom annotations (expected exactly one)")
             axiom = found[0]
             object_id = _text(graph, axiom, SSSOM.object_id)
-            if not object_id or converter.expand(object_id) != str(o):
+            if not object_id or systems.expand(object_id) != str(o):
                 raise CurationError(f"{where}: sssom:object_id {object_id!r} does not name the target")
             justification = graph.value(axiom, SSSOM.mapping_justification)
             if not isinstance(justification, URIRef):
@@ -262,13 +238,14 @@ class EntityCode:
         return self.code.split(":", 1)[0]
 
 
-def entities_for_code(graph: Graph, text: str) -> list[CodeMatch]:
+def entities_for_code(graph: Graph, text: str, systems: CodeSystems | None = None) -> list[CodeMatch]:
     """The entities mapped to a code given in any form :func:`parse_code` accepts, sorted by label and IRI.
 
     Raises CodeSyntaxError for a malformed code or unknown code system, and UnknownCode for a well-formed code
     that no entity is mapped to.
     """
-    curie, iri = parse_code(text)
+    systems = default_code_systems() if systems is None else systems
+    curie, iri = parse_code(text, systems)
     matches = [
         CodeMatch(
             entity=m.subject,
@@ -278,7 +255,7 @@ def entities_for_code(graph: Graph, text: str) -> list[CodeMatch]:
             code_label=m.object_label,
             confidence=m.confidence,
         )
-        for m in graph_mappings(graph, target=iri)
+        for m in graph_mappings(graph, target=iri, systems=systems)
     ]
     if not matches:
         raise UnknownCode(f"{curie} (<{iri}>) is a well-formed code, but no entity of the graph is mapped to it")
@@ -310,10 +287,11 @@ def resolve_entity(graph: Graph, text: str) -> URIRef:
     )
 
 
-def codes_for_entity(graph: Graph, entity: str) -> list[EntityCode]:
+def codes_for_entity(graph: Graph, entity: str, systems: CodeSystems | None = None) -> list[EntityCode]:
     """The codes an entity (IRI, ``cc:`` CURIE or bare local id) is mapped to, sorted by code and predicate.
 
     An entity without mappings gives an empty list; a name that is not an entity raises UnknownEntity.
+    ``systems`` checks the mappings as in :func:`graph_mappings`.
     """
     iri = resolve_entity(graph, entity)
     codes = [
@@ -326,6 +304,6 @@ def codes_for_entity(graph: Graph, entity: str) -> list[EntityCode]:
             see_also=m.see_also,
             comment=m.comment,
         )
-        for m in graph_mappings(graph, subject=iri)
+        for m in graph_mappings(graph, subject=iri, systems=systems)
     ]
     return sorted(codes, key=lambda c: (c.code.casefold(), c.code, c.predicate))

@@ -7,27 +7,26 @@ confidence, where the code was verified) and ``dcterms:source`` the mapping set 
 
 CURIE prefixes are those of the SSSOM file (Mondo's conventions: ``SCTID``, ``ICD10CM``, ``UMLS``...); their
 IRI expansions come from the Bioregistry (its RDF URI format where it has one, e.g. ``http://snomed.info/id/``
-for SNOMED CT), never from a hand-written table.
+for SNOMED CT), never from a hand-written table: the build computes them with
+:func:`calcinosis_kg.graph.codesystems.bioregistry_code_systems`.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bioregistry
-import curies
 import yaml
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError
-from calcinosis_kg.graph.codes import CHECKERS, check_code
+from calcinosis_kg.graph.codes import check_code
+from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
@@ -58,23 +57,6 @@ EVIDENCE_SOURCES: dict[str, URIRef] = {
 """Evidence resources named in ``see_also`` that are Source entities of the graph."""
 
 
-@functools.cache
-def code_converter() -> curies.Converter:
-    """CURIE <-> IRI converter for every code system prefix the project checks, expanded by the Bioregistry."""
-    records = []
-    for prefix in sorted(CHECKERS):
-        normalized = bioregistry.normalize_prefix(prefix)
-        if normalized is None:
-            raise CurationError(f"the Bioregistry does not know the prefix {prefix!r}")
-        resource = bioregistry.get_resource(normalized)
-        uri_format = resource.get_rdf_uri_format() or resource.get_uri_format() if resource else None
-        if not uri_format or not uri_format.endswith("$1"):
-            raise CurationError(f"the Bioregistry gives no usable URI format for {prefix!r}")
-        synonyms = sorted({normalized, *(bioregistry.get_synonyms(normalized) or ())} - {prefix})
-        records.append(curies.Record(prefix=prefix, prefix_synonyms=synonyms, uri_prefix=uri_format[:-2]))
-    return curies.Converter(records)
-
-
 @dataclass(frozen=True)
 class Mapping:
     """One curated mapping from a graph entity to a code."""
@@ -97,7 +79,7 @@ class Mapping:
 
     @property
     def object_iri(self) -> URIRef:
-        return URIRef(code_converter().expand_strict(self.object_id))
+        return URIRef(bioregistry_code_systems().expand_strict(self.object_id))
 
 
 @dataclass(frozen=True)

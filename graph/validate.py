@@ -27,6 +27,7 @@ from rdflib.term import Node
 
 from calcinosis_kg.errors import ValidationFailed
 from calcinosis_kg.graph.build import CONCEPTMAP_EXPORT, FORMATS, SSSOM_EXPORT, artifact_path, canonical_ntriples
+from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE
 from calcinosis_kg.graph.shapes import load_shapes
 from calcinosis_kg.ontology import SH, bind_prefixes
 
@@ -133,9 +134,13 @@ def _first_difference(a: bytes, b: bytes) -> str:
 
 
 def compare_builds(first: Path, second: Path, names: list[str]) -> None:
-    """Raise ValidationFailed naming each file that differs between two build folders."""
+    """Raise ValidationFailed naming each file that differs between two build folders or is missing from one."""
     problems = []
     for name in names:
+        missing = [str(folder) for folder in (first, second) if not (folder / name).is_file()]
+        if missing:
+            problems.append(f"{name} was not written to {' nor '.join(missing)}")
+            continue
         a, b = (first / name).read_bytes(), (second / name).read_bytes()
         if a != b:
             problems.append(f"{name} differs between two builds: {_first_difference(a, b)}")
@@ -154,7 +159,7 @@ def _cli_build_command(out: Path, seed: str) -> list[str]:
 def check_determinism(command: BuildCommand = _cli_build_command) -> None:
     """Build twice in fresh processes with different PYTHONHASHSEED values and compare every artifact."""
     names = [artifact_path(ext).name for ext in FORMATS]
-    names += ["summary.json", "summary.md", "schema.md", SSSOM_EXPORT, CONCEPTMAP_EXPORT]
+    names += ["summary.json", "summary.md", "schema.md", SSSOM_EXPORT, CONCEPTMAP_EXPORT, CODE_SYSTEMS_FILE]
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / "first", Path(tmp) / "second"]
         for out, seed in zip(outs, ("1", "2"), strict=True):

@@ -20,7 +20,8 @@ Build, validate, query and serve the calcinosis cutis knowledge graph.
 
 commands:
   build      compile ontology + curated knowledge, validate it (SHACL, violation queries, HermiT)
-             and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, summary) to build/
+             and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, SSSOM, FHIR ConceptMap,
+             code-systems table, schema, summary) to build/
   validate   run every check, including determinism (two builds must be byte-identical)
   query      run a canned query by name, or any .rq file, as a table or in a SPARQL result format
   lookup     find the entities mapped to a code (SCTID:6595006, ICD10CM:L94.2, a code IRI, ...)
@@ -139,7 +140,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build, validate and write the release artifacts",
                            description="Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, "
-                           "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl} and summary.{json,md}.")
+                           "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as "
+                           "calcinosis-kg.sssom.tsv and calcinosis-kg-to-snomedct.conceptmap.json, "
+                           "code-systems.json (the code systems of the mappings, computed from the Bioregistry; "
+                           "the server and the lookup commands load it instead of the Bioregistry), schema.md "
+                           "and summary.{json,md}.")
     build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
     build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
     build.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check (no Java needed)")

@@ -5,8 +5,11 @@ under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synony
 codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's ``owl:Axiom``) and the code
 systems' terms for them (``sssom:object_label``), and its most specific ``cco:`` class. A lookup is a scan
 of that in-memory index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted
-as one space. Each entity is returned once, for its best match (its label before a synonym, before a code,
-before a code system's term, at the same level); entities rank by that match as follows, ties by label:
+as one space. Codes are read with a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table loaded with the
+index: by default ``code-systems.json`` of the build directory, which loads in a millisecond, else one computed
+from the Bioregistry (about 2 s, logged; see :func:`~calcinosis_kg.graph.codesystems.default_code_systems`).
+Each entity is returned once, for its best match (its label before a synonym, before a code, before a code
+system's term, at the same level); entities rank by that match as follows, ties by label:
 
 =====================  ==========================================================================
 ``match``              the text ``q`` is
@@ -41,6 +44,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.errors import CodeSyntaxError
+from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, CCO, SSSOM
 from calcinosis_kg.server.errors import ProtocolError
@@ -162,11 +166,18 @@ class LabelIndex:
     """The labels, synonyms and codes of a graph's entities, in memory, searched by :meth:`search`."""
 
     def __init__(
-        self, texts: Iterable[tuple[Entity, str, Source]], codes: Mapping[URIRef, Iterable[Entity]]
+        self,
+        texts: Iterable[tuple[Entity, str, Source]],
+        codes: Mapping[URIRef, Iterable[Entity]],
+        systems: CodeSystems,
     ) -> None:
-        """Index ``texts``, (entity, text, source) triples, and ``codes``, code IRI -> the entities mapped to it."""
+        """Index ``texts``, (entity, text, source) triples, and ``codes``, code IRI -> the entities mapped to it.
+
+        ``systems`` reads the codes that lookups are given (:func:`~calcinosis_kg.graph.lookup.parse_code`).
+        """
         self._texts = tuple(_text(entity, text, source) for entity, text, source in dict.fromkeys(texts))
         self._codes = {iri: tuple(dict.fromkeys(entities)) for iri, entities in codes.items()}
+        self._systems = systems
 
     @property
     def size(self) -> int:
@@ -174,13 +185,17 @@ class LabelIndex:
         return len({text.entity.iri for text in self._texts})
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> LabelIndex:
+    def from_dataset(cls, dataset: Dataset, systems: CodeSystems | None = None) -> LabelIndex:
         """The index of the dataset's default graph as queries see it (the union of all graphs if so loaded)."""
-        return cls.from_graph(dataset if dataset.default_union else dataset.default_graph)
+        return cls.from_graph(dataset if dataset.default_union else dataset.default_graph, systems)
 
     @classmethod
-    def from_graph(cls, graph: Graph) -> LabelIndex:
-        """Index every entity of ``graph``: an IRI under ``cc:`` with a ``skos:prefLabel``."""
+    def from_graph(cls, graph: Graph, systems: CodeSystems | None = None) -> LabelIndex:
+        """Index every entity of ``graph``: an IRI under ``cc:`` with a ``skos:prefLabel``.
+
+        Codes are read with ``systems``, by default
+        :func:`~calcinosis_kg.graph.codesystems.default_code_systems` (loaded now, not at the first lookup).
+        """
         types = _TypeResolver(graph)
         entities: dict[URIRef, Entity] = {}
         texts: list[tuple[Entity, str, Source]] = []
@@ -201,8 +216,7 @@ class LabelIndex:
                 texts.append((mapped, mapping.curie, Source.CODE))
             if mapping.code_label:
                 texts.append((mapped, mapping.code_label, Source.CODE_LABEL))
-        _warm_up_code_parser()
-        return cls(texts, codes)
+        return cls(texts, codes, default_code_systems() if systems is None else systems)
 
     def search(self, text: str, limit: int) -> list[Hit]:
         """The best ``limit`` entities for ``text`` (ranked as the module docstring says)."""
@@ -216,7 +230,7 @@ class LabelIndex:
 
     def _matches(self, text: str) -> Iterator[Hit]:
         try:
-            curie, iri = parse_code(text)
+            curie, iri = parse_code(text, self._systems)
         except CodeSyntaxError:
             pass
         else:
@@ -326,14 +340,6 @@ class _TypeResolver:
 def _is_class(node: Node) -> TypeGuard[URIRef]:
     """True for an IRI in the ontology's namespace (``cco:``)."""
     return isinstance(node, URIRef) and node.startswith(CCO)
-
-
-def _warm_up_code_parser() -> None:
-    """Load what :func:`parse_code` needs for IRIs (the Bioregistry's IRI forms) now, not in the first lookup."""
-    try:
-        parse_code(str(CC["warm-up"]))
-    except CodeSyntaxError:
-        return
 
 
 def make_lookup_blueprint(index: LabelIndex) -> Blueprint:

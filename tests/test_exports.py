@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import curies
 import pytest
 import yaml
 from fhir.resources.R4B.conceptmap import ConceptMap
@@ -25,8 +26,9 @@ from sssom.parsers import parse_sssom_table
 from sssom.validators import validate
 
 from calcinosis_kg.errors import CurationError
+from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE, SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, MAPPINGS_FILE, code_converter, read_sssom
+from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, MAPPINGS_FILE, read_sssom
 from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM
 
 SNOMED_IRI = "http://snomed.info/id/"
@@ -67,7 +69,7 @@ def conceptmap(conceptmap_text: str) -> dict[str, Any]:
 
 def _graph_mappings(graph: Graph) -> set[tuple[str, str, str]]:
     """(cc: subject CURIE, predicate CURIE, object CURIE) of every SKOS mapping triple, read from the triples."""
-    converter = code_converter()
+    converter = curies.Converter.from_prefix_map(bioregistry_code_systems().prefix_map)
     found = set()
     for curie, predicate in MAPPING_PREDICATES.items():
         for subject, target in graph.subject_objects(predicate):
@@ -188,10 +190,10 @@ def test_sssom_metadata(kg: Graph, sssom_text: str) -> None:
         | {meta["subject_source"].split(":", 1)[0]}
     )
     assert set(meta["curie_map"]) == used
-    converter = code_converter()
+    code_systems = bioregistry_code_systems().prefix_map
     for prefix, uri_prefix in meta["curie_map"].items():
-        if prefix in {r.prefix for r in converter.records}:
-            assert converter.prefix_map[prefix] == uri_prefix
+        if prefix in code_systems:
+            assert code_systems[prefix] == uri_prefix
 
 
 def test_sssom_export_is_deterministic(kg: Graph, sssom_text: str) -> None:

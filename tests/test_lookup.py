@@ -5,6 +5,7 @@ Expected values come from the graph's own triples and axioms, not from the looku
 
 from __future__ import annotations
 
+import curies
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
@@ -12,6 +13,7 @@ from rdflib.query import Result, ResultRow
 from rdflib.term import Identifier, Node
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError, KGError, UnknownCode, UnknownEntity
+from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.lookup import (
     codes_for_entity,
     entities_for_code,
@@ -19,7 +21,7 @@ from calcinosis_kg.graph.lookup import (
     parse_code,
     resolve_entity,
 )
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, code_converter
+from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery, load_catalog, load_query
 
@@ -87,7 +89,7 @@ def test_prefix_synonyms_and_iris_of_other_systems(text: str, curie: str, iri: s
 
 
 def test_every_code_iri_and_curie_of_the_graph_parses_back_to_itself(kg: Graph) -> None:
-    converter = code_converter()
+    converter = curies.Converter.from_prefix_map(bioregistry_code_systems().prefix_map)
     for _, _, target in _triples(kg):
         curie = converter.compress_strict(str(target))
         assert parse_code(str(target)) == (curie, target)

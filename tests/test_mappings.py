@@ -10,13 +10,13 @@ import simple_icd_10_cm as icd
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
+from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.mappings import (
     MAPPING_PREDICATES,
     MAPPINGS_FILE,
     MONDO_EVIDENCE_FILE,
     SSSOM,
     UNMAPPED_FILE,
-    code_converter,
     read_sssom,
 )
 from calcinosis_kg.ontology import CC, CCO
@@ -34,7 +34,7 @@ def _unmapped() -> list[dict[str, str]]:
 def _standard(curie: str) -> str:
     """A CURIE with its prefix standardized to the project's (Mondo's files mix 'mesh:' and 'MESH:')."""
     prefix, _, local = curie.partition(":")
-    standard = code_converter().standardize_prefix(prefix)
+    standard = bioregistry_code_systems().canonical_prefix(prefix)
     return f"{standard or prefix}:{local}"
 
 
@@ -85,7 +85,7 @@ def test_snomed_mappings_use_snomed_iris(kg: Graph) -> None:
 def test_curie_map_agrees_with_the_bioregistry() -> None:
     used = {row["object_id"].split(":", 1)[0] for row in CURATED.rows}
     declared = CURATED.metadata["curie_map"]
-    assert {p: declared[p] for p in used} == {p: code_converter().prefix_map[p] for p in used}
+    assert {p: declared[p] for p in used} == {p: bioregistry_code_systems().prefix_map[p] for p in used}
 
 
 ICD10CM_ROWS = [r for r in CURATED.rows if r["object_id"].startswith("ICD10CM:") and r["object_label"]]

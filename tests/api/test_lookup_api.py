@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +14,7 @@ from api_helpers import Api
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
+from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, CodeSystems, bioregistry_code_systems
 from calcinosis_kg.ontology import CC, CCO, SSSOM
 from calcinosis_kg.server.lookup_api import MATCH_KINDS, LabelIndex
 
@@ -226,3 +232,66 @@ def test_ties_are_broken_by_label(api: Api) -> None:
     for kind in {hit["match"] for hit in hits}:
         labels = [hit["label"].casefold() for hit in hits if hit["match"] == kind]
         assert labels == sorted(labels), kind
+
+
+# --- the code-systems table at start-up -----------------------------------------------------------------
+
+_START_AND_LOOK_UP = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+from calcinosis_kg.server.app import create_app, query_pool
+imported = "bioregistry" in sys.modules
+app = create_app({"KG_DATA": [sys.argv[1]], "KG_QUERY_WORKERS": 1})
+started = "bioregistry" in sys.modules
+with app.test_client() as client:
+    hits = client.get("/lookup", query_string={"q": sys.argv[2]}).get_json()
+query_pool(app).close()
+found = sorted(hit["iri"] for hit in hits if hit["match"] == "code")
+print(json.dumps({"imported": imported, "started": started, "found": found}))
+"""
+MONDO_IRI = "http://purl.obolibrary.org/obo/MONDO_0002123"
+
+
+def _start_and_look_up(built_graph: Path, build_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """Create the app in a fresh process with ``KG_BUILD_DIR=build_dir`` and look up an OBO PURL of a code.
+
+    Returns (whether the Bioregistry was imported by the import and by create_app, the entities found by code)
+    and the log lines of graph.codesystems.
+    """
+    env = {**os.environ, "KG_BUILD_DIR": str(build_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", _START_AND_LOOK_UP, str(built_graph), MONDO_IRI],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result, [line for line in done.stderr.splitlines() if line.startswith("calcinosis_kg.graph.codesystems")]
+
+
+def _mapped_to(graph: Graph, iri: str) -> list[str]:
+    return sorted(str(s) for s, _, o in graph.triples((None, None, URIRef(iri))) if str(s).startswith(CC))
+
+
+def test_the_server_reads_codes_with_the_built_table_without_the_bioregistry(
+    built_graph: Path, graph: Graph
+) -> None:
+    assert CodeSystems.load(built_graph.parent / CODE_SYSTEMS_FILE) == bioregistry_code_systems()
+    result, log = _start_and_look_up(built_graph, built_graph.parent)
+    assert result == {"imported": False, "started": False, "found": _mapped_to(graph, MONDO_IRI)}
+    assert result["found"]
+    assert log == []
+
+
+def test_without_a_built_table_the_server_computes_it_and_says_so(
+    built_graph: Path, graph: Graph, tmp_path: Path
+) -> None:
+    result, log = _start_and_look_up(built_graph, tmp_path)
+    assert result == {"imported": False, "started": True, "found": _mapped_to(graph, MONDO_IRI)}
+    (line,) = log
+    table = tmp_path / CODE_SYSTEMS_FILE
+    assert line.startswith(f"calcinosis_kg.graph.codesystems INFO no code-systems table at {table} ")
+    assert "computing it from the Bioregistry, which takes about 2 s" in line
