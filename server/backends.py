@@ -14,7 +14,7 @@ from pathlib import Path
 from rdflib import Dataset
 
 from calcinosis_kg.server.cache import ResultCache
-from calcinosis_kg.server.data import content_hash
+from calcinosis_kg.server.data import content_hash, stored_triples
 from calcinosis_kg.server.evaluation import Engine, QueryEngine
 from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.settings import Settings
@@ -45,7 +45,11 @@ def make_engine(settings: Settings, dataset: Dataset, paths: Sequence[Path], dat
         root = settings.store_dir or default_store_root()
         store = ensure_store(dataset, data_tag, root, tuple(paths))
         engine = OxigraphEngine(
-            store, rdflib_engine, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph
+            store,
+            rdflib_engine,
+            max_rows=settings.max_rows,
+            union_default_graph=settings.union_default_graph,
+            in_memory=stored_triples(dataset) <= settings.oxigraph_in_memory,
         )
     engine.warm_up()
     engine.prepare(canned_texts())

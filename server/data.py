@@ -111,6 +111,11 @@ def summarize(dataset: Dataset) -> DatasetSummary:
     )
 
 
+def stored_triples(dataset: Dataset) -> int:
+    """The triples of the default graph and of every named graph (the quads a store of the dataset holds)."""
+    return len(dataset.default_graph) + sum(len(dataset.graph(name)) for name in named_graph_names(dataset))
+
+
 def content_hash(paths: Iterable[Path]) -> str:
     """Hex SHA-256 over the files' names and contents, in order: what identifies a version of the data."""
     digest = hashlib.sha256()
