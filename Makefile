@@ -28,7 +28,7 @@ validate: $(STAMP)  ## run every check, including the two-build determinism chec
 serve: build  ## build, then serve on http://$(HOST):$(PORT) (embedded server)
 	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
 
-serve-production: build  ## build, then serve with gunicorn worker processes
+serve-production: build  ## build, then serve with granian worker processes
 	$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
 
 TYPECHECK := build/typecheck/calcinosis_kg

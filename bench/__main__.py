@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--timeout", type=float, default=5, help="wrk per-request timeout, seconds (default 5)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="gunicorn worker processes of our server (default: one per core)")
+                        help="granian worker processes of our server (default: one per core)")
     parser.add_argument("--cold-starts", type=int, help="cold starts per server, median kept (default 3, quick 1)")
     parser.add_argument("--synthetic-triples", type=int, default=1_000_000,
                         help="size of the synthetic graph (default 1,000,000)")

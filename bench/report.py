@@ -26,7 +26,7 @@ PACKAGES = (
     "rdflib-endpoint",
     "flask",
     "werkzeug",
-    "gunicorn",
+    "granian",
     "uvicorn",
     "fastapi",
     "psutil",
@@ -263,7 +263,7 @@ def _options_line(results: Results) -> str:
     return (
         f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']:g}s x {o['rounds']} rounds "
         f"(warm-up {o['warmup']:g} s), "
-        f"our server with {o['workers']} gunicorn workers, {o['cold_starts']} cold starts, "
+        f"our server with {o['workers']} granian workers, {o['cold_starts']} cold starts, "
         f"graph of {data.get('triples', '?')} triples ({data.get('file', '?')})"
         + (", quick" if o["quick"] else "")
     )

@@ -2,7 +2,7 @@
 
 Servers (keys used by ``--only``):
 
-- ``ours``: ``python -m calcinosis_kg.server --production`` (gunicorn, one worker per core) with
+- ``ours``: ``python -m calcinosis_kg.server --production`` (granian, one worker per core) with
   ``KG_BACKEND=rdflib`` (the default backend);
 - ``ours-oxigraph``: the same with ``KG_BACKEND=oxigraph``, when the server supports that setting
   (:func:`backend_setting_supported` finds out by trying);
@@ -10,7 +10,7 @@ Servers (keys used by ``--only``):
 - ``rdflib-endpoint``: ``rdflib-endpoint serve FILE`` (FastAPI on uvicorn, one process, rdflib's store).
 
 Every server listens on a free loopback port chosen at run time and is started in a new session, so that
-:meth:`Supervisor.stop` can end it with all its children (gunicorn workers, query workers) by process
+:meth:`Supervisor.stop` can end it with all its children (granian workers, query workers) by process
 group: SIGTERM, then SIGKILL after a grace period. :class:`Supervisor` is a context manager that stops
 every server still running when the run ends, by error or Ctrl-C included.
 """
@@ -123,7 +123,7 @@ def tool_version(argv: list[str]) -> str:
 
 
 def ours_spec(data: Path, *, backend: str, workers: int, store_dir: Path, production: bool = True) -> ServerSpec:
-    """Our server on ``data`` with ``KG_BACKEND=backend`` (gunicorn with ``workers`` processes).
+    """Our server on ``data`` with ``KG_BACKEND=backend`` (granian with ``workers`` processes).
 
     ``KG_STORE_DIR`` (where the oxigraph backend keeps the store it builds from the data) is ``store_dir``, a
     folder of the run: the first cold start builds the store, the next ones reuse it, as restarts would.
@@ -248,9 +248,8 @@ class Supervisor:
     def stop(self, server: Server, grace: float = 10.0) -> None:
         """SIGTERM to the server process, then SIGKILL to whatever is left of its process group.
 
-        The leader alone gets SIGTERM (gunicorn's master then stops its workers in order, which takes about
-        3 s; signalling the whole group makes gunicorn wait for its graceful timeout); after it exited, or
-        after ``grace`` seconds, the group gets SIGKILL, so no worker outlives the run.
+        The leader alone gets SIGTERM (a server's main process then stops its workers in order); after it
+        exited, or after ``grace`` seconds, the group gets SIGKILL, so no worker outlives the run.
         """
         if server in self._running:
             self._running.remove(server)

@@ -3,7 +3,7 @@
 Workloads (keys used by ``--only``):
 
 - ``health``: ``GET /health`` (ours only): no query at all, so its requests/s is the ceiling that the HTTP
-  stack (gunicorn, Flask, the hooks) sets on every other workload;
+  stack (granian, Flask, the hooks) sets on every other workload;
 - ``canned``: every canned query through ``GET /queries/{name}?param=default...`` (ours only);
 - ``adhoc``: the same queries as ad-hoc SPARQL, ``GET {endpoint}?query=...``, on every server. A canned
   query binds its parameters as initial bindings; here their default values are written into the text as a
@@ -33,7 +33,7 @@ ENTITY_NS = "https://w3id.org/calcinosis-kg/id/"
 RESULTS_JSON = "application/sparql-results+json"
 TURTLE = "text/turtle"
 MAX_GET_PATH = 7000
-"""Longer ad-hoc queries are sent by POST (gunicorn refuses request lines over 8190 bytes)."""
+"""Longer ad-hoc queries are sent by POST (servers limit the request line: 8 KiB is a common limit)."""
 
 HTTP_WORKLOADS = ("health", "canned", "adhoc", "unique", "deref")
 OURS_ONLY = frozenset({"health", "canned", "deref"})

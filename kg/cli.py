@@ -189,12 +189,12 @@ def make_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the graph over HTTP (SPARQL endpoint)",
                            description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "
-                           "/health. The embedded server by default; --production runs gunicorn with worker "
+                           "/health. The embedded server by default; --production runs granian with worker "
                            "processes. KG_DATA=file[:file...] serves other RDF files instead.")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--production", action="store_true", help="run gunicorn with worker processes")
-    serve.add_argument("--workers", type=int, default=None, help="gunicorn worker processes (default: cores)")
+    serve.add_argument("--production", action="store_true", help="run granian with worker processes")
+    serve.add_argument("--workers", type=int, default=None, help="granian worker processes (default: cores)")
     serve.set_defaults(func=cmd_serve)
     return parser
 

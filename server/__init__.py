@@ -1,7 +1,7 @@
 """The SPARQL 1.1 endpoint serving the knowledge graph (or any RDF dataset).
 
 ``create_app(config)`` builds the Flask app; ``serve(host, port, production=..., workers=...)`` runs it
-with the embedded server or gunicorn. The endpoint is documented in ``docs/sparql-endpoint.md``.
+with the embedded server or granian. The endpoint is documented in ``docs/sparql-endpoint.md``.
 
 Module map: :mod:`~.settings` (configuration), :mod:`~.data` (loading the dataset), :mod:`~.protocol`
 (reading SPARQL Protocol requests), :mod:`~.formats` (formats and content negotiation), :mod:`~.parsing`,

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calcinosis_kg.server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    parser.add_argument("--production", action="store_true", help="serve with gunicorn worker processes")
+    parser.add_argument("--production", action="store_true", help="serve with granian worker processes")
     parser.add_argument("--workers", type=int, help="processes evaluating queries (default: the cores)")
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,7 @@ byte budget is not stored. The data version (:attr:`ResultCache.version`, a hash
 every key, so a cache never answers for other data.
 
 The cache is thread-safe (the embedded server runs requests in threads) and lives in each server process:
-gunicorn workers each have their own. :func:`answered_from_cache` tells the WSGI layer
+granian workers each have their own. :func:`answered_from_cache` tells the WSGI layer
 (:mod:`calcinosis_kg.server.replay`) whether the current request's answer is a cached one.
 """
 

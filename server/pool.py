@@ -7,8 +7,8 @@ answer; past it, the worker is killed with SIGKILL, a fresh one is forked in its
 :class:`~calcinosis_kg.server.errors.QueryTimeout`. Other requests meanwhile use the other workers.
 
 The workers are started by :meth:`QueryPool.start` in each server process, or by its first query. Under
-gunicorn each gunicorn worker forks its own query workers after gunicorn has forked it (``post_fork``),
-so no pipe is shared between server processes. A query worker
+granian each granian worker forks its own query workers when granian has forked it and loads the app in it,
+before granian starts threads there, so no pipe is shared between server processes. A query worker
 
 - closes the sockets it inherited (the listening socket, other clients' connections);
 - ignores SIGINT (Ctrl-C in a terminal goes to the whole process group; the server stops the workers);
@@ -227,7 +227,7 @@ def _answer(engine: Engine, job: Job) -> Answer | EndpointError:
 
 
 def _reset_signals() -> None:
-    """Undo the signal handlers inherited from the server (gunicorn installs its own) and ignore Ctrl-C."""
+    """Undo the signal handlers inherited from the server (granian and werkzeug install their own) and ignore Ctrl-C."""
     for name in _RESET_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)

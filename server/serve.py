@@ -1,39 +1,74 @@
-"""Running the endpoint: the embedded werkzeug server, or gunicorn with several worker processes.
+"""Running the endpoint: the embedded werkzeug server, or granian with several worker processes.
 
-Production runs gunicorn's ``sync`` workers, one per core by default, each with its own query worker
-process(es). Measured on 2 cores with ``wrk -t2 -c8`` on a cached canned query, sync workers answered about
-2.5 times as many requests as ``gthread`` workers (3,400 against 1,100-1,500 req/s through Flask, p50 2.3 ms
-against 5-7 ms): gthread's keep-alive saves the TCP handshakes, but its request threads and its poller thread
-contend for the GIL, each hand-over waiting up to the interpreter's switch interval. Before serving, the app's
-WSGI callable is wrapped in :class:`~calcinosis_kg.server.replay.ResponseReplay` (repeated cached query
-requests answered without Flask) and the loaded data are moved out of the garbage collector's reach
-(``gc.freeze``), which removed 50-300 ms collection pauses from the 99th percentile of uncached queries.
+Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's
+own threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
+:data:`PRODUCTION_THREADS` Python threads run the app, each with a query worker process of its own, so that a
+query running to its time limit holds up one thread while the other answers the requests queued on that
+worker (granian hands a worker's connections to its threads; a worker with one thread made every request behind
+such a query wait for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark), granian
+answered a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250
+req/s) and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the
+connection after every response, and gunicorn's gthread workers, which keep it, were slower still (their request
+and poller threads contend for the GIL). Two threads per worker cost little against one (unique queries 1,630
+against 1,675 req/s; four threads cost 30% on ``/health``).
+
+Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.replay.ResponseReplay`
+(repeated cached query requests answered without Flask) and the loaded data are moved out of the garbage
+collector's reach (``gc.freeze``), which removed 50-300 ms collection pauses from the 99th percentile of
+uncached queries. granian forks its workers from this process, so they share the loaded dataset; each worker
+forks its query workers before granian starts threads in it.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import math
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
 from typing import Any
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from calcinosis_kg.errors import KGError
 from calcinosis_kg.server.app import create_app, query_pool
 from calcinosis_kg.server.replay import install_replay
 from calcinosis_kg.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GUNICORN_LIMIT_REQUEST_LINE = 8190
-"""Longest request line gunicorn accepts (its maximum); longer GET queries must be sent by POST."""
+PRODUCTION_THREADS = 2
+"""Python threads (and query worker processes) per granian worker unless ``KG_QUERY_WORKERS`` says otherwise."""
+
+MAX_REQUEST_HEAD = 64 * 1024
+"""Bytes granian buffers for a request's line and headers (a longer GET query gets 431: send it by POST)."""
+
+HEADER_READ_TIMEOUT_MS = 30_000
+"""How long granian waits for a request's headers before it closes the connection."""
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_GRANIAN_LOGGING: dict[str, Any] = {
+    "formatters": {
+        "generic": {"()": "logging.Formatter", "fmt": _LOG_FORMAT},
+        "access": {"()": "logging.Formatter", "fmt": _LOG_FORMAT},
+    },
+    "handlers": {
+        "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+    },
+}
+"""granian's logging configuration, changed to write its lines like ours, on stderr."""
+
+
+class AddressUnavailable(KGError):
+    """The address to serve on cannot be bound (already in use, not an address of this host, ...)."""
 
 
 def serve(host: str, port: int, *, production: bool = False, workers: int | None = None) -> None:
@@ -42,21 +77,25 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     Settings come from the environment (see :mod:`calcinosis_kg.server.settings`). ``workers`` is the
     number of processes that evaluate queries (default: the number of cores, at least 2 for the embedded
     server). The embedded (werkzeug, threaded) server runs that many query worker processes. With
-    ``production=True`` gunicorn runs that many worker processes (sync workers, one request at a time
-    each), and each of them evaluates its queries in one query worker process of its own.
+    ``production=True`` granian runs that many worker processes, each running the app in ``KG_QUERY_WORKERS``
+    threads (default :data:`PRODUCTION_THREADS`) with as many query worker processes.
 
     Repeated query requests whose answers are cached are answered before Flask (see
     :mod:`calcinosis_kg.server.replay`). Every request is logged on stderr. The embedded server returns on
-    Ctrl-C or SIGTERM; gunicorn ends the process itself (``SystemExit``) when it is stopped. Raises
-    :class:`~calcinosis_kg.errors.KGError` when the settings or the data are invalid. When the address
-    cannot be used, werkzeug or gunicorn print why and exit (``SystemExit(1)``).
+    Ctrl-C or SIGTERM. Raises
+    :class:`~calcinosis_kg.errors.KGError` when the settings or the data are invalid, and (production)
+    :class:`AddressUnavailable` when the address cannot be bound. When the embedded server's address cannot
+    be used, werkzeug prints why and exits (``SystemExit(1)``). granian returns when it is stopped (SIGINT,
+    SIGTERM), after its workers have finished.
     """
     _configure_logging()
+    if production:
+        check_address(host, port)
     cores = os.cpu_count() or 1
     config: dict[str, Any] = {}
     if production:
         if "KG_QUERY_WORKERS" not in os.environ:
-            config["KG_QUERY_WORKERS"] = 1
+            config["KG_QUERY_WORKERS"] = PRODUCTION_THREADS
     elif workers is not None:
         config["KG_QUERY_WORKERS"] = workers
     app = create_app(config)
@@ -66,7 +105,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     )
     gc.freeze()  # the loaded data stays out of every later collection: no long GC pauses, no copy-on-write of it
     if production:
-        _serve_gunicorn(app, host, port, workers=workers or cores)
+        _serve_granian(app, host, port, workers=workers or cores)
     else:
         _serve_embedded(app, host, port)
 
@@ -88,31 +127,51 @@ def _serve_embedded(app: Flask, host: str, port: int) -> None:
         pool.close()
 
 
-def _serve_gunicorn(app: Flask, host: str, port: int, *, workers: int) -> None:
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def _serve_granian(app: Flask, host: str, port: int, *, workers: int) -> None:
     pool = query_pool(app)
 
-    def start_query_worker(arbiter: object, worker: object) -> None:
+    def load_app(target: str) -> Flask:
+        # Runs in each granian worker process, forked from this one, before its Rust runtime starts threads:
+        # the query workers are forked from a single-threaded process and the app is the one loaded here.
         pool.start()
+        return app
 
-    options = {
-        "bind": address,
-        "workers": workers,
-        "worker_class": "sync",
-        # A request may wait up to the time limit for a query worker, then the query runs up to the limit.
-        "timeout": math.ceil(2 * pool.timeout) + 30,
-        "graceful_timeout": 10,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "limit_request_line": GUNICORN_LIMIT_REQUEST_LINE,
-        "proc_name": "calcinosis-kg",
-        "post_fork": start_query_worker,
-        # gunicorn >= 25.1 opens a control socket in $HOME or $XDG_RUNTIME_DIR by default; not wanted here.
-        "control_socket_disable": True,
-    }
-    log.info("serving http://%s/sparql (gunicorn, %d worker processes)", address, workers)
-    _GunicornApplication(app, options).run()
+    server = Granian(
+        target="calcinosis_kg.server",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=pool.size,  # each thread has a query worker to itself (see the module docstring)
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, max_buffer_size=MAX_REQUEST_HEAD),
+        log_dictconfig=_GRANIAN_LOGGING,
+        log_access=False,  # the app logs every request itself
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+    )
+    log.info("serving http://%s/sparql (granian, %d worker processes)", _address(host, port), workers)
+    server.serve(target_loader=load_app)
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise :class:`AddressUnavailable` if ``host``:``port`` cannot be bound by a socket of this process alone.
+
+    granian binds its listening socket with ``SO_REUSEPORT``, so a second server started on a port already
+    served would share it silently (each taking some of the connections); a probe bound without that option
+    fails if anything listens there.
+    """
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(sockaddr)
+    except OSError as error:
+        raise AddressUnavailable(f"cannot serve on {_address(host, port)}: {error.strerror or error}") from error
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -122,29 +181,10 @@ class _RequestHandler(WSGIRequestHandler):
         return
 
 
-class _GunicornApplication(BaseApplication):  # type: ignore[misc]
-    """gunicorn run from Python with an app object that is already loaded (so workers share its dataset)."""
-
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        """Apply the options; those this gunicorn version does not have are skipped."""
-        for key, value in self._options.items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._app
-
-
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def _configure_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+level=logging.INFO, stream=sys.stderr, format=_LOG_FORMAT)

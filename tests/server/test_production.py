@@ -1,15 +1,22 @@
-"""serve(production=True): gunicorn worker processes, each with its own killable query worker."""
+"""serve(production=True): granian worker processes, each with its own killable query worker."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import signal
+import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from conftest import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
+from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 from rdflib import Graph
 
 
@@ -21,12 +28,12 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
         yield server
 
 
-def test_gunicorn_serves_queries_and_the_description(production: LiveServer) -> None:
-    assert "gunicorn, 2 worker processes" in production.log_text()
+def test_granian_serves_queries_and_the_description(production: LiveServer) -> None:
+    assert "granian, 2 worker processes" in production.log_text()
     deadline = time.monotonic() + 10
-    while production.log_text().count("Booting worker") < 2 and time.monotonic() < deadline:
+    while production.log_text().count("Started worker-") < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert production.log_text().count("Booting worker") == 2
+    assert production.log_text().count("Started worker-") == 2
     response = requests.get(production.sparql, params={"query": SIMPLE, "format": "json"}, timeout=10)
     assert response.json()["boolean"] is True
     description = requests.get(production.sparql, timeout=10)
@@ -35,7 +42,7 @@ def test_gunicorn_serves_queries_and_the_description(production: LiveServer) -> 
     assert "GET /health 200" in production.log_text()
 
 
-def test_gunicorn_stops_runaway_queries(production: LiveServer) -> None:
+def test_granian_stops_runaway_queries(production: LiveServer) -> None:
     outcome: dict[str, object] = {}
 
     def run_away() -> None:
@@ -60,3 +67,46 @@ def test_gunicorn_stops_runaway_queries(production: LiveServer) -> None:
     for _ in range(4):
         response = requests.get(production.sparql, params={"query": SIMPLE, "format": "json"}, timeout=10)
         assert response.json()["boolean"] is True
+
+
+def test_keeps_connections_alive(production: LiveServer) -> None:
+    path = "/sparql?" + urllib.parse.urlencode({"query": SIMPLE, "format": "json"})
+    connection = http.client.HTTPConnection(production.url.removeprefix("http://"), timeout=10)
+    try:
+        answers = []
+        for _ in range(3):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            answers.append(json.loads(response.read())["boolean"])
+            # http.client closes its socket after a response that ends the connection
+            assert connection.sock is not None, "the server closed the connection after a response"
+            socket_used = connection.sock
+        assert answers == [True, True, True]
+        assert connection.sock is socket_used
+    finally:
+        connection.close()
+
+
+def test_a_second_server_on_the_same_port_is_refused(production: LiveServer, tmp_path: Path) -> None:
+    port = production.url.rsplit(":", 1)[1]
+    finished = subprocess.run(
+        server_command(int(port), "--production", "--workers", "1"),
+        env=server_env([SAMPLE_TTL], SERVER_SETTINGS),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in finished.stderr
+    assert requests.get(f"{production.url}/health", timeout=10).json()["status"] == "ok"
+
+
+def test_stops_with_its_workers_on_sigterm(tmp_path: Path) -> None:
+    with live_server(tmp_path, [SAMPLE_TTL], SERVER_SETTINGS, "--production", "--workers", "2") as server:
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert len(children) >= 4  # two granian workers, each with its query worker
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {[process.pid for process in alive]}"
