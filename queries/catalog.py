@@ -13,13 +13,19 @@ A header (grlc style, still valid SPARQL because every line is a comment) looks 
 Each declared parameter names a variable of the query (``?subtype``). Values are validated against the
 declared type (``iri``, ``curie``, ``string``, ``integer``, ``code``) and *bound* into the prepared query as
 initial bindings: they are never pasted into the query text.
+
+Loading the catalog reads the headers and finds each query's form (SELECT, ASK, CONSTRUCT, DESCRIBE) from its
+text; rdflib parses a query when :attr:`CannedQuery.prepared` is first used (about 25 ms each, most of a
+second for the catalog, which the server's start-up does not pay). ``tests/test_competency_queries.py``
+parses every query and checks its form.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _MAX_VALUE = 500
 """Longest accepted parameter value, in characters (surrounding whitespace excluded)."""
+_COMMENT_OR_IRI = re.compile(r"(?m)#.*$|<[^<>\s]*>")
+_QUERY_FORM = re.compile(r"(?i)\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b")
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class Parameter:
 
 def _code_iri(name: str, value: str) -> URIRef:
     """The graph's IRI for the code ``value`` of parameter ``name``; QueryError (with the reason) if not a code."""
-    # Imported here: it loads the Bioregistry, which takes most of a second and only code parameters need.
+    # Imported here: only code parameters need it (it reads the code-systems table).
     from calcinosis_kg.graph.lookup import parse_code
 
     try:
@@ -100,20 +108,24 @@ def _code_iri(name: str, value: str) -> URIRef:
 
 @dataclass(frozen=True)
 class CannedQuery:
-    """A parsed ``.rq`` file: metadata, parameters and the prepared query."""
+    """A ``.rq`` file: metadata, parameters, the query's form and (parsed on first use) the prepared query."""
 
     name: str
     summary: str
     description: str
     sparql: str
+    query_type: str
+    """``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``."""
     params: tuple[Parameter, ...] = ()
     tags: tuple[str, ...] = ()
-    prepared: Query = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
-    @property
-    def query_type(self) -> str:
-        """``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``."""
-        return str(self.prepared.algebra.name).removesuffix("Query").upper()
+    @cached_property
+    def prepared(self) -> Query:
+        """The query parsed and translated by rdflib (parsed on first use; QueryError if it does not parse)."""
+        try:
+            return prepareQuery(self.sparql)
+        except ParseException as exc:
+            raise QueryError(f"{self.name}.rq: not valid SPARQL: {exc}") from exc
 
     def bindings(self, values: Mapping[str, str]) -> dict[str, Identifier]:
         """Validate request values against the declared parameters and return initial bindings."""
@@ -151,7 +163,7 @@ def _header(text: str, path: Path) -> dict[str, Any]:
 
 
 def load_query(path: Path) -> CannedQuery:
-    """Parse and prepare one ``.rq`` file; raise QueryError naming the file on any problem."""
+    """Read one ``.rq`` file (its header, parameters and form); raise QueryError naming the file on any problem."""
     text = path.read_text(encoding="utf-8")
     meta = _header(text, path)
     params = []
@@ -168,10 +180,9 @@ def load_query(path: Path) -> CannedQuery:
                 required=bool(spec.get("required", False)),
             )
         )
-    try:
-        prepared = prepareQuery(text)
-    except ParseException as exc:
-        raise QueryError(f"{path.name}: not valid SPARQL: {exc}") from exc
+    form = _QUERY_FORM.search(_COMMENT_OR_IRI.sub(" ", text))
+    if form is None:
+        raise QueryError(f"{path.name}: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
     for param in params:
         if f"?{param.name}" not in text and f"${param.name}" not in text:
             raise QueryError(f"{path.name}: parameter {param.name!r} is not a variable of the query")
@@ -180,9 +191,9 @@ def load_query(path: Path) -> CannedQuery:
         summary=str(meta["summary"]).strip(),
         description=str(meta.get("description", "")).strip(),
         sparql=text,
+        query_type=form.group(1).upper(),
         params=tuple(params),
         tags=tuple(str(t) for t in meta.get("tags") or ()),
-        prepared=prepared,
     )
 
 

@@ -6,12 +6,15 @@ query's dataset itself: rdflib is never given FROM clauses (it would fetch unkno
 "default graph is the union of all graphs" switch is bypassed, so the default graph is the dataset's own
 default graph unless the dataset was loaded with ``union_default_graph``.
 
-Queries are parsed once: :meth:`QueryEngine.prepare` parses and checks the canned queries when the server
-starts, before the workers are forked (they inherit the parsed algebra), and every other query text is kept,
-parsed and checked, in a per-worker LRU of :data:`PARSE_CACHE_ENTRIES` entries. A query without relative IRIs
-and without BASE (:func:`depends_on_base`) is parsed against a placeholder base and kept under its text alone;
-the request's base is put in its prologue at evaluation, for ``IRI()``. Other queries are kept under text and
-base.
+Queries are parsed once per query worker: the canned queries, registered by :meth:`QueryEngine.prepare`
+when the server starts, are parsed and checked on first use or, before that, while the worker is idle
+(:meth:`QueryEngine.prepare_pending`, called by the worker loop), and kept for good; every other query text
+is kept, parsed and checked, in a per-worker LRU of :data:`PARSE_CACHE_ENTRIES` entries. Parsing the canned
+queries at start-up took most of a second of the server's start (about 25 ms each with rdflib).
+
+A query without relative IRIs and without BASE (:func:`depends_on_base`) is parsed against a placeholder base
+and kept under its text alone; the request's base is put in its prologue at evaluation, for ``IRI()``. Other
+queries are kept under text and base.
 
 :class:`Engine` is what the worker pool needs of an engine; :mod:`calcinosis_kg.server.oxigraph_backend`
 has the other implementation.
@@ -98,7 +101,10 @@ class Engine(Protocol):
         """Answer ``job`` (in a query worker); raises an EndpointError to refuse it."""
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Parse and check ``texts`` (the canned queries) now, in the server process, before any fork."""
+        """Register ``texts`` (the canned queries): parsed on first use or when a worker is idle, kept for good."""
+
+    def prepare_pending(self) -> bool:
+        """Parse one registered text not parsed yet (in an idle query worker); False when none is left."""
 
     def warm_up(self) -> None:
         """Import and initialize what evaluation needs, in the server process, before any fork."""
@@ -134,6 +140,8 @@ class QueryEngine:
         self._max_rows = max_rows
         self._named = named_graph_names(dataset)
         self._prepared: dict[str, Query] = {}
+        self._pending: dict[str, None] = {}
+        """Registered canned texts not parsed yet, in registration order."""
         self._parsed: OrderedDict[tuple[str, str | None], Query] = OrderedDict()
 
     @property
@@ -147,18 +155,32 @@ class QueryEngine:
         return self._named
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Parse and check each base-independent text for good (refused texts are refused again per request)."""
+        """Register each base-independent text, to be parsed and checked once and kept for good.
+
+        A text is parsed on first use (:meth:`checked`, :meth:`prepared`) or by :meth:`prepare_pending`;
+        a refused text is refused again on each use.
+        """
         for text in texts:
-            if depends_on_base(text):
-                continue
-            try:
-                self._prepared[text] = self._parse_checked(text, PLACEHOLDER_BASE)
-            except EndpointError:
-                continue
+            if text not in self._prepared and not depends_on_base(text):
+                self._pending[text] = None
+
+    def prepare_pending(self) -> bool:
+        """Parse one registered text not parsed yet; False when none is left."""
+        if not self._pending:
+            return False
+        self.prepared(next(iter(self._pending)))
+        return bool(self._pending)
 
     def prepared(self, text: str) -> Query | None:
-        """The query :meth:`prepare` parsed from ``text``, if it did."""
-        return self._prepared.get(text)
+        """The query parsed from a text :meth:`prepare` registered (parsed now if need be), else None."""
+        query = self._prepared.get(text)
+        if query is None and text in self._pending:
+            del self._pending[text]
+            try:
+                query = self._prepared[text] = self._parse_checked(text, PLACEHOLDER_BASE)
+            except EndpointError:
+                return None
+        return query
 
     def checked(self, text: str, base: str) -> Query:
         """``text`` parsed (relative IRIs resolved against ``base``) and checked for SERVICE.
@@ -167,7 +189,7 @@ class QueryEngine:
         :class:`ServiceRefused` as the query deserves. Prepared queries and the LRU answer first; a
         base-independent query is kept under its text alone, with the placeholder base in its prologue.
         """
-        query = self._prepared.get(text)
+        query = self.prepared(text)
         if query is not None:
             return query
         key = (text, base if depends_on_base(text) else None)

@@ -35,7 +35,8 @@ concatenated values open, and each engine concatenates in the order its solution
 keep the order of an ordered sub-query, which is how the canned queries make theirs the same everywhere);
 pyoxigraph also gives the result the language tag its values share, where rdflib gives a simple literal.
 
-Canned queries (a job with bindings) were parsed and checked by rdflib at start-up (:meth:`prepare`). Their
+Canned queries (a job with bindings) are parsed and checked by rdflib once per worker (see
+:meth:`QueryEngine.prepare`) and planned on first use. Their
 parameters are bound with pyoxigraph's own parameterization (``substitutions``, SEP-0007) when the query is an
 ASK, a CONSTRUCT or a SELECT that projects every bound variable; otherwise, for a SELECT, with a ``VALUES``
 block inserted after the opening brace of the outermost group pattern, whose position is found once in the
@@ -146,22 +147,31 @@ class OxigraphEngine:
         self._rdflib.warm_up()
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Parse and check the canned queries with rdflib and plan how their parameters are bound."""
-        texts = list(texts)
+        """Register the canned queries with the rdflib engine, which parses and checks them (see its prepare)."""
         self._rdflib.prepare(texts)
-        for text in texts:
-            query = self._rdflib.prepared(text)
-            if query is None:  # refused, or depends on the base IRI: the rdflib engine answers it
-                continue
-            form = str(query.algebra.name)
-            select = form == "SelectQuery"
-            self._canned[text] = _Canned(
-                projected=frozenset(str(var) for var in query.algebra.PV) if select else None,
-                values_at=_group_start(text) if select else None,
-                dataset=query_dataset(query),
-                order=list(query.algebra.PV) if select else None,
-                rdflib_only=form == "DescribeQuery" or not _fast_path_text(text),
-            )
+
+    def prepare_pending(self) -> bool:
+        """Parse one more canned query with rdflib (in an idle query worker); False when none is left."""
+        return self._rdflib.prepare_pending()
+
+    def _plan(self, text: str) -> _Canned | None:
+        """How to bind the parameters of a canned query (planned on its first use), or None for rdflib."""
+        plan = self._canned.get(text)
+        if plan is not None:
+            return plan
+        query = self._rdflib.prepared(text)
+        if query is None:  # not a canned text, refused, or depends on the base IRI: the rdflib engine answers it
+            return None
+        form = str(query.algebra.name)
+        select = form == "SelectQuery"
+        plan = self._canned[text] = _Canned(
+            projected=frozenset(str(var) for var in query.algebra.PV) if select else None,
+            values_at=_group_start(text) if select else None,
+            dataset=query_dataset(query),
+            order=list(query.algebra.PV) if select else None,
+            rdflib_only=form == "DescribeQuery" or not _fast_path_text(text),
+        )
+        return plan
 
     def worker_started(self) -> None:
         """Open the store read-only in this freshly forked worker, and copy it into memory if so configured."""
@@ -207,7 +217,7 @@ class OxigraphEngine:
         return _ServedDataset(default=(), named=tuple(sorted(self._named)), union=self._union)
 
     def _execute_canned(self, job: Job) -> Answer:
-        plan = self._canned.get(job.query)
+        plan = self._plan(job.query)
         if plan is None or plan.rdflib_only:
             raise _RdflibInstead
         spec = job.dataset

@@ -11,7 +11,8 @@ import yaml
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
-from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.errors import QueryError
+from calcinosis_kg.queries.catalog import load_catalog, load_query
 
 ANSWERS: dict[str, dict[str, Any]] = yaml.safe_load(
     (Path(__file__).resolve().parent / "fixtures" / "competency-answers.yaml").read_text(encoding="utf-8")
@@ -48,6 +49,29 @@ def test_every_query_is_documented() -> None:
         assert query.description, query.name
         for param in query.params:
             assert param.description, f"{query.name}: parameter {param.name} has no description"
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_every_query_parses_and_has_the_form_read_from_its_text(name: str) -> None:
+    query = CATALOG[name]
+    assert query.query_type == str(query.prepared.algebra.name).removesuffix("Query").upper()
+
+
+def test_a_query_that_does_not_parse_is_refused_when_first_prepared(tmp_path: Path) -> None:
+    path = tmp_path / "broken.rq"
+    path.write_text("#+ summary: broken\nPREFIX ex: <http://example.org/select#>\nASK { ?s ?p }\n", encoding="utf-8")
+    query = load_query(path)
+    assert query.query_type == "ASK"  # not SELECT: words inside IRIs and comments are not the form
+    with pytest.raises(QueryError, match=r"broken\.rq: not valid SPARQL"):
+        _ = query.prepared
+
+
+def test_a_file_without_a_query_form_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.rq"
+    text = "#+ summary: no query\n# SELECT in a comment\nPREFIX ex: <http://example.org/ask>\n"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(QueryError, match=r"empty\.rq: no SELECT, ASK, CONSTRUCT or DESCRIBE found"):
+        load_query(path)
 
 
 @pytest.mark.parametrize("case", sorted(ANSWERS))

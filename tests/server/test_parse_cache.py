@@ -6,6 +6,7 @@ import json
 
 import pytest
 from live_server import SAMPLE_TTL, SOURCES_TRIG
+from rdflib.plugins.sparql.sparql import Query
 
 from calcinosis_kg.server import evaluation
 from calcinosis_kg.server.data import load_dataset
@@ -38,6 +39,29 @@ def test_prepared_texts_are_kept_for_good(engine: QueryEngine, monkeypatch: pyte
     for n in range(3):
         engine.checked(f"ASK {{ ?s ?p {n} }}", "http://localhost/")
     assert engine.checked(prepared, "http://localhost/") is engine.prepared(prepared)
+
+
+def test_idle_preparation_parses_the_registered_texts_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = QueryEngine(load_dataset([SAMPLE_TTL]), max_rows=1000)
+    texts = ["ASK { ?s ?p 1 }", "SELECT * { SERVICE <http://x/> { ?s ?p ?o } }", "ASK { ?s ?p 2 }"]
+    engine.prepare(texts)
+    parsed: list[str] = []  # every text the engine parses (the real parser still runs)
+    parse = QueryEngine._parse_checked
+
+    def recording_parse(text: str, base: str) -> Query:
+        parsed.append(text)
+        return parse(text, base)
+
+    monkeypatch.setattr(QueryEngine, "_parse_checked", staticmethod(recording_parse))
+    assert [engine.prepare_pending() for _ in texts] == [True, True, False]
+    assert parsed == texts  # the refused one too, once
+    assert engine.prepare_pending() is False
+    kept = engine.prepared(texts[0])
+    assert kept is not None
+    assert engine.checked(texts[0], "http://localhost/") is kept
+    assert parsed == texts  # nothing parsed again
+    with pytest.raises(ServiceRefused):  # a refused text is refused on each use
+        engine.checked(texts[1], "http://localhost/")
 
 
 def test_the_lru_is_bounded(engine: QueryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
