@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 import requests
+from conftest import SERVER_SETTINGS
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from web_helpers import (
@@ -17,6 +19,7 @@ from web_helpers import (
     RDF_ACCEPT,
     LiveServer,
     base_iris,
+    live_server,
     parse,
     server_path,
 )
@@ -211,3 +214,26 @@ def test_labels_are_kept_with_their_language(server: LiveServer, http: requests.
     response = http.get(f"{server.url}/id/acne.jsonld", timeout=30)
     document = parse(response.content, "json-ld")
     assert (ACNE, RDFS.label, Literal("acne", lang="en")) in document
+
+
+@pytest.fixture(scope="module")
+def proxied(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The built graph served behind a (simulated) reverse proxy that mounts it under a path prefix."""
+    settings = {**SERVER_SETTINGS, "KG_TRUST_PROXY": "1"}
+    with live_server(tmp_path_factory.mktemp("proxied"), [build_dir / "calcinosis-kg.nt"], settings) as live:
+        yield live
+
+
+def test_pages_written_once_still_link_under_each_requests_path_prefix(proxied: LiveServer) -> None:
+    """Representations are kept once written: an HTML page's links depend on the path prefix it was asked under."""
+    pages = {}
+    for prefix in ("", "/kg", ""):
+        response = requests.get(
+            f"{proxied.url}/id/acne.html", headers={"X-Forwarded-Prefix": prefix}, timeout=30
+        )
+        assert response.status_code == 200
+        assert response.headers["Link"].startswith(f"<{prefix}/id/acne.")
+        pages[prefix] = response.text
+    assert 'href="/kg/id/' in pages["/kg"]
+    assert 'href="/id/' in pages[""]
+    assert 'href="/kg/' not in pages[""]
