@@ -228,7 +228,7 @@ def test_the_openapi_document_types_each_parameter(client: FlaskClient) -> None:
 
 def test_a_query_may_not_declare_the_format_parameter() -> None:
     param = Parameter(name="format", type="string", description="clashes")
-    query = CannedQuery(name="clash", summary="clash", description="", sparql="", params=(param,))
+    query = CannedQuery(name="clash", summary="clash", description="", sparql="", query_type="SELECT", params=(param,))
     with pytest.raises(QueryError, match="declares a parameter 'format'"):
         make_queries_blueprint(QueryPool(QueryEngine(load_dataset([]), max_rows=1), size=1, timeout=1), {"x": query})
 
