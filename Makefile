@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-production test lint bench clean
+.PHONY: help install build validate serve serve-embedded test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,11 +25,11 @@ build: $(STAMP)  ## build, validate and write the release artifacts to build/
 validate: $(STAMP)  ## run every check, including the two-build determinism check
 	$(BIN)/calcinosis-kg validate
 
-serve: build  ## build, then serve on http://$(HOST):$(PORT) (embedded server)
-	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
-
-serve-production: build  ## build, then serve with granian worker processes
+serve: build  ## build, then serve on http://$(HOST):$(PORT) with granian, one worker process per core
 	$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
+
+serve-embedded: build  ## build, then serve with the embedded werkzeug server (one process, for debugging)
+	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
 
 TYPECHECK := build/typecheck/calcinosis_kg
 

@@ -2,15 +2,16 @@
 
 Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's
 own threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
-:data:`PRODUCTION_THREADS` Python threads run the app, each with a query worker process of its own, so that a
-query running to its time limit holds up one thread while the other answers the requests queued on that
-worker (granian hands a worker's connections to its threads; a worker with one thread made every request behind
-such a query wait for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark), granian
-answered a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250
-req/s) and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the
-connection after every response, and gunicorn's gthread workers, which keep it, were slower still (their request
-and poller threads contend for the GIL). Two threads per worker cost little against one (unique queries 1,630
-against 1,675 req/s; four threads cost 30% on ``/health``).
+``KG_QUERY_WORKERS`` query worker processes (default :data:`PRODUCTION_QUERY_WORKERS`) evaluate the queries
+and twice as many Python threads run the app. A query running to its time limit holds up one thread and one
+query worker: the other threads go on answering the requests granian has queued on that worker, cached
+answers included while every query worker is busy (with one thread per worker, every request behind such a
+query waited for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark), granian answered
+a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250 req/s)
+and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the connection
+after every response, and gunicorn's gthread workers, which keep it, were slower still (their request and
+poller threads contend for the GIL). Two, three or four threads per worker measured the same on unique
+queries (1,460-1,540 req/s) and on ``/health`` (5,960-6,420).
 
 Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.replay.ResponseReplay`
 (repeated cached query requests answered without Flask) and the loaded data are moved out of the garbage
@@ -44,8 +45,11 @@ from calcinosis_kg.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PRODUCTION_THREADS = 2
-"""Python threads (and query worker processes) per granian worker unless ``KG_QUERY_WORKERS`` says otherwise."""
+PRODUCTION_QUERY_WORKERS = 2
+"""Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise."""
+
+THREADS_PER_QUERY_WORKER = 2
+"""Python threads running the app in a granian worker, per query worker of its own."""
 
 MAX_REQUEST_HEAD = 64 * 1024
 """Bytes granian buffers for a request's line and headers (a longer GET query gets 431: send it by POST)."""
@@ -77,8 +81,8 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     Settings come from the environment (see :mod:`calcinosis_kg.server.settings`). ``workers`` is the
     number of processes that evaluate queries (default: the number of cores, at least 2 for the embedded
     server). The embedded (werkzeug, threaded) server runs that many query worker processes. With
-    ``production=True`` granian runs that many worker processes, each running the app in ``KG_QUERY_WORKERS``
-    threads (default :data:`PRODUCTION_THREADS`) with as many query worker processes.
+    ``production=True`` granian runs that many worker processes, each with ``KG_QUERY_WORKERS`` query worker
+    processes (default :data:`PRODUCTION_QUERY_WORKERS`) and twice as many threads running the app.
 
     Repeated query requests whose answers are cached are answered before Flask (see
     :mod:`calcinosis_kg.server.replay`). Every request is logged on stderr. The embedded server returns on
@@ -95,7 +99,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     config: dict[str, Any] = {}
     if production:
         if "KG_QUERY_WORKERS" not in os.environ:
-            config["KG_QUERY_WORKERS"] = PRODUCTION_THREADS
+            config["KG_QUERY_WORKERS"] = PRODUCTION_QUERY_WORKERS
     elif workers is not None:
         config["KG_QUERY_WORKERS"] = workers
     app = create_app(config)
@@ -142,7 +146,7 @@ def _serve_granian(app: Flask, host: str, port: int, *, workers: int) -> None:
         port=port,
         interface=Interfaces.WSGI,
         workers=workers,
-        blocking_threads=pool.size,  # each thread has a query worker to itself (see the module docstring)
+        blocking_threads=THREADS_PER_QUERY_WORKER * pool.size,  # see the module docstring
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, max_buffer_size=MAX_REQUEST_HEAD),
         log_dictconfig=_GRANIAN_LOGGING,

@@ -76,10 +76,10 @@ def catalog() -> dict[str, CannedQuery]:
 @pytest.fixture(scope="session")
 def api(built_graph: Path, tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: Path) -> Iterator[Api]:
     """The server serving the built graph on a free loopback port (2 query workers, 20 s time limit)."""
-    from live_server import live_server  # tests/server is put on sys.path above
+    from live_server import PRODUCTION, live_server  # tests/server is put on sys.path above
 
     settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": str(store_root)}
-    with live_server(tmp_path_factory.mktemp(f"api-server-{backend}"), [built_graph], settings) as server:
+    with live_server(tmp_path_factory.mktemp(f"api-server-{backend}"), [built_graph], settings, *PRODUCTION) as server:
         api = Api(server.url)
         yield api
         api.session.close()

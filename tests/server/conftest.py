@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
+from live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
 from rdflib import Dataset, Graph
 
 from calcinosis_kg.server import create_app
@@ -71,7 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: s
     ``backend`` chooses the query engine.
     """
     settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": store_root}
-    with live_server(tmp_path_factory.mktemp(f"server-{backend}"), [SAMPLE_TTL, SOURCES_TRIG], settings) as live:
+    folder = tmp_path_factory.mktemp(f"server-{backend}")
+    with live_server(folder, [SAMPLE_TTL, SOURCES_TRIG], settings, *PRODUCTION) as live:
         yield live
 
 

@@ -18,6 +18,9 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_TTL = DATA / "calcinosis-sample.ttl"
 SOURCES_TRIG = DATA / "sources.trig"
 STARTUP_SECONDS = 60
+PRODUCTION = ("--production", "--workers", "1")
+"""How the shared test servers run: as ``make serve`` does (granian), with one worker process (whose threads and
+``KG_QUERY_WORKERS`` query workers the tests exercise); the embedded server is tested with no arguments."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from rdflib import Graph
-from web_helpers import HOSTILE_TTL, LiveServer, live_server
+from web_helpers import HOSTILE_TTL, PRODUCTION, LiveServer, live_server
 
 SERVER_SETTINGS = {"KG_QUERY_WORKERS": "2", "KG_QUERY_TIMEOUT": "10"}
 BUILD_SECONDS = 300
@@ -45,7 +45,9 @@ def built_graph(build_dir: Path) -> Graph:
 @pytest.fixture(scope="session")
 def server(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app serving the built graph on a loopback port."""
-    with live_server(tmp_path_factory.mktemp("web-server"), [build_dir / "calcinosis-kg.nt"], SERVER_SETTINGS) as live:
+    with live_server(
+        tmp_path_factory.mktemp("web-server"), [build_dir / "calcinosis-kg.nt"], SERVER_SETTINGS, *PRODUCTION
+    ) as live:
         yield live
 
 

@@ -13,7 +13,7 @@ from rdflib.namespace import RDF
 from rdflib.term import Node
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # tests/server/live_server.py
-from live_server import LiveServer, free_port, live_server
+from live_server import PRODUCTION, LiveServer, free_port, live_server
 
 BASE = "https://w3id.org/calcinosis-kg/"
 URI_SPACE = BASE + "id/"
@@ -35,6 +35,7 @@ __all__ = [
     "BROWSER_ACCEPT",
     "EXTENSION_PARSER",
     "HOSTILE_TTL",
+    "PRODUCTION",
     "RDF_ACCEPT",
     "URI_SPACE",
     "LiveServer",
