@@ -7,10 +7,11 @@ query's dataset itself: rdflib is never given FROM clauses (it would fetch unkno
 default graph unless the dataset was loaded with ``union_default_graph``.
 
 Queries are parsed once per query worker: the canned queries, registered by :meth:`QueryEngine.prepare`
-when the server starts, are parsed and checked on first use or, before that, while the worker is idle
-(:meth:`QueryEngine.prepare_pending`, called by the worker loop), and kept for good; every other query text
-is kept, parsed and checked, in a per-worker LRU of :data:`PARSE_CACHE_ENTRIES` entries. Parsing the canned
-queries at start-up took most of a second of the server's start (about 25 ms each with rdflib).
+when the server starts, are parsed and checked on first use and kept for good; every other query text is
+kept, parsed and checked, in a per-worker LRU of :data:`PARSE_CACHE_ENTRIES` entries. Parsing the canned
+queries at start-up took most of a second of the server's start (about 25 ms each with rdflib); parsing them
+in idle query workers competed with the requests of the first seconds (the answers of canned queries are
+mostly cached, so their workers are idle) and raised the 99th percentile.
 
 A query without relative IRIs and without BASE (:func:`depends_on_base`) is parsed against a placeholder base
 and kept under its text alone; the request's base is put in its prologue at evaluation, for ``IRI()``. Other
@@ -101,10 +102,7 @@ class Engine(Protocol):
         """Answer ``job`` (in a query worker); raises an EndpointError to refuse it."""
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Register ``texts`` (the canned queries): parsed on first use or when a worker is idle, kept for good."""
-
-    def prepare_pending(self) -> bool:
-        """Parse one registered text not parsed yet (in an idle query worker); False when none is left."""
+        """Register ``texts`` (the canned queries): parsed on first use in each worker, then kept for good."""
 
     def warm_up(self) -> None:
         """Import and initialize what evaluation needs, in the server process, before any fork."""
@@ -140,8 +138,8 @@ class QueryEngine:
         self._max_rows = max_rows
         self._named = named_graph_names(dataset)
         self._prepared: dict[str, Query] = {}
-        self._pending: dict[str, None] = {}
-        """Registered canned texts not parsed yet, in registration order."""
+        self._pending: set[str] = set()
+        """Registered canned texts not parsed yet."""
         self._parsed: OrderedDict[tuple[str, str | None], Query] = OrderedDict()
 
     @property
@@ -155,27 +153,20 @@ class QueryEngine:
         return self._named
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Register each base-independent text, to be parsed and checked once and kept for good.
+        """Register each base-independent text, to be parsed and checked on first use and kept for good.
 
-        A text is parsed on first use (:meth:`checked`, :meth:`prepared`) or by :meth:`prepare_pending`;
-        a refused text is refused again on each use.
+        A text is parsed by the first :meth:`checked` or :meth:`prepared` that asks for it; a refused text is
+        refused again on each use.
         """
         for text in texts:
             if text not in self._prepared and not depends_on_base(text):
-                self._pending[text] = None
-
-    def prepare_pending(self) -> bool:
-        """Parse one registered text not parsed yet; False when none is left."""
-        if not self._pending:
-            return False
-        self.prepared(next(iter(self._pending)))
-        return bool(self._pending)
+                self._pending.add(text)
 
     def prepared(self, text: str) -> Query | None:
         """The query parsed from a text :meth:`prepare` registered (parsed now if need be), else None."""
         query = self._prepared.get(text)
         if query is None and text in self._pending:
-            del self._pending[text]
+            self._pending.discard(text)
             try:
                 query = self._prepared[text] = self._parse_checked(text, PLACEHOLDER_BASE)
             except EndpointError:

@@ -150,10 +150,6 @@ class OxigraphEngine:
         """Register the canned queries with the rdflib engine, which parses and checks them (see its prepare)."""
         self._rdflib.prepare(texts)
 
-    def prepare_pending(self) -> bool:
-        """Parse one more canned query with rdflib (in an idle query worker); False when none is left."""
-        return self._rdflib.prepare_pending()
-
     def _plan(self, text: str) -> _Canned | None:
         """How to bind the parameters of a canned query (planned on its first use), or None for rdflib."""
         plan = self._canned.get(text)

@@ -13,8 +13,6 @@ before granian starts threads there, so no pipe is shared between server process
 - closes the sockets it inherited (the listening socket, other clients' connections);
 - ignores SIGINT (Ctrl-C in a terminal goes to the whole process group; the server stops the workers);
 - installs the :mod:`~calcinosis_kg.server.sandbox` audit hook;
-- parses the engine's canned queries once it has had no job for a second, one after another until a job
-  comes (:meth:`Engine.prepare_pending`): not at once, where it would compete with the server's start-up;
 - exits by itself when the server process that forked it has gone.
 
 Before a worker installs the sandbox it calls the engine's ``worker_started`` (the oxigraph backend opens its
@@ -200,31 +198,16 @@ def _serve_jobs(connection: Connection, engine: Engine, server_pid: int) -> None
     _close_inherited_sockets(keep=connection.fileno())
     engine.worker_started()
     forbid_io()
-    pending = True  # canned queries left to parse while the worker is idle
-    idle = False  # no job for the last _PARENT_CHECK_SECONDS: parse one after another until a job comes
     while True:
-        if not connection.poll(0 if pending and idle else _PARENT_CHECK_SECONDS):
-            if pending:
-                pending = _prepare_pending(engine)
-                idle = True
-            elif os.getppid() != server_pid:
+        if not connection.poll(_PARENT_CHECK_SECONDS):
+            if os.getppid() != server_pid:
                 return
             continue
-        idle = False
         try:
             job: Job = connection.recv()
             connection.send(_answer(engine, job))
         except (EOFError, BrokenPipeError):
             return
-
-
-def _prepare_pending(engine: Engine) -> bool:
-    """Let the engine parse one more canned query; False when it has none left (or failed: logged, given up)."""
-    try:
-        return engine.prepare_pending()
-    except Exception:
-        log.exception("query worker: preparing the canned queries failed; they will be parsed on first use")
-        return False
 
 
 def _answer(engine: Engine, job: Job) -> Answer | EndpointError:

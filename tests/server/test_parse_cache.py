@@ -41,10 +41,9 @@ def test_prepared_texts_are_kept_for_good(engine: QueryEngine, monkeypatch: pyte
     assert engine.checked(prepared, "http://localhost/") is engine.prepared(prepared)
 
 
-def test_idle_preparation_parses_the_registered_texts_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registered_texts_are_parsed_on_first_use_only(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = QueryEngine(load_dataset([SAMPLE_TTL]), max_rows=1000)
     texts = ["ASK { ?s ?p 1 }", "SELECT * { SERVICE <http://x/> { ?s ?p ?o } }", "ASK { ?s ?p 2 }"]
-    engine.prepare(texts)
     parsed: list[str] = []  # every text the engine parses (the real parser still runs)
     parse = QueryEngine._parse_checked
 
@@ -53,15 +52,15 @@ def test_idle_preparation_parses_the_registered_texts_one_at_a_time(monkeypatch:
         return parse(text, base)
 
     monkeypatch.setattr(QueryEngine, "_parse_checked", staticmethod(recording_parse))
-    assert [engine.prepare_pending() for _ in texts] == [True, True, False]
-    assert parsed == texts  # the refused one too, once
-    assert engine.prepare_pending() is False
-    kept = engine.prepared(texts[0])
-    assert kept is not None
-    assert engine.checked(texts[0], "http://localhost/") is kept
-    assert parsed == texts  # nothing parsed again
-    with pytest.raises(ServiceRefused):  # a refused text is refused on each use
-        engine.checked(texts[1], "http://localhost/")
+    engine.prepare(texts)
+    assert parsed == []  # nothing at registration (the server's start-up)
+    kept = engine.checked(texts[0], "http://localhost/")
+    assert engine.checked(texts[0], "http://other/") is kept
+    assert engine.prepared(texts[0]) is kept
+    assert parsed == [texts[0]]
+    for _ in range(2):  # a refused text is refused on each use
+        with pytest.raises(ServiceRefused):
+            engine.checked(texts[1], "http://localhost/")
 
 
 def test_the_lru_is_bounded(engine: QueryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
