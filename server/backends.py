@@ -40,16 +40,17 @@ def make_engine(settings: Settings, dataset: Dataset, paths: Sequence[Path], dat
     engine: Engine = rdflib_engine
     if settings.backend == "oxigraph":
         from calcinosis_kg.server.oxigraph_backend import OxigraphEngine
-        from calcinosis_kg.server.oxigraph_store import ensure_store
+        from calcinosis_kg.server.oxigraph_store import copy_into_memory, ensure_store
 
         root = settings.store_dir or default_store_root()
         store = ensure_store(dataset, data_tag, root, tuple(paths))
+        in_memory = stored_triples(dataset) <= settings.oxigraph_in_memory
         engine = OxigraphEngine(
             store,
             rdflib_engine,
             max_rows=settings.max_rows,
             union_default_graph=settings.union_default_graph,
-            in_memory=stored_triples(dataset) <= settings.oxigraph_in_memory,
+            in_memory=copy_into_memory(store, rdflib_engine.named_graphs) if in_memory else None,
         )
     engine.warm_up()
     engine.prepare(canned_texts())

@@ -12,7 +12,9 @@ blank-node labels of N-Triples and reads every format the endpoint accepts, JSON
 in a forked child process, because RocksDB starts threads that a later fork of the server (the query workers)
 would not have; the server process never opens the store. It writes into a temporary directory that is
 renamed into place when complete, so concurrent servers on the same data build it at most twice and never use
-a half-built store. Query workers open it read-only (:func:`open_read_only`).
+a half-built store. Query workers open it read-only (:func:`open_read_only`), or the server loads it into an
+in-memory store before forking them (:func:`copy_into_memory`), from the N-Quads snapshot written beside the
+RocksDB files when the store was built.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -36,7 +39,9 @@ from calcinosis_kg.server.data import DataLoadError, named_graph_names
 log = logging.getLogger(__name__)
 
 MARKER = "SOURCE.json"
-STORE_FORMAT = 1
+SNAPSHOT = "snapshot.nq"
+"""The store's contents as N-Quads, written when it is built: what :func:`copy_into_memory` loads."""
+STORE_FORMAT = 2
 """Bumped when the way a store is built changes, so that older stores are rebuilt."""
 STALE_DAYS = 7
 _BATCH = 50_000
@@ -97,6 +102,29 @@ def open_read_only(path: Path) -> ox.Store:
     return ox.Store.read_only(str(path))
 
 
+def copy_into_memory(path: Path, graph_names: Iterable[URIRef] = ()) -> ox.Store:
+    """An in-memory store holding what the built store at ``path`` holds, blank-node labels included.
+
+    It is loaded from the store's N-Quads snapshot (:data:`SNAPSHOT`, written when the store was built), so
+    RocksDB is never opened in this process (its threads would not survive the later forks); the workers then
+    share the copy through fork. ``graph_names`` are added as named graphs (N-Quads has no empty graphs).
+    Raises :class:`DataLoadError` when the snapshot is missing or unreadable.
+    """
+    started = time.perf_counter()
+    store = ox.Store()
+    for name in graph_names:
+        store.add_graph(ox.NamedNode(str(name)))
+    try:
+        # ox.parse keeps blank-node labels (Store.load would rename them); extend starts no threads.
+        store.extend(ox.parse(path=str(path / SNAPSHOT), format=ox.RdfFormat.N_QUADS))
+    except (OSError, SyntaxError) as error:
+        raise DataLoadError(
+            f"cannot load the oxigraph store {path} into memory ({error}); delete that directory to rebuild it"
+        ) from error
+    log.info("loaded the oxigraph store %s into memory in %.2f s", path, time.perf_counter() - started)
+    return store
+
+
 def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     """An rdflib term as the equal pyoxigraph term (plain literals become ``xsd:string`` ones, as in RDF 1.1)."""
     if isinstance(term, URIRef):
@@ -137,6 +165,7 @@ def _build(dataset: Dataset, path: Path) -> None:
         store.extend(batch)
     store.flush()
     store.optimize()
+    store.dump(output=str(path / SNAPSHOT), format=ox.RdfFormat.N_QUADS)
 
 
 def _prune(root: Path, keep: Path) -> None:

@@ -15,8 +15,8 @@ name                       meaning                                              
 ``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
 ``KG_BACKEND``             query engine: ``rdflib`` or ``oxigraph`` (pyoxigraph store)  ``rdflib``
 ``KG_STORE_DIR``           where the oxigraph backend keeps its on-disk stores          build/oxigraph-store
-``KG_OXIGRAPH_IN_MEMORY``  most triples the oxigraph backend copies into memory         ``1000000``
-                           from its store, per query worker (0 = always read the disk)
+``KG_OXIGRAPH_IN_MEMORY``  most triples the oxigraph backend loads into memory (shared  ``1000000``
+                           by the workers) from its store (0 = always read the disk)
 ``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
 ``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
 =========================  ===========================================================  ===============
@@ -60,8 +60,8 @@ class Settings:
     store_dir: Path | None = None
     """Root of the oxigraph stores; None means ``oxigraph-store`` in the build directory."""
     oxigraph_in_memory: int = 1_000_000
-    """Largest dataset (in triples) whose store each query worker copies into memory (reading RocksDB costs
-    about three times as much per query); larger datasets are queried on disk."""
+    """Largest dataset (in triples) whose store the server loads into memory before forking its workers
+    (reading RocksDB costs about three times as much per query); larger datasets are queried on disk."""
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
 

@@ -21,11 +21,11 @@ from rdflib import Literal, URIRef
 
 from calcinosis_kg.ontology import CC
 from calcinosis_kg.server.backends import make_engine
-from calcinosis_kg.server.data import content_hash, load_dataset
+from calcinosis_kg.server.data import DataLoadError, content_hash, load_dataset, named_graph_names
 from calcinosis_kg.server.errors import InternalQueryError
 from calcinosis_kg.server.evaluation import Job, QueryEngine
 from calcinosis_kg.server.oxigraph_backend import OxigraphEngine, _group_start
-from calcinosis_kg.server.oxigraph_store import MARKER, ensure_store
+from calcinosis_kg.server.oxigraph_store import MARKER, SNAPSHOT, copy_into_memory, ensure_store
 from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.settings import Settings
 
@@ -218,6 +218,28 @@ def test_the_store_is_built_once_per_data_version(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([first.name, second.name])
     triples = in_subprocess("import pyoxigraph, sys; print(len(pyoxigraph.Store.read_only(sys.argv[1])))", str(second))
     assert int(triples) == sum(len(graph) for graph in dataset.graphs())
+
+
+def test_the_in_memory_copy_holds_what_the_store_holds(tmp_path: Path) -> None:
+    dataset = load_dataset(DATA)
+    path = ensure_store(dataset, "version-1", tmp_path)
+    named = named_graph_names(dataset)
+    copy = copy_into_memory(path, named)
+    code = (
+        "import pyoxigraph, sys; s = pyoxigraph.Store.read_only(sys.argv[1]);"
+        "print('\\n'.join(sorted(str(q) for q in s)))"
+    )
+    on_disk = in_subprocess(code, str(path)).splitlines()
+    assert sorted(str(quad) for quad in copy) == on_disk  # blank-node labels included
+    assert any("_:" in line for line in on_disk)
+    assert {graph.value for graph in copy.named_graphs()} == {str(name) for name in named}
+
+
+def test_a_store_without_its_snapshot_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    path = ensure_store(load_dataset(DATA), "version-1", tmp_path)
+    (path / SNAPSHOT).unlink()
+    with pytest.raises(DataLoadError, match="delete that directory to rebuild it"):
+        copy_into_memory(path)
 
 
 def test_the_store_has_rdflibs_terms(engines: tuple[OxigraphEngine, QueryEngine], routed: QueryPool) -> None:
