@@ -138,17 +138,26 @@ def choose_format(accept: str | None, format_values: Sequence[str], family: Fami
     """
     if format_values:
         return _from_format_parameter(format_values, family)
-    offered = formats_of(family)
+    best = negotiate(accept, formats_of(family))
+    if best is None:
+        raise FormatNotAcceptable(
+            f"Nothing in 'Accept: {accept}' is available for {family.value}. {available(family)}"
+        )
+    return best
+
+
+def negotiate(accept: str | None, offered: Sequence[ResultFormat]) -> ResultFormat | None:
+    """The format of ``offered`` that ``Accept`` prefers, or None if it accepts none of them.
+
+    Highest q first, then the most specific matching range (``text/turtle`` over ``text/*`` over ``*/*``),
+    then the order of ``offered``; no or an empty ``Accept`` means the first offered format.
+    """
     if accept is None or not accept.strip():
         return offered[0]
     ranges = _parse_accept(accept)
     scored = [(_score(ranges, fmt), -index, fmt) for index, fmt in enumerate(offered)]
     (best_q, _), _, best = max(scored, key=lambda entry: (entry[0], entry[1]))
-    if best_q <= 0:
-        raise FormatNotAcceptable(
-            f"Nothing in 'Accept: {accept}' is available for {family.value}. {available(family)}"
-        )
-    return best
+    return best if best_q > 0 else None
 
 
 def available(family: Family) -> str:

@@ -37,15 +37,10 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
+from calcinosis_kg.server import formats
 from calcinosis_kg.server.describe import add_closure
 from calcinosis_kg.server.errors import FormatNotAcceptable
-from calcinosis_kg.server.formats import (
-    Family,
-    ResultFormat,
-    _parse_accept,
-    _score,
-    formats_of,
-)
+from calcinosis_kg.server.formats import Family, ResultFormat, formats_of
 from calcinosis_kg.server.results import write_graph
 
 LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
@@ -306,16 +301,12 @@ def _objects(graph: Graph, predicates: Iterable[URIRef]) -> Iterable[Node]:
 
 
 def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
-    """The representation to send for ``Accept`` (the rules of :func:`~.formats.choose_format`).
+    """The representation to send for ``Accept`` (:func:`~.formats.negotiate`'s rules).
 
     Raises :class:`FormatNotAcceptable` listing what is available when nothing offered is acceptable.
     """
-    if accept is None or not accept.strip():
-        return offered[0]
-    ranges = _parse_accept(accept)
-    scored = [(_score(ranges, fmt), -index, fmt) for index, fmt in enumerate(offered)]
-    (best_q, _), _, best = max(scored, key=lambda entry: (entry[0], entry[1]))
-    if best_q <= 0:
+    best = formats.negotiate(accept, offered)
+    if best is None:
         listed = ", ".join(f"{fmt.label} ({fmt.media_type})" for fmt in offered)
         raise FormatNotAcceptable(
             f"Nothing in 'Accept: {accept}' is available for this resource. Available: {listed}; or the "
