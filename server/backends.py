@@ -2,8 +2,9 @@
 
 ``rdflib`` (the default) evaluates in memory with :class:`~calcinosis_kg.server.evaluation.QueryEngine`;
 ``oxigraph`` with :class:`~calcinosis_kg.server.oxigraph_backend.OxigraphEngine` over an on-disk store built
-from the same loaded dataset (:mod:`calcinosis_kg.server.oxigraph_store`). Either way the canned queries of
-``queries/*.rq`` are parsed and checked here, in the server process, before any worker is forked.
+from the same loaded dataset (:mod:`calcinosis_kg.server.oxigraph_store`), loaded into memory here when the data
+are small enough. Either way the canned queries of ``queries/*.rq`` are registered here, and each query worker
+parses and checks one on its first use.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def default_store_root() -> Path:
 
 
 def make_engine(settings: Settings, dataset: Dataset, paths: Sequence[Path], data_tag: str) -> Engine:
-    """The engine ``settings.backend`` names, warmed up, with the canned queries prepared."""
+    """The engine ``settings.backend`` names, warmed up, with the canned queries registered (parsed on first use)."""
     rdflib_engine = QueryEngine(dataset, max_rows=settings.max_rows)
     engine: Engine = rdflib_engine
     if settings.backend == "oxigraph":
