@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
+from probes import Listener
 from rdflib import Dataset, Graph
 
 from calcinosis_kg.server import create_app
@@ -122,3 +123,11 @@ def app(app_factory: AppFactory) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """flaskr-style: a test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A loopback TCP listener counting connections: a query must never make the server connect to it."""
+    server = Listener()
+    yield server
+    server.close()

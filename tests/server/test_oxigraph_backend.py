@@ -7,16 +7,15 @@ what is particular to pyoxigraph.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer
+from probes import Listener
 from rdflib import Literal, URIRef
 
 from calcinosis_kg.ontology import CC
@@ -37,40 +36,6 @@ SUBSTITUTED = "SELECT ?s ?label WHERE { ?s skos:prefLabel ?label }"
 VALUES_BOUND = "#+ summary: x\nSELECT ?label (STRLEN(?label) AS ?n) WHERE { ?s skos:prefLabel ?label }"
 CONSTRUCTED = "CONSTRUCT { ?s rdfs:label ?label } WHERE { ?s skos:prefLabel ?label }"
 CANNED = [SUBSTITUTED, VALUES_BOUND, CONSTRUCTED]
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections it accepts."""
-
-    def __init__(self) -> None:
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self._socket.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/sparql"
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            connection.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._socket.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    probe = Listener()
-    yield probe
-    probe.close()
 
 
 @pytest.fixture(scope="module")
