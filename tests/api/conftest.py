@@ -5,7 +5,7 @@ directory, and the server (``python -m calcinosis_kg.server``, started by ``test
 serves its ``calcinosis-kg.nt``. Reference answers are computed in-process by rdflib on the same file.
 
 The canned-query tests (``test_queries_api``, ``test_bindings``) run once per query engine: their servers and
-pools depend on the session-scoped ``backend`` fixture, parametrized by :func:`pytest_generate_tests`.
+pools depend on the ``backend`` fixture of ``tests/conftest.py`` (see ``BOTH_BACKENDS`` there).
 """
 
 from __future__ import annotations
@@ -25,31 +25,6 @@ SERVER_TESTS = Path(__file__).resolve().parents[1] / "server"
 sys.path.append(str(SERVER_TESTS))  # live_server.py, shared with the endpoint's tests
 
 SERVER_SETTINGS = {"KG_QUERY_TIMEOUT": "20", "KG_QUERY_WORKERS": "2"}
-BACKENDS = ("rdflib", "oxigraph")
-BOTH_BACKENDS = frozenset({"test_queries_api", "test_bindings"})
-"""Test modules run against both query engines."""
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run the tests of :data:`BOTH_BACKENDS` modules that use the ``backend`` fixture once per backend."""
-    module = metafunc.module.__name__.rpartition(".")[2]
-    if "backend" in metafunc.fixturenames and module in BOTH_BACKENDS:
-        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="session")
-
-
-@pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> str:
-    """The query engine of the ``api`` server: ``rdflib`` unless the test is parametrized."""
-    name: str = getattr(request, "param", "rdflib")
-    return name
-
-
-@pytest.fixture(scope="session")
-def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the oxigraph backend keeps its stores in this session."""
-    return tmp_path_factory.mktemp("oxigraph-stores")
-
-
 @pytest.fixture(scope="session")
 def built_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``calcinosis-kg.nt`` of a fresh build (without the reasoner, which the API does not need)."""

@@ -1,14 +1,13 @@
 """Fixtures of the endpoint tests: a live server on a loopback port, and the app in-process.
 
-The answer-bearing and safety tests (the modules in :data:`BOTH_BACKENDS`) run against a server of each
-query engine, ``KG_BACKEND=rdflib`` and ``KG_BACKEND=oxigraph``: their ``server`` fixture depends on the
-session-scoped ``backend`` fixture, which :func:`pytest_generate_tests` parametrizes for those modules. The
-other modules run on the default backend only.
+The answer-bearing and safety tests run against a server of each query engine: the ``server`` fixture depends
+on the ``backend`` fixture of ``tests/conftest.py`` (see ``BOTH_BACKENDS`` there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,12 +18,6 @@ from rdflib import Dataset, Graph
 
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
-
-BACKENDS = ("rdflib", "oxigraph")
-BOTH_BACKENDS = frozenset(
-    {"test_clients", "test_protocol", "test_safety", "test_limits", "test_w3c_protocol", "test_describe", "test_cache"}
-)
-"""Test modules run against both query engines."""
 
 QUERY_TIMEOUT = 2
 MAX_ROWS = 1000
@@ -44,34 +37,14 @@ SERVER_SETTINGS = {
 }
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run the tests of :data:`BOTH_BACKENDS` modules that use the ``backend`` fixture once per backend."""
-    module = metafunc.module.__name__.rpartition(".")[2]
-    if "backend" in metafunc.fixturenames and module in BOTH_BACKENDS:
-        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="session")
-
-
 @pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> str:
-    """The query engine of the ``server`` fixture: ``rdflib`` unless the test is parametrized."""
-    name: str = getattr(request, "param", "rdflib")
-    return name
-
-
-@pytest.fixture(scope="session")
-def store_root(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Where the oxigraph backend's servers of this session keep their stores."""
-    return str(tmp_path_factory.mktemp("oxigraph-stores"))
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: str) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: Path) -> Iterator[LiveServer]:
     """The endpoint serving the sample data (a Turtle default graph, two TriG named graphs) over HTTP.
 
     Queries time out after 2 s, results are capped at 1000 rows, bodies at 64 KiB, with 2 query workers;
     ``backend`` chooses the query engine.
     """
-    settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": store_root}
+    settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": str(store_root)}
     folder = tmp_path_factory.mktemp(f"server-{backend}")
     with live_server(folder, [SAMPLE_TTL, SOURCES_TRIG], settings, *PRODUCTION) as live:
         yield live
@@ -93,14 +66,14 @@ AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
-def app_factory(backend: str, store_root: str) -> Iterator[AppFactory]:
+def app_factory(backend: str, store_root: Path) -> Iterator[AppFactory]:
     """``make(config=None)``: an app made by create_app on the sample data (config added); stopped after."""
     apps: list[Flask] = []
     defaults = {
         "KG_DATA": [SAMPLE_TTL, SOURCES_TRIG],
         "TESTING": True,
         "KG_BACKEND": backend,
-        "KG_STORE_DIR": store_root,
+        "KG_STORE_DIR": str(store_root),
     }
 
     def make(config: Mapping[str, object] | None = None) -> Flask:

@@ -1,6 +1,6 @@
 """The result cache: repeated requests are answered in the server process, with a stable ETag, within bounds.
 
-Runs against both query engines (see ``BOTH_BACKENDS`` in conftest).
+Runs against both query engines (see ``BOTH_BACKENDS`` in tests/conftest.py).
 """
 
 from __future__ import annotations

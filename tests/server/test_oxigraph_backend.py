@@ -1,6 +1,6 @@
 """The oxigraph backend: what pyoxigraph evaluates, what rdflib answers instead, SERVICE in disguise, the store.
 
-The answers of both backends are compared by the modules of ``BOTH_BACKENDS`` (conftest); these tests cover
+The answers of both backends are compared by the modules of ``BOTH_BACKENDS`` (tests/conftest.py); these tests cover
 what is particular to pyoxigraph.
 """
 
