@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef, Variable
@@ -79,6 +79,7 @@ _RDFLIB_ONLY = re.compile("regex|replace", re.IGNORECASE)
 _SELECT_ALL = re.compile(r"(?i)select\s+(?:distinct\s+|reduced\s+)?\*")
 _SAFE_TERM = re.compile(r"[^\\\x00-\x1f\x7f]*")
 _IRI = re.compile(r'[^<>"{}|^`\\\x00-\x20]*')
+_T = TypeVar("_T")
 _TOKEN = re.compile(
     r"""(?P<skip>\s+|\#[^\n\r]*|'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
        |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*"|<[^<>"{}|^`\\\x00-\x20]*>|[?$][^\s{}()]*)
@@ -285,13 +286,13 @@ class OxigraphEngine:
         columns = variables if order is None or set(order) != set(variables) else order
         if fmt.key == "json":  # written straight from pyoxigraph's terms (the answers' most common format)
             names = [str(var) for var in variables]
-            encode = _JsonEncoder()
+            encode = _Memoized(_json_binding)
             bindings = [
                 {name: encode(value) for name, value in zip(names, solution, strict=True) if value is not None}
                 for solution in self._capped(solutions)
             ]
             return Answer(json_results([str(var) for var in columns], bindings).encode("utf-8"), fmt.content_type)
-        convert = _Converter()
+        convert = _Memoized(_rdflib_term)
         rows: list[Row] = [
             {var: convert(value) for var, value in zip(variables, solution, strict=True) if value is not None}
             for solution in self._capped(solutions)
@@ -310,7 +311,7 @@ class OxigraphEngine:
 
     def _construct(self, triples: Iterator[ox.Triple], fmt: ResultFormat) -> Answer:
         graph = Graph()
-        convert = _Converter()
+        convert = _Memoized(_rdflib_term)
         for added, triple in enumerate(triples, 1):
             graph.add((convert(triple.subject), convert(triple.predicate), convert(triple.object)))
             if added > self._max_rows and len(graph) > self._max_rows:
@@ -330,37 +331,26 @@ def _fast_path_text(text: str) -> bool:
     return _SERVICE.search(code) is None and _RDFLIB_ONLY.search(code) is None
 
 
-class _Converter:
-    """pyoxigraph terms to rdflib terms, memoized for one result (IRIs and labels repeat a lot)."""
+class _Memoized(Generic[_T]):
+    """A conversion of pyoxigraph terms, memoized for one result (IRIs and labels repeat a lot)."""
 
-    def __init__(self) -> None:
-        self._memo: dict[object, Identifier] = {}
+    def __init__(self, convert: Callable[[object], _T]) -> None:
+        self._convert = convert
+        self._memo: dict[object, _T] = {}
 
-    def __call__(self, term: object) -> Identifier:
+    def __call__(self, term: object) -> _T:
         converted = self._memo.get(term)
         if converted is None:
-            converted = self._memo[term] = _rdflib_term(term)
+            converted = self._memo[term] = self._convert(term)
         return converted
 
 
-class _JsonEncoder:
-    """pyoxigraph terms to SPARQL JSON bindings, memoized for one result, as :func:`json_term` writes rdflib's.
-
-    IRIs, blank nodes, strings and language-tagged strings are written as they are; other typed literals go
-    through rdflib's term, so that their lexical form is normalized as when rdflib evaluates.
-    """
-
-    def __init__(self) -> None:
-        self._memo: dict[object, dict[str, str]] = {}
-
-    def __call__(self, term: object) -> dict[str, str]:
-        encoded = self._memo.get(term)
-        if encoded is None:
-            encoded = self._memo[term] = _json_binding(term)
-        return encoded
-
-
 def _json_binding(term: object) -> dict[str, str]:
+    """A pyoxigraph term as a SPARQL JSON binding, as :func:`json_term` writes the rdflib term ``_rdflib_term`` gives.
+
+    IRIs, strings and language-tagged strings are written as they are; other terms go through rdflib's term, so
+    that typed literals' lexical forms are normalized as when rdflib evaluates.
+    """
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, ox.Literal):
