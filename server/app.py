@@ -11,21 +11,23 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from calcinosis_kg.queries.catalog import load_catalog
-from calcinosis_kg.server.backends import make_query_pool
+from calcinosis_kg.server.cache import ResultCache
 from calcinosis_kg.server.conditional import DataVersion, install_conditional_get
-from calcinosis_kg.server.data import DataLoadError, load_dataset, summarize
+from calcinosis_kg.server.data import DataLoadError, content_hash, load_store, rdflib_view, summarize
+from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.errors import register_error_handlers
 from calcinosis_kg.server.health import make_health_blueprint
 from calcinosis_kg.server.hooks import install_access_log, install_cors
 from calcinosis_kg.server.linked_data import LinkedData, make_linked_data_blueprint
 from calcinosis_kg.server.lookup_api import LabelIndex, make_lookup_blueprint
 from calcinosis_kg.server.openapi import make_openapi_blueprint
-from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.queries_api import make_queries_blueprint
 from calcinosis_kg.server.settings import Settings
-from calcinosis_kg.server.sparql import make_sparql_blueprint
+from calcinosis_kg.server.sparql.endpoint import make_sparql_blueprint
+from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.ui import ResourcePages, make_ui_blueprint
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics, make_void_blueprint
+from calcinosis_kg.server.workers.pool import QueryPool
 
 POOL_EXTENSION = "calcinosis_kg.query_pool"
 """Key of the app's :class:`QueryPool` in ``app.extensions`` (``serve()`` closes it on shutdown)."""
@@ -34,13 +36,16 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Load the dataset and build the SPARQL endpoint's Flask app.
+    """Load the dataset into the engine's store and build the app.
 
     ``config`` may hold any setting of :mod:`calcinosis_kg.server.settings` (``KG_DATA``,
-    ``KG_QUERY_TIMEOUT``, ``KG_MAX_ROWS``, ``KG_MAX_BODY``, ``KG_TRUST_PROXY``, ``KG_QUERY_WORKERS``,
-    ``KG_UNION_DEFAULT_GRAPH``), overriding the environment variable of the same name, and any Flask
-    setting (``TESTING``, ...). Without ``KG_DATA`` the endpoint serves the built graph
+    ``KG_QUERY_TIMEOUT``, ``KG_MAX_ROWS``, ...), overriding the environment variable of the same name, and any
+    Flask setting (``TESTING``, ...). Without ``KG_DATA`` the endpoint serves the built graph
     ``calcinosis-kg.nt`` of the build directory.
+
+    The data are held once, in the Oxigraph store: queries, descriptions and linked-data documents are answered
+    by the engine in the query workers; the start-up indexes (labels, VoID statistics, the lookup index, the
+    ontology document) read the same store through an rdflib :class:`~rdflib.Dataset` backed by it (oxrdflib).
 
     Raises :class:`~calcinosis_kg.server.settings.SettingsError` for an invalid setting and
     :class:`~calcinosis_kg.server.data.DataLoadError` when a data file is missing or does not parse; both
@@ -48,15 +53,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     settings = Settings.load(config)
     paths = settings.data or (default_data_file(),)
-    dataset = load_dataset(paths, union_default_graph=settings.union_default_graph)
-    summary = summarize(dataset)
-    pool = make_query_pool(settings, dataset, paths)
+    store = load_store(paths)
+    summary = summarize(store, union_default_graph=settings.union_default_graph)
+    limits = Limits(
+        max_bytes=settings.max_body, max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
+    )
+    engine = OxigraphEngine(
+        store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
+    )
+    engine.warm_up()
+    cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=content_hash(paths))
+    pool = QueryPool(engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache)
     log.info(
         "loaded %d triples (%d named graphs) from %s",
         summary.triples,
         len(summary.named_graphs),
         ", ".join(str(path) for path in paths),
     )
+    dataset = rdflib_view(store, union_default_graph=settings.union_default_graph)
 
     app = Flask(__name__)
     flask_settings = {key: value for key, value in (config or {}).items() if not key.startswith("KG_")}
@@ -73,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_sparql_blueprint(pool, summary, settings))
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
     app.register_blueprint(make_void_blueprint(statistics, dumps))
-    app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data)))
+    app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data), pool))
     install_conditional_get(app, DataVersion.of(paths))
     app.register_blueprint(make_health_blueprint(summary))
     app.register_blueprint(make_queries_blueprint(pool, catalog))

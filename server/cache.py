@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from calcinosis_kg.server.evaluation import Answer, Job
+from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.formats import FORMATS, Family, ResultFormat, choose_format
 
 _ENTRY_OVERHEAD = 256

@@ -1,35 +1,42 @@
-"""Loading the served RDF dataset from files, and the summary the endpoint publishes about it.
+"""Loading the served RDF dataset from files into an Oxigraph store, and the summary the endpoint publishes.
 
-The format of each file comes from its extension. N-Quads, TriG and JSON-LD are dataset formats: their
-named graphs stay named graphs and their unnamed triples go into the default graph. Every other format
-holds triples only, which go into the default graph.
+The files are read by Oxigraph's own parsers, so every term is stored as written (a typed literal keeps its
+lexical form, ``"2006-08-23Z"^^xsd:date`` its time zone). The format of each file comes from its extension.
+N-Quads, TriG and JSON-LD are dataset formats: their named graphs stay named graphs and their unnamed triples
+go into the default graph. Every other format holds triples only, which go into the default graph.
+
+Blank-node labels are kept as the files write them (so that descriptions, and their ETags, are the same
+after a restart); when several files are served, each file's labels get a prefix of their own, so that two
+files' ``_:b1`` stay two blank nodes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rdflib import Dataset, URIRef
+import pyoxigraph as ox
+from oxrdflib import OxigraphStore
+from rdflib import Dataset, Literal
+from rdflib.graph import Graph
+from rdflib.namespace import XSD
 
 from calcinosis_kg.errors import KGError
 
-RDF_FORMATS: dict[str, str] = {
-    ".ttl": "turtle",
-    ".nt": "nt",
-    ".nq": "nquads",
-    ".trig": "trig",
-    ".jsonld": "json-ld",
-    ".rdf": "xml",
-    ".owl": "xml",
-    ".xml": "xml",
+RDF_FORMATS: dict[str, ox.RdfFormat] = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+    ".nq": ox.RdfFormat.N_QUADS,
+    ".trig": ox.RdfFormat.TRIG,
+    ".jsonld": ox.RdfFormat.JSON_LD,
+    ".rdf": ox.RdfFormat.RDF_XML,
+    ".owl": ox.RdfFormat.RDF_XML,
+    ".xml": ox.RdfFormat.RDF_XML,
 }
-"""File extension -> rdflib parser name."""
-
-DATASET_FORMATS = frozenset({"nquads", "trig", "json-ld"})
-"""Parsers whose named graphs are kept."""
+"""File extension -> Oxigraph parser."""
 
 
 class DataLoadError(KGError):
@@ -42,78 +49,86 @@ class DatasetSummary:
 
     default_triples: int
     """Triples in the default graph as queries see it (with ``union_default_graph``: of all graphs)."""
-    named_graphs: Mapping[URIRef, int]
+    named_graphs: Mapping[str, int]
     """Name -> triples of each named graph."""
     union_default_graph: bool
     triples: int
     """Triples stored in all graphs together (a triple in two graphs counts twice)."""
 
 
-def load_dataset(paths: Iterable[Path], *, union_default_graph: bool = False) -> Dataset:
-    """Parse ``paths`` into one in-memory rdflib Dataset.
+def load_store(paths: Sequence[Path]) -> ox.Store:
+    """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring).
 
-    With ``union_default_graph`` the dataset's default graph is, for queries, the union of all its graphs.
     Raises :class:`DataLoadError` with the file name and the parser's message when a file is missing,
     has an extension not in :data:`RDF_FORMATS` or does not parse.
     """
-    dataset = Dataset(default_union=union_default_graph)
-    for path in paths:
+    store = ox.Store()
+    for index, path in enumerate(paths):
         rdf_format = RDF_FORMATS.get(path.suffix.lower())
         if rdf_format is None:
             known = ", ".join(sorted(RDF_FORMATS))
             raise DataLoadError(f"cannot serve {path}: unknown RDF file extension (known: {known})")
         if not path.is_file():
             raise DataLoadError(f"cannot serve {path}: no such file")
+        quads: Iterable[ox.Quad] = ox.parse(path=str(path), format=rdf_format, base_iri=path.resolve().as_uri())
+        if len(paths) > 1:
+            quads = _relabelled(quads, f"f{index}_")
         try:
-            if rdf_format in DATASET_FORMATS:
-                _merge(Dataset().parse(path, format=rdf_format), into=dataset)
-            else:
-                dataset.default_graph.parse(path, format=rdf_format)
-        except Exception as error:  # rdflib's parsers raise many unrelated types for bad input
-            raise DataLoadError(f"cannot parse {path} as {rdf_format}: {error}") from error
-    return dataset
+            store.extend(quads)  # extend starts no threads: the store is shared with forked workers
+        except (SyntaxError, ValueError, OSError) as error:
+            raise DataLoadError(f"cannot parse {path} as {rdf_format.name}: {error}") from error
+    return store
 
 
-def _merge(part: Dataset, into: Dataset) -> None:
-    """Add every graph of ``part`` to ``into``.
+def _relabelled(quads: Iterable[ox.Quad], prefix: str) -> Iterator[ox.Quad]:
+    def term(node: object) -> object:
+        return ox.BlankNode(prefix + node.value) if isinstance(node, ox.BlankNode) else node
 
-    Dataset files are parsed into a dataset of their own and merged: rdflib's N-Quads parser empties the
-    default graph of the dataset it parses into.
-    """
-    for graph in part.graphs():
-        if graph.identifier == part.default_graph.identifier:
-            target = into.default_graph
+    for quad in quads:
+        if any(isinstance(part, ox.BlankNode) for part in (quad.subject, quad.object, quad.graph_name)):
+            yield ox.Quad(term(quad.subject), quad.predicate, term(quad.object), term(quad.graph_name))  # type: ignore[arg-type]
         else:
-            target = into.graph(graph.identifier)
-        target += graph
+            yield quad
 
 
-def named_graph_names(dataset: Dataset) -> frozenset[URIRef]:
-    """The names of the dataset's named graphs (its default graph is not one of them)."""
-    default = dataset.default_graph.identifier
-    return frozenset(
-        graph.identifier
-        for graph in dataset.graphs()
-        if isinstance(graph.identifier, URIRef) and graph.identifier != default
-    )
+class _PlainStrings(OxigraphStore):
+    """oxrdflib's store, giving ``xsd:string`` literals as rdflib's plain literals (RDF 1.1: the same term).
+
+    rdflib compares ``Literal("x")`` and ``Literal("x", datatype=XSD.string)`` as different terms, and writes the
+    datatype out; the start-up indexes and documents built with rdflib expect plain literals.
+    """
+
+    def triples(self, triple_pattern: Any, context: Graph | None = None) -> Iterator[Any]:
+        for (subject, predicate, obj), contexts in super().triples(triple_pattern, context):
+            if isinstance(obj, Literal) and obj.datatype == XSD.string:
+                obj = Literal(str(obj))
+            yield (subject, predicate, obj), contexts
 
 
-def summarize(dataset: Dataset) -> DatasetSummary:
-    """Count the triples of the default graph (the union if the dataset has one) and of each named graph."""
-    named = {name: len(dataset.graph(name)) for name in named_graph_names(dataset)}
-    own_default = len(dataset.default_graph)
-    union = len(set(dataset.triples((None, None, None)))) if dataset.default_union else own_default
+def rdflib_view(store: ox.Store, *, union_default_graph: bool) -> Dataset:
+    """An rdflib :class:`~rdflib.Dataset` whose store is ``store`` (oxrdflib): rdflib's API, no second copy."""
+    return Dataset(store=_PlainStrings(store=store), default_union=union_default_graph)
+
+
+def named_graph_names(store: ox.Store) -> frozenset[str]:
+    """The IRIs of the store's named graphs (blank-node graph names are not addressable by IRI)."""
+    return frozenset(name.value for name in store.named_graphs() if isinstance(name, ox.NamedNode))
+
+
+def summarize(store: ox.Store, *, union_default_graph: bool) -> DatasetSummary:
+    """Count the triples of the default graph (the union if so served) and of each named graph."""
+    named = {name: _count(store, ox.NamedNode(name)) for name in named_graph_names(store)}
+    default = len({quad.triple for quad in store}) if union_default_graph else _count(store, ox.DefaultGraph())
     return DatasetSummary(
-        default_triples=union,
+        default_triples=default,
         named_graphs=dict(sorted(named.items())),
-        union_default_graph=dataset.default_union,
-        triples=own_default + sum(named.values()),
+        union_default_graph=union_default_graph,
+        triples=len(store),
     )
 
 
-def stored_triples(dataset: Dataset) -> int:
-    """The triples of the default graph and of every named graph (the quads a store of the dataset holds)."""
-    return len(dataset.default_graph) + sum(len(dataset.graph(name)) for name in named_graph_names(dataset))
+def _count(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> int:
+    return sum(1 for _ in store.quads_for_pattern(None, None, None, graph))
 
 
 def content_hash(paths: Iterable[Path]) -> str:

@@ -1,72 +1,117 @@
-"""The endpoint's answer to DESCRIBE: a resource's neighbourhood, with provenance and labels.
+"""The description of a resource: what ``DESCRIBE`` answers and what its IRI dereferences to.
 
 SPARQL leaves the content of a description to the service. For each resource this one gives
 
 - its outgoing triples, following blank-node objects to their own triples (OWL restrictions, lists);
-- its incoming triples;
-- the OWL 2 axiom annotations about it: every ``owl:Axiom`` whose ``owl:annotatedSource`` is the resource,
-  with all triples reachable from it through blank nodes (sources, evidence, qualifiers);
-- the ``rdfs:label`` and ``skos:prefLabel`` of every other IRI the description mentions, so that a client
-  can show names instead of IRIs.
+- its incoming triples, and for a blank-node subject everything reachable from it: the ``owl:Axiom``
+  annotations of its assertions and mappings, with their sources, evidence and qualifiers;
+- the ``skos:prefLabel`` and ``rdfs:label`` of every other IRI the description mentions (predicates too),
+  and the ``rdf:type`` of every other IRI in subject or object position, so that a client can show names;
+- for each source it cites (objects of ``cco:supportedBy`` and ``dcterms:source``), its title, DOI, URL,
+  authors, journal and year.
+
+It reads the store's default graph as queries see it (the union of all graphs with
+``KG_UNION_DEFAULT_GRAPH``) through pyoxigraph, in a query worker, under the time limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from rdflib import BNode, Graph, URIRef
-from rdflib.namespace import OWL, RDFS, SKOS
-from rdflib.term import Node
+import pyoxigraph as ox
 
+from calcinosis_kg.ontology import BIBO, CCO, SCHEMA
 from calcinosis_kg.server.errors import ResultTooLarge
 
-LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel)
+_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+LABEL_PROPERTIES = (
+    ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"),
+    ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
+)
+_DCTERMS = "http://purl.org/dc/terms/"
+CITING_PROPERTIES = (ox.NamedNode(str(CCO.supportedBy)), ox.NamedNode(_DCTERMS + "source"))
+SOURCE_DETAILS = tuple(
+    ox.NamedNode(str(iri))
+    for iri in (_DCTERMS + "title", BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)
+)
+"""What a description copies of each source it cites."""
+
+Resource = ox.NamedNode | ox.BlankNode
 
 
-def describe(graph: Graph, resources: Iterable[Node], max_triples: int) -> Graph:
-    """The description of ``resources`` in ``graph``, as a new graph with ``graph``'s prefixes.
+class GraphView:
+    """The triples of the served default graph: the store's default graph, or the union of all its graphs."""
 
-    Literals among ``resources`` are skipped. Raises :class:`ResultTooLarge` once the description has
-    more than ``max_triples`` triples.
+    def __init__(self, store: ox.Store, *, union: bool) -> None:
+        self._store = store
+        self._graph = None if union else ox.DefaultGraph()
+
+    def triples(
+        self, subject: Resource | None, predicate: ox.NamedNode | None, obj: object | None
+    ) -> Iterator[ox.Triple]:
+        """Matching triples (each once, also when the union holds it in several graphs)."""
+        seen: set[ox.Triple] = set()
+        for quad in self._store.quads_for_pattern(subject, predicate, obj, self._graph):  # type: ignore[arg-type]
+            triple = quad.triple
+            if self._graph is None:
+                if triple in seen:
+                    continue
+                seen.add(triple)
+            yield triple
+
+
+def describe(view: GraphView, resources: Iterable[object], max_triples: int) -> list[ox.Triple]:
+    """The description of ``resources`` (literals are skipped) as a list of distinct triples.
+
+    Raises :class:`ResultTooLarge` once it has more than ``max_triples`` triples.
     """
-    description = Graph()
-    for prefix, namespace in graph.namespaces():
-        description.bind(prefix, namespace, override=True, replace=True)
-    described = {resource for resource in resources if isinstance(resource, URIRef | BNode)}
+    described = list(dict.fromkeys(r for r in resources if isinstance(r, ox.NamedNode | ox.BlankNode)))
+    found: dict[ox.Triple, None] = {}
+
+    def add(triples: Iterable[ox.Triple]) -> None:
+        for triple in triples:
+            found[triple] = None
+            if len(found) > max_triples:
+                raise ResultTooLarge(
+                    f"The description has more than {max_triples} triples (KG_MAX_ROWS); describe fewer resources."
+                )
+
     for resource in described:
-        add_closure(graph, resource, description)
-        for subject, predicate in graph.subject_predicates(resource):
-            description.add((subject, predicate, resource))
-        for axiom in graph.subjects(OWL.annotatedSource, resource):
-            if isinstance(axiom, BNode):
-                add_closure(graph, axiom, description)
-        _check_size(description, max_triples)
-    mentioned = {node for triple in description for node in triple if isinstance(node, URIRef)} - described
-    for node in mentioned:
+        add(closure(view, resource))
+        for triple in view.triples(None, None, resource):
+            add((triple,))
+            if isinstance(triple.subject, ox.BlankNode):
+                add(closure(view, triple.subject))
+    targets = set(described)
+    nodes: set[ox.NamedNode] = set()
+    predicates: set[ox.NamedNode] = set()
+    sources: set[ox.NamedNode] = set()
+    for triple in list(found):
+        nodes.update(node for node in (triple.subject, triple.object) if isinstance(node, ox.NamedNode))
+        predicates.add(triple.predicate)
+        if triple.predicate in CITING_PROPERTIES and isinstance(triple.object, ox.NamedNode):
+            sources.add(triple.object)
+    for node in sorted((nodes | predicates) - targets, key=str):
         for label_property in LABEL_PROPERTIES:
-            for label in graph.objects(node, label_property):
-                description.add((node, label_property, label))
-    _check_size(description, max_triples)
-    return description
+            add(view.triples(node, label_property, None))
+    for node in sorted(nodes - targets, key=str):
+        add(view.triples(node, _RDF_TYPE, None))
+    for source in sorted(sources - targets, key=str):
+        for detail in SOURCE_DETAILS:
+            add(view.triples(source, detail, None))
+    return list(found)
 
 
-def add_closure(graph: Graph, start: Node, target: Graph) -> None:
-    """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
-    pending = [start]
-    visited: set[Node] = set()
+def closure(view: GraphView, start: Resource) -> Iterator[ox.Triple]:
+    """The triples of ``start`` and, recursively, of every blank node they reach."""
+    pending: list[Resource] = [start]
+    visited: set[Resource] = set()
     while pending:
         node = pending.pop()
         if node in visited:
             continue
         visited.add(node)
-        for _, predicate, obj in graph.triples((node, None, None)):
-            target.add((node, predicate, obj))
-            if isinstance(obj, BNode):
-                pending.append(obj)
-
-
-def _check_size(description: Graph, max_triples: int) -> None:
-    if len(description) > max_triples:
-        raise ResultTooLarge(
-            f"The description has more than {max_triples} triples (KG_MAX_ROWS); describe fewer resources."
-        )
+        for triple in view.triples(node, None, None):
+            yield triple
+            if isinstance(triple.object, ox.BlankNode):
+                pending.append(triple.object)

@@ -23,6 +23,10 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from calcinosis_kg.errors import KGError
 
+READ_ONLY_MESSAGE = (
+    "This endpoint is read-only: SPARQL Update is refused (send a SELECT, ASK, CONSTRUCT or DESCRIBE query)."
+)
+
 
 class EndpointError(KGError):
     """A request the endpoint refuses; the message is shown to the client as is."""

@@ -10,14 +10,18 @@ headers naming the others. The format-specific documents are served too: ``/id/a
 What is served for an IRI (:meth:`LinkedData.document`):
 
 - for the ontology IRI and its version IRI, the whole ontology (:func:`ontology_document`);
-- for any other IRI of the graph, its description (:func:`describe_resource`): outgoing and incoming
-  triples with the blank-node structures they reach (the ``owl:Axiom`` annotations of its assertions and
-  mappings, with sources, evidence and qualifiers), the labels and types of every IRI it mentions and the
-  bibliographic details of its sources;
+- for any other IRI of the graph, its description, the answer to ``DESCRIBE <iri>``
+  (:mod:`~calcinosis_kg.server.describe`): outgoing and incoming triples with the blank-node structures they
+  reach (the ``owl:Axiom`` annotations of its assertions and mappings, with sources, evidence and
+  qualifiers), the labels and types of every IRI it mentions and the bibliographic details of its sources.
+  It is asked of the query worker pool like any query, so it has the same time limit, result cache and
+  engine; the RDF representations are the engine's answer, the HTML page is rendered from its N-Triples;
 - for an unknown IRI, a 404 in the negotiated format: the HTML page, or an RDF document that parses
   (an empty graph with a comment; ``[]`` in JSON-LD).
 
-The served graph is the dataset's default graph as queries see it (the union of all graphs with
+The indexes (which IRIs are served, their labels, the ontology document) are computed once at start-up from
+the store, through an rdflib graph whose store is the engine's (oxrdflib): there is no second copy of the
+data. The served graph is the dataset's default graph as queries see it (the union of all graphs with
 ``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is :mod:`~calcinosis_kg.server.formats`' (q-values,
 specificity, server order), over the four RDF formats (Turtle first: the default for ``*/*``) and HTML.
 """
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -38,10 +42,11 @@ from rdflib.term import Node
 
 from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
 from calcinosis_kg.server import formats
-from calcinosis_kg.server.describe import add_closure
+from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.formats import Family, ResultFormat, formats_of
 from calcinosis_kg.server.results import write_graph
+from calcinosis_kg.server.workers.pool import QueryPool
 
 LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
 """The properties whose values name a resource, best first (``dcterms:title`` comes after them)."""
@@ -49,11 +54,12 @@ LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
 SOURCE_DETAILS = (DCTERMS.title, BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)
 """What a description copies of each source it cites (``cco:supportedBy``/``dcterms:source`` objects)."""
 
-RENDERED_DOCUMENTS = 2048
-"""Representations each server process keeps once written (IRI, format and script root; least recent out).
+RENDERED_PAGES = 2048
+"""HTML pages each server process keeps once rendered (IRI and script root; least recent out). The RDF
+representations are kept by the query pool's result cache."""
 
-The data never change while the server runs, so a document is described and serialized once: rdflib's
-serializers made dereferencing cost 5-25 ms a request."""
+DESCRIBE_QUERY = "DESCRIBE ?resource"
+"""The query whose answer is a resource's document; ``?resource`` is bound to the IRI."""
 
 SCHEMA_TYPES = frozenset(
     {OWL.Class, RDFS.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property}
@@ -77,6 +83,8 @@ RDF_FORMATS: tuple[ResultFormat, ...] = formats_of(Family.GRAPH)
 
 REPRESENTATIONS: tuple[ResultFormat, ...] = (*RDF_FORMATS, HTML)
 """What a resource is offered as, in the server's order of preference (Turtle for ``*/*``)."""
+
+NTRIPLES = RDF_FORMATS[1]
 
 EXTENSIONS: Mapping[str, ResultFormat] = {
     "ttl": RDF_FORMATS[0],
@@ -149,13 +157,9 @@ class LinkedData:
         """Whether ``iri`` is the ontology IRI or one of its version IRIs."""
         return iri == self.ontology or iri in self.versions
 
-    def document(self, iri: URIRef) -> Graph | None:
-        """What is served for ``iri``: the ontology, the resource's description, or None if it is unknown."""
-        if self.is_ontology(iri):
-            return self.ontology_graph
-        if iri in self.resources:
-            return describe_resource(self.graph, iri)
-        return None
+    def is_served(self, iri: URIRef) -> bool:
+        """Whether ``iri`` dereferences to a document (the ontology or a resource of the graph)."""
+        return self.is_ontology(iri) or iri in self.resources
 
     def label(self, node: Node) -> str | None:
         """The display label of ``node``, if it is an IRI of the graph that has one."""
@@ -191,30 +195,6 @@ def label_of(graph: Graph, node: Node) -> str | None:
 def new_document() -> Graph:
     """An empty graph with the project's prefixes only (no rdflib defaults), for readable Turtle."""
     return bind_prefixes(Graph(bind_namespaces="none"))
-
-
-def describe_resource(graph: Graph, iri: URIRef) -> Graph:
-    """The description of ``iri`` in ``graph``.
-
-    - its outgoing triples, following blank-node objects to their own triples;
-    - its incoming triples; for a blank-node subject (an ``owl:Axiom`` annotating one of its assertions or
-      mappings, or one that cites it as ``dcterms:source``), everything reachable from that blank node;
-    - the labels (``skos:prefLabel``, ``rdfs:label``) and ``rdf:type`` of every other IRI it mentions;
-    - for each source it cites (objects of ``cco:supportedBy`` and ``dcterms:source``), its title, DOI,
-      URL, authors, journal and year.
-
-    This is a superset of the endpoint's DESCRIBE (:mod:`~calcinosis_kg.server.describe`): the incoming
-    axioms are complete, and types and sources are added so that a client can show the page from the
-    description alone.
-    """
-    description = new_document()
-    add_closure(graph, iri, description)
-    for subject, predicate in graph.subject_predicates(iri):
-        description.add((subject, predicate, iri))
-        if isinstance(subject, BNode):
-            add_closure(graph, subject, description)
-    _add_context(graph, description, exclude=iri)
-    return description
 
 
 def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
@@ -259,6 +239,21 @@ def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
     return document
 
 
+def add_closure(graph: Graph, start: Node, target: Graph) -> None:
+    """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
+    pending = [start]
+    visited: set[Node] = set()
+    while pending:
+        node = pending.pop()
+        if node in visited:
+            continue
+        visited.add(node)
+        for _, predicate, obj in graph.triples((node, None, None)):
+            target.add((node, predicate, obj))
+            if isinstance(obj, BNode):
+                pending.append(obj)
+
+
 def _root_blank_nodes(graph: Graph) -> list[BNode]:
     """Blank nodes that are the subject of some triple and the object of none."""
     return [
@@ -266,38 +261,6 @@ def _root_blank_nodes(graph: Graph) -> list[BNode]:
         for node in set(graph.subjects())
         if isinstance(node, BNode) and next(graph.subject_predicates(node), None) is None
     ]
-
-
-def _add_context(graph: Graph, description: Graph, exclude: URIRef) -> None:
-    """Add labels and types of the IRIs ``description`` mentions, and the details of the sources it cites."""
-    nodes: set[URIRef] = set()
-    predicates: set[URIRef] = set()
-    for subject, predicate, obj in description:
-        nodes.update(node for node in (subject, obj) if isinstance(node, URIRef))
-        if isinstance(predicate, URIRef):
-            predicates.add(predicate)
-    sources = {
-        source
-        for source in _objects(description, (CCO.supportedBy, DCTERMS.source))
-        if isinstance(source, URIRef) and source != exclude
-    }
-    nodes.discard(exclude)
-    for node in nodes | predicates:
-        for label_property in LABEL_PROPERTIES:
-            for label in graph.objects(node, label_property):
-                description.add((node, label_property, label))
-    for node in nodes:
-        for type_ in graph.objects(node, RDF.type):
-            description.add((node, RDF.type, type_))
-    for source in sources:
-        for detail in SOURCE_DETAILS:
-            for value in graph.objects(source, detail):
-                description.add((source, detail, value))
-
-
-def _objects(graph: Graph, predicates: Iterable[URIRef]) -> Iterable[Node]:
-    for predicate in predicates:
-        yield from graph.objects(None, predicate)
 
 
 def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
@@ -344,7 +307,7 @@ def namespaces(linked_data: LinkedData) -> list[str]:
     return sorted(segments)
 
 
-def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages) -> Blueprint:
+def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages, pool: QueryPool) -> Blueprint:
     """The blueprint dereferencing the graph's IRIs: ``/{path}`` for ``https://w3id.org/calcinosis-kg/{path}``.
 
     For each namespace ``ns`` (see :func:`namespaces`) it answers ``GET /ns``, ``/ns/{rest}`` and
@@ -357,7 +320,7 @@ def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages) -> Blu
         path = segment + (f"/{rest}" if rest is not None else "") + (f".{extension}" if extension else "")
         iri = URIRef(BASE + path)
         stem, dot, suffix = path.rpartition(".")
-        if dot and suffix in EXTENSIONS and iri not in linked_data.resources and not linked_data.is_ontology(iri):
+        if dot and suffix in EXTENSIONS and not linked_data.is_served(iri):
             return _represent(URIRef(BASE + stem), EXTENSIONS[suffix], negotiated=False)
         return _represent(iri, negotiate(request.headers.get("Accept")), negotiated=True)
 
@@ -367,13 +330,26 @@ def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages) -> Blu
         blueprint.add_url_rule(f"/{segment}/<path:rest>", f"member{index}", resource, defaults=defaults)
         blueprint.add_url_rule(f"/{segment}.<extension>", f"document{index}", resource, defaults=defaults)
 
-    @functools.lru_cache(maxsize=RENDERED_DOCUMENTS)
+    def describe(iri: URIRef, fmt: ResultFormat) -> bytes:
+        """The description of ``iri`` in ``fmt``, from the query pool (time limit, result cache)."""
+        job = Job(query=DESCRIBE_QUERY, base=BASE, formats=(fmt.key,), bindings=(("resource", iri),))
+        return pool.run(job).body
+
+    @functools.lru_cache(maxsize=RENDERED_PAGES)
+    def page(iri: URIRef, script_root: str) -> bytes:
+        """The HTML page of ``iri`` (links use ``script_root``), rendered from its N-Triples description."""
+        document = new_document()
+        document.parse(data=describe(iri, NTRIPLES), format="nt")
+        return pages.resource(iri, document).encode()
+
     def render(iri: URIRef, fmt: ResultFormat, script_root: str) -> bytes | None:
         """The representation of ``iri`` in ``fmt`` (links in HTML use ``script_root``), None if unknown."""
-        document = linked_data.document(iri)
-        if document is None:
+        if linked_data.is_ontology(iri):
+            document = linked_data.ontology_graph
+            return pages.resource(iri, document).encode() if fmt is HTML else write_graph(fmt, document)
+        if iri not in linked_data.resources:
             return None
-        return pages.resource(iri, document).encode() if fmt is HTML else write_graph(fmt, document)
+        return page(iri, script_root) if fmt is HTML else describe(iri, fmt)
 
     def _represent(iri: URIRef, fmt: ResultFormat, *, negotiated: bool) -> Response:
         body = render(iri, fmt, request.script_root)

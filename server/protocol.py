@@ -17,9 +17,14 @@ from flask import Request
 from rdflib import URIRef
 from werkzeug.datastructures import MultiDict
 
-from calcinosis_kg.server.errors import BodyTooLarge, ProtocolError, ReadOnly, UnsupportedContentType
-from calcinosis_kg.server.parsing import READ_ONLY_MESSAGE
-from calcinosis_kg.server.safety import DatasetSpec
+from calcinosis_kg.server.engines.contract import DatasetSpec
+from calcinosis_kg.server.errors import (
+    READ_ONLY_MESSAGE,
+    BodyTooLarge,
+    ProtocolError,
+    ReadOnly,
+    UnsupportedContentType,
+)
 
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"

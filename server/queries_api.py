@@ -25,10 +25,10 @@ from werkzeug.exceptions import NotFound
 
 from calcinosis_kg.errors import QueryError
 from calcinosis_kg.queries.catalog import CannedQuery, Parameter
+from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import ProtocolError
-from calcinosis_kg.server.evaluation import Job
 from calcinosis_kg.server.formats import Family, formats_of
-from calcinosis_kg.server.pool import QueryPool
+from calcinosis_kg.server.workers.pool import QueryPool
 
 FORMAT_PARAMETER = "format"
 """The request parameter choosing the result format; no canned query may declare a parameter of this name."""

@@ -1,8 +1,11 @@
-"""Writing query answers: SELECT rows and ASK booleans in the four SPARQL result formats, graphs in RDF.
+"""Writing answers: SELECT rows and ASK booleans in the four SPARQL result formats, graphs in RDF.
 
-The tabular writers follow the W3C recommendations (SPARQL 1.1 Query Results JSON, XML, CSV and TSV).
-CSV and TSV have no form for an ASK answer; like Apache Jena, the endpoint writes one column
-``_askResult`` holding ``true`` or ``false``.
+Query answers are written straight from pyoxigraph's terms, so a literal's lexical form, datatype and
+language reach the client exactly as the engine holds them. The tabular writers follow the W3C
+recommendations (SPARQL 1.1 Query Results JSON, XML, CSV and TSV); CSV and TSV have no form for an ASK answer,
+and like Apache Jena the endpoint writes one column ``_askResult`` holding ``true`` or ``false``. Graphs are
+written by Oxigraph's serializers (:func:`write_triples`), or by rdflib's for the documents the server builds
+with rdflib (service description, VoID, the ontology document: :func:`write_graph`).
 """
 
 from __future__ import annotations
@@ -10,22 +13,31 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from rdflib import BNode, Graph, Literal, URIRef, Variable
-from rdflib.term import Node
+import pyoxigraph as ox
+from rdflib import Graph
 
-from calcinosis_kg.server.errors import FormatNotAcceptable
+from calcinosis_kg.server.errors import EvaluationError, FormatNotAcceptable
 from calcinosis_kg.server.formats import Family, ResultFormat, available
 
-Row = Mapping[Variable, Node]
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+Row = Sequence[Term | None]
+"""One solution: a term (or None when unbound) per variable, in the order of the variables."""
 
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
 _RDFLIB_SERIALIZERS = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}
+_OXIGRAPH_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+}
 
 
-def write_rows(fmt: ResultFormat, variables: Sequence[Variable], rows: Sequence[Row]) -> bytes:
+def write_rows(fmt: ResultFormat, variables: Sequence[str], rows: Sequence[Row]) -> bytes:
     """SELECT results as ``fmt`` (one of the RESULTS family), UTF-8 encoded."""
     return _ROW_WRITERS[fmt.key](variables, rows).encode("utf-8")
 
@@ -35,8 +47,22 @@ def write_boolean(fmt: ResultFormat, answer: bool) -> bytes:
     return _BOOLEAN_WRITERS[fmt.key](answer).encode("utf-8")
 
 
+def write_triples(fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str]) -> bytes:
+    """Triples as ``fmt`` (one of the GRAPH family), written by Oxigraph; ``prefixes`` abbreviate Turtle and RDF/XML."""
+    try:
+        written = ox.serialize(triples, format=_OXIGRAPH_FORMATS[fmt.key], prefixes=dict(prefixes))
+    except ValueError as error:
+        if fmt.key != "rdfxml":
+            raise EvaluationError(f"The result cannot be written as {fmt.label}: {error}") from error
+        raise FormatNotAcceptable(
+            f"This result cannot be written as RDF/XML ({error}). {available(Family.GRAPH)}"
+        ) from error
+    assert written is not None  # no output file: the bytes are returned
+    return written
+
+
 def write_graph(fmt: ResultFormat, graph: Graph) -> bytes:
-    """``graph`` as ``fmt`` (one of the GRAPH family), UTF-8 encoded.
+    """An rdflib ``graph`` as ``fmt`` (one of the GRAPH family), UTF-8 encoded.
 
     RDF/XML cannot write a predicate IRI that does not split into a namespace and an XML name (one ending
     in a digit, say); that case raises :class:`FormatNotAcceptable` pointing to the other formats.
@@ -51,35 +77,46 @@ def write_graph(fmt: ResultFormat, graph: Graph) -> bytes:
         ) from error
 
 
+def _plain(term: Term) -> Term:
+    if isinstance(term, ox.Triple):
+        raise EvaluationError("The result holds an RDF-star quoted triple, which the result formats cannot write.")
+    return term
+
+
 # --- SPARQL 1.1 Query Results JSON Format ---------------------------------------------------------------
 
 
-def json_term(term: Node) -> dict[str, str]:
+def json_term(term: Term) -> dict[str, str]:
     """One RDF term as a binding of the SPARQL 1.1 Query Results JSON Format."""
-    if isinstance(term, URIRef):
-        return {"type": "uri", "value": str(term)}
-    if isinstance(term, BNode):
-        return {"type": "bnode", "value": str(term)}
-    if isinstance(term, Literal):
-        encoded = {"type": "literal", "value": str(term)}
-        if term.language:
-            encoded["xml:lang"] = term.language
-        elif term.datatype:
-            encoded["datatype"] = str(term.datatype)
+    term = _plain(term)
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    assert isinstance(term, ox.Literal)
+    if term.language:
+        return {"type": "literal", "value": term.value, "xml:lang": term.language}
+    datatype = term.datatype.value
+    if datatype == _XSD_STRING:
+        return {"type": "literal", "value": term.value}
+    return {"type": "literal", "value": term.value, "datatype": datatype}
+
+
+def _json_rows(variables: Sequence[str], rows: Sequence[Row]) -> str:
+    memo: dict[Term, dict[str, str]] = {}
+
+    def encode(term: Term) -> dict[str, str]:
+        encoded = memo.get(term)
+        if encoded is None:
+            encoded = memo[term] = json_term(term)
         return encoded
-    raise TypeError(f"cannot write {term!r} in a SPARQL result")
 
-
-def json_results(variables: Sequence[str], bindings: Sequence[Mapping[str, Mapping[str, str]]]) -> str:
-    """A SELECT result in the SPARQL 1.1 Query Results JSON Format, from rows of terms encoded by :func:`json_term`."""
+    bindings = [
+        {name: encode(value) for name, value in zip(variables, row, strict=True) if value is not None} for row in rows
+    ]
     document = {"head": {"vars": list(variables)}, "results": {"bindings": bindings}}
     # Compact: json's C encoder writes it (an indented document goes through its pure-Python encoder, 5x slower).
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _json_rows(variables: Sequence[Variable], rows: Sequence[Row]) -> str:
-    bindings = [{str(var): json_term(row[var]) for var in variables if row.get(var) is not None} for row in rows]
-    return json_results([str(var) for var in variables], bindings)
 
 
 def _json_boolean(answer: bool) -> str:
@@ -89,20 +126,20 @@ def _json_boolean(answer: bool) -> str:
 # --- SPARQL Query Results XML Format --------------------------------------------------------------------
 
 
-def _xml_term(term: Node) -> str:
-    if isinstance(term, URIRef):
-        return f"<uri>{escape(str(term))}</uri>"
-    if isinstance(term, BNode):
-        return f"<bnode>{escape(str(term))}</bnode>"
-    if isinstance(term, Literal):
-        if term.language:
-            attribute = f" xml:lang={quoteattr(term.language)}"
-        elif term.datatype:
-            attribute = f" datatype={quoteattr(str(term.datatype))}"
-        else:
-            attribute = ""
-        return f"<literal{attribute}>{escape(str(term))}</literal>"
-    raise TypeError(f"cannot write {term!r} in a SPARQL result")
+def _xml_term(term: Term) -> str:
+    term = _plain(term)
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    assert isinstance(term, ox.Literal)
+    if term.language:
+        attribute = f" xml:lang={quoteattr(term.language)}"
+    elif term.datatype.value != _XSD_STRING:
+        attribute = f" datatype={quoteattr(term.datatype.value)}"
+    else:
+        attribute = ""
+    return f"<literal{attribute}>{escape(term.value)}</literal>"
 
 
 def _xml_document(head: str, body: str) -> str:
@@ -110,14 +147,14 @@ def _xml_document(head: str, body: str) -> str:
     return f'{declaration}\n<sparql xmlns="{_RESULTS_NS}">\n{head}\n{body}\n</sparql>\n'
 
 
-def _xml_rows(variables: Sequence[Variable], rows: Sequence[Row]) -> str:
-    head = "<head>" + "".join(f"<variable name={quoteattr(str(var))}/>" for var in variables) + "</head>"
+def _xml_rows(variables: Sequence[str], rows: Sequence[Row]) -> str:
+    head = "<head>" + "".join(f"<variable name={quoteattr(var)}/>" for var in variables) + "</head>"
     results = []
     for row in rows:
         bindings = "".join(
-            f"<binding name={quoteattr(str(var))}>{_xml_term(row[var])}</binding>"
-            for var in variables
-            if row.get(var) is not None
+            f"<binding name={quoteattr(var)}>{_xml_term(value)}</binding>"
+            for var, value in zip(variables, row, strict=True)
+            if value is not None
         )
         results.append(f" <result>{bindings}</result>\n")
     return _xml_document(head, "<results>\n" + "".join(results) + "</results>")
@@ -130,20 +167,22 @@ def _xml_boolean(answer: bool) -> str:
 # --- SPARQL 1.1 Query Results CSV and TSV Formats -------------------------------------------------------
 
 
-def _csv_term(term: Node | None) -> str:
+def _csv_term(term: Term | None) -> str:
     if term is None:
         return ""
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    return str(term)
+    plain = _plain(term)
+    if isinstance(plain, ox.BlankNode):
+        return f"_:{plain.value}"
+    assert isinstance(plain, ox.NamedNode | ox.Literal)
+    return plain.value
 
 
-def _csv_rows(variables: Sequence[Variable], rows: Sequence[Row]) -> str:
+def _csv_rows(variables: Sequence[str], rows: Sequence[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([str(var) for var in variables])
+    writer.writerow(variables)
     for row in rows:
-        writer.writerow([_csv_term(row.get(var)) for var in variables])
+        writer.writerow([_csv_term(value) for value in row])
     return out.getvalue()
 
 
@@ -151,29 +190,16 @@ def _csv_boolean(answer: bool) -> str:
     return f"_askResult\r\n{str(answer).lower()}\r\n"
 
 
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _tsv_term(term: Node | None) -> str:
+def _tsv_term(term: Term | None) -> str:
+    """A term in the TSV results format: the Turtle/N-Triples form (Oxigraph's own writing of the term)."""
     if term is None:
         return ""
-    if isinstance(term, URIRef):
-        return f"<{term}>"
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    if isinstance(term, Literal):
-        quoted = '"' + str(term).translate(_TSV_ESCAPES) + '"'
-        if term.language:
-            return f"{quoted}@{term.language}"
-        if term.datatype:
-            return f"{quoted}^^<{term.datatype}>"
-        return quoted
-    raise TypeError(f"cannot write {term!r} in a SPARQL result")
+    return str(_plain(term))
 
 
-def _tsv_rows(variables: Sequence[Variable], rows: Sequence[Row]) -> str:
+def _tsv_rows(variables: Sequence[str], rows: Sequence[Row]) -> str:
     lines = ["\t".join(f"?{var}" for var in variables)]
-    lines.extend("\t".join(_tsv_term(row.get(var)) for var in variables) for row in rows)
+    lines.extend("\t".join(_tsv_term(value) for value in row) for row in rows)
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +207,7 @@ def _tsv_boolean(answer: bool) -> str:
     return f"?_askResult\n{str(answer).lower()}\n"
 
 
-_ROW_WRITERS: dict[str, Callable[[Sequence[Variable], Sequence[Row]], str]] = {
+_ROW_WRITERS: dict[str, Callable[[Sequence[str], Sequence[Row]], str]] = {
     "json": _json_rows,
     "xml": _xml_rows,
     "csv": _csv_rows,

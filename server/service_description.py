@@ -47,7 +47,7 @@ def service_description(endpoint: str, summary: DatasetSummary) -> Graph:
         graph_node = BNode(f"graph{index}")
         graph.add((dataset, SD.namedGraph, named_graph))
         graph.add((named_graph, RDF.type, SD.NamedGraph))
-        graph.add((named_graph, SD.name, name))
+        graph.add((named_graph, SD.name, URIRef(name)))
         graph.add((named_graph, SD.graph, graph_node))
         graph.add((graph_node, RDF.type, SD.Graph))
         graph.add((graph_node, VOID.triples, Literal(triples, datatype=XSD.integer)))

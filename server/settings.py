@@ -13,17 +13,20 @@ name                       meaning                                              
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
 ``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
-``KG_BACKEND``             query engine: ``rdflib`` or ``oxigraph`` (pyoxigraph store)  ``rdflib``
-``KG_STORE_DIR``           where the oxigraph backend keeps its on-disk stores          build/oxigraph-store
-``KG_OXIGRAPH_IN_MEMORY``  most triples the oxigraph backend loads into memory (shared  ``1000000``
-                           by the workers) from its store (0 = always read the disk)
+``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory)           ``oxigraph``
+``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256``
+``KG_MAX_QUERY_TOKENS``    most tokens a query may have                                 ``20000``
 ``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
 ``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
 =========================  ===========================================================  ===============
+
+``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
+``oxigraph`` maps to ``KG_ENGINE=oxigraph``; ``rdflib`` (an engine that no longer exists) too, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +37,12 @@ from calcinosis_kg.errors import KGError
 
 T = TypeVar("T")
 
-BACKENDS = ("rdflib", "oxigraph")
-"""The query engines ``KG_BACKEND`` may name."""
+ENGINES = ("oxigraph",)
+"""The query engines ``KG_ENGINE`` may name."""
+LEGACY_BACKENDS = ("oxigraph", "rdflib")
+"""What ``KG_BACKEND`` accepted; both now mean the oxigraph engine."""
+
+log = logging.getLogger(__name__)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -56,12 +63,9 @@ class Settings:
     trust_proxy: int = 0
     query_workers: int = 0
     union_default_graph: bool = False
-    backend: str = "rdflib"
-    store_dir: Path | None = None
-    """Root of the oxigraph stores; None means ``oxigraph-store`` in the build directory."""
-    oxigraph_in_memory: int = 1_000_000
-    """Largest dataset (in triples) whose store the server loads into memory before forking its workers
-    (reading RocksDB costs about three times as much per query); larger datasets are queried on disk."""
+    engine: str = "oxigraph"
+    max_query_depth: int = 256
+    max_query_tokens: int = 20_000
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
 
@@ -89,9 +93,9 @@ class Settings:
             trust_proxy=get("KG_TRUST_PROXY", _proxy_count, cls.trust_proxy),
             query_workers=get("KG_QUERY_WORKERS", _non_negative_int, cls.query_workers),
             union_default_graph=get("KG_UNION_DEFAULT_GRAPH", _flag, cls.union_default_graph),
-            backend=get("KG_BACKEND", _backend, cls.backend),
-            store_dir=get("KG_STORE_DIR", _path, cls.store_dir),
-            oxigraph_in_memory=get("KG_OXIGRAPH_IN_MEMORY", _non_negative_int, cls.oxigraph_in_memory),
+            engine=get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine),
+            max_query_depth=get("KG_MAX_QUERY_DEPTH", _positive_int, cls.max_query_depth),
+            max_query_tokens=get("KG_MAX_QUERY_TOKENS", _positive_int, cls.max_query_tokens),
             cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
             cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
         )
@@ -112,17 +116,19 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
     return tuple(Path(part) for part in parts if str(part).strip())
 
 
-def _path(name: str, value: Any) -> Path | None:
-    if not isinstance(value, str | Path):
-        raise SettingsError(f"{name} must be a directory path")
-    return Path(value) if str(value).strip() else None
-
-
-def _backend(name: str, value: Any) -> str:
-    text = str(value).strip().lower() or BACKENDS[0]
-    if text not in BACKENDS:
-        raise SettingsError(f"{name} must be one of {', '.join(BACKENDS)}, got {value!r}")
+def _engine(name: str, value: Any) -> str:
+    text = str(value).strip().lower() or ENGINES[0]
+    if text not in ENGINES:
+        raise SettingsError(f"{name} must be one of {', '.join(ENGINES)}, got {value!r}")
     return text
+
+
+def _legacy_backend(name: str, value: Any) -> str:
+    text = str(value).strip().lower() or LEGACY_BACKENDS[0]
+    if text not in LEGACY_BACKENDS:
+        raise SettingsError(f"{name} (now KG_ENGINE) must be one of {', '.join(LEGACY_BACKENDS)}, got {value!r}")
+    log.warning("%s=%s is deprecated: set KG_ENGINE instead; serving with KG_ENGINE=oxigraph", name, text)
+    return "oxigraph"
 
 
 def _number(name: str, value: Any, kind: Callable[[Any], T], what: str) -> T:

@@ -36,8 +36,8 @@ from rdflib.term import Node
 from calcinosis_kg.errors import QueryError
 from calcinosis_kg.ontology import BASE, BIBO, CCO, HAS_EVIDENCE, PREFIXES, SCHEMA, SSSOM
 from calcinosis_kg.queries.catalog import CannedQuery
+from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import EndpointError, status_of
-from calcinosis_kg.server.evaluation import Job
 from calcinosis_kg.server.formats import Family, formats_of
 from calcinosis_kg.server.linked_data import (
     LABEL_PROPERTIES,
@@ -47,10 +47,10 @@ from calcinosis_kg.server.linked_data import (
     label_of,
     local_path,
 )
-from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
+from calcinosis_kg.server.workers.pool import QueryPool
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "

@@ -3,9 +3,6 @@
 The graph is built once per session with ``calcinosis-kg build --out DIR --no-reasoner`` into a temporary
 directory, and the server (``python -m calcinosis_kg.server``, started by ``tests/server/live_server.py``)
 serves its ``calcinosis-kg.nt``. Reference answers are computed in-process by rdflib on the same file.
-
-The canned-query tests (``test_queries_api``, ``test_bindings``) run once per query engine: their servers and
-pools depend on the ``backend`` fixture of ``tests/conftest.py`` (see ``BOTH_BACKENDS`` there).
 """
 
 from __future__ import annotations
@@ -49,12 +46,11 @@ def catalog() -> dict[str, CannedQuery]:
 
 
 @pytest.fixture(scope="session")
-def api(built_graph: Path, tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: Path) -> Iterator[Api]:
+def api(built_graph: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The server serving the built graph on a free loopback port (2 query workers, 20 s time limit)."""
     from live_server import PRODUCTION, live_server  # tests/server is put on sys.path above
 
-    settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": str(store_root)}
-    with live_server(tmp_path_factory.mktemp(f"api-server-{backend}"), [built_graph], settings, *PRODUCTION) as server:
+    with live_server(tmp_path_factory.mktemp("api-server"), [built_graph], SERVER_SETTINGS, *PRODUCTION) as server:
         api = Api(server.url)
         yield api
         api.session.close()

@@ -23,14 +23,12 @@ from rdflib.namespace import RDF, SKOS
 from calcinosis_kg.errors import QueryError
 from calcinosis_kg.ontology import CC, CCO
 from calcinosis_kg.queries.catalog import CannedQuery, Parameter, load_catalog
-from calcinosis_kg.server.backends import make_engine
-from calcinosis_kg.server.data import content_hash, load_dataset
+from calcinosis_kg.server.data import load_store
+from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.errors import register_error_handlers
-from calcinosis_kg.server.evaluation import QueryEngine
 from calcinosis_kg.server.openapi import make_openapi_blueprint
-from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.queries_api import make_queries_blueprint
-from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.workers.pool import QueryPool
 
 QUERIES = {
     "long-labels": """#+ summary: Entities with long labels
@@ -80,16 +78,9 @@ def test_catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CannedQu
 
 
 @pytest.fixture(scope="module")
-def client(
-    built_graph: Path, test_catalog: dict[str, CannedQuery], backend: str, store_root: Path
-) -> Iterator[FlaskClient]:
-    """The canned-query and OpenAPI blueprints on ``test_catalog``, with one query worker on the built graph.
-
-    The engine is ``backend``'s, with the test catalog prepared as the server prepares its own.
-    """
-    settings = Settings(backend=backend, store_dir=store_root, max_rows=10_000)
-    engine = make_engine(settings, load_dataset([built_graph]), [built_graph], content_hash([built_graph]))
-    engine.prepare(query.sparql for query in test_catalog.values())
+def client(built_graph: Path, test_catalog: dict[str, CannedQuery]) -> Iterator[FlaskClient]:
+    """The canned-query and OpenAPI blueprints on ``test_catalog``, with one query worker on the built graph."""
+    engine = OxigraphEngine(load_store([built_graph]), max_rows=10_000, union_default_graph=False)
     pool = QueryPool(engine, size=1, timeout=20)
     app = Flask(__name__)
     register_error_handlers(app)
@@ -194,7 +185,7 @@ def test_a_describe_query_describes_the_bound_iri(client: FlaskClient) -> None:
     assert response.status_code == 200
     described = Graph().parse(data=response.get_data(), format="nt")
     assert (CC.acne, SKOS.prefLabel, Literal("acne", lang="en")) in described
-    assert (CC["calcinosis-cutis"], RDF.type, None) not in described  # the default entity is not described
+    assert (CC["calcinosis-cutis"], SKOS.definition, None) not in described  # the default entity is not described
     default = Graph().parse(data=client.get("/queries/describe?format=nt").get_data(), format="nt")
     assert (CC["calcinosis-cutis"], RDF.type, CCO.Condition) in default
 
@@ -229,8 +220,9 @@ def test_the_openapi_document_types_each_parameter(client: FlaskClient) -> None:
 def test_a_query_may_not_declare_the_format_parameter() -> None:
     param = Parameter(name="format", type="string", description="clashes")
     query = CannedQuery(name="clash", summary="clash", description="", sparql="", query_type="SELECT", params=(param,))
+    engine = OxigraphEngine(load_store([]), max_rows=1, union_default_graph=False)
     with pytest.raises(QueryError, match="declares a parameter 'format'"):
-        make_queries_blueprint(QueryPool(QueryEngine(load_dataset([]), max_rows=1), size=1, timeout=1), {"x": query})
+        make_queries_blueprint(QueryPool(engine, size=1, timeout=1), {"x": query})
 
 
 @pytest.mark.parametrize(

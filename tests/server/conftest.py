@@ -1,13 +1,8 @@
-"""Fixtures of the endpoint tests: a live server on a loopback port, and the app in-process.
-
-The answer-bearing and safety tests run against a server of each query engine: the ``server`` fixture depends
-on the ``backend`` fixture of ``tests/conftest.py`` (see ``BOTH_BACKENDS`` there).
-"""
+"""Fixtures of the endpoint tests: a live server on a loopback port, and the app in-process."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -38,15 +33,13 @@ SERVER_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, backend: str, store_root: Path) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The endpoint serving the sample data (a Turtle default graph, two TriG named graphs) over HTTP.
 
-    Queries time out after 2 s, results are capped at 1000 rows, bodies at 64 KiB, with 2 query workers;
-    ``backend`` chooses the query engine.
+    Queries time out after 2 s, results are capped at 1000 rows, bodies at 64 KiB, with 2 query workers.
     """
-    settings = {**SERVER_SETTINGS, "KG_BACKEND": backend, "KG_STORE_DIR": str(store_root)}
-    folder = tmp_path_factory.mktemp(f"server-{backend}")
-    with live_server(folder, [SAMPLE_TTL, SOURCES_TRIG], settings, *PRODUCTION) as live:
+    folder = tmp_path_factory.mktemp("server")
+    with live_server(folder, [SAMPLE_TTL, SOURCES_TRIG], SERVER_SETTINGS, *PRODUCTION) as live:
         yield live
 
 
@@ -66,14 +59,12 @@ AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
-def app_factory(backend: str, store_root: Path) -> Iterator[AppFactory]:
+def app_factory() -> Iterator[AppFactory]:
     """``make(config=None)``: an app made by create_app on the sample data (config added); stopped after."""
     apps: list[Flask] = []
     defaults = {
         "KG_DATA": [SAMPLE_TTL, SOURCES_TRIG],
         "TESTING": True,
-        "KG_BACKEND": backend,
-        "KG_STORE_DIR": str(store_root),
     }
 
     def make(config: Mapping[str, object] | None = None) -> Flask:

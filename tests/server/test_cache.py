@@ -17,8 +17,8 @@ from live_server import LiveServer
 
 from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.cache import ResultCache, is_volatile, mark_answered_from_cache, request_key
+from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
-from calcinosis_kg.server.evaluation import Answer, Job
 from calcinosis_kg.server.formats import FORMATS
 from calcinosis_kg.server.replay import ResponseReplay, install_replay
 

@@ -41,16 +41,28 @@ CONSTRUCT = """CONSTRUCT { ?ax ?p ?o . ?s rdfs:label ?label }
 WHERE { { ?ax a owl:Axiom ; ?p ?o } UNION { ?s rdfs:label ?label } }"""
 DESCRIBED = "cc:dystrophic-calcinosis-cutis"
 DESCRIBE = f"DESCRIBE {DESCRIBED}"
-DESCRIPTION = """CONSTRUCT { ?r ?p ?o . ?s ?q ?r . ?ax ?ap ?av . ?x ?lp ?label }
+DESCRIPTION = """CONSTRUCT { ?r ?p ?o . ?s ?q ?r . ?s ?ap ?av . ?x ?lp ?label . ?n a ?type . ?src ?d ?dv }
 WHERE {
   VALUES ?r { cc:dystrophic-calcinosis-cutis }
-  { ?r ?p ?o } UNION { ?s ?q ?r } UNION { ?ax owl:annotatedSource ?r ; ?ap ?av }
+  { ?r ?p ?o } UNION { ?s ?q ?r } UNION { ?s ?q ?r FILTER(isBlank(?s)) ?s ?ap ?av }
   UNION {
     { ?r ?x ?o0 } UNION { ?r ?p0 ?x } UNION { ?s0 ?x ?r } UNION { ?x ?p0 ?r }
-    UNION { ?ax0 owl:annotatedSource ?r ; ?x ?v0 } UNION { ?ax0 owl:annotatedSource ?r ; ?p0 ?x }
+    UNION { ?b ?q0 ?r FILTER(isBlank(?b)) { ?b ?x ?v0 } UNION { ?b ?p0 ?x } }
     FILTER(isIRI(?x) && ?x != ?r)
     VALUES ?lp { rdfs:label skos:prefLabel }
     ?x ?lp ?label
+  }
+  UNION {
+    { ?r ?p0 ?n } UNION { ?n ?p0 ?r } UNION { ?b ?q0 ?r FILTER(isBlank(?b)) ?b ?p1 ?n }
+    FILTER(isIRI(?n) && ?n != ?r)
+    ?n a ?type
+  }
+  UNION {
+    VALUES ?cite { cco:supportedBy dcterms:source }
+    { ?r ?cite ?src } UNION { ?b ?q0 ?r FILTER(isBlank(?b)) ?b ?cite ?src }
+    FILTER(isIRI(?src) && ?src != ?r)
+    VALUES ?d { dcterms:title bibo:doi schema:url cco:authorList cco:journalTitle cco:publicationYear }
+    ?src ?d ?dv
   }
 }"""
 """What the endpoint's DESCRIBE should return for ``DESCRIBED``, as a plain SPARQL query."""

@@ -197,7 +197,7 @@ def test_load_is_refused_without_reading(
 
 SANDBOX_SCRIPT = """
 import socket, subprocess, sys, urllib.request
-from calcinosis_kg.server.sandbox import SandboxViolation, forbid_io
+from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 forbid_io()
 import json.tool  # importing code stays allowed
 attempts = {

@@ -6,11 +6,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from live_server import SAMPLE_TTL, free_port, server_command, server_env
 from rdflib import Dataset, Graph, Literal, URIRef
 
-from calcinosis_kg.server.data import DataLoadError, load_dataset, summarize
+from calcinosis_kg.server.data import DataLoadError, load_store, summarize
 from calcinosis_kg.server.settings import Settings, SettingsError
 
 S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
@@ -78,11 +79,33 @@ def test_every_rdf_format_loads(tmp_path: Path) -> None:
     for suffix, rdf_format in [("nq", "nquads"), ("trig", "trig"), ("jsonld", "json-ld")]:
         files.append(tmp_path / f"quads.{suffix}")
         quads.serialize(files[-1], format=rdf_format, encoding="utf-8")
-    dataset = load_dataset(files)
-    assert set(dataset.default_graph) == {(S, P, Literal("default"))}
-    assert set(dataset.graph(GRAPH)) == {(S, P, Literal("named"))}
-    summary = summarize(dataset)
-    assert (summary.default_triples, dict(summary.named_graphs), summary.triples) == (1, {GRAPH: 1}, 2)
+    store = load_store(files)
+    s, p = ox.NamedNode(str(S)), ox.NamedNode(str(P))
+    default = {quad.triple for quad in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    named = {quad.triple for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(str(GRAPH)))}
+    assert default == {ox.Triple(s, p, ox.Literal("default"))}
+    assert named == {ox.Triple(s, p, ox.Literal("named"))}
+    summary = summarize(store, union_default_graph=False)
+    assert (summary.default_triples, dict(summary.named_graphs), summary.triples) == (1, {str(GRAPH): 1}, 2)
+
+
+def test_literals_keep_their_lexical_form(tmp_path: Path) -> None:
+    """Oxigraph's parsers load the data: a date keeps its time zone (rdflib's dropped it)."""
+    path = tmp_path / "dates.nt"
+    path.write_text(
+        '<http://example.org/s> <http://example.org/p> "2006-08-23Z"^^<http://www.w3.org/2001/XMLSchema#date> .\n',
+        encoding="utf-8",
+    )
+    values = {quad.object.value for quad in load_store([path])}
+    assert values == {"2006-08-23Z"}
+
+
+def test_blank_nodes_of_two_files_stay_apart(tmp_path: Path) -> None:
+    for name in ("a.nt", "b.nt"):
+        (tmp_path / name).write_text('_:b1 <http://example.org/p> "x" .\n', encoding="utf-8")
+    store = load_store([tmp_path / "a.nt", tmp_path / "b.nt"])
+    assert len({quad.subject for quad in store}) == 2
+    assert {quad.subject for quad in load_store([tmp_path / "a.nt"])} == {ox.BlankNode("b1")}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +122,7 @@ def test_bad_data_files(tmp_path: Path, name: str, content: str | None, message:
     if content is not None:
         path.write_text(content)
     with pytest.raises(DataLoadError, match=message) as raised:
-        load_dataset([SAMPLE_TTL, path])
+        load_store([SAMPLE_TTL, path])
     assert name in str(raised.value)
 
 

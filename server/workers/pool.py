@@ -1,8 +1,8 @@
 """A pool of query worker processes that can be killed, so that every query has a hard time limit.
 
-rdflib cannot cancel a query, and a thread cannot be stopped, so each query runs in a worker process
-forked from the server process: the fork shares the already loaded dataset. The server sends a
-:class:`~calcinosis_kg.server.evaluation.Job` over a pipe and waits at most the time limit for the
+An engine call cannot be cancelled, and a thread cannot be stopped, so each query runs in a worker process
+forked from the server process: the fork shares the already loaded store. The server sends a
+:class:`~calcinosis_kg.server.engines.contract.Job` over a pipe and waits at most the time limit for the
 answer; past it, the worker is killed with SIGKILL, a fresh one is forked in its place and the client gets
 :class:`~calcinosis_kg.server.errors.QueryTimeout`. Other requests meanwhile use the other workers.
 
@@ -15,8 +15,9 @@ before granian starts threads there, so no pipe is shared between server process
 - installs the :mod:`~calcinosis_kg.server.sandbox` audit hook;
 - exits by itself when the server process that forked it has gone.
 
-Before a worker installs the sandbox it calls the engine's ``worker_started`` (the oxigraph backend opens its
-store there, read-only: an on-disk store must not be shared through a fork).
+Before a worker installs the sandbox it calls the engine's ``worker_started``. Jobs are answered in a thread
+with a stack of :data:`WORKER_STACK_BYTES`: pyoxigraph's parser and evaluator recurse over the query, and the
+thread that forked the worker (a server thread) may have a small stack.
 
 With a :class:`~calcinosis_kg.server.cache.ResultCache`, :meth:`QueryPool.run` answers a request it has
 answered before from the cache, in the server process, without a worker; otherwise it stores the answer.
@@ -35,6 +36,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from calcinosis_kg.server.cache import ResultCache, mark_answered_from_cache
+from calcinosis_kg.server.engines.contract import Answer, Engine, Job
 from calcinosis_kg.server.errors import (
     EndpointError,
     InternalQueryError,
@@ -43,13 +45,15 @@ from calcinosis_kg.server.errors import (
     ServerBusy,
     WorkerLost,
 )
-from calcinosis_kg.server.evaluation import Answer, Engine, Job
-from calcinosis_kg.server.sandbox import SandboxViolation, forbid_io
+from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 
 log = logging.getLogger(__name__)
 
 _FORK = multiprocessing.get_context("fork")
 _PARENT_CHECK_SECONDS = 1.0
+WORKER_STACK_BYTES = 64 * 1024 * 1024
+"""Stack of the thread that answers jobs in a worker (measured: nesting that crashes pyoxigraph at 1,000 levels
+on an 8 MB stack runs at 5,000 on 64 MB; the lexer's limits stay well below)."""
 _RESET_SIGNALS = (
     "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGCHLD",
 )
@@ -198,6 +202,13 @@ def _serve_jobs(connection: Connection, engine: Engine, server_pid: int) -> None
     _close_inherited_sockets(keep=connection.fileno())
     engine.worker_started()
     forbid_io()
+    threading.stack_size(WORKER_STACK_BYTES)
+    answering = threading.Thread(target=_answer_jobs, args=(connection, engine, server_pid), name="kg-answer")
+    answering.start()
+    answering.join()
+
+
+def _answer_jobs(connection: Connection, engine: Engine, server_pid: int) -> None:
     while True:
         if not connection.poll(_PARENT_CHECK_SECONDS):
             if os.getppid() != server_pid:

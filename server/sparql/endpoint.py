@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from calcinosis_kg.server.data import DatasetSummary
-from calcinosis_kg.server.evaluation import Job
+from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.formats import Family, choose_format
-from calcinosis_kg.server.pool import QueryPool
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.results import write_graph
 from calcinosis_kg.server.service_description import service_description
 from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.workers.pool import QueryPool
 
 
 def make_sparql_blueprint(pool: QueryPool, summary: DatasetSummary, settings: Settings) -> Blueprint:

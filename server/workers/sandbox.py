@@ -1,7 +1,7 @@
 """A second line of defence in the query workers: an audit hook that forbids network, file and process access.
 
-The first line is :mod:`calcinosis_kg.server.safety`, which refuses queries that would make rdflib fetch
-anything. Should a path through rdflib be missed there, the hook makes the attempt fail inside the worker.
+The first line is the lexer (:mod:`calcinosis_kg.server.sparql.lexer`), which keeps SERVICE from reaching the
+engine. Should Python code in a worker try to reach the network or a file anyway, the hook makes it fail.
 It is installed only in query worker processes, after the dataset is loaded, and cannot be removed
 (audit hooks are permanent, which is the point). Reading Python code (lazy imports) and files of the
 Python installation stays allowed; every other ``open`` of a path is refused.

@@ -1,0 +1,1 @@
+"""Query engines behind one contract (:mod:`.contract`): the embedded Oxigraph engine (:mod:`.oxigraph`)."""

@@ -1,0 +1,351 @@
+"""The Oxigraph engine: every query evaluated by pyoxigraph over the in-memory store, written from its terms.
+
+The store is loaded by the server process before it forks its query workers (:mod:`calcinosis_kg.server.data`)
+and shared with them through fork; each worker answers :class:`~.contract.Job`\\ s with :meth:`OxigraphEngine.execute`:
+
+1. the text is screened and read by the lexer (:mod:`calcinosis_kg.server.sparql.lexer`): size, nesting depth
+   and token count against :class:`~calcinosis_kg.server.sparql.lexer.Limits` (deeper or longer texts crash
+   pyoxigraph's recursive parser); updates refused (403), ``SERVICE`` refused (403), ``FROM``/``FROM NAMED``
+   and ``default-graph-uri``/``named-graph-uri`` naming a graph the store does not hold refused (400);
+2. pyoxigraph parses and evaluates the original text (it expands the code-point escapes itself, as the
+   lexer did); its syntax errors come back as 400 with its message and position;
+3. the answer is written from pyoxigraph's terms (:mod:`calcinosis_kg.server.results`), with at most
+   ``max_rows`` rows or triples.
+
+``DESCRIBE`` is evaluated as the ``SELECT`` of its targets (the lexer rewrites the query form, the rest of the
+text is kept), and each target is described by :mod:`calcinosis_kg.server.describe`.
+
+A canned query's parameters (:attr:`~.contract.Job.bindings`) are bound with pyoxigraph's substitutions
+(SEP-0007) when the query projects every bound variable (or is an ASK or CONSTRUCT); otherwise with a
+``VALUES`` block placed at the start of the outermost group, holding the values written by Oxigraph
+(N-Triples syntax). Canned texts are the project's own; a job whose text has escapes gets no ``VALUES`` block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import BNode, Literal, URIRef
+from rdflib.plugins.sparql.sparql import Prologue
+from rdflib.term import Identifier
+
+from calcinosis_kg.ontology import PREFIXES
+from calcinosis_kg.server.describe import GraphView, describe
+from calcinosis_kg.server.engines.contract import Answer, Job, check_graphs
+from calcinosis_kg.server.errors import (
+    READ_ONLY_MESSAGE,
+    EvaluationError,
+    InternalQueryError,
+    MalformedQuery,
+    ReadOnly,
+    ResultTooLarge,
+    ServiceRefused,
+)
+from calcinosis_kg.server.formats import Family, ResultFormat, choose_format
+from calcinosis_kg.server.results import Row, write_boolean, write_rows, write_triples
+from calcinosis_kg.server.sparql.lexer import Analysis, LexError, Limits, Token, TokenKind, analyze, term_iri
+
+
+def default_prefixes() -> dict[str, str]:
+    """The prefixes a query may use undeclared: rdflib's usual ones (``rdf``, ``owl``, ``xsd``...), the project's."""
+    prefixes = {prefix: str(namespace) for prefix, namespace in Prologue().namespace_manager.namespaces()}
+    prefixes.update((prefix, str(namespace)) for prefix, namespace in PREFIXES.items())
+    return prefixes
+
+
+QUERY_PREFIXES = default_prefixes()
+WRITTEN_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+"""The prefixes graph answers are written with (Turtle, RDF/XML): the project's own."""
+
+
+class OxigraphEngine:
+    """Evaluates queries with pyoxigraph over ``store``, refusing what is unsafe and what is too large."""
+
+    def __init__(
+        self, store: ox.Store, *, max_rows: int, union_default_graph: bool, limits: Limits | None = None
+    ) -> None:
+        self._store = store
+        self._max_rows = max_rows
+        self._union = union_default_graph
+        self._limits = limits or Limits()
+        self._view = GraphView(store, union=union_default_graph)
+        self._named = frozenset(name.value for name in store.named_graphs() if isinstance(name, ox.NamedNode))
+
+    @property
+    def named_graphs(self) -> frozenset[str]:
+        """IRIs of the store's named graphs (what FROM NAMED and named-graph-uri may name)."""
+        return self._named
+
+    def warm_up(self) -> None:
+        """Run one query of each form before workers are forked (imports, writers, the store's first read)."""
+        for text in ("ASK { FILTER(REGEX(STR(NOW()), '.')) }", "SELECT * { ?s ?p ?o } LIMIT 1"):
+            self.execute(Job(query=text, base="http://localhost/sparql"))
+
+    def worker_started(self) -> None:
+        """Nothing to open: the in-memory store is inherited through the fork."""
+
+    def execute(self, job: Job) -> Answer:
+        """Answer ``job``; raises an :class:`~calcinosis_kg.server.errors.EndpointError` to refuse it."""
+        analysis = self._screen(job)
+        options = self._options(job, analysis)
+        text = job.query
+        if analysis.form == "describe":
+            return self._describe(job, analysis, options)
+        if job.bindings:
+            text = self._bind(job, analysis, options)
+        result = self._query(text, options, analysis)
+        if isinstance(result, ox.QueryBoolean):
+            fmt = choose_format(job.accept, job.formats, Family.RESULTS)
+            return Answer(write_boolean(fmt, bool(result)), fmt.content_type)
+        if isinstance(result, ox.QuerySolutions):
+            fmt = choose_format(job.accept, job.formats, Family.RESULTS)
+            return self._select(result, fmt)
+        fmt = choose_format(job.accept, job.formats, Family.GRAPH)
+        return self._graph(self._capped_triples(result), fmt)
+
+    # --- before the engine -----------------------------------------------------------------------------------
+
+    def _screen(self, job: Job) -> Analysis:
+        try:
+            analysis = analyze(job.query, job.base, QUERY_PREFIXES, self._limits)
+        except LexError as error:
+            raise MalformedQuery(str(error)) from None
+        if analysis.update is not None:
+            raise ReadOnly(READ_ONLY_MESSAGE)
+        if analysis.service is not None:
+            raise ServiceRefused(
+                f"SERVICE refused ({analysis.service.text!r} at offset {analysis.service.start}): this endpoint "
+                "does not evaluate federated queries and never contacts other services."
+            )
+        if job.dataset is not None:
+            names = [str(name) for name in (*job.dataset.default, *job.dataset.named)]
+            check_graphs(names, self._named, "The request's default-graph-uri/named-graph-uri")
+        else:
+            check_graphs((*analysis.from_default, *analysis.from_named), self._named, "The query's FROM/FROM NAMED")
+        return analysis
+
+    def _options(self, job: Job, analysis: Analysis) -> dict[str, Any]:
+        options: dict[str, Any] = {"base_iri": job.base, "prefixes": QUERY_PREFIXES}
+        if job.dataset is not None:
+            options["default_graph"] = [ox.NamedNode(str(name)) for name in job.dataset.default]
+            options["named_graphs"] = [ox.NamedNode(str(name)) for name in job.dataset.named]
+        elif self._union and not (analysis.from_default or analysis.from_named):
+            options["use_default_graph_as_union"] = True
+        return options
+
+    # --- evaluation ------------------------------------------------------------------------------------------
+
+    def _query(self, text: str, options: Mapping[str, Any], analysis: Analysis | None = None) -> Any:
+        try:
+            return self._store.query(text, **options)
+        except SyntaxError as error:
+            raise MalformedQuery(syntax_message(str(error), text, analysis)) from None
+        except OSError as error:
+            raise InternalQueryError(f"The store could not be read: {error}") from error
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"The query failed during evaluation: {error}") from error
+
+    def _select(self, solutions: ox.QuerySolutions, fmt: ResultFormat) -> Answer:
+        variables = [variable.value for variable in solutions.variables]
+        try:
+            taken = list(itertools.islice(solutions, self._max_rows + 1))
+            rows: list[Row] = [tuple(solution) for solution in taken]
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"The query failed during evaluation: {error}") from error
+        if len(rows) > self._max_rows:
+            raise ResultTooLarge(
+                f"The query has more than {self._max_rows} result rows (KG_MAX_ROWS). "
+                f"Add LIMIT {self._max_rows} or less, and use OFFSET to page through the rest."
+            )
+        return Answer(write_rows(fmt, variables, rows), fmt.content_type)
+
+    def _capped_triples(self, triples: ox.QueryTriples) -> list[ox.Triple]:
+        found: dict[ox.Triple, None] = {}
+        try:
+            for triple in triples:
+                found[triple] = None
+                if len(found) > self._max_rows:
+                    raise ResultTooLarge(
+                        f"The query's result has more than {self._max_rows} triples (KG_MAX_ROWS); "
+                        "add a LIMIT or narrow the pattern."
+                    )
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"The query failed during evaluation: {error}") from error
+        return list(found)
+
+    @staticmethod
+    def _graph(triples: list[ox.Triple], fmt: ResultFormat) -> Answer:
+        return Answer(write_triples(fmt, triples, WRITTEN_PREFIXES), fmt.content_type)
+
+    def _describe(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> Answer:
+        """DESCRIBE: its targets selected by pyoxigraph, then each described (:mod:`~calcinosis_kg.server.describe`)."""
+        if job.bindings:
+            options = {**options, "substitutions": _substitutions(job.bindings)}
+        result = self._query(select_of_describe(job.query, analysis), options)
+        assert isinstance(result, ox.QuerySolutions)
+        targets = [term for solution in result for term in solution if term is not None]
+        fmt = choose_format(job.accept, job.formats, Family.GRAPH)
+        return self._graph(describe(self._view, targets, self._max_rows), fmt)
+
+    def _bind(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> str:
+        """Bind a canned query's parameters: substitutions, or a VALUES block (see the module docstring)."""
+        names = [name for name, _ in job.bindings]
+        projected = _projected(analysis)
+        if analysis.form != "select" or (projected is not None and set(names) <= projected):
+            options["substitutions"] = _substitutions(job.bindings)
+            return job.query
+        start = _outer_group_start(analysis)
+        if start is None or analysis.text != job.query:
+            raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
+        row = " ".join(str(_oxigraph_term(term)) for _, term in job.bindings)
+        block = f" VALUES ({' '.join('?' + name for name in names)}) {{ ({row}) }} "
+        return job.query[:start] + block + job.query[start:]
+
+
+_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
+
+
+def syntax_message(message: str, text: str, analysis: Analysis | None) -> str:
+    """Oxigraph's syntax error as a message for the client: line, column, the line itself with a caret.
+
+    When the query uses a prefix that it does not declare (and the server does not predeclare), that is said
+    first: Oxigraph reports it as an unexpected token.
+    """
+    if analysis is not None:
+        for token in analysis.tokens:
+            if token.kind is TokenKind.PNAME and term_iri(token, analysis.prefixes, "") is None:
+                line, column = _line_column(analysis.text, token.start)
+                prefix = token.text.partition(":")[0]
+                return (
+                    f"Unknown namespace prefix '{prefix}:' at line {line}, column {column}: declare it with "
+                    f"PREFIX {prefix}: <...>."
+                )
+    match = _POSITION.fullmatch(message)
+    if match is None:
+        return f"SPARQL syntax error: {message}"
+    line, column, expected = int(match.group(1)), int(match.group(2)), match.group(3)
+    lines = text.splitlines() or [""]
+    shown = lines[line - 1] if 0 < line <= len(lines) else ""
+    return (
+        f"SPARQL syntax error at line {line}, column {column}: {expected}\n"
+        f"{shown}\n{' ' * max(column - 1, 0)}^"
+    )
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def select_of_describe(text: str, analysis: Analysis) -> str:
+    """The ``SELECT DISTINCT`` of a DESCRIBE's targets: variables as they are, IRIs as ``(<iri> AS ?_describedN)``.
+
+    The rest of the text (dataset clauses, WHERE, solution modifiers) is kept; a DESCRIBE without WHERE gets
+    an empty group. Raises :class:`MalformedQuery` when the text was written with code-point escapes that
+    expand into escapes (the rewritten text is parsed once more).
+    """
+    tokens = analysis.tokens
+    expanded = analysis.text
+    if "\\u" in expanded or "\\U" in expanded:
+        raise MalformedQuery("A DESCRIBE query may not hold \\u or \\U escapes that expand into other escapes.")
+    index = next(i for i, token in enumerate(tokens) if token.kind is TokenKind.WORD and token.lower == "describe")
+    projection: list[str] = []
+    position = index + 1
+    while position < len(tokens):
+        token = tokens[position]
+        if token.kind is TokenKind.VAR:
+            projection.append(token.text)
+        elif token.kind in (TokenKind.IRI, TokenKind.PNAME):
+            projection.append(f"({token.text} AS ?_described{len(projection)})")
+        elif token.kind is TokenKind.PUNCT and token.text == "*":
+            projection.append("*")
+        else:
+            break
+        position += 1
+    if not projection:
+        raise MalformedQuery("DESCRIBE needs at least one variable or IRI to describe, or *.")
+    end = tokens[position - 1].end
+    rest = expanded[end:]
+    has_where = any(token.text == "{" or token.lower == "where" for token in tokens[position:])
+    if not has_where:
+        dataset_end = end
+        scan = position
+        while scan < len(tokens) and tokens[scan].kind is TokenKind.WORD and tokens[scan].lower == "from":
+            scan += 3 if scan + 1 < len(tokens) and tokens[scan + 1].lower == "named" else 2
+            dataset_end = tokens[min(scan, len(tokens)) - 1].end
+        rest = expanded[end:dataset_end] + " {} " + expanded[dataset_end:]
+    return expanded[: tokens[index].start] + "SELECT DISTINCT " + " ".join(projection) + rest
+
+
+def _projected(analysis: Analysis) -> frozenset[str] | None:
+    """The variables a SELECT projects (None for ``SELECT *``: every variable in scope)."""
+    tokens = analysis.tokens
+    names: set[str] = set()
+    depth = 0
+    started = False
+    for token in tokens:
+        if token.kind is TokenKind.WORD and token.lower == "select":
+            started = True
+            continue
+        if not started:
+            continue
+        if token.kind is TokenKind.PUNCT:
+            if token.text == "*" and depth == 0:
+                return None
+            if token.text == "(":
+                depth += 1
+            elif token.text == ")":
+                depth -= 1
+            elif token.text == "{":
+                break
+        elif token.kind is TokenKind.WORD and token.lower in ("where", "from"):
+            break
+        elif token.kind is TokenKind.VAR and (depth == 0 or _after_as(tokens, token)):
+            names.add(token.text[1:])
+    return frozenset(names)
+
+
+def _after_as(tokens: list[Token], token: Token) -> bool:
+    index = tokens.index(token)
+    return index > 0 and tokens[index - 1].kind is TokenKind.WORD and tokens[index - 1].lower == "as"
+
+
+def _outer_group_start(analysis: Analysis) -> int | None:
+    """Offset just after the ``{`` opening the outermost group pattern of a SELECT, or None."""
+    depth = 0
+    for token in analysis.tokens:
+        if token.kind is not TokenKind.PUNCT:
+            continue
+        if token.text == "{" and depth == 0:
+            return token.end
+        if token.text in "([{":
+            depth += 1
+        elif token.text in ")]}":
+            depth -= 1
+    return None
+
+
+def _substitutions(bindings: tuple[tuple[str, Identifier], ...]) -> dict[ox.Variable, Any]:
+    return {ox.Variable(name): _oxigraph_term(term) for name, term in bindings}
+
+
+def _oxigraph_term(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """A validated rdflib parameter value as the equal pyoxigraph term."""
+    try:
+        if isinstance(term, URIRef):
+            return ox.NamedNode(str(term))
+        if isinstance(term, BNode):
+            return ox.BlankNode(str(term))
+        if isinstance(term, Literal):
+            if term.language:
+                return ox.Literal(str(term), language=term.language)
+            if term.datatype is not None:
+                return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+            return ox.Literal(str(term))
+    except ValueError as error:
+        raise EvaluationError(f"The parameter value {term!r} is not a valid RDF term: {error}") from None
+    raise EvaluationError(f"The parameter value {term!r} is not an IRI or a literal.")
