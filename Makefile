@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-embedded test lint bench clean
+.PHONY: help install build validate serve serve-embedded test lint w3c bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,9 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 
 test: $(STAMP) lint  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
+
+w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
+	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
