@@ -44,11 +44,6 @@ def test_w3c(test: W3CTest, w3c_run: SuiteRun) -> None:
     assert outcome.passed, f"{test.name} ({test.iri}):\n{outcome.message}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today the endpoint passes fewer tests than bare pyoxigraph: the 'Server:' groups of "
-    "tests/w3c/expected-failures.yaml (rdflib fallback, rdflib-loaded data and re-written literals, one 500)",
-)
 def test_endpoint_passes_at_least_as_many_as_bare_pyoxigraph(w3c_run: SuiteRun) -> None:
     http = sum(outcome.passed for outcome in w3c_run.http.values())
     bare = sum(outcome.passed for outcome in w3c_run.bare.values())

@@ -19,9 +19,8 @@ from .dataset import load_store, write_nquads
 from .manifest import SUITES, W3CTest, all_tests
 from .runner import ExpectedFailure, Outcome, expected_failures, run_all_http, run_oxigraph
 
-ENGINE_SETTINGS = {"KG_BACKEND": "oxigraph", "KG_ENGINE": "oxigraph"}
-"""The query engine of the server under test: the one place that names it. ``KG_ENGINE`` is the name the setting
-is getting; today's server reads ``KG_BACKEND`` and ignores the other."""
+ENGINE_SETTINGS = {"KG_ENGINE": "oxigraph"}
+"""The engine the suite runs on."""
 SERVER_SETTINGS = {**ENGINE_SETTINGS, "KG_QUERY_WORKERS": "2", "KG_QUERY_TIMEOUT": "20", "KG_CACHE_ENTRIES": "0"}
 REPORT = Path(__file__).resolve().parents[2] / "build" / "w3c-report.md"
 
@@ -42,7 +41,7 @@ def run_suite(folder: Path, tests: list[W3CTest] | None = None) -> SuiteRun:
     tests = tests if tests is not None else all_tests()
     started = time.perf_counter()
     nquads = write_nquads(tests, folder / "w3c-sparql.nq")
-    settings = {**SERVER_SETTINGS, "KG_STORE_DIR": str(folder / "stores")}
+    settings = dict(SERVER_SETTINGS)
     with live_server(folder, [nquads], settings, *PRODUCTION) as live:
         http = {outcome.test.iri: outcome for outcome in run_all_http(tests, live.sparql)}
     seconds = time.perf_counter() - started
