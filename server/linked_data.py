@@ -285,11 +285,7 @@ def not_found_body(fmt: ResultFormat, iri: str) -> bytes:
     if fmt.key == "jsonld":
         return b"[]\n"
     if fmt.key == "rdfxml":
-        return (
-            '<?xml version="1.0" encoding="utf-8"?>\n'
-            f"<!-- {comment} -->\n"
-            f'<rdf:RDF xmlns:rdf="{RDF}"/>\n'
-        ).encode()
+        return (f'<?xml version="1.0" encoding="utf-8"?>\n<!-- {comment} -->\n<rdf:RDF xmlns:rdf="{RDF}"/>\n').encode()
     return f"# {comment}\n".encode()
 
 
@@ -380,7 +376,7 @@ def local_path(iri: str) -> str | None:
     """
     if not iri.startswith(BASE):
         return None
-    return f"{request.script_root}/{quote(iri[len(BASE):], safe=_PATH_SAFE)}"
+    return f"{request.script_root}/{quote(iri[len(BASE) :], safe=_PATH_SAFE)}"
 
 
 def document_path(iri: URIRef, fmt: ResultFormat) -> str:

@@ -230,10 +230,7 @@ def syntax_message(message: str, text: str, analysis: Analysis | None) -> str:
     line, column, expected = int(match.group(1)), int(match.group(2)), match.group(3)
     lines = text.splitlines() or [""]
     shown = lines[line - 1] if 0 < line <= len(lines) else ""
-    return (
-        f"SPARQL syntax error at line {line}, column {column}: {expected}\n"
-        f"{shown}\n{' ' * max(column - 1, 0)}^"
-    )
+    return f"SPARQL syntax error at line {line}, column {column}: {expected}\n{shown}\n{' ' * max(column - 1, 0)}^"
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:

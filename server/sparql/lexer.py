@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
@@ -62,9 +63,7 @@ _TOKEN = re.compile(
 )
 _IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
 
-UPDATE_WORDS = frozenset(
-    {"insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with"}
-)
+UPDATE_WORDS = frozenset({"insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with"})
 """First words of the SPARQL 1.1 Update operations."""
 QUERY_FORMS = frozenset({"select", "construct", "describe", "ask"})
 _OPERAND_END = frozenset({"var", "string", "langtag", "number", "iri", "pname", "bnode"})
@@ -88,12 +87,12 @@ class TokenKind(Enum):
     PUNCT = "punct"
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """One token: its kind, its text and its offset in the expanded text (see :func:`expand_escapes`)."""
+
     kind: TokenKind
     text: str
     start: int
-    """Offset in the expanded text (see :func:`expand_escapes`)."""
 
     @property
     def end(self) -> int:
@@ -126,6 +125,7 @@ def expand_escapes(text: str) -> str:
 def tokenize(expanded: str) -> list[Token]:
     """The significant tokens of ``expanded`` (already escape-expanded): no spaces, no comments."""
     tokens: list[Token] = []
+    append = tokens.append
     contexts: list[bool] = [False]
     """For each open bracket, whether it holds an expression (True) or patterns, templates, lists (False)."""
     pending_expression = False
@@ -133,45 +133,51 @@ def tokenize(expanded: str) -> list[Token]:
     select_clause = False
     position = 0
     length = len(expanded)
+    match_token = _TOKEN.match
+    word, punct, space, comment = TokenKind.WORD, TokenKind.PUNCT, TokenKind.SPACE, TokenKind.COMMENT
     while position < length:
-        char = expanded[position]
-        if char == "<":
-            previous = tokens[-1] if tokens else None
-            operator = contexts[-1] and previous is not None and _ends_operand(previous)
+        if expanded[position] == "<":
+            operator = contexts[-1] and bool(tokens) and _ends_operand(tokens[-1])
             iri = None if operator else _IRIREF.match(expanded, position)
             if iri is not None:
-                token = Token(TokenKind.IRI, iri.group(), position)
-                tokens.append(token)
+                append(Token(TokenKind.IRI, iri.group(), position))
                 position = iri.end()
+                pending_expression = False
                 continue
-        match = _TOKEN.match(expanded, position)
+        match = match_token(expanded, position)
         assert match is not None  # the last alternative matches any character
-        kind = TokenKind(match.lastgroup)
-        position = match.end()
-        if kind in (TokenKind.SPACE, TokenKind.COMMENT):
+        kind = _KINDS[match.lastgroup]  # type: ignore[index]
+        start, position = match.span()
+        if kind is space or kind is comment:
             continue
-        token = Token(kind, match.group(), match.start())
-        lower = token.lower
-        if kind is TokenKind.WORD:
+        text = match.group()
+        if kind is word:
+            lower = text.lower()
             if lower == "select":
                 select_clause = True
-            elif lower in ("where", "from"):
+            elif lower == "where" or lower == "from":
                 select_clause = False
-        if kind is TokenKind.PUNCT and token.text in _OPENERS:
-            if token.text == "(":
-                contexts.append(contexts[-1] or select_clause or pending_expression or _opens_call(tokens, contexts))
-            else:
-                if token.text == "{":
+            append(Token(kind, text, start))
+            pending_expression = lower in _EXPRESSION_WORDS
+            continue
+        if kind is punct:
+            if text == "(":
+                contexts.append(contexts[-1] or select_clause or pending_expression or _opens_call(tokens))
+            elif text == "{" or text == "[":
+                if text == "{":
                     select_clause = False
                 contexts.append(False)
-        elif kind is TokenKind.PUNCT and token.text in (")", "}", "]"):
-            if len(contexts) > 1:
-                contexts.pop()
-            if len(contexts) == 1 and token.text == "}":
-                contexts[0] = True  # after the outermost group: solution modifiers (GROUP BY, HAVING, ORDER BY)
-        pending_expression = kind is TokenKind.WORD and lower in ("filter", "bind", "having", "by", "asc", "desc")
-        tokens.append(token)
+            elif text == ")" or text == "}" or text == "]":
+                if len(contexts) > 1:
+                    contexts.pop()
+                if len(contexts) == 1 and text == "}":
+                    contexts[0] = True  # after the outermost group: solution modifiers (GROUP BY, HAVING, ORDER BY)
+        pending_expression = False
+        append(Token(kind, text, start))
     return tokens
+
+
+_EXPRESSION_WORDS = frozenset({"filter", "bind", "having", "by", "asc", "desc"})
 
 
 def _ends_operand(token: Token) -> bool:
@@ -182,7 +188,7 @@ def _ends_operand(token: Token) -> bool:
     return token.kind is TokenKind.PUNCT and token.text == ")"
 
 
-def _opens_call(tokens: list[Token], contexts: list[bool]) -> bool:
+def _opens_call(tokens: list[Token]) -> bool:
     """Whether a ``(`` that follows ``tokens`` in a pattern opens a function call's arguments."""
     if not tokens:
         return False
@@ -193,6 +199,9 @@ def _opens_call(tokens: list[Token], contexts: list[bool]) -> bool:
         before = tokens[-2]
         return before.kind is TokenKind.WORD and before.lower == "filter"
     return False
+
+
+_KINDS = {kind.value: kind for kind in TokenKind}
 
 
 @dataclass(frozen=True)
@@ -255,7 +264,9 @@ def analyze(text: str, base: str, prefixes: Mapping[str, str], limits: Limits | 
             elif token.text in (")", "}", "]"):
                 depth = max(0, depth - 1)
     form, update, declared, from_default, from_named = _prologue_and_form(tokens, base, prefixes)
-    service = next((token for token in tokens if _may_be_service(token)), None)
+    service = (
+        next((token for token in tokens if _may_be_service(token)), None) if "service" in expanded.lower() else None
+    )
     return Analysis(
         text=expanded,
         tokens=tokens,

@@ -55,7 +55,15 @@ WORKER_STACK_BYTES = 64 * 1024 * 1024
 """Stack of the thread that answers jobs in a worker (measured: nesting that crashes pyoxigraph at 1,000 levels
 on an 8 MB stack runs at 5,000 on 64 MB; the lexer's limits stay well below)."""
 _RESET_SIGNALS = (
-    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGCHLD",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGWINCH",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGCHLD",
 )
 
 

@@ -52,7 +52,7 @@ SAME_AS_OXIGRAPH = [
     "SELECT ?a ?la ?p ?b ?lb WHERE { ?a ?p ?b . FILTER(isIRI(?b)) "
     "?a skos:prefLabel|rdfs:label ?la . ?b skos:prefLabel|rdfs:label ?lb }",
     "SELECT ?s (SUM(?n) AS ?sum) (AVG(?n) AS ?avg) WHERE { VALUES (?s ?n) { (1 1) (1 2.5) (2 3) } } GROUP BY ?s",
-    "SELECT ?d WHERE { BIND(\"2006-08-23Z\"^^xsd:date AS ?d) }",
+    'SELECT ?d WHERE { BIND("2006-08-23Z"^^xsd:date AS ?d) }',
     "SELECT ?x WHERE { BIND(REPLACE('ABC', 'b', 'x', 'i') AS ?x) }",
     "SELECT ?x WHERE { VALUES ?x { 'a.b' 'a+b' } FILTER(REGEX(?x, 'a.b', 'q')) }",
     "SELECT ?x WHERE { VALUES ?x { 'ab' } FILTER(REGEX(?x, 'a b', 'x')) }",
@@ -138,7 +138,7 @@ DISGUISED = [
     "SELECT * WHERE { sErViCe <{url}> { ?s ?p ?o } }",
     "# a comment\nSELECT * WHERE { SERVICE <{url}> { ?s ?p ?o } }",
     "SELECT * WHERE {\n# a comment \\u000A SERVICE <{url}> { ?s ?p ?o }\n}",
-    "SELECT * WHERE {\n# \"quoted\"\nSERVICE <{url}> { ?s ?p ?o } }",
+    'SELECT * WHERE {\n# "quoted"\nSERVICE <{url}> { ?s ?p ?o } }',
     "SELECT * WHERE { BIND('''\n# x\n''' AS ?x) SERVICE <{url}> { ?s ?p ?o } }",
     "SELECT * WHERE { ?s ?p ?o }\r#\rSERVICE <{url}> { ?s ?p ?o }",
     "SELECT * FROM <{url}> WHERE { SERVICE <{url}> { ?s ?p ?o } }",
