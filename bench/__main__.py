@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "without any of one kind, all of that kind run.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one 2 s wrk run each, no warm-up, 1 cold start, no rdflib on the big graph")
+                        help="smoke run: one 2 s wrk run each, no warm-up, 1 cold start, 5 timed runs per query")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=[*sections, *SERVERS], default=[],
                         help="run only these workloads/sections and/or servers")
     parser.add_argument("--duration", type=float, help="seconds per measured wrk run (default 6, quick 2)")
@@ -47,10 +47,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--cold-starts", type=int, help="cold starts per server, median kept (default 3, quick 1)")
     parser.add_argument("--synthetic-triples", type=int, default=1_000_000,
                         help="size of the synthetic graph (default 1,000,000)")
-    parser.add_argument("--no-rdflib-synthetic", action="store_true",
-                        help="do not load the synthetic graph with rdflib (slow: about 30 s and 1.2 GB per 1M)")
-    parser.add_argument("--rdflib-synthetic-timeout", type=float, default=150,
-                        help="bound of the rdflib probe on the synthetic graph, seconds (default 150)")
     parser.add_argument("--data", type=Path, help="N-Triples file to serve instead of building the graph")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})")
     args = parser.parse_args(argv)
@@ -71,8 +67,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         probe_reps=5 if quick else 20,
         probe_budget=0.3 if quick else 1.0,
         synthetic_triples=args.synthetic_triples,
-        rdflib_synthetic=not (args.no_rdflib_synthetic or quick),
-        rdflib_synthetic_timeout=args.rdflib_synthetic_timeout,
         data=args.data,
         out=args.out,
         quick=quick,

@@ -50,6 +50,16 @@ class ServerRecord:
         return ColdStart(median(c.health_s for c in self.cold_starts), median(queries) if queries else None)
 
 
+@dataclass(frozen=True)
+class QueryLatency:
+    """Median latency of one query sent alone to a server, one request at a time (``perquery``)."""
+
+    name: str
+    p50_ms: float | None
+    runs: int
+    error: str = ""
+
+
 @dataclass
 class HttpRun:
     """One measured wrk run of a workload on a server."""
@@ -90,6 +100,8 @@ class Results:
     loads: list[ProbeResult] = field(default_factory=list)
     """Probes on the synthetic graph."""
     synthetic: SyntheticGraph | None = None
+    per_query: dict[str, list[QueryLatency]] = field(default_factory=dict)
+    """Server key -> each query of the unique workload sent alone (``perquery``)."""
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -1,10 +1,10 @@
 """Child process that loads one graph with one engine, then times queries on it; prints JSON lines.
 
 Run by :mod:`bench.memory` as ``python -m bench.probe --engine E --file F [--queries Q.json]``, so that its
-load time and peak RSS are its own. Engines: ``rdflib`` (``Graph.parse``; queries through the product's
-``CannedQuery.run``), ``pyoxigraph`` (in-memory ``Store.load``; queries through ``Store.query`` with the
-default parameters as SEP-0007 substitutions, or as a ``VALUES`` block when pyoxigraph refuses to substitute a
-variable that is not projected) and ``pyoxigraph-bulk`` (in-memory ``Store.bulk_load``).
+load time and peak RSS are its own. One engine, ``pyoxigraph``, loading as our server does (an in-memory
+``Store`` extended with the quads of ``pyoxigraph.parse``, no bulk loader), then timing queries through
+``Store.query`` with the default parameters as SEP-0007 substitutions, or as a ``VALUES`` block when
+pyoxigraph refuses to substitute a variable that is not projected (as the server binds them).
 
 Output, one JSON object per line, flushed as soon as known (the parent may kill a slow probe and keep what
 it printed): ``{"event": "loaded", "seconds", "triples", "rss_start_mb", "peak_rss_mb"}``, then per query
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ENGINES = ("rdflib", "pyoxigraph", "pyoxigraph-bulk")
+ENGINES = ("pyoxigraph",)
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -72,47 +72,14 @@ def _time_query(name: str, run: Callable[[], int], reps: int, budget: float, how
     )
 
 
-def probe_rdflib(path: Path, queries: list[dict[str, Any]], reps: int, budget: float) -> None:
-    """Load with ``rdflib.Graph.parse`` and time each canned query through ``CannedQuery.run``."""
-    from rdflib import Graph
-
-    rss_start = _rss_mb()
-    start = time.perf_counter()
-    graph = Graph()
-    graph.parse(path, format="nt")
-    seconds = time.perf_counter() - start
-    _emit("loaded", seconds=seconds, triples=len(graph), rss_start_mb=rss_start, peak_rss_mb=_peak_rss_mb())
-    if not queries:
-        return
-    from calcinosis_kg.queries.catalog import load_catalog
-
-    catalog = load_catalog()
-    for spec in queries:
-        canned = catalog[spec["name"]]
-        values: dict[str, str] = spec["defaults"]
-
-        def run(canned: Any = canned, values: dict[str, str] = values) -> int:
-            result = canned.run(graph, values)
-            if result.type == "ASK":
-                return int(bool(result.askAnswer))
-            if result.type == "SELECT":
-                return len(list(result))
-            return len(result.graph) if result.graph is not None else 0
-
-        _time_query(spec["name"], run, reps, budget)
-
-
-def probe_pyoxigraph(path: Path, queries: list[dict[str, Any]], reps: int, budget: float, *, bulk: bool) -> None:
-    """Load into an in-memory ``pyoxigraph.Store`` and time each query with its substitutions."""
+def probe_pyoxigraph(path: Path, queries: list[dict[str, Any]], reps: int, budget: float) -> None:
+    """Load into an in-memory ``pyoxigraph.Store`` as the server does; time each query with its substitutions."""
     import pyoxigraph as ox
 
     rss_start = _rss_mb()
     start = time.perf_counter()
     store = ox.Store()
-    if bulk:
-        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
-    else:
-        store.load(path=path, format=ox.RdfFormat.N_TRIPLES)
+    store.extend(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES, base_iri=path.resolve().as_uri()))
     seconds = time.perf_counter() - start
     _emit("loaded", seconds=seconds, triples=len(store), rss_start_mb=rss_start, peak_rss_mb=_peak_rss_mb())
     for spec in queries:
@@ -157,10 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per query (at least one run)")
     args = parser.parse_args(argv)
     queries: list[dict[str, Any]] = json.loads(args.queries.read_text()) if args.queries else []
-    if args.engine == "rdflib":
-        probe_rdflib(args.file, queries, args.reps, args.budget)
-    else:
-        probe_pyoxigraph(args.file, queries, args.reps, args.budget, bulk=args.engine == "pyoxigraph-bulk")
+    probe_pyoxigraph(args.file, queries, args.reps, args.budget)
     _emit("done", peak_rss_mb=_peak_rss_mb())
     return 0
 

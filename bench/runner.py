@@ -1,4 +1,5 @@
-"""One benchmark run, phase by phase: data, in-process probes, synthetic graph, servers and wrk, targets.
+"""One benchmark run, phase by phase: data, in-process probes, synthetic graph, servers, per-query latency and
+wrk, targets.
 
 Each phase is bounded in time (builds, probes and wrk runs have timeouts, servers a start deadline), the
 servers run one workload at a time, interleaved (workload by workload, server by server) so that the noise of
@@ -12,21 +13,22 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 from bench import wrk
 from bench.http import send
 from bench.memory import ProbeResult, run_probe
-from bench.model import Check, HttpRun, Results, ServerRecord
+from bench.model import Check, HttpRun, QueryLatency, Results, ServerRecord
 from bench.report import machine
 from bench.servers import (
     Server,
     ServerSpec,
     StartError,
     Supervisor,
-    backend_setting_supported,
     executable,
     load_oxigraph_store,
     ours_spec,
@@ -52,12 +54,13 @@ from bench.workloads import (
     entity_locals,
     health_requests,
     probe_specs,
+    unique_request,
     unique_requests,
     unique_templates,
 )
 
-SERVERS = ("ours", "ours-oxigraph", "oxigraph", "rdflib-endpoint")
-OTHER_SECTIONS = ("coldstart", "inprocess", "load")
+SERVERS = ("ours", "oxigraph", "rdflib-endpoint")
+OTHER_SECTIONS = ("coldstart", "perquery", "inprocess", "load")
 COLD_START_QUERY = "subtypes"
 """The canned query (as ad-hoc SPARQL) whose first answer ends a cold start."""
 DEREF_CHECKS = 20
@@ -80,8 +83,6 @@ class Options:
     probe_reps: int
     probe_budget: float
     synthetic_triples: int
-    rdflib_synthetic: bool
-    rdflib_synthetic_timeout: float
     data: Path | None
     out: Path
     quick: bool
@@ -114,7 +115,7 @@ def run(options: Options, workdir: Path) -> Results:
         inprocess(options, data, probe_file, results)
     if "load" in options.sections:
         big_graph(options, data, probe_file, workdir, results)
-    if options.sections & {*HTTP_WORKLOADS, "coldstart"}:
+    if options.sections & {*HTTP_WORKLOADS, "coldstart", "perquery"}:
         serve_and_measure(options, data, specs, workdir, results, program)
     results.targets = judge(results)
     results.machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -145,65 +146,49 @@ def prepare_data(options: Options, workdir: Path, results: Results) -> Path:
 
 
 def inprocess(options: Options, data: Path, probe_file: Path, results: Results) -> None:
-    """Probes on the built graph: load, peak RSS and per-query latency, rdflib and pyoxigraph."""
-    for engine, queries in (("rdflib", probe_file), ("pyoxigraph", probe_file), ("pyoxigraph-bulk", None)):
-        log(f"in-process probe on the built graph: {engine}")
-        probe = run_probe(
-            "built", engine, data, queries=queries, reps=options.probe_reps, budget=options.probe_budget, timeout=300
+    """Probe on the built graph: load, peak RSS and per-query latency with pyoxigraph (the server's engine)."""
+    log("in-process probe on the built graph: pyoxigraph")
+    probe = run_probe(
+        "built", "pyoxigraph", data, queries=probe_file, reps=options.probe_reps, budget=options.probe_budget,
+        timeout=300,
+    )
+    results.inprocess.append(probe)
+    refused = [q.name for q in probe.queries if q.how.startswith("VALUES")]
+    if refused:
+        results.notes.append(
+            f"pyoxigraph refused SEP-0007 substitution of a variable that is not projected in {', '.join(refused)}"
+            " (timed with a VALUES block instead, as the server binds them)"
         )
-        results.inprocess.append(probe)
-        refused = [q.name for q in probe.queries if q.how.startswith("VALUES")]
-        if refused:
-            results.notes.append(
-                f"pyoxigraph refused SEP-0007 substitution of a variable that is not projected in {', '.join(refused)}"
-                " (timed with a VALUES block instead): an oxigraph backend must bind such parameters another way"
-            )
 
 
 def big_graph(options: Options, data: Path, probe_file: Path, workdir: Path, results: Results) -> None:
-    """Generate the synthetic graph, then load it (and query it) with pyoxigraph, then rdflib (bounded)."""
+    """Generate the synthetic graph, then load it (and query it) with pyoxigraph, as the server loads data."""
     target = workdir / "synthetic.nt"
     log(f"generating a synthetic graph of {options.synthetic_triples:,} triples")
     start = time.perf_counter()
     results.synthetic = generate(data, target, options.synthetic_triples)
     results.data["synthetic_generate_s"] = time.perf_counter() - start
     label = f"synthetic {results.synthetic.triples / 1e6:.2f}M"
-    plan: list[tuple[str, Path | None, int, float]] = [
-        ("pyoxigraph", probe_file, options.probe_reps, 300),
-        ("pyoxigraph-bulk", None, 0, 300),
-    ]
-    if options.rdflib_synthetic:
-        plan.append(("rdflib", probe_file, 3, options.rdflib_synthetic_timeout))
     try:
-        for engine, queries, reps, timeout in plan:
-            log(f"load probe on the {label} graph: {engine} (at most {timeout:g} s)")
-            probe: ProbeResult = run_probe(
-                label, engine, target, queries=queries, reps=reps, budget=options.probe_budget, timeout=timeout
-            )
-            results.loads.append(probe)
+        log(f"load probe on the {label} graph: pyoxigraph (at most 300 s)")
+        probe: ProbeResult = run_probe(
+            label, "pyoxigraph", target, queries=probe_file, reps=options.probe_reps, budget=options.probe_budget,
+            timeout=300,
+        )
+        results.loads.append(probe)
     finally:
         target.unlink(missing_ok=True)
 
 
-def plan_servers(
-    options: Options, data: Path, workdir: Path, supervisor: Supervisor, results: Results
-) -> list[ServerSpec]:
+def plan_servers(options: Options, data: Path, workdir: Path, results: Results) -> list[ServerSpec]:
     """The servers to run, in order; those that cannot run are recorded with the reason."""
     specs: list[ServerSpec] = []
 
     def record(key: str, label: str, ours: bool, note: str = "") -> None:
         results.servers[key] = ServerRecord(key, label, ours, note=note)
 
-    stores = workdir / "kg-stores"
     if "ours" in options.servers:
-        specs.append(ours_spec(data, backend="rdflib", workers=options.workers, store_dir=stores))
-    if "ours-oxigraph" in options.servers:
-        log("does our server honour KG_BACKEND? (starting it with an unknown value)")
-        supported, why = backend_setting_supported(supervisor, data, options.workers, stores)
-        if supported:
-            specs.append(ours_spec(data, backend="oxigraph", workers=options.workers, store_dir=stores))
-        else:
-            record("ours-oxigraph", "ours (oxigraph backend)", True, f"not run: {why}")
+        specs.append(ours_spec(data, workers=options.workers))
     if "oxigraph" in options.servers:
         program = executable("oxigraph")
         if program is None:
@@ -297,8 +282,55 @@ def preflight(
     ]
     if wrong:
         differ = ", ".join(wrong)
-        results.notes.append(f"{record.label}, {workload}: row counts differ from rdflib in-process: {differ}")
+        results.notes.append(f"{record.label}, {workload}: row counts differ from pyoxigraph in-process: {differ}")
     return "ok"
+
+
+HEALTH_ROW = "(health path)"
+"""The per-query row of each server's health path: the floor of its HTTP stack, with no query."""
+
+
+def per_query(options: Options, server: Server, specs: list[CannedSpec]) -> list[QueryLatency]:
+    """The health path, then each query of the ``unique`` workload, sent alone: median latency of each.
+
+    One request at a time, each on a new connection, each query with its own ``LIMIT`` constant (no cache
+    answers); up to ``probe_reps`` timed requests within ``probe_budget`` seconds after an untimed one (whose
+    time is kept when it alone exceeds the budget).
+    """
+    salt = 1 + (time.time_ns() // 1000) % 999_999
+    counter = 0
+
+    def health(_: int) -> Request:
+        return Request("GET", server.spec.health_path, name=HEALTH_ROW)
+
+    def unique(spec: CannedSpec) -> Callable[[int], Request]:
+        return lambda n: unique_request(spec, server.spec.sparql_path, f"{salt}99{n:09d}")
+
+    latencies = []
+    for name, make in [(HEALTH_ROW, health), *((spec.name, unique(spec)) for spec in specs)]:
+        times: list[float] = []
+        failed = ""
+        deadline = time.perf_counter() + options.probe_budget
+        for _ in range(options.probe_reps + 1):
+            counter += 1
+            request = make(counter)
+            start = time.perf_counter()
+            try:
+                reply = send(server.port, request.path, method=request.method, headers=request.headers,
+                             body=request.body, timeout=options.timeout)
+            except OSError as error:
+                failed = str(error)
+                break
+            elapsed = (time.perf_counter() - start) * 1000
+            if not reply.ok:
+                failed = f"status {reply.status}"
+                break
+            times.append(elapsed)
+            if time.perf_counter() + elapsed / 1000 > deadline:
+                break
+        timed = times[1:] or times  # the first request is untimed, unless it is the only one
+        latencies.append(QueryLatency(name, median(timed) if timed else None, len(timed), failed))
+    return latencies
 
 
 def measure(
@@ -338,13 +370,13 @@ def serve_and_measure(
     """Start the servers (timing cold starts), check each workload once, run wrk, measure memory, stop."""
     workloads = [w for w in HTTP_WORKLOADS if w in options.sections]
     reference = {}
-    if (rdflib := results.probe(results.inprocess, "rdflib")) is not None:
-        reference = {q.name: q.rows for q in rdflib.queries}
+    if (engine := results.probe(results.inprocess, "pyoxigraph")) is not None:
+        reference = {q.name: q.rows for q in engine.queries}
     cold_query = next((s.adhoc for s in specs if s.name == COLD_START_QUERY), specs[0].adhoc)
     locals_ = entity_locals(data)
     with Supervisor(workdir) as supervisor:
         running: list[Server] = []
-        for spec in plan_servers(options, data, workdir, supervisor, results):
+        for spec in plan_servers(options, data, workdir, results):
             server = start_server(options, spec, cold_query, supervisor, results.servers[spec.key])
             if server is not None:
                 running.append(server)
@@ -357,6 +389,10 @@ def serve_and_measure(
                 checked = requests[:DEREF_CHECKS] if workload == "deref" else requests
                 log(f"pre-flight: {workload} on {server.spec.label} ({len(checked)} requests)")
                 record.workloads[workload] = preflight(workload, server, checked, reference, results)
+        if "perquery" in options.sections:
+            for server in running:
+                log(f"per-query latency, one request at a time: {server.spec.label}")
+                results.per_query[server.spec.key] = per_query(options, server, specs)
         measured: dict[tuple[str, str], list[wrk.WrkResult]] = {}
         failures: dict[tuple[str, str], str] = {}
         for round_ in range(options.rounds):

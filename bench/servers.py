@@ -3,9 +3,7 @@
 Servers (keys used by ``--only``):
 
 - ``ours``: ``python -m calcinosis_kg.server --production`` (granian, one worker per core) with
-  ``KG_BACKEND=rdflib`` (the default backend);
-- ``ours-oxigraph``: the same with ``KG_BACKEND=oxigraph``, when the server supports that setting
-  (:func:`backend_setting_supported` finds out by trying);
+  ``KG_ENGINE=oxigraph`` (its one engine: the data in an in-memory pyoxigraph store, loaded at start-up);
 - ``oxigraph``: Oxigraph's own server, ``oxigraph serve-read-only`` on a store made by ``oxigraph load``;
 - ``rdflib-endpoint``: ``rdflib-endpoint serve FILE`` (FastAPI on uvicorn, one process, rdflib's store).
 
@@ -33,9 +31,6 @@ from types import TracebackType
 import psutil
 
 from bench.http import Reply, send
-
-BACKEND_PROBE_VALUE = "__bench_probe__"
-"""A ``KG_BACKEND`` value no server accepts: a server that starts with it ignores the setting."""
 
 
 class StartError(Exception):
@@ -122,27 +117,21 @@ def tool_version(argv: list[str]) -> str:
     return lines[0].strip() if lines else "?"
 
 
-def ours_spec(data: Path, *, backend: str, workers: int, store_dir: Path, production: bool = True) -> ServerSpec:
-    """Our server on ``data`` with ``KG_BACKEND=backend`` (granian with ``workers`` processes).
-
-    ``KG_STORE_DIR`` (where the oxigraph backend keeps the store it builds from the data) is ``store_dir``, a
-    folder of the run: the first cold start builds the store, the next ones reuse it, as restarts would.
-    """
+def ours_spec(data: Path, *, workers: int, production: bool = True) -> ServerSpec:
+    """Our server on ``data`` with ``KG_ENGINE=oxigraph`` (granian with ``workers`` processes)."""
 
     def argv(port: int) -> list[str]:
         mode = ["--production", "--workers", str(workers)] if production else []
         return [sys.executable, "-m", "calcinosis_kg.server", "--host", "127.0.0.1", "--port", str(port), *mode]
 
-    key = "ours" if backend == "rdflib" else f"ours-{backend}"
-    label = f"ours ({backend} backend)" if backend != BACKEND_PROBE_VALUE else "ours (backend probe)"
     return ServerSpec(
-        key=key,
-        label=label,
+        key="ours",
+        label="ours (oxigraph engine)",
         ours=True,
         sparql_path="/sparql",
         health_path="/health",
         argv=argv,
-        env={"KG_DATA": str(data), "KG_BACKEND": backend, "KG_STORE_DIR": str(store_dir)},
+        env={"KG_DATA": str(data), "KG_ENGINE": "oxigraph"},
     )
 
 
@@ -315,22 +304,3 @@ def start_timed(
         supervisor.stop(server)
         raise
     return server, ColdStart(health, query)
-
-
-def backend_setting_supported(supervisor: Supervisor, data: Path, workers: int, store_dir: Path) -> tuple[bool, str]:
-    """Whether our server honours ``KG_BACKEND``: it must refuse to start with an unknown value.
-
-    A server that starts and answers ``/health`` with ``KG_BACKEND=__bench_probe__`` ignores the setting,
-    so ``KG_BACKEND=oxigraph`` would silently measure the rdflib backend again.
-    """
-    spec = ours_spec(data, backend=BACKEND_PROBE_VALUE, workers=workers, store_dir=store_dir)
-    server = supervisor.start(spec)
-    try:
-        wait_for(server, spec.health_path)
-    except StartError as error:
-        if "KG_BACKEND" in str(error):
-            return True, "KG_BACKEND is validated by the server"
-        return False, f"the server failed to start for another reason: {str(error).splitlines()[0]}"
-    finally:
-        supervisor.stop(server)
-    return False, "KG_BACKEND is ignored by the server (it started with an unknown value)"

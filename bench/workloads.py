@@ -129,12 +129,15 @@ def unique_templates(specs: list[CannedSpec], endpoint: str) -> list[tuple[str, 
     return [(f"{endpoint}?query={urllib.parse.quote(spec.adhoc + chr(10) + 'LIMIT ', safe='')}", "") for spec in specs]
 
 
+def unique_request(spec: CannedSpec, endpoint: str, constant: str) -> Request:
+    """One query of the unique workload with ``constant`` (digits) as its ``LIMIT``."""
+    [(before, after)] = unique_templates([spec], endpoint)
+    return Request("GET", f"{before}{constant}{after}", {"Accept": spec.accept}, name=spec.name)
+
+
 def unique_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
     """One request per canned query as the unique workload makes them (for the pre-flight check)."""
-    return [
-        Request("GET", f"{before}{UNIQUE_CONSTANT_EXAMPLE}{after}", {"Accept": spec.accept}, name=spec.name)
-        for spec, (before, after) in zip(specs, unique_templates(specs, endpoint), strict=True)
-    ]
+    return [unique_request(spec, endpoint, UNIQUE_CONSTANT_EXAMPLE) for spec in specs]
 
 
 _SUBJECT = re.compile(r"^<" + re.escape(ENTITY_NS) + r"([^>]+)> <http://www.w3.org/2004/02/skos/core#prefLabel> ")
