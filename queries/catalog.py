@@ -27,18 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pyparsing import ParseException
 from rdflib import Graph, Literal, URIRef
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.plugins.sparql.sparql import Query
-from rdflib.query import Result
 from rdflib.term import Identifier
 
 from calcinosis_kg.errors import CodeSyntaxError, QueryError, UnknownQuery
 from calcinosis_kg.ontology import PREFIXES
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.sparql import Query
+    from rdflib.query import Result
 
 QUERIES_DIR = Path(__file__).resolve().parent
 PARAM_TYPES = frozenset({"iri", "curie", "string", "integer", "code"})
@@ -121,7 +121,14 @@ class CannedQuery:
 
     @cached_property
     def prepared(self) -> Query:
-        """The query parsed and translated by rdflib (parsed on first use; QueryError if it does not parse)."""
+        """The query parsed and translated by rdflib (parsed on first use; QueryError if it does not parse).
+
+        rdflib's SPARQL parser is imported here, not with the module: the server reads the catalog's metadata
+        only (its engine is Oxigraph), and importing the parser cost its start-up about 0.2 s.
+        """
+        from pyparsing import ParseException
+        from rdflib.plugins.sparql import prepareQuery
+
         try:
             return prepareQuery(self.sparql)
         except ParseException as exc:

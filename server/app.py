@@ -13,7 +13,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.cache import ResultCache
 from calcinosis_kg.server.conditional import DataVersion, install_conditional_get
-from calcinosis_kg.server.data import DataLoadError, content_hash, load_store, rdflib_view, summarize
+from calcinosis_kg.server.data import DataLoadError, content_hash, load_store, summarize
+from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.errors import register_error_handlers
 from calcinosis_kg.server.health import make_health_blueprint
@@ -45,7 +46,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     The data are held once, in the Oxigraph store: queries, descriptions and linked-data documents are answered
     by the engine in the query workers; the start-up indexes (labels, VoID statistics, the lookup index, the
-    ontology document) read the same store through an rdflib :class:`~rdflib.Dataset` backed by it (oxrdflib).
+    ontology document) are computed from the same store, read once with pyoxigraph
+    (:func:`~calcinosis_kg.server.data.rdflib_view` gives rdflib's API over it, for embedders).
 
     Raises :class:`~calcinosis_kg.server.settings.SettingsError` for an invalid setting and
     :class:`~calcinosis_kg.server.data.DataLoadError` when a data file is missing or does not parse; both
@@ -70,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         len(summary.named_graphs),
         ", ".join(str(path) for path in paths),
     )
-    dataset = rdflib_view(store, union_default_graph=settings.union_default_graph)
+    view = GraphView(store, union=settings.union_default_graph)
 
     app = Flask(__name__)
     flask_settings = {key: value for key, value in (config or {}).items() if not key.startswith("KG_")}
@@ -81,9 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_cors(app)
     install_access_log(app)
     catalog = load_catalog()
-    linked_data = LinkedData.from_dataset(dataset)
-    statistics = DatasetStatistics.of(linked_data)
-    dumps = DatasetDumps.load(linked_data.graph, paths)
+    linked_data = LinkedData.from_store(view)
+    statistics = DatasetStatistics.of(view, linked_data)
+    dumps = DatasetDumps.load(view, paths)
     app.register_blueprint(make_sparql_blueprint(pool, summary, settings))
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
     app.register_blueprint(make_void_blueprint(statistics, dumps))
@@ -91,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_conditional_get(app, DataVersion.of(paths))
     app.register_blueprint(make_health_blueprint(summary))
     app.register_blueprint(make_queries_blueprint(pool, catalog))
-    app.register_blueprint(make_lookup_blueprint(LabelIndex.from_dataset(dataset)))
+    app.register_blueprint(make_lookup_blueprint(LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
     if settings.trust_proxy:
         hops = settings.trust_proxy

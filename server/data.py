@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
-from oxrdflib import OxigraphStore
-from rdflib import Dataset, Literal
-from rdflib.graph import Graph
-from rdflib.namespace import XSD
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.term import Identifier
 
 from calcinosis_kg.errors import KGError
 
@@ -37,6 +35,9 @@ RDF_FORMATS: dict[str, ox.RdfFormat] = {
     ".xml": ox.RdfFormat.RDF_XML,
 }
 """File extension -> Oxigraph parser."""
+
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 class DataLoadError(KGError):
@@ -91,23 +92,54 @@ def _relabelled(quads: Iterable[ox.Quad], prefix: str) -> Iterator[ox.Quad]:
             yield quad
 
 
-class _PlainStrings(OxigraphStore):
-    """oxrdflib's store, giving ``xsd:string`` literals as rdflib's plain literals (RDF 1.1: the same term).
+def to_rdflib(term: object) -> Identifier:
+    """A pyoxigraph term as the equal rdflib term (``xsd:string`` literals as rdflib's plain literals)."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        if term.datatype.value == _XSD_STRING:
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise TypeError(f"cannot convert {term!r} to an rdflib term")
 
-    rdflib compares ``Literal("x")`` and ``Literal("x", datatype=XSD.string)`` as different terms, and writes the
-    datatype out; the start-up indexes and documents built with rdflib expect plain literals.
-    """
 
-    def triples(self, triple_pattern: Any, context: Graph | None = None) -> Iterator[Any]:
-        for (subject, predicate, obj), contexts in super().triples(triple_pattern, context):
-            if isinstance(obj, Literal) and obj.datatype == XSD.string:
-                obj = Literal(str(obj))
-            yield (subject, predicate, obj), contexts
+def rdflib_graph(triples: Iterable[ox.Triple]) -> Graph:
+    """A new rdflib graph (no prefixes bound) holding ``triples``: for documents built at start-up, not the data."""
+    graph = Graph(bind_namespaces="none")
+    memo: dict[object, Identifier] = {}
+
+    def convert(term: object) -> Identifier:
+        converted = memo.get(term)
+        if converted is None:
+            converted = memo[term] = to_rdflib(term)
+        return converted
+
+    graph.addN((convert(t.subject), convert(t.predicate), convert(t.object), graph) for t in triples)
+    return graph
 
 
 def rdflib_view(store: ox.Store, *, union_default_graph: bool) -> Dataset:
-    """An rdflib :class:`~rdflib.Dataset` whose store is ``store`` (oxrdflib): rdflib's API, no second copy."""
-    return Dataset(store=_PlainStrings(store=store), default_union=union_default_graph)
+    """The served data as an rdflib :class:`~rdflib.Dataset` whose store is ``store`` (oxrdflib): no second copy.
+
+    For code that wants rdflib's API over the served data (embedders, exports). Each triple pattern crosses
+    from Oxigraph to rdflib terms, so whole-graph scans are slow: the server's start-up indexes read the store
+    with pyoxigraph instead. ``xsd:string`` literals come as rdflib's plain literals (the same RDF 1.1 term;
+    rdflib tells them apart).
+    """
+    from oxrdflib import OxigraphStore  # imported here: it imports rdflib's SPARQL parser (0.2 s)
+
+    class PlainStrings(OxigraphStore):
+        def triples(self, triple_pattern: Any, context: Graph | None = None) -> Iterator[Any]:
+            for (subject, predicate, obj), contexts in super().triples(triple_pattern, context):
+                if isinstance(obj, Literal) and obj.datatype is not None and str(obj.datatype) == _XSD_STRING:
+                    obj = Literal(str(obj))
+                yield (subject, predicate, obj), contexts
+
+    return Dataset(store=PlainStrings(store=store), default_union=union_default_graph)
 
 
 def named_graph_names(store: ox.Store) -> frozenset[str]:

@@ -35,13 +35,16 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, request
-from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
 from calcinosis_kg.server import formats
+from calcinosis_kg.server.data import rdflib_graph
+from calcinosis_kg.server.describe import GraphView, closure
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.formats import Family, ResultFormat, formats_of
@@ -65,6 +68,13 @@ SCHEMA_TYPES = frozenset(
     {OWL.Class, RDFS.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property}
 )
 """Types whose external members (``schema:Drug``, ``skos:prefLabel``...) are declared by the ontology."""
+_SCHEMA_TYPES = frozenset(ox.NamedNode(str(iri)) for iri in SCHEMA_TYPES)
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_OWL_ONTOLOGY = ox.NamedNode(str(OWL.Ontology))
+_OWL_VERSION_IRI = ox.NamedNode(str(OWL.versionIRI))
+_OWL_ANNOTATED_SOURCE = ox.NamedNode(str(OWL.annotatedSource))
+_DCTERMS_TITLE = ox.NamedNode(str(DCTERMS.title))
+_LABEL_PROPERTIES = tuple(ox.NamedNode(str(iri)) for iri in (SKOS.prefLabel, RDFS.label))
 
 HTML = ResultFormat(
     key="html",
@@ -119,8 +129,6 @@ class HtmlPages(Protocol):
 class LinkedData:
     """The served graph and what dereferencing needs of it, computed once at start-up."""
 
-    graph: Graph
-    """The served graph: the dataset's default graph as queries see it."""
     resources: frozenset[URIRef]
     """Every IRI under :data:`~calcinosis_kg.ontology.BASE` used in the graph (subject, predicate, object)."""
     ontology: URIRef | None
@@ -133,24 +141,26 @@ class LinkedData:
     """The display label of every IRI of the graph that has one (see :func:`label_of`)."""
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> LinkedData:
-        """Index ``dataset``'s default graph (the union of its graphs if the dataset has a union default)."""
-        graph = served_graph(dataset)
-        resources = frozenset(
-            node for triple in graph for node in triple if isinstance(node, URIRef) and node.startswith(BASE)
+    def from_store(cls, view: GraphView) -> LinkedData:
+        """Index the served default graph (``view``), read once with pyoxigraph at start-up."""
+        resources: set[str] = set()
+        for triple in view.triples(None, None, None):
+            for node in (triple.subject, triple.predicate, triple.object):
+                if isinstance(node, ox.NamedNode) and node.value.startswith(BASE):
+                    resources.add(node.value)
+        ontology = ox.NamedNode(ONTOLOGY_IRI)
+        has_header = next(view.triples(ontology, _RDF_TYPE, _OWL_ONTOLOGY), None) is not None
+        versions = frozenset(
+            URIRef(t.object.value)
+            for t in view.triples(ontology, _OWL_VERSION_IRI, None)
+            if isinstance(t.object, ox.NamedNode)
         )
-        ontology = URIRef(ONTOLOGY_IRI)
-        has_header = (ontology, RDF.type, OWL.Ontology) in graph
-        versions = frozenset(v for v in graph.objects(ontology, OWL.versionIRI) if isinstance(v, URIRef))
-        named = {node for node in graph.all_nodes() if isinstance(node, URIRef)}
-        labels = {node: label for node in named if (label := label_of(graph, node)) is not None}
         return cls(
-            graph=graph,
-            resources=resources,
-            ontology=ontology if has_header else None,
+            resources=frozenset(URIRef(iri) for iri in resources),
+            ontology=URIRef(ONTOLOGY_IRI) if has_header else None,
             versions=versions if has_header else frozenset(),
-            ontology_graph=ontology_document(graph, ontology) if has_header else new_document(),
-            labels=labels,
+            ontology_graph=ontology_document(view, ontology) if has_header else new_document(),
+            labels=labels_of(view),
         )
 
     def is_ontology(self, iri: URIRef) -> bool:
@@ -166,24 +176,26 @@ class LinkedData:
         return self.labels.get(node) if isinstance(node, URIRef) else None
 
 
-def served_graph(dataset: Dataset) -> Graph:
-    """The graph that queries see as default: the dataset's default graph, or a copy of the union of all."""
-    if not dataset.default_union:
-        default_graph: Graph = dataset.default_graph
-        return default_graph
-    union = Graph()
-    for prefix, namespace in dataset.namespaces():
-        union.bind(prefix, namespace, override=True, replace=True)
-    for triple in dataset.triples((None, None, None)):
-        union.add(triple)
-    return union
-
-
-def label_of(graph: Graph, node: Node) -> str | None:
-    """The label to show for ``node``: ``skos:prefLabel``, else ``rdfs:label``, else ``dcterms:title``.
+def labels_of(view: GraphView) -> dict[URIRef, str]:
+    """The label to show for every IRI that has one: ``skos:prefLabel``, else ``rdfs:label``, else ``dcterms:title``.
 
     English values win over others, then the smallest value (so the choice is stable).
     """
+    found: dict[str, tuple[int, bool, str]] = {}
+    for rank, label_property in enumerate((*_LABEL_PROPERTIES, _DCTERMS_TITLE)):
+        for triple in view.triples(None, label_property, None):
+            subject, value = triple.subject, triple.object
+            if not isinstance(subject, ox.NamedNode) or not isinstance(value, ox.Literal):
+                continue
+            key = (rank, not (value.language or "").lower().startswith("en"), value.value)
+            known = found.get(subject.value)
+            if known is None or key < known:
+                found[subject.value] = key
+    return {URIRef(iri): key[2] for iri, key in found.items()}
+
+
+def label_of(graph: Graph, node: Node) -> str | None:
+    """The label to show for ``node`` in an rdflib ``graph`` (a description): the rules of :func:`labels_of`."""
     for label_property in (*LABEL_PROPERTIES, DCTERMS.title):
         values = [value for value in graph.objects(node, label_property) if isinstance(value, Literal)]
         if values:
@@ -197,7 +209,7 @@ def new_document() -> Graph:
     return bind_prefixes(Graph(bind_namespaces="none"))
 
 
-def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
+def ontology_document(view: GraphView, ontology: ox.NamedNode) -> Graph:
     """The whole ontology as served at its IRI and version IRIs.
 
     - every triple whose subject is the ontology IRI (the ``owl:Ontology`` header) or an IRI in the
@@ -210,57 +222,42 @@ def ontology_document(graph: Graph, ontology: URIRef) -> Graph:
     - for each version IRI, ``<version> dcterms:isVersionOf <ontology>`` (and the ``owl:versionInfo``), so
       that the document served at the version IRI says what it is about.
     """
-    document = new_document()
     namespace = str(CCO)
-    subjects: set[Node] = {ontology}
-    for subject in set(graph.subjects()):
-        if not isinstance(subject, URIRef):
-            continue
-        if subject.startswith(namespace) or (
-            not subject.startswith(BASE) and any(t in SCHEMA_TYPES for t in graph.objects(subject, RDF.type))
+    subjects: set[ox.NamedNode] = {ontology}
+    blank_subjects: set[ox.BlankNode] = set()
+    blank_objects: set[ox.BlankNode] = set()
+    for triple in view.triples(None, None, None):
+        subject, obj = triple.subject, triple.object
+        if isinstance(obj, ox.BlankNode):
+            blank_objects.add(obj)
+        if isinstance(subject, ox.BlankNode):
+            blank_subjects.add(subject)
+        elif isinstance(subject, ox.NamedNode) and (
+            subject.value.startswith(namespace)
+            or
+            (not subject.value.startswith(BASE) and triple.predicate == _RDF_TYPE and obj in _SCHEMA_TYPES)
         ):
             subjects.add(subject)
+    triples: dict[ox.Triple, None] = {}
     for subject in subjects:
-        add_closure(graph, subject, document)
-    for root in _root_blank_nodes(graph):
-        source = graph.value(root, OWL.annotatedSource)
+        triples.update(dict.fromkeys(closure(view, subject)))
+    for root in sorted(blank_subjects - blank_objects, key=str):
+        part = list(closure(view, root))
+        source = next((t.object for t in part if t.subject == root and t.predicate == _OWL_ANNOTATED_SOURCE), None)
         if source is not None:
             if source in subjects:
-                add_closure(graph, root, document)
+                triples.update(dict.fromkeys(part))
             continue
-        part = Graph()
-        add_closure(graph, root, part)
-        if not any(isinstance(node, URIRef) and node.startswith(str(CC)) for triple in part for node in triple):
-            document += part
-    for version in graph.objects(ontology, OWL.versionIRI):
-        document.add((version, DCTERMS.isVersionOf, ontology))
-        for info in graph.objects(ontology, OWL.versionInfo):
+        if not any(isinstance(node, ox.NamedNode) and node.value.startswith(str(CC)) for t in part for node in t):
+            triples.update(dict.fromkeys(part))
+    document = rdflib_graph(triples)
+    bind_prefixes(document)
+    ontology_iri = URIRef(ontology.value)
+    for version in document.objects(ontology_iri, OWL.versionIRI):
+        document.add((version, DCTERMS.isVersionOf, ontology_iri))
+        for info in document.objects(ontology_iri, OWL.versionInfo):
             document.add((version, OWL.versionInfo, info))
     return document
-
-
-def add_closure(graph: Graph, start: Node, target: Graph) -> None:
-    """Add the triples of ``start``, and recursively of every blank node they reach, to ``target``."""
-    pending = [start]
-    visited: set[Node] = set()
-    while pending:
-        node = pending.pop()
-        if node in visited:
-            continue
-        visited.add(node)
-        for _, predicate, obj in graph.triples((node, None, None)):
-            target.add((node, predicate, obj))
-            if isinstance(obj, BNode):
-                pending.append(obj)
-
-
-def _root_blank_nodes(graph: Graph) -> list[BNode]:
-    """Blank nodes that are the subject of some triple and the object of none."""
-    return [
-        node
-        for node in set(graph.subjects())
-        if isinstance(node, BNode) and next(graph.subject_predicates(node), None) is None
-    ]
 
 
 def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeGuard
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, jsonify, request
-from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
@@ -47,6 +48,8 @@ from calcinosis_kg.errors import CodeSyntaxError
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, CCO, SSSOM
+from calcinosis_kg.server.data import rdflib_graph
+from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.errors import ProtocolError
 
 DEFAULT_LIMIT = 10
@@ -55,6 +58,11 @@ MAX_QUERY_LENGTH = 200
 """Longest accepted ``q``, in characters."""
 
 _MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
+INDEXED_PREDICATES = (
+    SKOS.prefLabel, SKOS.altLabel, RDFS.label, RDF.type, RDFS.subClassOf, *_MAPPING_PREDICATES,
+    OWL.annotatedSource, OWL.annotatedProperty, OWL.annotatedTarget, SSSOM.object_id, SSSOM.object_label,
+)  # fmt: skip
+"""The predicates :meth:`LabelIndex.from_graph` reads: labels, synonyms, types, the class tree, mappings."""
 _SPACES = re.compile(r"\s+")
 _WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
 """A letter or digit that does not follow another letter or digit."""
@@ -185,9 +193,14 @@ class LabelIndex:
         return len({text.entity.iri for text in self._texts})
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset, systems: CodeSystems | None = None) -> LabelIndex:
-        """The index of the dataset's default graph as queries see it (the union of all graphs if so loaded)."""
-        return cls.from_graph(dataset if dataset.default_union else dataset.default_graph, systems)
+    def from_store(cls, view: GraphView, systems: CodeSystems | None = None) -> LabelIndex:
+        """The index of the served default graph (``view``): the triples it reads are taken once with pyoxigraph.
+
+        Only the triples of :data:`INDEXED_PREDICATES` are turned into rdflib terms (:meth:`from_graph` reads
+        no others), which keeps start-up short on large data.
+        """
+        wanted = [ox.NamedNode(str(predicate)) for predicate in INDEXED_PREDICATES]
+        return cls.from_graph(rdflib_graph(t for p in wanted for t in view.triples(None, p, None)), systems)
 
     @classmethod
     def from_graph(cls, graph: Graph, systems: CodeSystems | None = None) -> LabelIndex:

@@ -26,15 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, abort, request
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
 from rdflib.term import Node
 
-from calcinosis_kg.ontology import CC, CCO, bind_prefixes
+from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
+from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.formats import W3C_FORMATS, Family, ResultFormat, choose_format
-from calcinosis_kg.server.linked_data import RDF_FORMATS, LinkedData, new_document
-from calcinosis_kg.server.results import write_graph
+from calcinosis_kg.server.linked_data import RDF_FORMATS, LinkedData
+from calcinosis_kg.server.results import write_graph, write_triples
 
 DUMP_NAME = "calcinosis-kg"
 """File name of the dumps, before the extension."""
@@ -47,6 +49,7 @@ DUMP_EXTENSIONS: tuple[tuple[str, ResultFormat], ...] = (
 )
 """Each dump's extension and format (``.owl`` is RDF/XML)."""
 
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
 URI_SPACE = str(CC)
 TITLE = "Calcinosis cutis knowledge graph"
 CC_BY_4 = URIRef("https://creativecommons.org/licenses/by/4.0/")
@@ -81,34 +84,41 @@ class DatasetStatistics:
     """``dcterms:created``, ``modified``, ``creator`` and ``source`` of the ontology header."""
 
     @classmethod
-    def of(cls, linked_data: LinkedData) -> DatasetStatistics:
-        """Count ``linked_data``'s graph."""
-        graph = linked_data.graph
-        subjects = set(graph.subjects())
-        instances: dict[URIRef, set[Node]] = {}
-        for subject, class_ in graph.subject_objects(RDF.type):
-            if isinstance(class_, URIRef):
-                instances.setdefault(class_, set()).add(subject)
-        entities = sorted(s for s in subjects if isinstance(s, URIRef) and s.startswith(URI_SPACE))
+    def of(cls, view: GraphView, linked_data: LinkedData) -> DatasetStatistics:
+        """Count the served default graph (``view``), read once with pyoxigraph at start-up."""
+        triples = 0
+        subjects: set[object] = set()
+        objects: set[object] = set()
+        instances: dict[str, set[object]] = {}
+        predicates: Counter[str] = Counter()
+        for triple in view.triples(None, None, None):
+            triples += 1
+            subjects.add(triple.subject)
+            objects.add(triple.object)
+            predicates[triple.predicate.value] += 1
+            if triple.predicate == _RDF_TYPE and isinstance(triple.object, ox.NamedNode):
+                instances.setdefault(triple.object.value, set()).add(triple.subject)
+        entities = sorted(
+            URIRef(s.value) for s in subjects if isinstance(s, ox.NamedNode) and s.value.startswith(URI_SPACE)
+        )
         examples = tuple(iri for iri in EXAMPLE_RESOURCES if iri in linked_data.resources) or tuple(entities[:3])
         ontology = linked_data.ontology
         header: list[tuple[URIRef, Node]] = []
+        document = linked_data.ontology_graph
         if ontology is not None:
             for predicate in (DCTERMS.created, DCTERMS.modified, DCTERMS.creator, DCTERMS.source):
-                header.extend((predicate, value) for value in graph.objects(ontology, predicate))
+                header.extend((predicate, value) for value in sorted(document.objects(ontology, predicate), key=str))
         return cls(
-            triples=len(graph),
+            triples=triples,
             entities=len(entities),
             distinct_subjects=len(subjects),
-            distinct_objects=len(set(graph.objects())),
-            class_entities={class_: len(members) for class_, members in sorted(instances.items())},
-            property_triples=dict(
-                sorted(Counter(p for p in graph.predicates(unique=False) if isinstance(p, URIRef)).items())
-            ),
+            distinct_objects=len(objects),
+            class_entities={URIRef(class_): len(members) for class_, members in sorted(instances.items())},
+            property_triples={URIRef(predicate): count for predicate, count in sorted(predicates.items())},
             example_resources=examples,
-            version=_text(graph, ontology, OWL.versionInfo),
-            description=_text(graph, ontology, DCTERMS.description),
-            license=_license(graph, ontology),
+            version=_text(document, ontology, OWL.versionInfo),
+            description=_text(document, ontology, DCTERMS.description),
+            license=_license(document, ontology),
             header=tuple(header),
         )
 
@@ -147,20 +157,18 @@ class DatasetDumps:
     from_build: bool
 
     @classmethod
-    def load(cls, graph: Graph, paths: Sequence[Path]) -> DatasetDumps:
-        """The build's files beside ``paths`` if they are the built graph, else ``graph`` written anew."""
+    def load(cls, view: GraphView, paths: Sequence[Path]) -> DatasetDumps:
+        """The build's files beside ``paths`` if they are the built graph, else the served graph written anew."""
         build_files = _build_files(paths)
         if build_files is not None:
             formats = (fmt for _, fmt in DUMP_EXTENSIONS)
             loaded = (Dump(path.name, fmt, path.read_bytes()) for path, fmt in zip(build_files, formats, strict=True))
             return cls(dumps=tuple(loaded), from_build=True)
-        document = new_document()
-        for prefix, namespace in graph.namespaces():
-            document.bind(prefix, namespace, override=False)
-        document += graph
+        triples = list(view.triples(None, None, None))
+        prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
         return cls(
             dumps=tuple(
-                Dump(f"{DUMP_NAME}.{extension}", fmt, write_graph(fmt, document))
+                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, prefixes))
                 for extension, fmt in DUMP_EXTENSIONS
             ),
             from_build=False,

@@ -30,7 +30,6 @@ from typing import Any
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
-from rdflib.plugins.sparql.sparql import Prologue
 from rdflib.term import Identifier
 
 from calcinosis_kg.ontology import PREFIXES
@@ -49,10 +48,44 @@ from calcinosis_kg.server.formats import Family, ResultFormat, choose_format
 from calcinosis_kg.server.results import Row, write_boolean, write_rows, write_triples
 from calcinosis_kg.server.sparql.lexer import Analysis, LexError, Limits, Token, TokenKind, analyze, term_iri
 
+RDFLIB_PREFIXES = {
+    "brick": "https://brickschema.org/schema/Brick#",
+    "csvw": "http://www.w3.org/ns/csvw#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "dcam": "http://purl.org/dc/dcam/",
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "dcmitype": "http://purl.org/dc/dcmitype/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "doap": "http://usefulinc.com/ns/doap#",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "geo": "http://www.opengis.net/ont/geosparql#",
+    "odrl": "http://www.w3.org/ns/odrl/2/",
+    "org": "http://www.w3.org/ns/org#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "prof": "http://www.w3.org/ns/dx/prof/",
+    "prov": "http://www.w3.org/ns/prov#",
+    "qb": "http://purl.org/linked-data/cube#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "schema": "https://schema.org/",
+    "sh": "http://www.w3.org/ns/shacl#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "sosa": "http://www.w3.org/ns/sosa/",
+    "ssn": "http://www.w3.org/ns/ssn/",
+    "time": "http://www.w3.org/2006/time#",
+    "vann": "http://purl.org/vocab/vann/",
+    "void": "http://rdfs.org/ns/void#",
+    "wgs": "https://www.w3.org/2003/01/geo/wgs84_pos#",
+    "xml": "http://www.w3.org/XML/1998/namespace",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+"""The prefixes rdflib predeclares in queries (``rdflib.plugins.sparql.sparql.Prologue``), which earlier versions
+of this endpoint accepted undeclared; a test checks the table against rdflib's."""
+
 
 def default_prefixes() -> dict[str, str]:
-    """The prefixes a query may use undeclared: rdflib's usual ones (``rdf``, ``owl``, ``xsd``...), the project's."""
-    prefixes = {prefix: str(namespace) for prefix, namespace in Prologue().namespace_manager.namespaces()}
+    """The prefixes a query may use undeclared: rdflib's usual ones, then the project's (which win)."""
+    prefixes = dict(RDFLIB_PREFIXES)
     prefixes.update((prefix, str(namespace)) for prefix, namespace in PREFIXES.items())
     return prefixes
 

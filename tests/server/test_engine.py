@@ -210,3 +210,12 @@ def test_deep_and_long_queries_are_refused_before_the_engine(server: LiveServer,
 def test_queries_within_the_limits_are_answered(server: LiveServer, query: str) -> None:
     response = requests.post(server.sparql, data=query.encode(), headers=DIRECT, timeout=30)
     assert response.status_code == 200, response.text[:300]
+
+
+def test_the_predeclared_prefixes_are_rdflibs() -> None:
+    """The prefixes queries may use undeclared: those rdflib predeclared when it was this endpoint's engine."""
+    from rdflib.plugins.sparql.sparql import Prologue
+
+    from calcinosis_kg.server.engines.oxigraph import RDFLIB_PREFIXES
+
+    assert {prefix: str(iri) for prefix, iri in Prologue().namespace_manager.namespaces()} == RDFLIB_PREFIXES
