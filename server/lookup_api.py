@@ -296,15 +296,16 @@ class _Mapping:
 
 def _mappings(graph: Graph) -> Iterator[_Mapping]:
     """Every SKOS mapping triple between IRIs, with the SSSOM slots of its ``owl:Axiom``."""
+    annotating: dict[tuple[Node, Node, Node], list[Node]] = defaultdict(list)
+    for axiom, source in graph.subject_objects(OWL.annotatedSource):
+        for annotated in graph.objects(axiom, OWL.annotatedProperty):
+            for target in graph.objects(axiom, OWL.annotatedTarget):
+                annotating[(source, annotated, target)].append(axiom)
     for predicate in _MAPPING_PREDICATES:
         for subject, target in graph.subject_objects(predicate):
             if not isinstance(subject, URIRef) or not isinstance(target, URIRef):
                 continue
-            axioms = [
-                axiom
-                for axiom in graph.subjects(OWL.annotatedSource, subject)
-                if (axiom, OWL.annotatedProperty, predicate) in graph and (axiom, OWL.annotatedTarget, target) in graph
-            ]
+            axioms = annotating.get((subject, predicate, target), [])
             curie = min((str(graph.value(a, SSSOM.object_id) or "") for a in axioms), default="")
             code_label = min((str(graph.value(a, SSSOM.object_label) or "") for a in axioms), default="")
             yield _Mapping(subject, target, curie, code_label)
