@@ -19,7 +19,7 @@ from calcinosis_kg.graph.mappings import (
     UNMAPPED_FILE,
     read_sssom,
 )
-from calcinosis_kg.ontology import CC, CCO
+from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO
 
 SNOMED = "http://snomed.info/id/"
 CURATED = read_sssom(MAPPINGS_FILE)
@@ -141,3 +141,21 @@ def test_mapping_agrees_with_mondo_or_says_why_not(entity: str, mondo: str, mond
     assert any(code in text or code.split(":", 1)[1] in text for text in reasons), (
         f"{entity}: Mondo maps {mondo} {mondo_predicate} {code}, which the curated set neither has nor explains"
     )
+
+
+def _mapping_evidence(graph: Graph, entity: str, code_iri: str) -> set[str]:
+    return {
+        str(e)
+        for a in graph.subjects(OWL.annotatedSource, CC[entity])
+        if (a, OWL.annotatedTarget, URIRef(code_iri)) in graph
+        for e in graph.objects(a, HAS_EVIDENCE)
+    }
+
+
+def test_mapping_evidence_says_whether_mondo_or_the_curators_asserted_it(kg: Graph) -> None:
+    # Mondo maps MONDO:0005393 gout exactMatch DOID:13189, and the curated row repeats it: imported information.
+    assert _mapping_evidence(kg, "gout", "http://purl.obolibrary.org/obo/DOID_13189") == {str(OBO.ECO_0000312)}
+    # The curators chose SCTID:90560007 against Mondo's 190828008: their own inference.
+    assert _mapping_evidence(kg, "gout", SNOMED + "90560007") == {str(OBO.ECO_0000305)}
+    # That cc:gout is MONDO:0005393 is the curators' judgement too.
+    assert _mapping_evidence(kg, "gout", "http://purl.obolibrary.org/obo/MONDO_0005393") == {str(OBO.ECO_0000305)}
