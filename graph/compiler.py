@@ -38,8 +38,14 @@ KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 EVIDENCE_CODES: dict[str, URIRef] = {
     "NAS": OBO.ECO_0000303,  # author statement without traceable support used in manual assertion
     "TAS": OBO.ECO_0000304,  # author statement supported by traceable reference used in manual assertion
+    "IC": OBO.ECO_0000305,  # curator inference used in manual assertion
+    "DB": OBO.ECO_0000312,  # imported information used in manual assertion (a statement taken from a database)
 }
-"""Evidence shorthands accepted in the curated files, mapped to ECO classes."""
+"""Evidence shorthands accepted in the curated files, mapped to ECO classes: who asserted what.
+
+NAS: the source's author states it (the seed article gives no reference for its statements). TAS: the cited work
+itself states it (a review tracing it to its references). IC: the curators infer it from the sources and their own
+knowledge (the assertion says so in a note). DB: the curators take it from a database (a terminology resource)."""
 
 QUALIFIERS: dict[str, URIRef] = {
     "frequency": CCO.frequency,
@@ -53,7 +59,7 @@ QUALIFIERS: dict[str, URIRef] = {
 ALLOWED_QUALIFIER_VALUES: dict[str, frozenset[str]] = {
     "frequency": frozenset({"usually", "often", "sometimes", "rarely"}),
     "stage": frozenset({"early", "late"}),
-    "certainty": frozenset({"suspected"}),
+    "certainty": frozenset({"suspected", "disputed"}),
 }
 
 ENTITY_KEYS = frozenset(

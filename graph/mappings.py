@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,10 @@ MONDO_EVIDENCE_FILE = MAPPINGS_DIR / "mondo-evidence.sssom.tsv"
 UNMAPPED_FILE = MAPPINGS_DIR / "unmapped.tsv"
 
 CURATOR_INFERENCE = OBO.ECO_0000305
-"""ECO 'curator inference used in manual assertion': the evidence class of every curated mapping."""
+"""ECO 'curator inference used in manual assertion': a mapping the curators judged themselves."""
+IMPORTED_INFORMATION = OBO.ECO_0000312
+"""ECO 'imported information used in manual assertion': a mapping taken, after review, from Mondo's mapping sets
+(the entity is exactly mapped to a Mondo class, and Mondo maps that class to the same code with the same predicate)."""
 
 MAPPING_PREDICATES: dict[str, URIRef] = {
     "skos:exactMatch": SKOS.exactMatch,
@@ -72,6 +75,12 @@ class Mapping:
     confidence: float | None
     see_also: tuple[str, ...]
     comment: str
+    imported: bool = False
+    """Whether the mapping is Mondo's own (see :data:`IMPORTED_INFORMATION`), else the curators' judgement."""
+
+    @property
+    def evidence(self) -> URIRef:
+        return IMPORTED_INFORMATION if self.imported else CURATOR_INFERENCE
 
     @property
     def system(self) -> str:
@@ -140,6 +149,25 @@ def _mapping(row: dict[str, str], where: str, entity_ids: set[str]) -> Mapping:
     )
 
 
+def mondo_statements(path: Path = MONDO_EVIDENCE_FILE) -> set[tuple[str, str, str]]:
+    """(Mondo class, predicate, code) of every row of the Mondo evidence copy, code prefixes standardized."""
+    systems = bioregistry_code_systems()
+    statements = set()
+    for row in read_sssom(path).rows:
+        prefix, _, local = row["object_id"].partition(":")
+        code = f"{systems.canonical_prefix(prefix) or prefix}:{local}"
+        statements.add((row["subject_id"], row["predicate_id"], code))
+    return statements
+
+
+def _mark_imported(mappings: list[Mapping], mondo: set[tuple[str, str, str]]) -> list[Mapping]:
+    """Mark each mapping that repeats Mondo's statement about the Mondo class its entity is exactly mapped to."""
+    mondo_class = {m.subject: m.object_id for m in mappings if m.system == "MONDO" and m.predicate == "skos:exactMatch"}
+    return [
+        replace(m, imported=(mondo_class.get(m.subject), m.predicate, m.object_id) in mondo) for m in mappings
+    ]
+
+
 def load_mappings(entity_ids: set[str], path: Path = MAPPINGS_FILE) -> list[Mapping]:
     """Read and check every row of the curated mapping set; raise CurationError naming the row on a problem.
 
@@ -158,7 +186,7 @@ def load_mappings(entity_ids: set[str], path: Path = MAPPINGS_FILE) -> list[Mapp
             raise CurationError(f"{path.name} row {number}: {mapping.object_id} mapped twice to cc:{mapping.subject}")
         seen.add(key)
         mappings.append(mapping)
-    return mappings
+    return _mark_imported(mappings, mondo_statements())
 
 
 def mapping_graph(mappings: list[Mapping]) -> Graph:
@@ -184,7 +212,7 @@ def mapping_graph(mappings: list[Mapping]) -> Graph:
             graph.add((axiom, SSSOM.see_also, Literal(where)))
         if m.comment:
             graph.add((axiom, SSSOM.comment, Literal(m.comment)))
-        graph.add((axiom, HAS_EVIDENCE, CURATOR_INFERENCE))
+        graph.add((axiom, HAS_EVIDENCE, m.evidence))
         graph.add((axiom, DCTERMS.source, MAPPING_SET_SOURCE))
         for marker, source in EVIDENCE_SOURCES.items():
             if any(marker in where for where in m.see_also):

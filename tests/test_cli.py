@@ -75,17 +75,17 @@ def test_query_from_rq_file(tmp_path: Path) -> None:
     assert run("query", str(path)).stdout == "yes\n"
 
 
-@pytest.mark.parametrize("code", ["6595006", "SCTID:6595006", "snomed:6595006", "http://snomed.info/id/6595006"])
+@pytest.mark.parametrize("code", ["46742003", "SCTID:46742003", "snomed:46742003", "http://snomed.info/id/46742003"])
 def test_lookup_resolves_a_code_in_every_form(code: str) -> None:
     lines = run("lookup", code).stdout.splitlines()
-    assert lines == ["https://w3id.org/calcinosis-kg/id/calcinosis-cutis\tcalcinosis cutis\tskos:broadMatch"
-                     "\tSCTID:6595006\tCalcinosis"]
+    assert lines == ["https://w3id.org/calcinosis-kg/id/skin-ulcer\tskin ulcer\tskos:exactMatch"
+                     "\tSCTID:46742003\tSkin ulcer (disorder)"]
 
 
 def test_codes_lists_the_codes_of_an_entity() -> None:
     codes = [line.split("\t")[0] for line in run("codes", "cc:calcinosis-cutis").stdout.splitlines()]
     assert "ICD10CM:L94.2" in codes
-    assert "SCTID:6595006" in codes
+    assert "HP:0025520" in codes
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph)
          "frequency must be one of ['often', 'rarely', 'sometimes', 'usually'], got 'always'"),
         ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
          "    relations: {hasSymptom: [{to: a-source, evidence: HUNCH}]}\n",
-         "evidence must be one of ['NAS', 'TAS'], got 'HUNCH'"),
+         "evidence must be one of ['DB', 'IC', 'NAS', 'TAS'], got 'HUNCH'"),
         ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
          "    relations: {hasCause: [a-source, a-source]}\n",
          "is asserted twice"),
@@ -114,3 +114,26 @@ def test_invalid_yaml_names_the_file(tmp_path: Path, ontology: Graph) -> None:
     path.write_text("entities: [unclosed", encoding="utf-8")
     with pytest.raises(CurationError, match=r"bad\.yaml: not valid YAML"):
         compile_knowledge(ontology, [path])
+
+
+@pytest.mark.parametrize(
+    ("shorthand", "eco"),
+    [("NAS", OBO.ECO_0000303), ("TAS", OBO.ECO_0000304), ("IC", OBO.ECO_0000305), ("DB", OBO.ECO_0000312)],
+)
+def test_each_evidence_shorthand_becomes_its_eco_class(
+    tmp_path: Path, ontology: Graph, shorthand: str, eco: object
+) -> None:
+    graph = compile_text(tmp_path, ontology, f"""
+  - id: cond
+    type: Condition
+    label: a condition
+    definition: A condition.
+    relations:
+      hasSymptom: [{{to: itch, evidence: {shorthand}, note: "Curator inference: why."}}]
+  - id: itch
+    type: Symptom
+    label: itch
+    definition: An itch.
+""")
+    axiom = graph.value(predicate=OWL.annotatedSource, object=CC.cond)
+    assert list(graph.objects(axiom, HAS_EVIDENCE)) == [eco]

@@ -25,7 +25,7 @@ from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery, load_catalog, load_query
 
-SNOMED_6595006 = ("SCTID:6595006", URIRef("http://snomed.info/id/6595006"))
+SNOMED_46742003 = ("SCTID:46742003", URIRef("http://snomed.info/id/46742003"))
 PREDICATE_CURIES = {iri: curie for curie, iri in MAPPING_PREDICATES.items()}
 
 
@@ -43,26 +43,26 @@ def _triples(graph: Graph) -> set[tuple[URIRef, str, URIRef]]:
 @pytest.mark.parametrize(
     "text",
     [
-        "6595006",
-        " 6595006 ",
-        "SCTID:6595006",
-        "sctid:6595006",
-        "snomed:6595006",
-        "snomedct:6595006",
-        "SNOMEDCT:6595006",
-        "SNOMEDCT_US:6595006",
-        "http://snomed.info/id/6595006",
-        "http://purl.bioontology.org/ontology/SNOMEDCT/6595006",
-        "https://identifiers.org/snomedct:6595006",
+        "46742003",
+        " 46742003 ",
+        "SCTID:46742003",
+        "sctid:46742003",
+        "snomed:46742003",
+        "snomedct:46742003",
+        "SNOMEDCT:46742003",
+        "SNOMEDCT_US:46742003",
+        "http://snomed.info/id/46742003",
+        "http://purl.bioontology.org/ontology/SNOMEDCT/46742003",
+        "https://identifiers.org/snomedct:46742003",
     ],
 )
 def test_every_form_of_a_snomed_code_resolves_to_the_same_entity(kg: Graph, text: str) -> None:
-    assert parse_code(text) == SNOMED_6595006
+    assert parse_code(text) == SNOMED_46742003
     matches = entities_for_code(kg, text)
     assert [(m.entity, m.predicate, m.code, m.code_label) for m in matches] == [
-        (CC["calcinosis-cutis"], "skos:broadMatch", "SCTID:6595006", "Calcinosis")
+        (CC["skin-ulcer"], "skos:exactMatch", "SCTID:46742003", "Skin ulcer (disorder)")
     ]
-    assert matches[0].entity_curie == "cc:calcinosis-cutis"
+    assert matches[0].entity_curie == "cc:skin-ulcer"
 
 
 @pytest.mark.parametrize(
@@ -167,12 +167,12 @@ def test_entities_for_code_are_sorted_by_label(kg: Graph) -> None:
 
 
 def test_codes_for_entity_carry_the_axiom_evidence_sorted_by_code(kg: Graph) -> None:
-    codes = codes_for_entity(kg, "cc:calcinosis-cutis")
+    codes = codes_for_entity(kg, "cc:skin-ulcer")
     assert [c.code for c in codes] == sorted((c.code for c in codes), key=str.casefold)
     snomed = [c for c in codes if c.system == "SCTID"]
     assert len(snomed) == 1
-    axiom = next(iter(kg.subjects(SSSOM.object_id, Literal("SCTID:6595006"))))
-    assert snomed[0].label == str(kg.value(axiom, SSSOM.object_label)) == "Calcinosis"
+    axiom = next(iter(kg.subjects(SSSOM.object_id, Literal("SCTID:46742003"))))
+    assert snomed[0].label == str(kg.value(axiom, SSSOM.object_label)) == "Skin ulcer (disorder)"
     assert snomed[0].confidence == pytest.approx(float(str(kg.value(axiom, SSSOM.confidence))))
     assert set(snomed[0].see_also) == {str(s) for s in kg.objects(axiom, SSSOM.see_also)}
     assert snomed[0].comment == str(kg.value(axiom, SSSOM.comment))
@@ -259,7 +259,7 @@ def test_the_canned_lookup_queries_are_in_the_catalog(
     assert (entity.name, entity.type, entity.default) == ("entity", "iri", str(CC["calcinosis-cutis"]))
 
 
-@pytest.mark.parametrize("text", ["ICD10CM:L94.2", "6595006", "HP:0025520", "MONDO:0011438", "LOINC:2000-8"])
+@pytest.mark.parametrize("text", ["ICD10CM:L94.2", "46742003", "HP:0025520", "MONDO:0011438", "LOINC:2000-8"])
 def test_entity_for_code_query_agrees_with_the_lookup(kg: Graph, entity_for_code: CannedQuery, text: str) -> None:
     _, iri = parse_code(text)
     rows = _select(kg.query(entity_for_code.prepared, initBindings={"code": iri}))
@@ -301,4 +301,4 @@ def test_codes_of_entity_query_agrees_with_the_lookup(kg: Graph, codes_of_entity
 def test_codes_of_entity_default_is_calcinosis_cutis(kg: Graph, codes_of_entity: CannedQuery) -> None:
     codes = {str(r["objectId"]) for r in _select(codes_of_entity.run(kg))}
     assert codes == {c.code for c in codes_for_entity(kg, "calcinosis-cutis")}
-    assert "SCTID:6595006" in codes
+    assert "HP:0025520" in codes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 
 import pytest
@@ -19,7 +20,7 @@ from calcinosis_kg.graph.mappings import (
     UNMAPPED_FILE,
     read_sssom,
 )
-from calcinosis_kg.ontology import CC, CCO
+from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO
 
 SNOMED = "http://snomed.info/id/"
 CURATED = read_sssom(MAPPINGS_FILE)
@@ -141,3 +142,73 @@ def test_mapping_agrees_with_mondo_or_says_why_not(entity: str, mondo: str, mond
     assert any(code in text or code.split(":", 1)[1] in text for text in reasons), (
         f"{entity}: Mondo maps {mondo} {mondo_predicate} {code}, which the curated set neither has nor explains"
     )
+
+
+def _mapping_evidence(graph: Graph, entity: str, code_iri: str) -> set[str]:
+    return {
+        str(e)
+        for a in graph.subjects(OWL.annotatedSource, CC[entity])
+        if (a, OWL.annotatedTarget, URIRef(code_iri)) in graph
+        for e in graph.objects(a, HAS_EVIDENCE)
+    }
+
+
+def test_mapping_evidence_says_whether_mondo_or_the_curators_asserted_it(kg: Graph) -> None:
+    # Mondo maps MONDO:0005393 gout exactMatch DOID:13189, and the curated row repeats it: imported information.
+    assert _mapping_evidence(kg, "gout", "http://purl.obolibrary.org/obo/DOID_13189") == {str(OBO.ECO_0000312)}
+    # The curators chose SCTID:90560007 against Mondo's 190828008: their own inference.
+    assert _mapping_evidence(kg, "gout", SNOMED + "90560007") == {str(OBO.ECO_0000305)}
+    # That cc:gout is MONDO:0005393 is the curators' judgement too.
+    assert _mapping_evidence(kg, "gout", "http://purl.obolibrary.org/obo/MONDO_0005393") == {str(OBO.ECO_0000305)}
+
+
+SNOMED_SEMANTIC_TAGS = (
+    "disorder", "finding", "procedure", "substance", "body structure", "morphologic abnormality", "product",
+    "qualifier value", "observable entity", "situation", "regime/therapy", "event", "organism",
+)
+"""Semantic tags of the SNOMED CT hierarchies a fully specified name (FSN) may end with."""
+
+
+def test_snomed_labels_are_fully_specified_names_with_their_source() -> None:
+    """One convention for SNOMED CT: object_label is the FSN with its semantic tag; the row says where it was seen."""
+    tag = re.compile(r"^\S.* \((" + "|".join(re.escape(t) for t in SNOMED_SEMANTIC_TAGS) + r")\)$")
+    rows = [r for r in CURATED.rows if r["object_id"].startswith("SCTID:") and r["object_label"].strip()]
+    assert len(rows) >= 45
+    assert [r["object_id"] for r in rows if not tag.match(r["object_label"])] == []
+    assert [r["object_id"] for r in rows if "FSN source:" not in r["comment"] and "Evidence:" not in r["comment"]] == []
+
+
+def test_terminology_labels_agree_with_the_mondo_rows_they_cite() -> None:
+    """Labels of Mondo, DOID, ICD-11 and Orphanet codes are the ones Mondo's own files give, where they give one."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for row in MONDO.rows:
+        labels[row["subject_id"]].add(row["subject_label"])
+        if row["object_label"]:
+            labels[_standard(row["object_id"])].add(row["object_label"])
+    checked = 0
+    for row in CURATED.rows:
+        code = row["object_id"]
+        if code.split(":")[0] in {"MONDO", "DOID", "icd11.foundation", "Orphanet"} and code in labels:
+            assert row["object_label"] in labels[code], (code, row["object_label"], labels[code])
+            checked += 1
+    assert checked >= 60
+
+
+def test_every_left_out_row_is_reported_with_its_reason(kg: Graph) -> None:
+    """A curated row without a verified term stays out of the graph and is listed in unmapped.tsv with the reason."""
+    left_out = [r for r in CURATED.rows if not r["object_label"].strip()]
+    reasons = defaultdict(list)
+    for row in _unmapped():
+        reasons[row["entity_id"]].append(row["reason"])
+    for row in left_out:
+        entity = row["subject_id"].removeprefix("cc:")
+        assert any(row["object_id"] in r and "left out" in r for r in reasons[entity]), row["object_id"]
+        iri = bioregistry_code_systems().expand_strict(row["object_id"])
+        assert (CC[entity], MAPPING_PREDICATES[row["predicate_id"]], URIRef(iri)) not in kg
+
+
+def test_every_verified_row_is_in_the_graph(kg: Graph) -> None:
+    for row in CURATED.rows:
+        if row["object_label"].strip():
+            iri = URIRef(bioregistry_code_systems().expand_strict(row["object_id"]))
+            assert (CC[row["subject_id"].removeprefix("cc:")], MAPPING_PREDICATES[row["predicate_id"]], iri) in kg, row

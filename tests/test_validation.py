@@ -94,3 +94,24 @@ def test_determinism_check_catches_a_nondeterministic_build() -> None:
         check_determinism(lambda out, seed: [sys.executable, script, str(out)])
     assert "determinism failed" in str(failure.value)
     assert "calcinosis-kg.nt differs between two builds: line" in str(failure.value)
+
+
+def test_violation_query_finds_misattributed_evidence() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        check_violation_queries(with_fixture("misattributed-evidence.ttl"))
+    message = str(failure.value)
+    assert (
+        "misattributed-evidence-violation: cc:calcinosis-cutis, cco:treatedBy, cc:prednisone, \"author statement cites "
+        "https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which does not describe "
+        "https://w3id.org/calcinosis-kg/id/calcinosis-cutis\"" in message
+    )
+    inference = "cc:skin-biopsy, cco:measures, cc:calcium, \"a curator inference is tagged as an author statement\""
+    assert inference in message
+
+
+def test_shacl_rejects_unknown_evidence_and_unexplained_inference() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        check_shacl(with_fixture("shacl-evidence.ttl"))
+    message = str(failure.value)
+    assert "obo:RO_0002558: owl:Axiom needs exactly one evidence class" in message
+    assert "a curator inference (ECO:0000305) or a disputed claim needs an editorial note" in message

@@ -79,12 +79,12 @@ def test_a_curie_parameter_is_expanded(api: Api, graph: Graph, catalog: dict[str
 
 
 def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(api: Api, graph: Graph) -> None:
-    curie = "SCTID:6595006"
+    curie = "SCTID:46742003"
     mapped = {str(s) for s, _, o in graph.triples((None, None, parse_code(curie)[1])) if str(s).startswith(CC)}
     assert mapped
     answers = [
         comparable(api.results("entity-for-code", code=form))
-        for form in (curie, "6595006", "snomed:6595006", "http://snomed.info/id/6595006", " SCTID:6595006 ")
+        for form in (curie, "46742003", "snomed:46742003", "http://snomed.info/id/46742003", " SCTID:46742003 ")
     ]
     assert all(answer == answers[0] for answer in answers)
     rows = api.results("entity-for-code", code=curie)["results"]["bindings"]

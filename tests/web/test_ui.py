@@ -93,7 +93,7 @@ def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
     response, acne = page(http, f"{server.url}/id/acne")
     text = response.text
     assert ">acne</h1>" in text
-    assert "acne vulgaris" in text  # a synonym
+    assert "inflammatory acne" in text  # a synonym (the source's wording)
     assert "Inflammatory disease of the hair follicles" in text  # the definition
     assert "Source wording" in text  # the editorial note
     assert "/ontology/InflammatoryDisease" in acne.links  # a type

@@ -1,0 +1,187 @@
+"""Claims are recorded as their sources make them: the assertion checklist covers every assertion with who asserted
+it, disputed and hedged claims are qualified, and the mis-modelled items of the clinical review stay fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, SKOS
+from rdflib.term import Node
+
+from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO
+
+CHECKLIST = Path(__file__).resolve().parent.parent / "docs" / "assertion-checklist.md"
+ASSERTED_BY = {
+    "article": OBO.ECO_0000303,
+    "reference": OBO.ECO_0000304,
+    "curators": OBO.ECO_0000305,
+    "database": OBO.ECO_0000312,
+}
+ARTICLE = CC["verywell-article"]
+
+
+def _checklist() -> dict[tuple[str, str, str], dict[str, str]]:
+    rows: dict[tuple[str, str, str], dict[str, str]] = {}
+    lines = [ln for ln in CHECKLIST.read_text(encoding="utf-8").splitlines() if ln.startswith("| cc:")]
+    for line in lines:
+        subject, prop, obj, who, says, records = (cell.strip() for cell in line.strip("|").split(" | "))
+        assert (subject, prop, obj) not in rows, f"listed twice: {line}"
+        rows[(subject, prop, obj)] = {"who": who, "says": says, "records": records}
+    return rows
+
+
+def _cell(graph: Graph, node: Node) -> str:
+    if isinstance(node, URIRef):
+        return node.n3(graph.namespace_manager)
+    return '"' + str(node).replace("|", "/") + '"'
+
+
+def _assertions(graph: Graph) -> dict[tuple[str, str, str], Node]:
+    """Every non-mapping assertion axiom of the graph, by (subject, property, object) as the checklist writes them."""
+    found = {}
+    for axiom in graph.subjects(RDF.type, OWL.Axiom):
+        prop = graph.value(axiom, OWL.annotatedProperty)
+        if graph.value(axiom, URIRef("https://w3id.org/sssom/object_id")) is not None:
+            continue
+        s, o = graph.value(axiom, OWL.annotatedSource), graph.value(axiom, OWL.annotatedTarget)
+        assert s is not None
+        assert o is not None
+        assert prop is not None
+        found[(_cell(graph, s), _cell(graph, prop), _cell(graph, o))] = axiom
+    return found
+
+
+CHECKLIST_ROWS = _checklist()
+
+
+def test_the_checklist_covers_every_assertion_and_nothing_else(kg: Graph) -> None:
+    listed, asserted = set(CHECKLIST_ROWS), set(_assertions(kg))
+    assert sorted(asserted - listed) == [], "assertions missing from docs/assertion-checklist.md"
+    assert sorted(listed - asserted) == [], "checklist rows that are not assertions of the graph"
+
+
+def test_who_asserted_each_claim_matches_its_evidence_class(kg: Graph) -> None:
+    wrong = []
+    for key, axiom in _assertions(kg).items():
+        expected = ASSERTED_BY[CHECKLIST_ROWS[key]["who"]]
+        if set(kg.objects(axiom, HAS_EVIDENCE)) != {expected}:
+            wrong.append(key)
+    assert wrong == []
+
+
+def test_claims_marked_disputed_or_hedged_are_qualified_in_the_graph(kg: Graph) -> None:
+    assertions = _assertions(kg)
+    marked = 0
+    for key, row in CHECKLIST_ROWS.items():
+        certainty = kg.value(assertions[key], CCO.certainty)
+        if "dispute" in row["says"]:
+            marked += 1
+            assert certainty == Literal("disputed"), key
+            assert kg.value(assertions[key], SKOS.editorialNote) is not None, f"{key}: no caveat note"
+        elif "hedged" in row["says"]:
+            marked += 1
+            assert certainty == Literal("suspected"), key
+        else:
+            assert certainty is None, f"{key}: qualified in the graph but not in the checklist"
+    assert marked >= 8
+
+
+def test_the_articles_statements_cite_the_article_only(kg: Graph) -> None:
+    """An author statement of the article must not borrow a cited work as a second source it does not support."""
+    for key, axiom in _assertions(kg).items():
+        if CHECKLIST_ROWS[key]["who"] == "article" and (axiom, DCTERMS.source, ARTICLE) in kg:
+            assert set(kg.objects(axiom, DCTERMS.source)) == {ARTICLE}, key
+
+
+DISPUTED = [
+    ("tobacco-smoking", CCO.increasesLevelOf, CC.phosphate, "disputed"),
+    ("smoking-cessation", CCO.statedMechanism, Literal("smoking increases phosphate levels in the blood"), "disputed"),
+    ("sucralfate", CCO.increasesLevelOf, CC.calcium, "disputed"),
+    ("iatrogenic-calcinosis-cutis", CCO.hasCause, CC.sucralfate, "disputed"),
+    (
+        "warfarin",
+        CCO.statedMechanism,
+        Literal("has effects similar to prednisone and colchicine on calcium deposits"),
+        "disputed",
+    ),
+    ("metastatic-calcinosis-cutis", CCO.hasCause, CC.calciphylaxis, "disputed"),
+    ("calcinosis-cutis", CCO.claimedTreatment, CC["apple-cider-vinegar"], "suspected"),
+]
+"""The claims the clinical review found stated as facts, with the certainty each must carry."""
+
+
+@pytest.mark.parametrize(("subject", "prop", "obj", "certainty"), DISPUTED, ids=[d[0] for d in DISPUTED])
+def test_a_disputed_claim_is_qualified_with_a_caveat(
+    kg: Graph, subject: str, prop: URIRef, obj: Node, certainty: str
+) -> None:
+    axioms = [
+        a for a in kg.subjects(OWL.annotatedSource, CC[subject])
+        if (a, OWL.annotatedProperty, prop) in kg and (a, OWL.annotatedTarget, obj) in kg
+    ]
+    assert len(axioms) == 1, f"{subject} {prop} {obj} is not asserted once"
+    assert kg.value(axioms[0], CCO.certainty) == Literal(certainty)
+    assert kg.value(axioms[0], SKOS.editorialNote) is not None
+
+
+def test_intravenous_calcium_for_tuberculosis_is_historical(kg: Graph) -> None:
+    axiom = next(
+        a for a in kg.subjects(OWL.annotatedSource, CC["intravenous-calcium"])
+        if (a, OWL.annotatedTarget, CC.tuberculosis) in kg
+    )
+    assert kg.value(axiom, CCO.context) == Literal("historical use")
+
+
+def test_first_line_is_said_of_the_drug_class_only(kg: Graph) -> None:
+    first_line = set(kg.subjects(CCO.isFirstLine, Literal(True)))
+    assert first_line == {CC["calcium-channel-blocker"]}
+    assert all((s, RDF.type, CCO.DrugClass) in kg for s in first_line)
+
+
+def test_no_synonym_is_narrower_than_its_concept(kg: Graph) -> None:
+    assert Literal("acne vulgaris", lang="en") not in set(kg.objects(CC.acne, SKOS.altLabel))
+    assert Literal("photoaging", lang="en") not in set(kg.objects(CC["sun-damage"], SKOS.altLabel))
+    synonyms = {str(s) for s in kg.objects(CC["familial-tumoral-calcinosis"], SKOS.altLabel)}
+    assert not any("hyperphosphatemic" in s for s in synonyms)
+
+
+def test_varicose_veins_are_not_typed_inflammatory(kg: Graph) -> None:
+    assert (CC["varicose-veins"], RDF.type, CCO.InflammatoryDisease) not in kg
+    assert (CC["varicose-veins"], RDF.type, CCO.Disease) in kg
+
+
+def test_preventive_measures_avoid_triggers_and_damage_not_the_diseases(kg: Graph) -> None:
+    avoided = set(kg.objects(None, CCO.avoids))
+    assert avoided.isdisjoint({CC["rheumatoid-arthritis"], CC.gout, CC.acne})
+    assert (CC["autoimmune-disease-trigger"], CCO.triggers, CC["rheumatoid-arthritis"]) in kg
+    assert (CC["acne-skin-damage"], CCO.hasCause, CC.acne) in kg
+
+
+def test_home_remedy_is_unproven_and_not_a_treatment(kg: Graph) -> None:
+    remedy = CC["apple-cider-vinegar"]
+    assert (CC["calcinosis-cutis"], CCO.treatedBy, remedy) not in kg
+    assert set(kg.objects(remedy, CCO.evidenceStrength)) == {Literal("unproven")}
+
+
+def test_a_procedure_context_agrees_with_its_indication(kg: Graph) -> None:
+    for procedure in kg.objects(CC["calcinosis-cutis"], CCO.treatedBy):
+        indications = {str(i) for i in kg.objects(procedure, CCO.indication)}
+        if not indications or "cosmetic removal" in indications:
+            continue
+        axiom = next(
+            a for a in kg.subjects(OWL.annotatedSource, CC["calcinosis-cutis"])
+            if (a, OWL.annotatedProperty, CCO.treatedBy) in kg and (a, OWL.annotatedTarget, procedure) in kg
+        )
+        assert "cosmetic" not in str(kg.value(axiom, CCO.context) or ""), procedure
+
+
+def test_imaging_shows_the_extent_rather_than_diagnosing(kg: Graph) -> None:
+    for test in (CC["computed-tomography"], CC["bone-scan"]):
+        assert (CC["calcinosis-cutis"], CCO.diagnosedBy, test) not in kg
+        assert (CC["calcinosis-cutis"], CCO.extentAssessedBy, test) in kg
+
+
+def test_the_articles_update_date_is_not_its_publication_year(kg: Graph) -> None:
+    assert kg.value(ARTICLE, CCO.publicationYear) is None
+    assert str(kg.value(ARTICLE, URIRef("https://schema.org/dateModified"))) == "2023-03-11"
