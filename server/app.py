@@ -28,6 +28,7 @@ from calcinosis_kg.server.sparql.endpoint import make_sparql_blueprint
 from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.ui import ResourcePages, make_ui_blueprint
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics, make_void_blueprint
+from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
 
 POOL_EXTENSION = "calcinosis_kg.query_pool"
@@ -65,7 +66,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     engine.warm_up()
     cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=content_hash(paths))
-    pool = QueryPool(engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache)
+    worker_limits = WorkerLimits(
+        memory=settings.query_memory_mb * 1024 * 1024,
+        answer_bytes=settings.max_answer_bytes,
+        queue=settings.query_queue,
+    )
+    pool = QueryPool(engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits)
     log.info(
         "loaded %d triples (%d named graphs) from %s",
         summary.triples,

@@ -88,6 +88,10 @@ class InternalQueryError(EndpointError):
     """Evaluating the query failed for a reason that is not the client's (details are in the server log)."""
 
 
+class MemoryLimitExceeded(EndpointError):
+    """The query needed more memory than a query worker may use; the worker was stopped and replaced."""
+
+
 class WorkerLost(InternalQueryError):
     """A query worker exited while answering (killed from outside, out of memory, ...)."""
 
@@ -105,6 +109,7 @@ HTTP_STATUS: dict[type[EndpointError], int] = {
     UnsupportedContentType: 415,
     InternalQueryError: 500,
     QueryTimeout: 503,
+    MemoryLimitExceeded: 503,
     ServerBusy: 503,
 }
 """HTTP status of each endpoint error (subclasses inherit their parent's status)."""
@@ -122,8 +127,12 @@ def status_of(error: EndpointError) -> int:
 
 
 def text_response(message: str, status: int) -> Response:
-    """A ``text/plain`` response whose body is ``message`` followed by a newline."""
-    return Response(message.rstrip("\n") + "\n", status=status, content_type="text/plain; charset=utf-8")
+    """A ``text/plain`` response whose body is ``message`` followed by a newline.
+
+    Text that UTF-8 cannot encode (a lone surrogate echoed from the request) is written as a backslash escape.
+    """
+    body = (message.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
+    return Response(body, status=status, content_type="text/plain; charset=utf-8")
 
 
 def register_error_handlers(app: Flask) -> None:

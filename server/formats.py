@@ -75,32 +75,69 @@ def _format(
 
 FORMATS: tuple[ResultFormat, ...] = (
     _format(
-        "json", Family.RESULTS, "SPARQL JSON", "application/sparql-results+json",
-        names=("json",), aliases=("application/json",), w3c="SPARQL_Results_JSON", charset=False,
+        "json",
+        Family.RESULTS,
+        "SPARQL JSON",
+        "application/sparql-results+json",
+        names=("json",),
+        aliases=("application/json",),
+        w3c="SPARQL_Results_JSON",
+        charset=False,
     ),
     _format(
-        "xml", Family.RESULTS, "SPARQL XML", "application/sparql-results+xml",
-        names=("xml",), aliases=("application/xml", "text/xml"), w3c="SPARQL_Results_XML",
+        "xml",
+        Family.RESULTS,
+        "SPARQL XML",
+        "application/sparql-results+xml",
+        names=("xml",),
+        aliases=("application/xml", "text/xml"),
+        w3c="SPARQL_Results_XML",
     ),
     _format("csv", Family.RESULTS, "CSV", "text/csv", names=("csv",), w3c="SPARQL_Results_CSV"),
     _format(
-        "tsv", Family.RESULTS, "TSV", "text/tab-separated-values", names=("tsv",), w3c="SPARQL_Results_TSV",
+        "tsv",
+        Family.RESULTS,
+        "TSV",
+        "text/tab-separated-values",
+        names=("tsv",),
+        w3c="SPARQL_Results_TSV",
     ),
     _format(
-        "turtle", Family.GRAPH, "Turtle", "text/turtle",
-        names=("turtle", "ttl", "n3"), aliases=("application/x-turtle", "application/turtle"), w3c="Turtle",
+        "turtle",
+        Family.GRAPH,
+        "Turtle",
+        "text/turtle",
+        names=("turtle", "ttl", "n3"),
+        aliases=("application/x-turtle", "application/turtle"),
+        w3c="Turtle",
     ),
     _format(
-        "ntriples", Family.GRAPH, "N-Triples", "application/n-triples",
-        names=("ntriples", "nt", "n-triples"), aliases=("text/plain",), w3c="N-Triples",
+        "ntriples",
+        Family.GRAPH,
+        "N-Triples",
+        "application/n-triples",
+        names=("ntriples", "nt", "n-triples"),
+        aliases=("text/plain",),
+        w3c="N-Triples",
     ),
     _format(
-        "jsonld", Family.GRAPH, "JSON-LD", "application/ld+json",
-        names=("jsonld", "json-ld", "json"), aliases=("application/json",), w3c="JSON-LD", charset=False,
+        "jsonld",
+        Family.GRAPH,
+        "JSON-LD",
+        "application/ld+json",
+        names=("jsonld", "json-ld", "json"),
+        aliases=("application/json",),
+        w3c="JSON-LD",
+        charset=False,
     ),
     _format(
-        "rdfxml", Family.GRAPH, "RDF/XML", "application/rdf+xml",
-        names=("rdfxml", "rdf+xml", "rdf", "xml"), aliases=("application/xml", "text/xml"), w3c="RDF_XML",
+        "rdfxml",
+        Family.GRAPH,
+        "RDF/XML",
+        "application/rdf+xml",
+        names=("rdfxml", "rdf+xml", "rdf", "xml"),
+        aliases=("application/xml", "text/xml"),
+        w3c="RDF_XML",
     ),
 )
 """Every format, in the server's order of preference within each family."""
@@ -140,9 +177,7 @@ def choose_format(accept: str | None, format_values: Sequence[str], family: Fami
         return _from_format_parameter(format_values, family)
     best = negotiate(accept, formats_of(family))
     if best is None:
-        raise FormatNotAcceptable(
-            f"Nothing in 'Accept: {accept}' is available for {family.value}. {available(family)}"
-        )
+        raise FormatNotAcceptable(f"Nothing in 'Accept: {accept}' is available for {family.value}. {available(family)}")
     return best
 
 
@@ -177,9 +212,7 @@ def _from_format_parameter(values: Sequence[str], family: Family) -> ResultForma
             raise ProtocolError(f"Unknown format {value!r}. {available(family)}")
         in_family = [fmt for fmt in matches if fmt.family is family]
         if not in_family:
-            raise FormatNotAcceptable(
-                f"format={value} is not available for {family.value}. {available(family)}"
-            )
+            raise FormatNotAcceptable(f"format={value} is not available for {family.value}. {available(family)}")
         chosen.add(in_family[0])
     if len(chosen) > 1:
         raise ProtocolError(f"The format parameters {', '.join(values)} name different formats; give one.")

@@ -1,10 +1,11 @@
-"""Behaviour shared by every route: CORS headers and one log line per request."""
+"""Behaviour shared by every route: CORS headers, ``nosniff``, and one log line per request."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
@@ -16,13 +17,23 @@ _PREFLIGHT_MAX_AGE = 86_400
 def install_cors(app: Flask) -> None:
     """Let browser pages on any origin use the endpoint, without credentials.
 
-    Every response carries ``Access-Control-Allow-Origin: *``. An ``OPTIONS`` preflight (answered by
+    Every response carries ``Access-Control-Allow-Origin: *`` (and ``X-Content-Type-Options: nosniff``). An
+    ``OPTIONS`` preflight (answered by
     Flask's automatic OPTIONS handling) also gets the allowed methods, the requested headers and a max age.
     """
 
     @app.after_request
     def add_cors_headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Origin"] = "*"
+        # Every body is served as the type it is declared as: no browser guesses HTML out of a query answer.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        location = response.headers.get("Location")
+        if location is not None and 300 <= response.status_code < 400:
+            # A redirect names the path only: an absolute URL would repeat the Host header the client chose
+            # (werkzeug's slash redirects build one), and a cache could keep a redirect to another host.
+            target = urlsplit(location)
+            if target.netloc:
+                response.headers["Location"] = target.path + (f"?{target.query}" if target.query else "")
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             requested = request.headers.get("Access-Control-Request-Headers")

@@ -234,8 +234,7 @@ def ontology_document(view: GraphView, ontology: ox.NamedNode) -> Graph:
             blank_subjects.add(subject)
         elif isinstance(subject, ox.NamedNode) and (
             subject.value.startswith(namespace)
-            or
-            (not subject.value.startswith(BASE) and triple.predicate == _RDF_TYPE and obj in _SCHEMA_TYPES)
+            or (not subject.value.startswith(BASE) and triple.predicate == _RDF_TYPE and obj in _SCHEMA_TYPES)
         ):
             subjects.add(subject)
     triples: dict[ox.Triple, None] = {}

@@ -326,9 +326,7 @@ class _TypeResolver:
         """The entity's deepest ``cco:`` class among those with no other of its classes below; ties by label."""
         classes = {c for c in self._graph.objects(entity, RDF.type) if _is_class(c)}
         above = {ancestor for cls in classes for ancestor in self._ancestors(cls)}
-        candidates = [
-            EntityType(cls, _label(self._graph, cls) or cls.removeprefix(CCO)) for cls in classes - above
-        ]
+        candidates = [EntityType(cls, _label(self._graph, cls) or cls.removeprefix(CCO)) for cls in classes - above]
         if not candidates:
             return None
         return min(candidates, key=lambda t: (-self._depth(t.iri), t.label.casefold(), str(t.iri)))

@@ -73,9 +73,7 @@ def query_info(query: CannedQuery) -> dict[str, Any]:
         "form": query.query_type,
         "tags": list(query.tags),
         "parameters": [parameter_info(param) for param in query.params],
-        "formats": [
-            {"format": fmt.key, "media_type": fmt.media_type} for fmt in formats_of(answer_family(query))
-        ],
+        "formats": [{"format": fmt.key, "media_type": fmt.media_type} for fmt in formats_of(answer_family(query))],
         "sparql": query.sparql,
         "links": {
             "run": url_for("queries.run_query", name=query.name),

@@ -3,7 +3,7 @@
 Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's
 own threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
 ``KG_QUERY_WORKERS`` query worker processes (default :data:`PRODUCTION_QUERY_WORKERS`) evaluate the queries
-and twice as many Python threads run the app. A query running to its time limit holds up one thread and one
+and :func:`app_threads` Python threads run the app. A query running to its time limit holds up one thread and one
 query worker: the other threads go on answering the requests granian has queued on that worker, cached
 answers included while every query worker is busy (with one thread per worker, every request behind such a
 query waited for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark), granian answered
@@ -42,14 +42,22 @@ from calcinosis_kg.errors import KGError
 from calcinosis_kg.server.app import create_app, query_pool
 from calcinosis_kg.server.replay import install_replay
 from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.workers.limits import die_with_parent
 
 log = logging.getLogger(__name__)
 
 PRODUCTION_QUERY_WORKERS = 2
 """Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise."""
 
-THREADS_PER_QUERY_WORKER = 2
-"""Python threads running the app in a granian worker, per query worker of its own."""
+SPARE_THREADS = 4
+"""Python threads of a granian worker beyond those its queries can hold (running or waiting for a worker)."""
+
+
+def app_threads(query_workers: int, queue: int) -> int:
+    """Threads running the app in a granian worker: one per query worker, one per place in the queue, and
+    :data:`SPARE_THREADS`, so that ``/health``, cached answers and pages never wait for a thread while
+    queries are running or queued (the queue refuses the next query at once)."""
+    return query_workers + queue + SPARE_THREADS
 
 MAX_REQUEST_HEAD = 64 * 1024
 """Bytes granian buffers for a request's line and headers (a longer GET query gets 431: send it by POST)."""
@@ -82,7 +90,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     number of processes that evaluate queries (default: the number of cores, at least 2 for the embedded
     server). The embedded (werkzeug, threaded) server runs that many query worker processes. With
     ``production=True`` granian runs that many worker processes, each with ``KG_QUERY_WORKERS`` query worker
-    processes (default :data:`PRODUCTION_QUERY_WORKERS`) and twice as many threads running the app.
+    processes (default :data:`PRODUCTION_QUERY_WORKERS`) and :func:`app_threads` threads running the app.
 
     Repeated query requests whose answers are cached are answered before Flask (see
     :mod:`calcinosis_kg.server.replay`). Every request is logged on stderr. The embedded server returns on
@@ -120,9 +128,7 @@ def _serve_embedded(app: Flask, host: str, port: int) -> None:
     try:
         # If the address cannot be used, werkzeug prints why and exits (SystemExit).
         server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
-        log.info(
-            "serving http://%s:%d/sparql (embedded server, %d query workers)", host, server.port, pool.size
-        )
+        log.info("serving http://%s:%d/sparql (embedded server, %d query workers)", host, server.port, pool.size)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _stop_on_sigterm)
         server.serve_forever()  # returns on Ctrl-C or SIGTERM: werkzeug catches the KeyboardInterrupt
@@ -133,10 +139,13 @@ def _serve_embedded(app: Flask, host: str, port: int) -> None:
 
 def _serve_granian(app: Flask, host: str, port: int, *, workers: int) -> None:
     pool = query_pool(app)
+    main_pid = os.getpid()
 
     def load_app(target: str) -> Flask:
         # Runs in each granian worker process, forked from this one, before its Rust runtime starts threads:
         # the query workers are forked from a single-threaded process and the app is the one loaded here.
+        # The worker dies with granian's main process (a kill -9 of it would otherwise leave workers serving).
+        die_with_parent(main_pid)
         pool.start()
         return app
 
@@ -146,7 +155,7 @@ def _serve_granian(app: Flask, host: str, port: int, *, workers: int) -> None:
         port=port,
         interface=Interfaces.WSGI,
         workers=workers,
-        blocking_threads=THREADS_PER_QUERY_WORKER * pool.size,  # see the module docstring
+        blocking_threads=app_threads(pool.size, pool.limits.queue),  # see the module docstring
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, max_buffer_size=MAX_REQUEST_HEAD),
         log_dictconfig=_GRANIAN_LOGGING,
@@ -190,5 +199,4 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-level=logging.INFO, stream=sys.stderr, format=_LOG_FORMAT)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=_LOG_FORMAT)

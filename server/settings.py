@@ -16,6 +16,10 @@ name                       meaning                                              
 ``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory)           ``oxigraph``
 ``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256``
 ``KG_MAX_QUERY_TOKENS``    most tokens a query may have                                 ``20000``
+``KG_QUERY_MEMORY``        megabytes of memory a query worker may use beyond its start  ``1024``
+                           (0 = no cap)
+``KG_MAX_ANSWER_BYTES``    largest written answer, in bytes                             ``67108864``
+``KG_QUERY_QUEUE``         requests that may wait for a query worker, per server process ``16``
 ``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
 ``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
 =========================  ===========================================================  ===============
@@ -66,13 +70,14 @@ class Settings:
     engine: str = "oxigraph"
     max_query_depth: int = 256
     max_query_tokens: int = 20_000
+    query_memory_mb: int = 1024
+    max_answer_bytes: int = 64 * 1024 * 1024
+    query_queue: int = 16
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
 
     @classmethod
-    def load(
-        cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-    ) -> Settings:
+    def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``config`` keys, else ``environ`` variables (default ``os.environ``), else defaults.
 
         Raises :class:`SettingsError` naming the setting when a value is invalid.
@@ -96,6 +101,9 @@ class Settings:
             engine=get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine),
             max_query_depth=get("KG_MAX_QUERY_DEPTH", _positive_int, cls.max_query_depth),
             max_query_tokens=get("KG_MAX_QUERY_TOKENS", _positive_int, cls.max_query_tokens),
+            query_memory_mb=get("KG_QUERY_MEMORY", _non_negative_int, cls.query_memory_mb),
+            max_answer_bytes=get("KG_MAX_ANSWER_BYTES", _positive_int, cls.max_answer_bytes),
+            query_queue=get("KG_QUERY_QUEUE", _positive_int, cls.query_queue),
             cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
             cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
         )

@@ -53,8 +53,7 @@ from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.workers.pool import QueryPool
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 """Sent with every HTML response that has no policy of its own: no script may run, styles and images come
 from this server only (a route that needs more, such as the API explorer, sets its own)."""
@@ -66,8 +65,16 @@ AXIOM_STRUCTURE = frozenset(
 """Predicates of an axiom annotation shown apart from its qualifiers."""
 SHOWN_APART = frozenset(
     {
-        RDF.type, *LABEL_PROPERTIES, SKOS.altLabel, SKOS.hiddenLabel, SKOS.definition, SKOS.editorialNote,
-        SKOS.scopeNote, RDFS.comment, CCO.supportedBy, *MAPPING_PREDICATES,
+        RDF.type,
+        *LABEL_PROPERTIES,
+        SKOS.altLabel,
+        SKOS.hiddenLabel,
+        SKOS.definition,
+        SKOS.editorialNote,
+        SKOS.scopeNote,
+        RDFS.comment,
+        CCO.supportedBy,
+        *MAPPING_PREDICATES,
     }
 )
 """Outgoing predicates a resource page shows in their own sections rather than among the statements."""
@@ -138,7 +145,9 @@ CODE_SYSTEMS: Mapping[str, CodeSystem] = {
         "https://www.snomed.org/",
         "https://browser.ihtsdotools.org/?perspective=full&conceptId1={id}&edition=MAIN&languages=en",
     ),
-    "ICD10CM": CodeSystem("ICD-10-CM", "https://www.cdc.gov/nchs/icd/icd-10-cm/", "https://www.icd10data.com/search?s={id}"),
+    "ICD10CM": CodeSystem(
+        "ICD-10-CM", "https://www.cdc.gov/nchs/icd/icd-10-cm/", "https://www.icd10data.com/search?s={id}"
+    ),
     "icd11.foundation": CodeSystem(
         "ICD-11", "https://icd.who.int/", "https://icd.who.int/browse/latest-release/mms/en#{id}"
     ),
@@ -433,9 +442,7 @@ def _source_view(graph: Graph, source: URIRef, view: Callable[[Node], TermView])
     )
 
 
-def _mappings(
-    graph: Graph, iri: URIRef, axioms: _Axioms, view: Callable[[Node], TermView]
-) -> list[CodeSystemGroup]:
+def _mappings(graph: Graph, iri: URIRef, axioms: _Axioms, view: Callable[[Node], TermView]) -> list[CodeSystemGroup]:
     groups: dict[str, list[MappingView]] = {}
     for predicate in MAPPING_PREDICATES:
         for target in graph.objects(iri, predicate):
@@ -581,7 +588,10 @@ def _binding_view(binding: Mapping[str, str] | None, labels: LinkedData) -> Term
     if kind == "uri":
         short = curie(value)
         return TermView(
-            text=short or value, href=local_path(value) or web_link(value), iri=value, curie=short,
+            text=short or value,
+            href=local_path(value) or web_link(value),
+            iri=value,
+            curie=short,
             note=labels.label(URIRef(value)),
         )
     if kind == "bnode":
@@ -630,7 +640,6 @@ def make_ui_blueprint(
     def protect_html(response: Response) -> Response:
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
@@ -697,4 +706,3 @@ def make_ui_blueprint(
         return Response(page, status=status, content_type="text/html; charset=utf-8")
 
     return blueprint
-

@@ -32,6 +32,7 @@ import queue
 import signal
 import stat
 import threading
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -41,10 +42,13 @@ from calcinosis_kg.server.errors import (
     EndpointError,
     InternalQueryError,
     MalformedQuery,
+    MemoryLimitExceeded,
     QueryTimeout,
+    ResultTooLarge,
     ServerBusy,
     WorkerLost,
 )
+from calcinosis_kg.server.workers.limits import WorkerLimits, address_space, cap_memory, watch_parent
 from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 
 log = logging.getLogger(__name__)
@@ -75,12 +79,23 @@ class QueryPool:
     :class:`EndpointError` it raised.
     """
 
-    def __init__(self, engine: Engine, *, size: int, timeout: float, cache: ResultCache | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        size: int,
+        timeout: float,
+        cache: ResultCache | None = None,
+        limits: WorkerLimits | None = None,
+    ) -> None:
         self.size = size
         self.timeout = timeout
         self.cache = cache
+        self.limits = limits or WorkerLimits()
         self._engine = engine
         self._lock = threading.Lock()
+        self._waiting = 0
+        """Requests waiting for an idle worker (bounded by ``limits.queue``)."""
         self._owner_pid = 0
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: set[_Worker] = set()
@@ -105,7 +120,20 @@ class QueryPool:
         return answer
 
     def _run(self, job: Job) -> Answer:
+        """Wait for an idle worker (the wait counts toward the time limit) and hand it the job.
+
+        Over capacity (``limits.queue`` requests already waiting) the request is refused at once with
+        :class:`ServerBusy`. A worker found dead while idle is replaced before it is given the job.
+        """
         self.start()
+        started = time.monotonic()
+        with self._lock:
+            if self._waiting >= self.limits.queue:
+                raise ServerBusy(
+                    f"All {self.size} query workers are busy and {self._waiting} queries are waiting "
+                    f"(KG_QUERY_QUEUE); retry in a moment."
+                )
+            self._waiting += 1
         idle = self._idle
         try:
             worker = idle.get(timeout=self.timeout)
@@ -113,8 +141,17 @@ class QueryPool:
             raise ServerBusy(
                 f"All {self.size} query workers stayed busy for {self.timeout:g} s; retry in a moment."
             ) from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
         try:
-            return worker.ask(job, self.timeout)
+            if not worker.process.is_alive():
+                log.warning("query worker %s had stopped while idle; starting another", worker.pid)
+                worker = self._replace(worker)
+            remaining = self.timeout - (time.monotonic() - started)
+            if remaining <= 0:
+                raise ServerBusy(f"No query worker became free within the {self.timeout:g} s limit; retry.")
+            return worker.ask(job, remaining, self.timeout, self.limits)
         except (QueryTimeout, WorkerLost) as error:
             log.warning("query worker %s stopped (%s); starting another", worker.pid, type(error).__name__)
             worker = self._replace(worker)
@@ -157,7 +194,10 @@ class QueryPool:
         """Start a worker (the caller holds the lock)."""
         here, there = _FORK.Pipe()
         process = _FORK.Process(
-            target=_serve_jobs, args=(there, self._engine, os.getpid()), name="kg-query-worker", daemon=True
+            target=_serve_jobs,
+            args=(there, self._engine, os.getpid(), self.limits),
+            name="kg-query-worker",
+            daemon=True,
         )
         process.start()
         there.close()
@@ -177,17 +217,20 @@ class _Worker:
     def pid(self) -> int | None:
         return self.process.pid
 
-    def ask(self, job: Job, timeout: float) -> Answer:
-        """Send ``job`` and wait up to ``timeout`` seconds for the answer."""
+    def ask(self, job: Job, timeout: float, limit: float, limits: WorkerLimits) -> Answer:
+        """Send ``job`` and wait up to ``timeout`` seconds (what is left of ``limit``) for the answer."""
         try:
             self.connection.send(job)
             if not self.connection.poll(timeout):
                 raise QueryTimeout(
-                    f"The query did not finish within the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
+                    f"The query did not finish within the {limit:g} s limit (KG_QUERY_TIMEOUT) and was "
                     "stopped. Narrow the pattern or add a LIMIT."
                 )
             outcome: Answer | EndpointError = self.connection.recv()
         except (EOFError, OSError) as error:
+            self.process.join(timeout=1)
+            if self.process.exitcode == -signal.SIGABRT and limits.memory:
+                raise MemoryLimitExceeded(limits.memory_message()) from error
             raise WorkerLost("The query worker stopped unexpectedly; the query was not answered.") from error
         if isinstance(outcome, EndpointError):
             raise outcome
@@ -204,19 +247,28 @@ class _Worker:
 # --- inside a worker process ----------------------------------------------------------------------------
 
 
-def _serve_jobs(connection: Connection, engine: Engine, server_pid: int) -> None:
+def _serve_jobs(connection: Connection, engine: Engine, server_pid: int, limits: WorkerLimits) -> None:
     """A worker's life: answer jobs from the pipe until the server closes it or goes away."""
+    if os.getppid() != server_pid:  # the server died before this worker started
+        os._exit(0)
     _reset_signals()
     _close_inherited_sockets(keep=connection.fileno())
     engine.worker_started()
+    size = address_space()  # read before the sandbox forbids opening /proc
     forbid_io()
     threading.stack_size(WORKER_STACK_BYTES)
-    answering = threading.Thread(target=_answer_jobs, args=(connection, engine, server_pid), name="kg-answer")
+    base = None if size is None else size + WORKER_STACK_BYTES
+    answering = threading.Thread(
+        target=_answer_jobs, args=(connection, engine, server_pid, limits, base), name="kg-answer"
+    )
     answering.start()
-    answering.join()
+    watch_parent(server_pid, answering)
 
 
-def _answer_jobs(connection: Connection, engine: Engine, server_pid: int) -> None:
+def _answer_jobs(
+    connection: Connection, engine: Engine, server_pid: int, limits: WorkerLimits, base: int | None
+) -> None:
+    cap_memory(base, limits.memory)
     while True:
         if not connection.poll(_PARENT_CHECK_SECONDS):
             if os.getppid() != server_pid:
@@ -224,17 +276,25 @@ def _answer_jobs(connection: Connection, engine: Engine, server_pid: int) -> Non
             continue
         try:
             job: Job = connection.recv()
-            connection.send(_answer(engine, job))
+            connection.send(_answer(engine, job, limits))
         except (EOFError, BrokenPipeError):
             return
 
 
-def _answer(engine: Engine, job: Job) -> Answer | EndpointError:
+def _answer(engine: Engine, job: Job, limits: WorkerLimits) -> Answer | EndpointError:
     """The answer to ``job`` or the error to send back instead; never raises."""
     try:
-        return engine.execute(job)
+        answer = engine.execute(job)
+        if len(answer.body) > limits.answer_bytes:
+            return ResultTooLarge(
+                f"The answer is {len(answer.body)} bytes long, over the limit of {limits.answer_bytes} bytes "
+                "(KG_MAX_ANSWER_BYTES). Select fewer or shorter values, or page with LIMIT and OFFSET."
+            )
+        return answer
     except EndpointError as error:
         return error
+    except MemoryError:
+        return MemoryLimitExceeded(limits.memory_message())
     except RecursionError:
         return MalformedQuery("The query is nested too deeply to be evaluated.")
     except SandboxViolation:

@@ -59,3 +59,28 @@ def test_every_request_is_logged_on_one_line(server: LiveServer) -> None:
     assert re.search(rf"127\.0\.0\.1 GET {path} 404 \d+\.\dms$", log, re.MULTILINE)
     assert re.search(r"127\.0\.0\.1 POST /sparql 200 \d+\.\dms$", log, re.MULTILINE)
     assert f"GET {path} HTTP/1.1" not in log, "werkzeug's own access log line is also printed"
+
+
+def test_every_response_says_nosniff(server: LiveServer) -> None:
+    for path, params in (("/sparql", {"query": "ASK {}"}), ("/sparql", {"query": "ASK {"}), ("/health", {})):
+        response = requests.get(server.url + path, params=params, timeout=10)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_redirects_do_not_repeat_the_host_header(server: LiveServer) -> None:
+    """``GET /id//acne`` with a forged Host: the slash redirect names the path only, never the client's host."""
+    response = requests.get(
+        f"{server.url}/id//acne", headers={"Host": "evil.example"}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/id/acne"
+
+
+def test_odd_input_is_a_clear_400(server: LiveServer) -> None:
+    for params, message in (
+        ({"query": 'SELECT * WHERE { ?s ?p "\\uD800" }'}, "names no Unicode character"),
+        ({"query": "ASK {}", "default-graph-uri": "a b"}, "does not hold"),
+    ):
+        response = requests.get(server.sparql, params=params, timeout=10)
+        assert response.status_code == 400, response.text
+        assert message in response.text

@@ -1,0 +1,101 @@
+"""The bounds of the query workers: memory, answer size, the waiting queue, a dead worker, the parent's death.
+
+Each test starts a server of its own (granian, one worker) with the bound set low, so that the probe is cheap.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from conftest import RUNAWAY
+from live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server
+
+DOUBLINGS = 26
+MEMORY_HOG = (
+    "SELECT (STRLEN(?x26) AS ?n) WHERE { BIND('aaaaaaaaaaaaaaaa' AS ?x0) "
+    + " ".join(f"BIND(CONCAT(?x{i}, ?x{i}) AS ?x{i + 1})" for i in range(DOUBLINGS))
+    + " }"
+)
+"""A 1 KB query whose strings double 26 times: gigabytes of memory within the time limit."""
+SIMPLE = "ASK { ?s ?p ?o }"
+
+
+@contextmanager
+def bounded_server(tmp_path: Path, **settings: str) -> Iterator[LiveServer]:
+    base = {"KG_QUERY_WORKERS": "1", "KG_QUERY_TIMEOUT": "5"}
+    with live_server(tmp_path, [SAMPLE_TTL], {**base, **settings}, *PRODUCTION) as live:
+        yield live
+
+
+def ask(server: LiveServer, query: str) -> requests.Response:
+    return requests.post(
+        server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30
+    )
+
+
+def test_a_query_over_the_memory_cap_is_stopped_and_the_worker_replaced(tmp_path: Path) -> None:
+    with bounded_server(tmp_path, KG_QUERY_MEMORY="256") as server:
+        response = ask(server, MEMORY_HOG)
+        assert response.status_code == 503, response.text
+        assert "256 MB" in response.text
+        assert "KG_QUERY_MEMORY" in response.text
+        assert ask(server, SIMPLE).status_code == 200
+
+
+def test_an_answer_over_the_size_cap_is_refused(tmp_path: Path) -> None:
+    with bounded_server(tmp_path, KG_MAX_ANSWER_BYTES="2000") as server:
+        response = ask(server, "SELECT * WHERE { ?s ?p ?o }")
+        assert response.status_code == 400, response.text
+        assert "KG_MAX_ANSWER_BYTES" in response.text
+        assert ask(server, SIMPLE).status_code == 200
+
+
+def test_over_capacity_a_query_is_refused_at_once_with_retry_after(tmp_path: Path) -> None:
+    with (
+        bounded_server(tmp_path, KG_QUERY_QUEUE="1", KG_QUERY_TIMEOUT="3") as server,
+        concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool,
+    ):
+        running = [pool.submit(ask, server, RUNAWAY) for _ in range(2)]  # one runs, one waits
+        time.sleep(0.5)
+        started = time.monotonic()
+        response = ask(server, SIMPLE)
+        assert time.monotonic() - started < 1.0
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == "1"
+        assert "KG_QUERY_QUEUE" in response.text
+        assert all(future.result().status_code == 503 for future in running)
+
+
+def test_a_worker_killed_while_idle_is_never_handed_a_query(tmp_path: Path) -> None:
+    with bounded_server(tmp_path) as server:
+        assert ask(server, SIMPLE).status_code == 200
+        workers = [p for p in psutil.Process(server.process.pid).children(recursive=True) if p.children() == []]
+        assert workers
+        for worker in workers:
+            if worker.pid != server.process.pid:
+                os.kill(worker.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        assert ask(server, SIMPLE).status_code == 200
+
+
+@pytest.mark.parametrize("victim", ["server", "granian worker"])
+def test_no_process_outlives_a_kill_9(tmp_path: Path, victim: str) -> None:
+    with bounded_server(tmp_path) as server:
+        assert ask(server, SIMPLE).status_code == 200
+        root = psutil.Process(server.process.pid)
+        tree = [root, *root.children(recursive=True)]
+        assert len(tree) >= 3
+        target = root if victim == "server" else root.children()[0]
+        target.send_signal(signal.SIGKILL)
+        _, alive = psutil.wait_procs([p for p in tree if p.pid != root.pid or victim == "server"], timeout=5)
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, [p.cmdline() for p in alive]
