@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-embedded test lint w3c bench clean
+.PHONY: help install build validate serve serve-embedded test lint w3c bench fuzz soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,6 +55,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)  ## benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+fuzz: build  ## grammar-aware SPARQL fuzzing of a server on loopback (10,000 queries and the hostile shapes)
+	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
+
+soak: build  ## 3 minutes of mixed load at 16 clients on loopback: no unexpected answer, flat memory
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:  ## remove build output (keeps the virtualenv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 _FORK = multiprocessing.get_context("fork")
 _PARENT_CHECK_SECONDS = 1.0
+WORKER_NICENESS = 10
+"""How much lower the query workers' CPU priority is than the server's: when queries use every core, the
+scheduler still runs ``/health``, cached answers and pages first."""
 WORKER_STACK_BYTES = 64 * 1024 * 1024
 """Stack of the thread that answers jobs in a worker (measured: nesting that crashes pyoxigraph at 1,000 levels
 on an 8 MB stack runs at 5,000 on 64 MB; the lexer's limits stay well below)."""
@@ -251,6 +254,7 @@ def _serve_jobs(connection: Connection, engine: Engine, server_pid: int, limits:
     """A worker's life: answer jobs from the pipe until the server closes it or goes away."""
     if os.getppid() != server_pid:  # the server died before this worker started
         os._exit(0)
+    os.nice(WORKER_NICENESS)
     _reset_signals()
     _close_inherited_sockets(keep=connection.fileno())
     engine.worker_started()
