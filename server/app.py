@@ -21,6 +21,7 @@ from calcinosis_kg.server.health import make_health_blueprint
 from calcinosis_kg.server.hooks import install_access_log, install_cors
 from calcinosis_kg.server.linked_data import LinkedData, make_linked_data_blueprint
 from calcinosis_kg.server.lookup_api import LabelIndex, make_lookup_blueprint
+from calcinosis_kg.server.metrics import Metrics, install_request_counter, make_metrics_blueprint
 from calcinosis_kg.server.openapi import make_openapi_blueprint
 from calcinosis_kg.server.queries_api import make_queries_blueprint
 from calcinosis_kg.server.settings import Settings
@@ -71,7 +72,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         answer_bytes=settings.max_answer_bytes,
         queue=settings.query_queue,
     )
-    pool = QueryPool(engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits)
+    metrics = Metrics.create(settings.metrics_dir)
+    pool = QueryPool(
+        engine,
+        size=settings.pool_size,
+        timeout=settings.query_timeout,
+        cache=cache,
+        limits=worker_limits,
+        metrics=metrics,
+    )
     log.info(
         "loaded %d triples (%d named graphs) from %s",
         summary.triples,
@@ -88,6 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     install_cors(app)
     install_access_log(app)
+    install_request_counter(app, metrics)
     catalog = load_catalog()
     linked_data = LinkedData.from_store(view)
     statistics = DatasetStatistics.of(view, linked_data)
@@ -101,6 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_queries_blueprint(pool, catalog))
     app.register_blueprint(make_lookup_blueprint(LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
+    app.register_blueprint(make_metrics_blueprint(metrics))
     if settings.trust_proxy:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -84,6 +84,14 @@ class ServerBusy(EndpointError):
     """Every query worker stayed busy for as long as the time limit; the client should retry."""
 
 
+class QueueFull(ServerBusy):
+    """Every query worker is busy and as many requests as the queue holds are waiting; retry."""
+
+
+class QueryTooComplex(MalformedQuery):
+    """The query is over a size, nesting or token limit checked before the engine."""
+
+
 class InternalQueryError(EndpointError):
     """Evaluating the query failed for a reason that is not the client's (details are in the server log)."""
 

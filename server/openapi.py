@@ -191,6 +191,7 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
         "/.well-known/void": _void_path(),
         "/dumps/{file}": _dumps_path(),
         "/health": _health_path(),
+        "/metrics": _metrics_path(),
         "/openapi.json": _openapi_path(),
         "/api": _html_page("API explorer", "This description rendered by Swagger UI.", "apiPage"),
         "/api/{asset}": _asset_path(),
@@ -623,6 +624,24 @@ def _dumps_path() -> dict[str, Any]:
                     "content": {media: {"schema": {"type": "string"}} for media in DUMP_FILES.values()},
                 },
                 **_errors(404),
+            },
+        }
+    }
+
+
+def _metrics_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "tags": ["Service"],
+            "summary": "Metrics for monitoring",
+            "description": "Counters of every process of the server in Prometheus' text format: requests by route "
+            "and status, query run time, limits reached, query workers replaced, result cache hits, queue length.",
+            "operationId": "metrics",
+            "responses": {
+                "200": {
+                    "description": "The metrics.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
             },
         }
     }

@@ -59,6 +59,7 @@ def app_threads(query_workers: int, queue: int) -> int:
     queries are running or queued (the queue refuses the next query at once)."""
     return query_workers + queue + SPARE_THREADS
 
+
 MAX_REQUEST_HEAD = 64 * 1024
 """Bytes granian buffers for a request's line and headers (a longer GET query gets 431: send it by POST)."""
 

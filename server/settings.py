@@ -20,6 +20,8 @@ name                       meaning                                              
                            (0 = no cap)
 ``KG_MAX_ANSWER_BYTES``    largest written answer, in bytes                             ``67108864``
 ``KG_QUERY_QUEUE``         requests that may wait for a query worker, per server process ``16``
+``KG_METRICS_DIR``         where the processes write their metrics for ``/metrics``       a new temporary
+                                                                                        directory
 ``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
 ``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
 =========================  ===========================================================  ===============
@@ -73,6 +75,7 @@ class Settings:
     query_memory_mb: int = 1024
     max_answer_bytes: int = 64 * 1024 * 1024
     query_queue: int = 16
+    metrics_dir: str | None = None
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
 
@@ -104,6 +107,7 @@ class Settings:
             query_memory_mb=get("KG_QUERY_MEMORY", _non_negative_int, cls.query_memory_mb),
             max_answer_bytes=get("KG_MAX_ANSWER_BYTES", _positive_int, cls.max_answer_bytes),
             query_queue=get("KG_QUERY_QUEUE", _positive_int, cls.query_queue),
+            metrics_dir=get("KG_METRICS_DIR", _text, cls.metrics_dir),
             cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
             cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
         )
@@ -122,6 +126,11 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
     else:
         raise SettingsError(f"{name} must be a path, a '{os.pathsep}'-separated list of paths or a list")
     return tuple(Path(part) for part in parts if str(part).strip())
+
+
+def _text(name: str, value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
 
 
 def _engine(name: str, value: Any) -> str:

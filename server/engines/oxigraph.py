@@ -40,13 +40,23 @@ from calcinosis_kg.server.errors import (
     EvaluationError,
     InternalQueryError,
     MalformedQuery,
+    QueryTooComplex,
     ReadOnly,
     ResultTooLarge,
     ServiceRefused,
 )
 from calcinosis_kg.server.formats import Family, ResultFormat, choose_format
 from calcinosis_kg.server.results import Row, write_boolean, write_rows, write_triples
-from calcinosis_kg.server.sparql.lexer import Analysis, LexError, Limits, Token, TokenKind, analyze, term_iri
+from calcinosis_kg.server.sparql.lexer import (
+    Analysis,
+    LexError,
+    LimitExceeded,
+    Limits,
+    Token,
+    TokenKind,
+    analyze,
+    term_iri,
+)
 
 RDFLIB_PREFIXES = {
     "brick": "https://brickschema.org/schema/Brick#",
@@ -145,6 +155,8 @@ class OxigraphEngine:
     def _screen(self, job: Job) -> Analysis:
         try:
             analysis = analyze(job.query, job.base, QUERY_PREFIXES, self._limits)
+        except LimitExceeded as error:
+            raise QueryTooComplex(str(error)) from None
         except LexError as error:
             raise MalformedQuery(str(error)) from None
         if analysis.update is not None:

@@ -107,6 +107,10 @@ class LexError(ValueError):
     """The text cannot be read: an escape names no Unicode character, or a limit is exceeded."""
 
 
+class LimitExceeded(LexError):
+    """The text is over one of the :class:`Limits`."""
+
+
 def expand_escapes(text: str) -> str:
     """``text`` with every ``\\uXXXX`` and ``\\UXXXXXXXX`` replaced by its character (SPARQL 1.1, 19.2).
 
@@ -243,11 +247,11 @@ def analyze(text: str, base: str, prefixes: Mapping[str, str], limits: Limits | 
     limits = limits or Limits()
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limits.max_bytes:
-        raise LexError(f"The query is {size} bytes long; the limit is {limits.max_bytes}.")
+        raise LimitExceeded(f"The query is {size} bytes long; the limit is {limits.max_bytes}.")
     expanded = expand_escapes(text)
     tokens = tokenize(expanded)
     if len(tokens) > limits.max_tokens:
-        raise LexError(
+        raise LimitExceeded(
             f"The query has {len(tokens)} tokens; the limit is {limits.max_tokens}. Split it into smaller queries."
         )
     depth = deepest = 0
@@ -256,7 +260,7 @@ def analyze(text: str, base: str, prefixes: Mapping[str, str], limits: Limits | 
             if token.text in _OPENERS:
                 depth += 1
                 if depth > limits.max_depth:
-                    raise LexError(
+                    raise LimitExceeded(
                         f"The query nests brackets more than {limits.max_depth} deep (at offset {token.start}); "
                         "flatten it."
                     )

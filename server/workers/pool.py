@@ -44,10 +44,13 @@ from calcinosis_kg.server.errors import (
     MalformedQuery,
     MemoryLimitExceeded,
     QueryTimeout,
+    QueryTooComplex,
+    QueueFull,
     ResultTooLarge,
     ServerBusy,
     WorkerLost,
 )
+from calcinosis_kg.server.metrics import Metrics, log_limit
 from calcinosis_kg.server.workers.limits import WorkerLimits, address_space, cap_memory, watch_parent
 from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 
@@ -55,6 +58,21 @@ log = logging.getLogger(__name__)
 
 _FORK = multiprocessing.get_context("fork")
 _PARENT_CHECK_SECONDS = 1.0
+_LIMIT_NAMES: dict[type[EndpointError], str] = {
+    QueryTimeout: "time",
+    MemoryLimitExceeded: "memory",
+    ResultTooLarge: "answer_size",
+    ServerBusy: "busy",
+    QueueFull: "queue",
+    QueryTooComplex: "size",
+}
+"""The limit each refusal reports (for ``/metrics`` and the log)."""
+_RESTART_REASONS: dict[type[EndpointError], str] = {
+    QueryTimeout: "time",
+    WorkerLost: "lost",
+    MemoryLimitExceeded: "memory",
+}
+
 WORKER_NICENESS = 10
 """How much lower the query workers' CPU priority is than the server's: when queries use every core, the
 scheduler still runs ``/health``, cached answers and pages first."""
@@ -90,11 +108,13 @@ class QueryPool:
         timeout: float,
         cache: ResultCache | None = None,
         limits: WorkerLimits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.size = size
         self.timeout = timeout
         self.cache = cache
         self.limits = limits or WorkerLimits()
+        self.metrics = metrics
         self._engine = engine
         self._lock = threading.Lock()
         self._waiting = 0
@@ -113,13 +133,33 @@ class QueryPool:
         cache = self.cache
         mark_answered_from_cache(False)
         if cache is None:
-            return self._run(job)
+            return self._counted(job)
         cached = cache.lookup(job)
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.cache.labels(result="miss" if cached is None else "hit").inc()
         if cached is not None:
             mark_answered_from_cache(True)
             return cached
-        answer = self._run(job)
+        answer = self._counted(job)
         mark_answered_from_cache(cache.store(job, answer))
+        return answer
+
+    def _counted(self, job: Job) -> Answer:
+        """:meth:`_run`, counted: run time, limits reached (logged too), workers replaced."""
+        metrics = self.metrics
+        started = time.monotonic()
+        try:
+            answer = self._run(job)
+        except EndpointError as error:
+            limit = _LIMIT_NAMES.get(type(error))
+            if limit is not None:
+                log_limit(limit, str(error))
+                if metrics is not None:
+                    metrics.limits.labels(limit=limit).inc()
+            raise
+        if metrics is not None:
+            metrics.query_seconds.observe(time.monotonic() - started)
         return answer
 
     def _run(self, job: Job) -> Answer:
@@ -132,11 +172,13 @@ class QueryPool:
         started = time.monotonic()
         with self._lock:
             if self._waiting >= self.limits.queue:
-                raise ServerBusy(
+                raise QueueFull(
                     f"All {self.size} query workers are busy and {self._waiting} queries are waiting "
                     f"(KG_QUERY_QUEUE); retry in a moment."
                 )
             self._waiting += 1
+        if self.metrics is not None:
+            self.metrics.waiting.inc()
         idle = self._idle
         try:
             worker = idle.get(timeout=self.timeout)
@@ -147,17 +189,19 @@ class QueryPool:
         finally:
             with self._lock:
                 self._waiting -= 1
+            if self.metrics is not None:
+                self.metrics.waiting.dec()
         try:
             if not worker.process.is_alive():
                 log.warning("query worker %s had stopped while idle; starting another", worker.pid)
-                worker = self._replace(worker)
+                worker = self._replace(worker, "idle")
             remaining = self.timeout - (time.monotonic() - started)
             if remaining <= 0:
                 raise ServerBusy(f"No query worker became free within the {self.timeout:g} s limit; retry.")
             return worker.ask(job, remaining, self.timeout, self.limits)
-        except (QueryTimeout, WorkerLost) as error:
+        except (QueryTimeout, WorkerLost, MemoryLimitExceeded) as error:
             log.warning("query worker %s stopped (%s); starting another", worker.pid, type(error).__name__)
-            worker = self._replace(worker)
+            worker = self._replace(worker, _RESTART_REASONS[type(error)])
             raise
         finally:
             idle.put(worker)
@@ -187,7 +231,9 @@ class QueryPool:
             for _ in range(self.size):
                 self._idle.put(self._fork())
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _replace(self, worker: _Worker, reason: str) -> _Worker:
+        if self.metrics is not None:
+            self.metrics.restarts.labels(reason=reason).inc()
         worker.stop()
         with self._lock:
             self._workers.discard(worker)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -99,3 +100,19 @@ def test_no_process_outlives_a_kill_9(tmp_path: Path, victim: str) -> None:
         _, alive = psutil.wait_procs([p for p in tree if p.pid != root.pid or victim == "server"], timeout=5)
         alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert not alive, [p.cmdline() for p in alive]
+
+
+def test_metrics_show_the_limits_and_restarts_the_probes_cause(tmp_path: Path) -> None:
+    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="1") as server:
+        assert ask(server, MEMORY_HOG).status_code == 503
+        assert ask(server, RUNAWAY).status_code == 503
+        assert ask(server, SIMPLE).status_code == 200
+        assert ask(server, SIMPLE).status_code == 200
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+        assert 'kg_query_limits_total{limit="memory"} 1.0' in text
+        assert 'kg_query_limits_total{limit="time"} 1.0' in text
+        assert 'kg_query_worker_restarts_total{reason="memory"} 1.0' in text
+        assert 'kg_query_worker_restarts_total{reason="time"} 1.0' in text
+        assert 'kg_result_cache_total{result="hit"}' in text
+        assert re.search(r'kg_http_requests_total\{route="/sparql",status="503"\} 2\.0', text)
+        assert "limit memory reached by 127.0.0.1" in server.log_text()

@@ -1,0 +1,108 @@
+"""What an operator watches: ``/metrics`` in Prometheus' text format, summed over every process of the server.
+
+The server runs several processes (granian workers, each with its query workers), so the counters are
+``prometheus_client``'s multiprocess ones: each process writes its values to files in one directory
+(``KG_METRICS_DIR``, or a fresh temporary one made by :func:`Metrics.create` before any worker is forked) and
+``/metrics`` adds them up. Counted:
+
+- ``kg_http_requests_total{route,status}``: requests answered by the app (route = its URL rule);
+- ``kg_query_seconds``: run time of the queries that reached a query worker (histogram);
+- ``kg_query_limits_total{limit}``: queries stopped by a limit (``time``, ``memory``, ``answer_size``,
+  ``queue``, ``busy``, ``size``);
+- ``kg_query_worker_restarts_total{reason}``: query workers replaced (``time``, ``memory``, ``lost``, ``idle``);
+- ``kg_result_cache_total{result}``: answers served from the result cache (``hit``) or computed (``miss``);
+- ``kg_query_waiting``: requests waiting for a query worker now.
+
+Each limit reached also logs one line naming the client and the limit (:func:`log_limit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, has_request_context, request
+
+log = logging.getLogger(__name__)
+_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The server's counters (see the module docstring); one instance per app, shared by its forked workers."""
+
+    requests: Any
+    query_seconds: Any
+    limits: Any
+    restarts: Any
+    cache: Any
+    waiting: Any
+
+    directory: str
+
+    @classmethod
+    def create(cls, directory: str | None = None) -> Metrics:
+        """The counters of one server, written to ``directory`` (``KG_METRICS_DIR``; else a new temporary one).
+
+        The directory is also set as ``PROMETHEUS_MULTIPROC_DIR`` of this process (and so of the processes it
+        forks), where ``prometheus_client`` writes each process's values. The metrics are not registered in
+        ``prometheus_client``'s global registry: ``/metrics`` reads the directory.
+        """
+        directory = directory or tempfile.mkdtemp(prefix="kg-metrics-")
+        os.makedirs(directory, exist_ok=True)
+        os.environ[_ENV] = directory
+        from prometheus_client import Counter, Gauge, Histogram  # after the directory is set
+
+        return cls(
+            requests=Counter("kg_http_requests", "Requests answered by the app", ["route", "status"], registry=None),
+            query_seconds=Histogram(
+                "kg_query_seconds",
+                "Run time of queries answered by a query worker",
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=None,
+            ),
+            limits=Counter("kg_query_limits", "Queries stopped by a limit", ["limit"], registry=None),
+            restarts=Counter("kg_query_worker_restarts", "Query workers replaced", ["reason"], registry=None),
+            cache=Counter("kg_result_cache", "Answers from the result cache or computed", ["result"], registry=None),
+            waiting=Gauge(
+                "kg_query_waiting",
+                "Requests waiting for a query worker",
+                multiprocess_mode="livesum",
+                registry=None,
+            ),
+            directory=directory,
+        )
+
+
+def log_limit(limit: str, message: str) -> None:
+    """One log line naming the client (when there is a request) and the limit it reached."""
+    client = (request.remote_addr or "-") if has_request_context() else "-"
+    log.warning("limit %s reached by %s: %s", limit, client, message.splitlines()[0] if message else "")
+
+
+def make_metrics_blueprint(metrics: Metrics) -> Blueprint:
+    """``GET /metrics``: every process's counters, summed, in Prometheus' text format."""
+    blueprint = Blueprint("metrics", __name__)
+
+    @blueprint.get("/metrics")
+    def scrape() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=metrics.directory)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+    return blueprint
+
+
+def install_request_counter(app: Flask, metrics: Metrics) -> None:
+    """Count every response by URL rule and status."""
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.requests.labels(route=rule, status=str(response.status_code)).inc()
+        return response
