@@ -1,0 +1,126 @@
+"""What the FHIR terminology service declares: its CapabilityStatement and TerminologyCapabilities (R4)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from calcinosis_kg.server.fhir.model import JSON
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.fhir.resources import GraphTerminology
+
+FHIR_VERSION = "4.0.1"
+RELEASE_DATE = "2026-11-30"
+OPERATION_BASE = "http://hl7.org/fhir/OperationDefinition"
+FEATURE = "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature"
+TX_TESTS_VERSION = "1.7.8"
+"""The version of HL7's terminology test cases the service was checked with (``tests/fhir/tx/PROVENANCE.md``)."""
+
+EXPANSION_PARAMETERS = (
+    "activeOnly", "count", "excludeNested", "filter", "includeDefinition", "includeDesignations", "offset",
+    "property", "tx-resource",
+)  # fmt: skip
+"""The ``$expand`` parameters the service honours."""
+
+
+def _feature(definition: str, value: JSON) -> JSON:
+    return {
+        "url": FEATURE,
+        "extension": [{"url": "definition", "valueCanonical": definition}, {"url": "value", **value}],
+    }
+
+
+def _operation(name: str, definition: str) -> JSON:
+    return {"name": name, "definition": f"{OPERATION_BASE}/{definition}"}
+
+
+def capability_statement(base: str, software_version: str) -> JSON:
+    """The CapabilityStatement of ``/fhir`` (it instantiates HL7's terminology-server statement)."""
+    read_search = [{"code": "read"}, {"code": "search-type"}]
+    search = [{"name": name, "type": kind} for name, kind in (
+        ("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"), ("status", "token"),
+    )]  # fmt: skip
+    return {
+        "resourceType": "CapabilityStatement",
+        "extension": [
+            _feature("http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version", {"valueCode": TX_TESTS_VERSION}),
+            _feature(
+                "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter", {"valueBoolean": True}
+            ),
+        ],
+        "url": f"{base}/metadata",
+        "version": software_version,
+        "name": "CalcinosisKGTerminologyServer",
+        "title": "Calcinosis cutis knowledge graph: FHIR terminology service",
+        "status": "active",
+        "date": RELEASE_DATE,
+        "publisher": "Calcinosis KG team",
+        "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+        "software": {"name": "calcinosis-kg", "version": software_version, "releaseDate": RELEASE_DATE},
+        "implementation": {"description": "FHIR R4 terminology service of the calcinosis cutis graph", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    {
+                        "type": "CodeSystem",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [
+                            _operation("lookup", "CodeSystem-lookup"),
+                            _operation("validate-code", "CodeSystem-validate-code"),
+                            _operation("subsumes", "CodeSystem-subsumes"),
+                        ],
+                    },
+                    {
+                        "type": "ValueSet",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [
+                            _operation("expand", "ValueSet-expand"),
+                            _operation("validate-code", "ValueSet-validate-code"),
+                        ],
+                    },
+                    {
+                        "type": "ConceptMap",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [_operation("translate", "ConceptMap-translate")],
+                    },
+                ],
+                "operation": [_operation("versions", "fhir-versions")],
+            }
+        ],
+    }
+
+
+def terminology_capabilities(terminology: GraphTerminology, software_version: str) -> JSON:
+    """The TerminologyCapabilities of ``/fhir`` (``GET /fhir/metadata?mode=terminology``)."""
+    systems = []
+    for cs in terminology.resources("CodeSystem"):
+        systems.append({"uri": cs["url"], "version": [{"code": cs.get("version", ""), "isDefault": True}]})
+    return {
+        "resourceType": "TerminologyCapabilities",
+        "version": software_version,
+        "name": "CalcinosisKGTerminologyCapabilities",
+        "title": "Calcinosis cutis knowledge graph: terminology capabilities",
+        "status": "active",
+        "date": RELEASE_DATE,
+        "kind": "instance",
+        "software": {"name": "calcinosis-kg", "version": software_version},
+        "codeSystem": systems,
+        "expansion": {
+            "hierarchical": False,
+            "paging": True,
+            "incomplete": False,
+            "parameter": [{"name": name} for name in EXPANSION_PARAMETERS],
+            "textFilter": "Case-insensitive substring of the code, display or a designation.",
+        },
+        "codeSearch": "all",
+        "validateCode": {"translations": False},
+        "translation": {"needsMap": False},
+        "closure": {"translation": False},
+    }
