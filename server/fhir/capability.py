@@ -17,10 +17,15 @@ TX_TESTS_VERSION = "1.7.8"
 """The version of HL7's terminology test cases the service was checked with (``tests/fhir/tx/PROVENANCE.md``)."""
 
 EXPANSION_PARAMETERS = (
-    "activeOnly", "count", "excludeNested", "filter", "includeDefinition", "includeDesignations", "offset",
-    "property", "tx-resource",
+    "activeOnly", "check-system-version", "count", "displayLanguage", "excludeNested", "filter",
+    "force-system-version", "includeDefinition", "includeDesignations", "offset", "property", "system-version",
+    "tx-resource",
 )  # fmt: skip
-"""The ``$expand`` parameters the service honours."""
+"""The ``$expand`` parameters the service accepts (and reports in ``expansion.parameter``).
+
+``displayLanguage`` and the three ``*-system-version`` parameters are accepted and echoed, but the displays are
+those of the code system's own language and the version used is the one named by the value set (or the latest):
+see docs/fhir.md."""
 
 
 def _feature(definition: str, value: JSON) -> JSON:
@@ -124,3 +129,49 @@ def terminology_capabilities(terminology: GraphTerminology, software_version: st
         "translation": {"needsMap": False},
         "closure": {"translation": False},
     }
+
+
+FHIR_ROUTES: tuple[tuple[str, str, bool], ...] = (
+    ("/fhir/metadata", "CapabilityStatement (mode=terminology: TerminologyCapabilities)", False),
+    ("/fhir/{type}", "Search CodeSystem, ValueSet or ConceptMap by url, version, name, title, status", False),
+    ("/fhir/{type}/{id}", "Read a CodeSystem, ValueSet or ConceptMap", False),
+    ("/fhir/CodeSystem/$lookup", "Look up a code: display, definition, designations, properties", True),
+    ("/fhir/CodeSystem/$validate-code", "Validate a code against a code system", True),
+    ("/fhir/CodeSystem/$subsumes", "Subsumption between two codes", True),
+    ("/fhir/ValueSet/$expand", "Expand a value set (filter, count, offset, activeOnly, includeDesignations)", True),
+    ("/fhir/ValueSet/$validate-code", "Validate a code against a value set", True),
+    ("/fhir/ConceptMap/$translate", "Translate a code with the concept maps (reverse for target -> source)", True),
+)
+"""The FHIR routes as the OpenAPI description lists them: (path, summary, is an operation taking POST too)."""
+
+
+def openapi_paths() -> dict[str, dict[str, object]]:
+    """OpenAPI path items of the ``/fhir`` routes (bodies and answers are FHIR R4 JSON resources)."""
+    answer = {
+        "description": "A FHIR R4 resource (an OperationOutcome for errors)",
+        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+    }
+    paths: dict[str, dict[str, object]] = {}
+    for path, summary, operation in FHIR_ROUTES:
+        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+        op_id = "fhir" + "".join(ch for ch in path.title() if ch.isalnum())
+        item: dict[str, object] = {
+            "get": {
+                "summary": summary,
+                "tags": ["FHIR"],
+                "operationId": op_id,
+                "parameters": parameters,
+                "responses": {"200": answer, "400": answer, "404": answer},
+            }
+        }
+        if operation:
+            item["post"] = {
+                "summary": f"{summary} (a Parameters resource in the body)",
+                "tags": ["FHIR"],
+                "operationId": f"{op_id}Post",
+                "requestBody": {"content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+                "responses": {"200": answer, "400": answer, "404": answer},
+            }
+        paths[path] = item
+    return paths

@@ -174,9 +174,7 @@ def lookup(registry: Registry, params: Params) -> JSON:
     prop("inactive", "boolean", concept.inactive)
     for item in concept.properties:
         name = str(item.get("code"))
-        if name in ("parent", "child", "inactive", "notSelectable", "status") and name != "status":
-            continue
-        if name in ("parent", "child"):
+        if name in ("parent", "child", "inactive"):
             continue
         for key, value in item.items():
             if key.startswith("value"):
@@ -428,9 +426,10 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": now(),
         "total": len(members),
-        "offset": offset,
         "parameter": report,
     }
+    if params.value("offset") is not None:
+        body["offset"] = offset
     if uses_status:
         body["property"] = [{"code": "status", "uri": f"{CONCEPT_PROPERTIES}#status"}]
     contains = [_contains(m, designations, definitions) for m in page]

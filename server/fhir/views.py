@@ -57,9 +57,9 @@ def check_format() -> None:
     accept = request.accept_mimetypes
     if not accept or accept.provided is False:
         return
-    if any(accept[kind] for kind in (*JSON_FORMATS, "*/*", "application/*")) or accept.best is None:
+    if any(accept[kind] for kind in JSON_FORMATS if "/" in kind) or accept.best is None:
         return
-    if any(accept[kind] for kind in XML_FORMATS):
+    if any(accept[kind] for kind in XML_FORMATS if "/" in kind):
         raise FhirError("This server answers JSON only (Accept: application/fhir+json)", status=406)
 
 
