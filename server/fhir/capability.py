@@ -174,4 +174,16 @@ def openapi_paths() -> dict[str, dict[str, object]]:
                 "responses": {"200": answer, "400": answer, "404": answer},
             }
         paths[path] = item
+        if operation:
+            kind, name = path.rsplit("/", 2)[-2:]
+            instance = f"/fhir/{kind}/{{id}}/{name}"
+            paths[instance] = {
+                method: {
+                    **spec,  # type: ignore[dict-item]
+                    "operationId": f"{spec['operationId']}Instance",  # type: ignore[index]
+                    "summary": f"{spec['summary']}, on the {kind} with this id",  # type: ignore[index]
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                }
+                for method, spec in item.items()
+            }
     return paths
