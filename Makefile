@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-embedded test lint w3c bench fuzz soak clean
+.PHONY: help install build validate serve serve-embedded test lint w3c tx-tests bench fuzz soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,14 @@ test: $(STAMP) lint  ## lint, then run the whole test suite
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
 	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
+
+tx-tests: $(STAMP)  ## run HL7's FHIR terminology test cases (tests/fhir/tx) through a live server; print each suite's count
+	$(BIN)/python -m pytest tests/fhir -q -k tx_suite
+	PYTHONPATH=tests/fhir:tests/server $(BIN)/python -c "import sys, tempfile, pathlib, tx_runner, conftest; \
+	from live_server import PRODUCTION, live_server; \
+	d = pathlib.Path(tempfile.mkdtemp()); \
+	ctx = live_server(d, [conftest.BUILT], conftest.SERVER_SETTINGS, *PRODUCTION); s = ctx.__enter__(); \
+	code = tx_runner.main([s.url + '/fhir']); ctx.__exit__(None, None, None); sys.exit(code)"
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

@@ -17,6 +17,8 @@ from calcinosis_kg.server.data import DataLoadError, content_hash, load_store, s
 from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.errors import register_error_handlers
+from calcinosis_kg.server.fhir.resources import GraphTerminology
+from calcinosis_kg.server.fhir.views import make_fhir_blueprint
 from calcinosis_kg.server.health import make_health_blueprint
 from calcinosis_kg.server.hooks import install_access_log, install_cors
 from calcinosis_kg.server.linked_data import LinkedData, make_linked_data_blueprint
@@ -112,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_lookup_blueprint(LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
     app.register_blueprint(make_metrics_blueprint(metrics))
+    app.register_blueprint(make_fhir_blueprint(GraphTerminology(pool)))
     if settings.trust_proxy:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

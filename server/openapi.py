@@ -23,6 +23,7 @@ from werkzeug.exceptions import NotFound
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.ontology import PREFIXES
 from calcinosis_kg.queries.catalog import PARAM_TYPES, CannedQuery, Parameter
+from calcinosis_kg.server.fhir.capability import openapi_paths
 from calcinosis_kg.server.formats import FORMATS, Family, formats_of
 from calcinosis_kg.server.lookup_api import DEFAULT_LIMIT, MATCH_KINDS, MAX_LIMIT, MAX_QUERY_LENGTH
 from calcinosis_kg.server.queries_api import FORMAT_PARAMETER, answer_family
@@ -155,6 +156,7 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
         "/queries": _queries_list_path(),
         **{f"/queries/{name}": _canned_query_path(query) for name, query in sorted(catalog.items())},
         "/lookup": _lookup_path(),
+        **openapi_paths(),
         "/id/{local}": _resource_path(
             "local", "An entity of the knowledge graph", "entity", "The entity's local name, e.g. calcinosis-cutis."
         ),

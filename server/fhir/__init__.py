@@ -1,0 +1,1 @@
+"""A FHIR R4 terminology service over the graph (``/fhir``): see :mod:`.views`."""

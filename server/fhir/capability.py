@@ -1,0 +1,189 @@
+"""What the FHIR terminology service declares: its CapabilityStatement and TerminologyCapabilities (R4)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from calcinosis_kg.server.fhir.model import JSON
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.fhir.resources import GraphTerminology
+
+FHIR_VERSION = "4.0.1"
+RELEASE_DATE = "2026-11-30"
+OPERATION_BASE = "http://hl7.org/fhir/OperationDefinition"
+FEATURE = "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature"
+TX_TESTS_VERSION = "1.7.8"
+"""The version of HL7's terminology test cases the service was checked with (``tests/fhir/tx/PROVENANCE.md``)."""
+
+EXPANSION_PARAMETERS = (
+    "activeOnly", "check-system-version", "count", "displayLanguage", "excludeNested", "filter",
+    "force-system-version", "includeDefinition", "includeDesignations", "offset", "property", "system-version",
+    "tx-resource",
+)  # fmt: skip
+"""The ``$expand`` parameters the service accepts (and reports in ``expansion.parameter``).
+
+``displayLanguage`` and the three ``*-system-version`` parameters are accepted and echoed, but the displays are
+those of the code system's own language and the version used is the one named by the value set (or the latest):
+see docs/fhir.md."""
+
+
+def _feature(definition: str, value: JSON) -> JSON:
+    return {
+        "url": FEATURE,
+        "extension": [{"url": "definition", "valueCanonical": definition}, {"url": "value", **value}],
+    }
+
+
+def _operation(name: str, definition: str) -> JSON:
+    return {"name": name, "definition": f"{OPERATION_BASE}/{definition}"}
+
+
+def capability_statement(base: str, software_version: str) -> JSON:
+    """The CapabilityStatement of ``/fhir`` (it instantiates HL7's terminology-server statement)."""
+    read_search = [{"code": "read"}, {"code": "search-type"}]
+    search = [{"name": name, "type": kind} for name, kind in (
+        ("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"), ("status", "token"),
+    )]  # fmt: skip
+    return {
+        "resourceType": "CapabilityStatement",
+        "extension": [
+            _feature("http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version", {"valueCode": TX_TESTS_VERSION}),
+            _feature(
+                "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter", {"valueBoolean": True}
+            ),
+        ],
+        "url": f"{base}/metadata",
+        "version": software_version,
+        "name": "CalcinosisKGTerminologyServer",
+        "title": "Calcinosis cutis knowledge graph: FHIR terminology service",
+        "status": "active",
+        "date": RELEASE_DATE,
+        "publisher": "Calcinosis KG team",
+        "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+        "software": {"name": "calcinosis-kg", "version": software_version, "releaseDate": RELEASE_DATE},
+        "implementation": {"description": "FHIR R4 terminology service of the calcinosis cutis graph", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    {
+                        "type": "CodeSystem",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [
+                            _operation("lookup", "CodeSystem-lookup"),
+                            _operation("validate-code", "CodeSystem-validate-code"),
+                            _operation("subsumes", "CodeSystem-subsumes"),
+                        ],
+                    },
+                    {
+                        "type": "ValueSet",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [
+                            _operation("expand", "ValueSet-expand"),
+                            _operation("validate-code", "ValueSet-validate-code"),
+                        ],
+                    },
+                    {
+                        "type": "ConceptMap",
+                        "interaction": read_search,
+                        "searchParam": search,
+                        "operation": [_operation("translate", "ConceptMap-translate")],
+                    },
+                ],
+                "operation": [_operation("versions", "fhir-versions")],
+            }
+        ],
+    }
+
+
+def terminology_capabilities(terminology: GraphTerminology, software_version: str) -> JSON:
+    """The TerminologyCapabilities of ``/fhir`` (``GET /fhir/metadata?mode=terminology``)."""
+    systems = []
+    for cs in terminology.resources("CodeSystem"):
+        systems.append({"uri": cs["url"], "version": [{"code": cs.get("version", ""), "isDefault": True}]})
+    return {
+        "resourceType": "TerminologyCapabilities",
+        "version": software_version,
+        "name": "CalcinosisKGTerminologyCapabilities",
+        "title": "Calcinosis cutis knowledge graph: terminology capabilities",
+        "status": "active",
+        "date": RELEASE_DATE,
+        "kind": "instance",
+        "software": {"name": "calcinosis-kg", "version": software_version},
+        "codeSystem": systems,
+        "expansion": {
+            "hierarchical": False,
+            "paging": True,
+            "incomplete": False,
+            "parameter": [{"name": name} for name in EXPANSION_PARAMETERS],
+            "textFilter": "Case-insensitive substring of the code, display or a designation.",
+        },
+        "codeSearch": "all",
+        "validateCode": {"translations": False},
+        "translation": {"needsMap": False},
+        "closure": {"translation": False},
+    }
+
+
+FHIR_ROUTES: tuple[tuple[str, str, bool], ...] = (
+    ("/fhir/metadata", "CapabilityStatement (mode=terminology: TerminologyCapabilities)", False),
+    ("/fhir/{type}", "Search CodeSystem, ValueSet or ConceptMap by url, version, name, title, status", False),
+    ("/fhir/{type}/{id}", "Read a CodeSystem, ValueSet or ConceptMap", False),
+    ("/fhir/CodeSystem/$lookup", "Look up a code: display, definition, designations, properties", True),
+    ("/fhir/CodeSystem/$validate-code", "Validate a code against a code system", True),
+    ("/fhir/CodeSystem/$subsumes", "Subsumption between two codes", True),
+    ("/fhir/ValueSet/$expand", "Expand a value set (filter, count, offset, activeOnly, includeDesignations)", True),
+    ("/fhir/ValueSet/$validate-code", "Validate a code against a value set", True),
+    ("/fhir/ConceptMap/$translate", "Translate a code with the concept maps (reverse for target -> source)", True),
+)
+"""The FHIR routes as the OpenAPI description lists them: (path, summary, is an operation taking POST too)."""
+
+
+def openapi_paths() -> dict[str, dict[str, object]]:
+    """OpenAPI path items of the ``/fhir`` routes (bodies and answers are FHIR R4 JSON resources)."""
+    answer = {
+        "description": "A FHIR R4 resource (an OperationOutcome for errors)",
+        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+    }
+    paths: dict[str, dict[str, object]] = {}
+    for path, summary, operation in FHIR_ROUTES:
+        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+        op_id = "fhir" + "".join(ch for ch in path.title() if ch.isalnum())
+        item: dict[str, object] = {
+            "get": {
+                "summary": summary,
+                "tags": ["FHIR"],
+                "operationId": op_id,
+                "parameters": parameters,
+                "responses": {"200": answer, "400": answer, "404": answer},
+            }
+        }
+        if operation:
+            item["post"] = {
+                "summary": f"{summary} (a Parameters resource in the body)",
+                "tags": ["FHIR"],
+                "operationId": f"{op_id}Post",
+                "requestBody": {"content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+                "responses": {"200": answer, "400": answer, "404": answer},
+            }
+        paths[path] = item
+        if operation:
+            kind, name = path.rsplit("/", 2)[-2:]
+            instance = f"/fhir/{kind}/{{id}}/{name}"
+            paths[instance] = {
+                method: {
+                    **spec,  # type: ignore[dict-item]
+                    "operationId": f"{spec['operationId']}Instance",  # type: ignore[index]
+                    "summary": f"{spec['summary']}, on the {kind} with this id",  # type: ignore[index]
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                }
+                for method, spec in item.items()
+            }
+    return paths

@@ -1,0 +1,277 @@
+"""The terminology model: code systems, value sets and concept maps as FHIR JSON, indexed for the operations.
+
+A :class:`CodeSystemIndex` is built from any FHIR CodeSystem resource (the graph's own, or one a client sends with
+a request as a ``tx-resource`` parameter): its concepts by code, their parents and children (from nested
+``concept`` and from ``parent``/``child`` properties), designations, properties, and whether each is inactive
+or abstract. A :class:`Registry` holds the resources the server knows by canonical URL (and version) and by id;
+:meth:`Registry.overlay` gives a registry that looks in a request's own resources first.
+
+Everything here is plain data and pure functions: no Flask, no SPARQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+JSON = dict[str, Any]
+
+INACTIVE_STATUSES = frozenset({"retired", "inactive", "deprecated"})
+"""Values of the ``status`` concept property (http://hl7.org/fhir/concept-properties) that make a concept inactive.
+
+``deprecated`` concepts are still active in FHIR; they are listed here only for the ``status`` value, see
+:func:`_is_inactive`."""
+
+
+@dataclass
+class Concept:
+    """One concept of a code system."""
+
+    code: str
+    display: str | None = None
+    definition: str | None = None
+    designations: list[JSON] = field(default_factory=list)
+    properties: list[JSON] = field(default_factory=list)
+    extensions: list[JSON] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    inactive: bool = False
+    abstract: bool = False
+
+    def property_values(self, code: str) -> list[Any]:
+        """The values of property ``code`` of this concept (whatever their ``value[x]`` type)."""
+        return [value_of(p) for p in self.properties if p.get("code") == code]
+
+    @property
+    def status(self) -> str | None:
+        """The ``status`` property's code, if the concept has one."""
+        values = self.property_values("status")
+        return str(values[0]) if values else None
+
+
+def value_of(element: Mapping[str, Any]) -> Any:
+    """The ``value[x]`` of a FHIR element (a property, a parameter), or None."""
+    for key, value in element.items():
+        if key.startswith("value") and len(key) > len("value"):
+            return value
+    return None
+
+
+def value_key(element: Mapping[str, Any]) -> str | None:
+    """The ``value[x]`` key of a FHIR element (``valueCode``...), or None."""
+    for key in element:
+        if key.startswith("value") and len(key) > len("value"):
+            return key
+    return None
+
+
+class CodeSystemIndex:
+    """A FHIR CodeSystem resource indexed by code, with its hierarchy."""
+
+    def __init__(self, resource: JSON) -> None:
+        self.resource = resource
+        self.url: str = resource.get("url", "")
+        self.version: str | None = resource.get("version")
+        self.name: str | None = resource.get("name")
+        self.title: str | None = resource.get("title")
+        self.content: str = resource.get("content", "complete")
+        self.case_sensitive: bool = bool(resource.get("caseSensitive", True))
+        self.language: str | None = resource.get("language")
+        self.property_defs: dict[str, JSON] = {p["code"]: p for p in resource.get("property", []) if "code" in p}
+        self.concepts: dict[str, Concept] = {}
+        self._folded: dict[str, str] = {}
+        for item in resource.get("concept", []):
+            self._add(item, None)
+        for concept in self.concepts.values():
+            for parent in concept.property_values("parent"):
+                self._link(str(parent), concept.code)
+            for child in concept.property_values("child"):
+                self._link(concept.code, str(child))
+
+    def _add(self, item: JSON, parent: str | None) -> None:
+        code = item.get("code")
+        if not isinstance(code, str):
+            return
+        properties = [p for p in item.get("property", []) if p.get("code") not in ("parent", "child")]
+        relational = [p for p in item.get("property", []) if p.get("code") in ("parent", "child")]
+        concept = Concept(
+            code=code,
+            display=item.get("display"),
+            definition=item.get("definition"),
+            designations=list(item.get("designation", [])),
+            properties=properties + relational,
+            extensions=list(item.get("extension", [])),
+        )
+        concept.inactive = _is_inactive(concept)
+        concept.abstract = any(v is True for v in concept.property_values("notSelectable"))
+        self.concepts[code] = concept
+        self._folded.setdefault(code.casefold(), code)
+        if parent is not None:
+            self._link(parent, code)
+        for child in item.get("concept", []):
+            self._add(child, code)
+
+    def _link(self, parent: str, child: str) -> None:
+        if parent not in self.concepts or child not in self.concepts:
+            return
+        if parent not in self.concepts[child].parents:
+            self.concepts[child].parents.append(parent)
+        if child not in self.concepts[parent].children:
+            self.concepts[parent].children.append(child)
+
+    @property
+    def canonical(self) -> str:
+        """``url|version`` (or the URL alone when the code system has no version)."""
+        return f"{self.url}|{self.version}" if self.version else self.url
+
+    def find(self, code: str) -> Concept | None:
+        """The concept with ``code``; case-insensitively when the code system is not case-sensitive."""
+        concept = self.concepts.get(code)
+        if concept is None and not self.case_sensitive:
+            exact = self._folded.get(code.casefold())
+            concept = self.concepts.get(exact) if exact else None
+        return concept
+
+    def descendants(self, code: str) -> list[str]:
+        """The codes below ``code`` in the hierarchy (not ``code`` itself), breadth first, each once."""
+        seen: dict[str, None] = {}
+        queue = list(self.concepts[code].children) if code in self.concepts else []
+        while queue:
+            current = queue.pop(0)
+            if current in seen or current == code:
+                continue
+            seen[current] = None
+            queue.extend(self.concepts[current].children)
+        return list(seen)
+
+    def ancestors(self, code: str) -> set[str]:
+        """The codes above ``code`` in the hierarchy."""
+        seen: set[str] = set()
+        queue = list(self.concepts[code].parents) if code in self.concepts else []
+        while queue:
+            current = queue.pop()
+            if current not in seen:
+                seen.add(current)
+                queue.extend(self.concepts[current].parents)
+        return seen
+
+    def roots(self) -> list[str]:
+        """Codes without a parent, in the code system's order."""
+        return [code for code, concept in self.concepts.items() if not concept.parents]
+
+    def __iter__(self) -> Iterator[Concept]:
+        return iter(self.concepts.values())
+
+    def __len__(self) -> int:
+        return len(self.concepts)
+
+
+def _is_inactive(concept: Concept) -> bool:
+    if any(v is True for v in concept.property_values("inactive")):
+        return True
+    status = concept.status
+    return status in ("retired", "inactive")
+
+
+@dataclass
+class Registry:
+    """The resources a request can use: code systems, value sets and concept maps, by canonical URL and by id."""
+
+    code_systems: dict[str, list[CodeSystemIndex]] = field(default_factory=dict)
+    value_sets: dict[str, list[JSON]] = field(default_factory=dict)
+    concept_maps: dict[str, list[JSON]] = field(default_factory=dict)
+    parent: Registry | None = None
+
+    @classmethod
+    def of(cls, resources: Iterable[JSON], parent: Registry | None = None) -> Registry:
+        """A registry holding ``resources`` (other resource types are ignored)."""
+        registry = cls(parent=parent)
+        for resource in resources:
+            registry.add(resource)
+        return registry
+
+    def add(self, resource: JSON) -> None:
+        """Index ``resource`` by its URL (a later version of the same URL comes last)."""
+        kind = resource.get("resourceType")
+        url = resource.get("url")
+        if not isinstance(url, str):
+            return
+        if kind == "CodeSystem":
+            self.code_systems.setdefault(url, []).append(CodeSystemIndex(resource))
+        elif kind == "ValueSet":
+            self.value_sets.setdefault(url, []).append(resource)
+        elif kind == "ConceptMap":
+            self.concept_maps.setdefault(url, []).append(resource)
+
+    def overlay(self, resources: Iterable[JSON]) -> Registry:
+        """A registry that looks in ``resources`` first, then in this one."""
+        return Registry.of(resources, parent=self)
+
+    def code_system(self, url: str, version: str | None = None) -> CodeSystemIndex | None:
+        """The code system with ``url`` (``url|version`` accepted) and version (else the latest one)."""
+        url, version = split_canonical(url, version)
+        found = _pick(self.code_systems.get(url, []), version, lambda cs: cs.version)
+        if found is None and self.parent is not None:
+            return self.parent.code_system(url, version)
+        return found
+
+    def code_system_versions(self, url: str) -> list[str]:
+        """Every version of code system ``url`` this registry (and its parents) knows."""
+        mine = [cs.version or "" for cs in self.code_systems.get(url, [])]
+        return mine + (self.parent.code_system_versions(url) if self.parent else [])
+
+    def value_set(self, url: str, version: str | None = None) -> JSON | None:
+        """The value set with ``url`` (``url|version`` accepted) and version (else the latest one)."""
+        url, version = split_canonical(url, version)
+        found = _pick(self.value_sets.get(url, []), version, lambda vs: vs.get("version"))
+        if found is None and self.parent is not None:
+            return self.parent.value_set(url, version)
+        return found
+
+    def concept_map(self, url: str, version: str | None = None) -> JSON | None:
+        """The concept map with ``url`` (``url|version`` accepted) and version (else the latest one)."""
+        url, version = split_canonical(url, version)
+        found = _pick(self.concept_maps.get(url, []), version, lambda cm: cm.get("version"))
+        if found is None and self.parent is not None:
+            return self.parent.concept_map(url, version)
+        return found
+
+    def all_concept_maps(self) -> list[JSON]:
+        """Every concept map, the request's own first."""
+        mine = [cm for maps in self.concept_maps.values() for cm in maps]
+        return mine + (self.parent.all_concept_maps() if self.parent else [])
+
+    def resources(self, kind: str) -> list[JSON]:
+        """Every resource of type ``kind`` held here (not in parents)."""
+        if kind == "CodeSystem":
+            return [cs.resource for systems in self.code_systems.values() for cs in systems]
+        if kind == "ValueSet":
+            return [vs for sets in self.value_sets.values() for vs in sets]
+        if kind == "ConceptMap":
+            return [cm for maps in self.concept_maps.values() for cm in maps]
+        return []
+
+
+def split_canonical(url: str, version: str | None = None) -> tuple[str, str | None]:
+    """``url|version`` split into URL and version (an explicit ``version`` wins)."""
+    base, sep, pinned = url.partition("|")
+    return base, version or (pinned if sep else None)
+
+
+def _pick(items: list[T], version: str | None, version_of: Callable[[T], Any]) -> T | None:
+    if not items:
+        return None
+    if version is None:
+        return items[-1]
+    for item in items:
+        if version_of(item) == version:
+            return item
+    # A version given as a prefix (1.0 for 1.0.0), as FHIR's version-matching allows.
+    for item in items:
+        found = version_of(item)
+        if isinstance(found, str) and found.startswith(version + "."):
+            return item
+    return None

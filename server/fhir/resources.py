@@ -1,0 +1,408 @@
+"""The graph as FHIR terminology: a CodeSystem of its entities, ValueSets defined over it, ConceptMaps of its mappings.
+
+The resources are computed from the served graph by SPARQL SELECT queries run through the query pool
+(:meth:`~calcinosis_kg.server.workers.pool.QueryPool.run`), so they have the time limit and the result cache
+of every other answer; :class:`GraphTerminology` runs them once, on the first FHIR request of a server process
+(after granian has forked it), and keeps the resources (a few hundred concepts) in memory.
+
+- **CodeSystem** ``https://w3id.org/calcinosis-kg/id`` (the system URI of the static ConceptMap export): one
+  concept per entity with an English ``skos:prefLabel`` (code = the IRI's local name, display = the label,
+  definition = ``skos:definition``), designations for its synonyms (``skos:altLabel``; those the source worded
+  differently get the use "source wording"), properties ``parent``/``child`` (``cco:subtypeOf``, reduced to
+  direct links), ``type`` (each ``cco:`` class, with the superclasses) and ``inactive`` (always false: the graph
+  retires nothing). ``hierarchyMeaning`` is ``is-a`` (``cco:subtypeOf`` relates a form of a condition to the
+  broader condition) and ``content`` is ``complete``.
+- **ValueSets**: every entity (``?fhir_vs``); one per ``cco:`` class that has members (a ``type = Class``
+  filter); one per condition with causes, listing the causes (competency question "what causes X?"); one per
+  condition with subtypes (an ``is-a`` filter).
+- **ConceptMaps**: one per target code system of the curated mappings (SNOMED CT, ICD-10-CM, ICD-11, Mondo,
+  HPO...), the SKOS predicate as the R4 ``equivalence`` (:data:`~calcinosis_kg.graph.exports.FHIR_EQUIVALENCE`),
+  the SSSOM comment, confidence, justification and evidence links in the target's ``comment``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE, SOURCE_SYSTEM
+from calcinosis_kg.ontology import CC, CCO
+from calcinosis_kg.server.engines.contract import Job
+from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.workers.pool import QueryPool
+
+log = logging.getLogger(__name__)
+
+BASE = "https://w3id.org/calcinosis-kg/fhir"
+CODE_SYSTEM_URL = SOURCE_SYSTEM
+VALUE_SET_BASE = f"{BASE}/ValueSet"
+CONCEPT_MAP_BASE = f"{BASE}/ConceptMap"
+DESIGNATION_USE = "http://snomed.info/sct"
+SYNONYM_USE = {"system": DESIGNATION_USE, "code": "900000000000013009", "display": "Synonym"}
+SOURCE_WORDING_USE = {
+    "system": f"{BASE}/CodeSystem/designation-use",
+    "code": "source-wording",
+    "display": "Source wording",
+}
+
+TARGET_SYSTEMS: dict[str, tuple[str, str, bool]] = {
+    "SCTID": ("http://snomed.info/sct", "SNOMED CT", False),
+    "ICD10CM": ("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", False),
+    "icd11.foundation": ("http://id.who.int/icd/entity", "ICD-11 Foundation", False),
+    "LOINC": ("http://loinc.org", "LOINC", False),
+    "UMLS": ("http://www.nlm.nih.gov/research/umls", "UMLS", False),
+    "MESH": ("http://id.nlm.nih.gov/mesh", "MeSH", False),
+    "MONDO": ("http://purl.obolibrary.org/obo/mondo.owl", "Mondo", True),
+    "HP": ("http://human-phenotype-ontology.org", "HPO", True),
+    "UBERON": ("http://purl.obolibrary.org/obo/uberon.owl", "Uberon", True),
+    "DOID": ("http://purl.obolibrary.org/obo/doid.owl", "Disease Ontology", True),
+    "Orphanet": ("http://www.orpha.net", "Orphanet", False),
+    "RXNORM": ("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", False),
+    "ATC": ("http://www.whocc.no/atc", "ATC", False),
+}
+"""CURIE prefix -> (FHIR system URI, name, whether the FHIR code is the whole CURIE, as OBO ontologies write it)."""
+
+_PREFIXES = f"""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX owl: <http://www.w3.org/2002/07/owl#>
+PREFIX cco: <{CCO}>
+PREFIX sssom: <https://w3id.org/sssom/>
+"""
+_IN_GRAPH = f'FILTER(STRSTARTS(STR(?e), "{CC}"))'
+QUERIES: dict[str, str] = {
+    "entities": f"""SELECT ?e ?label ?definition WHERE {{
+  ?e skos:prefLabel ?label . {_IN_GRAPH} FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "")
+  OPTIONAL {{ ?e skos:definition ?definition }} }}""",
+    "synonyms": f"SELECT ?e ?alt WHERE {{ ?e skos:altLabel ?alt . {_IN_GRAPH} }}",
+    "notes": f"""SELECT ?e ?note WHERE {{
+  ?e skos:editorialNote ?note . {_IN_GRAPH} FILTER(STRSTARTS(STR(?note), "Source wording")) }}""",
+    "types": f'SELECT ?e ?type WHERE {{ ?e a ?type . {_IN_GRAPH} FILTER(STRSTARTS(STR(?type), "{CCO}")) }}',
+    "classes": f"""SELECT ?class ?super ?label WHERE {{
+  ?class a owl:Class . FILTER(STRSTARTS(STR(?class), "{CCO}"))
+  OPTIONAL {{ ?class rdfs:subClassOf ?super . FILTER(STRSTARTS(STR(?super), "{CCO}")) }}
+  OPTIONAL {{ ?class rdfs:label ?label }} }}""",
+    "subtypes": f"""SELECT DISTINCT ?e ?parent WHERE {{
+  {{ ?e cco:subtypeOf ?parent }} UNION {{ ?parent cco:hasSubtype ?e }} {_IN_GRAPH} }}""",
+    "causes": f"SELECT ?e ?cause WHERE {{ ?e cco:hasCause ?cause . {_IN_GRAPH} }}",
+    "version": "SELECT ?version WHERE { ?o a owl:Ontology ; owl:versionInfo ?version }",
+    "mappings": f"""SELECT ?e ?predicate ?code ?label ?confidence ?comment ?justification ?date WHERE {{
+  VALUES ?predicate {{ skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch skos:relatedMatch }}
+  ?e ?predicate ?target . {_IN_GRAPH}
+  ?axiom owl:annotatedSource ?e ; owl:annotatedProperty ?predicate ; owl:annotatedTarget ?target ;
+         sssom:object_id ?code .
+  OPTIONAL {{ ?axiom sssom:object_label ?label }}
+  OPTIONAL {{ ?axiom sssom:confidence ?confidence }}
+  OPTIONAL {{ ?axiom sssom:comment ?comment }}
+  OPTIONAL {{ ?axiom sssom:mapping_justification ?justification }}
+  OPTIONAL {{ ?axiom sssom:mapping_date ?date }} }}""",
+}
+"""The SELECT queries the terminology is built from."""
+
+Rows = list[dict[str, str]]
+
+
+def run_select(pool: QueryPool, name: str) -> Rows:
+    """The rows of query ``name`` of :data:`QUERIES`, run in ``pool``, as ``{variable: lexical form}``."""
+    job = Job(query=_PREFIXES + QUERIES[name], base=BASE, accept="application/sparql-results+json")
+    answer = pool.run(job)
+    results = json.loads(answer.body)
+    return [{key: cell["value"] for key, cell in row.items()} for row in results["results"]["bindings"]]
+
+
+def local(iri: str, base: str = str(CC)) -> str:
+    """The local name of ``iri`` under ``base``."""
+    return iri[len(base) :] if iri.startswith(base) else iri
+
+
+def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
+    """The graph's CodeSystem, ValueSets and ConceptMaps, from the answers of ``select`` (a query name -> rows)."""
+    versions = [row["version"] for row in select("version")]
+    version = versions[0] if versions else "0"
+    entities = {local(r["e"]): r for r in select("entities")}
+    synonyms: dict[str, list[str]] = defaultdict(list)
+    for row in select("synonyms"):
+        synonyms[local(row["e"])].append(row["alt"])
+    worded: dict[str, list[str]] = defaultdict(list)
+    for row in select("notes"):
+        worded[local(row["e"])].append(row["note"])
+    superclasses: dict[str, set[str]] = defaultdict(set)
+    class_labels: dict[str, str] = {}
+    for row in select("classes"):
+        name = local(row["class"], str(CCO))
+        class_labels.setdefault(name, row.get("label") or name)
+        if row.get("super"):
+            superclasses[name].add(local(row["super"], str(CCO)))
+    types: dict[str, set[str]] = defaultdict(set)
+    for row in select("types"):
+        name = local(row["type"], str(CCO))
+        types[local(row["e"])] |= {name, *_closure(name, superclasses)}
+    parents: dict[str, set[str]] = defaultdict(set)
+    for row in select("subtypes"):
+        child, parent = local(row["e"]), local(row["parent"])
+        if child in entities and parent in entities and child != parent:
+            parents[child].add(parent)
+    parents = _direct(parents)
+    children: dict[str, list[str]] = defaultdict(list)
+    for child, ups in parents.items():
+        for parent in ups:
+            children[parent].append(child)
+    causes: dict[str, list[str]] = defaultdict(list)
+    for row in select("causes"):
+        if local(row["cause"]) in entities:
+            causes[local(row["e"])].append(local(row["cause"]))
+    mappings = select("mappings")
+
+    concepts = []
+    for code in sorted(entities):
+        row = entities[code]
+        concept: JSON = {"code": code, "display": row["label"]}
+        if row.get("definition"):
+            concept["definition"] = row["definition"]
+        designations = []
+        for alt in sorted(set(synonyms.get(code, []))):
+            source = any(f"'{alt}'" in note or f'"{alt}"' in note or alt in note for note in worded.get(code, []))
+            use = SOURCE_WORDING_USE if source else SYNONYM_USE
+            designations.append({"language": "en", "use": dict(use), "value": alt})
+        if designations:
+            concept["designation"] = designations
+        properties: list[JSON] = [{"code": "parent", "valueCode": p} for p in sorted(parents.get(code, ()))]
+        properties += [{"code": "child", "valueCode": c} for c in sorted(children.get(code, ()))]
+        properties += [{"code": "type", "valueCode": t} for t in sorted(types.get(code, ()))]
+        properties.append({"code": "inactive", "valueBoolean": False})
+        concept["property"] = properties
+        concepts.append(concept)
+    code_system: JSON = {
+        "resourceType": "CodeSystem",
+        "id": "calcinosis-kg",
+        "url": CODE_SYSTEM_URL,
+        "version": version,
+        "name": "CalcinosisKG",
+        "title": "Calcinosis cutis knowledge graph entities",
+        "status": "active",
+        "experimental": False,
+        "publisher": "Calcinosis KG team",
+        "description": (
+            "The entities of the calcinosis cutis knowledge graph: conditions, subtypes, causes, symptoms, body "
+            "sites, tests and treatments. Code = the local name of the entity's IRI (https://w3id.org/"
+            "calcinosis-kg/id/{code}); display = its preferred label; designations = its synonyms."
+        ),
+        "caseSensitive": True,
+        "valueSet": f"{VALUE_SET_BASE}/all",
+        "hierarchyMeaning": "is-a",
+        "compositional": False,
+        "versionNeeded": False,
+        "content": "complete",
+        "count": len(concepts),
+        "property": [
+            {
+                "code": "parent",
+                "uri": "http://hl7.org/fhir/concept-properties#parent",
+                "type": "code",
+                "description": "A broader condition this one is a form of (cco:subtypeOf)",
+            },
+            {
+                "code": "child",
+                "uri": "http://hl7.org/fhir/concept-properties#child",
+                "type": "code",
+                "description": "A form of this condition (cco:hasSubtype)",
+            },
+            {
+                "code": "type",
+                "uri": f"{CCO}",
+                "type": "code",
+                "description": "A class of the ontology the entity belongs to (cco: local name), superclasses included",
+            },
+            {
+                "code": "inactive",
+                "uri": "http://hl7.org/fhir/concept-properties#inactive",
+                "type": "boolean",
+                "description": "Whether the concept is inactive (the graph retires no entity)",
+            },
+        ],
+        "concept": concepts,
+    }
+    value_sets = _value_sets(version, entities, types, class_labels, causes, children)
+    concept_maps = _concept_maps(version, entities, mappings)
+    return [code_system, *value_sets, *concept_maps]
+
+
+def _closure(name: str, superclasses: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(superclasses.get(name, ()))
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(superclasses.get(current, ()))
+    return seen
+
+
+def _direct(parents: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The transitive reduction of ``parents`` (cco:subtypeOf is transitive and may be materialised)."""
+    return {
+        child: {p for p in ups if not any(p in _closure(other, parents) for other in ups if other != p)}
+        for child, ups in parents.items()
+    }
+
+
+def _value_set(version: str, vs_id: str, name: str, title: str, description: str, include: JSON) -> JSON:
+    return {
+        "resourceType": "ValueSet",
+        "id": vs_id,
+        "url": f"{VALUE_SET_BASE}/{vs_id}",
+        "version": version,
+        "name": name,
+        "title": title,
+        "status": "active",
+        "experimental": False,
+        "publisher": "Calcinosis KG team",
+        "description": description,
+        "compose": {"include": [{"system": CODE_SYSTEM_URL, **include}]},
+    }
+
+
+def _pascal(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in text.replace("_", "-").split("-") if part)
+
+
+def _value_sets(
+    version: str,
+    entities: dict[str, dict[str, str]],
+    types: dict[str, set[str]],
+    class_labels: dict[str, str],
+    causes: dict[str, list[str]],
+    children: dict[str, list[str]],
+) -> list[JSON]:
+    value_sets = [
+        _value_set(version, "all", "CalcinosisKGAll", "All entities of the calcinosis cutis knowledge graph",
+                   "Every concept of the graph's code system.", {})
+    ]  # fmt: skip
+    used = sorted({t for ts in types.values() for t in ts})
+    for name in used:
+        label = class_labels.get(name, name)
+        value_sets.append(
+            _value_set(
+                version,
+                f"class-{name}",
+                f"CalcinosisKG{name}",
+                f"Members of the class {label}",
+                f"The entities of the graph typed cco:{name} (or a subclass).",
+                {"filter": [{"property": "type", "op": "=", "value": name}]},
+            )
+        )
+    for code in sorted(causes):
+        label = entities.get(code, {}).get("label", code)
+        value_sets.append(
+            _value_set(
+                version,
+                f"causes-of-{code}",
+                f"CausesOf{_pascal(code)}",
+                f"Causes of {label}",
+                f"What causes {label} (cco:hasCause), per the graph.",
+                {"concept": [{"code": c, "display": entities[c]["label"]} for c in sorted(set(causes[code]))]},
+            )
+        )
+    for code in sorted(children):
+        if code not in entities:
+            continue
+        label = entities[code]["label"]
+        value_sets.append(
+            _value_set(
+                version,
+                f"forms-of-{code}",
+                f"FormsOf{_pascal(code)}",
+                f"{label} and its forms",
+                f"{label} and every form of it (cco:hasSubtype, transitively).",
+                {"filter": [{"property": "concept", "op": "is-a", "value": code}]},
+            )
+        )
+    return value_sets
+
+
+def _concept_maps(version: str, entities: dict[str, dict[str, str]], mappings: Rows) -> list[JSON]:
+    by_system: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for row in mappings:
+        prefix, _, _ = row["code"].partition(":")
+        if prefix in TARGET_SYSTEMS and local(row["e"]) in entities:
+            by_system[prefix][local(row["e"])].append(row)
+    maps = []
+    for prefix in sorted(by_system):
+        system, name, whole = TARGET_SYSTEMS[prefix]
+        elements = []
+        dates = []
+        for code in sorted(by_system[prefix]):
+            targets = []
+            for row in sorted(by_system[prefix][code], key=lambda r: (r["code"], r["predicate"])):
+                predicate = "skos:" + local(row["predicate"], "http://www.w3.org/2004/02/skos/core#")
+                target: JSON = {"code": row["code"] if whole else row["code"].partition(":")[2]}
+                if row.get("label"):
+                    target["display"] = row["label"]
+                target["equivalence"] = FHIR_EQUIVALENCE[predicate]
+                notes = [f"{predicate} (read from the graph entity to the {name} code)"]
+                if row.get("confidence"):
+                    notes.append(f"confidence {row['confidence']}")
+                if row.get("justification"):
+                    notes.append(f"justification {local(row['justification'], 'https://w3id.org/semapv/vocab/')}")
+                if row.get("comment"):
+                    notes.append(row["comment"])
+                target["comment"] = "; ".join(notes)
+                targets.append(target)
+                if row.get("date"):
+                    dates.append(row["date"])
+            elements.append({"code": code, "display": entities[code]["label"], "target": targets})
+        cm_id = f"calcinosis-kg-to-{prefix.lower().replace('.', '-')}"
+        resource: JSON = {
+            "resourceType": "ConceptMap",
+            "id": cm_id,
+            "url": f"{CONCEPT_MAP_BASE}/{cm_id}",
+            "version": version,
+            "name": f"CalcinosisKGTo{_pascal(prefix.replace('.', '-'))}",
+            "title": f"Calcinosis cutis knowledge graph entities to {name}",
+            "status": "active",
+            "experimental": False,
+            "publisher": "Calcinosis KG team",
+            "description": (
+                f"The curated mappings of the graph's entities to {name}: the SKOS predicate as the R4 "
+                "equivalence (exactMatch equivalent, closeMatch inexact, broadMatch wider, narrowMatch narrower, "
+                "relatedMatch relatedto), the SSSOM confidence, justification and comment in each target's comment."
+            ),
+            "sourceUri": f"{VALUE_SET_BASE}/all",
+            "targetUri": f"{system}?fhir_vs",
+            "group": [{"source": CODE_SYSTEM_URL, "sourceVersion": version, "target": system, "element": elements}],
+        }
+        if dates:
+            resource["date"] = max(dates)
+        maps.append(resource)
+    return maps
+
+
+class GraphTerminology:
+    """The graph's terminology resources, computed through the pool on first use and kept."""
+
+    def __init__(self, pool: QueryPool) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._registry: Registry | None = None
+
+    def registry(self) -> Registry:
+        """The registry of the graph's resources (built by the first call, in this process)."""
+        if self._registry is None:
+            with self._lock:
+                if self._registry is None:
+                    resources = build_resources(lambda name: run_select(self._pool, name))
+                    self._registry = Registry.of(resources)
+                    log.info("FHIR terminology: %d resources from the graph", len(resources))
+        return self._registry
+
+    def resources(self, kind: str) -> list[JSON]:
+        """The graph's resources of type ``kind``."""
+        return self.registry().resources(kind)
+
+
+def describe(resource: JSON) -> dict[str, Any]:
+    """A resource's identifying elements (for logs and listings)."""
+    return {key: resource.get(key) for key in ("resourceType", "id", "url", "version")}

@@ -1,0 +1,218 @@
+"""``/fhir``: a FHIR R4 (4.0.1) terminology service over the graph, JSON only.
+
+Routes (GET, and POST with a Parameters body for operations; instance forms ``/{type}/{id}/$op`` too):
+
+- ``/fhir/metadata`` (CapabilityStatement; ``?mode=terminology``: TerminologyCapabilities);
+- ``/fhir/{CodeSystem|ValueSet|ConceptMap}`` search by ``url``, ``version``, ``name``, ``title``, ``status``,
+  ``_id``; ``/fhir/{type}/{id}`` read;
+- ``CodeSystem/$lookup``, ``CodeSystem/$validate-code``, ``CodeSystem/$subsumes``, ``ValueSet/$expand``,
+  ``ValueSet/$validate-code``, ``ConceptMap/$translate``.
+
+Resources sent with a request as ``tx-resource`` parameters (code systems, value sets, concept maps) are used
+for that request only, before the server's own. Errors are OperationOutcomes (:mod:`.errors`). ``_format`` and
+``Accept`` are honoured: JSON (``application/fhir+json``, ``application/json``, ``json``) is answered, XML is
+refused with 406.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
+
+from calcinosis_kg.server.errors import EndpointError, status_of
+from calcinosis_kg.server.fhir import operations as ops
+from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
+from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, issue
+from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
+from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.resources import GraphTerminology
+
+FHIR_JSON = "application/fhir+json"
+JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
+XML_FORMATS = {"xml", "application/xml", "application/fhir+xml", "text/xml", "application/xml+fhir"}
+TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
+SEARCH_PARAMETERS = ("url", "version", "name", "title", "status", "_id")
+MAX_BODY = 5 * 1024 * 1024
+
+
+def fhir_response(resource: JSON, status: int = 200) -> Response:
+    """``resource`` as an ``application/fhir+json`` response."""
+    body = json.dumps(resource, ensure_ascii=False)
+    return Response(body, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+
+
+def check_format() -> None:
+    """Refuse (406) a request whose ``_format`` or ``Accept`` asks for XML only."""
+    wanted = request.args.get("_format")
+    if wanted:
+        if wanted.split(";")[0].strip() in XML_FORMATS:
+            raise FhirError("This server answers JSON only (_format=json)", status=406)
+        if wanted.split(";")[0].strip() not in JSON_FORMATS:
+            raise FhirError(f"Unknown _format {wanted!r}: use json", status=406)
+        return
+    accept = request.accept_mimetypes
+    if not accept or accept.provided is False:
+        return
+    if any(accept[kind] for kind in JSON_FORMATS if "/" in kind) or accept.best is None:
+        return
+    if any(accept[kind] for kind in XML_FORMATS if "/" in kind):
+        raise FhirError("This server answers JSON only (Accept: application/fhir+json)", status=406)
+
+
+def request_params() -> ops.Params:
+    """The operation's parameters: the Parameters body of a POST, or the query string (and form)."""
+    items: list[JSON] = []
+    for name, value in request.args.items(multi=True):
+        if not name.startswith("_"):
+            items.append({"name": name, "valueString": value})
+    if request.method == "POST":
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            items += [{"name": n, "valueString": v} for n, v in request.form.items(multi=True)]
+        else:
+            if (request.content_length or 0) > MAX_BODY:
+                raise FhirError(f"The request body is larger than {MAX_BODY} bytes", status=413)
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+            except ValueError as error:
+                raise InvalidRequest(f"The request body is not JSON: {error}") from None
+            if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+                raise InvalidRequest("A POST to an operation takes a Parameters resource (JSON)")
+            items += [p for p in body.get("parameter", []) if isinstance(p, dict)]
+    return ops.Params(items)
+
+
+def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str = "0.1.0") -> Blueprint:
+    """The blueprint answering ``/fhir/...`` from ``terminology`` (the graph's resources, built through the pool)."""
+    blueprint = Blueprint("fhir", __name__, url_prefix="/fhir")
+
+    @blueprint.before_request
+    def negotiate() -> None:
+        check_format()
+
+    @blueprint.errorhandler(FhirError)
+    def fhir_error(error: FhirError) -> Response:
+        return fhir_response(error.outcome(), error.status)
+
+    @blueprint.errorhandler(EndpointError)
+    def endpoint_error(error: EndpointError) -> Response:
+        status = status_of(error)
+        code = "timeout" if status == 503 else "exception"
+        return fhir_response(outcome_of([issue("error", code, str(error))]), status)
+
+    @blueprint.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = {404: "not-found", 405: "not-supported"}.get(status, "exception")
+        return fhir_response(outcome_of([issue("error", code, f"{error.name}: {error.description}")]), status)
+
+    def registry_for(params: ops.Params) -> Registry:
+        own = terminology.registry()
+        supplied = params.resources("tx-resource")
+        return own.overlay(supplied) if supplied else own
+
+    def instance(kind: str, resource_id: str) -> JSON:
+        for resource in terminology.resources(kind):
+            if resource.get("id") == resource_id:
+                return resource
+        raise ResourceNotFound(f"{kind}/{resource_id} is not known to this server", tx_code=None)
+
+    @blueprint.get("/metadata")
+    def metadata() -> Response:
+        if request.args.get("mode") == "terminology":
+            return fhir_response(terminology_capabilities(terminology, software_version))
+        return fhir_response(capability_statement(request.url_root.rstrip("/") + "/fhir", software_version))
+
+    @blueprint.get("/<kind>")
+    def search(kind: str) -> Response:
+        if kind not in TYPES:
+            raise FhirError(f"Resource type {kind!r} is not supported here: {', '.join(TYPES)}", status=404)
+        unknown = sorted({k for k in request.args if k not in SEARCH_PARAMETERS and not k.startswith("_")})
+        if unknown:
+            raise NotSupported(f"Unknown search parameter(s) {', '.join(unknown)}: {', '.join(SEARCH_PARAMETERS)}")
+        found = [r for r in terminology.resources(kind) if _matches(r, request.args)]
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "link": [{"relation": "self", "url": request.url}],
+            "entry": [
+                {"fullUrl": f"{request.url_root}fhir/{kind}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                for r in found
+            ],
+        }
+        if not found:
+            del bundle["entry"]
+        return fhir_response(bundle)
+
+    @blueprint.get("/<kind>/<resource_id>")
+    def read(kind: str, resource_id: str) -> Response:
+        if kind not in TYPES:
+            raise FhirError(f"Resource type {kind!r} is not supported here: {', '.join(TYPES)}", status=404)
+        return fhir_response(instance(kind, resource_id))
+
+    def operation(kind: str, name: str, run: Callable[[Registry, ops.Params, JSON | None], JSON]) -> None:
+        def type_level() -> Response:
+            params = request_params()
+            return fhir_response(run(registry_for(params), params, None))
+
+        def instance_level(resource_id: str) -> Response:
+            params = request_params()
+            return fhir_response(run(registry_for(params), params, instance(kind, resource_id)))
+
+        methods = ["GET", "POST"]
+        endpoint = f"{kind}_{name}".replace("-", "_")
+        blueprint.add_url_rule(f"/{kind}/${name}", endpoint, type_level, methods=methods)
+        blueprint.add_url_rule(
+            f"/{kind}/<resource_id>/${name}", f"{endpoint}_instance", instance_level, methods=methods
+        )
+
+    def with_system(params: ops.Params, resource: JSON | None) -> ops.Params:
+        if resource is not None:
+            return ops.Params([*params.items, {"name": "system", "valueUri": resource["url"]}])
+        return params
+
+    operation("CodeSystem", "lookup", lambda reg, p, cs: ops.lookup(reg, with_system(p, cs)))
+    operation("CodeSystem", "subsumes", lambda reg, p, cs: ops.subsumes(reg, with_system(p, cs)))
+    operation(
+        "CodeSystem",
+        "validate-code",
+        lambda reg, p, cs: ops.validate_code(
+            reg, ops.Params([*p.items, {"name": "url", "valueUri": cs["url"]}]) if cs else p, value_set=False
+        ),
+    )
+    operation("ValueSet", "expand", lambda reg, p, vs: ops.expand(reg, p, vs))
+    operation(
+        "ValueSet",
+        "validate-code",
+        lambda reg, p, vs: ops.validate_code(
+            reg, ops.Params([*p.items, {"name": "valueSet", "resource": vs}]) if vs else p, value_set=True
+        ),
+    )
+    operation("ConceptMap", "translate", lambda reg, p, cm: ops.translate(reg, p, cm))
+    return blueprint
+
+
+def _matches(resource: JSON, args: Any) -> bool:
+    for name in SEARCH_PARAMETERS:
+        wanted = args.get(name)
+        if wanted is None:
+            continue
+        key = "id" if name == "_id" else name
+        value = str(resource.get(key, ""))
+        if name in ("name", "title"):
+            if not value.casefold().startswith(wanted.casefold()):
+                return False
+        elif name == "url":
+            url, _, version = wanted.partition("|")
+            if value != url or (version and resource.get("version") != version):
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+__all__ = ["NotSupported", "make_fhir_blueprint"]

@@ -1,0 +1,123 @@
+"""The FHIR terminology service: HL7's tx test suites, R4 validity of every answer, a real FHIR client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from fhir.resources.R4B import get_fhir_model_class
+from fhirpy import SyncFHIRClient
+from tx_runner import run
+
+CS = "https://w3id.org/calcinosis-kg/id"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+REQUIRED_SUITES = ("metadata", "simple-cases", "translate")
+
+
+def fhir_get(base: str, path: str, **params: str) -> requests.Response:
+    return requests.get(f"{base}/{path}", params=params, headers={"Accept": "application/fhir+json"}, timeout=30)
+
+
+def valid_r4(resource: dict[str, Any]) -> None:
+    """Validate ``resource`` with fhir.resources (R4B models: the R4 structures of these resources)."""
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+@pytest.mark.parametrize("suite", REQUIRED_SUITES)
+def test_tx_suite_passes(fhir_base: str, suite: str) -> None:
+    (result,) = run(fhir_base, suite)
+    failures = [f"{o.name}: {o.reason}" for o in result.outcomes if not o.passed]
+    assert not failures
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "metadata",
+        "metadata?mode=terminology",
+        "CodeSystem",
+        "CodeSystem/calcinosis-kg",
+        "ValueSet?name=CausesOf",
+        "ConceptMap/calcinosis-kg-to-sctid",
+        "ValueSet/all/$expand?filter=cancer&count=5",
+        "ValueSet/$expand?url=https://w3id.org/calcinosis-kg/fhir/ValueSet/forms-of-calcinosis-cutis",
+        f"CodeSystem/$lookup?system={CS}&code=calcinosis-cutis",
+        f"CodeSystem/$validate-code?url={CS}&code=calcinosis-cutis&display=calcinosis+cutis",
+        f"CodeSystem/$subsumes?system={CS}&codeA=calcinosis-cutis&codeB=dystrophic-calcinosis-cutis",
+        f"ConceptMap/$translate?system={ICD10CM}&code=L94.2&reverse=true",
+        f"CodeSystem/$lookup?system={CS}&code=no-such-code",
+        "ValueSet/nope",
+    ],
+)
+def test_every_answer_is_valid_r4(fhir_base: str, path: str) -> None:
+    response = requests.get(f"{fhir_base}/{path}", timeout=30)
+    assert response.headers["Content-Type"].startswith("application/fhir+json")
+    valid_r4(response.json())
+
+
+def test_errors_are_operation_outcomes_with_statuses(fhir_base: str) -> None:
+    missing = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="no-such-code")
+    assert missing.status_code == 404
+    assert missing.json()["issue"][0]["code"] == "not-found"
+    assert fhir_get(fhir_base, "ValueSet/nope").status_code == 404
+    assert fhir_get(fhir_base, "metadata", _format="xml").status_code == 406
+    assert fhir_get(fhir_base, "CodeSystem/$lookup").status_code == 400
+
+
+def test_subsumes_reads_the_hierarchy(fhir_base: str) -> None:
+    answer = fhir_get(
+        fhir_base, "CodeSystem/$subsumes", system=CS, codeA="calcinosis-cutis", codeB="dystrophic-calcinosis-cutis"
+    ).json()
+    assert answer["parameter"] == [{"name": "outcome", "valueCode": "subsumes"}]
+
+
+def test_expand_filters_and_pages(fhir_base: str) -> None:
+    whole = fhir_get(fhir_base, "ValueSet/all/$expand", filter="cancer").json()["expansion"]
+    assert whole["total"] >= 1
+    codes = [c["code"] for c in whole["contains"]]
+    assert all(
+        "cancer" in (c["display"] + c["code"]).lower() or c.get("designation") is None for c in whole["contains"]
+    )
+    pages = [
+        fhir_get(fhir_base, "ValueSet/all/$expand", filter="cancer", count="1", offset=str(i)).json()["expansion"]
+        for i in range(len(codes))
+    ]
+    assert [c["code"] for page in pages for c in page["contains"]] == codes
+
+
+def test_fhirpy_maps_icd10cm_back_to_the_graph_and_looks_it_up(fhir_base: str) -> None:
+    client = SyncFHIRClient(fhir_base, extra_headers={"Accept": "application/fhir+json"})
+    back = client.execute(
+        "ConceptMap/$translate", method="get", params={"system": ICD10CM, "code": "L94.2", "reverse": "true"}
+    )
+    valid_r4(back)
+    matches = [p for p in back["parameter"] if p["name"] == "match"]
+    found = {part["valueCoding"]["code"]: m for m in matches for part in m["part"] if part["name"] == "concept"}
+    assert "calcinosis-cutis" in found
+    equivalence = next(p["valueCode"] for p in found["calcinosis-cutis"]["part"] if p["name"] == "equivalence")
+    assert equivalence == "equivalent"
+    forward = client.execute(
+        "ConceptMap/$translate",
+        method="post",
+        data={
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "system", "valueUri": CS},
+                {"name": "code", "valueCode": "calcinosis-cutis"},
+            ],
+        },
+    )
+    snomed = [{p["name"]: p for p in m["part"]} for m in forward["parameter"] if m["name"] == "match"]
+    # Its broader concepts: the curated SNOMED CT broadMatch (6595006) has no verified term, so the build leaves
+    # it out of the graph (docs/mappings.md); the broader codes the graph holds (HPO, Mondo, ICD-11...) are wider.
+    wider = {m["concept"]["valueCoding"]["system"] for m in snomed if m["equivalence"]["valueCode"] == "wider"}
+    assert {"http://human-phenotype-ontology.org", "http://purl.obolibrary.org/obo/mondo.owl"} <= wider
+    assert all(m["concept"]["valueCoding"]["system"] != SNOMED or m["concept"]["valueCoding"]["code"] for m in snomed)
+    looked_up = client.execute("CodeSystem/$lookup", method="get", params={"system": CS, "code": "calcinosis-cutis"})
+    valid_r4(looked_up)
+    values = {p["name"]: p for p in looked_up["parameter"]}
+    assert values["display"]["valueString"] == "calcinosis cutis"
+    children = [p for p in looked_up["parameter"] if p["name"] == "property" and p["part"][0]["valueCode"] == "child"]
+    assert children
