@@ -9,6 +9,8 @@ import concurrent.futures
 import os
 import re
 import signal
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ import psutil
 import pytest
 import requests
 from conftest import RUNAWAY
-from live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server
+from live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server, server_command, server_env
 
 DOUBLINGS = 26
 MEMORY_HOG = (
@@ -103,7 +105,7 @@ def test_no_process_outlives_a_kill_9(tmp_path: Path, victim: str) -> None:
 
 
 def test_metrics_show_the_limits_and_restarts_the_probes_cause(tmp_path: Path) -> None:
-    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="1") as server:
+    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="4") as server:
         assert ask(server, MEMORY_HOG).status_code == 503
         assert ask(server, RUNAWAY).status_code == 503
         assert ask(server, SIMPLE).status_code == 200
@@ -116,3 +118,62 @@ def test_metrics_show_the_limits_and_restarts_the_probes_cause(tmp_path: Path) -
         assert 'kg_result_cache_total{result="hit"}' in text
         assert re.search(r'kg_http_requests_total\{route="/sparql",status="503"\} 2\.0', text)
         assert "limit memory reached by 127.0.0.1" in server.log_text()
+
+
+def slow_client(url: str) -> socket.socket:
+    """A connection that sends its headers and 3 of the 100 body bytes it announces, then nothing."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = (
+        "POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 100\r\n\r\nque"
+    )
+    sock.sendall(head.encode())
+    return sock
+
+
+def test_slow_clients_and_runaways_do_not_hold_up_health_or_cached_answers(tmp_path: Path) -> None:
+    """8 slow clients and 10 runaway queries at once: /health and a cached answer are still served at once,
+    and every runaway is answered by its limit plus a margin."""
+    limit = 2.0
+    with bounded_server(tmp_path, KG_QUERY_WORKERS="2", KG_QUERY_TIMEOUT=str(limit)) as server:
+        assert ask(server, SIMPLE).status_code == 200  # now cached
+        slow = [slow_client(server.url) for _ in range(8)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            started = time.monotonic()
+            runaways = [pool.submit(ask, server, RUNAWAY) for _ in range(10)]
+            time.sleep(0.5)
+            for name, probe in (("health", lambda: requests.get(f"{server.url}/health", timeout=10)),
+                                ("cached", lambda: ask(server, SIMPLE))):  # fmt: skip
+                began = time.monotonic()
+                assert probe().status_code == 200
+                assert time.monotonic() - began < 1.0, name
+            for future in runaways:
+                assert future.result().status_code == 503
+            assert time.monotonic() - started < 2 * limit + 1 + 2.0  # a waiting runaway may run after a first one
+        for sock in slow:
+            sock.close()
+
+
+def test_the_server_restarts_on_the_same_port_after_a_kill_9(tmp_path: Path) -> None:
+    (tmp_path / "first").mkdir()
+    with bounded_server(tmp_path / "first") as server:
+        port = server.url.rsplit(":", 1)[1]
+        tree = [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(recursive=True)]
+        server.process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(tree, timeout=5)
+    command = server_command(int(port), *PRODUCTION)
+    with (tmp_path / "second.log").open("wb") as log:
+        second = subprocess.Popen(command, env=server_env([SAMPLE_TTL], {}), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
