@@ -12,9 +12,10 @@ import pyoxigraph as ox
 import pytest
 from flask.testing import FlaskClient
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
+from calcinosis_kg.server.data import to_rdflib
 from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.describe import describe as describe_in_store
 from calcinosis_kg.server.errors import ResultTooLarge
@@ -33,21 +34,8 @@ def describe(graph: Graph, resources: Iterable[Node], max_triples: int) -> Graph
     targets = [ox.NamedNode(str(r)) for r in resources if isinstance(r, URIRef)]
     description = Graph()
     for triple in describe_in_store(GraphView(store, union=False), targets, max_triples):
-        description.add((_rdflib(triple.subject), _rdflib(triple.predicate), _rdflib(triple.object)))
+        description.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))
     return description
-
-
-def _rdflib(term: object) -> Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    assert isinstance(term, ox.Literal)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    if term.datatype.value == str(XSD.string):
-        return Literal(term.value)
-    return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 def test_description_of_a_condition(sample_graph: Graph) -> None:
