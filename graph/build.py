@@ -1,7 +1,8 @@
 """Build the release artifacts: merge ontology and knowledge, serialize deterministically, summarise.
 
 ``build_graph()`` returns the merged graph in memory; ``write_artifacts()`` writes it as Turtle,
-N-Triples (sorted, canonical), JSON-LD and OWL (RDF/XML), its mappings as SSSOM TSV and a FHIR ConceptMap, the
+N-Triples (sorted, canonical), JSON-LD, OWL (RDF/XML) and OBO Graphs JSON, the release diff, its
+mappings as SSSOM TSV and a FHIR ConceptMap, the
 code-systems table the mappings were expanded with (``code-systems.json``, see
 :mod:`calcinosis_kg.graph.codesystems`), the schema documentation and a summary of counts into the build folder
 (``build/`` beside the repository, or ``$KG_BUILD_DIR``). Validation lives in :mod:`calcinosis_kg.graph.validate`.
@@ -25,6 +26,16 @@ from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, bioregistry_code_
 from calcinosis_kg.graph.compiler import compile_knowledge
 from calcinosis_kg.graph.exports import fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
+from calcinosis_kg.graph.release import (
+    DIFF_JSON,
+    DIFF_MARKDOWN,
+    OBOGRAPHS_EXPORT,
+    RELEASES_DIR,
+    obographs_json,
+    previous_release,
+    release_diff,
+    release_info,
+)
 from calcinosis_kg.graph.schema_doc import schema_markdown
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
 from calcinosis_kg.queries.catalog import load_catalog
@@ -177,11 +188,15 @@ def _summary_markdown(summary: Summary) -> str:
     return "\n".join(rows)
 
 
-def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
+def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: Path = RELEASES_DIR) -> list[Path]:
     """Write every release artifact into ``build_dir`` (default: the build directory); return the paths.
 
-    The merged graph in each of :data:`FORMATS`, its mappings as SSSOM TSV and FHIR ConceptMap, the code-systems
-    table computed from the Bioregistry (``code-systems.json``), ``schema.md`` and ``summary.json``/``summary.md``.
+    The merged graph in each of :data:`FORMATS` and as OBO Graphs JSON, its mappings as SSSOM TSV and FHIR
+    ConceptMap, the code-systems table computed from the Bioregistry (``code-systems.json``), the release diff
+    against the snapshot of the ontology's ``owl:priorVersion`` in ``releases_dir`` (``release-diff.json`` and
+    ``.md``, see :mod:`calcinosis_kg.graph.release`), ``schema.md`` and ``summary.json``/``summary.md``.
+    Raises CurationError when the ontology's version IRI is not a dated release IRI or the previous release's
+    snapshot is missing.
     """
     out = build_dir or DEFAULT_BUILD_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -199,11 +214,15 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None) -> list[Path]:
             text = ordered.serialize(format=rdf_format)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    documents = (
+    documents = [
+        (OBOGRAPHS_EXPORT, obographs_json(graph)),
         (SSSOM_EXPORT, sssom_tsv(graph)),
         (CONCEPTMAP_EXPORT, fhir_conceptmap(graph)),
         (CODE_SYSTEMS_FILE, bioregistry_code_systems().to_json()),
-    )
+    ]
+    if release_info(graph).prior_version_iri is not None:
+        diff = release_diff(previous_release(graph, releases_dir), graph)
+        documents += [(DIFF_JSON, diff.to_json()), (DIFF_MARKDOWN, diff.to_markdown())]
     for name, text in documents:
         (out / name).write_text(text, encoding="utf-8")
         written.append(out / name)

@@ -63,10 +63,16 @@ ALLOWED_QUALIFIER_VALUES: dict[str, frozenset[str]] = {
 }
 
 ENTITY_KEYS = frozenset(
-    {"id", "type", "label", "synonyms", "source_wording", "definition", "note", "sources", "values", "relations"}
+    {
+        "id", "type", "label", "synonyms", "source_wording", "definition", "note", "sources", "values", "relations",
+        "subjects",
+    }
 )
 ASSERTION_KEYS = frozenset({"to", "value", "property", "sources", "evidence", *QUALIFIERS})
 FILE_KEYS = frozenset({"sources", "evidence", "entities"})
+
+SUBJECT_NOTE = "Curator inference: subject indexing; the work's title names this subject."
+"""Default note of a ``subjects`` assertion (``<source> dcterms:subject <entity>``): who chose the subject."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ class _Compiler:
         self.ctx = _Context(ontology)
         self.graph = bind_prefixes(Graph())
         self.assertions: list[Assertion] = []
+        self._sources_cache: frozenset[Node] | None = None
 
     # -- entities -----------------------------------------------------------------------------------
     def add_file(self, path: Path) -> None:
@@ -210,8 +217,39 @@ class _Compiler:
         if not isinstance(relations, dict):
             raise self.ctx.fail("'relations' must map property names to lists of targets")
         for prop_name, targets in relations.items():
+            if _expand(prop_name, self.ctx) == DCTERMS.subject:
+                raise self.ctx.fail("dcterms:subject is written from 'subjects', not listed as a relation")
             for target in _as_list(targets):
                 self.add_assertion(subject, prop_name, target, inherited, relation=True)
+        self._add_subjects(subject, local, entry.get("subjects"))
+
+    def _add_subjects(self, subject: URIRef, local: str, subjects: Any) -> None:
+        """``subjects: [...]`` on a source: what the work is about, as ``<source> dcterms:subject <entity>``.
+
+        Kept apart from ``sources`` (which would make the work a default source of every assertion of the
+        entity). By default each subject assertion names the work itself as its source and is a curator
+        inference (subject indexing from the work's title, :data:`SUBJECT_NOTE`); the long form
+        (``{to: id, sources: [...], evidence: ..., note: ...}``) overrides that.
+        """
+        if subjects is None:
+            return
+        if not isinstance(subjects, list):
+            raise self.ctx.fail("'subjects' must be a list of entity ids")
+        if not any(t in self._source_classes for t in self.graph.objects(subject, RDF.type)):
+            raise self.ctx.fail("only a source (a cco:Source) can list 'subjects'")
+        for item in subjects:
+            spec = dict(item) if isinstance(item, dict) else {"to": item}
+            if spec.get("evidence", "IC") == "IC":
+                spec.setdefault("note", SUBJECT_NOTE)
+            self.add_assertion(subject, "dcterms:subject", spec, {"sources": [local], "evidence": "IC"}, relation=True)
+
+    @property
+    def _source_classes(self) -> frozenset[Node]:
+        """cco:Source and every class below it in the ontology."""
+        if self._sources_cache is None:
+            classes = self.ctx.ontology.transitive_subjects(RDFS.subClassOf, CCO.Source)
+            self._sources_cache = frozenset(c for c in classes if c is not None)
+        return self._sources_cache
 
     @staticmethod
     def _values(values: Any) -> Iterator[tuple[str, Any]]:

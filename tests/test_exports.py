@@ -28,6 +28,7 @@ from sssom.validators import validate
 from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE, SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
+from calcinosis_kg.graph.lookup import graph_mappings
 from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, MAPPINGS_FILE, read_sssom
 from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM
 
@@ -287,4 +288,5 @@ def test_conceptmap_is_sorted_and_deterministic(kg: Graph, conceptmap_text: str,
     codes = [e["code"] for e in conceptmap["group"][0]["element"]]
     assert codes == sorted(codes)
     assert conceptmap["version"] == str(kg.value(URIRef(ONTOLOGY_IRI), OWL.versionInfo))
-    assert conceptmap["date"] == "2026-11-23"
+    snomed_dates = [m.mapping_date for m in graph_mappings(kg) if m.system == "SCTID"]
+    assert conceptmap["date"] == max(snomed_dates)  # the latest SNOMED CT mapping date, not the clock

@@ -10,6 +10,8 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, VOID
 from web_helpers import RDF_ACCEPT, URI_SPACE, LiveServer, instances, isomorphic, parse
 
+from calcinosis_kg.ontology import ONTOLOGY_IRI, load_ontology
+
 DUMPS = {
     "calcinosis-kg.ttl": ("text/turtle", "turtle"),
     "calcinosis-kg.nt": ("application/n-triples", "nt"),
@@ -80,7 +82,7 @@ def test_the_description_of_the_dataset(server: LiveServer, http: requests.Sessi
     assert (dataset, VOID.uriSpace, Literal(URI_SPACE)) in void
     assert (dataset, VOID.sparqlEndpoint, URIRef(f"{server.url}/sparql")) in void
     assert (dataset, DCTERMS.license, URIRef("https://creativecommons.org/licenses/by/4.0/")) in void
-    assert (dataset, OWL.versionInfo, Literal("0.1.0")) in void
+    assert (dataset, OWL.versionInfo, load_ontology().value(URIRef(ONTOLOGY_IRI), OWL.versionInfo)) in void
     assert void.value(dataset, DCTERMS.title) is not None
     assert void.value(dataset, DCTERMS.description) is not None
     examples = list(void.objects(dataset, VOID.exampleResource))
