@@ -30,6 +30,8 @@ MEMORY_HOG = (
 )
 """A 1 KB query whose strings double 26 times: gigabytes of memory within the time limit."""
 SIMPLE = "ASK { ?s ?p ?o }"
+MARGIN_ON_A_BUSY_MACHINE = 1.0
+"""Seconds allowed beyond a bound for a CI machine running other work (the bench measures the real figures)."""
 
 
 @contextmanager
@@ -132,16 +134,21 @@ def slow_client(url: str) -> socket.socket:
     return sock
 
 
+def timed_ask(server: LiveServer, query: str) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = ask(server, query)
+    return response, time.monotonic() - started
+
+
 def test_slow_clients_and_runaways_do_not_hold_up_health_or_cached_answers(tmp_path: Path) -> None:
     """8 slow clients and 10 runaway queries at once: /health and a cached answer are still served at once,
-    and every runaway is answered by its limit plus a margin."""
+    and every runaway is answered by its limit plus a second (the wait for a worker counts toward it)."""
     limit = 2.0
     with bounded_server(tmp_path, KG_QUERY_WORKERS="2", KG_QUERY_TIMEOUT=str(limit)) as server:
         assert ask(server, SIMPLE).status_code == 200  # now cached
         slow = [slow_client(server.url) for _ in range(8)]
         with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-            started = time.monotonic()
-            runaways = [pool.submit(ask, server, RUNAWAY) for _ in range(10)]
+            runaways = [pool.submit(timed_ask, server, RUNAWAY) for _ in range(10)]
             time.sleep(0.5)
             for name, probe in (("health", lambda: requests.get(f"{server.url}/health", timeout=10)),
                                 ("cached", lambda: ask(server, SIMPLE))):  # fmt: skip
@@ -149,8 +156,9 @@ def test_slow_clients_and_runaways_do_not_hold_up_health_or_cached_answers(tmp_p
                 assert probe().status_code == 200
                 assert time.monotonic() - began < 1.0, name
             for future in runaways:
-                assert future.result().status_code == 503
-            assert time.monotonic() - started < 2 * limit + 1 + 2.0  # a waiting runaway may run after a first one
+                response, seconds = future.result()
+                assert response.status_code == 503
+                assert seconds < limit + 1.0 + MARGIN_ON_A_BUSY_MACHINE
         for sock in slow:
             sock.close()
 
