@@ -111,7 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_conditional_get(app, DataVersion.of(paths))
     app.register_blueprint(make_health_blueprint(summary))
     app.register_blueprint(make_queries_blueprint(pool, catalog))
-    app.register_blueprint(make_lookup_blueprint(LabelIndex.from_store(view)))
+    app.register_blueprint(make_lookup_blueprint(lambda: LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
     app.register_blueprint(make_metrics_blueprint(metrics))
     app.register_blueprint(make_fhir_blueprint(GraphTerminology(pool)))

@@ -1,10 +1,10 @@
 """``GET /lookup?q=...&limit=N``: find entities by label, synonym or code, for search boxes and autocompletion.
 
-:class:`LabelIndex` is built once, when the app is created, from the served graph: for every entity (an IRI
-under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms (``skos:altLabel``), the
-codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's ``owl:Axiom``) and the code
-systems' terms for them (``sssom:object_label``), and its most specific ``cco:`` class. A lookup is a scan
-of that in-memory index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted
+:class:`LabelIndex` is built once per server process, by its first lookup, from the served graph: for
+every entity (an IRI under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms
+(``skos:altLabel``), the codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's
+``owl:Axiom``) and the code systems' terms for them (``sssom:object_label``), and its most specific ``cco:``
+class. A lookup is a scan of that in-memory index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted
 as one space. Codes are read with a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table loaded with the
 index: by default ``code-systems.json`` of the build directory, which loads in a millisecond, else one computed
 from the Bioregistry (about 2 s, logged; see :func:`~calcinosis_kg.graph.codesystems.default_code_systems`).
@@ -32,8 +32,9 @@ system's term, at the same level); entities rank by that match as follows, ties 
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeGuard
@@ -354,13 +355,26 @@ def _is_class(node: Node) -> TypeGuard[URIRef]:
     return isinstance(node, URIRef) and node.startswith(CCO)
 
 
-def make_lookup_blueprint(index: LabelIndex) -> Blueprint:
+def make_lookup_blueprint(index: LabelIndex | Callable[[], LabelIndex]) -> Blueprint:
     """The blueprint answering ``GET /lookup?q=TEXT&limit=N`` from ``index`` with a JSON list of hits.
 
+    ``index`` may be a function that builds it: it is then called once, by the first lookup of each server
+    process (building it took half of the app's start-up, which ``/health`` and queries do not need).
     ``q`` (required, at most 200 characters, not blank) and ``limit`` (1 to 100, default 10) are validated:
     :class:`InvalidLookup` (400) otherwise.
     """
     blueprint = Blueprint("lookup", __name__)
+    built = index if isinstance(index, LabelIndex) else None
+    lock = threading.Lock()
+
+    def the_index() -> LabelIndex:
+        nonlocal built
+        if built is None:
+            with lock:
+                if built is None:
+                    assert not isinstance(index, LabelIndex)
+                    built = index()
+        return built
 
     @blueprint.get("/lookup")
     def lookup() -> Response:
@@ -373,7 +387,7 @@ def make_lookup_blueprint(index: LabelIndex) -> Blueprint:
         if unknown:
             raise InvalidLookup(f"Unknown parameter(s) {', '.join(unknown)}: /lookup takes q and limit.")
         limit = _limit(_single("limit", request.args.getlist("limit")))
-        return jsonify([hit.as_json() for hit in index.search(text, limit)])
+        return jsonify([hit.as_json() for hit in the_index().search(text, limit)])
 
     return blueprint
 
