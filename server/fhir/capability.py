@@ -208,7 +208,8 @@ def openapi_paths() -> dict[str, dict[str, object]]:
                 "name": name,
                 "in": "query",
                 "required": name in required and not (instance and name in _SYSTEM_OF_INSTANCE),
-                "schema": {"type": "string", "minLength": 1},
+                # an empty optional parameter is ignored; an empty required one is missing (400)
+                "schema": {"type": "string", "minLength": 1} if name in required else {"type": "string"},
             }
             for name in (*required, *optional)
         ]

@@ -32,9 +32,10 @@ SCHEMA_VALID_BUT_REFUSED: dict[str, tuple[list[str], str]] = {
     "^/sparql$": (
         ["400", "406"],
         "a SPARQL query is a string to JSON Schema: its syntax (400), and the formats its query form has (406: "
-        "a results format for SELECT/ASK, an RDF format for CONSTRUCT/DESCRIBE), are not in the document",
+        "a results format for SELECT/ASK, an RDF format for CONSTRUCT/DESCRIBE), are not in the document; "
+        "default-graph-uri/named-graph-uri must name graphs the loaded data holds (400), which depends on the data",
     ),
-    "^/query$": (["400"], "the query page shows SPARQL syntax errors (400), which JSON Schema cannot express"),
+    "^/query$": (["400"], "the query page shows SPARQL syntax errors and unknown graphs (400), as /sparql"),
     "^/queries/entity-for-code$": (
         ["400"],
         "a code's local id is checked by the rules of its code system (SNOMED CT's partition and check digit, "
