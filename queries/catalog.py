@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 QUERIES_DIR = Path(__file__).resolve().parent
 PARAM_TYPES = frozenset({"iri", "curie", "string", "integer", "code"})
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+ABSOLUTE_IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s\x00-\x20\x7f-\x9f<>\"{}|\\^`]+$")
+"""An absolute IRI: a scheme, a colon, then no whitespace, control character, <, >, ", {, }, |, \\, ^ or `."""
 _MAX_VALUE = 500
 """Longest accepted parameter value, in characters (surrounding whitespace excluded)."""
 _COMMENT_OR_IRI = re.compile(r"(?m)#.*$|<[^<>\s]*>")
@@ -82,8 +83,11 @@ class Parameter:
                 raise QueryError(f"parameter {self.name!r} must be an integer, got {raw!r}")
             return Literal(int(value))
         if self.type == "iri":
-            if not _IRI.fullmatch(value):
-                raise QueryError(f"parameter {self.name!r} must be an absolute IRI, got {raw!r}")
+            if not ABSOLUTE_IRI.fullmatch(value):
+                raise QueryError(
+                    f"parameter {self.name!r} must be an absolute IRI (scheme:rest, without spaces, control "
+                    f'characters or <>"{{}}|\\^`), got {raw!r}'
+                )
             return URIRef(value)
         if self.type == "curie":
             prefix, sep, local = value.partition(":")

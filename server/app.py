@@ -20,7 +20,7 @@ from calcinosis_kg.server.errors import register_error_handlers
 from calcinosis_kg.server.fhir.resources import GraphTerminology
 from calcinosis_kg.server.fhir.views import make_fhir_blueprint
 from calcinosis_kg.server.health import make_health_blueprint
-from calcinosis_kg.server.hooks import install_access_log, install_cors
+from calcinosis_kg.server.hooks import install_access_log, install_cors, refuse_control_characters
 from calcinosis_kg.server.linked_data import LinkedData, make_linked_data_blueprint
 from calcinosis_kg.server.lookup_api import LabelIndex, make_lookup_blueprint
 from calcinosis_kg.server.metrics import Metrics, install_request_counter, make_metrics_blueprint
@@ -99,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     install_cors(app)
     install_access_log(app)
+    refuse_control_characters(app)
     install_request_counter(app, metrics)
     catalog = load_catalog()
     linked_data = LinkedData.from_store(view)

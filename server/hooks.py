@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
+
+from calcinosis_kg.server.errors import text_response
 
 ACCESS_LOG = "calcinosis_kg.server.access"
 
@@ -40,6 +43,28 @@ def install_cors(app: Flask) -> None:
             response.headers["Access-Control-Allow-Headers"] = requested or "Accept, Content-Type"
             response.headers["Access-Control-Max-Age"] = str(_PREFLIGHT_MAX_AGE)
         return response
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def refuse_control_characters(app: Flask) -> None:
+    """Answer 400, saying so, to a path with a control character (C0, DEL or C1): no IRI has one.
+
+    Without it such a path would get a 404 from whichever route happens to match it, or from none (werkzeug's
+    rules do not match a newline), which says nothing of what is wrong.
+    """
+
+    @app.before_request
+    def check_path() -> Response | None:
+        found = _CONTROL.search(request.path)
+        if found is None:
+            return None
+        return text_response(
+            f"The path has a control character (U+{ord(found.group()):04X}) at character {found.start() + 1}: "
+            "no IRI or name served here has one.",
+            400,
+        )
 
 
 def install_access_log(app: Flask) -> None:

@@ -22,9 +22,9 @@ from werkzeug.exceptions import NotFound
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.ontology import PREFIXES
-from calcinosis_kg.queries.catalog import PARAM_TYPES, CannedQuery, Parameter
+from calcinosis_kg.queries.catalog import ABSOLUTE_IRI, PARAM_TYPES, CannedQuery, Parameter
 from calcinosis_kg.server.fhir.capability import openapi_paths
-from calcinosis_kg.server.formats import FORMATS, Family, formats_of
+from calcinosis_kg.server.formats import FORMATS, Family, ResultFormat, formats_of
 from calcinosis_kg.server.lookup_api import DEFAULT_LIMIT, MATCH_KINDS, MAX_LIMIT, MAX_QUERY_LENGTH
 from calcinosis_kg.server.queries_api import FORMAT_PARAMETER, answer_family
 
@@ -42,7 +42,12 @@ DUMP_FILES: dict[str, str] = {
 _ASSET_MAX_AGE = 86_400
 _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
-_JSON_TYPES = {"application/sparql-results+json", "application/ld+json"}
+_JSON_LD_SCHEMA: dict[str, Any] = {
+    "description": "JSON-LD: a top-level array of node objects (expanded form), or an object with a context.",
+    "type": ["array", "object"],
+}
+NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}
+"""A name in a path: not empty, no control character (a path with one gets a 400)."""
 
 
 class SwaggerUIMissing(KGError):
@@ -186,7 +191,7 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
                     "in": "path",
                     "required": True,
                     "description": "The release, e.g. 0.1.0.",
-                    "schema": {"type": "string"},
+                    "schema": NAME_SCHEMA,
                 }
             ],
         ),
@@ -259,20 +264,23 @@ def _components() -> dict[str, Any]:
     return {
         "responses": responses,
         "parameters": {
-            "resultFormat": {
-                "name": FORMAT_PARAMETER,
-                "in": "query",
-                "required": False,
-                "description": (
-                    "The result format, overriding `Accept`: a short name or a media type. SELECT and ASK: "
-                    + _names(Family.RESULTS)
-                    + ". CONSTRUCT, DESCRIBE and the service description: "
-                    + _names(Family.GRAPH)
-                    + " (`json` and `xml` mean JSON-LD and RDF/XML there)."
-                ),
-                "schema": {"type": "string"},
-                "examples": {fmt.key: {"value": fmt.key} for fmt in FORMATS},
-            },
+            "resultFormat": _format_parameter(
+                "The result format, overriding `Accept`: a short name or a media type. SELECT and ASK: "
+                + _names(Family.RESULTS)
+                + ". CONSTRUCT, DESCRIBE and the service description: "
+                + _names(Family.GRAPH)
+                + " (`json` and `xml` mean JSON-LD and RDF/XML there). A format of the other kind of answer than "
+                "the query's is a 406.",
+                FORMATS,
+            ),
+            "resultsFormat": _format_parameter(
+                "The results format, overriding `Accept`: a short name or a media type: " + _names(Family.RESULTS),
+                formats_of(Family.RESULTS),
+            ),
+            "graphFormat": _format_parameter(
+                "The RDF format, overriding `Accept`: a short name or a media type: " + _names(Family.GRAPH),
+                formats_of(Family.GRAPH),
+            ),
         },
         "schemas": {
             "SparqlResults": _SPARQL_RESULTS_SCHEMA,
@@ -280,6 +288,23 @@ def _components() -> dict[str, Any]:
             "LookupHit": _LOOKUP_HIT_SCHEMA,
         },
     }
+
+
+def _format_parameter(description: str, formats: tuple[ResultFormat, ...]) -> dict[str, Any]:
+    """The ``format`` parameter taking the names and media types of ``formats`` (any other value is a 400)."""
+    return {
+        "name": FORMAT_PARAMETER,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "enum": sorted({name for fmt in formats for name in fmt.identifiers})},
+        "examples": {fmt.key: {"value": fmt.key} for fmt in formats},
+    }
+
+
+def format_parameter_of(family: Family) -> dict[str, str]:
+    """A reference to the ``format`` parameter of the answers of ``family``."""
+    return _ref("parameters", "resultsFormat" if family is Family.RESULTS else "graphFormat")
 
 
 def _names(family: Family) -> str:
@@ -292,8 +317,8 @@ def _media_types(family: Family) -> dict[str, Any]:
     for fmt in formats_of(family):
         if fmt.media_type == "application/sparql-results+json":
             content[fmt.media_type] = {"schema": _ref("schemas", "SparqlResults")}
-        elif fmt.media_type in _JSON_TYPES:
-            content[fmt.media_type] = {"schema": {"type": "object"}}
+        elif fmt.media_type == "application/ld+json":
+            content[fmt.media_type] = {"schema": _JSON_LD_SCHEMA}
         else:
             content[fmt.media_type] = {"schema": {"type": "string"}}
     return content
@@ -429,12 +454,12 @@ def parameter_schema(param: Parameter) -> dict[str, Any]:
     if param.type == "integer":
         schema = {"type": "integer", "minimum": -(10**18) + 1, "maximum": 10**18 - 1}
     elif param.type == "iri":
-        schema = {"type": "string", "format": "iri", "maxLength": 500}
+        schema = {"type": "string", "format": "iri", "pattern": ABSOLUTE_IRI.pattern, "maxLength": 500}
     elif param.type == "curie":
         prefixes = "|".join(sorted(PREFIXES))
         schema = {"type": "string", "pattern": f"^({prefixes}):[A-Za-z0-9_.-]+$", "maxLength": 500}
-    else:
-        schema = {"type": "string", "maxLength": 500}
+    else:  # an empty value (or only spaces) is refused: leave the parameter out for its default
+        schema = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}
     if param.default is not None:
         schema["default"] = int(param.default) if param.type == "integer" else param.default
     return schema
@@ -477,7 +502,7 @@ def _canned_query_path(query: CannedQuery) -> dict[str, Any]:
                 "are refused (400)."
             ),
             "operationId": "query" + "".join(part.capitalize() for part in query.name.replace("_", "-").split("-")),
-            "parameters": [*(_canned_query_parameter(p) for p in query.params), _ref("parameters", "resultFormat")],
+            "parameters": [*(_canned_query_parameter(p) for p in query.params), format_parameter_of(family)],
             "responses": {
                 "200": {
                     "description": f"The {query.query_type} answer, as negotiated.",
@@ -546,9 +571,11 @@ _LINKED_DATA_NOTE = (
 )
 
 
-def _resource_responses() -> dict[str, Any]:
+def _resource_responses(*, named: bool) -> dict[str, Any]:
+    """The answers about a resource; ``named`` when its path has a parameter (a control character is a 400)."""
     return {
         "200": {"description": "The resource's description.", "content": _rdf_and_html()},
+        **(_errors(400) if named else {}),
         "404": {
             "description": "No such resource: an HTML page, or an empty RDF document that parses.",
             "content": _rdf_and_html(),
@@ -566,9 +593,9 @@ def _resource_path(name: str, what: str, operation_id: str, description: str) ->
             f"it mentions. {_LINKED_DATA_NOTE}",
             "operationId": operation_id,
             "parameters": [
-                {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+                {"name": name, "in": "path", "required": True, "description": description, "schema": NAME_SCHEMA}
             ],
-            "responses": _resource_responses(),
+            "responses": _resource_responses(named=True),
         }
     }
 
@@ -581,7 +608,7 @@ def _ontology_path(operation_id: str, summary: str, parameters: list[dict[str, A
             "description": f"The whole ontology (the document of its IRI and of its version IRI). {_LINKED_DATA_NOTE}",
             "operationId": operation_id,
             "parameters": parameters,
-            "responses": _resource_responses(),
+            "responses": _resource_responses(named=bool(parameters)),
         }
     }
 
@@ -593,10 +620,10 @@ def _void_path() -> dict[str, Any]:
             "summary": "The VoID description of the dataset",
             "description": "The dataset's VoID description (size, vocabularies, dumps, SPARQL endpoint), negotiated.",
             "operationId": "void",
-            "parameters": [_ref("parameters", "resultFormat")],
+            "parameters": [format_parameter_of(Family.GRAPH)],
             "responses": {
                 "200": {"description": "The VoID description.", "content": _media_types(Family.GRAPH)},
-                **_errors(406),
+                **_errors(400, 406),
             },
         }
     }
@@ -623,9 +650,12 @@ def _dumps_path() -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The dump, in the format of its extension.",
-                    "content": {media: {"schema": {"type": "string"}} for media in DUMP_FILES.values()},
+                    "content": {
+                        media: {"schema": _JSON_LD_SCHEMA if media == "application/ld+json" else {"type": "string"}}
+                        for media in DUMP_FILES.values()
+                    },
                 },
-                **_errors(404),
+                **_errors(400, 404),
             },
         }
     }
@@ -717,7 +747,7 @@ def _asset_path() -> dict[str, Any]:
                         "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
                     },
                 },
-                **_errors(404),
+                **_errors(400, 404),
             },
         }
     }
@@ -736,12 +766,12 @@ def _static_path(prefix: str, operation_id: str) -> dict[str, Any]:
                     "in": "path",
                     "required": True,
                     "description": "The file's path in the static folder.",
-                    "schema": {"type": "string"},
+                    "schema": NAME_SCHEMA,
                 }
             ],
             "responses": {
                 "200": {"description": "The file, with the media type of its extension.", "content": {"*/*": {}}},
-                **_errors(404),
+                **_errors(400, 404),
             },
         }
     }

@@ -17,6 +17,7 @@ from flask import Request
 from rdflib import URIRef
 from werkzeug.datastructures import MultiDict
 
+from calcinosis_kg.queries.catalog import ABSOLUTE_IRI
 from calcinosis_kg.server.engines.contract import DatasetSpec
 from calcinosis_kg.server.errors import (
     READ_ONLY_MESSAGE,
@@ -128,6 +129,13 @@ def _utf8(body: bytes) -> str:
 def _dataset(default: Sequence[str], named: Sequence[str]) -> DatasetSpec | None:
     if not default and not named:
         return None
+    for name, values in (("default-graph-uri", default), ("named-graph-uri", named)):
+        for value in values:
+            if not ABSOLUTE_IRI.fullmatch(value):
+                raise ProtocolError(
+                    f"{name} must be an absolute IRI (scheme:rest, without spaces, control characters or "
+                    f'<>"{{}}|\\^`), got {value!r}.'
+                )
     return DatasetSpec(default=tuple(map(URIRef, default)), named=tuple(map(URIRef, named)))
 
 

@@ -135,5 +135,12 @@ def _parameter_values(query: CannedQuery, args: MultiDict[str, str]) -> dict[str
         if len(given) > 1:
             raise InvalidParameter(f"Parameter {name!r} is given {len(given)} times; give it once.")
         if given:
+            if not given[0].strip():
+                param = next(param for param in query.params if param.name == name)
+                default = f" to get the default, {param.default}" if param.default is not None else ""
+                raise InvalidParameter(
+                    f"Parameter {name!r} is empty: give a value of type {param.type} ({param.description}), "
+                    f"or leave the parameter out{default}."
+                )
             values[name] = given[0]
     return values

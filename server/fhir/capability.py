@@ -145,24 +145,87 @@ FHIR_ROUTES: tuple[tuple[str, str, bool], ...] = (
 """The FHIR routes as the OpenAPI description lists them: (path, summary, is an operation taking POST too)."""
 
 
+_FHIR_JSON = "application/fhir+json"
+
+FHIR_OPERATION_PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "/fhir/CodeSystem/$lookup": (("code", "system"), ("version", "displayLanguage")),
+    "/fhir/CodeSystem/$validate-code": (("code", "url"), ("version", "display")),
+    "/fhir/CodeSystem/$subsumes": (("codeA", "codeB", "system"), ("version",)),
+    "/fhir/ValueSet/$expand": (("url",), ("filter", "count", "offset")),
+    "/fhir/ValueSet/$validate-code": (("url", "code", "system"), ("display",)),
+    "/fhir/ConceptMap/$translate": (("code",), ("system", "target")),
+}
+"""The query parameters each operation is described with: (required, optional). FHIR also takes other forms
+(``coding``, ``codeableConcept``, ``system`` instead of ``url``...); the document names the simplest, complete one.
+On an instance (``/fhir/{Type}/{id}/$op``) the resource gives the system or value set: ``system`` and ``url`` are
+optional there."""
+_SYSTEM_OF_INSTANCE = frozenset({"system", "url"})
+_PATH_NAME = {"type": "string", "minLength": 1, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}
+"""A type or id in a path: no control character (the app answers a path with one with a text/plain 400)."""
+
+
 def openapi_paths() -> dict[str, dict[str, object]]:
     """OpenAPI path items of the ``/fhir`` routes (bodies and answers are FHIR R4 JSON resources)."""
-    answer = {
-        "description": "A FHIR R4 resource (an OperationOutcome for errors)",
-        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+    resource = {"schema": {"type": "object", "required": ["resourceType"]}}
+    answer = {"description": "A FHIR R4 resource (an OperationOutcome for errors)", "content": {_FHIR_JSON: resource}}
+    refused = {
+        "description": "An OperationOutcome saying what is wrong; text/plain for a path with a control character.",
+        "content": {_FHIR_JSON: resource, "text/plain": {"schema": {"type": "string"}}},
     }
+    responses = {"200": answer, "400": refused, "404": answer}
+
+    def parameters_resource(path: str, *, instance: bool) -> dict[str, object]:
+        """A Parameters resource with (at least) the operation's required parameters, each a valueString."""
+        required = [
+            name
+            for name in FHIR_OPERATION_PARAMETERS.get(path, ((), ()))[0]
+            if not (instance and name in _SYSTEM_OF_INSTANCE)
+        ]
+        value = {"type": "string", "minLength": 1}
+        parameter = {
+            "type": "object",
+            "required": ["name", "valueString"],
+            "properties": {"name": {"type": "string"}, "valueString": value},  # unknown names are ignored
+            "additionalProperties": False,
+        }
+        contains = [
+            {"contains": {**parameter, "properties": {"name": {"const": name}, "valueString": value}}}
+            for name in required
+        ]
+        return {
+            "type": "object",
+            "required": ["resourceType", "parameter"],
+            "properties": {
+                "resourceType": {"const": "Parameters"},
+                "parameter": {"type": "array", "items": parameter, **({"allOf": contains} if contains else {})},
+            },
+        }
+
+    def query_parameters(path: str, *, instance: bool) -> list[dict[str, object]]:
+        required, optional = FHIR_OPERATION_PARAMETERS.get(path, ((), ()))
+        return [
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required and not (instance and name in _SYSTEM_OF_INSTANCE),
+                # an empty optional parameter is ignored; an empty required one is missing (400)
+                "schema": {"type": "string", "minLength": 1} if name in required else {"type": "string"},
+            }
+            for name in (*required, *optional)
+        ]
+
     paths: dict[str, dict[str, object]] = {}
     for path, summary, operation in FHIR_ROUTES:
         names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+        parameters = [{"name": n, "in": "path", "required": True, "schema": _PATH_NAME} for n in names]
         op_id = "fhir" + "".join(ch for ch in path.title() if ch.isalnum())
         item: dict[str, object] = {
             "get": {
                 "summary": summary,
                 "tags": ["FHIR"],
                 "operationId": op_id,
-                "parameters": parameters,
-                "responses": {"200": answer, "400": answer, "404": answer},
+                "parameters": [*parameters, *query_parameters(path, instance=False)],
+                "responses": responses,
             }
         }
         if operation:
@@ -170,20 +233,28 @@ def openapi_paths() -> dict[str, dict[str, object]]:
                 "summary": f"{summary} (a Parameters resource in the body)",
                 "tags": ["FHIR"],
                 "operationId": f"{op_id}Post",
-                "requestBody": {"content": {"application/fhir+json": {"schema": {"type": "object"}}}},
-                "responses": {"200": answer, "400": answer, "404": answer},
+                "requestBody": {
+                    "required": True,
+                    "content": {_FHIR_JSON: {"schema": parameters_resource(path, instance=False)}},
+                },
+                "responses": responses,
             }
         paths[path] = item
         if operation:
             kind, name = path.rsplit("/", 2)[-2:]
             instance = f"/fhir/{kind}/{{id}}/{name}"
+            id_parameter = {"name": "id", "in": "path", "required": True, "schema": _PATH_NAME}
             paths[instance] = {
                 method: {
                     **spec,  # type: ignore[dict-item]
                     "operationId": f"{spec['operationId']}Instance",  # type: ignore[index]
                     "summary": f"{spec['summary']}, on the {kind} with this id",  # type: ignore[index]
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [id_parameter, *(query_parameters(path, instance=True) if method == "get" else [])],
                 }
                 for method, spec in item.items()
+            }
+            paths[instance]["post"]["requestBody"] = {  # type: ignore[index]
+                "required": True,
+                "content": {_FHIR_JSON: {"schema": parameters_resource(path, instance=True)}},
             }
     return paths

@@ -81,7 +81,12 @@ def request_params() -> ops.Params:
                 raise InvalidRequest(f"The request body is not JSON: {error}") from None
             if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
                 raise InvalidRequest("A POST to an operation takes a Parameters resource (JSON)")
-            items += [p for p in body.get("parameter", []) if isinstance(p, dict)]
+            parameters = body.get("parameter", [])
+            if not isinstance(parameters, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("name"), str) for p in parameters
+            ):
+                raise InvalidRequest("Parameters.parameter must be a list of parameters, each with a name")
+            items += parameters
     return ops.Params(items)
 
 

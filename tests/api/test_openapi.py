@@ -74,7 +74,7 @@ def test_every_canned_query_has_a_path_with_its_typed_parameters(
         assert operation["summary"] == query.summary
         described = {p["name"]: p for p in operation["parameters"] if "name" in p}
         assert set(described) == {p.name for p in query.params}
-        assert {"$ref": "#/components/parameters/resultFormat"} in operation["parameters"]
+        assert {"$ref": "#/components/parameters/resultsFormat"} in operation["parameters"]
         for param in query.params:
             spec = described[param.name]
             assert spec["in"] == "query"
@@ -102,7 +102,13 @@ def test_the_parameter_types_have_their_schemas(document: dict[str, Any]) -> Non
     curie = schema("/queries/causes-of-kind", "kind")
     assert re.fullmatch(curie["pattern"], "cco:AutoimmuneDisease")
     assert not re.fullmatch(curie["pattern"], '"> } ; DROP')
-    assert schema("/queries/find-entity", "text") == {"type": "string", "maxLength": 500, "default": "lupus"}
+    assert schema("/queries/find-entity", "text") == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 500,
+        "pattern": "\\S",
+        "default": "lupus",
+    }
     assert schema("/queries/entity-for-code", "code")["default"] == "ICD10CM:L94.2"
 
 
