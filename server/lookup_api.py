@@ -1,15 +1,15 @@
 """``GET /lookup?q=...&limit=N``: find entities by label, synonym or code, for search boxes and autocompletion.
 
-:class:`LabelIndex` is built once per server process, by its first lookup, from the served graph: for
-every entity (an IRI under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms
-(``skos:altLabel``), the codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's
-``owl:Axiom``) and the code systems' terms for them (``sssom:object_label``), and its most specific ``cco:``
-class. A lookup is a scan of that in-memory index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted
-as one space. Codes are read with a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table loaded with the
-index: by default ``code-systems.json`` of the build directory, which loads in a millisecond, else one computed
-from the Bioregistry (about 2 s, logged; see :func:`~calcinosis_kg.graph.codesystems.default_code_systems`).
-Each entity is returned once, for its best match (its label before a synonym, before a code, before a code
-system's term, at the same level); entities rank by that match as follows, ties by label:
+:class:`LabelIndex` is built once per server process, by its first lookup, from the served graph: for every entity
+(an IRI under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms (``skos:altLabel``), the
+codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's ``owl:Axiom``) and the code systems'
+terms for them (``sssom:object_label``), and its most specific ``cco:`` class. A lookup is a scan of that in-memory
+index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted as one space. Codes are
+read with a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table loaded with the index: by default
+``code-systems.json`` of the build directory, which loads in a millisecond, else one computed from the Bioregistry
+(about 2 s, logged; see :func:`~calcinosis_kg.graph.codesystems.default_code_systems`). Each entity is returned
+once, for its best match (its label before a synonym, before a code, before a code system's term, at the same
+level); entities rank by that match as follows, ties by label:
 
 =====================  ==========================================================================
 ``match``              the text ``q`` is
