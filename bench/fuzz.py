@@ -170,12 +170,17 @@ def fuzz(url: str, queries: Sequence[str], *, limit: float, threads: int = 4, pi
 
     def send(query: str) -> None:
         started = time.monotonic()
+        body = b"query=" + quote_from_bytes(query.encode("utf-8", "surrogatepass")).encode("ascii")
         try:
-            body = b"query=" + quote_from_bytes(query.encode("utf-8", "surrogatepass")).encode("ascii")
-            response = session.post(url, data=body, headers=FORM, timeout=limit + HANG_SECONDS)
-        except requests.RequestException:
+            try:
+                response = session.post(url, data=body, headers=FORM, timeout=limit + HANG_SECONDS)
+            except requests.ConnectionError:
+                # A kept-alive connection the server closed after an earlier answer (a 413 leaves the body
+                # unread): not a hang. Sent again once, on a new connection.
+                response = requests.post(url, data=body, headers=FORM, timeout=limit + HANG_SECONDS)
+        except requests.RequestException as error:
             with lock:
-                report.hangs.append(query[:2000])
+                report.hangs.append(f"{type(error).__name__}: {query[:2000]}")
             return
         elapsed = time.monotonic() - started
         with lock:

@@ -48,7 +48,7 @@ def ask(server: LiveServer, query: str) -> requests.Response:
 
 
 def test_a_query_over_the_memory_cap_is_stopped_and_the_worker_replaced(tmp_path: Path) -> None:
-    with bounded_server(tmp_path, KG_QUERY_MEMORY="256") as server:
+    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="20") as server:
         response = ask(server, MEMORY_HOG)
         assert response.status_code == 503, response.text
         assert "256 MB" in response.text
@@ -107,7 +107,7 @@ def test_no_process_outlives_a_kill_9(tmp_path: Path, victim: str) -> None:
 
 
 def test_metrics_show_the_limits_and_restarts_the_probes_cause(tmp_path: Path) -> None:
-    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="4") as server:
+    with bounded_server(tmp_path, KG_QUERY_MEMORY="256", KG_QUERY_TIMEOUT="8") as server:
         assert ask(server, MEMORY_HOG).status_code == 503
         assert ask(server, RUNAWAY).status_code == 503
         assert ask(server, SIMPLE).status_code == 200
