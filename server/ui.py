@@ -3,7 +3,9 @@
 - ``/``: what the graph holds (counts per class, linking to each class's page and its members), the
   example questions (the canned queries, linking to the query page pre-filled and to ``/queries/{name}``),
   and links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
-- ``/query``: a SPARQL editor (pre-filled by ``?example={name}``) whose query runs through the app's query
+- ``/query``: a SPARQL form (pre-filled by ``?example={name}``), enhanced with JavaScript into YASGUI
+  (:mod:`.pages.editor`, ``static/query.js``: completion, sortable results, canned questions as tabs);
+  the form's query runs through the app's query
   pool like any ``/sparql`` query (same parsing, safety checks, time limit and row cap); SELECT results
   are shown as a table whose IRIs under the base link to their pages, ASK as yes/no, CONSTRUCT and
   DESCRIBE as Turtle; a refused query shows its message with the endpoint's status (400 for a syntax error);
@@ -13,9 +15,9 @@
   members of a class, mappings grouped by code system, and sources with DOI links.
 
 Every page is a Jinja template under ``server/templates`` with autoescaping (nothing is marked safe), links
-only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows no script at all and
-styles and images from this server only (``server/static``, served at ``/assets/``), unless the route set
-its own policy.
+only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows scripts, styles, images
+and requests from this server only (``server/static``, served at ``/assets/``), none inline, unless the
+route set its own policy. Scripts only enhance: every page is complete without JavaScript.
 """
 
 from __future__ import annotations
@@ -47,16 +49,20 @@ from calcinosis_kg.server.linked_data import (
     label_of,
     local_path,
 )
+from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
+from calcinosis_kg.server.pages.editor import by_topic, editor_config
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.workers.pool import QueryPool
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-"""Sent with every HTML response that has no policy of its own: no script may run, styles and images come
-from this server only (a route that needs more, such as the API explorer, sets its own)."""
+"""Sent with every HTML response that has no policy of its own: scripts, styles, images and requests from
+this server only, no inline script or style, no ``eval`` (a route that needs more, such as the API explorer,
+sets its own). The scripts only enhance pages that are complete without them."""
 
 MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 AXIOM_STRUCTURE = frozenset(
@@ -635,6 +641,17 @@ def make_ui_blueprint(
         "ui", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
     )
     classes = {class_: count for class_, count in statistics.class_entities.items() if class_.startswith(str(CCO))}
+    assets = Assets.find()
+    add_npm_route(blueprint, assets)
+
+    @blueprint.app_context_processor
+    def page_assets() -> dict[str, Any]:
+        return {"assets": assets, "own_asset": own_asset}
+
+    @blueprint.get("/query/editor.json")
+    def editor() -> Response:
+        config = editor_config(linked_data, catalog, prefilled, f"{request.script_root}/sparql")
+        return Response(json.dumps(config), content_type="application/json")
 
     @blueprint.after_app_request
     def protect_html(response: Response) -> Response:
@@ -698,7 +715,7 @@ def make_ui_blueprint(
             "query.html",
             text=text,
             chosen=chosen,
-            catalog=sorted(catalog.values(), key=lambda query: query.summary.lower()),
+            topics=by_topic(catalog),
             outcome=outcome,
             error=error,
             downloads=downloads,
