@@ -51,6 +51,8 @@ from calcinosis_kg.server.linked_data import (
 )
 from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.pages.editor import by_topic, editor_config
+from calcinosis_kg.server.pages.resource import References
+from calcinosis_kg.server.pages.tree import class_context, class_tree
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
@@ -120,6 +122,9 @@ KNOWN_LABELS: Mapping[Node, str] = {
     SKOS.narrowMatch: "narrow match",
     SKOS.relatedMatch: "related match",
     SKOS.example: "example",
+    SKOS.editorialNote: "editorial note",
+    SKOS.note: "note",
+    SKOS.scopeNote: "scope note",
     DCTERMS.source: "source",
     DCTERMS.title: "title",
     DCTERMS.description: "description",
@@ -523,8 +528,10 @@ def ontology_terms(graph: Graph) -> list[TermGroup]:
 class ResourcePages:
     """The HTML representations of the graph's IRIs (the ``HtmlPages`` of :mod:`.linked_data`)."""
 
-    def __init__(self, linked_data: LinkedData) -> None:
+    def __init__(self, linked_data: LinkedData, statistics: DatasetStatistics | None = None) -> None:
         self._linked_data = linked_data
+        counts = statistics.class_entities if statistics is not None else {}
+        self._tree = class_tree(linked_data.ontology_graph, counts, linked_data.label)
 
     def resource(self, iri: URIRef, document: Graph) -> str:
         """The resource page of ``iri``, or the ontology page for the ontology IRI and its versions."""
@@ -536,8 +543,31 @@ class ResourcePages:
                 requested=str(iri),
                 versions=sorted(str(version) for version in self._linked_data.versions),
                 groups=ontology_terms(document),
+                tree=self._tree,
             )
-        return render_template("resource.html", page=resource_view(iri, document))
+        page = resource_view(iri, document)
+
+        def labeler(node: Node) -> str | None:
+            return label_of(document, node) or self._linked_data.label(node) or KNOWN_LABELS.get(node)
+
+        def view(node: Node) -> TermView:
+            return term_view(node, labeler)
+
+        context = class_context(self._linked_data.ontology_graph, iri)
+        hierarchy = None
+        if context is not None:
+            hierarchy = {
+                "ancestors": [[view(c) for c in path] for path in context.ancestors],
+                "subclasses": [view(c) for c in context.subclasses],
+                "domain_of": [view(p) for p in context.domain_of],
+                "range_of": [view(p) for p in context.range_of],
+                "inherited_domain_of": [view(p) for p in context.inherited_domain_of],
+            }
+        references = References(page, lambda source: _source_view(document, source, view))
+        doi = document.value(iri, BIBO.doi)
+        return render_template(
+            "resource.html", page=page, refs=references, hierarchy=hierarchy, doi=str(doi) if doi else None
+        )
 
     def not_found(self, iri: str) -> str:
         """The page for an IRI under the base that the graph does not use."""

@@ -111,8 +111,45 @@ def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
 
 
 def test_a_journal_article_links_its_doi(server: LiveServer, http: requests.Session) -> None:
-    _, source = page(http, f"{server.url}/id/calcinosis-cutis")
-    assert any(link.startswith("https://doi.org/10.") for link in source.links)
+    _, source = page(http, f"{server.url}/id/epidemiology-treatment-calcinosis-cutis-2020")
+    assert "https://doi.org/10.4103/ijd.IJD_527_18" in source.links
+
+
+def test_a_resource_page_shows_codes_first_and_numbered_references(
+    server: LiveServer, http: requests.Session
+) -> None:
+    response, _ = page(http, f"{server.url}/id/calcinosis-cutis")
+    text = response.text
+    assert text.index('id="mappings"') < text.index('id="statements"') < text.index('id="references"')
+    assert "ICD10CM:L94.2" in text
+    statements = text[text.index('id="statements"') : text.index('id="references"')]
+    assert "Calcium Deposits on the Face" not in statements  # the source's title appears once, at the end
+    assert 'href="#ref-1"' in statements
+    assert 'class="evidence-code"' in statements
+    references = text[text.index('id="references"') :]
+    assert 'id="ref-1"' in references
+    assert "Calcium Deposits on the Face" in references
+    assert "ECO:0000303" in references  # the evidence class explained once
+    assert "certainty: <" in statements or "certainty:" in statements  # a caveat stays visible
+
+
+def test_a_class_page_shows_its_place_in_the_hierarchy(server: LiveServer, http: requests.Session) -> None:
+    response, disease = page(http, f"{server.url}/ontology/Disease")
+    text = response.text
+    assert 'id="hierarchy"' in text
+    assert "/ontology/Condition" in disease.links  # a superclass
+    assert "/ontology/AutoimmuneDisease" in disease.links  # a subclass
+    assert "/ontology/hasCause" in disease.links or "/ontology/treatedBy" in disease.links  # domain or range
+
+
+def test_the_ontology_page_opens_on_the_class_tree(server: LiveServer, http: requests.Session) -> None:
+    response, _ = page(http, f"{server.url}/ontology")
+    text = response.text
+    assert text.index('id="tree"') < text.index("Object properties")
+    tree = text[text.index('id="tree"') : text.index("</section>", text.index('id="tree"'))]
+    assert "<details open>" in tree
+    assert tree.count("<details") > 5
+    assert re.search(r'href="/ontology/Subtype"[^>]*>calcinosis cutis subtype</a>\s*<span class="count"[^>]*>4<', tree)
 
 
 def test_a_class_page_lists_its_members(server: LiveServer, http: requests.Session) -> None:
