@@ -51,7 +51,10 @@ from calcinosis_kg.server.linked_data import (
 )
 from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.pages.editor import by_topic, editor_config
+from calcinosis_kg.server.pages.overview import ROOT, draw, knowledge_map
+from calcinosis_kg.server.pages.picture import Picture
 from calcinosis_kg.server.pages.resource import References
+from calcinosis_kg.server.pages.search import search
 from calcinosis_kg.server.pages.tree import class_context, class_tree
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
@@ -690,10 +693,27 @@ def make_ui_blueprint(
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    knowledge: list[Picture] = []
+
+    def knowledge_picture() -> Picture | None:
+        """The home page's picture, drawn on the first visit (the graph does not change while serving)."""
+        if not knowledge and ROOT in linked_data.resources:
+            knowledge.append(draw(knowledge_map(pool, linked_data.label), local_path))
+        return knowledge[0] if knowledge else None
+
+    @blueprint.get("/search")
+    def search_page() -> Response:
+        text = request.args.get("q", "")
+        found = [term_view(iri, linked_data.label) for iri, _ in search(linked_data.labels, text)]
+        page = render_template("search.html", text=text, found=found)
+        return Response(page, content_type="text/html; charset=utf-8")
+
     @blueprint.get("/")
     def home() -> Response:
         page = render_template(
             "home.html",
+            knowledge=knowledge_picture(),
+            topics=by_topic(catalog),
             statistics=statistics,
             classes=sorted(
                 ((term_view(class_, linked_data.label), count) for class_, count in classes.items()),

@@ -70,7 +70,29 @@ def test_home_page(server: LiveServer, http: requests.Session) -> None:
         assert link in home.links, link
 
 
-@pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity"])
+def test_the_home_page_draws_the_knowledge_and_groups_the_questions(
+    server: LiveServer, http: requests.Session
+) -> None:
+    response, home = page(http, server.url + "/")
+    text = response.text
+    picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
+    for path in ("/id/calcinosis-cutis", "/id/metastatic-calcinosis-cutis", "/id/chronic-kidney-disease",
+                 "/id/skin-biopsy", "/id/surgical-excision"):
+        assert f'href="{path}"' in picture, path
+    assert text.index('id="search"') < text.index('id="knowledge"') < text.index('id="questions"')
+    assert "<h3>Diagnosis</h3>" in text
+    assert text.index('id="classes"') > text.index('id="questions"')
+    assert "<details>" in text[text.index('id="classes"') :]
+
+
+def test_the_search_works_without_javascript(server: LiveServer, http: requests.Session) -> None:
+    _, found = page(http, f"{server.url}/search", q="kidney disease")
+    assert "/id/kidney-disease" in found.links
+    assert "/id/chronic-kidney-disease" in found.links
+    assert "/id/acne" not in found.links
+
+
+@pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity", "/search?q=acne"])
 def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
     server: LiveServer, http: requests.Session, path: str
 ) -> None:
