@@ -51,6 +51,7 @@ from calcinosis_kg.server.linked_data import (
 )
 from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.pages.editor import by_topic, editor_config
+from calcinosis_kg.server.pages.neighbourhood import draw_neighbourhood, elements
 from calcinosis_kg.server.pages.overview import ROOT, draw, knowledge_map
 from calcinosis_kg.server.pages.picture import Picture
 from calcinosis_kg.server.pages.resource import References
@@ -569,7 +570,13 @@ class ResourcePages:
         references = References(page, lambda source: _source_view(document, source, view))
         doi = document.value(iri, BIBO.doi)
         return render_template(
-            "resource.html", page=page, refs=references, hierarchy=hierarchy, doi=str(doi) if doi else None
+            "resource.html",
+            page=page,
+            refs=references,
+            hierarchy=hierarchy,
+            doi=str(doi) if doi else None,
+            neighbourhood=draw_neighbourhood(page),
+            graph_elements=elements(page),
         )
 
     def not_found(self, iri: str) -> str:

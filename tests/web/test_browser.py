@@ -113,8 +113,18 @@ def assert_no_alert(driver: WebDriver) -> None:
         _ = driver.switch_to.alert.text
 
 
+KNOWN_CSP_REPORT = "yasgui.min.js"
+"""YASGUI's column resizer adds one inline <style> to the results table; the CSP blocks it (the columns keep
+their width, nothing else changes). Any other error in the console fails the tests that look."""
+
+
 def console_errors(driver: WebDriver) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and not (KNOWN_CSP_REPORT in entry["message"] and "Applying inline style violates" in entry["message"])
+    ]
 
 
 def test_home_to_a_resource_through_a_query_without_javascript(server: LiveServer, plain_browser: WebDriver) -> None:
@@ -168,7 +178,7 @@ def test_markup_in_the_data_is_shown_as_text(hostile_server: LiveServer, plain_b
     assert browser.find_element(By.ID, "label").text == "<script>alert(1)</script>"
     assert "</textarea><script>alert(3)</script>" in browser.find_element(By.CSS_SELECTOR, ".definition").text
     assert "\"><img src=x onerror=alert(2)>" in browser.find_element(By.CSS_SELECTOR, ".synonyms").text
-    assert not browser.find_elements(By.CSS_SELECTOR, "script, main img, main iframe, main b")
+    assert not browser.find_elements(By.CSS_SELECTOR, 'script:not([src^="/assets/"]), main img, main iframe, main b')
 
     browser.get(hostile_server.url + "/query?query=SELECT+%3Flabel+WHERE+%7B+%3Fs+skos%3AprefLabel+%3Flabel+%7D")
     wait_for(browser, "table.results")
@@ -180,6 +190,7 @@ def test_markup_in_the_data_is_shown_as_text(hostile_server: LiveServer, plain_b
 
 
 def open_editor(driver: WebDriver, url: str) -> None:
+    requested_urls(driver)  # forget earlier requests (to other test servers)
     driver.get(url)
     wait_for(driver, '#yasgui[data-ready="yes"] .CodeMirror')
 
@@ -261,7 +272,7 @@ def test_a_query_from_the_home_page_runs_in_the_editor(server: LiveServer, brows
     WebDriverWait(browser, 20).until(
         lambda driver: "true" in driver.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasr").text.lower()
     )
-    assert not console_errors(browser) or all("Content Security Policy" in e for e in console_errors(browser))
+    assert not console_errors(browser), console_errors(browser)
 
 
 def test_markup_in_the_data_stays_text_with_javascript(hostile_server: LiveServer, browser: WebDriver) -> None:
@@ -273,3 +284,84 @@ def test_markup_in_the_data_stays_text_with_javascript(hostile_server: LiveServe
     browser.get(hostile_server.url + "/id/hostile")
     wait_for(browser, "h1#label")
     assert_no_alert(browser)
+
+
+def test_an_entity_from_the_results_shows_its_graph(server: LiveServer, browser: WebDriver) -> None:
+    open_editor(browser, f"{server.url}/query?example=subtypes")
+    browser.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
+    WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 4)
+    browser.find_element(By.CSS_SELECTOR, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]').click()
+    wait_for(browser, '#neighbourhood-graph[data-ready="yes"]')
+    assert browser.find_element(By.ID, "neighbourhood-graph").is_displayed()
+    assert not browser.find_element(By.ID, "neighbourhood-svg").is_displayed()
+    neighbours = browser.execute_script(
+        "return window.calcinosisGraph.nodes().map(n => n.data('href')).filter(h => h)"
+    )
+    assert "/id/chronic-kidney-disease" in neighbours
+    assert "/id/calcinosis-cutis" in neighbours  # incoming: calcinosis cutis has this subtype
+    browser.execute_script(
+        "window.calcinosisGraph.nodes().filter(n => n.data('href') === '/id/chronic-kidney-disease')[0].emit('tap')"
+    )
+    WebDriverWait(browser, 10).until(lambda driver: driver.current_url.endswith("/id/chronic-kidney-disease"))
+    assert_only_local_requests(browser, server)
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_the_class_tree_folds_and_opens(server: LiveServer, browser: WebDriver) -> None:
+    browser.get(server.url + "/ontology")
+    wait_for(browser, "#tree")
+    autoimmune = browser.find_element(By.CSS_SELECTOR, '#tree a[href="/ontology/AutoimmuneDisease"]')
+    assert not autoimmune.is_displayed()  # folded under condition > disease
+    for class_ in ("Condition", "Disease"):
+        browser.find_element(By.XPATH, f"//section[@id='tree']//summary[a[@href='/ontology/{class_}']]").click()
+    assert autoimmune.is_displayed()
+    autoimmune.click()
+    wait_for(browser, "#hierarchy")
+    breadcrumb = browser.find_element(By.CSS_SELECTOR, "#hierarchy .breadcrumb").text
+    assert "disease" in breadcrumb
+    assert browser.find_elements(By.CSS_SELECTOR, "#members a")
+
+
+def test_the_home_search_suggests_as_you_type(server: LiveServer, browser: WebDriver) -> None:
+    requested_urls(browser)
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "search-box").send_keys("kidn")
+    WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, '#search-suggestions a[href="/id/chronic-kidney-disease"]')
+    )
+    browser.find_element(By.CSS_SELECTOR, '#search-suggestions a[href="/id/chronic-kidney-disease"]').click()
+    wait_for(browser, "h1#label")
+    assert browser.find_element(By.ID, "label").text == "chronic kidney disease"
+    assert_only_local_requests(browser, server)
+
+
+PAGES = ("/", "/query", "/query?example=subtypes", "/id/calcinosis-cutis", "/id/acne", "/ontology",
+         "/ontology/Disease", "/search?q=kidney")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_works_without_javascript(server: LiveServer, plain_browser: WebDriver, path: str) -> None:
+    requested_urls(plain_browser)  # forget earlier requests (to other test servers)
+    plain_browser.get(server.url + path)
+    wait_for(plain_browser, "main h1")
+    assert not plain_browser.find_elements(By.CSS_SELECTOR, "#yasgui .CodeMirror, #neighbourhood-graph canvas")
+    if path.startswith("/query"):
+        assert plain_browser.find_element(By.ID, "query").is_displayed()
+        plain_browser.find_element(By.ID, "run").click()
+        wait_for(plain_browser, "table.results")
+    if path.startswith("/id/"):
+        assert plain_browser.find_element(By.CSS_SELECTOR, "#neighbourhood-svg svg").is_displayed()
+        assert plain_browser.find_elements(By.CSS_SELECTOR, "#neighbourhood-svg a")
+    if path == "/":
+        assert plain_browser.find_element(By.CSS_SELECTOR, "#knowledge svg").is_displayed()
+    assert_only_local_requests(plain_browser, server)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_loads_only_from_this_server(server: LiveServer, browser: WebDriver, path: str) -> None:
+    requested_urls(browser)  # forget earlier requests (to other test servers)
+    browser.get(server.url + path)
+    wait_for(browser, "main h1")
+    WebDriverWait(browser, 10).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+    assert_only_local_requests(browser, server)
+    assert not console_errors(browser), console_errors(browser)

@@ -73,7 +73,7 @@ def test_home_page(server: LiveServer, http: requests.Session) -> None:
 def test_the_home_page_draws_the_knowledge_and_groups_the_questions(
     server: LiveServer, http: requests.Session
 ) -> None:
-    response, home = page(http, server.url + "/")
+    response, _ = page(http, server.url + "/")
     text = response.text
     picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
     for path in ("/id/calcinosis-cutis", "/id/metastatic-calcinosis-cutis", "/id/chronic-kidney-disease",
