@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build static validate serve serve-embedded test lint w3c bench screenshots clean
+.PHONY: help install build static validate serve serve-embedded test lint w3c bench bench-pages screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -72,8 +72,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+bench: $(BENCH_STAMP) static  ## the UI pages' render times and weights, then the benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+	$(BIN)/python -m bench.pages 2>/dev/null
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-pages: $(STAMP) static  ## the UI pages' server-side render times and weights (HTML + CSS + JS)
+	$(BIN)/python -m bench.pages 2>/dev/null
 
 screenshots: $(STAMP) static  ## render the main pages in headless Chromium into docs/screenshots/
 	$(BIN)/python tests/web/screenshots.py docs/screenshots

@@ -52,7 +52,7 @@ from calcinosis_kg.server.linked_data import (
 from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.pages.editor import by_topic, editor_config
 from calcinosis_kg.server.pages.neighbourhood import draw_neighbourhood, elements
-from calcinosis_kg.server.pages.overview import ROOT, draw, knowledge_map
+from calcinosis_kg.server.pages.overview import ROOT, KnowledgeMap, draw, knowledge_map
 from calcinosis_kg.server.pages.picture import Picture
 from calcinosis_kg.server.pages.resource import References
 from calcinosis_kg.server.pages.search import search
@@ -700,13 +700,19 @@ def make_ui_blueprint(
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
-    knowledge: list[Picture] = []
+    known: list[KnowledgeMap] = []
+    pictures: dict[str, Picture] = {}
 
     def knowledge_picture() -> Picture | None:
-        """The home page's picture, drawn on the first visit (the graph does not change while serving)."""
-        if not knowledge and ROOT in linked_data.resources:
-            knowledge.append(draw(knowledge_map(pool, linked_data.label), local_path))
-        return knowledge[0] if knowledge else None
+        """The home page's picture: its data read on the first visit (the graph does not change while serving),
+        drawn once per script root (its links are paths)."""
+        if ROOT not in linked_data.resources:
+            return None
+        if not known:
+            known.append(knowledge_map(pool, linked_data.label))
+        if request.script_root not in pictures:
+            pictures[request.script_root] = draw(known[0], local_path)
+        return pictures[request.script_root]
 
     @blueprint.get("/search")
     def search_page() -> Response:

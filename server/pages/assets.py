@@ -35,7 +35,9 @@ class Assets:
     version: str
 
     @classmethod
-    def find(cls, folder: Path = NPM) -> Assets:
+    def find(cls, folder: Path | None = None) -> Assets:
+        """The npm files of ``folder`` (by default ``server/static/npm``)."""
+        folder = folder or NPM
         stamp = folder / ".stamp"
         version = hashlib.sha256(stamp.read_bytes()).hexdigest()[:12] if stamp.is_file() else "none"
         return cls(folder, version)

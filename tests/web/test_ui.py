@@ -5,12 +5,15 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import requests
 from web_helpers import BROWSER_ACCEPT, LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.server.app import create_app, query_pool
+from calcinosis_kg.server.pages import assets
 from calcinosis_kg.server.ui import prefilled
 
 CATALOG = load_catalog()
@@ -106,6 +109,19 @@ def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
     for directive in ("script-src", "style-src", "connect-src", "img-src"):
         assert policy[directive] == "'self'", directive  # no 'unsafe-inline', no 'unsafe-eval', no other host
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/query", "/ontology", "/ontology/Disease", "/id/calcinosis-cutis", "/id/acne", "/search?q=a"]
+)
+def test_every_page_weighs_under_one_and_a_half_megabytes(
+    server: LiveServer, http: requests.Session, path: str
+) -> None:
+    response, parsed = page(http, server.url + path)
+    loaded = [asset for asset in parsed.assets if ".css" in asset or ".js" in asset]
+    sizes = [len(http.get(server.url + html.unescape(asset), timeout=30).content) for asset in loaded]
+    total = len(response.content) + sum(sizes)
+    assert total < 1_500_000, (path, total)
 
 
 def test_the_stylesheet_is_served(server: LiveServer, http: requests.Session) -> None:
@@ -276,3 +292,25 @@ def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Sess
     _, query = page(http, f"{hostile_server.url}/query", query="SELECT ?label WHERE { ?s skos:definition ?label }")
     assert query.inline_scripts == 0
     assert "</textarea><script>" not in query.textarea
+
+
+def test_without_npm_the_query_page_says_how_to_get_the_editor(
+    build_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets, "NPM", tmp_path / "no-npm-here")
+    app = create_app({"KG_DATA": str(build_dir / "calcinosis-kg.nt"), "KG_QUERY_WORKERS": "1"})
+    try:
+        client = app.test_client()
+        query = client.get("/query", headers={"Accept": BROWSER_ACCEPT})
+        assert query.status_code == 200
+        text = query.get_data(as_text=True)
+        assert 'id="no-editor"' in text
+        assert "make static" in text
+        assert "<script" not in text
+        answered = client.get("/query", query_string={"query": "ASK { cc:acne a cco:Cause }"})
+        assert 'id="answer">yes<' in answered.get_data(as_text=True)
+        resource = client.get("/id/acne", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+        assert "<script" not in resource
+        assert 'id="neighbourhood-svg"' in resource
+    finally:
+        query_pool(app).close()
