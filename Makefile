@@ -79,7 +79,7 @@ bench: $(BENCH_STAMP) static  ## the UI pages' render times and weights, then th
 bench-pages: $(STAMP) static  ## the UI pages' server-side render times and weights (HTML + CSS + JS)
 	$(BIN)/python -m bench.pages 2>/dev/null
 
-screenshots: $(STAMP) static  ## render the main pages in headless Chromium into docs/screenshots/
+screenshots: build static  ## render the main pages in headless Chromium into docs/screenshots/
 	$(BIN)/python tests/web/screenshots.py docs/screenshots
 
 clean:  ## remove build output (keeps the virtualenv and node_modules)

@@ -47,15 +47,20 @@
     var circumference = sizes.reduce(function (sum, size) {
       return sum + size.span;
     }, 0);
-    var radius = Math.max(150, (0.85 * circumference) / (2 * Math.PI));
+    var radius = Math.max(90, (0.6 * circumference) / (2 * Math.PI));
     var positions = { resource: { x: 0, y: 0 } };
     var along = 0;
     clusters.forEach(function (id, index) {
       var size = sizes[index];
       var angle = ((along + size.span / 2) / circumference) * 2 * Math.PI - Math.PI / 2;
       along += size.span;
-      var cx = radius * Math.cos(angle);
-      var cy = radius * Math.sin(angle) * 0.75;
+      // far enough out that the cluster's near edge clears the resource and its label
+      var reach =
+        radius +
+        0.5 * Math.abs(Math.cos(angle)) * size.columns * DX +
+        0.5 * Math.abs(Math.sin(angle)) * size.rows * DY;
+      var cx = reach * Math.cos(angle);
+      var cy = reach * Math.sin(angle);
       members[id].forEach(function (member, position) {
         var column = position % size.columns;
         var row = Math.floor(position / size.columns);
@@ -111,7 +116,14 @@
       { selector: 'node[kind = "incoming"]', style: { "background-color": "#a9c1da", "border-color": "#3b6a99" } },
       {
         selector: 'node[kind = "centre"]',
-        style: { width: 26, height: 26, "background-color": "#7a3d12", "font-weight": "bold", "font-size": 13 },
+        style: {
+          width: 26,
+          height: 26,
+          "background-color": "#7a3d12",
+          "font-weight": "bold",
+          "font-size": 13,
+          "text-max-width": 260,
+        },
       },
       {
         selector: "edge",

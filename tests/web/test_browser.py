@@ -207,6 +207,13 @@ def pick_hint(driver: WebDriver, text: str) -> None:
     hint.click()
 
 
+def click_link(driver: WebDriver, css: str) -> None:
+    """Click a link of the results table, scrolled to the middle of the window first."""
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
 def editor_text(driver: WebDriver) -> str:
     text: str = driver.execute_script("return window.calcinosisEditor.getTab().getYasqe().getValue()")
     return text
@@ -257,8 +264,7 @@ def test_a_canned_question_opens_as_a_tab(server: LiveServer, browser: WebDriver
     assert len(browser.find_elements(By.CSS_SELECTOR, ".tabsList .tab")) == 2
     browser.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
     WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 4)
-    link = browser.find_element(By.CSS_SELECTOR, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]')
-    link.click()
+    click_link(browser, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]')
     wait_for(browser, "h1#label")
     assert browser.current_url == f"{server.url}/id/metastatic-calcinosis-cutis"
     assert_only_local_requests(browser, server)
@@ -290,7 +296,7 @@ def test_an_entity_from_the_results_shows_its_graph(server: LiveServer, browser:
     open_editor(browser, f"{server.url}/query?example=subtypes")
     browser.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
     WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 4)
-    browser.find_element(By.CSS_SELECTOR, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]').click()
+    click_link(browser, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]')
     wait_for(browser, '#neighbourhood-graph[data-ready="yes"]')
     assert browser.find_element(By.ID, "neighbourhood-graph").is_displayed()
     assert not browser.find_element(By.ID, "neighbourhood-svg").is_displayed()
