@@ -31,7 +31,8 @@ NPM_FILES := node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuk
              node_modules/cytoscape/dist/cytoscape.min.js
 
 static:  ## install the UI's browser libraries with npm ci (package-lock.json) into server/static/npm/
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_STAMP); \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_STAMP) \
+	  || echo "static: npm ci failed (no registry?): the pages work without the editor and the graph"; \
 	else echo "static: npm not found: the query page has its plain form and no SPARQL editor," \
 	     "the pictures are not interactive (apt-get install npm, then make static)"; fi
 
