@@ -23,6 +23,7 @@ route set its own policy. Scripts only enhance: every page is complete without J
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,6 +62,8 @@ from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.workers.pool import QueryPool
+
+log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
@@ -709,7 +712,11 @@ def make_ui_blueprint(
         if ROOT not in linked_data.resources:
             return None
         if not known:
-            known.append(knowledge_map(pool, linked_data.label))
+            try:
+                known.append(knowledge_map(pool, linked_data.label))
+            except EndpointError as refused:  # busy or too slow now: the page goes without, the next visit retries
+                log.warning("home page picture not drawn: %s", refused)
+                return None
         if request.script_root not in pictures:
             pictures[request.script_root] = draw(known[0], local_path)
         return pictures[request.script_root]

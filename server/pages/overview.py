@@ -76,7 +76,7 @@ def knowledge_map(pool: QueryPool, label: Callable[[URIRef], str | None], root: 
 
 ROW = 28
 GAP = 36
-WORKUP, CONDITION, SUBTYPE, CAUSE = 180, 150, 200, 170
+WORKUP, CONDITION, SUBTYPE, CAUSE = 190, 140, 190, 175
 """Column widths (px): the whole picture is under 1000 px wide, the page's text width."""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CHAR_WIDTH = 7.0
+CHAR_WIDTH = 6.7
 """Average advance of a 12 px system sans-serif character, for fitting labels in boxes."""
 BOX_HEIGHT = 22
 PADDING = 6
