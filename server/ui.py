@@ -1,8 +1,9 @@
 """The web UI: server-rendered pages that work without JavaScript and load nothing from other sites.
 
-- ``/``: what the graph holds (counts per class, linking to each class's page and its members), the
-  example questions (the canned queries, linking to the query page pre-filled and to ``/queries/{name}``),
-  and links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
+- ``/``: a search box (``/search`` without JavaScript, ``/lookup`` suggestions with it), a picture of the
+  knowledge (:mod:`.pages.overview`), the example questions by topic (the canned queries, linking to the
+  query page pre-filled and to ``/queries/{name}``), what the graph holds (counts per class, folded), and
+  links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
 - ``/query``: a SPARQL form (pre-filled by ``?example={name}``), enhanced with JavaScript into YASGUI
   (:mod:`.pages.editor`, ``static/query.js``: completion, sortable results, canned questions as tabs);
   the form's query runs through the app's query
@@ -11,8 +12,10 @@
   DESCRIBE as Turtle; a refused query shows its message with the endpoint's status (400 for a syntax error);
 - the resource pages (the HTML representation of every IRI, served by
   :mod:`~calcinosis_kg.server.linked_data` through :class:`ResourcePages`): types, labels, synonyms,
-  definition, notes, statements grouped by relation with their qualifiers and sources, incoming links,
-  members of a class, mappings grouped by code system, and sources with DOI links.
+  definition, then the codes grouped by code system, a class's place in the hierarchy (:mod:`.pages.tree`),
+  notes, statements grouped by relation with their qualifiers and short source markers
+  (:mod:`.pages.resource`), the neighbourhood (:mod:`.pages.neighbourhood`), members of a class, incoming
+  links, and the numbered references with DOI links. The ontology's page opens on its class tree.
 
 Every page is a Jinja template under ``server/templates`` with autoescaping (nothing is marked safe), links
 only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows scripts, styles, images
