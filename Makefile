@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install build validate serve serve-embedded test lint w3c tx-tests bench fuzz soak clean
+.PHONY: help install build static validate serve serve-embedded test lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,13 +22,33 @@ install: $(STAMP)  ## create the virtualenv and install the project with its dev
 build: $(STAMP)  ## build, validate and write the release artifacts to build/
 	$(BIN)/calcinosis-kg build
 
+# The browser libraries of the web UI (YASGUI, Cytoscape.js): `npm ci` from the committed package-lock.json, then
+# the few files the pages load are copied into server/static/npm/ (git-ignored) and served from our own origin.
+# Without npm this says so, and the pages work without them (the plain query form, the server-drawn pictures).
+NPM_DIR   := server/static/npm
+NPM_STAMP := $(NPM_DIR)/.stamp
+NPM_FILES := node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css \
+             node_modules/cytoscape/dist/cytoscape.min.js
+
+static:  ## install the UI's browser libraries with npm ci (package-lock.json) into server/static/npm/
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_STAMP) \
+	  || echo "static: npm ci failed (no registry?): the pages work without the editor and the graph"; \
+	else echo "static: npm not found: the query page has its plain form and no SPARQL editor," \
+	     "the pictures are not interactive (apt-get install npm, then make static)"; fi
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	cp $(NPM_FILES) $(NPM_DIR)/
+	cp package-lock.json $(NPM_STAMP)
+
 validate: $(STAMP)  ## run every check, including the two-build determinism check
 	$(BIN)/calcinosis-kg validate
 
-serve: build  ## build, then serve on http://$(HOST):$(PORT) with granian, one worker process per core
+serve: build static  ## build, then serve on http://$(HOST):$(PORT) with granian, one worker process per core
 	$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
 
-serve-embedded: build  ## build, then serve with the embedded werkzeug server (one process, for debugging)
+serve-embedded: build static  ## build, then serve with the embedded werkzeug server (one process, for debugging)
 	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
 
 TYPECHECK := build/typecheck/calcinosis_kg
@@ -41,7 +61,7 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 	$(BIN)/mypy
 	$(BIN)/mypy bench
 
-test: $(STAMP) lint  ## lint, then run the whole test suite
+test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
@@ -61,7 +81,8 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+bench: $(BENCH_STAMP) static  ## the UI pages' render times and weights, then the benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+	$(BIN)/python -m bench.pages 2>/dev/null
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fuzz: build  ## grammar-aware SPARQL fuzzing of a server on loopback (10,000 queries and the hostile shapes)
@@ -70,5 +91,11 @@ fuzz: build  ## grammar-aware SPARQL fuzzing of a server on loopback (10,000 que
 soak: build  ## 3 minutes of mixed load at 16 clients on loopback: no unexpected answer, flat memory
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-clean:  ## remove build output (keeps the virtualenv)
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+bench-pages: $(STAMP) static  ## the UI pages' server-side render times and weights (HTML + CSS + JS)
+	$(BIN)/python -m bench.pages 2>/dev/null
+
+screenshots: build static  ## render the main pages in headless Chromium into docs/screenshots/
+	$(BIN)/python tests/web/screenshots.py docs/screenshots
+
+clean:  ## remove build output (keeps the virtualenv and node_modules)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(NPM_DIR)

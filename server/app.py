@@ -108,7 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_sparql_blueprint(pool, summary, settings))
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
     app.register_blueprint(make_void_blueprint(statistics, dumps))
-    app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data), pool))
+    app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data, statistics), pool))
     install_conditional_get(app, DataVersion.of(paths))
     app.register_blueprint(make_health_blueprint(summary))
     app.register_blueprint(make_queries_blueprint(pool, catalog))

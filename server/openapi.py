@@ -203,6 +203,9 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
         "/api": _html_page("API explorer", "This description rendered by Swagger UI.", "apiPage"),
         "/api/{asset}": _asset_path(),
         "/assets/{filename}": _static_path("/assets", "uiAsset"),
+        "/assets/npm/{filename}": _npm_path(),
+        "/query/editor.json": _editor_path(),
+        "/search": _search_page_path(),
         "/static/{filename}": _static_path("/static", "staticFile"),
     }
     return {
@@ -775,6 +778,44 @@ def _static_path(prefix: str, operation_id: str) -> dict[str, Any]:
             },
         }
     }
+
+
+def _npm_path() -> dict[str, Any]:
+    path = _static_path("/assets/npm", "uiLibrary")
+    path["get"]["summary"] = "A browser library of the HTML pages (/assets/npm/), installed from npm"
+    path["get"]["description"] = (
+        "YASGUI and Cytoscape.js as `make static` installed them from the npm registry (package-lock.json), "
+        "served with a one-year immutable cache lifetime; the pages ask for them with ?v={version}. 404 when "
+        "they are not installed (the pages work without them)."
+    )
+    return path
+
+
+def _editor_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "tags": ["Service"],
+            "summary": "Configuration of the query page's SPARQL editor",
+            "description": (
+                "What the editor (YASGUI) completes and offers: the endpoint, the project's prefixes, the "
+                "ontology's classes and properties and the entities' labels as [IRI, label] pairs, and the canned "
+                "questions (name, summary, topic, query text)."
+            ),
+            "operationId": "editorConfig",
+            "responses": {"200": {"description": "The configuration.", "content": {"application/json": {}}}},
+        }
+    }
+
+
+def _search_page_path() -> dict[str, Any]:
+    page = _html_page(
+        "Search page",
+        "The resources whose label holds every word of q (the home page's search box without JavaScript).",
+        "searchPage",
+    )
+    words = {"name": "q", "in": "query", "required": False, "description": "Words of a label."}
+    page["get"]["parameters"] = [{**words, "schema": {"type": "string"}}]
+    return page
 
 
 def _page_errors(*statuses: int) -> dict[str, Any]:

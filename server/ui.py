@@ -1,26 +1,32 @@
 """The web UI: server-rendered pages that work without JavaScript and load nothing from other sites.
 
-- ``/``: what the graph holds (counts per class, linking to each class's page and its members), the
-  example questions (the canned queries, linking to the query page pre-filled and to ``/queries/{name}``),
-  and links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
-- ``/query``: a SPARQL editor (pre-filled by ``?example={name}``) whose query runs through the app's query
+- ``/``: a search box (``/search`` without JavaScript, ``/lookup`` suggestions with it), a picture of the
+  knowledge (:mod:`.pages.overview`), the example questions by topic (the canned queries, linking to the
+  query page pre-filled and to ``/queries/{name}``), what the graph holds (counts per class, folded), and
+  links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
+- ``/query``: a SPARQL form (pre-filled by ``?example={name}``), enhanced with JavaScript into YASGUI
+  (:mod:`.pages.editor`, ``static/query.js``: completion, sortable results, canned questions as tabs);
+  the form's query runs through the app's query
   pool like any ``/sparql`` query (same parsing, safety checks, time limit and row cap); SELECT results
   are shown as a table whose IRIs under the base link to their pages, ASK as yes/no, CONSTRUCT and
   DESCRIBE as Turtle; a refused query shows its message with the endpoint's status (400 for a syntax error);
 - the resource pages (the HTML representation of every IRI, served by
   :mod:`~calcinosis_kg.server.linked_data` through :class:`ResourcePages`): types, labels, synonyms,
-  definition, notes, statements grouped by relation with their qualifiers and sources, incoming links,
-  members of a class, mappings grouped by code system, and sources with DOI links.
+  definition, then the codes grouped by code system, a class's place in the hierarchy (:mod:`.pages.tree`),
+  notes, statements grouped by relation with their qualifiers and short source markers
+  (:mod:`.pages.resource`), the neighbourhood (:mod:`.pages.neighbourhood`), members of a class, incoming
+  links, and the numbered references with DOI links. The ontology's page opens on its class tree.
 
 Every page is a Jinja template under ``server/templates`` with autoescaping (nothing is marked safe), links
-only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows no script at all and
-styles and images from this server only (``server/static``, served at ``/assets/``), unless the route set
-its own policy.
+only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows scripts, styles, images
+and requests from this server only (``server/static``, served at ``/assets/``), none inline, unless the
+route set its own policy. Scripts only enhance: every page is complete without JavaScript.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,16 +53,28 @@ from calcinosis_kg.server.linked_data import (
     label_of,
     local_path,
 )
+from calcinosis_kg.server.pages.assets import Assets, add_npm_route, own_asset
+from calcinosis_kg.server.pages.editor import by_topic, editor_config
+from calcinosis_kg.server.pages.neighbourhood import draw_neighbourhood, elements
+from calcinosis_kg.server.pages.overview import ROOT, KnowledgeMap, draw, knowledge_map
+from calcinosis_kg.server.pages.picture import Picture
+from calcinosis_kg.server.pages.resource import References
+from calcinosis_kg.server.pages.search import search
+from calcinosis_kg.server.pages.tree import class_context, class_tree
 from calcinosis_kg.server.protocol import read_request
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.workers.pool import QueryPool
 
+log = logging.getLogger(__name__)
+
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-"""Sent with every HTML response that has no policy of its own: no script may run, styles and images come
-from this server only (a route that needs more, such as the API explorer, sets its own)."""
+"""Sent with every HTML response that has no policy of its own: scripts, styles, images and requests from
+this server only, no inline script or style, no ``eval`` (a route that needs more, such as the API explorer,
+sets its own). The scripts only enhance pages that are complete without them."""
 
 MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 AXIOM_STRUCTURE = frozenset(
@@ -114,6 +132,9 @@ KNOWN_LABELS: Mapping[Node, str] = {
     SKOS.narrowMatch: "narrow match",
     SKOS.relatedMatch: "related match",
     SKOS.example: "example",
+    SKOS.editorialNote: "editorial note",
+    SKOS.note: "note",
+    SKOS.scopeNote: "scope note",
     DCTERMS.source: "source",
     DCTERMS.title: "title",
     DCTERMS.description: "description",
@@ -517,8 +538,10 @@ def ontology_terms(graph: Graph) -> list[TermGroup]:
 class ResourcePages:
     """The HTML representations of the graph's IRIs (the ``HtmlPages`` of :mod:`.linked_data`)."""
 
-    def __init__(self, linked_data: LinkedData) -> None:
+    def __init__(self, linked_data: LinkedData, statistics: DatasetStatistics | None = None) -> None:
         self._linked_data = linked_data
+        counts = statistics.class_entities if statistics is not None else {}
+        self._tree = class_tree(linked_data.ontology_graph, counts, linked_data.label)
 
     def resource(self, iri: URIRef, document: Graph) -> str:
         """The resource page of ``iri``, or the ontology page for the ontology IRI and its versions."""
@@ -530,8 +553,37 @@ class ResourcePages:
                 requested=str(iri),
                 versions=sorted(str(version) for version in self._linked_data.versions),
                 groups=ontology_terms(document),
+                tree=self._tree,
             )
-        return render_template("resource.html", page=resource_view(iri, document))
+        page = resource_view(iri, document)
+
+        def labeler(node: Node) -> str | None:
+            return label_of(document, node) or self._linked_data.label(node) or KNOWN_LABELS.get(node)
+
+        def view(node: Node) -> TermView:
+            return term_view(node, labeler)
+
+        context = class_context(self._linked_data.ontology_graph, iri)
+        hierarchy = None
+        if context is not None:
+            hierarchy = {
+                "ancestors": [[view(c) for c in path] for path in context.ancestors],
+                "subclasses": [view(c) for c in context.subclasses],
+                "domain_of": [view(p) for p in context.domain_of],
+                "range_of": [view(p) for p in context.range_of],
+                "inherited_domain_of": [view(p) for p in context.inherited_domain_of],
+            }
+        references = References(page, lambda source: _source_view(document, source, view))
+        doi = document.value(iri, BIBO.doi)
+        return render_template(
+            "resource.html",
+            page=page,
+            refs=references,
+            hierarchy=hierarchy,
+            doi=str(doi) if doi else None,
+            neighbourhood=draw_neighbourhood(page),
+            graph_elements=elements(page),
+        )
 
     def not_found(self, iri: str) -> str:
         """The page for an IRI under the base that the graph does not use."""
@@ -635,6 +687,17 @@ def make_ui_blueprint(
         "ui", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
     )
     classes = {class_: count for class_, count in statistics.class_entities.items() if class_.startswith(str(CCO))}
+    assets = Assets.find()
+    add_npm_route(blueprint, assets)
+
+    @blueprint.app_context_processor
+    def page_assets() -> dict[str, Any]:
+        return {"assets": assets, "own_asset": own_asset}
+
+    @blueprint.get("/query/editor.json")
+    def editor() -> Response:
+        config = editor_config(linked_data, catalog, prefilled, f"{request.script_root}/sparql")
+        return Response(json.dumps(config), content_type="application/json")
 
     @blueprint.after_app_request
     def protect_html(response: Response) -> Response:
@@ -643,10 +706,37 @@ def make_ui_blueprint(
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    known: list[KnowledgeMap] = []
+    pictures: dict[str, Picture] = {}
+
+    def knowledge_picture() -> Picture | None:
+        """The home page's picture: its data read on the first visit (the graph does not change while serving),
+        drawn once per script root (its links are paths)."""
+        if ROOT not in linked_data.resources:
+            return None
+        if not known:
+            try:
+                known.append(knowledge_map(pool, linked_data.label))
+            except EndpointError as refused:  # busy or too slow now: the page goes without, the next visit retries
+                log.warning("home page picture not drawn: %s", refused)
+                return None
+        if request.script_root not in pictures:
+            pictures[request.script_root] = draw(known[0], local_path)
+        return pictures[request.script_root]
+
+    @blueprint.get("/search")
+    def search_page() -> Response:
+        text = request.args.get("q", "")
+        found = [term_view(iri, linked_data.label) for iri, _ in search(linked_data.labels, text)]
+        page = render_template("search.html", text=text, found=found)
+        return Response(page, content_type="text/html; charset=utf-8")
+
     @blueprint.get("/")
     def home() -> Response:
         page = render_template(
             "home.html",
+            knowledge=knowledge_picture(),
+            topics=by_topic(catalog),
             statistics=statistics,
             classes=sorted(
                 ((term_view(class_, linked_data.label), count) for class_, count in classes.items()),
@@ -698,7 +788,7 @@ def make_ui_blueprint(
             "query.html",
             text=text,
             chosen=chosen,
-            catalog=sorted(catalog.values(), key=lambda query: query.summary.lower()),
+            topics=by_topic(catalog),
             outcome=outcome,
             error=error,
             downloads=downloads,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import requests
 from web_helpers import BROWSER_ACCEPT, LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.server.app import create_app, query_pool
+from calcinosis_kg.server.pages import assets
 from calcinosis_kg.server.ui import prefilled
 
 CATALOG = load_catalog()
@@ -24,6 +27,7 @@ class Page(HTMLParser):
         self.links: list[str] = []
         self.assets: list[str] = []
         self.scripts = 0
+        self.inline_scripts = 0
         self.textarea = ""
         self._in_textarea = False
         self.feed(text)
@@ -37,6 +41,7 @@ class Page(HTMLParser):
         if loaded and source and tag in ("link", "img", "script", "iframe", "source"):
             self.assets.append(source)
         self.scripts += tag == "script"
+        self.inline_scripts += tag == "script" and not values.get("src")
         self._in_textarea = tag == "textarea"
 
     def handle_endtag(self, tag: str) -> None:
@@ -68,19 +73,55 @@ def test_home_page(server: LiveServer, http: requests.Session) -> None:
         assert link in home.links, link
 
 
-@pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity"])
-def test_pages_load_nothing_from_elsewhere_and_run_no_script(
+def test_the_home_page_draws_the_knowledge_and_groups_the_questions(
+    server: LiveServer, http: requests.Session
+) -> None:
+    response, _ = page(http, server.url + "/")
+    text = response.text
+    picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
+    for path in ("/id/calcinosis-cutis", "/id/metastatic-calcinosis-cutis", "/id/chronic-kidney-disease",
+                 "/id/skin-biopsy", "/id/surgical-excision"):
+        assert f'href="{path}"' in picture, path
+    assert text.index('id="search"') < text.index('id="knowledge"') < text.index('id="questions"')
+    assert "<h3>Diagnosis</h3>" in text
+    assert text.index('id="classes"') > text.index('id="questions"')
+    assert "<details>" in text[text.index('id="classes"') :]
+
+
+def test_the_search_works_without_javascript(server: LiveServer, http: requests.Session) -> None:
+    _, found = page(http, f"{server.url}/search", q="kidney disease")
+    assert "/id/kidney-disease" in found.links
+    assert "/id/chronic-kidney-disease" in found.links
+    assert "/id/acne" not in found.links
+
+
+@pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity", "/search?q=acne"])
+def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
     server: LiveServer, http: requests.Session, path: str
 ) -> None:
     response = http.get(server.url + path, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
     parsed = Page(response.text)
-    assert parsed.scripts == 0
+    assert parsed.inline_scripts == 0
     assert parsed.assets
     assert all(asset.startswith("/assets/") for asset in parsed.assets), parsed.assets
-    policy = response.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy
-    assert "script-src" not in policy
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    for directive in ("script-src", "style-src", "connect-src", "img-src"):
+        assert policy[directive] == "'self'", directive  # no 'unsafe-inline', no 'unsafe-eval', no other host
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/query", "/ontology", "/ontology/Disease", "/id/calcinosis-cutis", "/id/acne", "/search?q=a"]
+)
+def test_every_page_weighs_under_one_and_a_half_megabytes(
+    server: LiveServer, http: requests.Session, path: str
+) -> None:
+    response, parsed = page(http, server.url + path)
+    loaded = [asset for asset in parsed.assets if ".css" in asset or ".js" in asset]
+    sizes = [len(http.get(server.url + html.unescape(asset), timeout=30).content) for asset in loaded]
+    total = len(response.content) + sum(sizes)
+    assert total < 1_500_000, (path, total)
 
 
 def test_the_stylesheet_is_served(server: LiveServer, http: requests.Session) -> None:
@@ -107,11 +148,46 @@ def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
     assert "/id/acne.ttl" in acne.links
 
 
-def test_a_journal_article_shows_its_doi(server: LiveServer, http: requests.Session) -> None:
-    """No assertion cites a journal article since the evidence re-audit (the article's own statements are
-    attributed to the article), so a DOI is shown on the article's page rather than in an entity's sources."""
-    response, _ = page(http, f"{server.url}/id/calcinosis-juvenile-dermatomyositis-2014")
-    assert "10.1007/s11926-014-0467-y" in response.text
+def test_a_journal_article_links_its_doi(server: LiveServer, http: requests.Session) -> None:
+    _, source = page(http, f"{server.url}/id/epidemiology-treatment-calcinosis-cutis-2020")
+    assert "https://doi.org/10.4103/ijd.IJD_527_18" in source.links
+
+
+def test_a_resource_page_shows_codes_first_and_numbered_references(
+    server: LiveServer, http: requests.Session
+) -> None:
+    response, _ = page(http, f"{server.url}/id/calcinosis-cutis")
+    text = response.text
+    assert text.index('id="mappings"') < text.index('id="statements"') < text.index('id="references"')
+    assert "ICD10CM:L94.2" in text
+    statements = text[text.index('id="statements"') : text.index('id="references"')]
+    assert "Calcium Deposits on the Face" not in statements  # the source's title appears once, at the end
+    assert 'href="#ref-1"' in statements
+    assert 'class="evidence-code"' in statements
+    references = text[text.index('id="references"') :]
+    assert 'id="ref-1"' in references
+    assert "Calcium Deposits on the Face" in references
+    assert "ECO:0000303" in references  # the evidence class explained once
+    assert "certainty: <" in statements or "certainty:" in statements  # a caveat stays visible
+
+
+def test_a_class_page_shows_its_place_in_the_hierarchy(server: LiveServer, http: requests.Session) -> None:
+    response, disease = page(http, f"{server.url}/ontology/Disease")
+    text = response.text
+    assert 'id="hierarchy"' in text
+    assert "/ontology/Condition" in disease.links  # a superclass
+    assert "/ontology/AutoimmuneDisease" in disease.links  # a subclass
+    assert "/ontology/hasCause" in disease.links or "/ontology/treatedBy" in disease.links  # domain or range
+
+
+def test_the_ontology_page_opens_on_the_class_tree(server: LiveServer, http: requests.Session) -> None:
+    response, _ = page(http, f"{server.url}/ontology")
+    text = response.text
+    assert text.index('id="tree"') < text.index("Object properties")
+    tree = text[text.index('id="tree"') : text.index("</section>", text.index('id="tree"'))]
+    assert "<details open>" in tree
+    assert tree.count("<details") > 5
+    assert re.search(r'href="/ontology/Subtype"[^>]*>calcinosis cutis subtype</a>\s*<span class="count"[^>]*>4<', tree)
 
 
 def test_a_class_page_lists_its_members(server: LiveServer, http: requests.Session) -> None:
@@ -119,6 +195,26 @@ def test_a_class_page_lists_its_members(server: LiveServer, http: requests.Sessi
     assert "Members" in response.text
     assert "/id/acne" in cause.links
     assert "/id/chronic-kidney-disease" in cause.links
+
+
+def test_the_editor_is_served_from_this_server_with_a_long_cache_life(
+    server: LiveServer, http: requests.Session
+) -> None:
+    _, query = page(http, f"{server.url}/query")
+    scripts = [asset for asset in query.assets if ".js" in asset]
+    assert any(asset.startswith("/assets/npm/yasgui.min.js?v=") for asset in scripts), query.assets
+    for asset in query.assets:
+        served = http.get(server.url + html.unescape(asset), timeout=30)
+        assert served.status_code == 200, asset
+        if asset.startswith("/assets/npm/"):
+            assert "immutable" in served.headers["Cache-Control"]
+    config = http.get(f"{server.url}/query/editor.json", timeout=30).json()
+    assert config["endpoint"] == "/sparql"
+    assert config["prefixes"]["cc"] == "https://w3id.org/calcinosis-kg/id/"
+    assert ["https://w3id.org/calcinosis-kg/ontology/Subtype", "calcinosis cutis subtype"] in config["classes"]
+    assert any(iri.endswith("/ontology/hasCause") for iri, _ in config["properties"])
+    assert ["https://w3id.org/calcinosis-kg/id/chronic-kidney-disease", "chronic kidney disease"] in config["entities"]
+    assert {example["name"] for example in config["examples"]} == set(CATALOG)
 
 
 def test_the_query_page_is_prefilled_from_an_example(server: LiveServer, http: requests.Session) -> None:
@@ -186,7 +282,7 @@ def test_the_query_page_offers_the_endpoints_formats(server: LiveServer, http: r
 def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Session) -> None:
     response, hostile = page(http, f"{hostile_server.url}/id/hostile")
     text = response.text
-    assert hostile.scripts == 0
+    assert hostile.inline_scripts == 0
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<img" not in text
@@ -194,5 +290,27 @@ def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Sess
     assert "javascript:" not in " ".join(hostile.links)
     assert 'onmouseover="' not in text
     _, query = page(http, f"{hostile_server.url}/query", query="SELECT ?label WHERE { ?s skos:definition ?label }")
-    assert query.scripts == 0
+    assert query.inline_scripts == 0
     assert "</textarea><script>" not in query.textarea
+
+
+def test_without_npm_the_query_page_says_how_to_get_the_editor(
+    build_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets, "NPM", tmp_path / "no-npm-here")
+    app = create_app({"KG_DATA": str(build_dir / "calcinosis-kg.nt"), "KG_QUERY_WORKERS": "1"})
+    try:
+        client = app.test_client()
+        query = client.get("/query", headers={"Accept": BROWSER_ACCEPT})
+        assert query.status_code == 200
+        text = query.get_data(as_text=True)
+        assert 'id="no-editor"' in text
+        assert "make static" in text
+        assert "<script" not in text
+        answered = client.get("/query", query_string={"query": "ASK { cc:acne a cco:Cause }"})
+        assert 'id="answer">yes<' in answered.get_data(as_text=True)
+        resource = client.get("/id/acne", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+        assert "<script" not in resource
+        assert 'id="neighbourhood-svg"' in resource
+    finally:
+        query_pool(app).close()

@@ -1,0 +1,108 @@
+"""``make screenshots``: the main pages in headless Chromium, written as PNG files to a folder (docs/screenshots).
+
+Serves ``build/calcinosis-kg.nt`` (``make build``) on a loopback port, with the npm libraries when ``make static``
+installed them, and drives Debian's Chromium (``apt-get install chromium chromium-driver``; ``.ci/run`` installs
+it). Usage: ``python tests/web/screenshots.py OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "server"))
+from live_server import live_server  # noqa: E402
+
+WIDTH = 1280
+MAX_HEIGHT = 2200
+
+
+def wait_for(driver: WebDriver, css: str) -> None:
+    WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def full_page(driver: WebDriver, path: Path, height: int | None = None) -> None:
+    """The page from its top, ``height`` pixels (default: the whole page, at most MAX_HEIGHT)."""
+    whole = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.set_window_size(WIDTH, min(height or whole, MAX_HEIGHT))
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(path))
+    driver.set_window_size(WIDTH, 1000)
+
+
+def home(driver: WebDriver, url: str, out: Path) -> None:
+    driver.get(url + "/")
+    wait_for(driver, "#knowledge svg")
+    full_page(driver, out / "home.png", 1500)
+
+
+def query(driver: WebDriver, url: str, out: Path) -> None:
+    driver.get(url + "/query?example=causes-of-subtype")
+    wait_for(driver, '#yasgui[data-ready="yes"] .CodeMirror')
+    driver.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
+    wait_for(driver, ".tabPanel.active .yasr table.dataTable tbody tr")
+    full_page(driver, out / "query.png", 1300)
+
+
+def resource(driver: WebDriver, url: str, out: Path) -> None:
+    driver.get(url + "/id/calcinosis-cutis")
+    wait_for(driver, "#statements")
+    full_page(driver, out / "resource.png", 1600)
+
+
+def neighbourhood(driver: WebDriver, url: str, out: Path) -> None:
+    driver.get(url + "/id/metastatic-calcinosis-cutis")
+    wait_for(driver, '#neighbourhood-graph[data-ready="yes"]')
+    driver.find_element(By.ID, "neighbourhood").screenshot(str(out / "neighbourhood.png"))
+
+
+def ontology(driver: WebDriver, url: str, out: Path) -> None:
+    driver.set_window_size(WIDTH, 1800)
+    driver.get(url + "/ontology")
+    wait_for(driver, "#tree")
+    for class_ in ("Condition", "Disease", "Treatment"):
+        driver.find_element(By.XPATH, f"//section[@id='tree']//summary[a[@href='/ontology/{class_}']]").click()
+    driver.find_element(By.ID, "tree").screenshot(str(out / "ontology.png"))
+    driver.set_window_size(WIDTH, 1000)
+
+
+SHOTS: tuple[Callable[[WebDriver, str, Path], None], ...] = (home, query, resource, neighbourhood, ontology)
+
+
+def main(out: Path) -> int:
+    data = ROOT / "build" / "calcinosis-kg.nt"
+    if not data.is_file():
+        print(f"{data} is missing: run `make build` first", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="screenshots-") as work,
+        live_server(Path(work), [data], {"KG_QUERY_WORKERS": "1"}) as server,
+    ):
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--hide-scrollbars", f"--window-size={WIDTH},1000", f"--user-data-dir={work}/profile"):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        try:
+            for shot in SHOTS:
+                shot(driver, server.url, out)
+                print(f"{out / shot.__name__}.png")
+        finally:
+            driver.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"))
