@@ -86,6 +86,13 @@ def request_params() -> ops.Params:
                 isinstance(p, dict) and isinstance(p.get("name"), str) for p in parameters
             ):
                 raise InvalidRequest("Parameters.parameter must be a list of parameters, each with a name")
+            for parameter in parameters:
+                if not parameter["name"].strip():
+                    raise InvalidRequest("A parameter of the Parameters resource has an empty name")
+                empty = [key for key, value in parameter.items() if key.startswith("value") and value == ""]
+                if empty:
+                    # FHIR's primitive values may not be empty strings (a string holds at least one character).
+                    raise InvalidRequest(f"The parameter {parameter['name']!r} has an empty {empty[0]}")
             items += parameters
     return ops.Params(items)
 
