@@ -87,8 +87,6 @@ def request_params() -> ops.Params:
             ):
                 raise InvalidRequest("Parameters.parameter must be a list of parameters, each with a name")
             for parameter in parameters:
-                if not parameter["name"].strip():
-                    raise InvalidRequest("A parameter of the Parameters resource has an empty name")
                 empty = [key for key, value in parameter.items() if key.startswith("value") and value == ""]
                 if empty:
                     # FHIR's primitive values may not be empty strings (a string holds at least one character).
