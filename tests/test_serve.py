@@ -53,7 +53,13 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Stopping on SIGTERM is tested in tests/server/test_production.py; here make may still be waking up
+            # on a loaded machine. The group is killed so that nothing outlives the test.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
     assert (build_dir / "calcinosis-kg.nt").is_file()
 
 
