@@ -27,7 +27,7 @@ from calcinosis_kg.server.metrics import Metrics, install_request_counter, make_
 from calcinosis_kg.server.openapi import make_openapi_blueprint
 from calcinosis_kg.server.queries_api import make_queries_blueprint
 from calcinosis_kg.server.settings import Settings
-from calcinosis_kg.server.sparql.endpoint import make_sparql_blueprint
+from calcinosis_kg.server.sparql.endpoint import QueryFastPath, make_sparql_blueprint
 from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.ui import ResourcePages, make_ui_blueprint
 from calcinosis_kg.server.void import DatasetDumps, DatasetStatistics, make_void_blueprint
@@ -109,13 +109,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
     app.register_blueprint(make_void_blueprint(statistics, dumps))
     app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data, statistics), pool))
-    install_conditional_get(app, DataVersion.of(paths))
+    version = DataVersion.of(paths)
+    install_conditional_get(app, version)
     app.register_blueprint(make_health_blueprint(summary))
     app.register_blueprint(make_queries_blueprint(pool, catalog))
     app.register_blueprint(make_lookup_blueprint(lambda: LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
     app.register_blueprint(make_metrics_blueprint(metrics))
     app.register_blueprint(make_fhir_blueprint(GraphTerminology(pool)))
+    app.wsgi_app = QueryFastPath(app.wsgi_app, pool, settings, version, metrics)  # type: ignore[method-assign]
     if settings.trust_proxy:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -5,7 +5,7 @@ the request alone: its query text, base IRI, dataset (``default-graph-uri``/``na
 bindings (a canned query's validated parameters) and result format. :class:`ResultCache` keys an entry on the
 first four (:func:`request_key`) and keeps in it the kind of answer the query gives (learnt from its first
 answer) and its written answers by format; a lookup negotiates the format in the server process
-(:func:`~calcinosis_kg.server.formats.choose_format`, memoized) and returns the stored bytes, which are the
+(:func:`~calcinosis_kg.server.formats.choose_format`) and returns the stored bytes, which are the
 same bytes every time, so the ETag that :mod:`calcinosis_kg.server.conditional` derives from the body is
 stable and revalidation answers 304.
 
@@ -23,7 +23,6 @@ granian workers each have their own. :func:`answered_from_cache` tells the WSGI 
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 from collections import OrderedDict
@@ -31,13 +30,14 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from calcinosis_kg.server.engines.contract import Answer, Job
-from calcinosis_kg.server.formats import FORMATS, Family, ResultFormat, choose_format
+from calcinosis_kg.server.formats import FORMATS, Family, choose_format
 
 _ENTRY_OVERHEAD = 256
 """Bytes counted for each entry besides its bodies and query text (key tuple, dicts, Answer objects)."""
 
 _VOLATILE = re.compile(r"(?i)\b(?:NOW|RAND|UUID|STRUUID|BNODE)\s*\(")
 """Calls to the SPARQL functions whose value changes from one evaluation to the next."""
+_VOLATILE_NAMES = ("now", "rand", "uuid", "bnode")
 
 _BY_CONTENT_TYPE = {fmt.content_type: fmt for fmt in FORMATS}
 
@@ -65,13 +65,10 @@ def request_key(job: Job, version: str = "") -> RequestKey:
 
 def is_volatile(query: str) -> bool:
     """True if ``query`` calls a function whose value differs between evaluations (its answer is not cached)."""
+    lowered = query.lower()  # substring searches first: the regular expression is slow over a long text
+    if not any(name in lowered for name in _VOLATILE_NAMES):
+        return False
     return _VOLATILE.search(query) is not None
-
-
-@functools.lru_cache(maxsize=1024)
-def negotiate(accept: str | None, formats: tuple[str, ...], family: Family) -> ResultFormat:
-    """:func:`choose_format`, memoized (a server sees few distinct Accept headers); raises as it does."""
-    return choose_format(accept, formats, family)
 
 
 @dataclass
@@ -121,7 +118,7 @@ class ResultCache:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
-        answer = entry.answers.get(negotiate(job.accept, job.formats, entry.family).key)
+        answer = entry.answers.get(choose_format(job.accept, job.formats, entry.family).key)
         with self._lock:
             if answer is None:
                 self.misses += 1

@@ -18,15 +18,27 @@ already carry an ETag (static files sent by ``send_file``) keep theirs; streamed
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, request
+from werkzeug.http import http_date
 
 _CHUNK = 1 << 20
+CONDITIONAL_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
+"""The request headers (WSGI names) that make a response conditional or partial."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +63,24 @@ class DataVersion:
             newest = max(newest, path.stat().st_mtime)
         return cls(tag=digest.hexdigest(), last_modified=datetime.fromtimestamp(int(newest), UTC))
 
+    @functools.cached_property
+    def last_modified_header(self) -> str:
+        """:attr:`last_modified` as an HTTP date."""
+        return http_date(self.last_modified)
+
     def etag(self, body: bytes) -> str:
         """The entity tag (without quotes) of a response whose body is ``body``."""
         return hashlib.sha256(self.tag.encode() + b"\0" + body).hexdigest()[:40]
+
+
+def validators(version: DataVersion, body: bytes) -> list[tuple[str, str]]:
+    """The headers :func:`install_conditional_get` gives a 200 response with ``body`` that sets none of them."""
+    return [
+        ("Last-Modified", version.last_modified_header),
+        ("ETag", f'"{version.etag(body)}"'),
+        ("Cache-Control", "no-cache"),
+        ("Date", http_now()),
+    ]
 
 
 def install_conditional_get(app: Flask, version: DataVersion) -> None:
@@ -63,11 +90,26 @@ def install_conditional_get(app: Flask, version: DataVersion) -> None:
     def make_conditional(response: Response) -> Response:
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
-        if response.last_modified is None:
-            response.last_modified = version.last_modified
-        if "ETag" not in response.headers and not (response.is_streamed or response.direct_passthrough):
-            response.set_etag(version.etag(response.get_data()))
-        if "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-cache"
-        response.make_conditional(request)
+        headers = response.headers
+        if "Last-Modified" not in headers:
+            headers["Last-Modified"] = version.last_modified_header
+        if "ETag" not in headers and not (response.is_streamed or response.direct_passthrough):
+            headers["ETag"] = f'"{version.etag(response.get_data())}"'
+        if "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-cache"
+        if any(name in request.environ for name in CONDITIONAL_HEADERS):
+            response.make_conditional(request)  # 304, 412 or 206; adds Date
+        elif "Date" not in headers:
+            headers["Date"] = http_now()
         return response
+
+
+def http_now() -> str:
+    """The ``Date`` header for now, written once per second."""
+    second = int(time.time())
+    if _DATE[0] != second:
+        _DATE[:] = [second, http_date(second)]
+    return str(_DATE[1])
+
+
+_DATE: list[int | str] = [0, ""]

@@ -134,13 +134,27 @@ def status_of(error: EndpointError) -> int:
     return 400
 
 
-def text_response(message: str, status: int) -> Response:
-    """A ``text/plain`` response whose body is ``message`` followed by a newline.
+TEXT_PLAIN = "text/plain; charset=utf-8"
+INTERNAL_ERROR_MESSAGE = "Internal server error (the details are in the server log)."
 
-    Text that UTF-8 cannot encode (a lone surrogate echoed from the request) is written as a backslash escape.
-    """
-    body = (message.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
-    return Response(body, status=status, content_type="text/plain; charset=utf-8")
+
+def text_body(message: str) -> bytes:
+    """``message`` followed by a newline, as UTF-8; text UTF-8 cannot encode (a lone surrogate echoed from the
+    request) is written as a backslash escape."""
+    return (message.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
+
+
+def text_response(message: str, status: int) -> Response:
+    """A ``text/plain`` response whose body is ``message`` followed by a newline (see :func:`text_body`)."""
+    return Response(text_body(message), status=status, content_type=TEXT_PLAIN)
+
+
+def error_parts(error: EndpointError) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """Status, body and headers of the response refusing a request with ``error`` (the one mapping)."""
+    headers = [("Content-Type", TEXT_PLAIN)]
+    if isinstance(error, ServerBusy):
+        headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
+    return status_of(error), text_body(str(error)), headers
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -148,15 +162,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(EndpointError)
     def endpoint_error(error: EndpointError) -> Response:
-        response = text_response(str(error), status_of(error))
-        if isinstance(error, ServerBusy):
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        status, body, headers = error_parts(error)
+        return Response(body, status=status, headers=headers)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error: InternalServerError) -> Response:
         # Flask has already logged the original exception with its traceback; the client gets none of it.
-        return text_response("Internal server error (the details are in the server log).", 500)
+        return text_response(INTERNAL_ERROR_MESSAGE, 500)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -15,6 +15,7 @@ highest q wins, then the more specific match, then the server's order. Aliases (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -161,6 +162,7 @@ class _MediaRange:
         return 2 if self.subtype == subtype else -1
 
 
+@functools.cache
 def formats_of(family: Family) -> tuple[ResultFormat, ...]:
     """The formats of ``family``, default first."""
     return tuple(fmt for fmt in FORMATS if fmt.family is family)
@@ -185,10 +187,26 @@ def negotiate(accept: str | None, offered: Sequence[ResultFormat]) -> ResultForm
     """The format of ``offered`` that ``Accept`` prefers, or None if it accepts none of them.
 
     Highest q first, then the most specific matching range (``text/turtle`` over ``text/*`` over ``*/*``),
-    then the order of ``offered``; no or an empty ``Accept`` means the first offered format.
+    then the order of ``offered``; no or an empty ``Accept`` means the first offered format. Memoized for
+    headers up to :data:`_MEMO_ACCEPT` characters (clients send few distinct ones).
     """
     if accept is None or not accept.strip():
         return offered[0]
+    if len(accept) <= _MEMO_ACCEPT:
+        return _negotiate_memo(accept, tuple(offered))
+    return _negotiate(accept, offered)
+
+
+_MEMO_ACCEPT = 512
+"""Longest ``Accept`` header whose negotiation is remembered (the memo holds at most 1,024 of them)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _negotiate_memo(accept: str, offered: tuple[ResultFormat, ...]) -> ResultFormat | None:
+    return _negotiate(accept, offered)
+
+
+def _negotiate(accept: str, offered: Sequence[ResultFormat]) -> ResultFormat | None:
     ranges = _parse_accept(accept)
     scored = [(_score(ranges, fmt), -index, fmt) for index, fmt in enumerate(offered)]
     (best_q, _), _, best = max(scored, key=lambda entry: (entry[0], entry[1]))

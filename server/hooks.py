@@ -16,6 +16,10 @@ ACCESS_LOG = "calcinosis_kg.server.access"
 
 _PREFLIGHT_MAX_AGE = 86_400
 
+COMMON_HEADERS = (("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "nosniff"))
+"""Headers of every response: any origin may read it (without credentials), and every body is served as the
+type it is declared as (no browser guesses HTML out of a query answer)."""
+
 
 def install_cors(app: Flask) -> None:
     """Let browser pages on any origin use the endpoint, without credentials.
@@ -27,9 +31,8 @@ def install_cors(app: Flask) -> None:
 
     @app.after_request
     def add_cors_headers(response: Response) -> Response:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        # Every body is served as the type it is declared as: no browser guesses HTML out of a query answer.
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        for name, value in COMMON_HEADERS:
+            response.headers[name] = value
         location = response.headers.get("Location")
         if location is not None and 300 <= response.status_code < 400:
             # A redirect names the path only: an absolute URL would repeat the Host header the client chose
@@ -78,16 +81,28 @@ def install_access_log(app: Flask) -> None:
     @app.after_request
     def log_request(response: Response) -> Response:
         started: float = g.get("request_started", time.perf_counter())
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.info(
-            "%s %s %s %d %.1fms",
-            request.remote_addr or "-",
-            request.method,
-            request.path,
-            response.status_code,
-            elapsed_ms,
-        )
+        log_access(logger, request.remote_addr, request.method, request.path, response.status_code, started)
         return response
+
+
+def log_access(logger: logging.Logger, client: str | None, method: str, path: str, status: int, started: float) -> None:
+    """The access-log line of one request (every layer that answers requests writes it so)."""
+    logger.info("%s %s %s %d %.1fms", client or "-", method, path, status, (time.perf_counter() - started) * 1000)
+
+
+class _AccessFormatter(logging.Formatter):
+    """``%(asctime)s %(message)s``, with the time written once per second (a line per request adds up)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(message)s")
+        self._second = -1
+        self._written = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        second = int(record.created)
+        if second != self._second:
+            self._written, self._second = time.strftime(self.default_time_format, self.converter(second)), second
+        return f"{self._written},{int(record.msecs):03d}"
 
 
 def access_logger() -> logging.Logger:
@@ -95,7 +110,7 @@ def access_logger() -> logging.Logger:
     logger = logging.getLogger(ACCESS_LOG)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        handler.setFormatter(_AccessFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False

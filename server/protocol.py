@@ -9,13 +9,14 @@ description. Anything else is refused with a message saying what is wrong.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from flask import Request
 from rdflib import URIRef
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request
 
 from calcinosis_kg.queries.catalog import ABSOLUTE_IRI
 from calcinosis_kg.server.engines.contract import DatasetSpec
@@ -56,7 +57,7 @@ def read_request(request: Request, max_body: int) -> ProtocolRequest:
     if request.method == "POST":
         params, body_query = _read_post(request, max_body)
     else:
-        params, body_query = request.args, None
+        params, body_query = url_parameters(request), None
     if params.getlist("update"):
         if params.getlist("query") or body_query is not None:
             raise ProtocolError("The request has both a query and an update; send one query.")
@@ -78,6 +79,37 @@ def read_request(request: Request, max_body: int) -> ProtocolRequest:
     return ProtocolRequest(query=queries[0], dataset=dataset, formats=tuple(params.getlist("format")))
 
 
+def url_parameters(request: Request) -> MultiDict[str, str]:
+    """The URL's parameters, as werkzeug's ``request.args`` has them, decoded faster in the common case.
+
+    A query sent by GET is a kilobyte of ``%hh`` escapes, which ``urllib.parse`` decodes one at a time in
+    Python; here each value is decoded at once by the codec machinery (``%`` becomes ``\\x``, the
+    backslashes already there doubled). What that cannot decode (an invalid escape, bytes that are not UTF-8)
+    goes to werkzeug, which quotes such bytes back.
+    """
+    try:
+        return MultiDict(_decode_pairs(request.environ.get("QUERY_STRING", "")))
+    except (ValueError, UnicodeDecodeError):
+        return request.args
+
+
+def _decode_pairs(query_string: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in query_string.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_unquote(name), _unquote(value)))
+    return pairs
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text.encode("latin-1").decode("utf-8")
+    raw = text.replace("+", " ").encode("latin-1").replace(b"\\", b"\\\\").replace(b"%", b"\\x")
+    decoded: bytes = codecs.escape_decode(raw)[0]
+    return decoded.decode("utf-8")
+
+
 def _read_post(request: Request, max_body: int) -> tuple[MultiDict[str, str], str | None]:
     """The parameters of a POST (URL and form together) and, for a direct POST, the query in the body."""
     media_type = request.mimetype
@@ -94,8 +126,8 @@ def _read_post(request: Request, max_body: int) -> tuple[MultiDict[str, str], st
         raise UnsupportedContentType(f"Charset {charset!r} is not supported; send the request in UTF-8.")
     text = _utf8(_read_body(request, max_body))
     if media_type == SPARQL_QUERY:
-        return MultiDict(request.args), text
-    params: MultiDict[str, str] = MultiDict(request.args)
+        return url_parameters(request), text
+    params: MultiDict[str, str] = url_parameters(request)
     try:
         fields = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=_MAX_FORM_FIELDS)
     except UnicodeDecodeError as error:

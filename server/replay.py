@@ -29,20 +29,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from calcinosis_kg.server.cache import answered_from_cache
-from calcinosis_kg.server.hooks import access_logger
+from calcinosis_kg.server.conditional import CONDITIONAL_HEADERS
+from calcinosis_kg.server.hooks import access_logger, log_access
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REPLAYED_PATHS = ("/sparql", "/queries/")
-_BYPASS_HEADERS = (
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_MATCH",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "HTTP_IF_RANGE",
-    "HTTP_RANGE",
-)
 _KEY_FIELDS = ("PATH_INFO", "QUERY_STRING", "HTTP_ACCEPT", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _ENTRY_OVERHEAD = 512
 
@@ -126,21 +119,14 @@ class ResponseReplay:
         """The request's key, or None if it must go to the app (method, path, conditional headers)."""
         if environ.get("REQUEST_METHOD") != "GET" or not str(environ.get("PATH_INFO", "")).startswith(REPLAYED_PATHS):
             return None
-        if any(name in environ for name in _BYPASS_HEADERS):
+        if any(name in environ for name in CONDITIONAL_HEADERS):
             return None
         return (str(environ.get("wsgi.url_scheme", "")), *(str(environ.get(name, "")) for name in _KEY_FIELDS))
 
     def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
         """The access-log line :func:`~calcinosis_kg.server.hooks.install_access_log` writes for a request."""
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
-        self._log.info(
-            "%s %s %s %d %.1fms",
-            environ.get("REMOTE_ADDR") or "-",
-            "GET",
-            path,
-            int(status[:3]),
-            (time.perf_counter() - started) * 1000,
-        )
+        log_access(self._log, environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
 
 
 def install_replay(app: Flask, *, max_entries: int, max_bytes: int, trust_proxy: int) -> ResponseReplay | None:

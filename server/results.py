@@ -102,9 +102,17 @@ def json_term(term: Term) -> dict[str, str]:
     return {"type": "literal", "value": term.value, "datatype": datatype}
 
 
+_JSON_TERMS: dict[Term, str] = {}
+"""Terms already encoded as JSON bindings, kept across answers (a worker answers over the same data again and
+again; IRIs and labels repeat); emptied when it reaches :data:`_JSON_TERMS_MAX` entries."""
+_JSON_TERMS_MAX = 65_536
+
+
 def _json_rows(variables: Sequence[str], rows: Sequence[Row]) -> str:
-    """The JSON document, written as text: each distinct term is encoded once (IRIs and labels repeat a lot)."""
-    memo: dict[Term, str] = {}
+    """The JSON document, written as text: each distinct term is encoded once (see :data:`_JSON_TERMS`)."""
+    memo = _JSON_TERMS
+    if len(memo) > _JSON_TERMS_MAX:
+        memo.clear()
     names = [json.dumps(var, ensure_ascii=False) + ":" for var in variables]
     bindings = []
     for row in rows:

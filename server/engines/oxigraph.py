@@ -55,6 +55,7 @@ from calcinosis_kg.server.sparql.lexer import (
     Token,
     TokenKind,
     analyze,
+    needs_analysis,
     term_iri,
 )
 
@@ -133,14 +134,16 @@ class OxigraphEngine:
 
     def execute(self, job: Job) -> Answer:
         """Answer ``job``; raises an :class:`~calcinosis_kg.server.errors.EndpointError` to refuse it."""
-        analysis = self._screen(job)
+        analysis = self._screen(job) if job.bindings or needs_analysis(job.query, self._limits) else None
+        if analysis is None:
+            self._check_dataset(job, None)
         options = self._options(job, analysis)
         text = job.query
-        if analysis.form == "describe":
+        if analysis is not None and analysis.form == "describe":
             return self._describe(job, analysis, options)
-        if job.bindings:
+        if job.bindings and analysis is not None:
             text = self._bind(job, analysis, options)
-        result = self._query(text, options, analysis)
+        result = self._query(text, options, job if analysis is None else analysis)
         if isinstance(result, ox.QueryBoolean):
             fmt = choose_format(job.accept, job.formats, Family.RESULTS)
             return Answer(write_boolean(fmt, bool(result)), fmt.content_type)
@@ -153,6 +156,7 @@ class OxigraphEngine:
     # --- before the engine -----------------------------------------------------------------------------------
 
     def _screen(self, job: Job) -> Analysis:
+        """Read the text with the lexer and refuse what must not reach the engine (see the module docstring)."""
         try:
             analysis = analyze(job.query, job.base, QUERY_PREFIXES, self._limits)
         except LimitExceeded as error:
@@ -166,27 +170,47 @@ class OxigraphEngine:
                 f"SERVICE refused ({analysis.service.text!r} at offset {analysis.service.start}): this endpoint "
                 "does not evaluate federated queries and never contacts other services."
             )
+        self._check_dataset(job, analysis)
+        return analysis
+
+    def _check_dataset(self, job: Job, analysis: Analysis | None) -> None:
+        """Refuse graphs the store does not hold: the request's, else the query's FROM and FROM NAMED."""
         if job.dataset is not None:
             names = [str(name) for name in (*job.dataset.default, *job.dataset.named)]
             check_graphs(names, self._named, "The request's default-graph-uri/named-graph-uri")
-        else:
+        elif analysis is not None:
             check_graphs((*analysis.from_default, *analysis.from_named), self._named, "The query's FROM/FROM NAMED")
-        return analysis
 
-    def _options(self, job: Job, analysis: Analysis) -> dict[str, Any]:
-        options: dict[str, Any] = {"base_iri": job.base, "prefixes": QUERY_PREFIXES}
+    def _options(self, job: Job, analysis: Analysis | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"base_iri": job.base}
         if job.dataset is not None:
             options["default_graph"] = [ox.NamedNode(str(name)) for name in job.dataset.default]
             options["named_graphs"] = [ox.NamedNode(str(name)) for name in job.dataset.named]
-        elif self._union and not (analysis.from_default or analysis.from_named):
+        elif self._union and not (analysis is not None and (analysis.from_default or analysis.from_named)):
             options["use_default_graph_as_union"] = True
         return options
 
     # --- evaluation ------------------------------------------------------------------------------------------
 
-    def _query(self, text: str, options: Mapping[str, Any], analysis: Analysis | None = None) -> Any:
+    def _query(self, text: str, options: Mapping[str, Any], screened: Analysis | Job | None = None) -> Any:
+        """Evaluate ``text``; first without the predeclared prefixes, which cost a parse of each.
+
+        A text that parses without them declares every prefix it uses, and its own declarations win anyway, so
+        it means the same with them. On a syntax error the text is parsed again with them; when it was not
+        analyzed yet (``screened`` is its job), the lexer reads it first, so that an update is refused as
+        such (403) rather than as a syntax error.
+        """
         try:
             return self._store.query(text, **options)
+        except SyntaxError:
+            pass
+        except OSError as error:
+            raise InternalQueryError(f"The store could not be read: {error}") from error
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"The query failed during evaluation: {error}") from error
+        analysis = self._screen(screened) if isinstance(screened, Job) else screened
+        try:
+            return self._store.query(text, prefixes=QUERY_PREFIXES, **options)
         except SyntaxError as error:
             raise MalformedQuery(syntax_message(str(error), text, analysis)) from None
         except OSError as error:

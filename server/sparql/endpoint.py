@@ -1,49 +1,142 @@
-"""The ``/sparql`` endpoint: SPARQL 1.1 queries by GET and POST, and the service description."""
+"""The ``/sparql`` endpoint: SPARQL 1.1 queries by GET and POST, and the service description.
+
+Two doors lead to the same code (:func:`query_job` reads the request, the pool answers the job):
+
+- :class:`QueryFastPath`, a WSGI middleware in front of Flask, answers the common case, a ``GET`` with a query
+  and no conditional header, with the headers Flask's hooks would give (validators, CORS, ``nosniff``, the
+  access-log line, the request counter). Flask's request cycle costs more than evaluating a typical query,
+  and a query endpoint is judged by its rate of unique queries;
+- the blueprint answers everything else: ``POST``, ``HEAD``, conditional requests (304) and the service
+  description.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from flask import Blueprint, Response, request
+from werkzeug.wrappers import Request
+
+from calcinosis_kg.server.conditional import CONDITIONAL_HEADERS, DataVersion, validators
 from calcinosis_kg.server.data import DatasetSummary
 from calcinosis_kg.server.engines.contract import Job
+from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, EndpointError, error_parts, text_body
 from calcinosis_kg.server.formats import Family, choose_format
-from calcinosis_kg.server.protocol import read_request
+from calcinosis_kg.server.hooks import COMMON_HEADERS, access_logger, log_access
+from calcinosis_kg.server.metrics import Metrics
+from calcinosis_kg.server.protocol import ProtocolRequest, read_request
 from calcinosis_kg.server.results import write_graph
 from calcinosis_kg.server.service_description import service_description
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.workers.pool import QueryPool
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PATHS = ("/sparql", "/sparql/")
+VARY = ("Vary", "Accept")
+"""Every answer's format depends on the request's Accept header (so caches must key on it)."""
+
+
+def query_job(req: Request, protocol: ProtocolRequest, query: str) -> Job:
+    """The job of a protocol request with a query. The endpoint's URL as the client used it (after ProxyFix,
+    when proxies are trusted) is the base IRI of the query."""
+    return Job(
+        query=query,
+        base=req.base_url,
+        accept=req.headers.get("Accept"),
+        formats=protocol.formats,
+        dataset=protocol.dataset,
+    )
+
 
 def make_sparql_blueprint(pool: QueryPool, summary: DatasetSummary, settings: Settings) -> Blueprint:
     """The blueprint answering ``/sparql`` (and ``/sparql/``) with queries evaluated by ``pool``.
 
-    The endpoint's URL as the client used it (after ProxyFix, when proxies are trusted) is both the
-    service description's ``sd:endpoint`` and the base IRI of queries.
+    The endpoint's URL as the client used it is also the service description's ``sd:endpoint``.
     """
     blueprint = Blueprint("sparql", __name__)
 
-    @blueprint.route("/sparql", methods=["GET", "POST"])
-    @blueprint.route("/sparql/", methods=["GET", "POST"])
+    @blueprint.route(ENDPOINT_PATHS[0], methods=["GET", "POST"])
+    @blueprint.route(ENDPOINT_PATHS[1], methods=["GET", "POST"])
     def sparql() -> Response:
         protocol = read_request(request, settings.max_body)
-        accept = request.headers.get("Accept")
         if protocol.query is None:
-            fmt = choose_format(accept, protocol.formats, Family.GRAPH)
+            fmt = choose_format(request.headers.get("Accept"), protocol.formats, Family.GRAPH)
             body = write_graph(fmt, service_description(request.base_url, summary))
-            return _negotiated(body, fmt.content_type)
-        job = Job(
-            query=protocol.query,
-            base=request.base_url,
-            accept=accept,
-            formats=protocol.formats,
-            dataset=protocol.dataset,
-        )
-        answer = pool.run(job)
-        return _negotiated(answer.body, answer.content_type)
+            return Response(body, content_type=fmt.content_type, headers=[VARY])
+        answer = pool.run(query_job(request, protocol, protocol.query))
+        return Response(answer.body, content_type=answer.content_type, headers=[VARY])
 
     return blueprint
 
 
-def _negotiated(body: bytes, content_type: str) -> Response:
-    """A response whose format depended on the request's Accept header (so caches must key on it)."""
-    return Response(body, content_type=content_type, headers={"Vary": "Accept"})
+class QueryFastPath:
+    """Answers ``GET /sparql?query=...`` without entering Flask; passes every other request to ``app``.
+
+    The response is the one the blueprint and Flask's hooks give the same request: the answer with
+    ``Content-Type`` and ``Vary``, the validators of :mod:`~calcinosis_kg.server.conditional` on a 200, a
+    refusal as :func:`~calcinosis_kg.server.errors.error_parts` writes it, then the
+    :data:`~calcinosis_kg.server.hooks.COMMON_HEADERS`; one access-log line, one count in ``/metrics``. A
+    request with a conditional header goes to Flask, which answers 304; a request for the service
+    description too.
+    """
+
+    def __init__(
+        self, app: WSGIApplication, pool: QueryPool, settings: Settings, version: DataVersion, metrics: Metrics
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.settings = settings
+        self.version = version
+        self.metrics = metrics
+        self._log = access_logger()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or path not in ENDPOINT_PATHS
+            or "query=" not in environ.get("QUERY_STRING", "")
+            or any(name in environ for name in CONDITIONAL_HEADERS)
+        ):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        req = Request(environ)
+        try:
+            protocol = read_request(req, self.settings.max_body)
+            if protocol.query is None:
+                return self.app(environ, start_response)
+            answer = self.pool.run(query_job(req, protocol, protocol.query))
+            status = 200
+            body = answer.body
+            headers = [("Content-Type", answer.content_type), VARY, *validators(self.version, body)]
+        except EndpointError as error:
+            status, body, headers = error_parts(error)
+        except Exception:
+            log.exception("unexpected failure answering %s", req.full_path[:500])
+            status, body, headers = 500, text_body(INTERNAL_ERROR_MESSAGE), [("Content-Type", TEXT_PLAIN)]
+        headers.append(("Content-Length", str(len(body))))
+        headers.extend(COMMON_HEADERS)
+        start_response(_STATUS_LINES.get(status) or f"{status} {_reason(status)}", headers)
+        log_access(self._log, req.remote_addr, "GET", req.path, status, started)
+        self.metrics.count_request(str(path), status)
+        return [body]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.upper()
+    except ValueError:
+        return "UNKNOWN"
+
+
+_STATUS_LINES = {status: f"{status} {_reason(status)}" for status in (200, 400, 403, 406, 413, 415, 500, 503)}
+"""Status lines as werkzeug writes them (``200 OK``, ``400 BAD REQUEST``)."""

@@ -238,6 +238,27 @@ class Analysis:
     """The prefixes in force: those given to :func:`analyze` and those the prologue declares."""
 
 
+_TOKEN_WORDS = ("service", "from", "describe")
+"""Words the server must find as tokens when a query holds them (SERVICE, FROM graphs, DESCRIBE's rewrite)."""
+
+
+def needs_analysis(text: str, limits: Limits) -> bool:
+    """False when ``text`` can go to the engine without :func:`analyze`: every decision is already known.
+
+    That is when it has no ``\\`` (no escapes), none of ``service``, ``from``, ``describe`` in any case (so no
+    SERVICE, no FROM graph to check, not a DESCRIBE), and is within every limit whatever its tokens: at most
+    ``max_tokens`` characters (a token has at least one) and at most ``max_depth`` opening brackets. An update
+    is refused by the engine's parser, and then the text is analyzed to say so (see the engine). A few string
+    searches, so ordinary queries skip the tokenizer.
+    """
+    if len(text) > limits.max_tokens or 4 * len(text) > limits.max_bytes or "\\" in text:
+        return True
+    lowered = text.lower()
+    if any(word in lowered for word in _TOKEN_WORDS):
+        return True
+    return text.count("(") + text.count("{") + text.count("[") > limits.max_depth
+
+
 def analyze(text: str, base: str, prefixes: Mapping[str, str], limits: Limits | None = None) -> Analysis:
     """Expand, screen and tokenize ``text``; ``base`` and ``prefixes`` are those the engine will use.
 

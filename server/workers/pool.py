@@ -28,12 +28,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
+import select
 import signal
+import socket
 import stat
+import struct
 import threading
 import time
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from calcinosis_kg.server.cache import ResultCache, mark_answered_from_cache
@@ -57,7 +60,6 @@ from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 log = logging.getLogger(__name__)
 
 _FORK = multiprocessing.get_context("fork")
-_PARENT_CHECK_SECONDS = 1.0
 _LIMIT_NAMES: dict[type[EndpointError], str] = {
     QueryTimeout: "time",
     MemoryLimitExceeded: "memory",
@@ -170,27 +172,11 @@ class QueryPool:
         """
         self.start()
         started = time.monotonic()
-        with self._lock:
-            if self._waiting >= self.limits.queue:
-                raise QueueFull(
-                    f"All {self.size} query workers are busy and {self._waiting} queries are waiting "
-                    f"(KG_QUERY_QUEUE); retry in a moment."
-                )
-            self._waiting += 1
-        if self.metrics is not None:
-            self.metrics.waiting.inc()
         idle = self._idle
         try:
-            worker = idle.get(timeout=self.timeout)
+            worker = idle.get_nowait()
         except queue.Empty:
-            raise ServerBusy(
-                f"All {self.size} query workers stayed busy for {self.timeout:g} s; retry in a moment."
-            ) from None
-        finally:
-            with self._lock:
-                self._waiting -= 1
-            if self.metrics is not None:
-                self.metrics.waiting.dec()
+            worker = self._wait_for_worker(idle)
         try:
             if not worker.process.is_alive():
                 log.warning("query worker %s had stopped while idle; starting another", worker.pid)
@@ -205,6 +191,29 @@ class QueryPool:
             raise
         finally:
             idle.put(worker)
+
+    def _wait_for_worker(self, idle: queue.Queue[_Worker]) -> _Worker:
+        """Wait up to the time limit for a worker to be idle, as one of at most ``limits.queue`` requests."""
+        with self._lock:
+            if self._waiting >= self.limits.queue:
+                raise QueueFull(
+                    f"All {self.size} query workers are busy and {self._waiting} queries are waiting "
+                    f"(KG_QUERY_QUEUE); retry in a moment."
+                )
+            self._waiting += 1
+        if self.metrics is not None:
+            self.metrics.waiting.inc()
+        try:
+            return idle.get(timeout=self.timeout)
+        except queue.Empty:
+            raise ServerBusy(
+                f"All {self.size} query workers stayed busy for {self.timeout:g} s; retry in a moment."
+            ) from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+            if self.metrics is not None:
+                self.metrics.waiting.dec()
 
     def close(self) -> None:
         """Stop every worker started by this process (the pool restarts them if used again)."""
@@ -241,7 +250,7 @@ class QueryPool:
 
     def _fork(self) -> _Worker:
         """Start a worker (the caller holds the lock)."""
-        here, there = _FORK.Pipe()
+        here, there = socket.socketpair()
         process = _FORK.Process(
             target=_serve_jobs,
             args=(there, self._engine, os.getpid(), self.limits),
@@ -256,11 +265,13 @@ class QueryPool:
 
 
 class _Worker:
-    """The server's handle on one worker process: the process and the server's end of its pipe."""
+    """The server's handle on one worker process: the process and the server's end of its socket pair."""
 
-    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+    def __init__(self, process: BaseProcess, channel: socket.socket) -> None:
         self.process = process
-        self.connection = connection
+        self.channel = channel
+        self._poller = select.poll()
+        self._poller.register(channel.fileno(), select.POLLIN)
 
     @property
     def pid(self) -> int | None:
@@ -269,13 +280,13 @@ class _Worker:
     def ask(self, job: Job, timeout: float, limit: float, limits: WorkerLimits) -> Answer:
         """Send ``job`` and wait up to ``timeout`` seconds (what is left of ``limit``) for the answer."""
         try:
-            self.connection.send(job)
-            if not self.connection.poll(timeout):
+            send_message(self.channel, job)
+            if not self._poller.poll(max(1, int(timeout * 1000))):
                 raise QueryTimeout(
                     f"The query did not finish within the {limit:g} s limit (KG_QUERY_TIMEOUT) and was "
                     "stopped. Narrow the pattern or add a LIMIT."
                 )
-            outcome: Answer | EndpointError = self.connection.recv()
+            outcome = receive_message(self.channel)
         except (EOFError, OSError) as error:
             self.process.join(timeout=1)
             if self.process.exitcode == -signal.SIGABRT and limits.memory:
@@ -283,51 +294,76 @@ class _Worker:
             raise WorkerLost("The query worker stopped unexpectedly; the query was not answered.") from error
         if isinstance(outcome, EndpointError):
             raise outcome
+        assert isinstance(outcome, Answer)
         return outcome
 
     def stop(self) -> None:
-        """Kill the process (it may be in the middle of a query) and release its pipe."""
+        """Kill the process (it may be in the middle of a query) and release its socket."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=5)
-        self.connection.close()
+        self.channel.close()
+
+
+_FRAME = struct.Struct("!Q")
+"""A message on a worker's socket pair: its length, then the pickled object (a Job, an Answer or an error)."""
+
+
+def send_message(channel: socket.socket, message: object) -> None:
+    """Write ``message`` as one frame (blocking)."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    channel.sendall(_FRAME.pack(len(payload)) + payload)
+
+
+def receive_message(channel: socket.socket) -> object:
+    """Read one frame and unpickle it (blocking); raises :class:`EOFError` when the other end has closed."""
+    header = _receive_exactly(channel, _FRAME.size)
+    # Both ends are this server's own processes (a socket pair made before the fork): nothing untrusted.
+    return pickle.loads(_receive_exactly(channel, _FRAME.unpack(header)[0]))  # noqa: S301
+
+
+def _receive_exactly(channel: socket.socket, size: int) -> bytes:
+    data = channel.recv(size)
+    if len(data) == size:
+        return data
+    buffer = bytearray(data)
+    while len(buffer) < size:
+        chunk = channel.recv(min(size - len(buffer), 1 << 20))
+        if not chunk:
+            raise EOFError("the other end of the worker channel closed")
+        buffer += chunk
+    return bytes(buffer)
 
 
 # --- inside a worker process ----------------------------------------------------------------------------
 
 
-def _serve_jobs(connection: Connection, engine: Engine, server_pid: int, limits: WorkerLimits) -> None:
-    """A worker's life: answer jobs from the pipe until the server closes it or goes away."""
+def _serve_jobs(channel: socket.socket, engine: Engine, server_pid: int, limits: WorkerLimits) -> None:
+    """A worker's life: answer jobs from the socket until the server closes it or goes away."""
     if os.getppid() != server_pid:  # the server died before this worker started
         os._exit(0)
     os.nice(WORKER_NICENESS)
     _reset_signals()
-    _close_inherited_sockets(keep=connection.fileno())
+    _close_inherited_sockets(keep=channel.fileno())
     engine.worker_started()
     size = address_space()  # read before the sandbox forbids opening /proc
     forbid_io()
     threading.stack_size(WORKER_STACK_BYTES)
     base = None if size is None else size + WORKER_STACK_BYTES
-    answering = threading.Thread(
-        target=_answer_jobs, args=(connection, engine, server_pid, limits, base), name="kg-answer"
-    )
+    answering = threading.Thread(target=_answer_jobs, args=(channel, engine, limits, base), name="kg-answer")
     answering.start()
     watch_parent(server_pid, answering)
 
 
-def _answer_jobs(
-    connection: Connection, engine: Engine, server_pid: int, limits: WorkerLimits, base: int | None
-) -> None:
+def _answer_jobs(channel: socket.socket, engine: Engine, limits: WorkerLimits, base: int | None) -> None:
+    """Answer each job read from ``channel`` until it closes (the main thread exits if the server dies)."""
     cap_memory(base, limits.memory)
     while True:
-        if not connection.poll(_PARENT_CHECK_SECONDS):
-            if os.getppid() != server_pid:
-                return
-            continue
         try:
-            job: Job = connection.recv()
-            connection.send(_answer(engine, job, limits))
-        except (EOFError, BrokenPipeError):
+            job = receive_message(channel)
+            assert isinstance(job, Job)
+            send_message(channel, _answer(engine, job, limits))
+        except (EOFError, OSError):
             return
 
 
