@@ -23,14 +23,14 @@ build: $(STAMP)  ## build, validate and write the release artifacts to build/
 	$(BIN)/calcinosis-kg build
 
 # The browser libraries of the web UI (YASGUI, Cytoscape.js): `npm ci` from the committed package-lock.json, then
-# the few files the pages load are copied into server/static/npm/ (git-ignored) and served from our own origin.
+# the few files the pages load are copied into server/views/static/npm/ (git-ignored) and served from our own origin.
 # Without npm this says so, and the pages work without them (the plain query form, the server-drawn pictures).
-NPM_DIR   := server/static/npm
+NPM_DIR   := server/views/static/npm
 NPM_STAMP := $(NPM_DIR)/.stamp
 NPM_FILES := node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css \
              node_modules/cytoscape/dist/cytoscape.min.js
 
-static:  ## install the UI's browser libraries with npm ci (package-lock.json) into server/static/npm/
+static:  ## install the UI's browser libraries with npm ci (package-lock.json) into server/views/static/npm/
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_STAMP) \
 	  || echo "static: npm ci failed (no registry?): the pages work without the editor and the graph"; \
 	else echo "static: npm not found: the query page has its plain form and no SPARQL editor," \
@@ -55,6 +55,7 @@ TYPECHECK := build/typecheck/calcinosis_kg
 
 lint: $(STAMP)  ## ruff and mypy (strict)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	ln -s $(CURDIR)/kg/*.py $(TYPECHECK)/
 	for d in ontology graph server queries; do ln -s $(CURDIR)/$$d $(TYPECHECK)/$$d; done

@@ -31,22 +31,37 @@ def parse_args(argv: list[str] | None = None) -> Options:
         epilog=f"--only takes workloads/sections {', '.join(sections)} and servers {', '.join(SERVERS)}; "
         "without any of one kind, all of that kind run.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one 2 s wrk run each, no warm-up, 1 cold start, 5 timed runs per query")
-    parser.add_argument("--only", nargs="+", metavar="NAME", choices=[*sections, *SERVERS], default=[],
-                        help="run only these workloads/sections and/or servers")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: one 2 s wrk run each, no warm-up, 1 cold start, 5 timed runs per query",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=[*sections, *SERVERS],
+        default=[],
+        help="run only these workloads/sections and/or servers",
+    )
     parser.add_argument("--duration", type=float, help="seconds per measured wrk run (default 6, quick 2)")
-    parser.add_argument("--rounds", type=int,
-                        help="measured runs per workload and server, interleaved, merged (default 2, quick 1)")
+    parser.add_argument(
+        "--rounds", type=int, help="measured runs per workload and server, interleaved, merged (default 2, quick 1)"
+    )
     parser.add_argument("--warmup", type=float, help="seconds of wrk warm-up before each run (default 1, quick 0)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--timeout", type=float, default=5, help="wrk per-request timeout, seconds (default 5)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="granian worker processes of our server (default: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="granian worker processes of our server (default: one per core)",
+    )
     parser.add_argument("--cold-starts", type=int, help="cold starts per server, median kept (default 3, quick 1)")
-    parser.add_argument("--synthetic-triples", type=int, default=1_000_000,
-                        help="size of the synthetic graph (default 1,000,000)")
+    parser.add_argument(
+        "--synthetic-triples", type=int, default=1_000_000, help="size of the synthetic graph (default 1,000,000)"
+    )
     parser.add_argument("--data", type=Path, help="N-Triples file to serve instead of building the graph")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})")
     args = parser.parse_args(argv)

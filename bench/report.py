@@ -65,9 +65,8 @@ def machine(extra_versions: dict[str, str]) -> dict[str, Any]:
 
 def _git(*args: str) -> str:
     try:
-        done = subprocess.run(  # noqa: S603
-            ["git", *args], capture_output=True, text=True, timeout=10, check=False  # noqa: S607
-        )
+        command = ["git", *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.strip()
@@ -103,8 +102,17 @@ def http_table(results: Results) -> Table:
         r = run.result
         sockets = sum(r.socket_errors.values())
         rows.append(
-            [run.workload, label, f"{r.rps:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), str(r.non_2xx), str(sockets),
-             f"{r.requests:,}", run.note]
+            [
+                run.workload,
+                label,
+                f"{r.rps:,.0f}",
+                _ms(r.p50_ms),
+                _ms(r.p99_ms),
+                str(r.non_2xx),
+                str(sockets),
+                f"{r.requests:,}",
+                run.note,
+            ]
         )
     headers = ["workload", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors", "requests", "note"]
     return headers, rows
@@ -148,8 +156,12 @@ def cold_start_table(results: Results) -> Table:
         if start is None:
             continue
         rows.append(
-            [record.label, f"{start.health_s:.2f}", "-" if start.query_s is None else f"{start.query_s:.2f}",
-             str(len(record.cold_starts))]
+            [
+                record.label,
+                f"{start.health_s:.2f}",
+                "-" if start.query_s is None else f"{start.query_s:.2f}",
+                str(len(record.cold_starts)),
+            ]
         )
     return ["server", "to health s", "to first query s", "starts"], rows
 
@@ -235,8 +247,17 @@ def load_table(results: Results) -> Table:
                 probe.note,
             ]
         )
-    headers = ["graph", "engine", "triples", "load s", "peak RSS MB", "RSS before MB", "typical p50 ms",
-               "slowest p50 ms", "note"]
+    headers = [
+        "graph",
+        "engine",
+        "triples",
+        "load s",
+        "peak RSS MB",
+        "RSS before MB",
+        "typical p50 ms",
+        "slowest p50 ms",
+        "note",
+    ]
     return headers, rows
 
 
@@ -302,8 +323,7 @@ def _options_line(results: Results) -> str:
         f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']:g}s x {o['rounds']} rounds "
         f"(warm-up {o['warmup']:g} s), "
         f"our server with {o['workers']} granian workers, {o['cold_starts']} cold starts, "
-        f"graph of {data.get('triples', '?')} triples ({data.get('file', '?')})"
-        + (", quick" if o["quick"] else "")
+        f"graph of {data.get('triples', '?')} triples ({data.get('file', '?')})" + (", quick" if o["quick"] else "")
     )
 
 

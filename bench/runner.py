@@ -149,7 +149,12 @@ def inprocess(options: Options, data: Path, probe_file: Path, results: Results) 
     """Probe on the built graph: load, peak RSS and per-query latency with pyoxigraph (the server's engine)."""
     log("in-process probe on the built graph: pyoxigraph")
     probe = run_probe(
-        "built", "pyoxigraph", data, queries=probe_file, reps=options.probe_reps, budget=options.probe_budget,
+        "built",
+        "pyoxigraph",
+        data,
+        queries=probe_file,
+        reps=options.probe_reps,
+        budget=options.probe_budget,
         timeout=300,
     )
     results.inprocess.append(probe)
@@ -172,7 +177,12 @@ def big_graph(options: Options, data: Path, probe_file: Path, workdir: Path, res
     try:
         log(f"load probe on the {label} graph: pyoxigraph (at most 300 s)")
         probe: ProbeResult = run_probe(
-            label, "pyoxigraph", target, queries=probe_file, reps=options.probe_reps, budget=options.probe_budget,
+            label,
+            "pyoxigraph",
+            target,
+            queries=probe_file,
+            reps=options.probe_reps,
+            budget=options.probe_budget,
             timeout=300,
         )
         results.loads.append(probe)
@@ -260,8 +270,9 @@ def preflight(
     checks = []
     for request in requests:
         try:
-            reply = send(server.port, request.path, method=request.method, headers=request.headers,
-                         body=request.body, timeout=30)
+            reply = send(
+                server.port, request.path, method=request.method, headers=request.headers, body=request.body, timeout=30
+            )
         except OSError as error:
             checks.append(Check(request.name, None, None, str(error)))
             continue
@@ -316,8 +327,14 @@ def per_query(options: Options, server: Server, specs: list[CannedSpec]) -> list
             request = make(counter)
             start = time.perf_counter()
             try:
-                reply = send(server.port, request.path, method=request.method, headers=request.headers,
-                             body=request.body, timeout=options.timeout)
+                reply = send(
+                    server.port,
+                    request.path,
+                    method=request.method,
+                    headers=request.headers,
+                    body=request.body,
+                    timeout=options.timeout,
+                )
             except OSError as error:
                 failed = str(error)
                 break
@@ -357,8 +374,15 @@ def measure(
             else:
                 script.write_text(wrk.rotation_script(requests_for(workload, spec, specs, locals_)))
             log(f"wrk {phase} {seconds:g} s: {workload} on {spec.label}")
-            result = wrk.run(program, server.port, script, threads=options.threads,
-                             connections=options.connections, duration=seconds, timeout=options.timeout)
+            result = wrk.run(
+                program,
+                server.port,
+                script,
+                threads=options.threads,
+                connections=options.connections,
+                duration=seconds,
+                timeout=options.timeout,
+            )
     except (subprocess.SubprocessError, ValueError) as error:
         return f"wrk failed: {str(error).splitlines()[0]}"
     return result

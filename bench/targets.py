@@ -56,8 +56,10 @@ def unique_adhoc(results: Results) -> Target:
     name = f"unique ad-hoc queries, {_label(results)}"
     ours, peer = results.run("unique", OURS), results.run("unique", "oxigraph")
     if ours is None or peer is None:
-        why = _why_missing(results, OURS, "our server") if ours is None else _why_missing(
-            results, "oxigraph", "Oxigraph server"
+        why = (
+            _why_missing(results, OURS, "our server")
+            if ours is None
+            else _why_missing(results, "oxigraph", "Oxigraph server")
         )
         return Target(name, requirement, "N/A", why)
     ratio = _ratio(ours, peer)
@@ -76,8 +78,10 @@ def canned_mix(results: Results) -> Target:
     if ours is None:
         ours, how = results.run("adhoc", OURS), "ad-hoc /sparql (no /queries route)"
     if ours is None or peer is None:
-        why = _why_missing(results, OURS, "our server") if ours is None else _why_missing(
-            results, "oxigraph", "Oxigraph server"
+        why = (
+            _why_missing(results, OURS, "our server")
+            if ours is None
+            else _why_missing(results, "oxigraph", "Oxigraph server")
         )
         return Target(name, requirement, "N/A", why)
     ratio = _ratio(ours, peer)

@@ -11,7 +11,6 @@ code-systems table the mappings were expanded with (``code-systems.json``, see
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from rdflib.compare import to_canonical_graph
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
+from calcinosis_kg import paths
 from calcinosis_kg.graph import writers
 from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, bioregistry_code_systems
 from calcinosis_kg.graph.compiler import compile_knowledge
@@ -30,7 +30,6 @@ from calcinosis_kg.graph.release import (
     DIFF_JSON,
     DIFF_MARKDOWN,
     OBOGRAPHS_EXPORT,
-    RELEASES_DIR,
     obographs_json,
     previous_release,
     release_diff,
@@ -38,10 +37,9 @@ from calcinosis_kg.graph.release import (
 )
 from calcinosis_kg.graph.schema_doc import schema_markdown
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
+from calcinosis_kg.paths import RELEASES_DIR
 from calcinosis_kg.queries.catalog import load_catalog
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BUILD_DIR = Path(os.environ.get("KG_BUILD_DIR", REPO_ROOT / "build"))
 """Where ``make build`` writes the release artifacts (git-ignored)."""
 
 ARTIFACT_STEM = "calcinosis-kg"
@@ -53,7 +51,7 @@ FORMATS: dict[str, str] = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "ow
 
 def artifact_path(extension: str, build_dir: Path | None = None) -> Path:
     """Path of the merged-graph artifact with the given extension (``ttl``, ``nt``, ``jsonld``, ``owl``)."""
-    return (build_dir or DEFAULT_BUILD_DIR) / f"{ARTIFACT_STEM}.{extension}"
+    return (build_dir or paths.build_dir()) / f"{ARTIFACT_STEM}.{extension}"
 
 
 def build_graph(knowledge_files: list[Path] | None = None, mappings_file: Path | None = MAPPINGS_FILE) -> Graph:
@@ -198,7 +196,7 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: P
     Raises CurationError when the ontology's version IRI is not a dated release IRI or the previous release's
     snapshot is missing.
     """
-    out = build_dir or DEFAULT_BUILD_DIR
+    out = build_dir or paths.build_dir()
     out.mkdir(parents=True, exist_ok=True)
     ordered = canonical_graph(graph)
     written = []

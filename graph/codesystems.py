@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError, KGError
 from calcinosis_kg.graph.codes import CHECKERS
+from calcinosis_kg.paths import build_dir
 
 __all__ = [
     "CODE_SYSTEMS_FILE",
@@ -369,6 +370,5 @@ def default_code_systems() -> CodeSystems:
     That is the table the built graph was made with (``build/`` or ``$KG_BUILD_DIR``); without it, the table is
     computed from the Bioregistry (see :func:`load_code_systems`).
     """
-    from calcinosis_kg.graph.build import DEFAULT_BUILD_DIR  # imported here: graph.build imports the lookups
 
-    return load_code_systems(DEFAULT_BUILD_DIR / CODE_SYSTEMS_FILE)
+    return load_code_systems(build_dir() / CODE_SYSTEMS_FILE)

@@ -64,7 +64,16 @@ ALLOWED_QUALIFIER_VALUES: dict[str, frozenset[str]] = {
 
 ENTITY_KEYS = frozenset(
     {
-        "id", "type", "label", "synonyms", "source_wording", "definition", "note", "sources", "values", "relations",
+        "id",
+        "type",
+        "label",
+        "synonyms",
+        "source_wording",
+        "definition",
+        "note",
+        "sources",
+        "values",
+        "relations",
         "subjects",
     }
 )
@@ -198,7 +207,7 @@ class _Compiler:
             if not isinstance(wording, dict) or set(wording) != {"label", "note"}:
                 raise self.ctx.fail("each source_wording needs exactly 'label' and 'note'")
             g.add((subject, SKOS.altLabel, Literal(wording["label"], lang="en")))
-            note = f"Source wording \"{wording['label']}\": {' '.join(wording['note'].split())}"
+            note = f'Source wording "{wording["label"]}": {" ".join(wording["note"].split())}'
             g.add((subject, SKOS.editorialNote, Literal(note, lang="en")))
         if entry.get("note"):
             g.add((subject, SKOS.editorialNote, Literal(" ".join(entry["note"].split()), lang="en")))

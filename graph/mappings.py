@@ -48,8 +48,15 @@ MAPPING_PREDICATES: dict[str, URIRef] = {
     "skos:relatedMatch": SKOS.relatedMatch,
 }
 REQUIRED_COLUMNS = (
-    "subject_id", "subject_label", "predicate_id", "object_id", "object_label", "mapping_justification",
-    "author_id", "mapping_date", "see_also",
+    "subject_id",
+    "subject_label",
+    "predicate_id",
+    "object_id",
+    "object_label",
+    "mapping_justification",
+    "author_id",
+    "mapping_date",
+    "see_also",
 )
 
 MAPPING_SET_SOURCE = CC["calcinosis-kg-mapping-set"]
@@ -163,9 +170,7 @@ def mondo_statements(path: Path = MONDO_EVIDENCE_FILE) -> set[tuple[str, str, st
 def _mark_imported(mappings: list[Mapping], mondo: set[tuple[str, str, str]]) -> list[Mapping]:
     """Mark each mapping that repeats Mondo's statement about the Mondo class its entity is exactly mapped to."""
     mondo_class = {m.subject: m.object_id for m in mappings if m.system == "MONDO" and m.predicate == "skos:exactMatch"}
-    return [
-        replace(m, imported=(mondo_class.get(m.subject), m.predicate, m.object_id) in mondo) for m in mappings
-    ]
+    return [replace(m, imported=(mondo_class.get(m.subject), m.predicate, m.object_id) in mondo) for m in mappings]
 
 
 def load_mappings(entity_ids: set[str], path: Path = MAPPINGS_FILE) -> list[Mapping]:

@@ -32,9 +32,8 @@ from rdflib.term import Node
 
 from calcinosis_kg.errors import CurationError
 from calcinosis_kg.ontology import BASE, CC, CCO, ONTOLOGY_IRI, SSSOM, bind_prefixes
+from calcinosis_kg.paths import RELEASES_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RELEASES_DIR = REPO_ROOT / "releases"
 """Committed snapshots of previous releases, one folder per release (``releases/0.1.0/calcinosis-kg.nt.gz``)."""
 SNAPSHOT_NAME = "calcinosis-kg.nt.gz"
 OBOGRAPHS_EXPORT = "calcinosis-kg.obographs.json"
@@ -219,9 +218,7 @@ def _meta(graph: Graph, node: URIRef, *, individual: bool) -> dict[str, Any]:
             if described or prop == CCO.supportedBy:
                 values.append({"pred": str(prop), "val": str(value)})
     else:
-        values += [
-            {"pred": str(SKOS.editorialNote), "val": str(n)} for n in graph.objects(node, SKOS.editorialNote)
-        ]
+        values += [{"pred": str(SKOS.editorialNote), "val": str(n)} for n in graph.objects(node, SKOS.editorialNote)]
     if values:
         meta["basicPropertyValues"] = sorted(values, key=lambda v: (v["pred"], v["val"]))
     return meta
@@ -279,8 +276,16 @@ def obographs_document(graph: Graph) -> dict[str, Any]:
                 kinds = [k for k in _PROPERTY_TYPES if (external, RDF.type, k) in graph]
                 nodes.append(_node(graph, external, "PROPERTY", _PROPERTY_TYPES[kinds[0]] if kinds else None))
     header_values = []
-    for prop in (OWL.versionInfo, DCTERMS.title, DCTERMS.description, DCTERMS.license, DCTERMS.created,
-                 DCTERMS.modified, OWL.priorVersion, DCTERMS.source):
+    for prop in (
+        OWL.versionInfo,
+        DCTERMS.title,
+        DCTERMS.description,
+        DCTERMS.license,
+        DCTERMS.created,
+        DCTERMS.modified,
+        OWL.priorVersion,
+        DCTERMS.source,
+    ):
         for value in graph.objects(URIRef(ONTOLOGY_IRI), prop):
             header_values.append({"pred": str(prop), "val": str(value)})
     document = {
@@ -333,8 +338,11 @@ class Section:
 
 def _values(graph: Graph, node: Node, prop: URIRef) -> list[str]:
     """The values of ``prop`` on ``node`` as sorted text (IRIs as CURIEs); blank nodes (class expressions) left out."""
-    return sorted(_curie(graph, v) if isinstance(v, URIRef) else str(v) for v in graph.objects(node, prop)
-                  if not isinstance(v, BNode))
+    return sorted(
+        _curie(graph, v) if isinstance(v, URIRef) else str(v)
+        for v in graph.objects(node, prop)
+        if not isinstance(v, BNode)
+    )
 
 
 def _entity_record(graph: Graph, entity: URIRef) -> dict[str, list[str]]:
@@ -402,8 +410,15 @@ def _axioms(graph: Graph) -> tuple[Records, Records]:
 
 def _term_records(graph: Graph) -> Records:
     terms = _terms(graph, OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
-    fields = {"type": RDF.type, "label": SKOS.prefLabel, "definition": SKOS.definition, "domain": RDFS.domain,
-              "range": RDFS.range, "superclasses": RDFS.subClassOf, "superproperties": RDFS.subPropertyOf}
+    fields = {
+        "type": RDF.type,
+        "label": SKOS.prefLabel,
+        "definition": SKOS.definition,
+        "domain": RDFS.domain,
+        "range": RDFS.range,
+        "superclasses": RDFS.subClassOf,
+        "superproperties": RDFS.subPropertyOf,
+    }
     return {(_curie(graph, t),): {name: _values(graph, t, prop) for name, prop in fields.items()} for t in terms}
 
 
@@ -448,14 +463,20 @@ class ReleaseDiff:
         ]
         lines += _md_section("Entities", self.entities, lambda r: f"{r['entity']} ({', '.join(r.get('label', []))})")
         lines += _md_section(
-            "Assertions", self.assertions,
-            lambda r: f"{r['subject']} {r['property']} {r['object']}"
-            + (f" [{', '.join(r['obo:RO_0002558'])}]" if r.get("obo:RO_0002558") else ""),
+            "Assertions",
+            self.assertions,
+            lambda r: (
+                f"{r['subject']} {r['property']} {r['object']}"
+                + (f" [{', '.join(r['obo:RO_0002558'])}]" if r.get("obo:RO_0002558") else "")
+            ),
         )
         lines += _md_section(
-            "Mappings", self.mappings,
-            lambda r: f"{r['subject']} {', '.join(r.get('predicate', []))} {r['code']}"
-            + (f" \"{r['sssom:object_label'][0]}\"" if r.get("sssom:object_label") else ""),
+            "Mappings",
+            self.mappings,
+            lambda r: (
+                f"{r['subject']} {', '.join(r.get('predicate', []))} {r['code']}"
+                + (f' "{r["sssom:object_label"][0]}"' if r.get("sssom:object_label") else "")
+            ),
         )
         lines += _md_section("Ontology terms", self.terms, lambda r: f"{r['term']} ({', '.join(r.get('label', []))})")
         return "\n".join(lines).rstrip("\n") + "\n"

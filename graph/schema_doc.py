@@ -29,9 +29,7 @@ def _own(graph: Graph, kind: URIRef) -> list[URIRef]:
 
 
 def _class_tree(graph: Graph, parent: URIRef, depth: int, lines: list[str]) -> None:
-    children = sorted(
-        c for c in graph.subjects(RDFS.subClassOf, parent) if isinstance(c, URIRef) and c.startswith(CCO)
-    )
+    children = sorted(c for c in graph.subjects(RDFS.subClassOf, parent) if isinstance(c, URIRef) and c.startswith(CCO))
     for child in children:
         parents = sorted(p for p in graph.objects(child, RDFS.subClassOf) if isinstance(p, URIRef))
         external = [_name(graph, p) for p in parents if not p.startswith(CCO)]

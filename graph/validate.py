@@ -117,9 +117,7 @@ def check_consistency(graph: Graph) -> None:
             raise ValidationFailed(CONSISTENCY, [f"Java is required to run HermiT: {exc}"]) from exc
         except owlready2.OwlReadyJavaError as exc:
             raise ValidationFailed(CONSISTENCY, [f"HermiT failed: {str(exc).strip()[:2000]}"]) from exc
-        unsatisfiable = sorted(
-            str(cls.iri) for cls in world.inconsistent_classes() if cls is not owlready2.Nothing
-        )
+        unsatisfiable = sorted(str(cls.iri) for cls in world.inconsistent_classes() if cls is not owlready2.Nothing)
         world.close()
     if unsatisfiable:
         names = [URIRef(iri).n3(graph.namespace_manager) for iri in unsatisfiable]

@@ -138,59 +138,88 @@ def make_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    build = sub.add_parser("build", help="build, validate and write the release artifacts",
-                           description="Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, "
-                           "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as "
-                           "calcinosis-kg.sssom.tsv and calcinosis-kg-to-snomedct.conceptmap.json, "
-                           "code-systems.json (the code systems of the mappings, computed from the Bioregistry; "
-                           "the server and the lookup commands load it instead of the Bioregistry), schema.md "
-                           "and summary.{json,md}.")
+    build = sub.add_parser(
+        "build",
+        help="build, validate and write the release artifacts",
+        description="Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, "
+        "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as "
+        "calcinosis-kg.sssom.tsv and calcinosis-kg-to-snomedct.conceptmap.json, "
+        "code-systems.json (the code systems of the mappings, computed from the Bioregistry; "
+        "the server and the lookup commands load it instead of the Bioregistry), schema.md "
+        "and summary.{json,md}.",
+    )
     build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
     build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
     build.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check (no Java needed)")
     build.set_defaults(func=cmd_build)
 
-    validate = sub.add_parser("validate", help="run every check, including determinism",
-                              description="Run the SHACL shapes, the *-violation.rq queries, the HermiT consistency "
-                              "check and the determinism check (two builds in separate processes must be "
-                              "byte-identical). Exits non-zero naming the entity and rule on the first failing check.")
+    validate = sub.add_parser(
+        "validate",
+        help="run every check, including determinism",
+        description="Run the SHACL shapes, the *-violation.rq queries, the HermiT consistency "
+        "check and the determinism check (two builds in separate processes must be "
+        "byte-identical). Exits non-zero naming the entity and rule on the first failing check.",
+    )
     validate.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check")
     validate.add_argument("--no-determinism", action="store_true", help="skip the two-build comparison")
     validate.set_defaults(func=cmd_validate)
 
-    query = sub.add_parser("query", help="run a canned query or a .rq file",
-                           description="Run a canned query from queries/ by name (see --list), or any .rq file, "
-                           "against the built graph (or --data files).")
+    query = sub.add_parser(
+        "query",
+        help="run a canned query or a .rq file",
+        description="Run a canned query from queries/ by name (see --list), or any .rq file, "
+        "against the built graph (or --data files).",
+    )
     query.add_argument("query", nargs="?", help="canned query name, or path to a .rq file")
     query.add_argument("--list", action="store_true", help="list the canned queries with their parameters")
-    query.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                       help="a declared parameter value (repeatable); bound, never pasted into the query text")
-    query.add_argument("--format", "-f", choices=FORMAT_NAMES, default="table",
-                       help="table (default); json, xml, csv, tsv for SELECT/ASK; turtle, ntriples, jsonld, "
-                       "rdfxml for CONSTRUCT/DESCRIBE")
+    query.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a declared parameter value (repeatable); bound, never pasted into the query text",
+    )
+    query.add_argument(
+        "--format",
+        "-f",
+        choices=FORMAT_NAMES,
+        default="table",
+        help="table (default); json, xml, csv, tsv for SELECT/ASK; turtle, ntriples, jsonld, "
+        "rdfxml for CONSTRUCT/DESCRIBE",
+    )
     query.add_argument("--data", type=Path, action="append", help="RDF file(s) to query instead of the built graph")
     query.set_defaults(func=cmd_query)
 
-    lookup = sub.add_parser("lookup", help="find the entities mapped to a code (SNOMED CT, ICD-10-CM, ...)",
-                            description="Resolve a code to the graph's entities. Accepted forms: 6595006 (SNOMED CT), "
-                            "SCTID:6595006, snomed:6595006, http://snomed.info/id/6595006, ICD10CM:L94.2, "
-                            "MONDO:0002123 and the IRIs of every supported code system. Prints entity, label, "
-                            "mapping predicate, code and the code's term, tab-separated.")
+    lookup = sub.add_parser(
+        "lookup",
+        help="find the entities mapped to a code (SNOMED CT, ICD-10-CM, ...)",
+        description="Resolve a code to the graph's entities. Accepted forms: 6595006 (SNOMED CT), "
+        "SCTID:6595006, snomed:6595006, http://snomed.info/id/6595006, ICD10CM:L94.2, "
+        "MONDO:0002123 and the IRIs of every supported code system. Prints entity, label, "
+        "mapping predicate, code and the code's term, tab-separated.",
+    )
     lookup.add_argument("code", help="the code, as a CURIE, an IRI or a bare SNOMED CT id")
     lookup.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
     lookup.set_defaults(func=cmd_lookup)
 
-    codes = sub.add_parser("codes", help="list every code an entity is mapped to",
-                           description="List the codes of an entity (IRI, cc:CURIE or local id such as acne): "
-                           "code, mapping predicate, the code's term and its IRI, tab-separated.")
+    codes = sub.add_parser(
+        "codes",
+        help="list every code an entity is mapped to",
+        description="List the codes of an entity (IRI, cc:CURIE or local id such as acne): "
+        "code, mapping predicate, the code's term and its IRI, tab-separated.",
+    )
     codes.add_argument("entity", help="the entity: IRI, cc:local-id or local id")
     codes.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
     codes.set_defaults(func=cmd_codes)
 
-    serve = sub.add_parser("serve", help="serve the graph over HTTP (SPARQL endpoint)",
-                           description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "
-                           "/health. The embedded server by default; --production runs granian with worker "
-                           "processes. KG_DATA=file[:file...] serves other RDF files instead.")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the graph over HTTP (SPARQL endpoint)",
+        description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "
+        "/health. The embedded server by default; --production runs granian with worker "
+        "processes. KG_DATA=file[:file...] serves other RDF files instead.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--production", action="store_true", help="run granian with worker processes")

@@ -1,17 +1,15 @@
-"""The SPARQL 1.1 endpoint serving the knowledge graph (or any RDF dataset).
+"""The server: the knowledge graph as a SPARQL 1.1 endpoint, linked data, canned queries, lookup, FHIR and pages.
 
-``create_app(config)`` builds the Flask app; ``serve(host, port, production=..., workers=...)`` runs it
-with the embedded server or granian. The endpoint is documented in ``docs/sparql-endpoint.md``.
-
-Module map: :mod:`~.settings` (configuration), :mod:`~.data` (loading the dataset), :mod:`~.protocol`
-(reading SPARQL Protocol requests), :mod:`~.formats` (formats and content negotiation), :mod:`~.parsing`,
-:mod:`~.safety` and :mod:`~.evaluation` (answering a query), :mod:`~.describe` (DESCRIBE),
-:mod:`~.results` (writing answers), :mod:`~.pool` and :mod:`~.sandbox` (query worker processes),
-:mod:`~.service_description`, :mod:`~.sparql` and :mod:`~.health` (blueprints), :mod:`~.hooks` (CORS,
-access log), :mod:`~.errors` (exceptions and their HTTP statuses), :mod:`~.app` and :mod:`~.serve`.
+``create_app(config)`` builds the Flask app; ``serve(host, port, production=..., workers=...)`` runs it with
+the embedded server or granian. The layers, each a folder with one job, are drawn in ``docs/architecture.md``:
+:mod:`~.app` (assembly), :mod:`~.settings`, :mod:`~.errors` (refusals and their HTTP statuses), :mod:`~.http`
+(negotiation, conditional GET, replay, headers, metrics, the runner), :mod:`~.sparql` (the protocol, the lexer,
+DESCRIBE, result writers, the endpoint), :mod:`~.engines` (the engine contract and Oxigraph),
+:mod:`~.workers` (query worker processes, their limits and sandbox, the result cache), :mod:`~.resources`
+(the store and what is read from it at start-up), :mod:`~.views` (blueprints and pages) and :mod:`~.fhir`.
 """
 
 from calcinosis_kg.server.app import create_app
-from calcinosis_kg.server.serve import serve
+from calcinosis_kg.server.http.serve import serve
 
 __all__ = ["create_app", "serve"]

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from calcinosis_kg.errors import KGError
-from calcinosis_kg.server.serve import serve
+from calcinosis_kg.server.http.serve import serve
 
 
 def main(argv: list[str] | None = None) -> int:

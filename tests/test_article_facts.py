@@ -37,7 +37,8 @@ def resolve(graph: Graph, name: str) -> URIRef:
             return URIRef(hits.pop())
         assert len(hits) < 2, f"{name!r} is ambiguous: {sorted(hits)}"
     hits = {
-        s for s, o in graph.subject_objects(SKOS.prefLabel)
+        s
+        for s, o in graph.subject_objects(SKOS.prefLabel)
         if str(o).casefold().startswith(wanted) and str(s).startswith(str(CC))
     }
     assert len(hits) == 1, f"no single entity is named {name!r} (found {sorted(hits)})"

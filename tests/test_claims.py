@@ -117,7 +117,8 @@ def test_a_disputed_claim_is_qualified_with_a_caveat(
     kg: Graph, subject: str, prop: URIRef, obj: Node, certainty: str
 ) -> None:
     axioms = [
-        a for a in kg.subjects(OWL.annotatedSource, CC[subject])
+        a
+        for a in kg.subjects(OWL.annotatedSource, CC[subject])
         if (a, OWL.annotatedProperty, prop) in kg and (a, OWL.annotatedTarget, obj) in kg
     ]
     assert len(axioms) == 1, f"{subject} {prop} {obj} is not asserted once"
@@ -127,7 +128,8 @@ def test_a_disputed_claim_is_qualified_with_a_caveat(
 
 def test_intravenous_calcium_for_tuberculosis_is_historical(kg: Graph) -> None:
     axiom = next(
-        a for a in kg.subjects(OWL.annotatedSource, CC["intravenous-calcium"])
+        a
+        for a in kg.subjects(OWL.annotatedSource, CC["intravenous-calcium"])
         if (a, OWL.annotatedTarget, CC.tuberculosis) in kg
     )
     assert kg.value(axiom, CCO.context) == Literal("historical use")
@@ -170,7 +172,8 @@ def test_a_procedure_context_agrees_with_its_indication(kg: Graph) -> None:
         if not indications or "cosmetic removal" in indications:
             continue
         axiom = next(
-            a for a in kg.subjects(OWL.annotatedSource, CC["calcinosis-cutis"])
+            a
+            for a in kg.subjects(OWL.annotatedSource, CC["calcinosis-cutis"])
             if (a, OWL.annotatedProperty, CCO.treatedBy) in kg and (a, OWL.annotatedTarget, procedure) in kg
         )
         assert "cosmetic" not in str(kg.value(axiom, CCO.context) or ""), procedure

@@ -33,8 +33,14 @@ def test_build_writes_every_artifact(tmp_path: Path) -> None:
     out = run("build", "--out", str(tmp_path)).stdout
     assert "passed: SHACL shapes" in out
     assert "passed: OWL consistency (HermiT)" in out
-    for name in ("calcinosis-kg.ttl", "calcinosis-kg.nt", "calcinosis-kg.jsonld", "calcinosis-kg.owl",
-                 "calcinosis-kg.sssom.tsv", "calcinosis-kg-to-snomedct.conceptmap.json"):
+    for name in (
+        "calcinosis-kg.ttl",
+        "calcinosis-kg.nt",
+        "calcinosis-kg.jsonld",
+        "calcinosis-kg.owl",
+        "calcinosis-kg.sssom.tsv",
+        "calcinosis-kg-to-snomedct.conceptmap.json",
+    ):
         assert (tmp_path / name).stat().st_size > 10_000
     assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in (tmp_path / "schema.md").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -51,14 +57,22 @@ def test_query_by_name_as_csv() -> None:
     out = run("query", "subtypes", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert sorted(r["subtypeLabel"] for r in rows) == [
-        "dystrophic calcinosis cutis", "iatrogenic calcinosis cutis",
-        "idiopathic calcinosis cutis", "metastatic calcinosis cutis",
+        "dystrophic calcinosis cutis",
+        "iatrogenic calcinosis cutis",
+        "idiopathic calcinosis cutis",
+        "metastatic calcinosis cutis",
     ]
 
 
 def test_query_with_parameter_as_json() -> None:
-    out = run("query", "causes-of-subtype", "-p",
-              "subtype=https://w3id.org/calcinosis-kg/id/iatrogenic-calcinosis-cutis", "-f", "json").stdout
+    out = run(
+        "query",
+        "causes-of-subtype",
+        "-p",
+        "subtype=https://w3id.org/calcinosis-kg/id/iatrogenic-calcinosis-cutis",
+        "-f",
+        "json",
+    ).stdout
     labels = {b["causeLabel"]["value"] for b in json.loads(out)["results"]["bindings"]}
     assert labels == {"intravenous calcium administration", "calcium chloride electrode paste", "sucralfate"}
 
@@ -78,8 +92,10 @@ def test_query_from_rq_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("code", ["46742003", "SCTID:46742003", "snomed:46742003", "http://snomed.info/id/46742003"])
 def test_lookup_resolves_a_code_in_every_form(code: str) -> None:
     lines = run("lookup", code).stdout.splitlines()
-    assert lines == ["https://w3id.org/calcinosis-kg/id/skin-ulcer\tskin ulcer\tskos:exactMatch"
-                     "\tSCTID:46742003\tSkin ulcer (disorder)"]
+    assert lines == [
+        "https://w3id.org/calcinosis-kg/id/skin-ulcer\tskin ulcer\tskos:exactMatch"
+        "\tSCTID:46742003\tSkin ulcer (disorder)"
+    ]
 
 
 def test_codes_lists_the_codes_of_an_entity() -> None:

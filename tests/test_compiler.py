@@ -28,7 +28,10 @@ def compile_text(tmp_path: Path, ontology: Graph, entities: str) -> Graph:
 
 
 def test_relation_gets_direct_triple_and_sourced_axiom(tmp_path: Path, ontology: Graph) -> None:
-    graph = compile_text(tmp_path, ontology, """
+    graph = compile_text(
+        tmp_path,
+        ontology,
+        """
   - id: cond
     type: Condition
     label: a condition
@@ -41,7 +44,8 @@ def test_relation_gets_direct_triple_and_sourced_axiom(tmp_path: Path, ontology:
     label: itch
     source_wording: [{label: itchiness, note: the source's word}]
     definition: An itch.
-""")
+""",
+    )
     assert (CC.cond, CCO.hasSymptom, CC.itch) in graph
     axioms = list(graph.subjects(OWL.annotatedSource, CC.cond))
     assert len(axioms) == 1
@@ -59,7 +63,10 @@ def test_relation_gets_direct_triple_and_sourced_axiom(tmp_path: Path, ontology:
 
 
 def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph) -> None:
-    graph = compile_text(tmp_path, ontology, """
+    graph = compile_text(
+        tmp_path,
+        ontology,
+        """
   - id: ccb
     type: DrugClass
     label: a class
@@ -67,7 +74,8 @@ def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph)
     values:
       isFirstLine: true
       statedMechanism: works
-""")
+""",
+    )
     assert (CC.ccb, CCO.isFirstLine, Literal(True)) in graph
     assert graph.value(CC.ccb, CCO.isFirstLine).datatype == XSD.boolean  # type: ignore[union-attr]
     assert (CC.ccb, CCO.statedMechanism, Literal("works")) in graph
@@ -76,32 +84,60 @@ def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph)
 @pytest.mark.parametrize(
     ("entities", "message"),
     [
-        ("\n  - id: x\n    type: Planet\n    label: x\n    definition: d.\n",
-         "test.yaml: x: type 'Planet' is not a class of the ontology"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n    relations: {orbits: [a-source]}\n",
-         "test.yaml: x: 'orbits' is not an object property of the ontology"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n    relations: {hasCause: [nowhere]}\n",
-         "test.yaml: x: refers to unknown entity 'nowhere'"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n",
-         "test.yaml: x: missing 'definition'"),
-        ("\n  - id: a-source\n    type: Condition\n    label: x\n    definition: d.\n",
-         "test.yaml: a-source: id already defined in test.yaml"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n    colour: red\n",
-         "test.yaml: x: unknown key(s) ['colour']"),
-        ("\n  - id: x\n    type: DrugClass\n    label: x\n    definition: d.\n    values: {isFirstLine: maybe}\n",
-         "takes http://www.w3.org/2001/XMLSchema#boolean, got 'maybe'"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
-         "    relations: {hasSymptom: [{to: a-source, frequency: always}]}\n",
-         "frequency must be one of ['often', 'rarely', 'sometimes', 'usually'], got 'always'"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
-         "    relations: {hasSymptom: [{to: a-source, evidence: HUNCH}]}\n",
-         "evidence must be one of ['DB', 'IC', 'NAS', 'TAS'], got 'HUNCH'"),
-        ("\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
-         "    relations: {hasCause: [a-source, a-source]}\n",
-         "is asserted twice"),
+        (
+            "\n  - id: x\n    type: Planet\n    label: x\n    definition: d.\n",
+            "test.yaml: x: type 'Planet' is not a class of the ontology",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n    relations: {orbits: [a-source]}\n",
+            "test.yaml: x: 'orbits' is not an object property of the ontology",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {hasCause: [nowhere]}\n",
+            "test.yaml: x: refers to unknown entity 'nowhere'",
+        ),
+        ("\n  - id: x\n    type: Condition\n    label: x\n", "test.yaml: x: missing 'definition'"),
+        (
+            "\n  - id: a-source\n    type: Condition\n    label: x\n    definition: d.\n",
+            "test.yaml: a-source: id already defined in test.yaml",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n    colour: red\n",
+            "test.yaml: x: unknown key(s) ['colour']",
+        ),
+        (
+            "\n  - id: x\n    type: DrugClass\n    label: x\n    definition: d.\n    values: {isFirstLine: maybe}\n",
+            "takes http://www.w3.org/2001/XMLSchema#boolean, got 'maybe'",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {hasSymptom: [{to: a-source, frequency: always}]}\n",
+            "frequency must be one of ['often', 'rarely', 'sometimes', 'usually'], got 'always'",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {hasSymptom: [{to: a-source, evidence: HUNCH}]}\n",
+            "evidence must be one of ['DB', 'IC', 'NAS', 'TAS'], got 'HUNCH'",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {hasCause: [a-source, a-source]}\n",
+            "is asserted twice",
+        ),
     ],
-    ids=["unknown-type", "unknown-property", "unknown-target", "no-definition", "duplicate-id", "unknown-key",
-         "ill-typed-value", "bad-qualifier", "bad-evidence", "duplicate-assertion"],
+    ids=[
+        "unknown-type",
+        "unknown-property",
+        "unknown-target",
+        "no-definition",
+        "duplicate-id",
+        "unknown-key",
+        "ill-typed-value",
+        "bad-qualifier",
+        "bad-evidence",
+        "duplicate-assertion",
+    ],
 )
 def test_malformed_curation_is_refused(tmp_path: Path, ontology: Graph, entities: str, message: str) -> None:
     with pytest.raises(CurationError) as failure:
@@ -123,7 +159,10 @@ def test_invalid_yaml_names_the_file(tmp_path: Path, ontology: Graph) -> None:
 def test_each_evidence_shorthand_becomes_its_eco_class(
     tmp_path: Path, ontology: Graph, shorthand: str, eco: object
 ) -> None:
-    graph = compile_text(tmp_path, ontology, f"""
+    graph = compile_text(
+        tmp_path,
+        ontology,
+        f"""
   - id: cond
     type: Condition
     label: a condition
@@ -134,6 +173,7 @@ def test_each_evidence_shorthand_becomes_its_eco_class(
     type: Symptom
     label: itch
     definition: An itch.
-""")
+""",
+    )
     axiom = graph.value(predicate=OWL.annotatedSource, object=CC.cond)
     assert list(graph.objects(axiom, HAS_EVIDENCE)) == [eco]

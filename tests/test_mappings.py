@@ -67,7 +67,8 @@ def test_every_mapping_in_the_graph_carries_its_evidence(kg: Graph) -> None:
     for predicate in MAPPING_PREDICATES.values():
         for subject, code in kg.subject_objects(predicate):
             axioms = [
-                a for a in kg.subjects(OWL.annotatedSource, subject)
+                a
+                for a in kg.subjects(OWL.annotatedSource, subject)
                 if (a, OWL.annotatedProperty, predicate) in kg and (a, OWL.annotatedTarget, code) in kg
             ]
             assert len(axioms) == 1, (subject, code)
@@ -126,8 +127,9 @@ def test_mondo_comparisons_exist() -> None:
     assert len(MONDO_CASES) >= 50
 
 
-@pytest.mark.parametrize(("entity", "mondo", "mondo_predicate", "code"), MONDO_CASES,
-                         ids=[f"{e}-{c}" for e, _, _, c in MONDO_CASES])
+@pytest.mark.parametrize(
+    ("entity", "mondo", "mondo_predicate", "code"), MONDO_CASES, ids=[f"{e}-{c}" for e, _, _, c in MONDO_CASES]
+)
 def test_mapping_agrees_with_mondo_or_says_why_not(entity: str, mondo: str, mondo_predicate: str, code: str) -> None:
     ours = [r for r in CURATED.rows if r["subject_id"] == entity]
     same = [r for r in ours if _standard(r["object_id"]) == code]
@@ -163,8 +165,19 @@ def test_mapping_evidence_says_whether_mondo_or_the_curators_asserted_it(kg: Gra
 
 
 SNOMED_SEMANTIC_TAGS = (
-    "disorder", "finding", "procedure", "substance", "body structure", "morphologic abnormality", "product",
-    "qualifier value", "observable entity", "situation", "regime/therapy", "event", "organism",
+    "disorder",
+    "finding",
+    "procedure",
+    "substance",
+    "body structure",
+    "morphologic abnormality",
+    "product",
+    "qualifier value",
+    "observable entity",
+    "situation",
+    "regime/therapy",
+    "event",
+    "organism",
 )
 """Semantic tags of the SNOMED CT hierarchies a fully specified name (FSN) may end with."""
 

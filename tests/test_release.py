@@ -164,7 +164,9 @@ def test_an_obo_graphs_client_walks_the_subtypes_and_their_xrefs(build_dir: Path
     root = str(CC["calcinosis-cutis"])
     subtypes = sorted(o for p, o in edges[root] if p == str(CCO.hasSubtype))
     assert [nodes[s].lbl for s in subtypes] == [
-        "dystrophic calcinosis cutis", "iatrogenic calcinosis cutis", "idiopathic calcinosis cutis",
+        "dystrophic calcinosis cutis",
+        "iatrogenic calcinosis cutis",
+        "idiopathic calcinosis cutis",
         "metastatic calcinosis cutis",
     ]
     idiopathic = str(CC["idiopathic-calcinosis-cutis"])

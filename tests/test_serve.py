@@ -36,7 +36,11 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["make", "serve", "HOST=127.0.0.1", f"PORT={port}"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,12 +68,20 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_make_serve_answers_a_sparql_select(make_serve: str) -> None:
-    response = requests.get(f"{make_serve}/sparql", params={"query": QUERY},
-                            headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    response = requests.get(
+        f"{make_serve}/sparql",
+        params={"query": QUERY},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
     assert response.status_code == 200
     labels = {b["label"]["value"] for b in response.json()["results"]["bindings"]}
-    assert labels == {"dystrophic calcinosis cutis", "iatrogenic calcinosis cutis",
-                      "metastatic calcinosis cutis", "idiopathic calcinosis cutis"}
+    assert labels == {
+        "dystrophic calcinosis cutis",
+        "iatrogenic calcinosis cutis",
+        "metastatic calcinosis cutis",
+        "idiopathic calcinosis cutis",
+    }
 
 
 def test_make_serve_reports_the_built_graph(make_serve: str) -> None:

@@ -58,7 +58,8 @@ CONDITIONS = """
 
 def _axiom(graph: Graph, s: URIRef, p: URIRef, o: URIRef) -> URIRef:
     axioms = [
-        a for a in graph.subjects(OWL.annotatedSource, s)
+        a
+        for a in graph.subjects(OWL.annotatedSource, s)
         if (a, OWL.annotatedProperty, p) in graph and (a, OWL.annotatedTarget, o) in graph
     ]
     assert len(axioms) == 1, (s, p, o)
@@ -94,22 +95,29 @@ def test_without_the_subject_the_statement_is_misattributed(tmp_path: Path, onto
 @pytest.mark.parametrize(
     ("entities", "message"),
     [
-        ("""
+        (
+            """
   - id: cond
     type: Condition
     label: a condition
     definition: A condition.
     subjects: [cond]
-""", "only a source"),
-        ("""
+""",
+            "only a source",
+        ),
+        (
+            """
   - id: cond
     type: Condition
     label: a condition
     definition: A condition.
     relations:
       dcterms:subject: [a-source]
-""", "written from 'subjects'"),
-        ("""
+""",
+            "written from 'subjects'",
+        ),
+        (
+            """
   - id: cond
     type: Condition
     label: a condition
@@ -123,7 +131,9 @@ def test_without_the_subject_the_statement_is_misattributed(tmp_path: Path, onto
     label: B paper
     definition: A paper.
     subjects: [nothing-here]
-""", "unknown entity 'nothing-here'"),
+""",
+            "unknown entity 'nothing-here'",
+        ),
     ],
     ids=["not-a-source", "subject-as-relation", "unknown-subject"],
 )
@@ -146,7 +156,9 @@ REF5 = CC["calcinosis-ssc-dm-treatment-review-2020"]
 def test_the_cited_works_are_linked_to_what_they_are_about(kg: Graph) -> None:
     assert set(kg.objects(REF3, DCTERMS.subject)) == {CC["calcinosis-cutis"], CC["juvenile-dermatomyositis"]}
     assert set(kg.objects(REF5, DCTERMS.subject)) == {
-        CC["calcinosis-cutis"], CC["systemic-sclerosis"], CC.dermatomyositis,
+        CC["calcinosis-cutis"],
+        CC["systemic-sclerosis"],
+        CC.dermatomyositis,
     }
     # Every work the article cites has at least one subject.
     for cited in kg.objects(CC["verywell-article"], CCO.cites):

@@ -30,6 +30,7 @@ def with_fixture(name: str) -> Graph:
 
 # -- the real build ---------------------------------------------------------------------------------
 
+
 def test_real_graph_conforms_to_shapes(kg: Graph) -> None:
     check_shacl(kg)
 
@@ -54,6 +55,7 @@ def test_every_violation_query_says_what_it_guards() -> None:
 
 
 # -- each check fails on a broken fixture, naming the entity and the rule -------------------------------
+
 
 def test_shacl_rejects_entity_without_label() -> None:
     with pytest.raises(ValidationFailed) as failure:
@@ -101,11 +103,11 @@ def test_violation_query_finds_misattributed_evidence() -> None:
         check_violation_queries(with_fixture("misattributed-evidence.ttl"))
     message = str(failure.value)
     assert (
-        "misattributed-evidence-violation: cc:calcinosis-cutis, cco:treatedBy, cc:prednisone, \"author statement cites "
+        'misattributed-evidence-violation: cc:calcinosis-cutis, cco:treatedBy, cc:prednisone, "author statement cites '
         "https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which does not describe "
-        "https://w3id.org/calcinosis-kg/id/calcinosis-cutis\"" in message
+        'https://w3id.org/calcinosis-kg/id/calcinosis-cutis"' in message
     )
-    inference = "cc:skin-biopsy, cco:measures, cc:calcium, \"a curator inference is tagged as an author statement\""
+    inference = 'cc:skin-biopsy, cco:measures, cc:calcium, "a curator inference is tagged as an author statement"'
     assert inference in message
 
 

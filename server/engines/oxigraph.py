@@ -1,6 +1,6 @@
 """The Oxigraph engine: every query evaluated by pyoxigraph over the in-memory store, written from its terms.
 
-The store is loaded by the server process before it forks its query workers (:mod:`calcinosis_kg.server.data`)
+The store is loaded by the server process before it forks its query workers (:mod:`calcinosis_kg.server.resources.data`)
 and shared with them through fork; each worker answers :class:`~.contract.Job`\\ s with :meth:`OxigraphEngine.execute`:
 
 1. the text is screened and read by the lexer (:mod:`calcinosis_kg.server.sparql.lexer`): size, nesting depth
@@ -9,11 +9,11 @@ and shared with them through fork; each worker answers :class:`~.contract.Job`\\
    and ``default-graph-uri``/``named-graph-uri`` naming a graph the store does not hold refused (400);
 2. pyoxigraph parses and evaluates the original text (it expands the code-point escapes itself, as the
    lexer did); its syntax errors come back as 400 with its message and position;
-3. the answer is written from pyoxigraph's terms (:mod:`calcinosis_kg.server.results`), with at most
+3. the answer is written from pyoxigraph's terms (:mod:`calcinosis_kg.server.sparql.results`), with at most
    ``max_rows`` rows or triples.
 
 ``DESCRIBE`` is evaluated as the ``SELECT`` of its targets (the lexer rewrites the query form, the rest of the
-text is kept), and each target is described by :mod:`calcinosis_kg.server.describe`.
+text is kept), and each target is described by :mod:`calcinosis_kg.server.sparql.describe`.
 
 A canned query's parameters (:attr:`~.contract.Job.bindings`) are bound with pyoxigraph's substitutions
 (SEP-0007) when the query projects every bound variable (or is an ASK or CONSTRUCT); otherwise with a
@@ -24,7 +24,6 @@ A canned query's parameters (:attr:`~.contract.Job.bindings`) are bound with pyo
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +32,6 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Identifier
 
 from calcinosis_kg.ontology import PREFIXES
-from calcinosis_kg.server.describe import GraphView, describe
 from calcinosis_kg.server.engines.contract import Answer, Job, check_graphs
 from calcinosis_kg.server.errors import (
     READ_ONLY_MESSAGE,
@@ -45,18 +43,22 @@ from calcinosis_kg.server.errors import (
     ResultTooLarge,
     ServiceRefused,
 )
-from calcinosis_kg.server.formats import Family, ResultFormat, choose_format
-from calcinosis_kg.server.results import Row, write_boolean, write_rows, write_triples
+from calcinosis_kg.server.http.formats import Family, ResultFormat, choose_format
+from calcinosis_kg.server.sparql.describe import GraphView, describe
 from calcinosis_kg.server.sparql.lexer import (
     Analysis,
     LexError,
     LimitExceeded,
     Limits,
-    Token,
-    TokenKind,
     analyze,
     needs_analysis,
-    term_iri,
+)
+from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, write_triples
+from calcinosis_kg.server.sparql.rewrite import (
+    outer_group_start,
+    projected_variables,
+    select_of_describe,
+    syntax_message,
 )
 
 RDFLIB_PREFIXES = {
@@ -251,7 +253,7 @@ class OxigraphEngine:
         return Answer(write_triples(fmt, triples, WRITTEN_PREFIXES), fmt.content_type)
 
     def _describe(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> Answer:
-        """DESCRIBE: its targets selected by pyoxigraph, then each described (:mod:`~calcinosis_kg.server.describe`)."""
+        """DESCRIBE: targets selected by pyoxigraph, each described (:mod:`~calcinosis_kg.server.sparql.describe`)."""
         if job.bindings:
             options = {**options, "substitutions": _substitutions(job.bindings)}
         result = self._query(select_of_describe(job.query, analysis), options)
@@ -263,136 +265,16 @@ class OxigraphEngine:
     def _bind(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> str:
         """Bind a canned query's parameters: substitutions, or a VALUES block (see the module docstring)."""
         names = [name for name, _ in job.bindings]
-        projected = _projected(analysis)
+        projected = projected_variables(analysis)
         if analysis.form != "select" or (projected is not None and set(names) <= projected):
             options["substitutions"] = _substitutions(job.bindings)
             return job.query
-        start = _outer_group_start(analysis)
+        start = outer_group_start(analysis)
         if start is None or analysis.text != job.query:
             raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
         row = " ".join(str(_oxigraph_term(term)) for _, term in job.bindings)
         block = f" VALUES ({' '.join('?' + name for name in names)}) {{ ({row}) }} "
         return job.query[:start] + block + job.query[start:]
-
-
-_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
-
-
-def syntax_message(message: str, text: str, analysis: Analysis | None) -> str:
-    """Oxigraph's syntax error as a message for the client: line, column, the line itself with a caret.
-
-    When the query uses a prefix that it does not declare (and the server does not predeclare), that is said
-    first: Oxigraph reports it as an unexpected token.
-    """
-    if analysis is not None:
-        for token in analysis.tokens:
-            if token.kind is TokenKind.PNAME and term_iri(token, analysis.prefixes, "") is None:
-                line, column = _line_column(analysis.text, token.start)
-                prefix = token.text.partition(":")[0]
-                return (
-                    f"Unknown namespace prefix '{prefix}:' at line {line}, column {column}: declare it with "
-                    f"PREFIX {prefix}: <...>."
-                )
-    match = _POSITION.fullmatch(message)
-    if match is None:
-        return f"SPARQL syntax error: {message}"
-    line, column, expected = int(match.group(1)), int(match.group(2)), match.group(3)
-    lines = text.splitlines() or [""]
-    shown = lines[line - 1] if 0 < line <= len(lines) else ""
-    return f"SPARQL syntax error at line {line}, column {column}: {expected}\n{shown}\n{' ' * max(column - 1, 0)}^"
-
-
-def _line_column(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def select_of_describe(text: str, analysis: Analysis) -> str:
-    """The ``SELECT DISTINCT`` of a DESCRIBE's targets: variables as they are, IRIs as ``(<iri> AS ?_describedN)``.
-
-    The rest of the text (dataset clauses, WHERE, solution modifiers) is kept; a DESCRIBE without WHERE gets
-    an empty group. Raises :class:`MalformedQuery` when the text was written with code-point escapes that
-    expand into escapes (the rewritten text is parsed once more).
-    """
-    tokens = analysis.tokens
-    expanded = analysis.text
-    if "\\u" in expanded or "\\U" in expanded:
-        raise MalformedQuery("A DESCRIBE query may not hold \\u or \\U escapes that expand into other escapes.")
-    index = next(i for i, token in enumerate(tokens) if token.kind is TokenKind.WORD and token.lower == "describe")
-    projection: list[str] = []
-    position = index + 1
-    while position < len(tokens):
-        token = tokens[position]
-        if token.kind is TokenKind.VAR:
-            projection.append(token.text)
-        elif token.kind in (TokenKind.IRI, TokenKind.PNAME):
-            projection.append(f"({token.text} AS ?_described{len(projection)})")
-        elif token.kind is TokenKind.PUNCT and token.text == "*":
-            projection.append("*")
-        else:
-            break
-        position += 1
-    if not projection:
-        raise MalformedQuery("DESCRIBE needs at least one variable or IRI to describe, or *.")
-    end = tokens[position - 1].end
-    rest = expanded[end:]
-    has_where = any(token.text == "{" or token.lower == "where" for token in tokens[position:])
-    if not has_where:
-        dataset_end = end
-        scan = position
-        while scan < len(tokens) and tokens[scan].kind is TokenKind.WORD and tokens[scan].lower == "from":
-            scan += 3 if scan + 1 < len(tokens) and tokens[scan + 1].lower == "named" else 2
-            dataset_end = tokens[min(scan, len(tokens)) - 1].end
-        rest = expanded[end:dataset_end] + " {} " + expanded[dataset_end:]
-    return expanded[: tokens[index].start] + "SELECT DISTINCT " + " ".join(projection) + rest
-
-
-def _projected(analysis: Analysis) -> frozenset[str] | None:
-    """The variables a SELECT projects (None for ``SELECT *``: every variable in scope)."""
-    tokens = analysis.tokens
-    names: set[str] = set()
-    depth = 0
-    started = False
-    for token in tokens:
-        if token.kind is TokenKind.WORD and token.lower == "select":
-            started = True
-            continue
-        if not started:
-            continue
-        if token.kind is TokenKind.PUNCT:
-            if token.text == "*" and depth == 0:
-                return None
-            if token.text == "(":
-                depth += 1
-            elif token.text == ")":
-                depth -= 1
-            elif token.text == "{":
-                break
-        elif token.kind is TokenKind.WORD and token.lower in ("where", "from"):
-            break
-        elif token.kind is TokenKind.VAR and (depth == 0 or _after_as(tokens, token)):
-            names.add(token.text[1:])
-    return frozenset(names)
-
-
-def _after_as(tokens: list[Token], token: Token) -> bool:
-    index = tokens.index(token)
-    return index > 0 and tokens[index - 1].kind is TokenKind.WORD and tokens[index - 1].lower == "as"
-
-
-def _outer_group_start(analysis: Analysis) -> int | None:
-    """Offset just after the ``{`` opening the outermost group pattern of a SELECT, or None."""
-    depth = 0
-    for token in analysis.tokens:
-        if token.kind is not TokenKind.PUNCT:
-            continue
-        if token.text == "{" and depth == 0:
-            return token.end
-        if token.text in "([{":
-            depth += 1
-        elif token.text in ")]}":
-            depth -= 1
-    return None
 
 
 def _substitutions(bindings: tuple[tuple[str, Identifier], ...]) -> dict[ox.Variable, Any]:

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, request
 from werkzeug.wrappers import Request
 
-from calcinosis_kg.server.conditional import CONDITIONAL_HEADERS, DataVersion, validators
-from calcinosis_kg.server.data import DatasetSummary
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, EndpointError, error_parts, text_body
-from calcinosis_kg.server.formats import Family, choose_format
-from calcinosis_kg.server.hooks import COMMON_HEADERS, access_logger, log_access
-from calcinosis_kg.server.metrics import Metrics
-from calcinosis_kg.server.protocol import ProtocolRequest, read_request
-from calcinosis_kg.server.results import write_graph
-from calcinosis_kg.server.service_description import service_description
+from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersion, validators
+from calcinosis_kg.server.http.formats import Family, choose_format
+from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_logger, log_access
+from calcinosis_kg.server.http.metrics import Metrics
+from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.sparql.protocol import ProtocolRequest, read_request
+from calcinosis_kg.server.sparql.results import write_graph
+from calcinosis_kg.server.sparql.service_description import service_description
 from calcinosis_kg.server.workers.pool import QueryPool
 
 if TYPE_CHECKING:
@@ -80,9 +80,9 @@ class QueryFastPath:
     """Answers ``GET /sparql?query=...`` without entering Flask; passes every other request to ``app``.
 
     The response is the one the blueprint and Flask's hooks give the same request: the answer with
-    ``Content-Type`` and ``Vary``, the validators of :mod:`~calcinosis_kg.server.conditional` on a 200, a
+    ``Content-Type`` and ``Vary``, the validators of :mod:`~calcinosis_kg.server.http.conditional` on a 200, a
     refusal as :func:`~calcinosis_kg.server.errors.error_parts` writes it, then the
-    :data:`~calcinosis_kg.server.hooks.COMMON_HEADERS`; one access-log line, one count in ``/metrics``. A
+    :data:`~calcinosis_kg.server.http.hooks.COMMON_HEADERS`; one access-log line, one count in ``/metrics``. A
     request with a conditional header goes to Flask, which answers 304; a request for the service
     description too.
     """

@@ -12,14 +12,14 @@ before granian starts threads there, so no pipe is shared between server process
 
 - closes the sockets it inherited (the listening socket, other clients' connections);
 - ignores SIGINT (Ctrl-C in a terminal goes to the whole process group; the server stops the workers);
-- installs the :mod:`~calcinosis_kg.server.sandbox` audit hook;
+- installs the :mod:`~calcinosis_kg.server.workers.sandbox` audit hook;
 - exits by itself when the server process that forked it has gone.
 
 Before a worker installs the sandbox it calls the engine's ``worker_started``. Jobs are answered in a thread
 with a stack of :data:`WORKER_STACK_BYTES`: pyoxigraph's parser and evaluator recurse over the query, and the
 thread that forked the worker (a server thread) may have a small stack.
 
-With a :class:`~calcinosis_kg.server.cache.ResultCache`, :meth:`QueryPool.run` answers a request it has
+With a :class:`~calcinosis_kg.server.workers.cache.ResultCache`, :meth:`QueryPool.run` answers a request it has
 answered before from the cache, in the server process, without a worker; otherwise it stores the answer.
 """
 
@@ -28,18 +28,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import pickle
 import queue
 import select
 import signal
 import socket
 import stat
-import struct
 import threading
 import time
 from multiprocessing.process import BaseProcess
 
-from calcinosis_kg.server.cache import ResultCache, mark_answered_from_cache
 from calcinosis_kg.server.engines.contract import Answer, Engine, Job
 from calcinosis_kg.server.errors import (
     EndpointError,
@@ -53,7 +50,9 @@ from calcinosis_kg.server.errors import (
     ServerBusy,
     WorkerLost,
 )
-from calcinosis_kg.server.metrics import Metrics, log_limit
+from calcinosis_kg.server.http.metrics import Metrics, log_limit
+from calcinosis_kg.server.workers.cache import ResultCache, mark_answered_from_cache
+from calcinosis_kg.server.workers.channel import receive_message, send_message
 from calcinosis_kg.server.workers.limits import WorkerLimits, address_space, cap_memory, watch_parent
 from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 
@@ -303,36 +302,6 @@ class _Worker:
             self.process.kill()
         self.process.join(timeout=5)
         self.channel.close()
-
-
-_FRAME = struct.Struct("!Q")
-"""A message on a worker's socket pair: its length, then the pickled object (a Job, an Answer or an error)."""
-
-
-def send_message(channel: socket.socket, message: object) -> None:
-    """Write ``message`` as one frame (blocking)."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    channel.sendall(_FRAME.pack(len(payload)) + payload)
-
-
-def receive_message(channel: socket.socket) -> object:
-    """Read one frame and unpickle it (blocking); raises :class:`EOFError` when the other end has closed."""
-    header = _receive_exactly(channel, _FRAME.size)
-    # Both ends are this server's own processes (a socket pair made before the fork): nothing untrusted.
-    return pickle.loads(_receive_exactly(channel, _FRAME.unpack(header)[0]))  # noqa: S301
-
-
-def _receive_exactly(channel: socket.socket, size: int) -> bytes:
-    data = channel.recv(size)
-    if len(data) == size:
-        return data
-    buffer = bytearray(data)
-    while len(buffer) < size:
-        chunk = channel.recv(min(size - len(buffer), 1 << 20))
-        if not chunk:
-            raise EOFError("the other end of the worker channel closed")
-        buffer += chunk
-    return bytes(buffer)
 
 
 # --- inside a worker process ----------------------------------------------------------------------------

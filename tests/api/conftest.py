@@ -22,6 +22,8 @@ SERVER_TESTS = Path(__file__).resolve().parents[1] / "server"
 sys.path.append(str(SERVER_TESTS))  # live_server.py, shared with the endpoint's tests
 
 SERVER_SETTINGS = {"KG_QUERY_TIMEOUT": "20", "KG_QUERY_WORKERS": "2"}
+
+
 @pytest.fixture(scope="session")
 def built_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``calcinosis-kg.nt`` of a fresh build (without the reasoner, which the API does not need)."""

@@ -23,11 +23,11 @@ from rdflib.namespace import RDF, SKOS
 from calcinosis_kg.errors import QueryError
 from calcinosis_kg.ontology import CC, CCO
 from calcinosis_kg.queries.catalog import CannedQuery, Parameter, load_catalog
-from calcinosis_kg.server.data import load_store
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.errors import register_error_handlers
-from calcinosis_kg.server.openapi import make_openapi_blueprint
-from calcinosis_kg.server.queries_api import make_queries_blueprint
+from calcinosis_kg.server.resources.data import load_store
+from calcinosis_kg.server.views.openapi.document import make_openapi_blueprint
+from calcinosis_kg.server.views.queries import make_queries_blueprint
 from calcinosis_kg.server.workers.pool import QueryPool
 
 QUERIES = {

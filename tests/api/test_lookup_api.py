@@ -16,7 +16,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, CodeSystems, bioregistry_code_systems
 from calcinosis_kg.ontology import CC, CCO, SSSOM
-from calcinosis_kg.server.lookup_api import MATCH_KINDS, LabelIndex
+from calcinosis_kg.server.resources.labels import MATCH_KINDS, LabelIndex
 
 
 def lookup(api: Api, q: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -277,9 +277,7 @@ def _mapped_to(graph: Graph, iri: str) -> list[str]:
     return sorted(str(s) for s, _, o in graph.triples((None, None, URIRef(iri))) if str(s).startswith(CC))
 
 
-def test_the_server_reads_codes_with_the_built_table_without_the_bioregistry(
-    built_graph: Path, graph: Graph
-) -> None:
+def test_the_server_reads_codes_with_the_built_table_without_the_bioregistry(built_graph: Path, graph: Graph) -> None:
     assert CodeSystems.load(built_graph.parent / CODE_SYSTEMS_FILE) == bioregistry_code_systems()
     result, log = _start_and_look_up(built_graph, built_graph.parent)
     assert result == {"imported": False, "started": False, "after": False, "found": _mapped_to(graph, MONDO_IRI)}

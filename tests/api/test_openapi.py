@@ -17,7 +17,8 @@ from openapi_spec_validator import validate
 from calcinosis_kg.queries.catalog import CannedQuery
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
-from calcinosis_kg.server.openapi import DUMP_FILES, INITIALIZER, SWAGGER_UI_ASSETS
+from calcinosis_kg.server.views.openapi.parts import INITIALIZER, SWAGGER_UI_ASSETS
+from calcinosis_kg.server.views.openapi.resource_paths import DUMP_FILES
 
 CONTRACT_PATHS = {
     "/",

@@ -20,7 +20,7 @@ from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 
 from calcinosis_kg.queries.catalog import load_catalog
-from calcinosis_kg.server.openapi import openapi_document
+from calcinosis_kg.server.views.openapi.document import openapi_document
 
 MAX_EXAMPLES = 25
 """Generated requests per operation and phase: about a minute for the whole document on two cores."""

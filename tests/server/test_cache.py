@@ -16,11 +16,11 @@ from flask import Flask
 from live_server import LiveServer
 
 from calcinosis_kg.server.app import query_pool
-from calcinosis_kg.server.cache import ResultCache, is_volatile, mark_answered_from_cache, request_key
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
-from calcinosis_kg.server.formats import FORMATS
-from calcinosis_kg.server.replay import ResponseReplay, install_replay
+from calcinosis_kg.server.http.formats import FORMATS
+from calcinosis_kg.server.http.replay import ResponseReplay, install_replay
+from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, mark_answered_from_cache, request_key
 
 SELECT = "SELECT ?s WHERE { ?s a cco:Subtype } ORDER BY ?s"
 JSON = next(fmt for fmt in FORMATS if fmt.key == "json")
@@ -176,7 +176,7 @@ def test_the_cache_can_be_turned_off(app_factory: AppFactory) -> None:
 
 
 def test_a_replayed_response_is_the_one_flask_gave(server: LiveServer) -> None:
-    """The second request is answered before Flask (server/replay.py): same status, headers, body and log."""
+    """The second request is answered before Flask (server/http/replay.py): same status, headers, body and log."""
     params = {"query": "SELECT ?s WHERE { ?s a cco:Condition } ORDER BY ?s", "format": "csv"}
     first, second = (requests.get(server.sparql, params=params, timeout=10) for _ in range(2))
     assert first.content == second.content

@@ -15,10 +15,10 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from calcinosis_kg.server.data import to_rdflib
-from calcinosis_kg.server.describe import GraphView
-from calcinosis_kg.server.describe import describe as describe_in_store
 from calcinosis_kg.server.errors import ResultTooLarge
+from calcinosis_kg.server.resources.data import to_rdflib
+from calcinosis_kg.server.sparql.describe import GraphView
+from calcinosis_kg.server.sparql.describe import describe as describe_in_store
 
 CC = Namespace("https://w3id.org/calcinosis-kg/id/")
 CCO = Namespace("https://w3id.org/calcinosis-kg/ontology/")

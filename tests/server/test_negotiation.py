@@ -11,7 +11,7 @@ from rdflib import Graph
 from rdflib.query import Result
 
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
-from calcinosis_kg.server.formats import Family, choose_format
+from calcinosis_kg.server.http.formats import Family, choose_format
 
 RESULTS, GRAPH = Family.RESULTS, Family.GRAPH
 

@@ -76,9 +76,7 @@ def test_control_rdflib_follows_service(listener: Listener) -> None:
 
 
 def test_control_rdflib_loads_from_graphs(fifo: FifoProbe, listener: Listener) -> None:
-    reader = threading.Thread(
-        target=lambda: Dataset().query(f"ASK FROM <{fifo.url}> {{ ?s ?p ?o }}"), daemon=True
-    )
+    reader = threading.Thread(target=lambda: Dataset().query(f"ASK FROM <{fifo.url}> {{ ?s ?p ?o }}"), daemon=True)
     reader.start()
     reader.join(timeout=5)
     assert fifo.opened.is_set()

@@ -30,16 +30,24 @@ def test_service_description_content(server: LiveServer, sample_graph: Graph) ->
     assert set(graph.objects(service, SD.resultFormat)) == {
         FORMATS[name]
         for name in (
-            "SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
-            "Turtle", "N-Triples", "JSON-LD", "RDF_XML",
+            "SPARQL_Results_JSON",
+            "SPARQL_Results_XML",
+            "SPARQL_Results_CSV",
+            "SPARQL_Results_TSV",
+            "Turtle",
+            "N-Triples",
+            "JSON-LD",
+            "RDF_XML",
         )
     }
     assert (service, SD.feature, SD.UnionDefaultGraph) not in graph
     dataset = graph.value(service, SD.defaultDataset)
     default_graph = graph.value(dataset, SD.defaultGraph)
     assert graph.value(default_graph, VOID.triples) == Literal(len(sample_graph), datatype=INTEGER)
-    named = {graph.value(node, SD.name): graph.value(graph.value(node, SD.graph), VOID.triples)
-             for node in graph.objects(dataset, SD.namedGraph)}
+    named = {
+        graph.value(node, SD.name): graph.value(graph.value(node, SD.graph), VOID.triples)
+        for node in graph.objects(dataset, SD.namedGraph)
+    }
     assert named == {
         URIRef("https://example.org/graph/bibliography"): Literal(2, datatype=INTEGER),
         URIRef("https://example.org/graph/mappings"): Literal(2, datatype=INTEGER),
@@ -48,8 +56,7 @@ def test_service_description_content(server: LiveServer, sample_graph: Graph) ->
 
 def test_service_description_in_every_rdf_format(server: LiveServer) -> None:
     graphs = [
-        description(requests.get(server.sparql, headers={"Accept": media_type}, timeout=10))
-        for media_type in RDF_TYPES
+        description(requests.get(server.sparql, headers={"Accept": media_type}, timeout=10)) for media_type in RDF_TYPES
     ]
     graphs.append(description(requests.get(server.sparql, params={"format": "jsonld"}, timeout=10)))
     for graph in graphs[1:]:

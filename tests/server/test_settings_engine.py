@@ -49,9 +49,7 @@ def test_an_unknown_old_backend_is_refused() -> None:
 
 
 def test_cache_and_limit_settings() -> None:
-    settings = Settings.load(
-        {"KG_CACHE_ENTRIES": "0", "KG_MAX_QUERY_DEPTH": "10"}, environ={"KG_CACHE_BYTES": "1000"}
-    )
+    settings = Settings.load({"KG_CACHE_ENTRIES": "0", "KG_MAX_QUERY_DEPTH": "10"}, environ={"KG_CACHE_BYTES": "1000"})
     assert (settings.cache_entries, settings.cache_bytes, settings.max_query_depth) == (0, 1000, 10)
 
 

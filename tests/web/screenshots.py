@@ -91,8 +91,15 @@ def main(out: Path) -> int:
     ):
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--hide-scrollbars", f"--window-size={WIDTH},1000", f"--user-data-dir={work}/profile"):
+        for argument in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            f"--window-size={WIDTH},1000",
+            f"--user-data-dir={work}/profile",
+        ):
             options.add_argument(argument)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         try:

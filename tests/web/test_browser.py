@@ -177,7 +177,7 @@ def test_markup_in_the_data_is_shown_as_text(hostile_server: LiveServer, plain_b
     assert_no_alert(browser)
     assert browser.find_element(By.ID, "label").text == "<script>alert(1)</script>"
     assert "</textarea><script>alert(3)</script>" in browser.find_element(By.CSS_SELECTOR, ".definition").text
-    assert "\"><img src=x onerror=alert(2)>" in browser.find_element(By.CSS_SELECTOR, ".synonyms").text
+    assert '"><img src=x onerror=alert(2)>' in browser.find_element(By.CSS_SELECTOR, ".synonyms").text
     assert not browser.find_elements(By.CSS_SELECTOR, 'script:not([src^="/assets/"]), main img, main iframe, main b')
 
     browser.get(hostile_server.url + "/query?query=SELECT+%3Flabel+WHERE+%7B+%3Fs+skos%3AprefLabel+%3Flabel+%7D")
@@ -300,9 +300,7 @@ def test_an_entity_from_the_results_shows_its_graph(server: LiveServer, browser:
     wait_for(browser, '#neighbourhood-graph[data-ready="yes"]')
     assert browser.find_element(By.ID, "neighbourhood-graph").is_displayed()
     assert not browser.find_element(By.ID, "neighbourhood-svg").is_displayed()
-    neighbours = browser.execute_script(
-        "return window.calcinosisGraph.nodes().map(n => n.data('href')).filter(h => h)"
-    )
+    neighbours = browser.execute_script("return window.calcinosisGraph.nodes().map(n => n.data('href')).filter(h => h)")
     assert "/id/chronic-kidney-disease" in neighbours
     assert "/id/calcinosis-cutis" in neighbours  # incoming: calcinosis cutis has this subtype
     browser.execute_script(
@@ -341,8 +339,16 @@ def test_the_home_search_suggests_as_you_type(server: LiveServer, browser: WebDr
     assert_only_local_requests(browser, server)
 
 
-PAGES = ("/", "/query", "/query?example=subtypes", "/id/calcinosis-cutis", "/id/acne", "/ontology",
-         "/ontology/Disease", "/search?q=kidney")
+PAGES = (
+    "/",
+    "/query",
+    "/query?example=subtypes",
+    "/id/calcinosis-cutis",
+    "/id/acne",
+    "/ontology",
+    "/ontology/Disease",
+    "/search?q=kidney",
+)
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -59,8 +59,10 @@ def test_validators_and_304(server: LiveServer, http: requests.Session, path: st
 
 
 def test_each_representation_has_its_own_etag(server: LiveServer, http: requests.Session) -> None:
-    tags = {get(http, f"{server.url}/id/acne", accept).headers["ETag"]
-            for accept in ("text/turtle", "application/ld+json", "application/n-triples", "text/html")}
+    tags = {
+        get(http, f"{server.url}/id/acne", accept).headers["ETag"]
+        for accept in ("text/turtle", "application/ld+json", "application/n-triples", "text/html")
+    }
     assert len(tags) == 4
 
 

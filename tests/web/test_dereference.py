@@ -113,8 +113,12 @@ def test_the_html_document_of_a_resource(server: LiveServer, http: requests.Sess
 def test_alternates_are_announced(server: LiveServer, http: requests.Session) -> None:
     response = http.get(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
     links = response.headers["Link"]
-    for extension, media_type in [("jsonld", "application/ld+json"), ("nt", "application/n-triples"),
-                                  ("rdf", "application/rdf+xml"), ("html", "text/html")]:
+    for extension, media_type in [
+        ("jsonld", "application/ld+json"),
+        ("nt", "application/n-triples"),
+        ("rdf", "application/rdf+xml"),
+        ("html", "text/html"),
+    ]:
         assert f'</id/acne.{extension}>; rel="alternate"; type="{media_type}"' in links
 
 
@@ -212,9 +216,9 @@ def test_the_ontology_iri_serves_the_whole_ontology(
         assert all(triple in document for triple in in_namespace)
         assert (VERSION, DCTERMS.isVersionOf, ONTOLOGY) in document
         assert (None, RDF.type, OWL.AllDisjointClasses) in document
-        assert not any(
-            isinstance(node, URIRef) and node.startswith(CC) for triple in document for node in triple
-        ), "the ontology document holds entity data"
+        assert not any(isinstance(node, URIRef) and node.startswith(CC) for triple in document for node in triple), (
+            "the ontology document holds entity data"
+        )
 
 
 def test_labels_are_kept_with_their_language(server: LiveServer, http: requests.Session) -> None:
@@ -235,9 +239,7 @@ def test_pages_written_once_still_link_under_each_requests_path_prefix(proxied: 
     """Representations are kept once written: an HTML page's links depend on the path prefix it was asked under."""
     pages = {}
     for prefix in ("", "/kg", ""):
-        response = requests.get(
-            f"{proxied.url}/id/acne.html", headers={"X-Forwarded-Prefix": prefix}, timeout=30
-        )
+        response = requests.get(f"{proxied.url}/id/acne.html", headers={"X-Forwarded-Prefix": prefix}, timeout=30)
         assert response.status_code == 200
         assert response.headers["Link"].startswith(f"<{prefix}/id/acne.")
         pages[prefix] = response.text

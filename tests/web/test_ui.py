@@ -13,8 +13,8 @@ from web_helpers import BROWSER_ACCEPT, LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.app import create_app, query_pool
-from calcinosis_kg.server.pages import assets
-from calcinosis_kg.server.ui import prefilled
+from calcinosis_kg.server.views.pages import assets
+from calcinosis_kg.server.views.ui import prefilled
 
 CATALOG = load_catalog()
 
@@ -68,19 +68,31 @@ def test_home_page(server: LiveServer, http: requests.Session) -> None:
         assert f"/query?example={name}" in home.links
         assert f"/queries/{name}" in home.links
         assert query.summary in html.unescape(response.text)
-    for link in ("/sparql", "/.well-known/void", "/openapi.json", "/dumps/calcinosis-kg.ttl", "/dumps/calcinosis-kg.nt",
-                 "/dumps/calcinosis-kg.jsonld", "/dumps/calcinosis-kg.owl", "/query", "/ontology"):
+    for link in (
+        "/sparql",
+        "/.well-known/void",
+        "/openapi.json",
+        "/dumps/calcinosis-kg.ttl",
+        "/dumps/calcinosis-kg.nt",
+        "/dumps/calcinosis-kg.jsonld",
+        "/dumps/calcinosis-kg.owl",
+        "/query",
+        "/ontology",
+    ):
         assert link in home.links, link
 
 
-def test_the_home_page_draws_the_knowledge_and_groups_the_questions(
-    server: LiveServer, http: requests.Session
-) -> None:
+def test_the_home_page_draws_the_knowledge_and_groups_the_questions(server: LiveServer, http: requests.Session) -> None:
     response, _ = page(http, server.url + "/")
     text = response.text
     picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
-    for path in ("/id/calcinosis-cutis", "/id/metastatic-calcinosis-cutis", "/id/chronic-kidney-disease",
-                 "/id/skin-biopsy", "/id/surgical-excision"):
+    for path in (
+        "/id/calcinosis-cutis",
+        "/id/metastatic-calcinosis-cutis",
+        "/id/chronic-kidney-disease",
+        "/id/skin-biopsy",
+        "/id/surgical-excision",
+    ):
         assert f'href="{path}"' in picture, path
     assert text.index('id="search"') < text.index('id="knowledge"') < text.index('id="questions"')
     assert "<h3>Diagnosis</h3>" in text
@@ -153,9 +165,7 @@ def test_a_journal_article_links_its_doi(server: LiveServer, http: requests.Sess
     assert "https://doi.org/10.4103/ijd.IJD_527_18" in source.links
 
 
-def test_a_resource_page_shows_codes_first_and_numbered_references(
-    server: LiveServer, http: requests.Session
-) -> None:
+def test_a_resource_page_shows_codes_first_and_numbered_references(server: LiveServer, http: requests.Session) -> None:
     response, _ = page(http, f"{server.url}/id/calcinosis-cutis")
     text = response.text
     assert text.index('id="mappings"') < text.index('id="statements"') < text.index('id="references"')

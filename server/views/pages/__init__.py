@@ -1,4 +1,4 @@
-"""View models and routes of the web UI's pages, kept apart from :mod:`calcinosis_kg.server.ui`.
+"""View models and routes of the web UI's pages, kept apart from :mod:`calcinosis_kg.server.views.ui`.
 
 - :mod:`.assets`: the browser libraries installed from npm (``make static``) and the pages' own scripts;
 - :mod:`.editor`: what the SPARQL editor of ``/query`` completes (prefixes, classes, properties, entities)

@@ -5,8 +5,8 @@ the request alone: its query text, base IRI, dataset (``default-graph-uri``/``na
 bindings (a canned query's validated parameters) and result format. :class:`ResultCache` keys an entry on the
 first four (:func:`request_key`) and keeps in it the kind of answer the query gives (learnt from its first
 answer) and its written answers by format; a lookup negotiates the format in the server process
-(:func:`~calcinosis_kg.server.formats.choose_format`) and returns the stored bytes, which are the
-same bytes every time, so the ETag that :mod:`calcinosis_kg.server.conditional` derives from the body is
+(:func:`~calcinosis_kg.server.http.formats.choose_format`) and returns the stored bytes, which are the
+same bytes every time, so the ETag that :mod:`calcinosis_kg.server.http.conditional` derives from the body is
 stable and revalidation answers 304.
 
 Only successful answers are stored, never refusals (a refusal may depend on load: time limit, busy workers),
@@ -18,7 +18,7 @@ every key, so a cache never answers for other data.
 
 The cache is thread-safe (the embedded server runs requests in threads) and lives in each server process:
 granian workers each have their own. :func:`answered_from_cache` tells the WSGI layer
-(:mod:`calcinosis_kg.server.replay`) whether the current request's answer is a cached one.
+(:mod:`calcinosis_kg.server.http.replay`) whether the current request's answer is a cached one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from calcinosis_kg.server.engines.contract import Answer, Job
-from calcinosis_kg.server.formats import FORMATS, Family, choose_format
+from calcinosis_kg.server.http.formats import FORMATS, Family, choose_format
 
 _ENTRY_OVERHEAD = 256
 """Bytes counted for each entry besides its bodies and query text (key tuple, dicts, Answer objects)."""

@@ -11,7 +11,7 @@ What is served for an IRI (:meth:`LinkedData.document`):
 
 - for the ontology IRI and its version IRI, the whole ontology (:func:`ontology_document`);
 - for any other IRI of the graph, its description, the answer to ``DESCRIBE <iri>``
-  (:mod:`~calcinosis_kg.server.describe`): outgoing and incoming triples with the blank-node structures they
+  (:mod:`~calcinosis_kg.server.sparql.describe`): outgoing and incoming triples with the blank-node structures they
   reach (the ``owl:Axiom`` annotations of its assertions and mappings, with sources, evidence and
   qualifiers), the labels and types of every IRI it mentions and the bibliographic details of its sources.
   It is asked of the query worker pool like any query, so it has the same time limit, result cache and
@@ -22,34 +22,27 @@ What is served for an IRI (:meth:`LinkedData.document`):
 The indexes (which IRIs are served, their labels, the ontology document) are computed once at start-up from
 the store, through an rdflib graph whose store is the engine's (oxrdflib): there is no second copy of the
 data. The served graph is the dataset's default graph as queries see it (the union of all graphs with
-``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is :mod:`~calcinosis_kg.server.formats`' (q-values,
+``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is :mod:`~calcinosis_kg.server.http.formats`' (q-values,
 specificity, server order), over the four RDF formats (Turtle first: the default for ``*/*``) and HTML.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, request
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
-from calcinosis_kg.server import formats
-from calcinosis_kg.server.data import rdflib_graph
-from calcinosis_kg.server.describe import GraphView, closure
-from calcinosis_kg.server.engines.contract import Job
-from calcinosis_kg.server.errors import FormatNotAcceptable
-from calcinosis_kg.server.formats import Family, ResultFormat, formats_of
-from calcinosis_kg.server.results import write_graph
-from calcinosis_kg.server.workers.pool import QueryPool
+from calcinosis_kg.server.http.formats import Family, ResultFormat, formats_of
+from calcinosis_kg.server.resources.data import rdflib_graph
+from calcinosis_kg.server.sparql.describe import GraphView, closure
 
 LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
 """The properties whose values name a resource, best first (``dcterms:title`` comes after them)."""
@@ -57,9 +50,6 @@ LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
 SOURCE_DETAILS = (DCTERMS.title, BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)
 """What a description copies of each source it cites (``cco:supportedBy``/``dcterms:source`` objects)."""
 
-RENDERED_PAGES = 2048
-"""HTML pages each server process keeps once rendered (IRI and script root; least recent out). The RDF
-representations are kept by the query pool's result cache."""
 
 DESCRIBE_QUERY = "DESCRIBE ?resource"
 """The query whose answer is a resource's document; ``?resource`` is bound to the IRI."""
@@ -89,7 +79,7 @@ HTML = ResultFormat(
 """The human-readable representation (the W3C formats namespace has no IRI for plain HTML)."""
 
 RDF_FORMATS: tuple[ResultFormat, ...] = formats_of(Family.GRAPH)
-"""Turtle, N-Triples, JSON-LD and RDF/XML, in the order of :data:`~calcinosis_kg.server.formats.FORMATS`."""
+"""Turtle, N-Triples, JSON-LD and RDF/XML, in the order of :data:`~calcinosis_kg.server.http.formats.FORMATS`."""
 
 REPRESENTATIONS: tuple[ResultFormat, ...] = (*RDF_FORMATS, HTML)
 """What a resource is offered as, in the server's order of preference (Turtle for ``*/*``)."""
@@ -108,13 +98,12 @@ EXTENSIONS: Mapping[str, ResultFormat] = {
 DEFAULT_NAMESPACES = ("id", "ontology", "releases")
 """Path segments always served: entities, ontology terms (and the ontology IRI), ontology releases."""
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 EXTENSION_OF: Mapping[str, str] = {fmt.key: extension for extension, fmt in EXTENSIONS.items()}
 
 
 class HtmlPages(Protocol):
-    """Renders the HTML representations (implemented by :class:`calcinosis_kg.server.ui.ResourcePages`)."""
+    """Renders the HTML representations (implemented by :class:`calcinosis_kg.server.views.ui.ResourcePages`)."""
 
     def resource(self, iri: URIRef, document: Graph) -> str:
         """The page of ``iri`` (an IRI of the graph), showing ``document``, its description."""
@@ -259,21 +248,6 @@ def ontology_document(view: GraphView, ontology: ox.NamedNode) -> Graph:
     return document
 
 
-def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
-    """The representation to send for ``Accept`` (:func:`~.formats.negotiate`'s rules).
-
-    Raises :class:`FormatNotAcceptable` listing what is available when nothing offered is acceptable.
-    """
-    best = formats.negotiate(accept, offered)
-    if best is None:
-        listed = ", ".join(f"{fmt.label} ({fmt.media_type})" for fmt in offered)
-        raise FormatNotAcceptable(
-            f"Nothing in 'Accept: {accept}' is available for this resource. Available: {listed}; or the "
-            f"format-specific documents ({', '.join('.' + extension for extension in EXTENSIONS)})."
-        )
-    return best
-
-
 def not_found_body(fmt: ResultFormat, iri: str) -> bytes:
     """An RDF document in ``fmt`` that parses to an empty graph and says (in a comment) that ``iri`` is unknown."""
     shown = quote(iri, safe="/:._~")  # nothing that could end a comment or a line
@@ -297,84 +271,3 @@ def namespaces(linked_data: LinkedData) -> list[str]:
         if _SEGMENT.fullmatch(segment):
             segments.add(segment)
     return sorted(segments)
-
-
-def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages, pool: QueryPool) -> Blueprint:
-    """The blueprint dereferencing the graph's IRIs: ``/{path}`` for ``https://w3id.org/calcinosis-kg/{path}``.
-
-    For each namespace ``ns`` (see :func:`namespaces`) it answers ``GET /ns``, ``/ns/{rest}`` and
-    ``/ns.{extension}``; an IRI of those namespaces that the graph does not use is a 404 in the negotiated
-    format. Other paths are not this blueprint's: they get the app's plain-text 404.
-    """
-    blueprint = Blueprint("linked_data", __name__)
-
-    def resource(segment: str, rest: str | None = None, extension: str | None = None) -> Response:
-        path = segment + (f"/{rest}" if rest is not None else "") + (f".{extension}" if extension else "")
-        iri = URIRef(BASE + path)
-        stem, dot, suffix = path.rpartition(".")
-        if dot and suffix in EXTENSIONS and not linked_data.is_served(iri):
-            return _represent(URIRef(BASE + stem), EXTENSIONS[suffix], negotiated=False)
-        return _represent(iri, negotiate(request.headers.get("Accept")), negotiated=True)
-
-    for index, segment in enumerate(namespaces(linked_data)):
-        defaults = {"segment": segment}
-        blueprint.add_url_rule(f"/{segment}", f"namespace{index}", resource, defaults=defaults)
-        blueprint.add_url_rule(f"/{segment}/<path:rest>", f"member{index}", resource, defaults=defaults)
-        blueprint.add_url_rule(f"/{segment}.<extension>", f"document{index}", resource, defaults=defaults)
-
-    def describe(iri: URIRef, fmt: ResultFormat) -> bytes:
-        """The description of ``iri`` in ``fmt``, from the query pool (time limit, result cache)."""
-        job = Job(query=DESCRIBE_QUERY, base=BASE, formats=(fmt.key,), bindings=(("resource", iri),))
-        return pool.run(job).body
-
-    @functools.lru_cache(maxsize=RENDERED_PAGES)
-    def page(iri: URIRef, script_root: str) -> bytes:
-        """The HTML page of ``iri`` (links use ``script_root``), rendered from its N-Triples description."""
-        document = new_document()
-        document.parse(data=describe(iri, NTRIPLES), format="nt")
-        return pages.resource(iri, document).encode()
-
-    def render(iri: URIRef, fmt: ResultFormat, script_root: str) -> bytes | None:
-        """The representation of ``iri`` in ``fmt`` (links in HTML use ``script_root``), None if unknown."""
-        if linked_data.is_ontology(iri):
-            document = linked_data.ontology_graph
-            return pages.resource(iri, document).encode() if fmt is HTML else write_graph(fmt, document)
-        if iri not in linked_data.resources:
-            return None
-        return page(iri, script_root) if fmt is HTML else describe(iri, fmt)
-
-    def _represent(iri: URIRef, fmt: ResultFormat, *, negotiated: bool) -> Response:
-        body = render(iri, fmt, request.script_root)
-        if body is None:
-            body = pages.not_found(str(iri)).encode() if fmt is HTML else not_found_body(fmt, str(iri))
-            response = Response(body, status=404, content_type=fmt.content_type)
-        else:
-            response = Response(body, content_type=fmt.content_type)
-            response.headers["Link"] = ", ".join(
-                f'<{document_path(iri, other)}>; rel="alternate"; type="{other.media_type}"'
-                for other in REPRESENTATIONS
-                if other is not fmt
-            )
-        if negotiated:
-            response.headers["Vary"] = "Accept"
-            if response.status_code == 200:
-                response.headers["Content-Location"] = document_path(iri, fmt)
-        return response
-
-    return blueprint
-
-
-def local_path(iri: str) -> str | None:
-    """The server path serving ``iri`` (with the app's script root), or None if it is not under the base.
-
-    Characters not allowed in a URL path are percent-encoded (existing ``%XX`` escapes are kept), so the
-    path can go in a header (``Content-Location``, ``Link``) as well as in a page.
-    """
-    if not iri.startswith(BASE):
-        return None
-    return f"{request.script_root}/{quote(iri[len(BASE) :], safe=_PATH_SAFE)}"
-
-
-def document_path(iri: URIRef, fmt: ResultFormat) -> str:
-    """The path of the format-specific document of ``iri`` (an IRI under the base): ``/id/acne.ttl``."""
-    return f"{local_path(iri)}.{EXTENSION_OF[fmt.key]}"

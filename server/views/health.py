@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from calcinosis_kg.server.data import DatasetSummary
+from calcinosis_kg.server.resources.data import DatasetSummary
 
 
 def make_health_blueprint(summary: DatasetSummary) -> Blueprint:

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from calcinosis_kg.server.pages.picture import Box, Picture
+from calcinosis_kg.server.views.pages.picture import Box, Picture
 
 if TYPE_CHECKING:
-    from calcinosis_kg.server.ui import Relation, ResourceView, TermView
+    from calcinosis_kg.server.views.pages.model import Relation, ResourceView
+from calcinosis_kg.server.views.pages.terms import TermView
 
 SHOWN_PER_RELATION = 8
 """Boxes per relation in the SVG (a "+ n more" box links to the statements)."""

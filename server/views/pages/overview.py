@@ -14,15 +14,18 @@ from rdflib import URIRef
 
 from calcinosis_kg.ontology import BASE, CC, PREFIXES
 from calcinosis_kg.server.engines.contract import Job
-from calcinosis_kg.server.pages.picture import Box, Picture
+from calcinosis_kg.server.views.pages.picture import Box, Picture
 from calcinosis_kg.server.workers.pool import QueryPool
 
 ROOT = CC["calcinosis-cutis"]
 _PROLOGUE = "".join(f"PREFIX {prefix}: <{namespace}>\n" for prefix, namespace in PREFIXES.items())
-SUBTYPE_CAUSES = _PROLOGUE + """SELECT ?subtype ?subtypeLabel ?cause ?causeLabel WHERE {
+SUBTYPE_CAUSES = (
+    _PROLOGUE
+    + """SELECT ?subtype ?subtypeLabel ?cause ?causeLabel WHERE {
   ?root cco:hasSubtype ?subtype . ?subtype skos:prefLabel ?subtypeLabel .
   OPTIONAL { ?subtype cco:hasCause ?cause . ?cause skos:prefLabel ?causeLabel }
 }"""
+)
 RELATED = _PROLOGUE + """SELECT ?item ?label WHERE { ?root ?relation ?item . ?item skos:prefLabel ?label }"""
 
 Term = tuple[str, str]
@@ -49,7 +52,7 @@ def _select(pool: QueryPool, query: str, **bindings: URIRef) -> list[dict[str, s
     return [{var: value["value"] for var, value in row.items()} for row in document["results"]["bindings"]]
 
 
-def _sorted(terms: set[Term]) -> tuple[Term, ...]:
+def sorted_terms(terms: set[Term]) -> tuple[Term, ...]:
     return tuple(sorted(terms, key=lambda term: term[1].lower()))
 
 
@@ -64,11 +67,11 @@ def knowledge_map(pool: QueryPool, label: Callable[[URIRef], str | None], root: 
 
     def related(relation: str) -> tuple[Term, ...]:
         rows = _select(pool, RELATED, root=root, relation=cco[relation])
-        return _sorted({(row["item"], row["label"]) for row in rows})
+        return sorted_terms({(row["item"], row["label"]) for row in rows})
 
     return KnowledgeMap(
         root=(str(root), label(root) or str(root)),
-        subtypes=tuple((subtype, _sorted(causes[subtype])) for subtype in _sorted(set(causes))),
+        subtypes=tuple((subtype, sorted_terms(causes[subtype])) for subtype in sorted_terms(set(causes))),
         workup=related("diagnosedBy"),
         treatments=related("treatedBy"),
     )

@@ -27,16 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, abort, request
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
 from rdflib.term import Node
 
 from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
-from calcinosis_kg.server.describe import GraphView
-from calcinosis_kg.server.formats import W3C_FORMATS, Family, ResultFormat, choose_format
-from calcinosis_kg.server.linked_data import RDF_FORMATS, LinkedData
-from calcinosis_kg.server.results import write_graph, write_triples
+from calcinosis_kg.server.http.formats import W3C_FORMATS, ResultFormat
+from calcinosis_kg.server.resources.linked_data import RDF_FORMATS, LinkedData
+from calcinosis_kg.server.sparql.describe import GraphView
+from calcinosis_kg.server.sparql.results import write_triples
 
 DUMP_NAME = "calcinosis-kg"
 """File name of the dumps, before the extension."""
@@ -282,23 +281,3 @@ def _vocabularies(statistics: DatasetStatistics) -> list[URIRef]:
         if cut > 0:
             namespaces.add(URIRef(term[: cut + 1]))
     return sorted(namespaces)
-
-
-def make_void_blueprint(statistics: DatasetStatistics, dumps: DatasetDumps) -> Blueprint:
-    """``GET /.well-known/void`` (any RDF format, by ``Accept`` or ``format``) and ``GET /dumps/<file>``."""
-    blueprint = Blueprint("void", __name__)
-
-    @blueprint.get("/.well-known/void")
-    def void() -> Response:
-        fmt = choose_format(request.headers.get("Accept"), request.args.getlist("format"), Family.GRAPH)
-        body = write_graph(fmt, void_description(statistics, dumps, request.url_root))
-        return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
-
-    @blueprint.get("/dumps/<filename>")
-    def dump(filename: str) -> Response:
-        found = dumps.get(filename)
-        if found is None:
-            abort(404, f"No dump {filename!r}; there are {', '.join(d.filename for d in dumps.dumps)}.")
-        return Response(found.body, content_type=found.fmt.content_type)
-
-    return blueprint

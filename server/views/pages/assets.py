@@ -1,7 +1,7 @@
 """Browser libraries from npm (YASGUI, Cytoscape.js) and the pages' own scripts, served from this server.
 
 ``make static`` runs ``npm ci`` with the committed ``package-lock.json`` and copies the files the pages load
-into ``server/static/npm/`` (git-ignored). They are served at ``/assets/npm/{file}?v={lock hash}`` with a
+into ``server/views/static/npm/`` (git-ignored). They are served at ``/assets/npm/{file}?v={lock hash}`` with a
 one-year, immutable cache lifetime: the query string changes whenever the lock file does. When the folder is
 missing (no npm on the machine) the pages say so and work without them: every page is complete without
 JavaScript.
@@ -36,7 +36,7 @@ class Assets:
 
     @classmethod
     def find(cls, folder: Path | None = None) -> Assets:
-        """The npm files of ``folder`` (by default ``server/static/npm``)."""
+        """The npm files of ``folder`` (by default ``server/views/static/npm``)."""
         folder = folder or NPM
         stamp = folder / ".stamp"
         version = hashlib.sha256(stamp.read_bytes()).hexdigest()[:12] if stamp.is_file() else "none"
@@ -65,7 +65,7 @@ def _digest(name: str) -> str:
 
 
 def own_asset(name: str) -> str:
-    """The URL of one of the pages' own files in ``server/static`` (versioned by its content)."""
+    """The URL of one of the pages' own files in ``server/views/static`` (versioned by its content)."""
     return url_for("ui.static", filename=name, v=_digest(name))
 
 

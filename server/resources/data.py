@@ -12,7 +12,6 @@ files' ``_:b1`` stay two blank nodes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,14 +160,3 @@ def summarize(store: ox.Store, *, union_default_graph: bool) -> DatasetSummary:
 
 def _count(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> int:
     return sum(1 for _ in store.quads_for_pattern(None, None, None, graph))
-
-
-def content_hash(paths: Iterable[Path]) -> str:
-    """Hex SHA-256 over the files' names and contents, in order: what identifies a version of the data."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as data:
-            while chunk := data.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()

@@ -1,6 +1,6 @@
 """Replaying whole responses to repeated query requests at the WSGI level, before Flask.
 
-With the result cache (:mod:`calcinosis_kg.server.cache`) a repeated query needs no query worker, but its
+With the result cache (:mod:`calcinosis_kg.server.workers.cache`) a repeated query needs no query worker, but its
 request still goes through Flask: routing, request parsing, the canned query's parameter validation, the
 view and every ``after_request`` hook (CORS, conditional GET, access log) cost about two thirds of what the
 server process spends on it. :class:`ResponseReplay` wraps the app's WSGI callable and keeps, for a GET of
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from calcinosis_kg.server.cache import answered_from_cache
-from calcinosis_kg.server.conditional import CONDITIONAL_HEADERS
-from calcinosis_kg.server.hooks import access_logger, log_access
+from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS
+from calcinosis_kg.server.http.hooks import access_logger, log_access
+from calcinosis_kg.server.workers.cache import answered_from_cache
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -124,7 +124,7 @@ class ResponseReplay:
         return (str(environ.get("wsgi.url_scheme", "")), *(str(environ.get(name, "")) for name in _KEY_FIELDS))
 
     def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
-        """The access-log line :func:`~calcinosis_kg.server.hooks.install_access_log` writes for a request."""
+        """The access-log line :func:`~calcinosis_kg.server.http.hooks.install_access_log` writes for a request."""
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
         log_access(self._log, environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
 

@@ -13,7 +13,7 @@ after every response, and gunicorn's gthread workers, which keep it, were slower
 poller threads contend for the GIL). Two, three or four threads per worker measured the same on unique
 queries (1,460-1,540 req/s) and on ``/health`` (5,960-6,420).
 
-Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.replay.ResponseReplay`
+Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.http.replay.ResponseReplay`
 (repeated cached query requests answered without Flask) and the loaded data are moved out of the garbage
 collector's reach (``gc.freeze``), which removed 50-300 ms collection pauses from the 99th percentile of
 uncached queries. granian forks its workers from this process, so they share the loaded dataset; each worker
@@ -39,9 +39,8 @@ from granian.http import HTTP1Settings
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from calcinosis_kg.errors import KGError
-from calcinosis_kg.server.app import create_app, query_pool
-from calcinosis_kg.server.replay import install_replay
-from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.app import app_services, create_app, query_pool
+from calcinosis_kg.server.http.replay import install_replay
 from calcinosis_kg.server.workers.limits import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     processes (default :data:`PRODUCTION_QUERY_WORKERS`) and :func:`app_threads` threads running the app.
 
     Repeated query requests whose answers are cached are answered before Flask (see
-    :mod:`calcinosis_kg.server.replay`). Every request is logged on stderr. The embedded server returns on
+    :mod:`calcinosis_kg.server.http.replay`). Every request is logged on stderr. The embedded server returns on
     Ctrl-C or SIGTERM. Raises
     :class:`~calcinosis_kg.errors.KGError` when the settings or the data are invalid, and (production)
     :class:`AddressUnavailable` when the address cannot be bound. When the embedded server's address cannot
@@ -112,7 +111,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     elif workers is not None:
         config["KG_QUERY_WORKERS"] = workers
     app = create_app(config)
-    settings = Settings.load(config)
+    settings = app_services(app).settings
     install_replay(
         app, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, trust_proxy=settings.trust_proxy
     )

@@ -17,7 +17,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 
 from calcinosis_kg.ontology import CC, PREFIXES
 from calcinosis_kg.queries.catalog import CannedQuery
-from calcinosis_kg.server.linked_data import LinkedData
+from calcinosis_kg.server.resources.linked_data import LinkedData
 
 TOPICS: Sequence[tuple[str, frozenset[str]]] = (
     ("Types, causes and mechanisms", frozenset({"subtypes", "causes", "mechanism", "anatomy", "related"})),
@@ -71,9 +71,7 @@ def editor_config(
     linked_data: LinkedData, catalog: Mapping[str, CannedQuery], prefilled: Callable[[CannedQuery], str], endpoint: str
 ) -> dict[str, Any]:
     """The JSON document ``query.js`` configures YASGUI with (``prefilled`` gives a canned query's text)."""
-    entities = sorted(
-        (str(iri), label) for iri, label in linked_data.labels.items() if str(iri).startswith(str(CC))
-    )
+    entities = sorted((str(iri), label) for iri, label in linked_data.labels.items() if str(iri).startswith(str(CC)))
     return {
         "endpoint": endpoint,
         "prefixes": {prefix: str(namespace) for prefix, namespace in PREFIXES.items()},

@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from calcinosis_kg.server.errors import EvaluationError, FormatNotAcceptable
-from calcinosis_kg.server.formats import Family, ResultFormat, available
+from calcinosis_kg.server.http.formats import Family, ResultFormat, available
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 Row = Sequence[Term | None]

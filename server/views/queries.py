@@ -27,7 +27,7 @@ from calcinosis_kg.errors import QueryError
 from calcinosis_kg.queries.catalog import CannedQuery, Parameter
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import ProtocolError
-from calcinosis_kg.server.formats import Family, formats_of
+from calcinosis_kg.server.http.formats import Family, formats_of
 from calcinosis_kg.server.workers.pool import QueryPool
 
 FORMAT_PARAMETER = "format"
@@ -86,7 +86,7 @@ def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) 
     """The blueprint answering ``/queries`` and ``/queries/<name>`` with the queries of ``catalog``.
 
     Queries run in ``pool``. The listing links to ``/openapi.json``, so the app also registers
-    :func:`~calcinosis_kg.server.openapi.make_openapi_blueprint`. Raises :class:`QueryError` if a query
+    :func:`~calcinosis_kg.server.views.openapi.make_openapi_blueprint`. Raises :class:`QueryError` if a query
     declares the reserved ``format`` parameter.
     """
     check_catalog(catalog)

@@ -32,15 +32,13 @@ level); entities rank by that match as follows, ties by label:
 from __future__ import annotations
 
 import re
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeGuard
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, jsonify, request
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
@@ -49,14 +47,8 @@ from calcinosis_kg.errors import CodeSyntaxError
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, CCO, SSSOM
-from calcinosis_kg.server.data import rdflib_graph
-from calcinosis_kg.server.describe import GraphView
-from calcinosis_kg.server.errors import ProtocolError
-
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
-MAX_QUERY_LENGTH = 200
-"""Longest accepted ``q``, in characters."""
+from calcinosis_kg.server.resources.data import rdflib_graph
+from calcinosis_kg.server.sparql.describe import GraphView
 
 _MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 INDEXED_PREDICATES = (
@@ -67,10 +59,6 @@ INDEXED_PREDICATES = (
 _SPACES = re.compile(r"\s+")
 _WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
 """A letter or digit that does not follow another letter or digit."""
-
-
-class InvalidLookup(ProtocolError):
-    """``q`` or ``limit`` of a lookup is missing, repeated or invalid (400)."""
 
 
 class Source(IntEnum):
@@ -353,54 +341,3 @@ class _TypeResolver:
 def _is_class(node: Node) -> TypeGuard[URIRef]:
     """True for an IRI in the ontology's namespace (``cco:``)."""
     return isinstance(node, URIRef) and node.startswith(CCO)
-
-
-def make_lookup_blueprint(index: LabelIndex | Callable[[], LabelIndex]) -> Blueprint:
-    """The blueprint answering ``GET /lookup?q=TEXT&limit=N`` from ``index`` with a JSON list of hits.
-
-    ``index`` may be a function that builds it: it is then called once, by the first lookup of each server
-    process (building it took half of the app's start-up, which ``/health`` and queries do not need).
-    ``q`` (required, at most 200 characters, not blank) and ``limit`` (1 to 100, default 10) are validated:
-    :class:`InvalidLookup` (400) otherwise.
-    """
-    blueprint = Blueprint("lookup", __name__)
-    built = index if isinstance(index, LabelIndex) else None
-    lock = threading.Lock()
-
-    def the_index() -> LabelIndex:
-        nonlocal built
-        if built is None:
-            with lock:
-                if built is None:
-                    assert not isinstance(index, LabelIndex)
-                    built = index()
-        return built
-
-    @blueprint.get("/lookup")
-    def lookup() -> Response:
-        text = _single("q", request.args.getlist("q"))
-        if text is None or not text.strip():
-            raise InvalidLookup("Give the text to look up as the parameter q (e.g. /lookup?q=lupus).")
-        if len(text) > MAX_QUERY_LENGTH:
-            raise InvalidLookup(f"The parameter q is longer than {MAX_QUERY_LENGTH} characters.")
-        unknown = sorted(set(request.args) - {"q", "limit"})
-        if unknown:
-            raise InvalidLookup(f"Unknown parameter(s) {', '.join(unknown)}: /lookup takes q and limit.")
-        limit = _limit(_single("limit", request.args.getlist("limit")))
-        return jsonify([hit.as_json() for hit in the_index().search(text, limit)])
-
-    return blueprint
-
-
-def _single(name: str, values: list[str]) -> str | None:
-    if len(values) > 1:
-        raise InvalidLookup(f"The parameter {name} is given {len(values)} times; give it once.")
-    return values[0] if values else None
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_LIMIT
-    if not re.fullmatch(r"\d{1,3}", value.strip()) or not 1 <= int(value) <= MAX_LIMIT:
-        raise InvalidLookup(f"The parameter limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}.")
-    return int(value)

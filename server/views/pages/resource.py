@@ -17,7 +17,8 @@ from rdflib import URIRef
 from calcinosis_kg.ontology import OBO
 
 if TYPE_CHECKING:
-    from calcinosis_kg.server.ui import ResourceView, SourceView, TermView
+    from calcinosis_kg.server.views.pages.model import ResourceView, SourceView
+from calcinosis_kg.server.views.pages.terms import TermView
 
 EVIDENCE: Mapping[str, tuple[str, str]] = {
     str(OBO.ECO_0000303): ("NAS", "the source's author states it, without a reference of its own"),
@@ -82,4 +83,3 @@ class References:
     def legend(self) -> list[EvidenceKind]:
         """Every evidence class the page uses, by shorthand."""
         return sorted(self._kinds.values(), key=lambda kind: kind.short)
-

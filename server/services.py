@@ -1,0 +1,126 @@
+"""Everything the server reads at start-up, once: settings, data, their version, the engine and its workers,
+and the indexes the routes answer from.
+
+:meth:`Services.load` does all of the start-up I/O (the data files are read and hashed once, the settings
+loaded once); :func:`~calcinosis_kg.server.app.create_app` only assembles the app around a
+:class:`Services`, so tests and embedders can build one in memory and give it to ``create_app``.
+
+The data are held once, in the Oxigraph store: queries, descriptions and linked-data documents are answered by
+the engine in the query workers; the start-up indexes (labels, VoID statistics, the ontology document) are
+read once from the same store with pyoxigraph (:func:`~calcinosis_kg.server.resources.data.rdflib_view` gives
+rdflib's API over it, for embedders); the lookup index is built by the first lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from calcinosis_kg.paths import build_dir
+from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
+from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
+from calcinosis_kg.server.http.conditional import DataVersion
+from calcinosis_kg.server.http.metrics import Metrics
+from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize
+from calcinosis_kg.server.resources.linked_data import LinkedData
+from calcinosis_kg.server.resources.void import DatasetDumps, DatasetStatistics
+from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.sparql.describe import GraphView
+from calcinosis_kg.server.sparql.lexer import Limits
+from calcinosis_kg.server.workers.cache import ResultCache
+from calcinosis_kg.server.workers.limits import WorkerLimits
+from calcinosis_kg.server.workers.pool import QueryPool
+
+log = logging.getLogger(__name__)
+
+BUILT_GRAPH = "calcinosis-kg.nt"
+"""The file served when ``KG_DATA`` names none: the built graph in the build folder."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app is assembled around (see the module docstring)."""
+
+    settings: Settings
+    paths: tuple[Path, ...]
+    """The data files, in the order they were loaded."""
+    version: DataVersion
+    summary: DatasetSummary
+    view: GraphView
+    """The store as the served default graph (the union of all graphs with ``KG_UNION_DEFAULT_GRAPH``)."""
+    pool: QueryPool
+    metrics: Metrics
+    catalog: Mapping[str, CannedQuery]
+    linked_data: LinkedData
+    statistics: DatasetStatistics
+    dumps: DatasetDumps
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None = None) -> Services:
+        """Read the settings (``config`` overrides the environment) and the data; build the engine and indexes.
+
+        Raises :class:`~calcinosis_kg.server.settings.SettingsError` for an invalid setting and
+        :class:`~calcinosis_kg.server.resources.data.DataLoadError` when a data file is missing or does not
+        parse; both are :class:`~calcinosis_kg.errors.KGError`\\ s whose message is meant for the operator.
+        """
+        settings = Settings.load(config)
+        paths = tuple(settings.data or (default_data_file(),))
+        store = load_store(paths)
+        summary = summarize(store, union_default_graph=settings.union_default_graph)
+        version = DataVersion.of(paths)
+        limits = Limits(
+            max_bytes=settings.max_body, max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
+        )
+        engine = OxigraphEngine(
+            store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
+        )
+        engine.warm_up()
+        metrics = Metrics.create(settings.metrics_dir)
+        pool = QueryPool(
+            engine,
+            size=settings.pool_size,
+            timeout=settings.query_timeout,
+            cache=ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag),
+            limits=WorkerLimits(
+                memory=settings.query_memory_mb * 1024 * 1024,
+                answer_bytes=settings.max_answer_bytes,
+                queue=settings.query_queue,
+            ),
+            metrics=metrics,
+        )
+        log.info(
+            "loaded %d triples (%d named graphs) from %s",
+            summary.triples,
+            len(summary.named_graphs),
+            ", ".join(str(path) for path in paths),
+        )
+        view = GraphView(store, union=settings.union_default_graph)
+        linked_data = LinkedData.from_store(view)
+        statistics = DatasetStatistics.of(view, linked_data)
+        return cls(
+            settings=settings,
+            paths=paths,
+            version=version,
+            summary=summary,
+            view=view,
+            pool=pool,
+            metrics=metrics,
+            catalog=load_catalog(),
+            linked_data=linked_data,
+            statistics=statistics,
+            dumps=DatasetDumps.load(view, paths),
+        )
+
+
+def default_data_file() -> Path:
+    """The built graph, :data:`BUILT_GRAPH` in the build folder (``$KG_BUILD_DIR`` or ``build/``).
+
+    Raises :class:`DataLoadError` saying how to build it when it does not exist.
+    """
+    path = build_dir() / BUILT_GRAPH
+    if not path.is_file():
+        raise DataLoadError(f"no built graph at {path}: run `make build`, or set KG_DATA to the files to use")
+    return path
