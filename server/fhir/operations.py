@@ -950,9 +950,14 @@ def _check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check
                     )
                 )
             check.issues.append(_not_in_vs(f"{system}#{code}", coding, vs, form, index))
-        elif member is not None and member.entry is not None and vs is not None and any(
-            e.get("url") == f"{EXT_BASE}valueset-deprecated" and value_of(e) is True
-            for e in member.entry.get("extension", [])
+        elif (
+            member is not None
+            and member.entry is not None
+            and vs is not None
+            and any(
+                e.get("url") == f"{EXT_BASE}valueset-deprecated" and value_of(e) is True
+                for e in member.entry.get("extension", [])
+            )
         ):
             text = (
                 f"The presence of the concept '{concept.code}' in the system '{cs.url}' in the value set "
