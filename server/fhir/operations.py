@@ -903,8 +903,8 @@ def _check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check
     cs, _ = supplemented(ctx.registry, base, ctx.supplements)
     check.version = cs.version
     concept = cs.find(code)
-    if concept is None or (ctx.membership_only and ctx.members is not None):
-        if concept is None and not ctx.membership_only:
+    if concept is None:
+        if not ctx.membership_only:
             shown = f" version '{cs.version}'" if cs.version else ""
             check.issues.append(
                 issue(
@@ -915,10 +915,9 @@ def _check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check
                     expression=_path(form, "code", index),
                 )
             )
-        if concept is None or (ctx.members is not None and (cs.url, concept.code) not in ctx.members.members):
-            if vs is not None:
-                check.issues.append(_not_in_vs(f"{system}#{code}", coding, vs, form, index))
-            return check
+        if vs is not None:
+            check.issues.append(_not_in_vs(f"{system}#{code}", coding, vs, form, index))
+        return check
     check.found = True
     if concept.code != code:
         check.normalized = concept.code
@@ -1086,12 +1085,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             _infer_system(ctx, codings[0], form)
     else:
         url = params.text("url") or params.text("system") or (codings[0].get("system") if codings else None)
-        if url and registry.code_system(url, params.text("version")) is None and form != "code":
-            pass  # the coding's own system is checked (and reported) below
-        else:
-            cs = code_system_or_404(registry, url, params.text("version"))
-            for coding in codings:
-                coding.setdefault("system", cs.url)
+        cs = code_system_or_404(registry, url, params.text("version"))
+        for coding in codings:
+            coding.setdefault("system", cs.url)
     cannot_infer = [c.pop("x-cannot-infer") for c in codings if "x-cannot-infer" in c]
     checks = [_check_coding(ctx, c, form, i) for i, c in enumerate(codings)]
     good = next((c for c in checks if c.found and c.in_value_set and c.valid_system), None)
