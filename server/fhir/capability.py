@@ -17,15 +17,16 @@ TX_TESTS_VERSION = "1.7.8"
 """The version of HL7's terminology test cases the service was checked with (``tests/fhir/tx/PROVENANCE.md``)."""
 
 EXPANSION_PARAMETERS = (
-    "activeOnly", "check-system-version", "count", "displayLanguage", "excludeNested", "filter",
+    "activeOnly", "check-system-version", "count", "designation", "displayLanguage", "excludeNested", "filter",
     "force-system-version", "includeDefinition", "includeDesignations", "offset", "property", "system-version",
-    "tx-resource",
+    "tx-resource", "useSupplement",
 )  # fmt: skip
-"""The ``$expand`` parameters the service accepts (and reports in ``expansion.parameter``).
+"""The ``$expand`` parameters the service accepts.
 
-``displayLanguage`` and the three ``*-system-version`` parameters are accepted and echoed, but the displays are
-those of the code system's own language and the version used is the one named by the value set (or the latest):
-see docs/fhir.md."""
+``displayLanguage`` (or the ``Accept-Language`` header) chooses displays among a code system's designations;
+``useSupplement`` applies code system supplements; ``property`` adds concept properties. ``includeDefinition`` is
+accepted and has no effect (ask ``property=definition``), and the three ``*-system-version`` parameters are
+echoed, but the version used is the one the value set names (or the latest): see docs/fhir.md."""
 
 
 def _feature(definition: str, value: JSON) -> JSON:

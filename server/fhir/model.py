@@ -11,6 +11,7 @@ Everything here is plain data and pure functions: no Flask, no SPARQL.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,6 +19,29 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 JSON = dict[str, Any]
+
+EXT = "http://hl7.org/fhir/StructureDefinition/"
+EXTENSION_PROPERTIES: dict[str, tuple[str, str]] = {
+    f"{EXT}codesystem-label": ("label", "valueString"),
+    f"{EXT}valueset-label": ("label", "valueString"),
+    f"{EXT}codesystem-conceptOrder": ("order", "valueDecimal"),
+    f"{EXT}valueset-conceptOrder": ("order", "valueDecimal"),
+    f"{EXT}itemWeight": ("weight", "valueDecimal"),
+    f"{EXT}structuredefinition-standards-status": ("status", "valueCode"),
+}
+"""Concept extensions that R5 made concept properties (http://hl7.org/fhir/concept-properties): extension URL ->
+(property code, value type). Expansions report them as properties, as the reference servers do."""
+PROPERTY_URIS = {
+    "label": "http://hl7.org/fhir/concept-properties#label",
+    "order": "http://hl7.org/fhir/concept-properties#order",
+    "weight": "http://hl7.org/fhir/concept-properties#itemWeight",
+    "status": "http://hl7.org/fhir/concept-properties#status",
+    "definition": "http://hl7.org/fhir/concept-properties#definition",
+    "inactive": "http://hl7.org/fhir/concept-properties#inactive",
+    "parent": "http://hl7.org/fhir/concept-properties#parent",
+    "child": "http://hl7.org/fhir/concept-properties#child",
+}
+"""The URIs of the standard concept properties (R5's concept-properties code system)."""
 
 INACTIVE_STATUSES = frozenset({"retired", "inactive", "deprecated"})
 """Values of the ``status`` concept property (http://hl7.org/fhir/concept-properties) that make a concept inactive.
@@ -38,6 +62,10 @@ class Concept:
     extensions: list[JSON] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
+    derived: list[JSON] = field(default_factory=list)
+    """Properties carried by extensions (label, order, weight, status: :data:`EXTENSION_PROPERTIES`)."""
+    sources: dict[int, str] = field(default_factory=dict)
+    """The supplement (canonical) each designation comes from, by its index in ``designations``."""
     inactive: bool = False
     abstract: bool = False
 
@@ -48,8 +76,54 @@ class Concept:
     @property
     def status(self) -> str | None:
         """The ``status`` property's code, if the concept has one."""
-        values = self.property_values("status")
+        values = self.property_values("status") or [value_of(p) for p in self.derived if p["code"] == "status"]
         return str(values[0]) if values else None
+
+
+def derived_properties(extensions: Iterable[JSON]) -> list[JSON]:
+    """The concept properties that ``extensions`` (of a concept) carry, by :data:`EXTENSION_PROPERTIES`."""
+    found: list[JSON] = []
+    for extension in extensions:
+        known = EXTENSION_PROPERTIES.get(str(extension.get("url")))
+        value = value_of(extension)
+        if known is not None and value is not None:
+            found.append({"code": known[0], known[1]: value})
+    return found
+
+
+def apply_supplement(resource: JSON, supplement: JSON) -> JSON:
+    """``resource`` (a CodeSystem) with the designations, properties and extensions of ``supplement`` added."""
+    merged: JSON = copy.deepcopy(resource)
+    source = supplement.get("url", "")
+    if supplement.get("version"):
+        source = f"{source}|{supplement['version']}"
+    extra: dict[str, JSON] = {}
+
+    def collect(items: list[JSON]) -> None:
+        for item in items:
+            if isinstance(item.get("code"), str):
+                extra[item["code"]] = item
+            collect(item.get("concept", []))
+
+    collect(supplement.get("concept", []))
+
+    def merge(items: list[JSON]) -> None:
+        for item in items:
+            more = extra.get(item.get("code", ""))
+            if more is not None:
+                for designation in more.get("designation", []):
+                    item.setdefault("designation", []).append({**designation, SOURCE_KEY: source})
+                item.setdefault("property", []).extend(more.get("property", []))
+                item.setdefault("extension", []).extend(more.get("extension", []))
+            merge(item.get("concept", []))
+
+    merge(merged.get("concept", []))
+    merged.setdefault("property", []).extend(supplement.get("property", []))
+    return merged
+
+
+SOURCE_KEY = "x-source"
+"""Key marking, in a merged CodeSystem, the supplement a designation comes from (never sent to clients)."""
 
 
 def value_of(element: Mapping[str, Any]) -> Any:
@@ -97,13 +171,17 @@ class CodeSystemIndex:
             return
         properties = [p for p in item.get("property", []) if p.get("code") not in ("parent", "child")]
         relational = [p for p in item.get("property", []) if p.get("code") in ("parent", "child")]
+        designations = [{k: v for k, v in d.items() if k != SOURCE_KEY} for d in item.get("designation", [])]
+        sources = {i: str(d[SOURCE_KEY]) for i, d in enumerate(item.get("designation", [])) if SOURCE_KEY in d}
         concept = Concept(
             code=code,
             display=item.get("display"),
             definition=item.get("definition"),
-            designations=list(item.get("designation", [])),
+            designations=designations,
             properties=properties + relational,
             extensions=list(item.get("extension", [])),
+            derived=derived_properties(item.get("extension", [])),
+            sources=sources,
         )
         concept.inactive = _is_inactive(concept)
         concept.abstract = any(v is True for v in concept.property_values("notSelectable"))

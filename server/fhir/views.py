@@ -92,7 +92,7 @@ def request_params() -> ops.Params:
                     # FHIR's primitive values may not be empty strings (a string holds at least one character).
                     raise InvalidRequest(f"The parameter {parameter['name']!r} has an empty {empty[0]}")
             items += parameters
-    return ops.Params(items)
+    return ops.Params(items, request.headers.get("Accept-Language") or None)
 
 
 def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str = "0.1.0") -> Blueprint:
@@ -182,7 +182,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
 
     def with_system(params: ops.Params, resource: JSON | None) -> ops.Params:
         if resource is not None:
-            return ops.Params([*params.items, {"name": "system", "valueUri": resource["url"]}])
+            return params.plus({"name": "system", "valueUri": resource["url"]})
         return params
 
     operation("CodeSystem", "lookup", lambda reg, p, cs: ops.lookup(reg, with_system(p, cs)))
@@ -191,7 +191,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         "CodeSystem",
         "validate-code",
         lambda reg, p, cs: ops.validate_code(
-            reg, ops.Params([*p.items, {"name": "url", "valueUri": cs["url"]}]) if cs else p, value_set=False
+            reg, p.plus({"name": "url", "valueUri": cs["url"]}) if cs else p, value_set=False
         ),
     )
     operation("ValueSet", "expand", lambda reg, p, vs: ops.expand(reg, p, vs))
@@ -199,7 +199,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         "ValueSet",
         "validate-code",
         lambda reg, p, vs: ops.validate_code(
-            reg, ops.Params([*p.items, {"name": "valueSet", "resource": vs}]) if vs else p, value_set=True
+            reg, p.plus({"name": "valueSet", "resource": vs}) if vs else p, value_set=True
         ),
     )
     operation("ConceptMap", "translate", lambda reg, p, cm: ops.translate(reg, p, cm))

@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 TX = Path(__file__).resolve().parent / "tx"
+EXPECTED_FAILURES = Path(__file__).resolve().parent / "tx-expected-failures.yaml"
 FHIR_VERSION = "4.0.1"
 MODES = frozenset({"general", "flat"})
 OPERATIONS = {
@@ -306,10 +308,30 @@ def run(base: str, only: str | None = None) -> Iterator[SuiteResult]:
             yield result
 
 
+def expected_failures(path: Path = EXPECTED_FAILURES) -> dict[str, str]:
+    """``suite/test`` -> why it is expected to fail, from ``tx-expected-failures.yaml``."""
+    groups = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return {test: " ".join(str(group["reason"]).split()) for group in groups for test in group["tests"]}
+
+
+def surprises(result: SuiteResult, expected: dict[str, str]) -> list[str]:
+    """The outcomes of ``result`` that the expected failures do not foresee (a new failure, or a listed pass)."""
+    found = []
+    for outcome in result.outcomes:
+        key = f"{outcome.suite}/{outcome.name}"
+        if not outcome.passed and key not in expected:
+            found.append(f"{key}: unexpected failure: {outcome.reason[:400]}")
+        elif outcome.passed and key in expected:
+            found.append(f"{key}: passes, but is listed in {EXPECTED_FAILURES.name}")
+    return found
+
+
 def main(argv: list[str]) -> int:
-    """``python tx_runner.py BASE_URL [SUITE]``: print each suite's pass count and failures."""
+    """``python tx_runner.py BASE_URL [SUITE]``: print each suite's pass count and failures (1 if unforeseen)."""
     base = argv[0].rstrip("/")
+    expected = expected_failures()
     total = passed = 0
+    unforeseen: list[str] = []
     for result in run(base, argv[1] if len(argv) > 1 else None):
         count = len(result.outcomes)
         total += count
@@ -318,9 +340,14 @@ def main(argv: list[str]) -> int:
         print(f"{result.name}: {result.passed}/{count} ({share:.0f}%)")
         for outcome in result.outcomes:
             if not outcome.passed:
-                print(f"  FAIL {outcome.name}: {outcome.reason[:400]}")
+                why = expected.get(f"{outcome.suite}/{outcome.name}")
+                label = f"expected ({why})" if why else "UNEXPECTED"
+                print(f"  FAIL {outcome.name}: {label}: {outcome.reason[:400]}")
+        unforeseen += surprises(result, expected)
     print(f"total: {passed}/{total}")
-    return 0
+    for line in unforeseen:
+        print(f"UNFORESEEN {line}")
+    return 1 if unforeseen else 0
 
 
 if __name__ == "__main__":
