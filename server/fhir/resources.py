@@ -29,18 +29,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE, SOURCE_SYSTEM
 from calcinosis_kg.ontology import CC, CCO
 from calcinosis_kg.server.engines.contract import Job
+from calcinosis_kg.server.fhir.canonical import BASE, CODE_SYSTEM_URL, VALUE_SET_BASE, Rows, local
+from calcinosis_kg.server.fhir.mapsets import closure, concept_maps, direct_parents, value_sets
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.workers.pool import QueryPool
 
 log = logging.getLogger(__name__)
 
-BASE = "https://w3id.org/calcinosis-kg/fhir"
-CODE_SYSTEM_URL = SOURCE_SYSTEM
-VALUE_SET_BASE = f"{BASE}/ValueSet"
-CONCEPT_MAP_BASE = f"{BASE}/ConceptMap"
 DESIGNATION_USE = "http://snomed.info/sct"
 SYNONYM_USE = {"system": DESIGNATION_USE, "code": "900000000000013009", "display": "Synonym"}
 SOURCE_WORDING_USE = {
@@ -49,22 +46,6 @@ SOURCE_WORDING_USE = {
     "display": "Source wording",
 }
 
-TARGET_SYSTEMS: dict[str, tuple[str, str, bool]] = {
-    "SCTID": ("http://snomed.info/sct", "SNOMED CT", False),
-    "ICD10CM": ("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", False),
-    "icd11.foundation": ("http://id.who.int/icd/entity", "ICD-11 Foundation", False),
-    "LOINC": ("http://loinc.org", "LOINC", False),
-    "UMLS": ("http://www.nlm.nih.gov/research/umls", "UMLS", False),
-    "MESH": ("http://id.nlm.nih.gov/mesh", "MeSH", False),
-    "MONDO": ("http://purl.obolibrary.org/obo/mondo.owl", "Mondo", True),
-    "HP": ("http://human-phenotype-ontology.org", "HPO", True),
-    "UBERON": ("http://purl.obolibrary.org/obo/uberon.owl", "Uberon", True),
-    "DOID": ("http://purl.obolibrary.org/obo/doid.owl", "Disease Ontology", True),
-    "Orphanet": ("http://www.orpha.net", "Orphanet", False),
-    "RXNORM": ("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", False),
-    "ATC": ("http://www.whocc.no/atc", "ATC", False),
-}
-"""CURIE prefix -> (FHIR system URI, name, whether the FHIR code is the whole CURIE, as OBO ontologies write it)."""
 
 _PREFIXES = f"""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -102,8 +83,6 @@ QUERIES: dict[str, str] = {
 }
 """The SELECT queries the terminology is built from."""
 
-Rows = list[dict[str, str]]
-
 
 def run_select(pool: QueryPool, name: str) -> Rows:
     """The rows of query ``name`` of :data:`QUERIES`, run in ``pool``, as ``{variable: lexical form}``."""
@@ -111,11 +90,6 @@ def run_select(pool: QueryPool, name: str) -> Rows:
     answer = pool.run(job)
     results = json.loads(answer.body)
     return [{key: cell["value"] for key, cell in row.items()} for row in results["results"]["bindings"]]
-
-
-def local(iri: str, base: str = str(CC)) -> str:
-    """The local name of ``iri`` under ``base``."""
-    return iri[len(base) :] if iri.startswith(base) else iri
 
 
 def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
@@ -139,13 +113,13 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
     types: dict[str, set[str]] = defaultdict(set)
     for row in select("types"):
         name = local(row["type"], str(CCO))
-        types[local(row["e"])] |= {name, *_closure(name, superclasses)}
+        types[local(row["e"])] |= {name, *closure(name, superclasses)}
     parents: dict[str, set[str]] = defaultdict(set)
     for row in select("subtypes"):
         child, parent = local(row["e"]), local(row["parent"])
         if child in entities and parent in entities and child != parent:
             parents[child].add(parent)
-    parents = _direct(parents)
+    parents = direct_parents(parents)
     children: dict[str, list[str]] = defaultdict(list)
     for child, ups in parents.items():
         for parent in ups:
@@ -225,159 +199,9 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
         ],
         "concept": concepts,
     }
-    value_sets = _value_sets(version, entities, types, class_labels, causes, children)
-    concept_maps = _concept_maps(version, entities, mappings)
-    return [code_system, *value_sets, *concept_maps]
-
-
-def _closure(name: str, superclasses: dict[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(superclasses.get(name, ()))
-    while stack:
-        current = stack.pop()
-        if current not in seen:
-            seen.add(current)
-            stack.extend(superclasses.get(current, ()))
-    return seen
-
-
-def _direct(parents: dict[str, set[str]]) -> dict[str, set[str]]:
-    """The transitive reduction of ``parents`` (cco:subtypeOf is transitive and may be materialised)."""
-    return {
-        child: {p for p in ups if not any(p in _closure(other, parents) for other in ups if other != p)}
-        for child, ups in parents.items()
-    }
-
-
-def _value_set(version: str, vs_id: str, name: str, title: str, description: str, include: JSON) -> JSON:
-    return {
-        "resourceType": "ValueSet",
-        "id": vs_id,
-        "url": f"{VALUE_SET_BASE}/{vs_id}",
-        "version": version,
-        "name": name,
-        "title": title,
-        "status": "active",
-        "experimental": False,
-        "publisher": "Calcinosis KG team",
-        "description": description,
-        "compose": {"include": [{"system": CODE_SYSTEM_URL, **include}]},
-    }
-
-
-def _pascal(text: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in text.replace("_", "-").split("-") if part)
-
-
-def _value_sets(
-    version: str,
-    entities: dict[str, dict[str, str]],
-    types: dict[str, set[str]],
-    class_labels: dict[str, str],
-    causes: dict[str, list[str]],
-    children: dict[str, list[str]],
-) -> list[JSON]:
-    value_sets = [
-        _value_set(version, "all", "CalcinosisKGAll", "All entities of the calcinosis cutis knowledge graph",
-                   "Every concept of the graph's code system.", {})
-    ]  # fmt: skip
-    used = sorted({t for ts in types.values() for t in ts})
-    for name in used:
-        label = class_labels.get(name, name)
-        value_sets.append(
-            _value_set(
-                version,
-                f"class-{name}",
-                f"CalcinosisKG{name}",
-                f"Members of the class {label}",
-                f"The entities of the graph typed cco:{name} (or a subclass).",
-                {"filter": [{"property": "type", "op": "=", "value": name}]},
-            )
-        )
-    for code in sorted(causes):
-        label = entities.get(code, {}).get("label", code)
-        value_sets.append(
-            _value_set(
-                version,
-                f"causes-of-{code}",
-                f"CausesOf{_pascal(code)}",
-                f"Causes of {label}",
-                f"What causes {label} (cco:hasCause), per the graph.",
-                {"concept": [{"code": c, "display": entities[c]["label"]} for c in sorted(set(causes[code]))]},
-            )
-        )
-    for code in sorted(children):
-        if code not in entities:
-            continue
-        label = entities[code]["label"]
-        value_sets.append(
-            _value_set(
-                version,
-                f"forms-of-{code}",
-                f"FormsOf{_pascal(code)}",
-                f"{label} and its forms",
-                f"{label} and every form of it (cco:hasSubtype, transitively).",
-                {"filter": [{"property": "concept", "op": "is-a", "value": code}]},
-            )
-        )
-    return value_sets
-
-
-def _concept_maps(version: str, entities: dict[str, dict[str, str]], mappings: Rows) -> list[JSON]:
-    by_system: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
-    for row in mappings:
-        prefix, _, _ = row["code"].partition(":")
-        if prefix in TARGET_SYSTEMS and local(row["e"]) in entities:
-            by_system[prefix][local(row["e"])].append(row)
-    maps = []
-    for prefix in sorted(by_system):
-        system, name, whole = TARGET_SYSTEMS[prefix]
-        elements = []
-        dates = []
-        for code in sorted(by_system[prefix]):
-            targets = []
-            for row in sorted(by_system[prefix][code], key=lambda r: (r["code"], r["predicate"])):
-                predicate = "skos:" + local(row["predicate"], "http://www.w3.org/2004/02/skos/core#")
-                target: JSON = {"code": row["code"] if whole else row["code"].partition(":")[2]}
-                if row.get("label"):
-                    target["display"] = row["label"]
-                target["equivalence"] = FHIR_EQUIVALENCE[predicate]
-                notes = [f"{predicate} (read from the graph entity to the {name} code)"]
-                if row.get("confidence"):
-                    notes.append(f"confidence {row['confidence']}")
-                if row.get("justification"):
-                    notes.append(f"justification {local(row['justification'], 'https://w3id.org/semapv/vocab/')}")
-                if row.get("comment"):
-                    notes.append(row["comment"])
-                target["comment"] = "; ".join(notes)
-                targets.append(target)
-                if row.get("date"):
-                    dates.append(row["date"])
-            elements.append({"code": code, "display": entities[code]["label"], "target": targets})
-        cm_id = f"calcinosis-kg-to-{prefix.lower().replace('.', '-')}"
-        resource: JSON = {
-            "resourceType": "ConceptMap",
-            "id": cm_id,
-            "url": f"{CONCEPT_MAP_BASE}/{cm_id}",
-            "version": version,
-            "name": f"CalcinosisKGTo{_pascal(prefix.replace('.', '-'))}",
-            "title": f"Calcinosis cutis knowledge graph entities to {name}",
-            "status": "active",
-            "experimental": False,
-            "publisher": "Calcinosis KG team",
-            "description": (
-                f"The curated mappings of the graph's entities to {name}: the SKOS predicate as the R4 "
-                "equivalence (exactMatch equivalent, closeMatch inexact, broadMatch wider, narrowMatch narrower, "
-                "relatedMatch relatedto), the SSSOM confidence, justification and comment in each target's comment."
-            ),
-            "sourceUri": f"{VALUE_SET_BASE}/all",
-            "targetUri": f"{system}?fhir_vs",
-            "group": [{"source": CODE_SYSTEM_URL, "sourceVersion": version, "target": system, "element": elements}],
-        }
-        if dates:
-            resource["date"] = max(dates)
-        maps.append(resource)
-    return maps
+    sets = value_sets(version, entities, types, class_labels, causes, children)
+    maps = concept_maps(version, entities, mappings)
+    return [code_system, *sets, *maps]
 
 
 class GraphTerminology:

@@ -1,0 +1,336 @@
+"""How ``$validate-code`` judges one coding: system, code, display, with messages worded as the reference server's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from calcinosis_kg.server.fhir.errors import (
+    FhirError,
+    issue,
+)
+from calcinosis_kg.server.fhir.expand import Expander, Expansion
+from calcinosis_kg.server.fhir.languages import (
+    Languages,
+    display_in,
+    language_text,
+    matches_language,
+    supplemented,
+)
+from calcinosis_kg.server.fhir.model import (
+    JSON,
+    CodeSystemIndex,
+    Concept,
+    Registry,
+    split_canonical,
+    value_of,
+)
+from calcinosis_kg.server.fhir.params import (
+    EXT_BASE,
+    canonical,
+)
+
+
+@dataclass
+class Check:
+    """The outcome of validating one coding."""
+
+    issues: list[JSON] = field(default_factory=list)
+    code: str | None = None
+    normalized: str | None = None
+    """The code system's spelling of the code, when the coding's differs by case only."""
+    system: str | None = None
+    version: str | None = None
+    display: str | None = None
+    status: str | None = None
+    inactive: bool = False
+    found: bool = False
+    in_value_set: bool = False
+    unknown_system: str | None = None
+    caused_by: str | None = None
+    """An unknown code system the value set itself depends on (so the code cannot be checked at all)."""
+    display_ok: bool = True
+    valid_system: bool = True
+
+    @property
+    def result(self) -> bool:
+        return self.found and self.in_value_set and self.display_ok and self.valid_system
+
+
+@dataclass
+class Validation:
+    """What a $validate-code request checks against: the value set and its members, languages, supplements."""
+
+    registry: Registry
+    vs: JSON | None
+    members: Expansion | None
+    lenient: bool
+    languages: Languages
+    language: str | None
+    supplements: list[str]
+    membership_only: bool
+
+
+QUIET = "x-quiet"
+
+
+LOUD = "x-loud"
+"""Markers (removed before answering) of the issues the reference server leaves out of the ``message`` summary
+(a deprecated designation, a concept the value set marks deprecated) or puts in it although they are information
+(a display valid only in the default language)."""
+
+
+def issue_path(form: str, element: str, index: int) -> str:
+    if form == "code":
+        return element
+    if form == "Coding":
+        return f"Coding.{element}" if element else "Coding"
+    return f"CodeableConcept.coding[{index}]" + (f".{element}" if element else "")
+
+
+def value_set_name(vs: JSON | None) -> str:
+    """The value set as messages name it: ``url|version``, or ``(unidentified)`` when it has no URL."""
+    return canonical(vs) if vs is not None and vs.get("url") else "(unidentified)"
+
+
+def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> None:
+    system, code = str(coding.get("system")), str(coding.get("code", ""))
+    located = issue_path(form, "system", index)
+    if ctx.members is not None and any(split_canonical(u)[0] == system for u in ctx.members.unknown_systems):
+        # The value set itself is built from this code system: nothing can be checked.
+        check.caused_by = system
+        text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
+        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
+        return
+    if ctx.registry.value_set(system) is not None:
+        check.valid_system = False
+        text = f"The Coding references a value set, not a code system ('{system}')"
+        check.issues.append(issue("error", "invalid", text, tx_code="invalid-data", expression=located))
+    else:
+        check.unknown_system = system
+        if ":" not in system:
+            text = (
+                f"{issue_path(form, 'system', index) or 'system'} must be an absolute reference, not a local reference"
+            )
+            check.issues.append(issue("error", "invalid", text, tx_code="invalid-data", expression=located))
+            text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
+        else:
+            text = f"A definition for CodeSystem {system} could not be found, so the code cannot be validated"
+        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
+    if ctx.vs is not None:
+        check.issues.append(not_in_value_set(f"{system}#{code}", coding, ctx.vs, form, index))
+
+
+def _choices(items: list[tuple[str, str | None]]) -> str:
+    shown = [f"'{value}'" + (f" ({language})" if language else "") for value, language in items]
+    if len(shown) == 1:
+        return f"Valid display is {shown[0]}"
+    listed = ", ".join(shown[:-1]) + f" or {shown[-1]}"
+    return f"Valid display is one of {len(shown)} choices: {listed}"
+
+
+def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: Concept, coding: JSON, at: str) -> None:
+    """Whether the coding's display is one of the concept's displays in the requested languages."""
+    given = coding.get("display")
+    if given is None or concept.display is None or ctx.membership_only:
+        return
+    everything: list[tuple[str, str | None]] = [(concept.display, cs.language)]
+    everything += [(str(d.get("value")), d.get("language")) for d in concept.designations if d.get("value")]
+    wanted = [tag for tag, weight in ctx.languages if weight > 0 and tag != "*"]
+    system_code = f"{cs.url}#{concept.code}"
+    deprecated = [
+        d
+        for d in concept.designations
+        if d.get("value") == given and any("standards-status" in str(e.get("url")) for e in d.get("extension", []))
+    ]
+    if deprecated:
+        current = [v for v, _ in everything if v != given]
+        text = (
+            f"'{given}' is no longer considered a correct display for code '{concept.code}' (status = deprecated). "
+            f"The correct display is one of {', '.join(chr(34) + v + chr(34) for v in current[:1])}."
+        )
+        check.issues.append({**issue("warning", "invalid", text, tx_code="display-comment", expression=at), QUIET: 1})
+        return
+    if wanted:
+        valid = [
+            (value, language)
+            for value, language in everything
+            if any(matches_language(language, tag) for tag in wanted) or (language is None and cs.language is None)
+        ]
+    else:
+        valid = everything
+    if given in {value for value, _ in valid}:
+        return
+    languages = language_text(ctx.language) if ctx.language else "--"
+    if wanted and not valid:
+        if given in {value for value, _ in everything}:
+            text = (
+                f"There are no valid display names found for the code {system_code} for language(s) '{languages}'. "
+                f"The display is '{given}' which is a valid display for the default language"
+            )
+            found = issue("information", "invalid", text, tx_code="invalid-display", expression=at)
+            check.issues.append({**found, LOUD: 1})
+            return
+        text = (
+            f"Wrong Display Name '{given}' for {system_code}. There are no valid display names found for "
+            f"language(s) '{languages}'. Default display is '{concept.display}'"
+        )
+    else:
+        text = f"Wrong Display Name '{given}' for {system_code}. {_choices(valid)} (for the language(s) '{languages}')"
+    check.display_ok = ctx.lenient
+    severity = "warning" if ctx.lenient else "error"
+    check.issues.append(issue(severity, "invalid", text, tx_code="invalid-display", expression=at))
+
+
+def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
+    check = Check(code=coding.get("code"), system=coding.get("system"))
+    code, system = check.code or "", check.system
+    vs = ctx.vs
+    if not system:
+        if form != "code":
+            check.issues.append(
+                issue(
+                    "warning",
+                    "invalid",
+                    "Coding has no system. A code with no system has no defined meaning, and it cannot be "
+                    "validated. A system should be provided",
+                    tx_code="invalid-data",
+                    expression=issue_path(form, "", index),
+                )
+            )
+        if vs is not None:
+            check.issues.append(not_in_value_set(f"#{code}", coding, vs, form, index))
+        return check
+    base = ctx.registry.code_system(system, coding.get("version"))
+    if base is None:
+        _unknown_system(check, ctx, coding, form, index)
+        return check
+    if base.content == "supplement":
+        check.valid_system = False
+        where = issue_path(form, "system", index) or "system"
+        text = f"CodeSystem {base.canonical} is a supplement, so can't be used as a value in {where}"
+        check.issues.append(
+            issue("error", "invalid", text, tx_code="invalid-data", expression=issue_path(form, "system", index))
+        )
+        return check
+    cs, _ = supplemented(ctx.registry, base, ctx.supplements)
+    check.version = cs.version
+    concept = cs.find(code)
+    if concept is None:
+        if not ctx.membership_only:
+            shown = f" version '{cs.version}'" if cs.version else ""
+            check.issues.append(
+                issue(
+                    "error",
+                    "code-invalid",
+                    f"Unknown code '{code}' in the CodeSystem '{cs.url}'{shown}",
+                    tx_code="invalid-code",
+                    expression=issue_path(form, "code", index),
+                )
+            )
+        if vs is not None:
+            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+        return check
+    check.found = True
+    if concept.code != code:
+        check.normalized = concept.code
+        text = (
+            f"The code '{code}' differs from the correct code '{concept.code}' by case. Although the code system "
+            f"'{cs.canonical}' is case insensitive, implementers are strongly encouraged to use the correct case anyway"
+        )
+        check.issues.append(
+            issue("information", "business-rule", text, tx_code="code-rule", expression=issue_path(form, "code", index))
+        )
+    check.display = display_in(cs, concept, ctx.languages).display or concept.display
+    check.inactive = concept.inactive
+    check.status = concept.status
+    members = ctx.members
+    if members is None:
+        check.in_value_set = True
+    else:
+        member = members.members.get((cs.url, concept.code))
+        check.in_value_set = member is not None
+        if member is None and vs is not None:
+            if concept.inactive and _includes_code(vs, cs.url, concept.code, ctx.registry):
+                check.issues.append(
+                    issue(
+                        "error",
+                        "business-rule",
+                        f"The concept '{concept.code}' is valid but is not active",
+                        tx_code="code-rule",
+                        expression=issue_path(form, "code", index),
+                    )
+                )
+            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+        elif (
+            member is not None
+            and member.entry is not None
+            and vs is not None
+            and any(
+                e.get("url") == f"{EXT_BASE}valueset-deprecated" and value_of(e) is True
+                for e in member.entry.get("extension", [])
+            )
+        ):
+            text = (
+                f"The presence of the concept '{concept.code}' in the system '{cs.url}' in the value set "
+                f"{value_set_name(vs)} is marked with a status of deprecated and its use should be reviewed"
+            )
+            check.issues.append(
+                {
+                    **issue(
+                        "warning",
+                        "business-rule",
+                        text,
+                        tx_code="code-comment",
+                        expression=issue_path(form, "code", index),
+                    ),
+                    QUIET: 1,
+                }
+            )
+    if concept.inactive:
+        status = concept.status if concept.status and concept.status != "inactive" else None
+        text = f"has a status of {status} and inactive" if status else "has a status of inactive"
+        check.issues.append(
+            issue(
+                "warning",
+                "business-rule",
+                f"The concept '{concept.code}' {text} and its use should be reviewed",
+                tx_code="code-comment",
+                expression=issue_path(form, "", index),
+            )
+        )
+    elif concept.status == "deprecated":
+        check.issues.append(
+            issue(
+                "warning",
+                "business-rule",
+                f"The concept '{concept.code}' is deprecated and its use should be reviewed",
+                tx_code="code-comment",
+                expression=issue_path(form, "code", index),
+            )
+        )
+    _check_display(check, ctx, cs, concept, coding, issue_path(form, "display", index))
+    return check
+
+
+def _includes_code(vs: JSON | None, system: str, code: str, registry: Registry) -> bool:
+    """Whether ``vs`` would hold the code if inactive concepts were allowed."""
+    if vs is None:
+        return False
+    try:
+        everything = Expander(registry, strict=False).value_set(
+            {**vs, "compose": {**vs.get("compose", {}), "inactive": True}}
+        )
+    except FhirError:
+        return False
+    return (system, code) in everything.members
+
+
+def not_in_value_set(coded: str, coding: JSON, vs: JSON, form: str, index: int) -> JSON:
+    shown = f" ('{coding['display']}')" if coding.get("display") else ""
+    return issue(
+        "error",
+        "code-invalid",
+        f"The provided code '{coded}{shown}' was not found in the value set '{value_set_name(vs)}'",
+        tx_code="not-in-vs",
+        expression=issue_path(form, "code", index),
+    )

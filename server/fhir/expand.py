@@ -1,0 +1,373 @@
+"""``$expand``: a value set's members, filtered and paged, in the requested language."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from calcinosis_kg.server.fhir.errors import (
+    FhirError,
+    InvalidRequest,
+    ResourceNotFound,
+    TooCostly,
+)
+from calcinosis_kg.server.fhir.languages import (
+    Languages,
+    Shown,
+    designations_shown,
+    display_in,
+    language_text,
+    parse_languages,
+    requested_language,
+    supplement_canonicals,
+    supplemented,
+)
+from calcinosis_kg.server.fhir.model import (
+    JSON,
+    PROPERTY_URIS,
+    CodeSystemIndex,
+    Concept,
+    Registry,
+    derived_properties,
+    value_of,
+)
+from calcinosis_kg.server.fhir.params import (
+    PASSED_EXTENSIONS,
+    SUPPLEMENT_EXT,
+    Params,
+    now,
+    param,
+)
+
+MAX_EXPANSION = 10_000
+"""Largest expansion the server builds (the graph's value sets are far smaller)."""
+
+
+MAX_REGEX_LENGTH = 200
+"""Longest regular expression accepted in a ``regex`` filter."""
+
+
+EXPANSION_ECHO = (
+    "activeOnly", "count", "offset", "excludeNested", "includeDesignations", "filter", "designation",
+    "excludeNotForUI", "excludePostCoordinated", "system-version", "check-system-version", "force-system-version",
+    "date",
+)  # fmt: skip
+"""Request parameters an expansion reports in ``expansion.parameter`` (the other ones name the value set; the
+language used is reported as ``displayLanguage`` wherever it came from; ``property`` and ``includeDefinition``
+shape the answer and are not echoed, as the reference servers do)."""
+
+
+@dataclass
+class Member:
+    """One concept of an expansion (``cs``: its code system, with the supplements used; ``entry``: the value set's
+    own ``compose.include.concept`` item for it, if it lists the concept)."""
+
+    system: str
+    version: str | None
+    concept: Concept
+    cs: CodeSystemIndex | None = None
+    entry: JSON | None = None
+
+
+@dataclass
+class Expansion:
+    """The members of a value set, and the code systems and value sets used to compute them."""
+
+    members: dict[tuple[str, str], Member] = field(default_factory=dict)
+    used_systems: dict[str, None] = field(default_factory=dict)
+    used_value_sets: dict[str, None] = field(default_factory=dict)
+    used_supplements: dict[str, None] = field(default_factory=dict)
+    unknown_systems: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass
+class Expander:
+    """Computes the members of value sets over a registry (``active_only`` drops inactive concepts)."""
+
+    registry: Registry
+    active_only: bool = False
+    depth: int = 0
+    strict: bool = True
+    """Raise for an unknown code system or value set (an expansion); else record it (validation)."""
+    supplements: list[str] = field(default_factory=list)
+    """The canonicals of the supplements to apply to the code systems they supplement."""
+
+    def value_set(self, vs: JSON, contained: dict[str, JSON] | None = None) -> Expansion:
+        """The expansion of value set ``vs``."""
+        if self.depth > 10:
+            raise InvalidRequest("Value set imports are nested too deeply (or circular)")
+        contained = {**(contained or {}), **{c.get("id", ""): c for c in vs.get("contained", []) if "id" in c}}
+        compose = vs.get("compose")
+        result = Expansion()
+        if not isinstance(compose, dict):
+            expansion = vs.get("expansion", {})
+            for item in expansion.get("contains", []):
+                cs = self.registry.code_system(item.get("system", ""))
+                concept = cs.find(item.get("code", "")) if cs else None
+                concept = concept or Concept(code=item.get("code", ""), display=item.get("display"))
+                result.members[item.get("system", ""), concept.code] = Member(item.get("system", ""), None, concept, cs)
+            return result
+        inactive_allowed = compose.get("inactive", True) is not False and not self.active_only
+        for index, include in enumerate(compose.get("include", [])):
+            for key, member in self._include(include, index, contained, result).items():
+                if inactive_allowed or not member.concept.inactive:
+                    result.members.setdefault(key, member)
+        for index, exclude in enumerate(compose.get("exclude", [])):
+            for key in self._include(exclude, index, contained, result, where="exclude"):
+                result.members.pop(key, None)
+        return result
+
+    def _include(
+        self, include: JSON, index: int, contained: dict[str, JSON], result: Expansion, where: str = "include"
+    ) -> dict[tuple[str, str], Member]:
+        selected: dict[tuple[str, str], Member] | None = None
+        system = include.get("system")
+        if system:
+            cs = self.registry.code_system(system, include.get("version"))
+            if cs is None:
+                shown = f"{system}|{include['version']}" if include.get("version") else system
+                if self.strict:
+                    raise ResourceNotFound(
+                        f"A definition for CodeSystem '{shown}' could not be found, so the value set cannot be "
+                        "expanded",
+                        tx_code="not-found",
+                    )
+                result.unknown_systems[shown] = None
+                selected = {}
+            else:
+                result.used_systems[cs.canonical] = None
+                cs, used = supplemented(self.registry, cs, self.supplements)
+                result.used_supplements.update(dict.fromkeys(used))
+                entries = {str(item.get("code")): item for item in include.get("concept", [])}
+                codes = self._select(cs, include, index, where)
+                selected = {(cs.url, c.code): Member(cs.url, cs.version, c, cs, entries.get(c.code)) for c in codes}
+        for reference in include.get("valueSet", []):
+            imported = self._import(reference, contained, result)
+            selected = imported if selected is None else {k: v for k, v in selected.items() if k in imported}
+        return selected or {}
+
+    def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[tuple[str, str], Member]:
+        vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
+        if vs is None:
+            raise ResourceNotFound(
+                f"A definition for the value Set '{reference}' could not be found", tx_code="not-found"
+            )
+        if not reference.startswith("#"):
+            url = vs.get("url", reference)
+            result.used_value_sets[f"{url}|{vs['version']}" if vs.get("version") else url] = None
+        inner = Expander(self.registry, self.active_only, self.depth + 1, self.strict, self.supplements).value_set(
+            vs, contained
+        )
+        result.used_systems.update(inner.used_systems)
+        result.used_value_sets.update(inner.used_value_sets)
+        result.used_supplements.update(inner.used_supplements)
+        result.unknown_systems.update(inner.unknown_systems)
+        return inner.members
+
+    def _select(self, cs: CodeSystemIndex, include: JSON, index: int, where: str) -> list[Concept]:
+        listed = include.get("concept")
+        filters = include.get("filter", [])
+        if listed:
+            concepts = [cs.find(item.get("code", "")) for item in listed]
+            chosen = [c for c in concepts if c is not None]
+        else:
+            chosen = list(cs)
+        for number, item in enumerate(filters):
+            path = f"ValueSet.compose.{where}[{index}].filter[{number}]"
+            allowed = {c.code for c in filter_concepts(cs, item, path)}
+            chosen = [c for c in chosen if c.code in allowed]
+        return chosen
+
+
+def filter_concepts(cs: CodeSystemIndex, item: JSON, path: str) -> list[Concept]:
+    """The concepts of ``cs`` that pass the compose filter ``item`` (property, op, value)."""
+    prop, op, value = item.get("property"), item.get("op"), item.get("value")
+    if value is None or value == "":
+        raise FhirError(
+            f"The system {cs.url} filter with property = {prop}, op = {op} has no value", tx_code="vs-invalid"
+        ).at(path)
+    value = str(value)
+    if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "child-of", "generalizes"):
+        root = cs.find(value)
+        if root is None:
+            return [] if op != "is-not-a" else list(cs)
+        if op == "is-a":
+            codes = [root.code, *cs.descendants(root.code)]
+        elif op == "descendent-of":
+            codes = cs.descendants(root.code)
+        elif op == "child-of":
+            codes = list(root.children)
+        elif op == "generalizes":
+            codes = [root.code, *cs.ancestors(root.code)]
+        else:
+            below = {root.code, *cs.descendants(root.code)}
+            codes = [c.code for c in cs if c.code not in below]
+        return [cs.concepts[c] for c in codes]
+    if op == "regex":
+        if len(value) > MAX_REGEX_LENGTH:
+            raise InvalidRequest(f"The regular expression of filter {path} is longer than {MAX_REGEX_LENGTH}")
+        try:
+            pattern = re.compile(value)
+        except re.error as error:
+            raise InvalidRequest(f"The regular expression {value!r} of {path} is invalid: {error}") from None
+        return [c for c in cs if any(pattern.fullmatch(text) for text in _texts(c, prop))]
+    if op in ("=", "in", "not-in"):
+        wanted = {value} if op == "=" else {v.strip() for v in value.split(",")}
+        if op == "not-in":
+            return [c for c in cs if not wanted & set(_texts(c, prop))]
+        return [c for c in cs if wanted & set(_texts(c, prop))]
+    if op == "exists":
+        exists = value.lower() == "true"
+        return [c for c in cs if bool(_texts(c, prop)) == exists]
+    raise FhirError(f"The filter operator {op!r} on property {prop!r} is not supported", tx_code="vs-invalid").at(path)
+
+
+def _texts(concept: Concept, prop: str | None) -> list[str]:
+    if prop in ("concept", "code"):
+        return [concept.code]
+    if prop == "display":
+        return [concept.display] if concept.display else []
+    if prop == "inactive":
+        return ["true" if concept.inactive else "false"]
+    return [_text(v) for v in concept.property_values(prop or "")]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return str(value.get("code", ""))
+    return str(value)
+
+
+def resolve_value_set(registry: Registry, params: Params) -> JSON:
+    """The value set a request names (``url`` and ``valueSetVersion``) or sends (``valueSet``)."""
+    supplied = params.resource("valueSet")
+    if supplied is not None:
+        return supplied
+    url = params.text("url") or params.text("context")
+    if not url:
+        raise InvalidRequest("No value set was given: give url, or valueSet with the value set itself")
+    found = registry.value_set(url, params.text("valueSetVersion"))
+    if found is None:
+        raise ResourceNotFound(f"A definition for the value Set '{url}' could not be found", tx_code="not-found")
+    return found
+
+
+def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
+    """``ValueSet/$expand``: the value set with an ``expansion`` (flat; ``count``/``offset`` paging).
+
+    Displays follow the requested language (:func:`requested_language`, :func:`display_in`); the supplements of
+    ``useSupplement`` and of the value set's supplement extensions are applied; ``property`` asks for concept
+    properties, and the properties R5 carries in concept extensions (label, order, weight, status) are always
+    reported."""
+    vs = vs if vs is not None else resolve_value_set(registry, params)
+    active_only = params.flag("activeOnly")
+    expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs))
+    expansion = expander.value_set(vs)
+    members = list(expansion.members.values())
+    text = params.text("filter")
+    if text:
+        members = [m for m in members if _matches_text(m.concept, text)]
+    if len(members) > MAX_EXPANSION:
+        raise TooCostly(f"The expansion has {len(members)} concepts, more than the limit {MAX_EXPANSION}")
+    offset = params.integer("offset") or 0
+    count = params.integer("count")
+    page = members[offset:] if count is None else members[offset : offset + count]
+    language = requested_language(params, vs, params.accept_language)
+    languages = parse_languages(language)
+    wanted_properties = [str(value_of(p)) for p in params.all("property")]
+    designations = params.flag("includeDesignations") or bool(params.all("designation"))
+    echoed = [p for p in params.items if p.get("name") in EXPANSION_ECHO]
+    if language:
+        echoed.append(param("displayLanguage", "code", language_text(language)))
+    report = [
+        *echoed,
+        *(param("used-codesystem", "uri", used) for used in expansion.used_systems),
+        *(param("used-valueset", "uri", used) for used in expansion.used_value_sets),
+        *(param("used-supplement", "uri", used) for used in expansion.used_supplements),
+    ]
+    body: JSON = {
+        "identifier": f"urn:uuid:{uuid.uuid4()}",
+        "timestamp": now(),
+        "total": len(members),
+        "parameter": report,
+    }
+    if params.value("offset") is not None:
+        body["offset"] = offset
+    wanted_designations = [str(value_of(p)) for p in params.all("designation")]
+    contains = [_contains(m, languages, designations, wanted_designations, wanted_properties) for m in page]
+    used_properties: dict[str, str] = {}
+    for member, item in zip(page, contains, strict=True):
+        for prop in item.get("property", []):
+            defined = member.cs.property_defs.get(prop["code"], {}) if member.cs else {}
+            uri = defined.get("uri") or PROPERTY_URIS.get(prop["code"])
+            if uri:
+                used_properties.setdefault(prop["code"], str(uri))
+    if used_properties:
+        body["property"] = [{"code": code, "uri": uri} for code, uri in used_properties.items()]
+    if contains:
+        body["contains"] = contains
+    result = {key: value for key, value in vs.items() if key not in ("compose", "expansion", "contained", "text")}
+    # The supplements used are named, with their versions, in used-supplement; an unversioned supplement
+    # extension is left out of the answer (as the reference server does); a pinned one is kept.
+    kept = [e for e in vs.get("extension", []) if e.get("url") != SUPPLEMENT_EXT or "|" in str(value_of(e))]
+    if kept:
+        result["extension"] = kept
+    else:
+        result.pop("extension", None)
+    result["expansion"] = body
+    return result
+
+
+def _matches_text(concept: Concept, text: str) -> bool:
+    needle = text.casefold()
+    texts = [concept.code, concept.display or "", *(d.get("value", "") for d in concept.designations)]
+    return any(needle in t.casefold() for t in texts)
+
+
+def _contains(
+    member: Member, languages: Languages, designations: bool, wanted_designations: list[str], properties: list[str]
+) -> JSON:
+    concept, entry = member.concept, member.entry or {}
+    item: JSON = {"system": member.system}
+    if concept.abstract:
+        item["abstract"] = True
+    if concept.inactive:
+        item["inactive"] = True
+    item["code"] = concept.code
+    shown = display_in(member.cs, concept, languages) if member.cs else Shown(concept.display)
+    display = entry.get("display") if entry.get("display") and not languages else shown.display
+    if display:
+        item["display"] = display
+    if designations and member.cs is not None:
+        found = designations_shown(member.cs, concept, shown, wanted_designations)
+        for extra in entry.get("designation", []):
+            clean = {k: v for k, v in extra.items() if k != "extension"}
+            known = [e for e in extra.get("extension", []) if "/test/" not in str(e.get("url"))]
+            found.append({**clean, **({"extension": known} if known else {})})
+        if found:
+            item["designation"] = found
+    extensions = [e for e in concept.extensions if e.get("url") in PASSED_EXTENSIONS]
+    extensions += [e for e in entry.get("extension", []) if e.get("url") in PASSED_EXTENSIONS]
+    if extensions:
+        item["extension"] = extensions
+    props: dict[str, JSON] = {p["code"]: p for p in concept.derived}
+    props.update({p["code"]: p for p in derived_properties(entry.get("extension", []))})
+    if member.entry is not None and concept.status and "status" not in props:
+        # A concept the value set names explicitly carries its status (retired...), as the reference server shows.
+        props["status"] = {"code": "status", "valueCode": concept.status}
+    listed: list[JSON] = list(props.values())
+    for name in properties:
+        if name in props:
+            continue
+        if name == "definition":
+            if concept.definition:
+                listed.append({"code": "definition", "valueString": concept.definition})
+            continue
+        listed += [dict(p) for p in concept.properties if p.get("code") == name]
+    if listed:
+        item["property"] = listed
+    return item

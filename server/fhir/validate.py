@@ -1,0 +1,187 @@
+"""``$validate-code`` of CodeSystem and ValueSet: codes, codings and codeable concepts, with issues and messages."""
+
+from __future__ import annotations
+
+from calcinosis_kg.server.fhir.checks import LOUD, QUIET, Validation, check_coding, issue_path, value_set_name
+from calcinosis_kg.server.fhir.errors import (
+    InvalidRequest,
+    ResourceNotFound,
+    issue,
+    operation_outcome,
+)
+from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_set
+from calcinosis_kg.server.fhir.languages import (
+    parse_languages,
+    requested_language,
+    supplement_canonicals,
+)
+from calcinosis_kg.server.fhir.model import (
+    JSON,
+    Registry,
+)
+from calcinosis_kg.server.fhir.params import (
+    Params,
+    code_system_or_404,
+    param,
+    parameters,
+)
+
+
+def _codings(params: Params) -> tuple[str, list[JSON]]:
+    """How the request gives the code (``code``, ``Coding`` or ``CodeableConcept``) and its codings."""
+    concept = params.value("codeableConcept")
+    if isinstance(concept, dict):
+        return "CodeableConcept", [dict(c) for c in concept.get("coding", [])]
+    coding = params.value("coding")
+    if isinstance(coding, dict):
+        return "Coding", [dict(coding)]
+    code = params.text("code")
+    if code is None:
+        raise InvalidRequest("$validate-code needs a code (code and system, coding or codeableConcept)")
+    coding = {"code": code}
+    for name in ("system", "version", "display"):
+        if params.text(name) is not None:
+            coding[name] = params.text(name)
+    return "code", [coding]
+
+
+def _infer_system(ctx: Validation, coding: JSON, form: str) -> None:
+    """Give a bare code the system of the value set's member with that code (``inferSystem``)."""
+    members = ctx.members
+    if members is None or ctx.vs is None:
+        return
+    code = str(coding.get("code", ""))
+    systems = sorted({system for system, member_code in members.members if member_code == code})
+    if len(systems) == 1:
+        coding["system"] = systems[0]
+        return
+    everywhere = sorted({system for system, _ in members.members})
+    if len(systems) > 1:
+        reason = f"value set expansion has multiple matches: [{', '.join(systems)}]"
+    else:
+        reason = f"the code was not found in the value set's code systems: [{', '.join(everywhere)}]"
+    text = (
+        f"The System URI could not be determined for the code '{code}' in the ValueSet "
+        f"'{value_set_name(ctx.vs)}': {reason}"
+    )
+    coding["x-cannot-infer"] = issue(
+        "error", "not-found", text, tx_code="cannot-infer", expression=issue_path(form, "code", 0)
+    )
+
+
+def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSON:
+    """``ValueSet/$validate-code`` (``value_set``) or ``CodeSystem/$validate-code``."""
+    form, codings = _codings(params)
+    vs: JSON | None = None
+    members: Expansion | None = None
+    supplements = supplement_canonicals(params, None)
+    if value_set:
+        vs = resolve_value_set(registry, params)
+        supplements = supplement_canonicals(params, vs)
+        try:
+            members = Expander(
+                registry, active_only=params.flag("activeOnly"), strict=False, supplements=supplements
+            ).value_set(vs)
+        except ResourceNotFound as error:
+            if "value Set" not in str(error):
+                raise
+            return _invalid_import(form, params, codings, str(error))
+    language = requested_language(params, vs, params.accept_language)
+    ctx = Validation(
+        registry=registry,
+        vs=vs,
+        members=members,
+        lenient=params.flag("lenient-display-validation"),
+        languages=parse_languages(language),
+        language=language,
+        supplements=supplements,
+        membership_only=params.flag("valueset-membership-only"),
+    )
+    if value_set:
+        if form == "code" and "system" not in codings[0] and params.flag("inferSystem", True):
+            _infer_system(ctx, codings[0], form)
+    else:
+        url = params.text("url") or params.text("system") or (codings[0].get("system") if codings else None)
+        cs = code_system_or_404(registry, url, params.text("version"))
+        for coding in codings:
+            coding.setdefault("system", cs.url)
+    cannot_infer = [c.pop("x-cannot-infer") for c in codings if "x-cannot-infer" in c]
+    checks = [check_coding(ctx, c, form, i) for i, c in enumerate(codings)]
+    good = next((c for c in checks if c.found and c.in_value_set and c.valid_system), None)
+    out: list[JSON] = []
+    issues: list[JSON] = list(cannot_infer)
+    if form == "CodeableConcept":
+        out.append(param("codeableConcept", "codeableConcept", params.value("codeableConcept")))
+        if good is None and vs is not None and not any(c.caused_by for c in checks):
+            issues.append(
+                issue(
+                    "error",
+                    "code-invalid",
+                    f"No valid coding was found for the value set '{value_set_name(vs)}'",
+                    tx_code="not-in-vs",
+                )
+            )
+        for check in checks:
+            for found in check.issues:
+                if found["details"].get("coding", [{}])[0].get("code") == "not-in-vs":
+                    found = {**found, "severity": "information"}
+                    found["details"] = {**found["details"], "coding": [dict(found["details"]["coding"][0])]}
+                    found["details"]["coding"][0]["code"] = "this-code-not-in-vs"
+                issues.append(found)
+        chosen = good or (checks[0] if len(checks) == 1 and checks[0].found else None)
+        result = good is not None and good.result
+    else:
+        chosen = checks[0]
+        issues += chosen.issues
+        result = chosen.result
+    if chosen is not None:
+        if chosen.code is not None:
+            out.append(param("code", "code", chosen.code))
+        if chosen.normalized:
+            out.append(param("normalized-code", "code", chosen.normalized))
+        if chosen.display and chosen.found:
+            out.append(param("display", "string", chosen.display))
+        if chosen.inactive:
+            out.append(param("inactive", "boolean", True))
+        if chosen.status and chosen.found:
+            out.append(param("status", "code", chosen.status))
+        if chosen.system and (form != "CodeableConcept" or chosen.found):
+            out.append(param("system", "uri", chosen.system))
+        if chosen.version and chosen.found:
+            out.append(param("version", "string", chosen.version))
+    for check in checks:
+        if check.unknown_system:
+            out.append(param("x-unknown-system", "canonical", check.unknown_system))
+        if check.caused_by:
+            out.append(param("x-caused-by-unknown-system", "canonical", check.caused_by))
+    if any(c.caused_by for c in checks):
+        issues = [i for i in issues if i["details"].get("coding", [{}])[0].get("code") != "not-in-vs"]
+    if issues:
+        messages = sorted(
+            {
+                i["details"]["text"]
+                for i in issues
+                if (i["severity"] in ("error", "warning") and QUIET not in i) or LOUD in i
+            }
+        )
+        clean = [{k: v for k, v in i.items() if k not in (QUIET, LOUD)} for i in issues]
+        out.append({"name": "issues", "resource": operation_outcome(clean)})
+        if messages:
+            out.append(param("message", "string", "; ".join(messages)))
+    out.append(param("result", "boolean", result))
+    return parameters(out)
+
+
+def _invalid_import(form: str, params: Params, codings: list[JSON], message: str) -> JSON:
+    found = issue("error", "not-found", message, tx_code="not-found")
+    out = []
+    if form == "CodeableConcept":
+        out.append(param("codeableConcept", "codeableConcept", params.value("codeableConcept")))
+    elif codings and codings[0].get("code"):
+        out.append(param("code", "code", codings[0]["code"]))
+    out += [
+        {"name": "issues", "resource": operation_outcome([found])},
+        param("message", "string", message),
+        param("result", "boolean", False),
+    ]
+    return parameters(out)
