@@ -16,6 +16,7 @@ from calcinosis_kg.server.conditional import DataVersion, install_conditional_ge
 from calcinosis_kg.server.data import DataLoadError, content_hash, load_store, summarize
 from calcinosis_kg.server.describe import GraphView
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
+from calcinosis_kg.server.engines.sparql import StoreClient, open_remote_store
 from calcinosis_kg.server.errors import register_error_handlers
 from calcinosis_kg.server.fhir.resources import GraphTerminology
 from calcinosis_kg.server.fhir.views import make_fhir_blueprint
@@ -58,38 +59,53 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     are :class:`~calcinosis_kg.errors.KGError`\\ s whose message is meant for the operator.
     """
     settings = Settings.load(config)
-    paths = settings.data or (default_data_file(),)
-    store = load_store(paths)
-    summary = summarize(store, union_default_graph=settings.union_default_graph)
     limits = Limits(
         max_bytes=settings.max_body, max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
     )
-    engine = OxigraphEngine(
-        store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
-    )
-    engine.warm_up()
-    cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=content_hash(paths))
     worker_limits = WorkerLimits(
         memory=settings.query_memory_mb * 1024 * 1024,
         answer_bytes=settings.max_answer_bytes,
         queue=settings.query_queue,
     )
     metrics = Metrics.create(settings.metrics_dir)
-    pool = QueryPool(
-        engine,
-        size=settings.pool_size,
-        timeout=settings.query_timeout,
-        cache=cache,
-        limits=worker_limits,
-        metrics=metrics,
-    )
-    log.info(
-        "loaded %d triples (%d named graphs) from %s",
-        summary.triples,
-        len(summary.named_graphs),
-        ", ".join(str(path) for path in paths),
-    )
-    view = GraphView(store, union=settings.union_default_graph)
+    # --- KG_ENGINE=sparql (issue 15): the data stay in a remote store; everything below reads it through view ---
+    store_probe: StoreClient | None = None
+    paths: tuple[Path, ...] = ()
+    view: GraphView
+    if settings.engine == "sparql":
+        remote = open_remote_store(settings, limits, worker_limits, metrics)
+        pool: QueryPool = remote.runner
+        summary, view, version = remote.summary, remote.view, remote.version
+        store_probe = remote.client
+        log.info("serving the SPARQL store at %s (%d triples)", settings.store_url, summary.triples)
+    else:
+        paths = settings.data or (default_data_file(),)
+        store = load_store(paths)
+        summary = summarize(store, union_default_graph=settings.union_default_graph)
+        engine = OxigraphEngine(
+            store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
+        )
+        engine.warm_up()
+        cache = ResultCache(
+            max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=content_hash(paths)
+        )
+        pool = QueryPool(
+            engine,
+            size=settings.pool_size,
+            timeout=settings.query_timeout,
+            cache=cache,
+            limits=worker_limits,
+            metrics=metrics,
+        )
+        log.info(
+            "loaded %d triples (%d named graphs) from %s",
+            summary.triples,
+            len(summary.named_graphs),
+            ", ".join(str(path) for path in paths),
+        )
+        view = GraphView(store, union=settings.union_default_graph)
+        version = DataVersion.of(paths)
+    # --- end of the engine choice ---
 
     app = Flask(__name__)
     flask_settings = {key: value for key, value in (config or {}).items() if not key.startswith("KG_")}
@@ -109,9 +125,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
     app.register_blueprint(make_void_blueprint(statistics, dumps))
     app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data, statistics), pool))
-    version = DataVersion.of(paths)
     install_conditional_get(app, version)
-    app.register_blueprint(make_health_blueprint(summary))
+    app.register_blueprint(make_health_blueprint(summary, store_probe))
     app.register_blueprint(make_queries_blueprint(pool, catalog))
     app.register_blueprint(make_lookup_blueprint(lambda: LabelIndex.from_store(view)))
     app.register_blueprint(make_openapi_blueprint(catalog))
