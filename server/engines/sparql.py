@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from calcinosis_kg.server.cache import ResultCache
 from calcinosis_kg.server.conditional import DataVersion
@@ -124,6 +124,8 @@ class StoreClient:
                 preload_content=False,
                 redirect=False,
             )
+        except NewConnectionError as error:  # before TimeoutError: urllib3 makes it a ConnectTimeoutError too
+            raise StoreUnavailable(f"The SPARQL store at {self.url} could not be reached: {_reason(error)}") from None
         except TimeoutError:
             raise self._timeout(limit) from None
         except (HTTPError, OSError) as error:
