@@ -224,13 +224,23 @@ def _after_as(tokens: list[Token], token: Token) -> bool:
 
 
 def outer_group_start(analysis: Analysis) -> int | None:
-    """Offset just after the ``{`` opening the outermost group pattern of a SELECT, or None."""
+    """Offset just after the ``{`` opening the WHERE group of the query (the outermost group pattern), or None.
+
+    That is the first top-level ``{``, except in a CONSTRUCT with a template: the one after ``WHERE``, or the
+    second top-level ``{`` when ``WHERE`` is left out.
+    """
     depth = 0
+    opened = 0
+    after_where = False
     for token in analysis.tokens:
+        if token.kind is TokenKind.WORD and token.lower == "where" and depth == 0:
+            after_where = True
         if token.kind is not TokenKind.PUNCT:
             continue
         if token.text == "{" and depth == 0:
-            return token.end
+            opened += 1
+            if analysis.form != "construct" or after_where or opened == 2:
+                return token.end
         if token.text in "([{":
             depth += 1
         elif token.text in ")]}":

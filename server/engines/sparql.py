@@ -396,7 +396,7 @@ class SparqlEngine:
         if analysis.text != job.query:
             raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
         rewritten = text is not job.query
-        start = _where_group_start(analysis) if not rewritten else None
+        start = outer_group_start(analysis) if not rewritten else None
         if rewritten:  # a DESCRIBE's SELECT: bind in its first group
             start = text.find("{") + 1 or None
         if start is None:
@@ -406,48 +406,12 @@ class SparqlEngine:
         return text[:start] + f" VALUES ({names}) {{ ({row}) }} " + text[start:]
 
 
-def _where_group_start(analysis: Analysis) -> int | None:
-    """Offset just after the ``{`` opening the WHERE group (a CONSTRUCT's second top-level group)."""
-    if analysis.form != "construct":
-        return outer_group_start(analysis)
-    depth = 0
-    opened = 0
-    after_where = False
-    for token in analysis.tokens:
-        if token.kind is TokenKind.WORD and token.lower == "where" and depth == 0:
-            after_where = True
-        if token.kind is not TokenKind.PUNCT:
-            continue
-        if token.text == "{" and depth == 0:
-            opened += 1
-            if after_where or opened == 2:
-                return token.end
-        if token.text in "([{":
-            depth += 1
-        elif token.text in ")]}":
-            depth -= 1
-    return None
-
-
 class StoreRunner(QueryPool):
     """:class:`QueryPool`'s ``run`` (result cache, metrics) evaluating in the calling thread on the store.
 
     There are no worker processes: each job runs on :class:`SparqlEngine` under the client's deadline of the
     time limit, and its answer is held to the answer-size limit as a worker's would be.
     """
-
-    def __init__(
-        self,
-        engine: SparqlEngine,
-        *,
-        size: int,
-        timeout: float,
-        cache: ResultCache | None = None,
-        limits: WorkerLimits | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
-        super().__init__(engine, size=size, timeout=timeout, cache=cache, limits=limits, metrics=metrics)
-        self._store_engine = engine
 
     def start(self) -> None:
         """Nothing to start: no worker processes."""
@@ -456,8 +420,10 @@ class StoreRunner(QueryPool):
         """Nothing to stop."""
 
     def _run(self, job: Job) -> Answer:
-        with self._store_engine.client.deadline(self.timeout):
-            outcome = _answer(self._store_engine, job, self.limits)
+        engine = self._engine
+        assert isinstance(engine, SparqlEngine)
+        with engine.client.deadline(self.timeout):
+            outcome = _answer(engine, job, self.limits)
         if isinstance(outcome, EndpointError):
             raise outcome
         return outcome
