@@ -13,7 +13,10 @@ Status choices (see also ``docs/sparql-endpoint.md``):
   405 would wrongly suggest another HTTP method could work) and ``SERVICE`` (federation is disabled);
 - 406, 413 and 415 for content negotiation, body size and content type or charset;
 - 503 when a query reaches the time limit or every query worker is busy (the convention of Apache Jena
-  Fuseki; 504 is meant for gateways and proxies would take it for their own upstream failing).
+  Fuseki; 504 is meant for gateways and proxies would take it for their own upstream failing);
+- 502 and 504 only with ``KG_ENGINE=sparql``, where the endpoint is a gateway to a remote store: 502 when the
+  store cannot be reached or answers with an error or a body we cannot read, 504 when it does not answer
+  within the time limit. Both name the store.
 """
 
 from __future__ import annotations
@@ -104,6 +107,14 @@ class WorkerLost(InternalQueryError):
     """A query worker exited while answering (killed from outside, out of memory, ...)."""
 
 
+class StoreUnavailable(EndpointError):
+    """The remote SPARQL store (``KG_ENGINE=sparql``) could not be reached or gave an answer we cannot use."""
+
+
+class StoreTimeout(EndpointError):
+    """The remote SPARQL store did not answer within the time limit."""
+
+
 HTTP_STATUS: dict[type[EndpointError], int] = {
     ProtocolError: 400,
     MalformedQuery: 400,
@@ -119,6 +130,8 @@ HTTP_STATUS: dict[type[EndpointError], int] = {
     QueryTimeout: 503,
     MemoryLimitExceeded: 503,
     ServerBusy: 503,
+    StoreUnavailable: 502,
+    StoreTimeout: 504,
 }
 """HTTP status of each endpoint error (subclasses inherit their parent's status)."""
 

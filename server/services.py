@@ -22,6 +22,7 @@ from typing import Any
 from calcinosis_kg.paths import build_dir
 from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
+from calcinosis_kg.server.engines.sparql import StoreClient, open_remote_store
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize
@@ -46,7 +47,7 @@ class Services:
 
     settings: Settings
     paths: tuple[Path, ...]
-    """The data files, in the order they were loaded."""
+    """The data files, in the order they were loaded (none with a remote store)."""
     version: DataVersion
     summary: DatasetSummary
     view: GraphView
@@ -57,6 +58,8 @@ class Services:
     linked_data: LinkedData
     statistics: DatasetStatistics
     dumps: DatasetDumps
+    store_client: StoreClient | None = None
+    """The remote store's client with ``KG_ENGINE=sparql`` (``/health`` probes it), else None."""
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> Services:
@@ -67,37 +70,44 @@ class Services:
         parse; both are :class:`~calcinosis_kg.errors.KGError`\\ s whose message is meant for the operator.
         """
         settings = Settings.load(config)
-        paths = tuple(settings.data or (default_data_file(),))
-        store = load_store(paths)
-        summary = summarize(store, union_default_graph=settings.union_default_graph)
-        version = DataVersion.of(paths)
         limits = Limits(
             max_bytes=settings.max_body, max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
         )
-        engine = OxigraphEngine(
-            store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
+        worker_limits = WorkerLimits(
+            memory=settings.query_memory_mb * 1024 * 1024,
+            answer_bytes=settings.max_answer_bytes,
+            queue=settings.query_queue,
         )
-        engine.warm_up()
         metrics = Metrics.create(settings.metrics_dir)
-        pool = QueryPool(
-            engine,
-            size=settings.pool_size,
-            timeout=settings.query_timeout,
-            cache=ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag),
-            limits=WorkerLimits(
-                memory=settings.query_memory_mb * 1024 * 1024,
-                answer_bytes=settings.max_answer_bytes,
-                queue=settings.query_queue,
-            ),
-            metrics=metrics,
-        )
-        log.info(
-            "loaded %d triples (%d named graphs) from %s",
-            summary.triples,
-            len(summary.named_graphs),
-            ", ".join(str(path) for path in paths),
-        )
-        view = GraphView(store, union=settings.union_default_graph)
+        store_client: StoreClient | None = None
+        paths: tuple[Path, ...] = ()
+        view: GraphView
+        if settings.engine == "sparql":  # the data stay in the remote store; everything reads it through view
+            remote = open_remote_store(settings, limits, worker_limits, metrics)
+            pool: QueryPool = remote.runner
+            summary, view, version, store_client = remote.summary, remote.view, remote.version, remote.client
+            log.info("serving the SPARQL store at %s (%d triples)", settings.store_url, summary.triples)
+        else:
+            paths = tuple(settings.data or (default_data_file(),))
+            store = load_store(paths)
+            summary = summarize(store, union_default_graph=settings.union_default_graph)
+            version = DataVersion.of(paths)
+            engine = OxigraphEngine(
+                store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
+            )
+            engine.warm_up()
+            cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag)
+            pool = QueryPool(
+                engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits,
+                metrics=metrics,
+            )  # fmt: skip
+            log.info(
+                "loaded %d triples (%d named graphs) from %s",
+                summary.triples,
+                len(summary.named_graphs),
+                ", ".join(str(path) for path in paths),
+            )
+            view = GraphView(store, union=settings.union_default_graph)
         linked_data = LinkedData.from_store(view)
         statistics = DatasetStatistics.of(view, linked_data)
         return cls(
@@ -109,6 +119,7 @@ class Services:
             pool=pool,
             metrics=metrics,
             catalog=load_catalog(),
+            store_client=store_client,
             linked_data=linked_data,
             statistics=statistics,
             dumps=DatasetDumps.load(view, paths),

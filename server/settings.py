@@ -13,7 +13,9 @@ name                       meaning                                              
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
 ``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
-``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory)           ``oxigraph``
+``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory) or ``sparql`` ``oxigraph``
+``KG_STORE_URL``           with ``KG_ENGINE=sparql``: the store's SPARQL query endpoint   (required)
+``KG_STORE_TIMEOUT_PARAM`` query parameter giving the store the time limit in ms        (none)
 ``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256``
 ``KG_MAX_QUERY_TOKENS``    most tokens a query may have                                 ``20000``
 ``KG_QUERY_MEMORY``        megabytes of memory a query worker may use beyond its start  ``1024``
@@ -43,7 +45,7 @@ from calcinosis_kg.errors import KGError
 
 T = TypeVar("T")
 
-ENGINES = ("oxigraph",)
+ENGINES = ("oxigraph", "sparql")
 """The query engines ``KG_ENGINE`` may name."""
 LEGACY_BACKENDS = ("oxigraph", "rdflib")
 """What ``KG_BACKEND`` accepted; both now mean the oxigraph engine."""
@@ -78,6 +80,8 @@ class Settings:
     metrics_dir: str | None = None
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
+    store_url: str | None = None
+    store_timeout_param: str | None = None
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,7 +97,7 @@ class Settings:
                     return parse(name, source[name])
             return default
 
-        return cls(
+        settings = cls(
             data=get("KG_DATA", _paths, cls.data),
             query_timeout=get("KG_QUERY_TIMEOUT", _positive_float, cls.query_timeout),
             max_rows=get("KG_MAX_ROWS", _positive_int, cls.max_rows),
@@ -110,7 +114,12 @@ class Settings:
             metrics_dir=get("KG_METRICS_DIR", _text, cls.metrics_dir),
             cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
             cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
+            store_url=get("KG_STORE_URL", _store_url, cls.store_url),
+            store_timeout_param=get("KG_STORE_TIMEOUT_PARAM", _text, cls.store_timeout_param),
         )
+        if settings.engine == "sparql" and settings.store_url is None:
+            raise SettingsError("KG_ENGINE=sparql needs KG_STORE_URL, the store's SPARQL query endpoint")
+        return settings
 
     @property
     def pool_size(self) -> int:
@@ -130,6 +139,13 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
 
 def _text(name: str, value: Any) -> str | None:
     text = str(value).strip()
+    return text or None
+
+
+def _store_url(name: str, value: Any) -> str | None:
+    text = str(value).strip()
+    if text and not text.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {value!r}")
     return text or None
 
 

@@ -28,84 +28,30 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
-from rdflib.term import Identifier
 
-from calcinosis_kg.ontology import PREFIXES
-from calcinosis_kg.server.engines.contract import Answer, Job, check_graphs
+from calcinosis_kg.server.engines.common import (
+    QUERY_PREFIXES,
+    WRITTEN_PREFIXES,
+    check_dataset,
+    outer_group_start,
+    oxigraph_term,
+    projected,
+    screen,
+    select_of_describe,
+    substitutions,
+    syntax_message,
+)
+from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import (
-    READ_ONLY_MESSAGE,
     EvaluationError,
     InternalQueryError,
     MalformedQuery,
-    QueryTooComplex,
-    ReadOnly,
     ResultTooLarge,
-    ServiceRefused,
 )
 from calcinosis_kg.server.http.formats import Family, ResultFormat, choose_format
 from calcinosis_kg.server.sparql.describe import GraphView, describe
-from calcinosis_kg.server.sparql.lexer import (
-    Analysis,
-    LexError,
-    LimitExceeded,
-    Limits,
-    analyze,
-    needs_analysis,
-)
+from calcinosis_kg.server.sparql.lexer import Analysis, Limits, needs_analysis
 from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, write_triples
-from calcinosis_kg.server.sparql.rewrite import (
-    outer_group_start,
-    projected_variables,
-    select_of_describe,
-    syntax_message,
-)
-
-RDFLIB_PREFIXES = {
-    "brick": "https://brickschema.org/schema/Brick#",
-    "csvw": "http://www.w3.org/ns/csvw#",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "dcam": "http://purl.org/dc/dcam/",
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "dcmitype": "http://purl.org/dc/dcmitype/",
-    "dcterms": "http://purl.org/dc/terms/",
-    "doap": "http://usefulinc.com/ns/doap#",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "geo": "http://www.opengis.net/ont/geosparql#",
-    "odrl": "http://www.w3.org/ns/odrl/2/",
-    "org": "http://www.w3.org/ns/org#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "prof": "http://www.w3.org/ns/dx/prof/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "qb": "http://purl.org/linked-data/cube#",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "schema": "https://schema.org/",
-    "sh": "http://www.w3.org/ns/shacl#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "sosa": "http://www.w3.org/ns/sosa/",
-    "ssn": "http://www.w3.org/ns/ssn/",
-    "time": "http://www.w3.org/2006/time#",
-    "vann": "http://purl.org/vocab/vann/",
-    "void": "http://rdfs.org/ns/void#",
-    "wgs": "https://www.w3.org/2003/01/geo/wgs84_pos#",
-    "xml": "http://www.w3.org/XML/1998/namespace",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
-"""The prefixes rdflib predeclares in queries (``rdflib.plugins.sparql.sparql.Prologue``), which earlier versions
-of this endpoint accepted undeclared; a test checks the table against rdflib's."""
-
-
-def default_prefixes() -> dict[str, str]:
-    """The prefixes a query may use undeclared: rdflib's usual ones, then the project's (which win)."""
-    prefixes = dict(RDFLIB_PREFIXES)
-    prefixes.update((prefix, str(namespace)) for prefix, namespace in PREFIXES.items())
-    return prefixes
-
-
-QUERY_PREFIXES = default_prefixes()
-WRITTEN_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-"""The prefixes graph answers are written with (Turtle, RDF/XML): the project's own."""
 
 
 class OxigraphEngine:
@@ -158,30 +104,11 @@ class OxigraphEngine:
     # --- before the engine -----------------------------------------------------------------------------------
 
     def _screen(self, job: Job) -> Analysis:
-        """Read the text with the lexer and refuse what must not reach the engine (see the module docstring)."""
-        try:
-            analysis = analyze(job.query, job.base, QUERY_PREFIXES, self._limits)
-        except LimitExceeded as error:
-            raise QueryTooComplex(str(error)) from None
-        except LexError as error:
-            raise MalformedQuery(str(error)) from None
-        if analysis.update is not None:
-            raise ReadOnly(READ_ONLY_MESSAGE)
-        if analysis.service is not None:
-            raise ServiceRefused(
-                f"SERVICE refused ({analysis.service.text!r} at offset {analysis.service.start}): this endpoint "
-                "does not evaluate federated queries and never contacts other services."
-            )
-        self._check_dataset(job, analysis)
-        return analysis
+        """Read the text with the lexer and refuse what must not reach the engine (:func:`.common.screen`)."""
+        return screen(job, self._limits, self._named)
 
     def _check_dataset(self, job: Job, analysis: Analysis | None) -> None:
-        """Refuse graphs the store does not hold: the request's, else the query's FROM and FROM NAMED."""
-        if job.dataset is not None:
-            names = [str(name) for name in (*job.dataset.default, *job.dataset.named)]
-            check_graphs(names, self._named, "The request's default-graph-uri/named-graph-uri")
-        elif analysis is not None:
-            check_graphs((*analysis.from_default, *analysis.from_named), self._named, "The query's FROM/FROM NAMED")
+        check_dataset(job, analysis, self._named)
 
     def _options(self, job: Job, analysis: Analysis | None) -> dict[str, Any]:
         options: dict[str, Any] = {"base_iri": job.base}
@@ -255,7 +182,7 @@ class OxigraphEngine:
     def _describe(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> Answer:
         """DESCRIBE: targets selected by pyoxigraph, each described (:mod:`~calcinosis_kg.server.sparql.describe`)."""
         if job.bindings:
-            options = {**options, "substitutions": _substitutions(job.bindings)}
+            options = {**options, "substitutions": substitutions(job.bindings)}
         result = self._query(select_of_describe(job.query, analysis), options)
         assert isinstance(result, ox.QuerySolutions)
         targets = [term for solution in result for term in solution if term is not None]
@@ -265,35 +192,13 @@ class OxigraphEngine:
     def _bind(self, job: Job, analysis: Analysis, options: dict[str, Any]) -> str:
         """Bind a canned query's parameters: substitutions, or a VALUES block (see the module docstring)."""
         names = [name for name, _ in job.bindings]
-        projected = projected_variables(analysis)
-        if analysis.form != "select" or (projected is not None and set(names) <= projected):
-            options["substitutions"] = _substitutions(job.bindings)
+        shown = projected(analysis)
+        if analysis.form != "select" or (shown is not None and set(names) <= shown):
+            options["substitutions"] = substitutions(job.bindings)
             return job.query
         start = outer_group_start(analysis)
         if start is None or analysis.text != job.query:
             raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
-        row = " ".join(str(_oxigraph_term(term)) for _, term in job.bindings)
+        row = " ".join(str(oxigraph_term(term)) for _, term in job.bindings)
         block = f" VALUES ({' '.join('?' + name for name in names)}) {{ ({row}) }} "
         return job.query[:start] + block + job.query[start:]
-
-
-def _substitutions(bindings: tuple[tuple[str, Identifier], ...]) -> dict[ox.Variable, Any]:
-    return {ox.Variable(name): _oxigraph_term(term) for name, term in bindings}
-
-
-def _oxigraph_term(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """A validated rdflib parameter value as the equal pyoxigraph term."""
-    try:
-        if isinstance(term, URIRef):
-            return ox.NamedNode(str(term))
-        if isinstance(term, BNode):
-            return ox.BlankNode(str(term))
-        if isinstance(term, Literal):
-            if term.language:
-                return ox.Literal(str(term), language=term.language)
-            if term.datatype is not None:
-                return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-            return ox.Literal(str(term))
-    except ValueError as error:
-        raise EvaluationError(f"The parameter value {term!r} is not a valid RDF term: {error}") from None
-    raise EvaluationError(f"The parameter value {term!r} is not an IRI or a literal.")

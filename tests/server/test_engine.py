@@ -216,6 +216,6 @@ def test_the_predeclared_prefixes_are_rdflibs() -> None:
     """The prefixes queries may use undeclared: those rdflib predeclared when it was this endpoint's engine."""
     from rdflib.plugins.sparql.sparql import Prologue
 
-    from calcinosis_kg.server.engines.oxigraph import RDFLIB_PREFIXES
+    from calcinosis_kg.server.engines.common import RDFLIB_PREFIXES
 
     assert {prefix: str(iri) for prefix, iri in Prologue().namespace_manager.namespaces()} == RDFLIB_PREFIXES

@@ -1,0 +1,469 @@
+"""The remote-store engine (``KG_ENGINE=sparql``): every query evaluated by an external SPARQL 1.1 store.
+
+The store (Oxigraph server, Fuseki, Virtuoso, QLever...) is reached over the SPARQL 1.1 Protocol at
+``KG_STORE_URL`` with a pooled HTTP client (urllib3, keep-alive). Our own layers stay on top and run before
+anything is sent (:mod:`.common`): the lexer's size and depth limits, updates and ``SERVICE`` refused, graphs
+the store does not hold refused, then the text is parsed by pyoxigraph's parser (not evaluated) so that a
+syntax error is the same 400 as on the embedded engine. The store answers in SPARQL JSON results or
+N-Triples; the answer is parsed into pyoxigraph terms and written by our own writers
+(:mod:`calcinosis_kg.server.sparql.results`), with the same row and answer-size limits.
+
+What is sent: the query with a first line declaring ``BASE`` (the endpoint's URL, against which the embedded
+engine resolves relative IRIs) and the predeclared prefixes the query uses without declaring them; the
+request's ``default-graph-uri``/``named-graph-uri``; a canned query's parameters as a ``VALUES`` block at the
+start of its WHERE group (the store has no substitutions); with ``KG_STORE_TIMEOUT_PARAM`` the time limit in
+milliseconds. The store's own default graph is the default graph (start Oxigraph with
+``--union-default-graph`` for ``KG_UNION_DEFAULT_GRAPH``).
+
+Queries are not evaluated in the query worker processes (their sandbox forbids the network): the
+:class:`StoreRunner` evaluates them in the web thread, under a client-side deadline equal to the time limit
+that covers every request a job makes (a DESCRIBE makes several). A store that refuses connections or
+answers with a server error gives :class:`~calcinosis_kg.server.errors.StoreUnavailable` (502), one that does
+not answer in time :class:`~calcinosis_kg.server.errors.StoreTimeout` (504); both name the store.
+
+:class:`StoreGraphView` gives the start-up indexes and DESCRIBE the triple patterns they read, as CONSTRUCT
+queries. Blank nodes cannot be named in a query, so the triples with a blank node are read once, at start-up,
+and patterns naming a blank node are answered from that copy; this needs a store whose blank-node labels are
+stable from one answer to the next (Oxigraph, Fuseki and Virtuoso keep theirs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+
+from calcinosis_kg.server.engines.common import (
+    QUERY_PREFIXES,
+    WRITTEN_PREFIXES,
+    outer_group_start,
+    oxigraph_term,
+    screen,
+    select_of_describe,
+    syntax_message,
+)
+from calcinosis_kg.server.engines.contract import Answer, DatasetSpec, Job
+from calcinosis_kg.server.errors import (
+    EndpointError,
+    EvaluationError,
+    MalformedQuery,
+    ResultTooLarge,
+    StoreTimeout,
+    StoreUnavailable,
+)
+from calcinosis_kg.server.http.conditional import DataVersion
+from calcinosis_kg.server.http.formats import Family, choose_format
+from calcinosis_kg.server.http.metrics import Metrics
+from calcinosis_kg.server.resources.data import DatasetSummary
+from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.sparql.describe import GraphView, Resource, describe
+from calcinosis_kg.server.sparql.lexer import Analysis, Limits, TokenKind
+from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, write_triples
+from calcinosis_kg.server.workers.cache import ResultCache
+from calcinosis_kg.server.workers.limits import WorkerLimits
+from calcinosis_kg.server.workers.pool import QueryPool, _answer
+
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
+STARTUP_TIMEOUT = 120.0
+"""Seconds each start-up read (counts, the blank-node copy, whole-graph scans) may take."""
+PROBE_TIMEOUT = 2.0
+"""Seconds ``/health`` waits for the store."""
+_CHUNK = 1 << 16
+
+
+class StoreClient:
+    """The pooled HTTP client of one store's SPARQL query endpoint, with a per-thread deadline."""
+
+    def __init__(self, url: str, *, max_bytes: int, connections: int = 16, timeout_param: str | None = None) -> None:
+        self.url = url
+        self._max_bytes = max_bytes
+        self._timeout_param = timeout_param
+        self._http = urllib3.PoolManager(num_pools=2, maxsize=connections, retries=False)
+        self._local = threading.local()
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Every request of this thread inside the block must be answered within ``seconds`` from now."""
+        previous = getattr(self._local, "deadline", None)
+        self._local.deadline = (time.monotonic() + seconds, seconds)
+        try:
+            yield
+        finally:
+            self._local.deadline = previous
+
+    def query(self, text: str, accept: str, dataset: DatasetSpec | None = None) -> bytes:
+        """The store's answer to ``text`` (its body); raises StoreUnavailable, StoreTimeout or EvaluationError."""
+        end, limit = getattr(self._local, "deadline", None) or (time.monotonic() + STARTUP_TIMEOUT, STARTUP_TIMEOUT)
+        fields = [("query", text)]
+        if dataset is not None:
+            fields += [("default-graph-uri", str(name)) for name in dataset.default]
+            fields += [("named-graph-uri", str(name)) for name in dataset.named]
+        if self._timeout_param:
+            fields.append((self._timeout_param, str(int(limit * 1000))))
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout(limit)
+        try:
+            response = self._http.request(
+                "POST",
+                self.url,
+                body=urlencode(fields),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept},
+                timeout=urllib3.Timeout(connect=remaining, read=remaining),
+                preload_content=False,
+                redirect=False,
+            )
+        except NewConnectionError as error:  # before TimeoutError: urllib3 makes it a ConnectTimeoutError too
+            raise StoreUnavailable(f"The SPARQL store at {self.url} could not be reached: {_reason(error)}") from None
+        except TimeoutError:
+            raise self._timeout(limit) from None
+        except (HTTPError, OSError) as error:
+            raise StoreUnavailable(f"The SPARQL store at {self.url} could not be reached: {_reason(error)}") from None
+        try:
+            body = self._read(response, end, limit)
+        finally:
+            response.release_conn()
+        if response.status == 200:
+            return body
+        message = body[:1000].decode("utf-8", "replace").strip()
+        if response.status in (503, 504) or (response.status == 500 and "timeout" in message.lower()):
+            raise self._timeout(limit)
+        if 400 <= response.status < 500:
+            raise EvaluationError(f"The SPARQL store at {self.url} refused the query ({response.status}): {message}")
+        raise StoreUnavailable(f"The SPARQL store at {self.url} answered {response.status}: {message}")
+
+    def _read(self, response: urllib3.BaseHTTPResponse, end: float, limit: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.stream(_CHUNK):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self._max_bytes:
+                    response.close()
+                    raise ResultTooLarge(
+                        f"The store's answer is over {self._max_bytes} bytes (KG_MAX_ANSWER_BYTES); "
+                        "add a LIMIT or narrow the pattern."
+                    )
+                if time.monotonic() > end:
+                    response.close()
+                    raise self._timeout(limit)
+        except TimeoutError:
+            response.close()
+            raise self._timeout(limit) from None
+        except (HTTPError, OSError) as error:
+            response.close()
+            raise StoreUnavailable(f"The SPARQL store at {self.url} broke off its answer: {_reason(error)}") from None
+        return b"".join(chunks)
+
+    def _timeout(self, limit: float) -> StoreTimeout:
+        return StoreTimeout(
+            f"The SPARQL store at {self.url} did not answer within the {limit:g} s limit (KG_QUERY_TIMEOUT). "
+            "Narrow the pattern or add a LIMIT; if every query times out, the store is overloaded or stuck."
+        )
+
+    def probe(self) -> str | None:
+        """None when the store answers ``ASK {}`` within :data:`PROBE_TIMEOUT`, else what went wrong."""
+        try:
+            with self.deadline(PROBE_TIMEOUT):
+                self.query("ASK {}", RESULTS_JSON)
+        except EndpointError as error:
+            return str(error)
+        return None
+
+    def select(self, text: str) -> list[ox.QuerySolution]:
+        """The solutions of a SELECT the server itself writes (counts, start-up reads)."""
+        result = self.parse_results(self.query(text, RESULTS_JSON))
+        if not isinstance(result, ox.QuerySolutions):
+            raise StoreUnavailable(f"The SPARQL store at {self.url} answered a SELECT with a boolean.")
+        return list(result)
+
+    def construct(self, text: str) -> list[ox.Triple]:
+        """The distinct triples of a CONSTRUCT."""
+        body = self.query(text, N_TRIPLES)
+        try:
+            return list(dict.fromkeys(quad.triple for quad in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)))
+        except (SyntaxError, ValueError) as error:
+            raise StoreUnavailable(f"The SPARQL store at {self.url} sent N-Triples we cannot read: {error}") from None
+
+    def parse_results(self, body: bytes) -> ox.QuerySolutions | ox.QueryBoolean:
+        try:
+            return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
+        except (SyntaxError, ValueError) as error:
+            raise StoreUnavailable(f"The SPARQL store at {self.url} sent results we cannot read: {error}") from None
+
+
+def _reason(error: BaseException) -> str:
+    reason = getattr(error, "reason", None)
+    return str(reason or error)
+
+
+class StoreGraphView(GraphView):
+    """The store's default graph as triple patterns (see the module docstring for blank nodes)."""
+
+    def __init__(self, client: StoreClient) -> None:  # no store of our own: GraphView's is not set
+        self._client = client
+        self._by_subject: dict[object, list[ox.Triple]] = {}
+        self._by_object: dict[object, list[ox.Triple]] = {}
+        for triple in client.construct("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) }"):
+            self._by_subject.setdefault(triple.subject, []).append(triple)
+            self._by_object.setdefault(triple.object, []).append(triple)
+
+    def triples(
+        self, subject: Resource | None, predicate: ox.NamedNode | None, obj: object | None
+    ) -> Iterator[ox.Triple]:
+        if isinstance(subject, ox.BlankNode) or isinstance(obj, ox.BlankNode):
+            found = self._by_subject.get(subject, []) if subject is not None else self._by_object.get(obj, [])
+            yield from (
+                t for t in found if (predicate is None or t.predicate == predicate) and (obj is None or t.object == obj)
+            )
+            return
+        terms = (subject, predicate, obj)
+        pattern = " ".join("?" + name if term is None else str(term) for name, term in zip("spo", terms, strict=True))
+        yield from self._client.construct(f"CONSTRUCT {{ {pattern} }} WHERE {{ {pattern} }}")
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What the server learns of the store at start-up."""
+
+    summary: DatasetSummary
+    fingerprint: str
+    """Hex SHA-256 over the store's quads (sorted): what identifies the served data, for caching."""
+
+
+def read_store(client: StoreClient, *, union_default_graph: bool) -> StoreState:
+    """Count the store's graphs and fingerprint its contents (raises StoreUnavailable when it cannot)."""
+    named = {
+        str(row["g"].value): int(row["n"].value)
+        for row in client.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        if isinstance(row["g"], ox.NamedNode) and row["n"] is not None
+    }
+    default = int(client.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"].value)
+    digest = hashlib.sha256(client.url.encode() + b"\0")
+    quads = client.query(
+        "SELECT ?g ?s ?p ?o WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }", "text/tab-separated-values"
+    )
+    for line in sorted(quads.splitlines()):
+        digest.update(line + b"\n")
+    summary = DatasetSummary(
+        default_triples=default,
+        named_graphs=dict(sorted(named.items())),
+        union_default_graph=union_default_graph,
+        triples=sum(named.values()) + (0 if union_default_graph else default),
+    )
+    return StoreState(summary=summary, fingerprint=digest.hexdigest())
+
+
+class SparqlEngine:
+    """Evaluates queries on the store behind ``client``, refusing what is unsafe and what is too large."""
+
+    def __init__(
+        self,
+        client: StoreClient,
+        view: StoreGraphView,
+        named_graphs: Sequence[str],
+        *,
+        max_rows: int,
+        limits: Limits | None = None,
+    ) -> None:
+        self.client = client
+        self._view = view
+        self._named = frozenset(named_graphs)
+        self._max_rows = max_rows
+        self._limits = limits or Limits()
+        self._parser = ox.Store()
+        """An empty store: its parser checks syntax (the query is never evaluated on it)."""
+
+    def warm_up(self) -> None:
+        """Nothing to import ahead: no worker processes are forked."""
+
+    def worker_started(self) -> None:
+        """Never called: this engine runs in the server process."""
+
+    def execute(self, job: Job) -> Answer:
+        """Answer ``job`` with the store; raises an :class:`EndpointError` to refuse it."""
+        analysis = screen(job, self._limits, self._named)
+        text = job.query
+        if analysis.form == "describe":
+            text = select_of_describe(job.query, analysis)
+        if job.bindings:
+            text = self._bind(job, analysis, text)
+        self._check_syntax(text, job, analysis)
+        sent = self._prologue(job, analysis) + text
+        if analysis.form == "construct":
+            fmt = choose_format(job.accept, job.formats, Family.GRAPH)
+            found = self._construct(sent, job.dataset)
+            return Answer(write_triples(fmt, found, WRITTEN_PREFIXES), fmt.content_type)
+        result = self.client.parse_results(self.client.query(sent, RESULTS_JSON, job.dataset))
+        if analysis.form == "describe":
+            assert isinstance(result, ox.QuerySolutions)
+            targets = [term for solution in result for term in solution if term is not None]
+            fmt = choose_format(job.accept, job.formats, Family.GRAPH)
+            return Answer(
+                write_triples(fmt, describe(self._view, targets, self._max_rows), WRITTEN_PREFIXES), fmt.content_type
+            )
+        fmt = choose_format(job.accept, job.formats, Family.RESULTS)
+        if isinstance(result, ox.QueryBoolean):
+            return Answer(write_boolean(fmt, bool(result)), fmt.content_type)
+        variables = [variable.value for variable in result.variables]
+        rows: list[Row] = []
+        for solution in result:
+            rows.append(tuple(solution))
+            if len(rows) > self._max_rows:
+                raise ResultTooLarge(
+                    f"The query has more than {self._max_rows} result rows (KG_MAX_ROWS). "
+                    f"Add LIMIT {self._max_rows} or less, and use OFFSET to page through the rest."
+                )
+        return Answer(write_rows(fmt, variables, rows), fmt.content_type)
+
+    def _construct(self, text: str, dataset: DatasetSpec | None) -> list[ox.Triple]:
+        body = self.client.query(text, N_TRIPLES, dataset)
+        found: dict[ox.Triple, None] = {}
+        try:
+            for quad in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
+                found[quad.triple] = None
+                if len(found) > self._max_rows:
+                    raise ResultTooLarge(
+                        f"The query's result has more than {self._max_rows} triples (KG_MAX_ROWS); "
+                        "add a LIMIT or narrow the pattern."
+                    )
+        except (SyntaxError, ValueError) as error:
+            raise StoreUnavailable(
+                f"The SPARQL store at {self.client.url} sent N-Triples we cannot read: {error}"
+            ) from None
+        return list(found)
+
+    def _check_syntax(self, text: str, job: Job, analysis: Analysis) -> None:
+        """Parse ``text`` as the embedded engine would, never evaluating it (an ASK is parsed as a CONSTRUCT).
+
+        pyoxigraph evaluates an ASK as soon as it is parsed, and even on an empty store an ASK over large VALUES
+        blocks runs for minutes; a SELECT or CONSTRUCT is evaluated only when read.
+        """
+        options: dict[str, Any] = {"base_iri": job.base, "prefixes": QUERY_PREFIXES}
+        probe = text
+        if analysis.form == "ask":
+            written = analysis.text if text == job.query else text  # the keyword's offsets hold in both
+            keyword = next(t for t in analysis.tokens if t.kind is TokenKind.WORD and t.lower == "ask")
+            probe = written[: keyword.start] + "CONSTRUCT {}" + written[keyword.end :]
+        try:
+            self._parser.query(probe, **options)
+            return
+        except SyntaxError as error:
+            if probe is text:
+                raise MalformedQuery(syntax_message(str(error), text, analysis)) from None
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"The query failed during evaluation: {error}") from error
+        if text != analysis.text:
+            raise MalformedQuery("SPARQL syntax error in the ASK query (its escapes expand into invalid syntax).")
+        try:  # the ASK itself, for the message's position: as its CONSTRUCT does not parse, it is not evaluated
+            self._parser.query(text, **options)
+        except SyntaxError as error:
+            raise MalformedQuery(syntax_message(str(error), text, analysis)) from None
+        raise MalformedQuery("SPARQL syntax error in the ASK query.")
+
+    def _prologue(self, job: Job, analysis: Analysis) -> str:
+        """``BASE`` and the predeclared prefixes the text uses without declaring, on one line."""
+        declared: set[str] = set()
+        used: set[str] = set()
+        tokens = analysis.tokens
+        for index, token in enumerate(tokens):
+            if token.kind is not TokenKind.PNAME:
+                continue
+            prefix = token.text.partition(":")[0]
+            if index > 0 and tokens[index - 1].kind is TokenKind.WORD and tokens[index - 1].lower == "prefix":
+                declared.add(prefix)
+            else:
+                used.add(prefix)
+        lines = [f"BASE <{job.base}>"]
+        lines += [f"PREFIX {p}: <{QUERY_PREFIXES[p]}>" for p in sorted(used - declared) if p in QUERY_PREFIXES]
+        return " ".join(lines) + "\n"
+
+    @staticmethod
+    def _bind(job: Job, analysis: Analysis, text: str) -> str:
+        """A canned query's parameters as a VALUES block at the start of its WHERE group."""
+        if analysis.text != job.query:
+            raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
+        rewritten = text is not job.query
+        start = outer_group_start(analysis) if not rewritten else None
+        if rewritten:  # a DESCRIBE's SELECT: bind in its first group
+            start = text.find("{") + 1 or None
+        if start is None:
+            raise EvaluationError("This query's parameters cannot be bound: it has no outer group pattern.")
+        names = " ".join("?" + name for name, _ in job.bindings)
+        row = " ".join(str(oxigraph_term(term)) for _, term in job.bindings)
+        return text[:start] + f" VALUES ({names}) {{ ({row}) }} " + text[start:]
+
+
+class StoreRunner(QueryPool):
+    """:class:`QueryPool`'s ``run`` (result cache, metrics) evaluating in the calling thread on the store.
+
+    There are no worker processes: each job runs on :class:`SparqlEngine` under the client's deadline of the
+    time limit, and its answer is held to the answer-size limit as a worker's would be.
+    """
+
+    def start(self) -> None:
+        """Nothing to start: no worker processes."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+    def _run(self, job: Job) -> Answer:
+        engine = self._engine
+        assert isinstance(engine, SparqlEngine)
+        with engine.client.deadline(self.timeout):
+            outcome = _answer(engine, job, self.limits)
+        if isinstance(outcome, EndpointError):
+            raise outcome
+        return outcome
+
+
+@dataclass(frozen=True)
+class RemoteStore:
+    """What :func:`create_app` needs of a remote store: its client, runner, view, summary and data version."""
+
+    client: StoreClient
+    runner: StoreRunner
+    view: StoreGraphView
+    summary: DatasetSummary
+    version: DataVersion
+
+
+def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerLimits, metrics: Metrics) -> RemoteStore:
+    """Connect to ``settings.store_url``, read what the start-up needs, and build the runner of its queries.
+
+    The data version is the store's fingerprint (its quads), dated at start-up: restart the server after
+    publishing new data to the store. Raises :class:`StoreUnavailable` (a KGError) when the store cannot be read.
+    """
+    assert settings.store_url is not None
+    client = StoreClient(
+        settings.store_url,
+        max_bytes=worker_limits.answer_bytes,
+        connections=max(16, settings.pool_size),
+        timeout_param=settings.store_timeout_param,
+    )
+    state = read_store(client, union_default_graph=settings.union_default_graph)
+    view = StoreGraphView(client)
+    engine = SparqlEngine(client, view, list(state.summary.named_graphs), max_rows=settings.max_rows, limits=limits)
+    cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=state.fingerprint)
+    runner = StoreRunner(
+        engine,
+        size=settings.pool_size,
+        timeout=settings.query_timeout,
+        cache=cache,
+        limits=worker_limits,
+        metrics=metrics,
+    )
+    version = DataVersion(tag=state.fingerprint, last_modified=datetime.now(UTC).replace(microsecond=0))
+    return RemoteStore(client=client, runner=runner, view=view, summary=state.summary, version=version)

@@ -1,0 +1,184 @@
+"""The ``sparql`` engine against a real Oxigraph server: the same answers as the embedded engine, our refusals
+before anything reaches the store, and 502/504 naming the store while it is down or frozen, then recovery.
+
+The embedded server is the session's ``server`` fixture (same data: the sample Turtle default graph and the
+TriG named graphs); the remote one runs ``KG_ENGINE=sparql`` against an ``oxigraph serve`` holding that data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from conftest import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
+from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_server
+from probes import Listener
+from rdflib import DCAT, Graph
+from rdflib.compare import isomorphic
+from store_server import StoreServer, oxigraph_binary, oxigraph_store
+
+pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
+
+CC = "https://w3id.org/calcinosis-kg/id/"
+_unique = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreServer]:
+    folder = tmp_path_factory.mktemp("store")
+    with oxigraph_store(folder, [SAMPLE_TTL, SOURCES_TRIG], free_port()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory: pytest.TempPathFactory, store: StoreServer) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("remote")
+    settings = {**SERVER_SETTINGS, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
+    with live_server(folder, [], settings, "--production", "--workers", "1") as live:
+        yield live
+
+
+def ask(server: LiveServer, query: str, accept: str = "application/sparql-results+json") -> requests.Response:
+    return requests.post(server.sparql, data={"query": query}, headers={"Accept": accept}, timeout=30)
+
+
+SAME_BYTES = [
+    ("SELECT ?s ?label WHERE { ?s skos:prefLabel ?label } ORDER BY ?s ?label", "application/sparql-results+json"),
+    ("SELECT ?s ?label WHERE { ?s skos:prefLabel ?label } ORDER BY ?s ?label", "text/csv"),
+    ("SELECT ?s ?label WHERE { ?s skos:prefLabel ?label } ORDER BY ?s ?label", "application/sparql-results+xml"),
+    ("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "text/tab-separated-values"),
+    ("ASK { cc:diltiazem a cco:Treatment }", "application/sparql-results+json"),
+    ("ASK { cc:diltiazem a cco:Symptom }", "application/sparql-results+xml"),
+    ("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g", "text/csv"),
+    ("BASE <http://example.org/> SELECT ?x WHERE { BIND(<relative> AS ?x) }", "text/csv"),
+]
+
+
+def test_relative_iris_resolve_against_our_endpoint_not_the_store(remote: LiveServer, store: StoreServer) -> None:
+    answered = ask(remote, "SELECT ?x WHERE { BIND(<relative> AS ?x) }", "text/csv")
+    assert answered.text == f"x\r\n{remote.url}/relative\r\n"
+
+
+@pytest.mark.parametrize(("query", "accept"), SAME_BYTES)
+def test_results_are_byte_identical_to_the_embedded_engine(
+    server: LiveServer, remote: LiveServer, query: str, accept: str
+) -> None:
+    embedded, answered = ask(server, query, accept), ask(remote, query, accept)
+    assert embedded.status_code == 200, embedded.text
+    assert (answered.status_code, answered.headers["Content-Type"], answered.content) == (
+        embedded.status_code,
+        embedded.headers["Content-Type"],
+        embedded.content,
+    )
+
+
+GRAPH_QUERIES = [
+    "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    f"DESCRIBE <{CC}metastatic-calcinosis-cutis>",
+    "DESCRIBE ?x WHERE { ?x a cco:Treatment }",
+    "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }",
+]
+
+
+@pytest.mark.parametrize("query", GRAPH_QUERIES)
+def test_graphs_are_the_same_as_the_embedded_engine(server: LiveServer, remote: LiveServer, query: str) -> None:
+    """Isomorphic rather than byte-equal: the store names blank nodes its own way."""
+    embedded, answered = ask(server, query, "text/turtle"), ask(remote, query, "text/turtle")
+    assert embedded.status_code == answered.status_code == 200, answered.text
+    expected, got = (
+        Graph().parse(data=embedded.text, format="turtle"),
+        Graph().parse(data=answered.text, format="turtle"),
+    )
+    assert len(expected) > 0
+    assert isomorphic(expected, got)
+
+
+REFUSED = [
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "INSERT DATA { <urn:a> <urn:b> <urn:c> }",
+    "SELECT * FROM <http://example.org/not-here> WHERE { ?s ?p ?o }",
+    "SELECT * WHERE { ?s ?p }",
+    "ASK { ?s ?p }",
+    "SELECT * WHERE { ?s undeclared:p ?o }",
+    "SELECT * WHERE " + "{ " * 300 + "}" * 300,
+    "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c }",  # over KG_MAX_ROWS
+]
+
+
+@pytest.mark.parametrize("query", REFUSED)
+def test_refusals_are_the_embedded_engines(server: LiveServer, remote: LiveServer, query: str) -> None:
+    embedded, answered = ask(server, query), ask(remote, query)
+    assert embedded.status_code in (400, 403)
+    assert (answered.status_code, answered.text) == (embedded.status_code, embedded.text)
+
+
+def test_service_never_reaches_the_network(remote: LiveServer) -> None:
+    listener = Listener()
+    try:
+        response = ask(remote, f"SELECT * WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}")
+        assert response.status_code == 403
+        assert listener.connections == 0
+    finally:
+        listener.close()
+
+
+def test_linked_data_lookup_and_canned_queries(server: LiveServer, remote: LiveServer) -> None:
+    for path, accept in [
+        ("/id/diltiazem", "application/n-triples"),
+        ("/lookup?q=calc", "application/json"),
+        ("/queries", "application/json"),
+        ("/.well-known/void", "text/turtle"),
+    ]:
+        embedded = requests.get(server.url + path, headers={"Accept": accept}, timeout=30)
+        answered = requests.get(remote.url + path, headers={"Accept": accept}, timeout=30)
+        assert answered.status_code == embedded.status_code == 200, (path, answered.text)
+        if accept in ("text/turtle", "application/n-triples"):
+            fmt = "nt" if accept == "application/n-triples" else "turtle"
+            expected = Graph().parse(data=embedded.text.replace(server.url, remote.url), format=fmt)
+            got = Graph().parse(data=answered.text, format=fmt)
+            for graph in (expected, got):  # the dumps are written anew from the store (its blank-node labels)
+                graph.remove((None, DCAT.byteSize, None))
+            assert isomorphic(expected, got), path
+        else:
+            assert answered.json() == embedded.json(), path
+
+
+def unique_query() -> str:
+    return f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o FILTER(?o != {next(_unique)}) }}"
+
+
+def test_store_down_then_frozen_gives_502_and_504_naming_it_then_recovers(
+    remote: LiveServer, store: StoreServer
+) -> None:
+    assert ask(remote, unique_query()).status_code == 200
+    store.stop()
+    try:
+        started = time.monotonic()
+        down = ask(remote, unique_query())
+        assert time.monotonic() - started < QUERY_TIMEOUT + MARGIN
+        assert down.status_code == 502, down.text
+        assert store.url in down.text
+        health = requests.get(remote.url + "/health", timeout=10)
+        assert health.status_code == 503
+        assert health.json()["store"] == {**health.json()["store"], "url": store.url, "state": "down"}
+    finally:
+        store.start()
+    assert ask(remote, unique_query()).status_code == 200
+    assert requests.get(remote.url + "/health", timeout=10).json()["store"]["state"] == "up"
+
+    store.freeze()
+    try:
+        started = time.monotonic()
+        slow = ask(remote, unique_query())
+        elapsed = time.monotonic() - started
+        assert slow.status_code == 504, slow.text
+        assert store.url in slow.text
+        assert QUERY_TIMEOUT - 0.5 < elapsed < QUERY_TIMEOUT + MARGIN
+        described = requests.get(remote.url + "/id/diltiazem", headers={"Accept": "text/turtle"}, timeout=30)
+        assert described.status_code in (200, 504)  # answered from the cache, or the store's timeout
+    finally:
+        store.thaw()
+    assert ask(remote, unique_query()).status_code == 200
