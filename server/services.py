@@ -22,7 +22,8 @@ from typing import Any
 from calcinosis_kg.paths import build_dir
 from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
-from calcinosis_kg.server.engines.sparql import StoreClient, open_remote_store
+from calcinosis_kg.server.engines.sparql import open_remote_store
+from calcinosis_kg.server.engines.store_client import StoreClient
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from calcinosis_kg.server.engines.sparql import StoreClient
+from calcinosis_kg.server.engines.store_client import StoreClient
 from calcinosis_kg.server.resources.data import DatasetSummary
 
 
