@@ -21,6 +21,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg import paths
+from calcinosis_kg.formats import DUMP_FORMATS
 from calcinosis_kg.graph import writers
 from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, bioregistry_code_systems
 from calcinosis_kg.graph.compiler import compile_knowledge
@@ -45,7 +46,7 @@ from calcinosis_kg.queries.catalog import load_catalog
 ARTIFACT_STEM = "calcinosis-kg"
 SSSOM_EXPORT = f"{ARTIFACT_STEM}.sssom.tsv"
 CONCEPTMAP_EXPORT = f"{ARTIFACT_STEM}-to-snomedct.conceptmap.json"
-FORMATS: dict[str, str] = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
+FORMATS: dict[str, str] = {str(fmt.dump_extension): fmt.rdflib for fmt in DUMP_FORMATS}
 """Artifact file extension -> rdflib serializer name."""
 
 

@@ -21,7 +21,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
 from rdflib.term import Node
 
@@ -29,7 +29,7 @@ from calcinosis_kg.errors import CodeSyntaxError, CurationError, UnknownCode, Un
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
-from calcinosis_kg.ontology import CC, SSSOM
+from calcinosis_kg.ontology import CC, SSSOM, preferred_label
 
 __all__ = [
     "CodeMatch",
@@ -129,11 +129,8 @@ class GraphMapping:
 
 
 def label_of(graph: Graph, node: Node) -> str:
-    """The ``skos:prefLabel`` of ``node``: the English one if any, else any; empty if it has none."""
-    labels = [o for o in graph.objects(node, SKOS.prefLabel) if isinstance(o, Literal)]
-    english = sorted(str(o) for o in labels if o.language == "en")
-    others = sorted(str(o) for o in labels)
-    return (english or others or [""])[0]
+    """The ``skos:prefLabel`` of ``node`` (:func:`~calcinosis_kg.ontology.preferred_label`); empty if it has none."""
+    return preferred_label(graph, node, (SKOS.prefLabel,)) or ""
 
 
 def _text(graph: Graph, node: Node, slot: URIRef) -> str:

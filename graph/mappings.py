@@ -28,6 +28,7 @@ from calcinosis_kg.errors import CodeSyntaxError, CurationError
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM
+from calcinosis_kg.ontology import MAPPING_PREDICATES as SKOS_MAPPINGS
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
@@ -40,13 +41,8 @@ IMPORTED_INFORMATION = OBO.ECO_0000312
 """ECO 'imported information used in manual assertion': a mapping taken, after review, from Mondo's mapping sets
 (the entity is exactly mapped to a Mondo class, and Mondo maps that class to the same code with the same predicate)."""
 
-MAPPING_PREDICATES: dict[str, URIRef] = {
-    "skos:exactMatch": SKOS.exactMatch,
-    "skos:closeMatch": SKOS.closeMatch,
-    "skos:broadMatch": SKOS.broadMatch,
-    "skos:narrowMatch": SKOS.narrowMatch,
-    "skos:relatedMatch": SKOS.relatedMatch,
-}
+MAPPING_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in SKOS_MAPPINGS}
+"""SSSOM ``predicate_id`` -> the predicate (the ontology's :data:`~calcinosis_kg.ontology.MAPPING_PREDICATES`)."""
 REQUIRED_COLUMNS = (
     "subject_id",
     "subject_label",

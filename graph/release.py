@@ -31,7 +31,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from calcinosis_kg.errors import CurationError
-from calcinosis_kg.ontology import BASE, CC, CCO, ONTOLOGY_IRI, SSSOM, bind_prefixes
+from calcinosis_kg.ontology import BASE, CC, CCO, MAPPING_PREDICATES, ONTOLOGY_IRI, SSSOM, bind_prefixes
 from calcinosis_kg.paths import RELEASES_DIR
 
 """Committed snapshots of previous releases, one folder per release (``releases/0.1.0/calcinosis-kg.nt.gz``)."""
@@ -43,9 +43,6 @@ DIFF_MARKDOWN = "release-diff.md"
 RELEASES_BASE = BASE + "releases/"
 _DATED_VERSION = re.compile(re.escape(RELEASES_BASE) + r"(\d{4}-\d{2}-\d{2})/ontology")
 _ANY_VERSION = re.compile(re.escape(RELEASES_BASE) + r"([^/]+)/ontology")
-MAPPING_PREDICATES = frozenset(
-    SKOS[p] for p in ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
-)
 IS_A = "is_a"
 SUB_PROPERTY_OF = "subPropertyOf"
 

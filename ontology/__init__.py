@@ -4,10 +4,12 @@
 build must satisfy. Everything else about the schema is derived from these two files.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from rdflib import Graph, Namespace
+from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
 
 HERE = Path(__file__).resolve().parent
 ONTOLOGY_FILE = HERE / "calcinosis.ttl"
@@ -51,6 +53,24 @@ PREFIXES: dict[str, Namespace] = {
     "semapv": SEMAPV,
 }
 """Prefixes bound on every graph the project writes or queries."""
+
+
+LABEL_PREDICATES = (SKOS.prefLabel, RDFS.label)
+"""The predicates whose values name a resource, best first: ``skos:prefLabel`` (the preferred term), then
+``rdfs:label`` (terms of other vocabularies)."""
+MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
+"""The SKOS mapping predicates (those SSSOM uses), strongest first."""
+
+
+def preferred_label(graph: Graph, node: Node, predicates: Sequence[URIRef] = LABEL_PREDICATES) -> str | None:
+    """The label of ``node``: for the first of ``predicates`` with a literal value, the English value (language
+    ``en`` or ``en-*``) if there is one, else any; the smallest if several. None if it has none."""
+    for predicate in predicates:
+        values = [value for value in graph.objects(node, predicate) if isinstance(value, Literal)]
+        if values:
+            english = [value for value in values if (value.language or "").lower().startswith("en")]
+            return str(min(english or values, key=str))
+    return None
 
 
 def bind_prefixes(graph: Graph) -> Graph:

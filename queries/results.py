@@ -7,10 +7,13 @@ from rdflib.query import Result, ResultRow
 from rdflib.term import Node
 
 from calcinosis_kg.errors import QueryError
+from calcinosis_kg.formats import Family, formats_of
 from calcinosis_kg.ontology import bind_prefixes
 
-TABULAR_FORMATS = {"json": "json", "xml": "xml", "csv": "csv", "tsv": "tsv"}
-GRAPH_FORMATS = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}
+TABULAR_FORMATS = {fmt.key: fmt.rdflib for fmt in formats_of(Family.RESULTS)}
+"""Short name -> rdflib's result serializer (the registry's SELECT and ASK formats)."""
+GRAPH_FORMATS = {fmt.key: fmt.rdflib for fmt in formats_of(Family.GRAPH)}
+"""Short name -> rdflib's graph serializer (the registry's graph formats)."""
 FORMAT_NAMES = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
 
 

@@ -1,8 +1,4 @@
-"""The result formats the endpoint writes, and HTTP content negotiation between them.
-
-SELECT and ASK answers (family :attr:`Family.RESULTS`) are written as SPARQL JSON, SPARQL XML, CSV or TSV;
-CONSTRUCT and DESCRIBE answers and the service description (family :attr:`Family.GRAPH`) as Turtle,
-N-Triples, JSON-LD or RDF/XML. The first format of each family is the default.
+"""HTTP content negotiation between the formats of the registry (:mod:`calcinosis_kg.formats`).
 
 A ``format`` request parameter overrides ``Accept``. It takes a short name (``json``, ``xml``, ``csv``,
 ``tsv``, ``turtle``, ``ntriples``, ``jsonld``, ``rdfxml`` and a few synonyms that SPARQL clients send) or a
@@ -18,130 +14,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from rdflib import Namespace, URIRef
 from werkzeug.http import parse_options_header
 
+from calcinosis_kg.formats import FORMATS, Family, ResultFormat, formats_of
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 
-W3C_FORMATS = Namespace("http://www.w3.org/ns/formats/")
-
-
-class Family(Enum):
-    """The kinds of answer, each with its own formats."""
-
-    RESULTS = "SELECT and ASK results"
-    GRAPH = "CONSTRUCT and DESCRIBE results and the service description"
-
-
-@dataclass(frozen=True)
-class ResultFormat:
-    """A result format: what it is called in requests, the media type it is served as, its W3C IRI."""
-
-    key: str
-    family: Family
-    label: str
-    media_type: str
-    content_type: str
-    names: tuple[str, ...]
-    aliases: tuple[str, ...]
-    w3c: URIRef
-
-    @property
-    def media_types(self) -> tuple[str, ...]:
-        """The canonical media type followed by the aliases that also select this format."""
-        return (self.media_type, *self.aliases)
-
-    @property
-    def identifiers(self) -> tuple[str, ...]:
-        """Everything that selects this format in the ``format`` parameter: short names and media types."""
-        return (*self.names, *self.media_types)
-
-
-def _format(
-    key: str,
-    family: Family,
-    label: str,
-    media_type: str,
-    *,
-    names: tuple[str, ...],
-    aliases: tuple[str, ...] = (),
-    w3c: str,
-    charset: bool = True,
-) -> ResultFormat:
-    content_type = f"{media_type}; charset=utf-8" if charset else media_type
-    return ResultFormat(key, family, label, media_type, content_type, names, aliases, W3C_FORMATS[w3c])
-
-
-FORMATS: tuple[ResultFormat, ...] = (
-    _format(
-        "json",
-        Family.RESULTS,
-        "SPARQL JSON",
-        "application/sparql-results+json",
-        names=("json",),
-        aliases=("application/json",),
-        w3c="SPARQL_Results_JSON",
-        charset=False,
-    ),
-    _format(
-        "xml",
-        Family.RESULTS,
-        "SPARQL XML",
-        "application/sparql-results+xml",
-        names=("xml",),
-        aliases=("application/xml", "text/xml"),
-        w3c="SPARQL_Results_XML",
-    ),
-    _format("csv", Family.RESULTS, "CSV", "text/csv", names=("csv",), w3c="SPARQL_Results_CSV"),
-    _format(
-        "tsv",
-        Family.RESULTS,
-        "TSV",
-        "text/tab-separated-values",
-        names=("tsv",),
-        w3c="SPARQL_Results_TSV",
-    ),
-    _format(
-        "turtle",
-        Family.GRAPH,
-        "Turtle",
-        "text/turtle",
-        names=("turtle", "ttl", "n3"),
-        aliases=("application/x-turtle", "application/turtle"),
-        w3c="Turtle",
-    ),
-    _format(
-        "ntriples",
-        Family.GRAPH,
-        "N-Triples",
-        "application/n-triples",
-        names=("ntriples", "nt", "n-triples"),
-        aliases=("text/plain",),
-        w3c="N-Triples",
-    ),
-    _format(
-        "jsonld",
-        Family.GRAPH,
-        "JSON-LD",
-        "application/ld+json",
-        names=("jsonld", "json-ld", "json"),
-        aliases=("application/json",),
-        w3c="JSON-LD",
-        charset=False,
-    ),
-    _format(
-        "rdfxml",
-        Family.GRAPH,
-        "RDF/XML",
-        "application/rdf+xml",
-        names=("rdfxml", "rdf+xml", "rdf", "xml"),
-        aliases=("application/xml", "text/xml"),
-        w3c="RDF_XML",
-    ),
-)
-"""Every format, in the server's order of preference within each family."""
+__all__ = ["FORMATS", "Family", "ResultFormat", "available", "choose_format", "formats_of", "negotiate"]
 
 
 @dataclass(frozen=True)
@@ -160,12 +39,6 @@ class _MediaRange:
         if self.subtype == "*":
             return 1
         return 2 if self.subtype == subtype else -1
-
-
-@functools.cache
-def formats_of(family: Family) -> tuple[ResultFormat, ...]:
-    """The formats of ``family``, default first."""
-    return tuple(fmt for fmt in FORMATS if fmt.family is family)
 
 
 def choose_format(accept: str | None, format_values: Sequence[str], family: Family) -> ResultFormat:

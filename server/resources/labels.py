@@ -46,13 +46,12 @@ from rdflib.term import Node
 from calcinosis_kg.errors import CodeSyntaxError
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.lookup import parse_code
-from calcinosis_kg.ontology import CC, CCO, SSSOM
+from calcinosis_kg.ontology import CC, CCO, MAPPING_PREDICATES, SSSOM, preferred_label
 from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.sparql.describe import GraphView
 
-_MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 INDEXED_PREDICATES = (
-    SKOS.prefLabel, SKOS.altLabel, RDFS.label, RDF.type, RDFS.subClassOf, *_MAPPING_PREDICATES,
+    SKOS.prefLabel, SKOS.altLabel, RDFS.label, RDF.type, RDFS.subClassOf, *MAPPING_PREDICATES,
     OWL.annotatedSource, OWL.annotatedProperty, OWL.annotatedTarget, SSSOM.object_id, SSSOM.object_label,
 )  # fmt: skip
 """The predicates :meth:`LabelIndex.from_graph` reads: labels, synonyms, types, the class tree, mappings."""
@@ -264,13 +263,8 @@ def _level(candidate: _Text, key: str) -> Level | None:
 
 
 def _label(graph: Graph, node: Node) -> str:
-    """The English ``skos:prefLabel`` of ``node`` (else any, else its ``rdfs:label``); the smallest if several."""
-    for predicate in (SKOS.prefLabel, RDFS.label):
-        labels = [o for o in graph.objects(node, predicate) if isinstance(o, Literal)]
-        english = sorted(str(o) for o in labels if o.language == "en")
-        if english or labels:
-            return (english or sorted(str(o) for o in labels))[0]
-    return ""
+    """The preferred label of ``node`` (:func:`~calcinosis_kg.ontology.preferred_label`), empty if none."""
+    return preferred_label(graph, node) or ""
 
 
 @dataclass(frozen=True)
@@ -290,7 +284,7 @@ def _mappings(graph: Graph) -> Iterator[_Mapping]:
         for annotated in graph.objects(axiom, OWL.annotatedProperty):
             for target in graph.objects(axiom, OWL.annotatedTarget):
                 annotating[(source, annotated, target)].append(axiom)
-    for predicate in _MAPPING_PREDICATES:
+    for predicate in MAPPING_PREDICATES:
         for subject, target in graph.subject_objects(predicate):
             if not isinstance(subject, URIRef) or not isinstance(target, URIRef):
                 continue

@@ -35,16 +35,26 @@ from typing import Protocol
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS
 from rdflib.term import Node
 
-from calcinosis_kg.ontology import BASE, BIBO, CC, CCO, ONTOLOGY_IRI, SCHEMA, bind_prefixes
+from calcinosis_kg.ontology import (
+    BASE,
+    BIBO,
+    CC,
+    CCO,
+    LABEL_PREDICATES,
+    ONTOLOGY_IRI,
+    SCHEMA,
+    bind_prefixes,
+    preferred_label,
+)
 from calcinosis_kg.server.http.formats import Family, ResultFormat, formats_of
 from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.sparql.describe import GraphView, closure
 
-LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label)
+LABEL_PROPERTIES = LABEL_PREDICATES
 """The properties whose values name a resource, best first (``dcterms:title`` comes after them)."""
 
 SOURCE_DETAILS = (DCTERMS.title, BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)
@@ -64,7 +74,7 @@ _OWL_ONTOLOGY = ox.NamedNode(str(OWL.Ontology))
 _OWL_VERSION_IRI = ox.NamedNode(str(OWL.versionIRI))
 _OWL_ANNOTATED_SOURCE = ox.NamedNode(str(OWL.annotatedSource))
 _DCTERMS_TITLE = ox.NamedNode(str(DCTERMS.title))
-_LABEL_PROPERTIES = tuple(ox.NamedNode(str(iri)) for iri in (SKOS.prefLabel, RDFS.label))
+_LABEL_PROPERTIES = tuple(ox.NamedNode(str(iri)) for iri in LABEL_PREDICATES)
 
 HTML = ResultFormat(
     key="html",
@@ -75,6 +85,7 @@ HTML = ResultFormat(
     names=("html",),
     aliases=("application/xhtml+xml",),
     w3c=URIRef("https://www.iana.org/assignments/media-types/text/html"),
+    extension="html",
 )
 """The human-readable representation (the W3C formats namespace has no IRI for plain HTML)."""
 
@@ -86,20 +97,12 @@ REPRESENTATIONS: tuple[ResultFormat, ...] = (*RDF_FORMATS, HTML)
 
 NTRIPLES = RDF_FORMATS[1]
 
-EXTENSIONS: Mapping[str, ResultFormat] = {
-    "ttl": RDF_FORMATS[0],
-    "nt": RDF_FORMATS[1],
-    "jsonld": RDF_FORMATS[2],
-    "rdf": RDF_FORMATS[3],
-    "html": HTML,
-}
+EXTENSIONS: Mapping[str, ResultFormat] = {fmt.extension: fmt for fmt in REPRESENTATIONS}
 """File extension of each format-specific document."""
 
 DEFAULT_NAMESPACES = ("id", "ontology", "releases")
 """Path segments always served: entities, ontology terms (and the ontology IRI), ontology releases."""
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
-
-EXTENSION_OF: Mapping[str, str] = {fmt.key: extension for extension, fmt in EXTENSIONS.items()}
 
 
 class HtmlPages(Protocol):
@@ -185,12 +188,7 @@ def labels_of(view: GraphView) -> dict[URIRef, str]:
 
 def label_of(graph: Graph, node: Node) -> str | None:
     """The label to show for ``node`` in an rdflib ``graph`` (a description): the rules of :func:`labels_of`."""
-    for label_property in (*LABEL_PROPERTIES, DCTERMS.title):
-        values = [value for value in graph.objects(node, label_property) if isinstance(value, Literal)]
-        if values:
-            english = [value for value in values if (value.language or "").lower().startswith("en")]
-            return str(min(english or values, key=str))
-    return None
+    return preferred_label(graph, node, (*LABEL_PROPERTIES, DCTERMS.title))
 
 
 def new_document() -> Graph:

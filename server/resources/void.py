@@ -31,21 +31,17 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
 from rdflib.term import Node
 
+from calcinosis_kg.formats import DUMP_FORMATS, W3C_FORMATS
 from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
-from calcinosis_kg.server.http.formats import W3C_FORMATS, ResultFormat
-from calcinosis_kg.server.resources.linked_data import RDF_FORMATS, LinkedData
+from calcinosis_kg.server.http.formats import ResultFormat
+from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.sparql.describe import GraphView
 from calcinosis_kg.server.sparql.results import write_triples
 
 DUMP_NAME = "calcinosis-kg"
 """File name of the dumps, before the extension."""
 
-DUMP_EXTENSIONS: tuple[tuple[str, ResultFormat], ...] = (
-    ("ttl", RDF_FORMATS[0]),
-    ("nt", RDF_FORMATS[1]),
-    ("jsonld", RDF_FORMATS[2]),
-    ("owl", RDF_FORMATS[3]),
-)
+DUMP_EXTENSIONS: tuple[tuple[str, ResultFormat], ...] = tuple((str(fmt.dump_extension), fmt) for fmt in DUMP_FORMATS)
 """Each dump's extension and format (``.owl`` is RDF/XML)."""
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))

@@ -20,14 +20,11 @@ from collections.abc import Iterable, Iterator
 
 import pyoxigraph as ox
 
-from calcinosis_kg.ontology import BIBO, CCO, SCHEMA
+from calcinosis_kg.ontology import BIBO, CCO, LABEL_PREDICATES, SCHEMA
 from calcinosis_kg.server.errors import ResultTooLarge
 
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-LABEL_PROPERTIES = (
-    ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"),
-    ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
-)
+LABEL_PROPERTIES = tuple(ox.NamedNode(str(iri)) for iri in LABEL_PREDICATES)
 _DCTERMS = "http://purl.org/dc/terms/"
 CITING_PROPERTIES = (ox.NamedNode(str(CCO.supportedBy)), ox.NamedNode(_DCTERMS + "source"))
 SOURCE_DETAILS = tuple(

@@ -28,13 +28,6 @@ Row = Sequence[Term | None]
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
-_RDFLIB_SERIALIZERS = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}
-_OXIGRAPH_FORMATS = {
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "jsonld": ox.RdfFormat.JSON_LD,
-    "rdfxml": ox.RdfFormat.RDF_XML,
-}
 
 
 def write_rows(fmt: ResultFormat, variables: Sequence[str], rows: Sequence[Row]) -> bytes:
@@ -50,7 +43,7 @@ def write_boolean(fmt: ResultFormat, answer: bool) -> bytes:
 def write_triples(fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str]) -> bytes:
     """Triples as ``fmt`` (one of the GRAPH family), written by Oxigraph; ``prefixes`` abbreviate Turtle and RDF/XML."""
     try:
-        written = ox.serialize(triples, format=_OXIGRAPH_FORMATS[fmt.key], prefixes=dict(prefixes))
+        written = ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=dict(prefixes))
     except ValueError as error:
         if fmt.key != "rdfxml":
             raise EvaluationError(f"The result cannot be written as {fmt.label}: {error}") from error
@@ -68,7 +61,7 @@ def write_graph(fmt: ResultFormat, graph: Graph) -> bytes:
     in a digit, say); that case raises :class:`FormatNotAcceptable` pointing to the other formats.
     """
     try:
-        return graph.serialize(format=_RDFLIB_SERIALIZERS[fmt.key], encoding="utf-8")
+        return graph.serialize(format=fmt.rdflib, encoding="utf-8")
     except ValueError as error:
         if fmt.key != "rdfxml":
             raise

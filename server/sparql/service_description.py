@@ -10,7 +10,7 @@ from __future__ import annotations
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, VOID, XSD
 
-from calcinosis_kg.server.http.formats import FORMATS, W3C_FORMATS
+from calcinosis_kg.formats import FORMATS, W3C_FORMATS
 from calcinosis_kg.server.resources.data import DatasetSummary
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")

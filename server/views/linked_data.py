@@ -16,7 +16,6 @@ from calcinosis_kg.server.http import formats
 from calcinosis_kg.server.http.formats import ResultFormat
 from calcinosis_kg.server.resources.linked_data import (
     DESCRIBE_QUERY,
-    EXTENSION_OF,
     EXTENSIONS,
     HTML,
     NTRIPLES,
@@ -130,4 +129,4 @@ def local_path(iri: str) -> str | None:
 
 def document_path(iri: URIRef, fmt: ResultFormat) -> str:
     """The path of the format-specific document of ``iri`` (an IRI under the base): ``/id/acne.ttl``."""
-    return f"{local_path(iri)}.{EXTENSION_OF[fmt.key]}"
+    return f"{local_path(iri)}.{fmt.extension}"

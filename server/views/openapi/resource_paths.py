@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from calcinosis_kg.server.http.formats import Family
+from calcinosis_kg.server.resources.void import DUMP_EXTENSIONS, DUMP_NAME
 from calcinosis_kg.server.views.openapi.parts import (
     HTML_CONTENT,
     JSON_LD_SCHEMA,
@@ -14,12 +15,7 @@ from calcinosis_kg.server.views.openapi.parts import (
     media_types,
 )
 
-DUMP_FILES: dict[str, str] = {
-    "calcinosis-kg.ttl": "text/turtle",
-    "calcinosis-kg.nt": "application/n-triples",
-    "calcinosis-kg.jsonld": "application/ld+json",
-    "calcinosis-kg.owl": "application/rdf+xml",
-}
+DUMP_FILES: dict[str, str] = {f"{DUMP_NAME}.{extension}": fmt.media_type for extension, fmt in DUMP_EXTENSIONS}
 """The downloadable dumps (``/dumps/<file>``) and their media types."""
 
 

@@ -10,8 +10,8 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS
 from rdflib.term import Node
 
-from calcinosis_kg.ontology import SSSOM
-from calcinosis_kg.server.views.pages.terms import MAPPING_PREDICATES, Axioms, TermView, curie, sorted_terms, web_link
+from calcinosis_kg.ontology import MAPPING_PREDICATES, SSSOM
+from calcinosis_kg.server.views.pages.terms import Axioms, TermView, curie, sorted_terms, web_link
 
 
 @dataclass(frozen=True)

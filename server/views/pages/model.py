@@ -9,7 +9,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from calcinosis_kg.ontology import BIBO, CCO, HAS_EVIDENCE, SCHEMA
+from calcinosis_kg.ontology import BIBO, CCO, HAS_EVIDENCE, MAPPING_PREDICATES, SCHEMA
 from calcinosis_kg.server.resources.linked_data import LABEL_PROPERTIES, REPRESENTATIONS, label_of
 from calcinosis_kg.server.views.linked_data import document_path
 from calcinosis_kg.server.views.pages.codes import CodeSystemGroup, mapping_groups
@@ -17,7 +17,6 @@ from calcinosis_kg.server.views.pages.terms import (
     ANNOTATED,
     AXIOM_STRUCTURE,
     KNOWN_LABELS,
-    MAPPING_PREDICATES,
     Axioms,
     TermView,
     curie,

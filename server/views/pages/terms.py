@@ -12,9 +12,6 @@ from rdflib.term import Node
 from calcinosis_kg.ontology import BASE, BIBO, HAS_EVIDENCE, PREFIXES, SCHEMA
 from calcinosis_kg.server.views.linked_data import local_path
 
-MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
-
-
 AXIOM_STRUCTURE = frozenset(
     {RDF.type, OWL.annotatedSource, OWL.annotatedProperty, OWL.annotatedTarget, DCTERMS.source, HAS_EVIDENCE}
 )
