@@ -100,7 +100,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
     blueprint = Blueprint("fhir", __name__, url_prefix="/fhir")
 
     @blueprint.before_request
-    def negotiate() -> None:
+    def only_fhir_formats() -> None:
         check_format()
 
     @blueprint.errorhandler(FhirError)

@@ -19,9 +19,7 @@ are bounded like the result cache's (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``), 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +28,7 @@ from flask import Flask
 
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS
 from calcinosis_kg.server.http.hooks import access_logger, log_access
-from calcinosis_kg.server.workers.cache import answered_from_cache
+from calcinosis_kg.server.workers.cache import BoundedLRU, answered_from_cache
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -45,7 +43,6 @@ class _Response:
     status: str
     headers: list[tuple[str, str]]
     body: bytes
-    size: int
 
 
 class ResponseReplay:
@@ -53,12 +50,8 @@ class ResponseReplay:
 
     def __init__(self, app: WSGIApplication, *, max_entries: int, max_bytes: int) -> None:
         self.app = app
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
         self.replayed = 0
-        self._bytes = 0
-        self._entries: OrderedDict[tuple[str, ...], _Response] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: BoundedLRU[tuple[str, ...], _Response] = BoundedLRU(max_entries=max_entries, max_bytes=max_bytes)
         self._log = access_logger()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -66,12 +59,9 @@ class ResponseReplay:
         if key is None:
             return self.app(environ, start_response)
         started = time.perf_counter()
-        with self._lock:
-            stored = self._entries.get(key)
-            if stored is not None:
-                self._entries.move_to_end(key)
-                self.replayed += 1
+        stored = self._entries.get(key)
         if stored is not None:
+            self.replayed += 1
             start_response(stored.status, list(stored.headers))
             self._log_request(environ, stored.status, started)
             return [stored.body]
@@ -99,20 +89,9 @@ class ResponseReplay:
                 close()
         headers = list(sent["headers"])
         size = len(body) + sum(len(part) for part in key) + _ENTRY_OVERHEAD
-        if size <= self.max_bytes // 4:
-            self._store(key, _Response(sent["status"], headers, body, size))
+        if size <= self._entries.max_bytes // 4:
+            self._entries.put(key, _Response(sent["status"], headers, body), size)
         return [body]
-
-    def _store(self, key: tuple[str, ...], response: _Response) -> None:
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= previous.size
-            self._entries[key] = response
-            self._bytes += response.size
-            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= dropped.size
 
     @staticmethod
     def _key(environ: WSGIEnvironment) -> tuple[str, ...] | None:

@@ -36,7 +36,7 @@ RENDERED_PAGES = 2048
 representations are kept by the query pool's result cache."""
 
 
-def negotiate(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
+def representation_for(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
     """The representation to send for ``Accept`` (:func:`~.formats.negotiate`'s rules).
 
     Raises :class:`FormatNotAcceptable` listing what is available when nothing offered is acceptable.
@@ -66,7 +66,7 @@ def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages, pool: 
         stem, dot, suffix = path.rpartition(".")
         if dot and suffix in EXTENSIONS and not linked_data.is_served(iri):
             return _represent(URIRef(BASE + stem), EXTENSIONS[suffix], negotiated=False)
-        return _represent(iri, negotiate(request.headers.get("Accept")), negotiated=True)
+        return _represent(iri, representation_for(request.headers.get("Accept")), negotiated=True)
 
     for index, segment in enumerate(namespaces(linked_data)):
         defaults = {"segment": segment}

@@ -28,6 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.http.formats import FORMATS, Family, choose_format
@@ -42,6 +43,8 @@ _VOLATILE_NAMES = ("now", "rand", "uuid", "bnode")
 _BY_CONTENT_TYPE = {fmt.content_type: fmt for fmt in FORMATS}
 
 RequestKey = tuple[Hashable, ...]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 _marks = threading.local()
 
@@ -71,24 +74,25 @@ def is_volatile(query: str) -> bool:
     return _VOLATILE.search(query) is not None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
     family: Family
-    size: int
     answers: dict[str, Answer] = field(default_factory=dict)
 
 
-class ResultCache:
-    """An LRU of written answers bounded by ``max_entries`` and ``max_bytes`` (either 0 disables it)."""
+class BoundedLRU(Generic[K, V]):
+    """A thread-safe least-recently-used mapping bounded by a number of entries and a number of bytes.
 
-    def __init__(self, *, max_entries: int, max_bytes: int, version: str = "") -> None:
+    Each value is stored with its size in bytes (what the caller counts for it; callers keep values under a
+    quarter of the budget, so that one value never empties the cache). Either bound at 0 disables it. The result cache and the response
+    replay (:mod:`~calcinosis_kg.server.http.replay`) both keep their entries in one.
+    """
+
+    def __init__(self, *, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.version = version
-        self.hits = 0
-        self.misses = 0
         self._bytes = 0
-        self._entries: OrderedDict[RequestKey, _Entry] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -103,6 +107,67 @@ class ResultCache:
         """Bytes currently counted against ``max_bytes``."""
         return self._bytes
 
+    def get(self, key: K) -> V | None:
+        """The value stored for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            stored = self._entries.get(key)
+            if stored is None:
+                return None
+            self._entries.move_to_end(key)
+            return stored[0]
+
+    def put(self, key: K, value: V, size: int) -> bool:
+        """Store ``value`` (``size`` bytes) for ``key``, replacing what was there; False if over the budget."""
+        if not self.enabled or size > self.max_bytes:
+            return False
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous[1]
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+        return True
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+class ResultCache:
+    """Written answers by request (:func:`request_key`) and format, in a :class:`BoundedLRU`."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int, version: str = "") -> None:
+        self.version = version
+        self.hits = 0
+        self.misses = 0
+        self._lru: BoundedLRU[RequestKey, _Entry] = BoundedLRU(max_entries=max_entries, max_bytes=max_bytes)
+        self._lock = threading.Lock()
+
+    @property
+    def max_entries(self) -> int:
+        return self._lru.max_entries
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @property
+    def enabled(self) -> bool:
+        return self._lru.enabled
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes currently counted against ``max_bytes``."""
+        return self._lru.size_bytes
+
     def lookup(self, job: Job) -> Answer | None:
         """The stored answer to ``job`` in the format its Accept/``format`` choose, or None.
 
@@ -111,14 +176,8 @@ class ResultCache:
         """
         if not self.enabled:
             return None
-        key = request_key(job, self.version)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-        answer = entry.answers.get(choose_format(job.accept, job.formats, entry.family).key)
+        entry = self._lru.get(request_key(job, self.version))
+        answer = None if entry is None else entry.answers.get(choose_format(job.accept, job.formats, entry.family).key)
         with self._lock:
             if answer is None:
                 self.misses += 1
@@ -132,35 +191,12 @@ class ResultCache:
         if not self.enabled or fmt is None or len(answer.body) > self.max_bytes // 4 or is_volatile(job.query):
             return False
         key = request_key(job, self.version)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = _Entry(family=fmt.family, size=_ENTRY_OVERHEAD + len(job.query))
-                self._entries[key] = entry
-                self._bytes += entry.size
-            else:
-                self._entries.move_to_end(key)
-            previous = entry.answers.get(fmt.key)
-            if previous is not None:
-                entry.size -= len(previous.body)
-                self._bytes -= len(previous.body)
-            entry.answers[fmt.key] = answer
-            entry.size += len(answer.body)
-            self._bytes += len(answer.body)
-            self._evict(keep=key)
-        return True
+        with self._lock:  # one writer at a time: an entry's answers in several formats are merged
+            entry = self._lru.get(key) or _Entry(family=fmt.family)
+            answers = {**entry.answers, fmt.key: answer}
+            size = _ENTRY_OVERHEAD + len(job.query) + sum(len(stored.body) for stored in answers.values())
+            return self._lru.put(key, _Entry(family=entry.family, answers=answers), size)
 
     def clear(self) -> None:
         """Forget every stored answer."""
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def _evict(self, keep: RequestKey) -> None:
-        """Drop least recently used entries until both bounds hold (the caller holds the lock)."""
-        entries = self._entries
-        while entries and (len(entries) > self.max_entries or self._bytes > self.max_bytes):
-            key, entry = entries.popitem(last=False)
-            self._bytes -= entry.size
-            if key == keep:
-                break
+        self._lru.clear()
