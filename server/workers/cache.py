@@ -84,8 +84,8 @@ class BoundedLRU(Generic[K, V]):
     """A thread-safe least-recently-used mapping bounded by a number of entries and a number of bytes.
 
     Each value is stored with its size in bytes (what the caller counts for it; callers keep values under a
-    quarter of the budget, so that one value never empties the cache). Either bound at 0 disables it. The result cache and the response
-    replay (:mod:`~calcinosis_kg.server.http.replay`) both keep their entries in one.
+    quarter of the budget, so that one value never empties the cache). Either bound at 0 disables it. The
+    result cache and the response replay (:mod:`~calcinosis_kg.server.http.replay`) keep their entries in one.
     """
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
