@@ -23,6 +23,7 @@ from rdflib.namespace import DCTERMS, OWL, SKOS
 from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.lookup import GraphMapping, graph_mappings, label_of
+from calcinosis_kg.graph.mappings import SSSOM_COLUMNS
 from calcinosis_kg.ontology import BASE, CC, ONTOLOGY_IRI, SEMAPV
 
 if TYPE_CHECKING:
@@ -38,19 +39,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------- SSSOM
 MAPPING_SET_ID = "https://w3id.org/calcinosis-kg/mappings/calcinosis-kg.sssom.tsv"
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
-SSSOM_COLUMNS = (
-    "subject_id",
-    "subject_label",
-    "predicate_id",
-    "object_id",
-    "object_label",
-    "mapping_justification",
-    "author_id",
-    "mapping_date",
-    "confidence",
-    "see_also",
-    "comment",
-)
 KG_PREFIX = "calcinosiskg"
 """CURIE prefix of the knowledge graph's base IRI, used for ``subject_source`` (an SSSOM entity reference)."""
 

@@ -43,7 +43,7 @@ IMPORTED_INFORMATION = OBO.ECO_0000312
 
 MAPPING_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in SKOS_MAPPINGS}
 """SSSOM ``predicate_id`` -> the predicate (the ontology's :data:`~calcinosis_kg.ontology.MAPPING_PREDICATES`)."""
-REQUIRED_COLUMNS = (
+SSSOM_COLUMNS = (
     "subject_id",
     "subject_label",
     "predicate_id",
@@ -52,8 +52,14 @@ REQUIRED_COLUMNS = (
     "mapping_justification",
     "author_id",
     "mapping_date",
+    "confidence",
     "see_also",
+    "comment",
 )
+"""The SSSOM columns of the curated tables and of the released mapping set, in the release's order."""
+OPTIONAL_COLUMNS = frozenset({"confidence", "comment"})
+REQUIRED_COLUMNS = tuple(column for column in SSSOM_COLUMNS if column not in OPTIONAL_COLUMNS)
+"""The columns every curated row must have."""
 
 MAPPING_SET_SOURCE = CC["calcinosis-kg-mapping-set"]
 EVIDENCE_SOURCES: dict[str, URIRef] = {
