@@ -223,7 +223,7 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--production", action="store_true", help="run granian with worker processes")
-    serve.add_argument("--workers", type=int, default=None, help="granian worker processes (default: cores)")
+    serve.add_argument("--workers", type=int, default=None, help="processes evaluating queries (default: the cores)")
     serve.set_defaults(func=cmd_serve)
     return parser
 

@@ -97,7 +97,7 @@ def test_a_second_server_on_the_same_port_is_refused(production: LiveServer, tmp
         timeout=60,
         check=False,
     )
-    assert finished.returncode == 1
+    assert finished.returncode == 2
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in finished.stderr
     assert requests.get(f"{production.url}/health", timeout=10).json()["status"] == "ok"
 

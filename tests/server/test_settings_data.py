@@ -142,7 +142,7 @@ def test_startup_errors_are_one_line_not_a_traceback(settings: dict[str, str], m
         timeout=60,
         check=False,
     )
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
 
@@ -153,6 +153,6 @@ def test_without_kg_data_the_built_graph_is_served(tmp_path: Path) -> None:
     completed = subprocess.run(
         server_command(free_port()), env=env, capture_output=True, text=True, timeout=60, check=False
     )
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert f"no built graph at {tmp_path / 'calcinosis-kg.nt'}: run `make build`" in completed.stderr
     assert "Traceback" not in completed.stderr
