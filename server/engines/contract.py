@@ -59,6 +59,9 @@ class Answer:
 
     body: bytes
     content_type: str
+    cached: bool = False
+    """Set by the query pool: the answer came from its result cache or went into it (it will be the same bytes
+    next time, so the HTTP layer may replay the whole response)."""
 
 
 class Engine(Protocol):

@@ -26,14 +26,24 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from calcinosis_kg.server.engines.contract import Answer
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS
 from calcinosis_kg.server.http.hooks import access_logger, log_access
-from calcinosis_kg.server.workers.cache import BoundedLRU, answered_from_cache
+from calcinosis_kg.server.workers.cache import BoundedLRU
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REPLAYED_PATHS = ("/sparql", "/queries/")
+CACHED_ANSWER = "calcinosis_kg.cached_answer"
+"""WSGI environ key a view sets (:func:`note_answer`) when its response holds a cached answer."""
+
+
+def note_answer(environ: WSGIEnvironment, answer: Answer) -> None:
+    """Tell the replay whether the response to this request holds a cached answer (the same bytes next time)."""
+    environ[CACHED_ANSWER] = answer.cached
+
+
 _KEY_FIELDS = ("PATH_INFO", "QUERY_STRING", "HTTP_ACCEPT", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _ENTRY_OVERHEAD = 512
 
@@ -77,9 +87,8 @@ class ResponseReplay:
             sent["status"], sent["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
-        answered_from_cache()  # forget any earlier request's mark
         result = self.app(environ, capture)
-        if not (str(sent.get("status", "")).startswith("200 ") and answered_from_cache()):
+        if not (str(sent.get("status", "")).startswith("200 ") and environ.get(CACHED_ANSWER)):
             return result
         try:
             body = b"".join(result)

@@ -26,6 +26,7 @@ from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersi
 from calcinosis_kg.server.http.formats import Family, choose_format
 from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_logger, log_access
 from calcinosis_kg.server.http.metrics import Metrics
+from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.protocol import ProtocolRequest, read_request
@@ -71,6 +72,7 @@ def make_sparql_blueprint(pool: QueryPool, summary: DatasetSummary, settings: Se
             body = write_graph(fmt, service_description(request.base_url, summary))
             return Response(body, content_type=fmt.content_type, headers=[VARY])
         answer = pool.run(query_job(request, protocol, protocol.query))
+        note_answer(request.environ, answer)
         return Response(answer.body, content_type=answer.content_type, headers=[VARY])
 
     return blueprint
@@ -113,6 +115,7 @@ class QueryFastPath:
             if protocol.query is None:
                 return self.app(environ, start_response)
             answer = self.pool.run(query_job(req, protocol, protocol.query))
+            note_answer(environ, answer)
             status = 200
             body = answer.body
             headers = [("Content-Type", answer.content_type), VARY, *validators(self.version, body)]

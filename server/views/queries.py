@@ -28,6 +28,7 @@ from calcinosis_kg.queries.catalog import CannedQuery, Parameter
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import ProtocolError
 from calcinosis_kg.server.http.formats import Family, formats_of
+from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.workers.pool import QueryPool
 
 FORMAT_PARAMETER = "format"
@@ -114,6 +115,7 @@ def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) 
             bindings=tuple(sorted(bindings.items())),
         )
         answer = pool.run(job)
+        note_answer(request.environ, answer)
         return Response(answer.body, content_type=answer.content_type, headers={"Vary": "Accept"})
 
     return blueprint

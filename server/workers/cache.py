@@ -17,8 +17,8 @@ byte budget is not stored. The data version (:attr:`ResultCache.version`, a hash
 every key, so a cache never answers for other data.
 
 The cache is thread-safe (the embedded server runs requests in threads) and lives in each server process:
-granian workers each have their own. :func:`answered_from_cache` tells the WSGI layer
-(:mod:`calcinosis_kg.server.http.replay`) whether the current request's answer is a cached one.
+granian workers each have their own. The pool marks an answer that came from the cache or went into it
+(:attr:`~calcinosis_kg.server.engines.contract.Answer.cached`), so that the HTTP layer may replay it.
 """
 
 from __future__ import annotations
@@ -45,20 +45,6 @@ _BY_CONTENT_TYPE = {fmt.content_type: fmt for fmt in FORMATS}
 RequestKey = tuple[Hashable, ...]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-_marks = threading.local()
-
-
-def mark_answered_from_cache(cached: bool) -> None:
-    """Record, for the current thread's request, whether its answer is one the cache holds."""
-    _marks.cached = cached
-
-
-def answered_from_cache() -> bool:
-    """True if the last answer given in this thread came from, or went into, a result cache; resets it."""
-    cached: bool = getattr(_marks, "cached", False)
-    _marks.cached = False
-    return cached
 
 
 def request_key(job: Job, version: str = "") -> RequestKey:

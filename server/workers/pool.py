@@ -25,6 +25,7 @@ answered before from the cache, in the server process, without a worker; otherwi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -51,7 +52,7 @@ from calcinosis_kg.server.errors import (
     WorkerLost,
 )
 from calcinosis_kg.server.http.metrics import Metrics, log_limit
-from calcinosis_kg.server.workers.cache import ResultCache, mark_answered_from_cache
+from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.channel import receive_message, send_message
 from calcinosis_kg.server.workers.limits import WorkerLimits, address_space, cap_memory, watch_parent
 from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
@@ -132,7 +133,6 @@ class QueryPool:
         :class:`WorkerLost` when the worker died (it is replaced too).
         """
         cache = self.cache
-        mark_answered_from_cache(False)
         if cache is None:
             return self._counted(job)
         cached = cache.lookup(job)
@@ -140,11 +140,9 @@ class QueryPool:
         if metrics is not None:
             metrics.cache.labels(result="miss" if cached is None else "hit").inc()
         if cached is not None:
-            mark_answered_from_cache(True)
-            return cached
+            return dataclasses.replace(cached, cached=True)
         answer = self._counted(job)
-        mark_answered_from_cache(cache.store(job, answer))
-        return answer
+        return dataclasses.replace(answer, cached=True) if cache.store(job, answer) else answer
 
     def _counted(self, job: Job) -> Answer:
         """:meth:`_run`, counted: run time, limits reached (logged too), workers replaced."""

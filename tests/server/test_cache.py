@@ -19,8 +19,8 @@ from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.http.formats import FORMATS
-from calcinosis_kg.server.http.replay import ResponseReplay, install_replay
-from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, mark_answered_from_cache, request_key
+from calcinosis_kg.server.http.replay import CACHED_ANSWER, ResponseReplay, install_replay
+from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, request_key
 
 SELECT = "SELECT ?s WHERE { ?s a cco:Subtype } ORDER BY ?s"
 JSON = next(fmt for fmt in FORMATS if fmt.key == "json")
@@ -208,7 +208,7 @@ def test_replay_keeps_only_cached_200_answers_and_lets_conditional_requests_thro
         calls.append(str(environ["PATH_INFO"]))
         status = "200 OK" if environ["PATH_INFO"] != "/sparql/missing" else "404 NOT FOUND"
         start_response(status, [("Content-Type", "text/plain")])
-        mark_answered_from_cache(environ.get("HTTP_ACCEPT") != "volatile")
+        environ[CACHED_ANSWER] = environ.get("HTTP_ACCEPT") != "volatile"
         return [b"body"]
 
     replay = ResponseReplay(app, max_entries=10, max_bytes=10_000)  # type: ignore[arg-type]
