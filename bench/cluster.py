@@ -9,16 +9,19 @@ group, so :func:`kill_group` ends a replica with all its workers at once, as a c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import os
 import re
 import shutil
 import signal
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.servers import Server, ServerSpec
+from bench.servers import Server, ServerSpec, Supervisor, executable, wait_for
+from calcinosis_kg.graph.publish import publish, read_release
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 CACHE_STATUS = "X-Cache-Status"
@@ -102,3 +105,35 @@ def cached_share(counts: Counter[str]) -> float:
     """The share of answers nginx sent from its cache."""
     total = sum(counts.values())
     return sum(n for status, n in counts.items() if status in FROM_CACHE) / total if total else 0.0
+
+
+def published_store(supervisor: Supervisor, data: Path, location: Path) -> tuple[Server, float]:
+    """``oxigraph serve --union-default-graph`` on an empty store, then ``data`` published into it; return the
+    running store and the seconds publishing took (PUT and count check)."""
+    program = executable("oxigraph")
+    if program is None:
+        raise SystemExit("oxigraph is not installed: run `make install` (the dev extra has it)")
+    spec = ServerSpec(
+        key="store",
+        label="oxigraph serve (the replicas' store)",
+        ours=False,
+        sparql_path="/query",
+        health_path="/",
+        argv=lambda port: [program, "serve", "-l", str(location), "-b", f"127.0.0.1:{port}", "--union-default-graph"],
+    )
+    store = supervisor.start(spec)
+    wait_for(store, "/", interval=0.1)
+    release = read_release(data)
+    started = time.perf_counter()
+    publish(release, store_url(store), release.version_iri or "urn:calcinosis-kg:bench")
+    return store, time.perf_counter() - started
+
+
+def store_url(store: Server) -> str:
+    return f"http://127.0.0.1:{store.port}{store.spec.sparql_path}"
+
+
+def sparql_replica_spec(replica: ServerSpec, store: Server) -> ServerSpec:
+    """``replica`` on ``KG_ENGINE=sparql`` against ``store`` (no data of its own)."""
+    env = {"KG_DATA": "", "KG_ENGINE": "sparql", "KG_STORE_URL": store_url(store)}
+    return dataclasses.replace(replica, label="ours (sparql engine)", env=env)
