@@ -66,7 +66,7 @@ test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
 SPARQL_SUITES ?= tests/server/test_remote_store.py tests/server/test_protocol.py tests/server/test_negotiation.py \
-                 tests/server/test_w3c_protocol.py
+                 tests/server/test_w3c_protocol.py tests/server/test_w3c_query.py
 
 test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a real Oxigraph server (SPARQL_SUITES, then tests/api)
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)

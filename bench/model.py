@@ -74,6 +74,21 @@ class HttpRun:
 
 
 @dataclass
+class ClusterRun:
+    """One measured wrk run of the ``cluster`` section: through nginx in front of two replicas, or one direct."""
+
+    engine: str
+    """The replicas' ``KG_ENGINE``."""
+    workload: str
+    target: str
+    """``nginx`` (two replicas behind it) or ``direct`` (one of those replicas, without nginx)."""
+    result: WrkResult | None
+    note: str = ""
+    cache: dict[str, int] = field(default_factory=dict)
+    """nginx only: answers of this run per cache status (its access log)."""
+
+
+@dataclass
 class Target:
     """A performance target, judged on this run."""
 
@@ -104,6 +119,10 @@ class Results:
     """Server key -> each query of the unique workload sent alone (``perquery``)."""
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cluster: list[ClusterRun] = field(default_factory=list)
+    """The ``cluster`` section: two replicas behind nginx against one replica direct, per engine and workload."""
+    cluster_setup: dict[str, Any] = field(default_factory=dict)
+    """Engine -> what the section started: replicas' memory, the store's load (publish) time and memory."""
 
     def run(self, workload: str, server: str) -> WrkResult | None:
         """The measured wrk result of a workload on a server, if any."""

@@ -11,10 +11,12 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.cluster import cached_share
 from bench.model import Results, to_json
 from bench.workloads import HTTP_WORKLOADS, NO_PEER_COUNTERPART, OURS_ONLY
 
@@ -261,6 +263,30 @@ def load_table(results: Results) -> Table:
     return headers, rows
 
 
+def cluster_table(results: Results) -> Table:
+    """Two replicas behind nginx against one replica direct: req/s, latency, errors, nginx's cache share."""
+    rows = []
+    for run in results.cluster:
+        direct = next(
+            (
+                r.result
+                for r in results.cluster
+                if (r.engine, r.workload, r.target) == (run.engine, run.workload, "direct")
+            ),
+            None,
+        )
+        if run.result is None:
+            rows.append([run.engine, run.workload, run.target, "-", "-", "-", "-", "-", "-", run.note])
+            continue
+        r = run.result
+        ratio = _x(r.rps / direct.rps) if run.target == "nginx" and direct is not None and direct.rps else "-"
+        share = f"{cached_share(Counter(run.cache)):.0%}" if run.target == "nginx" else "-"
+        figures = [f"{r.rps:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), str(r.errors), ratio, share]
+        rows.append([run.engine, run.workload, run.target, *figures, run.note])
+    headers = ["engine", "workload", "target", "req/s", "p50 ms", "p99 ms", "errors", "÷ direct", "from cache"]
+    return [*headers, "note"], rows
+
+
 def target_table(results: Results) -> Table:
     """PASS/MISS/N/A per target."""
     return ["", "target", "requirement", "measured"], [
@@ -306,6 +332,11 @@ def _sections(results: Results) -> Iterable[tuple[str, Table]]:
     )
     yield "In-process latency per canned query on the built graph (pyoxigraph, median)", inprocess_table(results)
     yield "Load time and peak RSS (child process per graph and engine)", load_table(results)
+    yield (
+        "Cluster: two replicas (one granian worker each) behind nginx vs one of them direct; from cache: the share "
+        "of nginx's answers sent from its cache (HIT, REVALIDATED, STALE, UPDATING; warm-up included)",
+        cluster_table(results),
+    )
 
 
 def _machine_line(results: Results) -> str:

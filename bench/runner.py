@@ -8,6 +8,7 @@ a shared machine spreads over all of them, and every server is stopped when the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
-from bench import wrk
+from bench import cluster, wrk
 from bench.http import send
 from bench.memory import ProbeResult, run_probe
-from bench.model import Check, HttpRun, QueryLatency, Results, ServerRecord
+from bench.model import Check, ClusterRun, HttpRun, QueryLatency, Results, ServerRecord
 from bench.report import machine
 from bench.servers import (
     Server,
@@ -37,6 +38,7 @@ from bench.servers import (
     start_timed,
     tool_version,
     tree_memory,
+    wait_for,
 )
 from bench.synthetic import generate
 from bench.targets import judge
@@ -60,7 +62,7 @@ from bench.workloads import (
 )
 
 SERVERS = ("ours", "oxigraph", "rdflib-endpoint")
-OTHER_SECTIONS = ("coldstart", "perquery", "inprocess", "load")
+OTHER_SECTIONS = ("coldstart", "perquery", "inprocess", "load", "cluster")
 COLD_START_QUERY = "subtypes"
 """The canned query (as ad-hoc SPARQL) whose first answer ends a cold start."""
 DEREF_CHECKS = 20
@@ -97,7 +99,7 @@ def run(options: Options, workdir: Path) -> Results:
     """Run every selected phase in ``workdir`` (a temporary directory) and return the results."""
     begin = time.perf_counter()
     program = wrk.find_wrk()
-    if program is None and options.sections & set(HTTP_WORKLOADS):
+    if program is None and options.sections & {*HTTP_WORKLOADS, "cluster"}:
         raise SystemExit(wrk.INSTALL_HINT)
     versions = {"wrk": tool_version([program, "--version"]).split(" Copyright")[0] if program else "not installed"}
     if oxigraph := executable("oxigraph"):
@@ -117,6 +119,9 @@ def run(options: Options, workdir: Path) -> Results:
         big_graph(options, data, probe_file, workdir, results)
     if options.sections & {*HTTP_WORKLOADS, "coldstart", "perquery"}:
         serve_and_measure(options, data, specs, workdir, results, program)
+    if "cluster" in options.sections and program is not None:
+        for engine in CLUSTER_ENGINES:
+            cluster_section(options, engine, data, specs, workdir / f"cluster-{engine}", results, program)
     results.targets = judge(results)
     results.machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results.seconds = time.perf_counter() - begin
@@ -450,3 +455,66 @@ def serve_and_measure(
         for server in running:
             results.servers[server.spec.key].memory = tree_memory(server.process.pid)
         log("stopping the servers")
+
+
+CLUSTER_ENGINES = ("oxigraph", "sparql")
+CLUSTER_WORKLOADS = ("canned", "unique")
+
+
+def cluster_section(
+    options: Options, engine: str, data: Path, specs: list[CannedSpec], workdir: Path, results: Results, program: str
+) -> None:
+    """Two replicas (one granian worker each) behind nginx against one of them direct, on ``engine``.
+
+    With the ``sparql`` engine the replicas share one ``oxigraph serve --union-default-graph`` store, loaded by
+    ``calcinosis-kg publish``'s code (the release into its version graph). Runs interleave nginx and direct.
+    """
+    nginx = cluster.nginx_program()
+    if nginx is None:
+        results.notes.append("cluster: nginx is not installed (apt-get install nginx): section skipped")
+        return
+    workdir.mkdir(parents=True)
+    setup: dict[str, object] = {}
+    results.cluster_setup[engine] = setup
+    with Supervisor(workdir) as supervisor:
+        replica = ours_spec(data, workers=1)
+        if engine == "sparql":
+            store, setup["publish_s"] = cluster.published_store(supervisor, data, workdir / "store")
+            replica = cluster.sparql_replica_spec(replica, store)
+        replicas = [supervisor.start(replica) for _ in range(2)]
+        try:
+            for server in replicas:
+                wait_for(server, replica.health_path, deadline_s=300, interval=0.1)
+            balancer = supervisor.start(cluster.nginx_spec(nginx, workdir / "nginx", [r.port for r in replicas]))
+            wait_for(balancer, "/health", interval=0.1)
+        except StartError as error:
+            results.notes.append(f"cluster ({engine}): did not start: {error}")
+            return
+        for workload in CLUSTER_WORKLOADS:
+            for server, target in ((balancer, "nginx"), (replicas[0], "direct")):
+                for replica_server in replicas:  # the queries of the run before, still being evaluated, end first
+                    settle(replica_server)
+                before = cluster.cache_statuses(workdir / "nginx")
+                outcome = measure(options, program, workload, server, specs, [], workdir, warm_up=True)
+                counts = cluster.cache_statuses(workdir / "nginx") - before if target == "nginx" else None
+                if isinstance(outcome, str):
+                    results.cluster.append(ClusterRun(engine, workload, target, None, outcome))
+                else:
+                    results.cluster.append(ClusterRun(engine, workload, target, outcome, cache=dict(counts or {})))
+        setup["replica_memory"] = [tree_memory(r.process.pid) for r in replicas]
+        if engine == "sparql":
+            setup["store_memory"] = tree_memory(store.process.pid)
+        log(f"cluster ({engine}): stopping the replicas and nginx")
+
+
+def settle(server: Server, quick_ms: float = 100.0, deadline_s: float = 60.0) -> None:
+    """Wait until ``server`` answers a query it has never seen within ``quick_ms`` (or ``deadline_s`` passed)."""
+    end = time.perf_counter() + deadline_s
+    while time.perf_counter() < end:
+        request = adhoc_request(server.spec.sparql_path, f"ASK {{ ?s ?p {time.time_ns()} }}", RESULTS_JSON)
+        start = time.perf_counter()
+        with contextlib.suppress(OSError):
+            send(server.port, request.path, headers=request.headers, timeout=deadline_s)
+        if (time.perf_counter() - start) * 1000 < quick_ms:
+            return
+        time.sleep(0.2)

@@ -1,8 +1,9 @@
 """The W3C SPARQL 1.0 and 1.1 query test suites, run through the HTTP endpoint: one pytest test per W3C test.
 
 The suites are copied in ``tests/w3c/sparql`` (see its PROVENANCE.md); the helpers are the package
-``tests/w3c_suite``. One server (granian, oxigraph engine) is started for the session, loaded with every test's data
-as named graphs of one N-Quads file, and every test is sent to it once (four threads, keep-alive sessions); the tests
+``tests/w3c_suite``. One server (granian, oxigraph engine; with ``KG_TEST_ENGINE=sparql`` the ``sparql`` engine on
+an ``oxigraph serve`` holding the same data) is started for the session, loaded with every test's data as named
+graphs of one N-Quads file, and every test is sent to it once (four threads, keep-alive sessions); the tests
 below only look up their outcome. Tests listed in ``tests/w3c/expected-failures.yaml`` are strict xfails: an
 unexpected pass fails too. Any 5xx fails. The same tests run in-process with bare pyoxigraph, and the endpoint must
 pass at least as many; the counts go to ``build/w3c-report.md`` (``make w3c`` prints them).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 from w3c_suite.manifest import W3CTest, all_tests
-from w3c_suite.report import SuiteRun, run_suite, summary, write_report
+from w3c_suite.report import ENGINE, SuiteRun, run_suite, summary, write_report
 from w3c_suite.runner import expected_failures
 
 TESTS = all_tests()
@@ -42,6 +43,11 @@ def test_w3c(test: W3CTest, w3c_run: SuiteRun) -> None:
     outcome = w3c_run.http[test.iri]
     assert outcome.status is None or outcome.status < 500, f"server error {outcome.status}: {outcome.message}"
     assert outcome.passed, f"{test.name} ({test.iri}):\n{outcome.message}"
+
+
+def test_the_suite_ran_on_the_engine_under_test(w3c_run: SuiteRun) -> None:
+    """``KG_TEST_ENGINE=sparql``: the server answered from an Oxigraph server (its /health names the store)."""
+    assert ("store" in w3c_run.health) == (ENGINE == "sparql"), w3c_run.health
 
 
 def test_endpoint_passes_at_least_as_many_as_bare_pyoxigraph(w3c_run: SuiteRun) -> None:

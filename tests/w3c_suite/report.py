@@ -13,16 +13,24 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from live_server import PRODUCTION, live_server
+from store_server import engine_under_test
 
 from .dataset import load_store, write_nquads
 from .manifest import SUITES, W3CTest, all_tests
 from .runner import ExpectedFailure, Outcome, expected_failures, run_all_http, run_oxigraph
 
-ENGINE_SETTINGS = {"KG_ENGINE": "oxigraph"}
-"""The engine the suite runs on."""
+ENGINE = engine_under_test()
+"""The engine the suite runs on: ``oxigraph`` (embedded), or with ``KG_TEST_ENGINE=sparql`` the remote-store engine,
+whose store (``oxigraph serve``) :func:`live_server.live_server` loads with the same N-Quads file."""
+ENGINE_SETTINGS = {"KG_ENGINE": "oxigraph"} if ENGINE == "oxigraph" else {}
 SERVER_SETTINGS = {**ENGINE_SETTINGS, "KG_QUERY_WORKERS": "2", "KG_QUERY_TIMEOUT": "20", "KG_CACHE_ENTRIES": "0"}
-REPORT = Path(__file__).resolve().parents[2] / "build" / "w3c-report.md"
+REPORT = (
+    Path(__file__).resolve().parents[2]
+    / "build"
+    / ("w3c-report.md" if ENGINE == "oxigraph" else f"w3c-report-{ENGINE}.md")
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class SuiteRun:
     """Test IRI -> outcome by bare pyoxigraph in-process."""
     seconds: float
     """Wall time of the HTTP run (server start and data load included)."""
+    health: dict[str, object]
+    """The server's ``/health`` answer during the run (with ``store`` on the ``sparql`` engine)."""
 
 
 def run_suite(folder: Path, tests: list[W3CTest] | None = None) -> SuiteRun:
@@ -43,11 +53,12 @@ def run_suite(folder: Path, tests: list[W3CTest] | None = None) -> SuiteRun:
     nquads = write_nquads(tests, folder / "w3c-sparql.nq")
     settings = dict(SERVER_SETTINGS)
     with live_server(folder, [nquads], settings, *PRODUCTION) as live:
+        health = requests.get(f"{live.url}/health", timeout=10).json()
         http = {outcome.test.iri: outcome for outcome in run_all_http(tests, live.sparql)}
     seconds = time.perf_counter() - started
     store = load_store(tests)
     bare = {test.iri: run_oxigraph(test, store) for test in tests}
-    return SuiteRun(tests, http, bare, seconds)
+    return SuiteRun(tests, http, bare, seconds, health)
 
 
 def summary(run: SuiteRun, expected: dict[str, ExpectedFailure]) -> str:
@@ -61,7 +72,7 @@ def summary(run: SuiteRun, expected: dict[str, ExpectedFailure]) -> str:
         http[(test.suite, state)] += 1
         bare[(test.suite, "passed" if run.bare[test.iri].passed else "failed")] += 1
     lines = [
-        f"# W3C SPARQL query test suites: {len(run.tests)} tests, HTTP run {run.seconds:.1f} s",
+        f"# W3C SPARQL query test suites: {len(run.tests)} tests, engine {ENGINE}, HTTP run {run.seconds:.1f} s",
         "",
         "| suite | tests | HTTP passed | HTTP expected failures | HTTP unexpected failures | HTTP unexpected passes "
         "| bare pyoxigraph passed | bare pyoxigraph failed |",
