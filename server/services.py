@@ -17,13 +17,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calcinosis_kg.paths import build_dir
 from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
-from calcinosis_kg.server.engines.sparql import open_remote_store
-from calcinosis_kg.server.engines.store_client import StoreClient
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize
@@ -35,6 +33,9 @@ from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.engines.store_client import StoreClient
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class Services:
         paths: tuple[Path, ...] = ()
         view: GraphView
         if settings.engine == "sparql":  # the data stay in the remote store; everything reads it through view
+            from calcinosis_kg.server.engines.sparql import open_remote_store  # its HTTP client only when used
+
             remote = open_remote_store(settings, limits, worker_limits, metrics)
             pool: QueryPool = remote.runner
             summary, view, version, store_client = remote.summary, remote.view, remote.version, remote.client

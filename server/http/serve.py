@@ -30,18 +30,20 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from granian import Granian
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.server.app import app_services, create_app, query_pool
 from calcinosis_kg.server.http.replay import install_replay
 from calcinosis_kg.server.workers.limits import die_with_parent
+
+if TYPE_CHECKING:
+    from werkzeug.serving import WSGIRequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +125,13 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
 
 
 def _serve_embedded(app: Flask, host: str, port: int) -> None:
+    from werkzeug.serving import make_server  # the embedded server only: production never imports it
+
     pool = query_pool(app)
     pool.start()  # fork the query workers before the server has sockets and threads
     try:
         # If the address cannot be used, werkzeug prints why and exits (SystemExit).
-        server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
+        server = make_server(host, port, app, threaded=True, request_handler=_request_handler())
         log.info("serving http://%s:%d/sparql (embedded server, %d query workers)", host, server.port, pool.size)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -187,11 +191,15 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _RequestHandler(WSGIRequestHandler):
+def _request_handler() -> type[WSGIRequestHandler]:
     """werkzeug's handler without its own access log (the app logs every request itself)."""
+    from werkzeug.serving import WSGIRequestHandler
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
+    class RequestHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return
+
+    return RequestHandler
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

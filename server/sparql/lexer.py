@@ -24,6 +24,7 @@ both and never hide it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,24 +44,31 @@ _PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
 _PN_PREFIX = f"[{_PN_CHARS_BASE}](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?"
 _PN_LOCAL = f"(?:[{_PN_CHARS_U}:0-9]|{_PLX})(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?"
 
-_TOKEN = re.compile(
-    "|".join(
-        (
-            r"(?P<space>[ \t\r\n]+)",
-            r"(?P<comment>#[^\r\n]*)",
-            r"(?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^\"\\]|\\.|\"(?!\"\"))*\"\"\""
-            r"|'(?:[^'\\\n\r]|\\.)*'|\"(?:[^\"\\\n\r]|\\.)*\")",
-            r"(?P<var>[?$][" + _PN_CHARS_U + "0-9][" + _PN_CHARS_U + r"0-9\u00b7\u0300-\u036f\u203f-\u2040]*)",
-            r"(?P<bnode>_:[" + _PN_CHARS_U + "0-9](?:[" + _PN_CHARS + ".]*[" + _PN_CHARS + "])?)",
-            f"(?P<pname>(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?)",
-            r"(?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)",
-            r"(?P<number>[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)",
-            r"(?P<word>[A-Za-z_][A-Za-z0-9_]*)",
-            r"(?P<punct>\^\^|&&|\|\||!=|<=|>=|.)",
-        )
-    ),
-    re.DOTALL,
-)
+
+@functools.cache
+def _token_pattern() -> re.Pattern[str]:
+    """The tokenizer's expression, compiled on first use (its Unicode classes take ~50 ms to compile: not at
+    start-up, since ordinary queries skip the tokenizer, see :func:`needs_analysis`)."""
+    return re.compile(
+        "|".join(
+            (
+                r"(?P<space>[ \t\r\n]+)",
+                r"(?P<comment>#[^\r\n]*)",
+                r"(?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^\"\\]|\\.|\"(?!\"\"))*\"\"\""
+                r"|'(?:[^'\\\n\r]|\\.)*'|\"(?:[^\"\\\n\r]|\\.)*\")",
+                r"(?P<var>[?$][" + _PN_CHARS_U + "0-9][" + _PN_CHARS_U + r"0-9\u00b7\u0300-\u036f\u203f-\u2040]*)",
+                r"(?P<bnode>_:[" + _PN_CHARS_U + "0-9](?:[" + _PN_CHARS + ".]*[" + _PN_CHARS + "])?)",
+                f"(?P<pname>(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?)",
+                r"(?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)",
+                r"(?P<number>[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)",
+                r"(?P<word>[A-Za-z_][A-Za-z0-9_]*)",
+                r"(?P<punct>\^\^|&&|\|\||!=|<=|>=|.)",
+            )
+        ),
+        re.DOTALL,
+    )
+
+
 _IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
 
 UPDATE_WORDS = frozenset({"insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with"})
@@ -137,7 +145,7 @@ def tokenize(expanded: str) -> list[Token]:
     select_clause = False
     position = 0
     length = len(expanded)
-    match_token = _TOKEN.match
+    match_token = _token_pattern().match
     word, punct, space, comment = TokenKind.WORD, TokenKind.PUNCT, TokenKind.SPACE, TokenKind.COMMENT
     while position < length:
         if expanded[position] == "<":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, jsonify
 
-from calcinosis_kg.server.engines.store_client import StoreClient
 from calcinosis_kg.server.resources.data import DatasetSummary
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.engines.store_client import StoreClient
 
 
 def make_health_blueprint(summary: DatasetSummary, store: StoreClient | None = None) -> Blueprint:
