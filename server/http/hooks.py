@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
+import functools
 import re
 import sys
 import time
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
 from calcinosis_kg.server.errors import text_response
-
-ACCESS_LOG = "calcinosis_kg.server.access"
 
 _PREFLIGHT_MAX_AGE = 86_400
 
@@ -72,7 +71,7 @@ def refuse_control_characters(app: Flask) -> None:
 
 def install_access_log(app: Flask) -> None:
     """Log each request as one line on stderr: client, method, path, status and duration."""
-    logger = access_logger()
+    log = access_log()
 
     @app.before_request
     def start_timer() -> None:
@@ -81,37 +80,41 @@ def install_access_log(app: Flask) -> None:
     @app.after_request
     def log_request(response: Response) -> Response:
         started: float = g.get("request_started", time.perf_counter())
-        log_access(logger, request.remote_addr, request.method, request.path, response.status_code, started)
+        log.write(request.remote_addr, request.method, request.path, response.status_code, started)
         return response
 
 
-def log_access(logger: logging.Logger, client: str | None, method: str, path: str, status: int, started: float) -> None:
-    """The access-log line of one request (every layer that answers requests writes it so)."""
-    logger.info("%s %s %s %d %.1fms", client or "-", method, path, status, (time.perf_counter() - started) * 1000)
+class AccessLog:
+    """The access log: one line per request, ``time client method path status duration``, on a text stream.
 
+    Written straight to the stream (stderr), not through :mod:`logging`: a line per request through a logger
+    costs about 14 µs, five times the write itself, and a replayed answer costs less than that to serve. The
+    time is local, as the other log lines have it (``2026-12-01 15:00:00,123``), written once per second.
+    """
 
-class _AccessFormatter(logging.Formatter):
-    """``%(asctime)s %(message)s``, with the time written once per second (a line per request adds up)."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(message)s")
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
         self._second = -1
-        self._written = ""
+        self._stamp = ""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        second = int(record.created)
+    def write(self, client: str | None, method: str, path: str, status: int, started: float) -> None:
+        """The line of one request that began at ``started`` (:func:`time.perf_counter`)."""
+        now = time.time()
+        second = int(now)
         if second != self._second:
-            self._written, self._second = time.strftime(self.default_time_format, self.converter(second)), second
-        return f"{self._written},{int(record.msecs):03d}"
+            self._stamp, self._second = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)), second
+        elapsed = (time.perf_counter() - started) * 1000
+        line = (
+            f"{self._stamp},{int((now - second) * 1000):03d} {client or '-'} {method} {path} {status} {elapsed:.1f}ms\n"
+        )
+        try:
+            self._stream.write(line)
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: the request is answered all the same
+            pass
 
 
-def access_logger() -> logging.Logger:
-    """The access log: INFO lines with a timestamp on stderr, set up once per process."""
-    logger = logging.getLogger(ACCESS_LOG)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_AccessFormatter())
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
+@functools.cache
+def access_log() -> AccessLog:
+    """This process's access log, on stderr."""
+    return AccessLog()

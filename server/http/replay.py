@@ -28,7 +28,7 @@ from flask import Flask
 
 from calcinosis_kg.server.engines.contract import Answer
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS
-from calcinosis_kg.server.http.hooks import access_logger, log_access
+from calcinosis_kg.server.http.hooks import access_log
 from calcinosis_kg.server.workers.cache import BoundedLRU
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ResponseReplay:
         self.app = app
         self.replayed = 0
         self._entries: BoundedLRU[tuple[str, ...], _Response] = BoundedLRU(max_entries=max_entries, max_bytes=max_bytes)
-        self._log = access_logger()
+        self._log = access_log()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         key = self._key(environ)
@@ -114,7 +114,7 @@ class ResponseReplay:
     def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
         """The access-log line :func:`~calcinosis_kg.server.http.hooks.install_access_log` writes for a request."""
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
-        log_access(self._log, environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
+        self._log.write(environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
 
 
 def install_replay(app: Flask, *, max_entries: int, max_bytes: int, trust_proxy: int) -> ResponseReplay | None:

@@ -24,7 +24,7 @@ from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, EndpointError, error_parts, text_body
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersion, validators
 from calcinosis_kg.server.http.formats import Family, choose_format
-from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_logger, log_access
+from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_log
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.resources.data import DatasetSummary
@@ -97,7 +97,7 @@ class QueryFastPath:
         self.settings = settings
         self.version = version
         self.metrics = metrics
-        self._log = access_logger()
+        self._log = access_log()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
@@ -127,7 +127,7 @@ class QueryFastPath:
         headers.append(("Content-Length", str(len(body))))
         headers.extend(COMMON_HEADERS)
         start_response(_STATUS_LINES.get(status) or f"{status} {_reason(status)}", headers)
-        log_access(self._log, req.remote_addr, "GET", req.path, status, started)
+        self._log.write(req.remote_addr, "GET", req.path, status, started)
         self.metrics.count_request(str(path), status)
         return [body]
 
