@@ -192,8 +192,5 @@ def formats_of(family: Family) -> tuple[ResultFormat, ...]:
     return tuple(fmt for fmt in FORMATS if fmt.family is family)
 
 
-FORMAT_BY_KEY: dict[str, ResultFormat] = {fmt.key: fmt for fmt in FORMATS}
-"""Each format by its short name (``turtle``, ``csv``...)."""
-
 DUMP_FORMATS: tuple[ResultFormat, ...] = tuple(fmt for fmt in FORMATS if fmt.dump_extension is not None)
 """The formats the build writes the graph in (``calcinosis-kg.{dump_extension}``)."""
