@@ -24,7 +24,7 @@ from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.lookup import GraphMapping, graph_mappings, label_of
 from calcinosis_kg.graph.mappings import SSSOM_COLUMNS
-from calcinosis_kg.ontology import BASE, CC, ONTOLOGY_IRI, SEMAPV
+from calcinosis_kg.ontology import BASE, CC, ONTOLOGY_IRI, SEMAPV, SOURCE_SYSTEM
 
 if TYPE_CHECKING:
     import curies
@@ -160,8 +160,6 @@ def sssom_tsv(graph: Graph) -> str:
 # ---------------------------------------------------------------------------------------------- FHIR
 CONCEPTMAP_ID = "calcinosis-kg-to-snomedct"
 CONCEPTMAP_URL = f"https://w3id.org/calcinosis-kg/fhir/ConceptMap/{CONCEPTMAP_ID}"
-SOURCE_SYSTEM = "https://w3id.org/calcinosis-kg/id"
-"""FHIR code system URI of the graph's entities (codes are the local ids: ``calcinosis-cutis``)."""
 SNOMED_SYSTEM = "http://snomed.info/sct"
 SNOMED_ALL_CONCEPTS = "http://snomed.info/sct?fhir_vs"
 """The implicit value set of every SNOMED CT concept (FHIR: Using SNOMED CT with FHIR, implicit value sets)."""

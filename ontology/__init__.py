@@ -19,6 +19,8 @@ BASE = "https://w3id.org/calcinosis-kg/"
 ONTOLOGY_IRI = BASE + "ontology"
 CCO = Namespace(BASE + "ontology/")
 CC = Namespace(BASE + "id/")
+SOURCE_SYSTEM = BASE + "id"
+"""FHIR code system URI of the graph's entities (codes are the local ids: ``calcinosis-cutis``)."""
 SCHEMA = Namespace("https://schema.org/")
 BIBO = Namespace("http://purl.org/ontology/bibo/")
 FABIO = Namespace("http://purl.org/spar/fabio/")

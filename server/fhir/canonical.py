@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from calcinosis_kg.graph.exports import SOURCE_SYSTEM
-from calcinosis_kg.ontology import CC
+from calcinosis_kg.ontology import CC, SOURCE_SYSTEM
 
 BASE = "https://w3id.org/calcinosis-kg/fhir"
 
