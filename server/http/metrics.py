@@ -28,6 +28,8 @@ from flask import Blueprint, Flask, Response, has_request_context, request
 
 log = logging.getLogger(__name__)
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
+ROUTE = "calcinosis_kg.route"
+"""WSGI environ key holding the route a request was counted under (so a replay of its response counts the same)."""
 
 
 @dataclass(frozen=True)
@@ -113,5 +115,6 @@ def install_request_counter(app: Flask, metrics: Metrics) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        request.environ[ROUTE] = rule
         metrics.count_request(rule, response.status_code)
         return response

@@ -5,8 +5,9 @@ request still goes through Flask: routing, request parsing, the canned query's p
 view and every ``after_request`` hook (CORS, conditional GET, access log) cost about two thirds of what the
 server process spends on it. :class:`ResponseReplay` wraps the app's WSGI callable and keeps, for a GET of
 ``/sparql`` or ``/queries/...`` whose answer the result cache holds, the response exactly as Flask produced it
-(status, headers, ETag included, and body); the same request is then answered with those bytes and headers,
-and one access-log line in the app's format, without entering Flask.
+(status, headers, ETag included, and body); the same request is then answered with those bytes and headers
+(``Date`` set anew), one access-log line in the app's format and one count of its route in ``/metrics``, without
+entering Flask.
 
 "The same request" is the same path, query string, ``Accept``, ``Host``, scheme and script name: everything
 the response may depend on (the base IRI of a query is the URL the client used). A request with a conditional
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from calcinosis_kg.server.engines.contract import Answer
-from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS
+from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, http_now
 from calcinosis_kg.server.http.hooks import access_log
+from calcinosis_kg.server.http.metrics import ROUTE, Metrics
 from calcinosis_kg.server.workers.cache import BoundedLRU
 
 if TYPE_CHECKING:
@@ -52,14 +54,20 @@ _ENTRY_OVERHEAD = 512
 class _Response:
     status: str
     headers: list[tuple[str, str]]
+    """Every header but ``Date``, which each replay sets to its own time."""
     body: bytes
+    route: str
+    """The route the first response was counted under in ``/metrics``."""
 
 
 class ResponseReplay:
     """A WSGI middleware answering repeated cached query requests from stored responses (see module doc)."""
 
-    def __init__(self, app: WSGIApplication, *, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, app: WSGIApplication, *, max_entries: int, max_bytes: int, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
+        self.metrics = metrics
         self.replayed = 0
         self._entries: BoundedLRU[tuple[str, ...], _Response] = BoundedLRU(max_entries=max_entries, max_bytes=max_bytes)
         self._log = access_log()
@@ -72,8 +80,10 @@ class ResponseReplay:
         stored = self._entries.get(key)
         if stored is not None:
             self.replayed += 1
-            start_response(stored.status, list(stored.headers))
+            start_response(stored.status, [*stored.headers, ("Date", http_now())])
             self._log_request(environ, stored.status, started)
+            if self.metrics is not None:
+                self.metrics.count_request(stored.route, 200)
             return [stored.body]
         return self._capture(key, environ, start_response)
 
@@ -96,10 +106,11 @@ class ResponseReplay:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        headers = list(sent["headers"])
+        headers = [(name, value) for name, value in sent["headers"] if name.lower() != "date"]
         size = len(body) + sum(len(part) for part in key) + _ENTRY_OVERHEAD
         if size <= self._entries.max_bytes // 4:
-            self._entries.put(key, _Response(sent["status"], headers, body), size)
+            route = str(environ.get(ROUTE, "unmatched"))
+            self._entries.put(key, _Response(sent["status"], headers, body, route), size)
         return [body]
 
     @staticmethod
@@ -117,10 +128,12 @@ class ResponseReplay:
         self._log.write(environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
 
 
-def install_replay(app: Flask, *, max_entries: int, max_bytes: int, trust_proxy: int) -> ResponseReplay | None:
+def install_replay(
+    app: Flask, *, max_entries: int, max_bytes: int, trust_proxy: int, metrics: Metrics | None = None
+) -> ResponseReplay | None:
     """Wrap ``app.wsgi_app`` in a :class:`ResponseReplay`, unless caching is off or proxies are trusted."""
     if max_entries <= 0 or max_bytes <= 0 or trust_proxy:
         return None
-    replay = ResponseReplay(app.wsgi_app, max_entries=max_entries, max_bytes=max_bytes)
+    replay = ResponseReplay(app.wsgi_app, max_entries=max_entries, max_bytes=max_bytes, metrics=metrics)
     app.wsgi_app = replay  # type: ignore[method-assign]
     return replay

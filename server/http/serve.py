@@ -113,9 +113,14 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     elif workers is not None:
         config["KG_QUERY_WORKERS"] = workers
     app = create_app(config)
-    settings = app_services(app).settings
+    services = app_services(app)
+    settings = services.settings
     install_replay(
-        app, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, trust_proxy=settings.trust_proxy
+        app,
+        max_entries=settings.cache_entries,
+        max_bytes=settings.cache_bytes,
+        trust_proxy=settings.trust_proxy,
+        metrics=services.metrics,
     )
     gc.freeze()  # the loaded data stays out of every later collection: no long GC pauses, no copy-on-write of it
     if production:

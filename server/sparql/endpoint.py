@@ -25,7 +25,7 @@ from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, Endp
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersion, validators
 from calcinosis_kg.server.http.formats import Family, choose_format
 from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_log
-from calcinosis_kg.server.http.metrics import Metrics
+from calcinosis_kg.server.http.metrics import ROUTE, Metrics
 from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
@@ -128,6 +128,7 @@ class QueryFastPath:
         headers.extend(COMMON_HEADERS)
         start_response(_STATUS_LINES.get(status) or f"{status} {_reason(status)}", headers)
         self._log.write(req.remote_addr, "GET", req.path, status, started)
+        environ[ROUTE] = str(path)
         self.metrics.count_request(str(path), status)
         return [body]
 

@@ -5,8 +5,10 @@ Runs against both query engines (see ``BOTH_BACKENDS`` in tests/conftest.py).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -178,15 +180,25 @@ def test_the_cache_can_be_turned_off(app_factory: AppFactory) -> None:
 def test_a_replayed_response_is_the_one_flask_gave(server: LiveServer) -> None:
     """The second request is answered before Flask (server/http/replay.py): same status, headers, body and log."""
     params = {"query": "SELECT ?s WHERE { ?s a cco:Condition } ORDER BY ?s", "format": "csv"}
+    counted = _requests_counted(server, "/sparql")
     first, second = (requests.get(server.sparql, params=params, timeout=10) for _ in range(2))
+    assert _requests_counted(server, "/sparql") == counted + 2
     assert first.content == second.content
     assert {k: v for k, v in first.headers.items() if k != "Date"} == {
         k: v for k, v in second.headers.items() if k != "Date"
     }
+    assert abs(parsedate_to_datetime(second.headers["Date"]).timestamp() - time.time()) < 5
     for header in ("ETag", "Last-Modified", "Cache-Control", "Vary", "Access-Control-Allow-Origin"):
         assert header in second.headers
     time.sleep(0.2)
     assert server.log_text().count("GET /sparql 200") >= 2
+
+
+def _requests_counted(server: LiveServer, route: str) -> float:
+    """The 200 responses to ``route`` counted in ``/metrics`` so far."""
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    found = re.search(rf'kg_http_requests_total{{route="{re.escape(route)}",status="200"}} (\S+)', text)
+    return float(found.group(1)) if found else 0.0
 
 
 def test_volatile_answers_are_evaluated_each_time(server: LiveServer) -> None:
