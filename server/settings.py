@@ -16,6 +16,9 @@ name                       meaning                                              
 ``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory) or ``sparql`` ``oxigraph``
 ``KG_STORE_URL``           with ``KG_ENGINE=sparql``: the store's SPARQL query endpoint   (required)
 ``KG_STORE_TIMEOUT_PARAM`` query parameter giving the store the time limit in ms        (none)
+``KG_STORE_DEFAULT_GRAPH`` the store's graph that is the default graph (sent as           (the store's)
+                           ``default-graph-uri``, the other graphs as ``named-graph-uri``;
+                           for stores whose default graph is the union of all, as Virtuoso)
 ``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256``
 ``KG_MAX_QUERY_TOKENS``    most tokens a query may have                                 ``20000``
 ``KG_QUERY_MEMORY``        megabytes of memory a query worker may use beyond its start  ``1024``
@@ -82,6 +85,7 @@ class Settings:
     cache_bytes: int = 32 * 1024 * 1024
     store_url: str | None = None
     store_timeout_param: str | None = None
+    store_default_graph: str | None = None
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +120,7 @@ class Settings:
             cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
             store_url=get("KG_STORE_URL", _store_url, cls.store_url),
             store_timeout_param=get("KG_STORE_TIMEOUT_PARAM", _text, cls.store_timeout_param),
+            store_default_graph=get("KG_STORE_DEFAULT_GRAPH", _text, cls.store_default_graph),
         )
         if settings.engine == "sparql" and settings.store_url is None:
             raise SettingsError("KG_ENGINE=sparql needs KG_STORE_URL, the store's SPARQL query endpoint")

@@ -13,7 +13,10 @@ engine resolves relative IRIs) and the predeclared prefixes the query uses witho
 request's ``default-graph-uri``/``named-graph-uri``; a canned query's parameters as a ``VALUES`` block at the
 start of its WHERE group (the store has no substitutions); with ``KG_STORE_TIMEOUT_PARAM`` the time limit in
 milliseconds. The store's own default graph is the default graph (start Oxigraph with
-``--union-default-graph`` for ``KG_UNION_DEFAULT_GRAPH``).
+``--union-default-graph`` for ``KG_UNION_DEFAULT_GRAPH``), unless ``KG_STORE_DEFAULT_GRAPH`` names one of its
+graphs: then a query naming no dataset (neither ``FROM`` nor ``default-graph-uri``) is sent with that graph as
+``default-graph-uri`` and the store's other graphs as ``named-graph-uri``, for stores whose own default graph
+is the union of all their graphs (Virtuoso).
 
 Queries are not evaluated in the query worker processes (their sandbox forbids the network): the
 :class:`StoreRunner` evaluates them in the web thread, under a client-side deadline equal to the time limit
@@ -29,6 +32,7 @@ stable from one answer to the next (Oxigraph, Fuseki and Virtuoso keep theirs).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +64,7 @@ from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.describe import describe
-from calcinosis_kg.server.sparql.lexer import Analysis, Limits, TokenKind
+from calcinosis_kg.server.sparql.lexer import Analysis, Limits, Token, TokenKind
 from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, write_triples
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
@@ -103,14 +107,17 @@ class SparqlEngine:
             text = self._bind(job, analysis, text)
         self._check_syntax(text, job, analysis)
         sent = self._prologue(job, analysis) + text
+        dataset = job.dataset
+        if dataset is None and not (analysis.from_default or analysis.from_named):
+            dataset = self.client.dataset
         if analysis.form == "construct":
             fmt = choose_format(job.accept, job.formats, Family.GRAPH)
-            found = self._construct(sent, job.dataset)
+            found = self._construct(sent, dataset)
             return Answer(write_triples(fmt, found, WRITTEN_PREFIXES), fmt.content_type)
-        result = self.client.parse_results(self.client.query(sent, RESULTS_JSON, job.dataset))
+        result = self.client.parse_results(self.client.query(sent, RESULTS_JSON, dataset))
         if analysis.form == "describe":
             assert isinstance(result, ox.QuerySolutions)
-            targets = [term for solution in result for term in solution if term is not None]
+            targets = [term for solution in self.client.solutions(result) for term in solution if term is not None]
             fmt = choose_format(job.accept, job.formats, Family.GRAPH)
             return Answer(
                 write_triples(fmt, describe(self._view, targets, self._max_rows), WRITTEN_PREFIXES), fmt.content_type
@@ -120,7 +127,7 @@ class SparqlEngine:
             return Answer(write_boolean(fmt, bool(result)), fmt.content_type)
         variables = [variable.value for variable in result.variables]
         rows: list[Row] = []
-        for solution in result:
+        for solution in self.client.solutions(result):
             rows.append(tuple(solution))
             if len(rows) > self._max_rows:
                 raise ResultTooLarge(
@@ -175,7 +182,8 @@ class SparqlEngine:
         raise MalformedQuery("SPARQL syntax error in the ASK query.")
 
     def _prologue(self, job: Job, analysis: Analysis) -> str:
-        """``BASE`` and the predeclared prefixes the text uses without declaring, on one line."""
+        """``BASE`` (unless the query opens with its own absolute one) and the predeclared prefixes the text uses
+        without declaring, on one line."""
         declared: set[str] = set()
         used: set[str] = set()
         tokens = analysis.tokens
@@ -187,7 +195,7 @@ class SparqlEngine:
                 declared.add(prefix)
             else:
                 used.add(prefix)
-        lines = [f"BASE <{job.base}>"]
+        lines = [] if _starts_with_absolute_base(tokens) else [f"BASE <{job.base}>"]
         lines += [f"PREFIX {p}: <{QUERY_PREFIXES[p]}>" for p in sorted(used - declared) if p in QUERY_PREFIXES]
         return " ".join(lines) + "\n"
 
@@ -205,6 +213,20 @@ class SparqlEngine:
         names = " ".join("?" + name for name, _ in job.bindings)
         row = " ".join(str(oxigraph_term(term)) for _, term in job.bindings)
         return text[:start] + f" VALUES ({names}) {{ ({row}) }} " + text[start:]
+
+
+_SCHEME = re.compile(r"<[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _starts_with_absolute_base(tokens: Sequence[Token]) -> bool:
+    """The query opens with ``BASE <absolute IRI>``: ours would be overridden, and Virtuoso refuses two BASEs."""
+    return (
+        len(tokens) > 1
+        and tokens[0].kind is TokenKind.WORD
+        and tokens[0].lower == "base"
+        and tokens[1].kind is TokenKind.IRI
+        and _SCHEME.match(tokens[1].text) is not None
+    )
 
 
 class StoreRunner(QueryPool):
@@ -254,7 +276,9 @@ def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerL
         connections=max(16, settings.pool_size),
         timeout_param=settings.store_timeout_param,
     )
-    state = read_store(client, union_default_graph=settings.union_default_graph)
+    state = read_store(
+        client, union_default_graph=settings.union_default_graph, default_graph=settings.store_default_graph
+    )
     view = StoreGraphView(client)
     engine = SparqlEngine(client, view, list(state.summary.named_graphs), max_rows=settings.max_rows, limits=limits)
     cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=state.fingerprint)

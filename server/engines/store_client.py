@@ -5,6 +5,7 @@ is read at start-up.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import urllib3
+from rdflib import URIRef
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from calcinosis_kg.server.engines.contract import DatasetSpec
@@ -28,6 +30,14 @@ from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.sparql.describe import GraphView, Resource
 
 RESULTS_JSON = "application/sparql-results+json"
+
+
+_VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
+"""Virtuoso writes a blank node ``_:b1`` of its N-Triples as ``nodeID://b1`` in JSON results: not a label."""
+
+
+VIRTUOSO_TIMEOUT_STATE = "S1TAT"
+"""Virtuoso's ``X-SQL-State`` on a 200 whose answer its time limit cut short."""
 
 
 N_TRIPLES = "application/n-triples"
@@ -49,6 +59,8 @@ class StoreClient:
 
     def __init__(self, url: str, *, max_bytes: int, connections: int = 16, timeout_param: str | None = None) -> None:
         self.url = url
+        self.dataset: DatasetSpec | None = None
+        """The dataset sent with the queries that name none (``KG_STORE_DEFAULT_GRAPH``, set by :func:`read_store`)."""
         self._max_bytes = max_bytes
         self._timeout_param = timeout_param
         self._http = urllib3.PoolManager(num_pools=2, maxsize=connections, retries=False)
@@ -97,6 +109,8 @@ class StoreClient:
         finally:
             response.release_conn()
         if response.status == 200:
+            if response.headers.get("X-SQL-State") == VIRTUOSO_TIMEOUT_STATE:
+                raise self._timeout(limit)  # a partial answer ("anytime query"): not the query's answer
             return body
         message = body[:1000].decode("utf-8", "replace").strip()
         if response.status in (503, 504) or (response.status == 500 and "timeout" in message.lower()):
@@ -146,24 +160,37 @@ class StoreClient:
 
     def select(self, text: str) -> list[ox.QuerySolution]:
         """The solutions of a SELECT the server itself writes (counts, start-up reads)."""
-        result = self.parse_results(self.query(text, RESULTS_JSON))
+        result = self.parse_results(self.query(text, RESULTS_JSON, self.dataset))
         if not isinstance(result, ox.QuerySolutions):
             raise StoreUnavailable(f"The SPARQL store at {self.url} answered a SELECT with a boolean.")
-        return list(result)
+        return list(self.solutions(result))
 
     def construct(self, text: str) -> list[ox.Triple]:
         """The distinct triples of a CONSTRUCT."""
-        body = self.query(text, N_TRIPLES)
+        body = self.query(text, N_TRIPLES, self.dataset)
         try:
             return list(dict.fromkeys(quad.triple for quad in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)))
         except (SyntaxError, ValueError) as error:
             raise StoreUnavailable(f"The SPARQL store at {self.url} sent N-Triples we cannot read: {error}") from None
 
     def parse_results(self, body: bytes) -> ox.QuerySolutions | ox.QueryBoolean:
+        """The store's JSON results, read lazily: iterate the solutions with :meth:`solutions`."""
+        if b"nodeID://" in body:
+            body = _VIRTUOSO_BNODE.sub(rb"\1", body)
         try:
             return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
         except (SyntaxError, ValueError) as error:
-            raise StoreUnavailable(f"The SPARQL store at {self.url} sent results we cannot read: {error}") from None
+            raise self._unreadable(error) from None
+
+    def solutions(self, result: ox.QuerySolutions) -> Iterator[ox.QuerySolution]:
+        """The solutions of ``result``: one the store wrote wrongly is its fault (502), never ours (500)."""
+        try:
+            yield from result
+        except (SyntaxError, ValueError) as error:
+            raise self._unreadable(error) from None
+
+    def _unreadable(self, error: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"The SPARQL store at {self.url} sent results we cannot read: {error}")
 
 
 def _reason(error: BaseException) -> str:
@@ -205,17 +232,25 @@ class StoreState:
     """Hex SHA-256 over the store's quads (sorted): what identifies the served data, for caching."""
 
 
-def read_store(client: StoreClient, *, union_default_graph: bool) -> StoreState:
-    """Count the store's graphs and fingerprint its contents (raises StoreUnavailable when it cannot)."""
+def read_store(client: StoreClient, *, union_default_graph: bool, default_graph: str | None = None) -> StoreState:
+    """Count the store's graphs and fingerprint its contents (raises StoreUnavailable when it cannot).
+
+    With ``default_graph`` (``KG_STORE_DEFAULT_GRAPH``) that graph is the default graph and the others the named
+    graphs: from then on ``client`` sends them as the dataset of every query that names none.
+    """
     named = {
         str(row["g"].value): int(row["n"].value)
         for row in client.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        if isinstance(row["g"], ox.NamedNode) and row["n"] is not None
+        if isinstance(row["g"], ox.NamedNode) and row["n"] is not None and row["g"].value != default_graph
     }
+    if default_graph is not None:
+        client.dataset = DatasetSpec(default=(URIRef(default_graph),), named=tuple(URIRef(name) for name in named))
     default = int(client.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"].value)
     digest = hashlib.sha256(client.url.encode() + b"\0")
     quads = client.query(
-        "SELECT ?g ?s ?p ?o WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }", "text/tab-separated-values"
+        "SELECT ?g ?s ?p ?o WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
+        "text/tab-separated-values",
+        client.dataset,
     )
     for line in sorted(quads.splitlines()):
         digest.update(line + b"\n")

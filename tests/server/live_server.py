@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from store_server import engine_under_test, oxigraph_store
+from store_server import engine_under_test, store_for_tests
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_TTL = DATA / "calcinosis-sample.ttl"
@@ -65,11 +65,12 @@ def live_server(
     """Start ``python -m calcinosis_kg.server`` serving ``data``, wait for /health, stop it afterwards.
 
     With ``KG_TEST_ENGINE=sparql`` (and no engine in ``settings``) ``data`` are loaded into an Oxigraph server
-    and the endpoint runs on ``KG_ENGINE=sparql`` against it (:mod:`store_server`).
+    (Virtuoso with ``KG_TEST_STORE=virtuoso``) and the endpoint runs on ``KG_ENGINE=sparql`` against it
+    (:mod:`store_server`).
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
-        with oxigraph_store(log_dir, data, free_port()) as store:
-            remote = {**(settings or {}), "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
+        with store_for_tests(log_dir, data, free_port(), free_port) as store:
+            remote = {**(settings or {}), **store.settings, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
             with live_server(log_dir, data, remote, *extra_args) as live:
                 yield live
         return

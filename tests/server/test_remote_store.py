@@ -1,9 +1,10 @@
-"""The ``sparql`` engine against a real Oxigraph server: the same answers as the embedded engine, our refusals
-before anything reaches the store, and 502/504 naming the store while it is down or frozen, then recovery.
+"""The ``sparql`` engine against a real store (Oxigraph's server; Virtuoso with ``KG_TEST_STORE=virtuoso``): the
+same answers as the embedded engine, our refusals before anything reaches the store, and 502/504 naming the store
+while it is down or frozen, then recovery.
 
 The embedded server is the session's ``server`` fixture (same data: the sample Turtle default graph and the
-TriG named graphs); the remote one runs ``KG_ENGINE=sparql`` against an ``oxigraph serve`` holding that data.
-"""
+TriG named graphs); the remote one runs ``KG_ENGINE=sparql`` against a store holding that data
+(:mod:`store_server`)"""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_se
 from probes import Listener
 from rdflib import DCAT, Graph
 from rdflib.compare import isomorphic
-from store_server import StoreServer, oxigraph_binary, oxigraph_store
+from store_server import StoreServer, store_for_tests, store_installed
 
-pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
+pytestmark = pytest.mark.skipif(not store_installed(), reason="the store of KG_TEST_STORE is not installed")
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 _unique = itertools.count()
@@ -29,14 +30,14 @@ _unique = itertools.count()
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreServer]:
     folder = tmp_path_factory.mktemp("store")
-    with oxigraph_store(folder, [SAMPLE_TTL, SOURCES_TRIG], free_port()) as running:
+    with store_for_tests(folder, [SAMPLE_TTL, SOURCES_TRIG], free_port(), free_port) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory, store: StoreServer) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("remote")
-    settings = {**SERVER_SETTINGS, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
+    settings = {**SERVER_SETTINGS, **store.settings, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
     with live_server(folder, [], settings, "--production", "--workers", "1") as live:
         yield live
 
