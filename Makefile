@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install bytecode build static validate serve serve-embedded test test-sparql lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
+.PHONY: help install bytecode build static validate serve serve-embedded test test-sparql test-virtuoso lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,6 +77,13 @@ SPARQL_SUITES ?= tests/server/test_remote_store.py tests/server/test_protocol.py
 test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a real Oxigraph server (SPARQL_SUITES, then tests/api)
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
+
+VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.py tests/server/test_w3c_protocol.py
+
+test-virtuoso: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a throw-away Virtuoso (apt-get installs it if missing)
+	bash deploy/install-virtuoso.sh
+	KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q tests/server/test_remote_store.py
+	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q $(VIRTUOSO_SUITES) tests/api
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
 	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report

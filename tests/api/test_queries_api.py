@@ -12,12 +12,31 @@ import re
 import pytest
 from api_helpers import JSON_RESULTS, Api, comparable, reference
 from rdflib import Graph
+from store_server import on_virtuoso
 
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery
 
 NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
+
+BOOLEANS_AS_INTEGERS = 'Virtuoso answers the data\'s xsd:boolean true/false as "1"/"0"^^xsd:boolean (other terms)'
+VIRTUOSO_DIFFERENCES = {
+    "bibliography": "Virtuoso answers no row: rdfs:subClassOf* between two variables with ORDER BY (10 rows)",
+    "causes-by-subtype": "Virtuoso answers 1 row of 22: rdfs:subClassOf+ between variables in FILTER NOT EXISTS",
+    "clinical-course": BOOLEANS_AS_INTEGERS,
+    "drugs-by-class": BOOLEANS_AS_INTEGERS,
+    "sources-of-assertion": "Virtuoso's SPARQL compiler fails (SP031) on VALUES with OPTIONAL: a 400, not 200",
+    "subtype-mechanisms": BOOLEANS_AS_INTEGERS,
+}
+"""Canned queries whose answers on Virtuoso differ from the standard's (docs/scaling.md, "Virtuoso")."""
+
+
+def on_this_store(name: str) -> pytest.MarkDecorator:
+    """A strict expected failure where the ``sparql`` engine runs on Virtuoso and ``name`` is one of its differences."""
+    return pytest.mark.xfail(
+        on_virtuoso() and name in VIRTUOSO_DIFFERENCES, reason=VIRTUOSO_DIFFERENCES.get(name, ""), strict=True
+    )
 
 
 # --- the list ---------------------------------------------------------------------------------------------
@@ -46,7 +65,7 @@ def test_queries_lists_every_rq_file_with_its_metadata(api: Api, catalog: dict[s
 # --- results equal rdflib's -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=on_this_store(name)) for name in NAMES])
 def test_every_canned_query_with_its_defaults_answers_as_rdflib(
     api: Api, graph: Graph, catalog: dict[str, CannedQuery], name: str
 ) -> None:
@@ -57,6 +76,7 @@ def test_every_canned_query_with_its_defaults_answers_as_rdflib(
         assert served["results"]["bindings"] == expected["results"]["bindings"]
 
 
+@pytest.mark.xfail(on_virtuoso(), reason="Virtuoso: bibliography has no row, sources-of-assertion fails", strict=True)
 def test_most_canned_queries_have_answers(api: Api, catalog: dict[str, CannedQuery]) -> None:
     """Guards the comparison above against two empty answers passing for equal ones."""
     empty = [name for name in NAMES if not api.results(name)["results"]["bindings"]]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -203,6 +204,19 @@ class VirtuosoServer(StoreServer):
         ini = self.location / "virtuoso.ini"
         ini.write_text(VIRTUOSO_INI.format(folder=self.location, port=self.port, sql_port=self.sql_port))
         return [str(binary), "-c", str(ini), "+foreground"]
+
+    def start(self) -> None:
+        """Start, and wait for the SQL port too (it opens after the HTTP one)."""
+        super().start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.sql_port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"virtuoso-t opened no SQL port within {STARTUP_SECONDS} s") from None
+                time.sleep(0.1)
 
     def sql(self, statements: str) -> None:
         """Run ``statements`` as the database administrator with ``isql-vt``."""
