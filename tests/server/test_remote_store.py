@@ -11,7 +11,9 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import requests
 from conftest import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
@@ -19,7 +21,14 @@ from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_se
 from probes import Listener
 from rdflib import DCAT, Graph
 from rdflib.compare import isomorphic
-from store_server import StoreServer, store_for_tests, store_installed
+from store_server import (
+    StoreServer,
+    oxigraph_binary,
+    oxigraph_store,
+    store_for_tests,
+    store_installed,
+    store_under_test,
+)
 
 pytestmark = pytest.mark.skipif(not store_installed(), reason="the store of KG_TEST_STORE is not installed")
 
@@ -183,3 +192,43 @@ def test_store_down_then_frozen_gives_502_and_504_naming_it_then_recovers(
     finally:
         store.thaw()
     assert ask(remote, unique_query()).status_code == 200
+
+
+STORE_DEFAULT_GRAPH = "urn:x-calcinosis-kg:test-default-graph"
+FROM_STORE_DEFAULT_GRAPH = "SELECT * WHERE { ?s ?p ?o }".replace("WHERE", f"FROM <{STORE_DEFAULT_GRAPH}> WHERE")
+FROM_QUERIES = [
+    "SELECT (COUNT(*) AS ?n) FROM <https://example.org/graph/bibliography> WHERE { ?s ?p ?o }",
+    "SELECT ?g (COUNT(*) AS ?n) FROM NAMED <https://example.org/graph/mappings> WHERE { GRAPH ?g { ?s ?p ?o } } "
+    "GROUP BY ?g",
+]
+
+
+@pytest.mark.skipif(
+    store_under_test() != "oxigraph" or not oxigraph_binary().exists(), reason="Oxigraph's server arranged as Virtuoso"
+)
+def test_a_graph_of_the_store_as_the_default_graph(server: LiveServer, tmp_path: Path) -> None:
+    """``KG_STORE_DEFAULT_GRAPH``: the sample default graph held in a named graph of the store (as on Virtuoso,
+    whose own default graph is the union) answers as the default graph, the store's other graphs as named ones."""
+    graph = ox.NamedNode(STORE_DEFAULT_GRAPH)
+    sample = [ox.Quad(q.subject, q.predicate, q.object, graph) for q in ox.parse(path=SAMPLE_TTL)]
+    data = tmp_path / "arranged.nq"
+    data.write_bytes(ox.serialize([*sample, *ox.parse(path=SOURCES_TRIG)], format=ox.RdfFormat.N_QUADS) or b"")
+    with oxigraph_store(tmp_path, [data], free_port()) as store:
+        settings = {
+            **SERVER_SETTINGS,
+            "KG_ENGINE": "sparql",
+            "KG_STORE_URL": store.url,
+            "KG_STORE_DEFAULT_GRAPH": STORE_DEFAULT_GRAPH,
+        }
+        with live_server(tmp_path, [], settings) as arranged:
+            for query, accept in [*SAME_BYTES, *((q, "text/csv") for q in FROM_QUERIES)]:
+                embedded, answered = ask(server, query, accept), ask(arranged, query, accept)
+                assert embedded.status_code == 200, embedded.text
+                assert (answered.status_code, answered.content) == (embedded.status_code, embedded.content), query
+            for query in GRAPH_QUERIES:
+                embedded, answered = ask(server, query, "text/turtle"), ask(arranged, query, "text/turtle")
+                assert answered.status_code == 200, answered.text
+                expected = Graph().parse(data=embedded.text, format="turtle")
+                assert isomorphic(expected, Graph().parse(data=answered.text, format="turtle")), query
+            refused = ask(arranged, FROM_STORE_DEFAULT_GRAPH)
+            assert refused.status_code == 400, refused.text  # not one of our named graphs
