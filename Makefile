@@ -78,7 +78,9 @@ test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a re
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
 
-VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.py tests/server/test_w3c_protocol.py
+VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.py tests/server/test_w3c_protocol.py \
+                   tests/server/test_describe.py tests/server/test_service_description.py tests/server/test_cache.py \
+                   tests/server/test_safety.py
 
 test-virtuoso: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a throw-away Virtuoso (apt-get installs it if missing)
 	bash deploy/install-virtuoso.sh
