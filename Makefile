@@ -85,7 +85,8 @@ VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.p
 test-virtuoso: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a throw-away Virtuoso (apt-get installs it if missing)
 	bash deploy/install-virtuoso.sh
 	KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q tests/server/test_remote_store.py
-	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q $(VIRTUOSO_SUITES) tests/api
+	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q $(VIRTUOSO_SUITES)
+	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q tests/api
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
 	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
