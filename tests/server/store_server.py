@@ -14,6 +14,7 @@ graph by graph (the default graph into :data:`VIRTUOSO_DEFAULT_GRAPH`, which the
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -238,6 +239,7 @@ def _empty_virtuoso_database(free_port: Callable[[], int]) -> Path:
     """An empty Virtuoso database file, made once per process and copied for each instance."""
     if not _virtuoso_template:
         folder = Path(tempfile.mkdtemp(prefix="virtuoso-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         server = VirtuosoServer(folder, free_port(), folder / "virtuoso-out.log", sql_port=free_port())
         server.start()
         server.sql("checkpoint;")
