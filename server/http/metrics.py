@@ -111,15 +111,12 @@ def make_metrics_blueprint(metrics: Metrics) -> Blueprint:
 
 def openapi_paths() -> dict[str, Any]:
     """The OpenAPI path of ``/metrics``."""
-    scrape = operation(
-        "Service",
-        "Metrics for monitoring",
-        "metrics",
-        {"200": {"description": "The metrics.", "content": TEXT_CONTENT}},
-        description="Counters of every process of the server in Prometheus' text format: requests by route "
-        "and status, query run time, limits reached, query workers replaced, result cache hits, queue length.",
+    counted = (
+        "Counters of every process of the server in Prometheus' text format: requests by route and status, query "
+        "run time, limits reached, query workers replaced, result cache hits, queue length."
     )
-    return {"/metrics": {"get": scrape}}
+    ok = {"200": {"description": "The metrics.", "content": TEXT_CONTENT}}
+    return {"/metrics": {"get": operation("Service", "Metrics for monitoring", "metrics", ok, description=counted)}}
 
 
 def install_request_counter(app: Flask, metrics: Metrics) -> None:
