@@ -150,11 +150,10 @@ def prepare_data(options: Options, workdir: Path, results: Results) -> Path:
     return data
 
 
-def inprocess(options: Options, data: Path, probe_file: Path, results: Results) -> None:
-    """Probe on the built graph: load, peak RSS and per-query latency with pyoxigraph (the server's engine)."""
-    log("in-process probe on the built graph: pyoxigraph")
-    probe = run_probe(
-        "built",
+def _pyoxigraph_probe(options: Options, label: str, data: Path, probe_file: Path) -> ProbeResult:
+    """Load ``data`` with pyoxigraph in a child process and time the probe queries (at most 300 s)."""
+    return run_probe(
+        label,
         "pyoxigraph",
         data,
         queries=probe_file,
@@ -162,6 +161,12 @@ def inprocess(options: Options, data: Path, probe_file: Path, results: Results) 
         budget=options.probe_budget,
         timeout=300,
     )
+
+
+def inprocess(options: Options, data: Path, probe_file: Path, results: Results) -> None:
+    """Probe on the built graph: load, peak RSS and per-query latency with pyoxigraph (the server's engine)."""
+    log("in-process probe on the built graph: pyoxigraph")
+    probe = _pyoxigraph_probe(options, "built", data, probe_file)
     results.inprocess.append(probe)
     refused = [q.name for q in probe.queries if q.how.startswith("VALUES")]
     if refused:
@@ -181,15 +186,7 @@ def big_graph(options: Options, data: Path, probe_file: Path, workdir: Path, res
     label = f"synthetic {results.synthetic.triples / 1e6:.2f}M"
     try:
         log(f"load probe on the {label} graph: pyoxigraph (at most 300 s)")
-        probe: ProbeResult = run_probe(
-            label,
-            "pyoxigraph",
-            target,
-            queries=probe_file,
-            reps=options.probe_reps,
-            budget=options.probe_budget,
-            timeout=300,
-        )
+        probe = _pyoxigraph_probe(options, label, target, probe_file)
         results.loads.append(probe)
     finally:
         target.unlink(missing_ok=True)

@@ -50,18 +50,20 @@ def _why_missing(results: Results, key: str, what: str) -> str:
     return f"{what}: {record.note}" if record.note else f"no figure for {what}"
 
 
+def _why_no_ratio(results: Results, ours: WrkResult | None) -> str:
+    """Why ours or the Oxigraph server has no figure to compare (``ours``: our run, None if missing)."""
+    if ours is None:
+        return _why_missing(results, OURS, "our server")
+    return _why_missing(results, "oxigraph", "Oxigraph server")
+
+
 def unique_adhoc(results: Results) -> Target:
     """Target 1."""
     requirement = f">= {UNIQUE_VS_OXIGRAPH:g}x Oxigraph server req/s"
     name = f"unique ad-hoc queries, {_label(results)}"
     ours, peer = results.run("unique", OURS), results.run("unique", "oxigraph")
     if ours is None or peer is None:
-        why = (
-            _why_missing(results, OURS, "our server")
-            if ours is None
-            else _why_missing(results, "oxigraph", "Oxigraph server")
-        )
-        return Target(name, requirement, "N/A", why)
+        return Target(name, requirement, "N/A", _why_no_ratio(results, ours))
     ratio = _ratio(ours, peer)
     measured = f"x{ratio:.2f} ({ours.rps:,.0f} vs {peer.rps:,.0f} req/s), {ours.errors} errors"
     if (endpoint := results.run("unique", "rdflib-endpoint")) is not None:
@@ -78,12 +80,7 @@ def canned_mix(results: Results) -> Target:
     if ours is None:
         ours, how = results.run("adhoc", OURS), "ad-hoc /sparql (no /queries route)"
     if ours is None or peer is None:
-        why = (
-            _why_missing(results, OURS, "our server")
-            if ours is None
-            else _why_missing(results, "oxigraph", "Oxigraph server")
-        )
-        return Target(name, requirement, "N/A", why)
+        return Target(name, requirement, "N/A", _why_no_ratio(results, ours))
     ratio = _ratio(ours, peer)
     ok = ratio >= CANNED_RATIO and ours.p99_ms < CANNED_P99_MS and ours.errors == 0
     measured = (

@@ -27,15 +27,9 @@ from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, bioregistry_code_
 from calcinosis_kg.graph.compiler import compile_knowledge
 from calcinosis_kg.graph.exports import fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, mapping_graph
-from calcinosis_kg.graph.release import (
-    DIFF_JSON,
-    DIFF_MARKDOWN,
-    OBOGRAPHS_EXPORT,
-    obographs_json,
-    previous_release,
-    release_diff,
-    release_info,
-)
+from calcinosis_kg.graph.obographs import obographs_json
+from calcinosis_kg.graph.release import DIFF_JSON, DIFF_MARKDOWN, OBOGRAPHS_EXPORT, previous_release, release_info
+from calcinosis_kg.graph.release_diff import release_diff
 from calcinosis_kg.graph.schema_doc import schema_markdown
 from calcinosis_kg.ontology import CC, CCO, bind_prefixes, load_ontology
 from calcinosis_kg.paths import RELEASES_DIR

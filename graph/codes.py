@@ -35,30 +35,31 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------------- Verhoeff
-# Dihedral group D5 multiplication table, permutation table and inverse table of the Verhoeff scheme that
-# SNOMED CT uses for the check digit of every identifier (SNOMED CT Technical Implementation Guide, 6.7).
-_VERHOEFF_D: Final[tuple[tuple[int, ...], ...]] = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
-    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
-    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
-    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
-    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
-    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
-    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
-    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-)
-_VERHOEFF_P: Final[tuple[tuple[int, ...], ...]] = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
-    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
-    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
-    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
-    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
-    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
-    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
-)
+# The Verhoeff scheme that SNOMED CT uses for the check digit of every identifier (SNOMED CT Technical
+# Implementation Guide, 6.7) works in the dihedral group D5: digits 0-4 are its rotations, 5-9 its reflections.
+
+
+def _d5(a: int, b: int) -> int:
+    """The product of ``a`` and ``b`` in D5 (Verhoeff's multiplication table)."""
+    if a < 5:
+        return (a + b) % 5 + (5 if b >= 5 else 0)
+    return (a - b) % 5 + (0 if b >= 5 else 5)
+
+
+_VERHOEFF_D: Final = tuple(tuple(_d5(a, b) for b in range(10)) for a in range(10))
+"""Verhoeff's multiplication table."""
+
+
+def _powers(permutation: tuple[int, ...], count: int) -> tuple[tuple[int, ...], ...]:
+    """``permutation`` applied 0, 1, ... ``count - 1`` times."""
+    rows = [tuple(range(len(permutation)))]
+    while len(rows) < count:
+        rows.append(tuple(permutation[digit] for digit in rows[-1]))
+    return tuple(rows)
+
+
+_VERHOEFF_P: Final = _powers((1, 5, 7, 6, 2, 8, 3, 0, 9, 4), 8)
+"""Verhoeff's permutation table: row ``i`` is its second row applied ``i`` times."""
 
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
 

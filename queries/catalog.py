@@ -23,11 +23,12 @@ parses every query and checks its form.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import yaml
 from rdflib import Graph, Literal, URIRef
@@ -44,14 +45,16 @@ if TYPE_CHECKING:
     from rdflib.query import Result
 
 QUERIES_DIR = Path(__file__).resolve().parent
-PARAM_TYPES = frozenset({"iri", "curie", "string", "integer", "code"})
+ParamType = typing.Literal["iri", "curie", "string", "integer", "code"]
+PARAM_TYPES = frozenset(get_args(ParamType))
+QueryForm = typing.Literal["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"]
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 ABSOLUTE_IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s\x00-\x20\x7f-\x9f<>\"{}|\\^`]+$")
 """An absolute IRI: a scheme, a colon, then no whitespace, control character, <, >, ", {, }, |, \\, ^ or `."""
 _MAX_VALUE = 500
 """Longest accepted parameter value, in characters (surrounding whitespace excluded)."""
 _COMMENT_OR_IRI = re.compile(r"(?m)#.*$|<[^<>\s]*>")
-_QUERY_FORM = re.compile(r"(?i)\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b")
+_QUERY_FORM = re.compile(rf"(?i)\b({'|'.join(get_args(QueryForm))})\b")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Parameter:
     """A declared, typed query parameter bound to the query variable of the same name."""
 
     name: str
-    type: str
+    type: ParamType
     description: str
     default: str | None = None
     required: bool = False
@@ -121,7 +124,7 @@ class CannedQuery:
     summary: str
     description: str
     sparql: str
-    query_type: str
+    query_type: QueryForm
     """``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``."""
     params: tuple[Parameter, ...] = ()
     tags: tuple[str, ...] = ()
@@ -205,7 +208,7 @@ def load_query(path: Path) -> CannedQuery:
         summary=str(meta["summary"]).strip(),
         description=str(meta.get("description", "")).strip(),
         sparql=text,
-        query_type=form.group(1).upper(),
+        query_type=cast(QueryForm, form.group(1).upper()),
         params=tuple(params),
         tags=tuple(str(t) for t in meta.get("tags") or ()),
     )

@@ -14,18 +14,18 @@ from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
 
 from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.build import write_artifacts
+from calcinosis_kg.graph.obographs import obographs_document
 from calcinosis_kg.graph.release import (
     DIFF_JSON,
     DIFF_MARKDOWN,
     OBOGRAPHS_EXPORT,
     RELEASES_DIR,
     load_snapshot,
-    obographs_document,
     previous_release,
-    release_diff,
     release_info,
     snapshot_path,
 )
+from calcinosis_kg.graph.release_diff import release_diff
 from calcinosis_kg.ontology import CC, CCO, ONTOLOGY_IRI
 
 ONTOLOGY = URIRef(ONTOLOGY_IRI)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from calcinosis_kg.server.fhir.model import JSON
+from calcinosis_kg.server.http.openapi import NAME_SCHEMA
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.fhir.resources import GraphTerminology
@@ -161,8 +162,6 @@ FHIR_OPERATION_PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = 
 On an instance (``/fhir/{Type}/{id}/$op``) the resource gives the system or value set: ``system`` and ``url`` are
 optional there."""
 _SYSTEM_OF_INSTANCE = frozenset({"system", "url"})
-_PATH_NAME = {"type": "string", "minLength": 1, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}
-"""A type or id in a path: no control character (the app answers a path with one with a text/plain 400)."""
 
 
 def openapi_paths() -> dict[str, dict[str, object]]:
@@ -218,7 +217,7 @@ def openapi_paths() -> dict[str, dict[str, object]]:
     paths: dict[str, dict[str, object]] = {}
     for path, summary, operation in FHIR_ROUTES:
         names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        parameters = [{"name": n, "in": "path", "required": True, "schema": _PATH_NAME} for n in names]
+        parameters = [{"name": n, "in": "path", "required": True, "schema": NAME_SCHEMA} for n in names]
         op_id = "fhir" + "".join(ch for ch in path.title() if ch.isalnum())
         item: dict[str, object] = {
             "get": {
@@ -244,7 +243,7 @@ def openapi_paths() -> dict[str, dict[str, object]]:
         if operation:
             kind, name = path.rsplit("/", 2)[-2:]
             instance = f"/fhir/{kind}/{{id}}/{name}"
-            id_parameter = {"name": "id", "in": "path", "required": True, "schema": _PATH_NAME}
+            id_parameter = {"name": "id", "in": "path", "required": True, "schema": NAME_SCHEMA}
             paths[instance] = {
                 method: {
                     **spec,  # type: ignore[dict-item]

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from calcinosis_kg.server.fhir.errors import (
-    FhirError,
-    issue,
-)
+from calcinosis_kg.server.fhir.errors import FhirError, issue
 from calcinosis_kg.server.fhir.expand import Expander, Expansion
-from calcinosis_kg.server.fhir.languages import (
-    Languages,
-    display_in,
-    language_text,
-    matches_language,
-    supplemented,
-)
-from calcinosis_kg.server.fhir.model import (
-    JSON,
-    CodeSystemIndex,
-    Concept,
-    Registry,
-    split_canonical,
-    value_of,
-)
-from calcinosis_kg.server.fhir.params import (
-    EXT_BASE,
-    canonical,
-)
+from calcinosis_kg.server.fhir.languages import Languages, display_in, language_text, matches_language, supplemented
+from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Concept, Registry, split_canonical, value_of
+from calcinosis_kg.server.fhir.params import EXT_BASE, canonical
 
 
 @dataclass
@@ -185,16 +166,21 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     check = Check(code=coding.get("code"), system=coding.get("system"))
     code, system = check.code or "", check.system
     vs = ctx.vs
+
+    def about(element: str, severity: str, kind: str, text: str, tx_code: str) -> JSON:
+        """An issue about the coding's ``element`` (``code``, or ``""`` for the coding)."""
+        return issue(severity, kind, text, tx_code=tx_code, expression=issue_path(form, element, index))
+
     if not system:
         if form != "code":
             check.issues.append(
-                issue(
+                about(
+                    "",
                     "warning",
                     "invalid",
                     "Coding has no system. A code with no system has no defined meaning, and it cannot be "
                     "validated. A system should be provided",
-                    tx_code="invalid-data",
-                    expression=issue_path(form, "", index),
+                    "invalid-data",
                 )
             )
         if vs is not None:
@@ -208,9 +194,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         check.valid_system = False
         where = issue_path(form, "system", index) or "system"
         text = f"CodeSystem {base.canonical} is a supplement, so can't be used as a value in {where}"
-        check.issues.append(
-            issue("error", "invalid", text, tx_code="invalid-data", expression=issue_path(form, "system", index))
-        )
+        check.issues.append(about("system", "error", "invalid", text, "invalid-data"))
         return check
     cs, _ = supplemented(ctx.registry, base, ctx.supplements)
     check.version = cs.version
@@ -219,12 +203,12 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         if not ctx.membership_only:
             shown = f" version '{cs.version}'" if cs.version else ""
             check.issues.append(
-                issue(
+                about(
+                    "code",
                     "error",
                     "code-invalid",
                     f"Unknown code '{code}' in the CodeSystem '{cs.url}'{shown}",
-                    tx_code="invalid-code",
-                    expression=issue_path(form, "code", index),
+                    "invalid-code",
                 )
             )
         if vs is not None:
@@ -237,9 +221,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
             f"The code '{code}' differs from the correct code '{concept.code}' by case. Although the code system "
             f"'{cs.canonical}' is case insensitive, implementers are strongly encouraged to use the correct case anyway"
         )
-        check.issues.append(
-            issue("information", "business-rule", text, tx_code="code-rule", expression=issue_path(form, "code", index))
-        )
+        check.issues.append(about("code", "information", "business-rule", text, "code-rule"))
     check.display = display_in(cs, concept, ctx.languages).display or concept.display
     check.inactive = concept.inactive
     check.status = concept.status
@@ -252,12 +234,12 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         if member is None and vs is not None:
             if concept.inactive and _includes_code(vs, cs.url, concept.code, ctx.registry):
                 check.issues.append(
-                    issue(
+                    about(
+                        "code",
                         "error",
                         "business-rule",
                         f"The concept '{concept.code}' is valid but is not active",
-                        tx_code="code-rule",
-                        expression=issue_path(form, "code", index),
+                        "code-rule",
                     )
                 )
             check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
@@ -276,13 +258,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
             )
             check.issues.append(
                 {
-                    **issue(
-                        "warning",
-                        "business-rule",
-                        text,
-                        tx_code="code-comment",
-                        expression=issue_path(form, "code", index),
-                    ),
+                    **about("code", "warning", "business-rule", text, "code-comment"),
                     QUIET: 1,
                 }
             )
@@ -290,22 +266,22 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         status = concept.status if concept.status and concept.status != "inactive" else None
         text = f"has a status of {status} and inactive" if status else "has a status of inactive"
         check.issues.append(
-            issue(
+            about(
+                "",
                 "warning",
                 "business-rule",
                 f"The concept '{concept.code}' {text} and its use should be reviewed",
-                tx_code="code-comment",
-                expression=issue_path(form, "", index),
+                "code-comment",
             )
         )
     elif concept.status == "deprecated":
         check.issues.append(
-            issue(
+            about(
+                "code",
                 "warning",
                 "business-rule",
                 f"The concept '{concept.code}' is deprecated and its use should be reviewed",
-                tx_code="code-comment",
-                expression=issue_path(form, "code", index),
+                "code-comment",
             )
         )
     _check_display(check, ctx, cs, concept, coding, issue_path(form, "display", index))

@@ -7,12 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from calcinosis_kg.server.fhir.errors import (
-    FhirError,
-    InvalidRequest,
-    ResourceNotFound,
-    TooCostly,
-)
+from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, ResourceNotFound, TooCostly
 from calcinosis_kg.server.fhir.languages import (
     Languages,
     Shown,
@@ -33,13 +28,7 @@ from calcinosis_kg.server.fhir.model import (
     derived_properties,
     value_of,
 )
-from calcinosis_kg.server.fhir.params import (
-    PASSED_EXTENSIONS,
-    SUPPLEMENT_EXT,
-    Params,
-    now,
-    param,
-)
+from calcinosis_kg.server.fhir.params import PASSED_EXTENSIONS, SUPPLEMENT_EXT, Params, now, param
 
 MAX_EXPANSION = 10_000
 """Largest expansion the server builds (the graph's value sets are far smaller)."""

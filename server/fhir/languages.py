@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from calcinosis_kg.server.fhir.errors import (
-    ResourceNotFound,
-)
+from calcinosis_kg.server.fhir.errors import ResourceNotFound
 from calcinosis_kg.server.fhir.model import (
     JSON,
     CodeSystemIndex,
@@ -17,12 +15,7 @@ from calcinosis_kg.server.fhir.model import (
     split_canonical,
     value_of,
 )
-from calcinosis_kg.server.fhir.params import (
-    BCP47,
-    EXPANSION_PARAMETER_EXT,
-    SUPPLEMENT_EXT,
-    Params,
-)
+from calcinosis_kg.server.fhir.params import BCP47, EXPANSION_PARAMETER_EXT, SUPPLEMENT_EXT, Params
 
 PREFERRED_FOR_LANGUAGE = {
     "system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",

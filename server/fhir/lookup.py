@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from calcinosis_kg.server.fhir.errors import (
-    InvalidRequest,
-    ResourceNotFound,
-)
-from calcinosis_kg.server.fhir.languages import (
-    PREFERRED_FOR_LANGUAGE,
-    supplement_canonicals,
-    supplemented,
-)
-from calcinosis_kg.server.fhir.model import (
-    JSON,
-    Registry,
-)
-from calcinosis_kg.server.fhir.params import (
-    Params,
-    code_system_or_404,
-    param,
-    parameters,
-)
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
+from calcinosis_kg.server.fhir.languages import PREFERRED_FOR_LANGUAGE, supplement_canonicals, supplemented
+from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 
 
 def lookup(registry: Registry, params: Params) -> JSON:

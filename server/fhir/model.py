@@ -303,18 +303,20 @@ class Registry:
 
     def value_set(self, url: str, version: str | None = None) -> JSON | None:
         """The value set with ``url`` (``url|version`` accepted) and version (else the latest one)."""
-        url, version = split_canonical(url, version)
-        found = _pick(self.value_sets.get(url, []), version, lambda vs: vs.get("version"))
-        if found is None and self.parent is not None:
-            return self.parent.value_set(url, version)
-        return found
+        return self._resource(lambda registry: registry.value_sets, url, version)
 
     def concept_map(self, url: str, version: str | None = None) -> JSON | None:
         """The concept map with ``url`` (``url|version`` accepted) and version (else the latest one)."""
+        return self._resource(lambda registry: registry.concept_maps, url, version)
+
+    def _resource(
+        self, resources: Callable[[Registry], dict[str, list[JSON]]], url: str, version: str | None
+    ) -> JSON | None:
+        """The resource of ``resources`` with ``url`` and version, from this registry or else its parents."""
         url, version = split_canonical(url, version)
-        found = _pick(self.concept_maps.get(url, []), version, lambda cm: cm.get("version"))
+        found = _pick(resources(self).get(url, []), version, lambda resource: resource.get("version"))
         if found is None and self.parent is not None:
-            return self.parent.concept_map(url, version)
+            return self.parent._resource(resources, url, version)
         return found
 
     def all_concept_maps(self) -> list[JSON]:

@@ -6,17 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from calcinosis_kg.server.fhir.errors import (
-    InvalidRequest,
-    ResourceNotFound,
-)
-from calcinosis_kg.server.fhir.model import (
-    JSON,
-    CodeSystemIndex,
-    Registry,
-    split_canonical,
-    value_of,
-)
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
+from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Registry, split_canonical, value_of
 
 BCP47 = "urn:ietf:bcp:47"
 

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from calcinosis_kg.server.fhir.errors import (
-    InvalidRequest,
-    ResourceNotFound,
-)
-from calcinosis_kg.server.fhir.model import (
-    JSON,
-    Registry,
-)
-from calcinosis_kg.server.fhir.params import (
-    Params,
-    canonical,
-    param,
-    parameters,
-)
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
+from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.params import Params, canonical, param, parameters
 
 R5_RELATIONSHIP_TO_R4 = {
     "equivalent": "equivalent",

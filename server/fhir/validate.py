@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from calcinosis_kg.server.fhir.checks import LOUD, QUIET, Validation, check_coding, issue_path, value_set_name
-from calcinosis_kg.server.fhir.errors import (
-    InvalidRequest,
-    ResourceNotFound,
-    issue,
-    operation_outcome,
-)
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
 from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_set
-from calcinosis_kg.server.fhir.languages import (
-    parse_languages,
-    requested_language,
-    supplement_canonicals,
-)
-from calcinosis_kg.server.fhir.model import (
-    JSON,
-    Registry,
-)
-from calcinosis_kg.server.fhir.params import (
-    Params,
-    code_system_or_404,
-    param,
-    parameters,
-)
+from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
+from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 
 
 def _codings(params: Params) -> tuple[str, list[JSON]]:

@@ -20,7 +20,19 @@ from werkzeug.http import parse_options_header
 from calcinosis_kg.formats import FORMATS, Family, ResultFormat, formats_of
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 
-__all__ = ["FORMATS", "Family", "ResultFormat", "available", "choose_format", "formats_of", "negotiate"]
+__all__ = [
+    "FORMATS",
+    "FORMAT_PARAMETER",
+    "Family",
+    "ResultFormat",
+    "available",
+    "choose_format",
+    "formats_of",
+    "negotiate",
+]
+
+FORMAT_PARAMETER = "format"
+"""The request parameter choosing the result format (no canned query may declare a parameter of this name)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, has_request_context, request
 
+from calcinosis_kg.server.http.openapi import TEXT_CONTENT, operation
+
 log = logging.getLogger(__name__)
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 ROUTE = "calcinosis_kg.route"
@@ -107,6 +109,16 @@ def make_metrics_blueprint(metrics: Metrics) -> Blueprint:
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
     return blueprint
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path of ``/metrics``."""
+    counted = (
+        "Counters of every process of the server in Prometheus' text format: requests by route and status, query "
+        "run time, limits reached, query workers replaced, result cache hits, queue length."
+    )
+    ok = {"200": {"description": "The metrics.", "content": TEXT_CONTENT}}
+    return {"/metrics": {"get": operation("Service", "Metrics for monitoring", "metrics", ok, description=counted)}}
 
 
 def install_request_counter(app: Flask, metrics: Metrics) -> None:

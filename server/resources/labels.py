@@ -32,11 +32,12 @@ level); entities rank by that match as follows, ties by label:
 from __future__ import annotations
 
 import re
+import typing
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeGuard
+from typing import TypeGuard, get_args
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
@@ -78,7 +79,24 @@ class Level(IntEnum):
     SUBSTRING = 3
 
 
-_RANKED_KINDS: dict[tuple[Level, Source], str] = {
+MatchKind = typing.Literal[
+    "exact-label",
+    "exact-synonym",
+    "code",
+    "label-prefix",
+    "synonym-prefix",
+    "code-prefix",
+    "exact-code-label",
+    "code-label-prefix",
+    "word-prefix",
+    "substring",
+]
+"""How a hit matched, best first."""
+
+MATCH_KINDS: tuple[MatchKind, ...] = get_args(MatchKind)
+"""Every ``match`` a hit can have, best first."""
+
+_RANKED_KINDS: dict[tuple[Level, Source], MatchKind] = {
     (Level.EXACT, Source.LABEL): "exact-label",
     (Level.EXACT, Source.SYNONYM): "exact-synonym",
     (Level.EXACT, Source.CODE): "code",
@@ -91,23 +109,22 @@ _RANKED_KINDS: dict[tuple[Level, Source], str] = {
 """The ``match`` of each exact or prefix match, best first; word-prefix and substring matches come after."""
 
 _RANKS = {key: rank for rank, key in enumerate(_RANKED_KINDS)}
-MATCH_KINDS = (*_RANKED_KINDS.values(), "word-prefix", "substring")
-"""Every ``match`` a hit can have, best first."""
+_UNRANKED_KINDS: dict[Level, MatchKind] = {Level.WORD_PREFIX: "word-prefix", Level.SUBSTRING: "substring"}
 
 
-def _kind(level: Level, source: Source) -> tuple[tuple[int, int], str]:
+def _kind(level: Level, source: Source) -> tuple[tuple[int, int], MatchKind]:
     """The rank (lower is better) and the ``match`` name of a match at ``level`` on a text from ``source``."""
     if (level, source) in _RANKS:
         return (_RANKS[level, source], source), _RANKED_KINDS[level, source]
     rank = len(_RANKS) + level - Level.WORD_PREFIX
-    return (rank, source), level.name.lower().replace("_", "-")
+    return (rank, source), _UNRANKED_KINDS[level]
 
 
 @dataclass(frozen=True)
 class EntityType:
-    """An entity's most specific ``cco:`` class."""
+    """An entity's most specific class of the ontology."""
 
-    iri: URIRef
+    iri: str
     label: str
 
 
@@ -137,20 +154,33 @@ class Hit:
 
     entity: Entity
     matched: str
-    match: str
+    match: MatchKind
     rank: tuple[int, int]
     """(rank of ``match``, source of ``matched``): the lowest is the entity's best match."""
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> LookupHit:
         """The hit as ``/lookup`` returns it."""
-        entity_type = self.entity.type
-        return {
-            "iri": str(self.entity.iri),
-            "label": self.entity.label,
-            "type": None if entity_type is None else {"iri": str(entity_type.iri), "label": entity_type.label},
-            "matched": self.matched,
-            "match": self.match,
-        }
+        return LookupHit(
+            iri=str(self.entity.iri),
+            label=self.entity.label,
+            type=self.entity.type,
+            matched=self.matched,
+            match=self.match,
+        )
+
+
+@dataclass(frozen=True)
+class LookupHit:
+    """An entity found by GET /lookup."""
+
+    iri: str
+    label: str
+    """The entity's preferred label."""
+    type: EntityType | None
+    matched: str
+    """The label, synonym, code or code term that matched."""
+    match: MatchKind
+    """How it matched."""
 
 
 def normalise(text: str) -> str:
@@ -309,10 +339,11 @@ class _TypeResolver:
         """The entity's deepest ``cco:`` class among those with no other of its classes below; ties by label."""
         classes = {c for c in self._graph.objects(entity, RDF.type) if _is_class(c)}
         above = {ancestor for cls in classes for ancestor in self._ancestors(cls)}
-        candidates = [EntityType(cls, _label(self._graph, cls) or cls.removeprefix(CCO)) for cls in classes - above]
+        candidates = [(cls, _label(self._graph, cls) or cls.removeprefix(CCO)) for cls in classes - above]
         if not candidates:
             return None
-        return min(candidates, key=lambda t: (-self._depth(t.iri), t.label.casefold(), str(t.iri)))
+        cls, label = min(candidates, key=lambda c: (-self._depth(c[0]), c[1].casefold(), str(c[0])))
+        return EntityType(str(cls), label)
 
     def _ancestors(self, cls: URIRef) -> set[URIRef]:
         seen: set[URIRef] = set()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 from werkzeug.wrappers import Request
@@ -23,9 +23,18 @@ from werkzeug.wrappers import Request
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, EndpointError, error_parts, text_body
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersion, validators
-from calcinosis_kg.server.http.formats import Family, choose_format
+from calcinosis_kg.server.http.formats import FORMAT_PARAMETER, Family, choose_format
 from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_log
 from calcinosis_kg.server.http.metrics import ROUTE, Metrics
+from calcinosis_kg.server.http.openapi import (
+    DATASET_PARAMETERS,
+    IRIS_SCHEMA,
+    component_ref,
+    error_responses,
+    media_types,
+    operation,
+    parameter,
+)
 from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
@@ -144,3 +153,63 @@ def _reason(status: int) -> str:
 
 _STATUS_LINES = {status: f"{status} {_reason(status)}" for status in (200, 400, 403, 406, 413, 415, 500, 503)}
 """Status lines as werkzeug writes them (``200 OK``, ``400 BAD REQUEST``)."""
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path of the endpoint (``/sparql``; ``/sparql/`` answers the same)."""
+    ok = {
+        "description": (
+            "The answer: SELECT and ASK results in a results format, CONSTRUCT and DESCRIBE results (and the "
+            "service description) in an RDF format, as negotiated."
+        ),
+        "headers": {"Vary": {"description": "Accept", "schema": {"type": "string"}}},
+        "content": {**media_types(Family.RESULTS), **media_types(Family.GRAPH)},
+    }
+    form = {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string", "description": "The SPARQL 1.1 query."},
+            "default-graph-uri": IRIS_SCHEMA,
+            "named-graph-uri": IRIS_SCHEMA,
+            FORMAT_PARAMETER: {"type": "string", "description": "The result format, overriding Accept."},
+        },
+    }
+    query = parameter(
+        "query",
+        "query",
+        "The SPARQL 1.1 query (SELECT, ASK, CONSTRUCT or DESCRIBE).",
+        {"type": "string"},
+        example="SELECT ?subtype WHERE { cc:calcinosis-cutis cco:hasSubtype ?subtype }",
+    )
+    get = operation(
+        "SPARQL",
+        "Run a SPARQL query, or get the service description",
+        "sparqlGet",
+        {"200": ok, **error_responses(400, 403, 406, 500, 503)},
+        description=(
+            "SPARQL 1.1 Protocol query by GET (also at `/sparql/`). Without `query`, the SPARQL 1.1 service "
+            "description in an RDF format. The project's prefixes (cc:, cco:, skos:, ...) are predeclared. "
+            "Queries run under a time limit (KG_QUERY_TIMEOUT) and a row limit (KG_MAX_ROWS); SERVICE and "
+            "updates are refused."
+        ),
+        parameters=[query, *DATASET_PARAMETERS, component_ref("parameters", "resultFormat")],
+    )
+    body = {
+        "application/x-www-form-urlencoded": {"schema": form},
+        "application/sparql-query": {"schema": {"type": "string"}},
+    }
+    post = operation(
+        "SPARQL",
+        "Run a SPARQL query sent in the body",
+        "sparqlPost",
+        {"200": ok, **error_responses(400, 403, 406, 413, 415, 500, 503)},
+        description=(
+            "SPARQL 1.1 Protocol query by POST: an HTML form (`application/x-www-form-urlencoded`, with "
+            "`query`) or the query itself (`application/sparql-query`, the other parameters in the URL). "
+            "The body is limited to KG_MAX_BODY bytes; it must be UTF-8."
+        ),
+        parameters=[*DATASET_PARAMETERS, component_ref("parameters", "resultFormat")],
+        request_body={"required": True, "content": body},
+    )
+    return {ENDPOINT_PATHS[0]: {"get": get, "post": post}}

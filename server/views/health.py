@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Blueprint, Response, jsonify
 
+from calcinosis_kg.server.http.openapi import json_content, operation, schema_ref
 from calcinosis_kg.server.resources.data import DatasetSummary
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """The remote store's state (``KG_ENGINE=sparql`` only)."""
+
+    url: str
+    state: Literal["up", "down"]
+    error: str | None = None
+    """Why the store does not answer (when it is down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The server's state."""
+
+    status: Literal["ok", "store unavailable"]
+    triples: int
+    """The number of triples served (all graphs together)."""
+    store: StoreState | None = None
+    """The remote store, when the server queries one."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The payload, leaving out what is not set (no store, no error)."""
+        return _set_fields(asdict(self))
+
+
+def _set_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _set_fields(value) if isinstance(value, dict) else value
+        for key, value in payload.items()
+        if value is not None
+    }
 
 
 def make_health_blueprint(summary: DatasetSummary, store: StoreClient | None = None) -> Blueprint:
@@ -23,11 +58,27 @@ def make_health_blueprint(summary: DatasetSummary, store: StoreClient | None = N
     @blueprint.get("/health")
     def health() -> Response | tuple[Response, int]:
         if store is None:
-            return jsonify(status="ok", triples=summary.triples)
+            return jsonify(Health("ok", summary.triples).as_json())
         problem = store.probe()
-        state = {"url": store.url, "state": "up" if problem is None else "down"}
         if problem is None:
-            return jsonify(status="ok", triples=summary.triples, store=state)
-        return jsonify(status="store unavailable", triples=summary.triples, store={**state, "error": problem}), 503
+            return jsonify(Health("ok", summary.triples, StoreState(store.url, "up")).as_json())
+        down = Health("store unavailable", summary.triples, StoreState(store.url, "down", problem))
+        return jsonify(down.as_json()), 503
 
     return blueprint
+
+
+OPENAPI_PAYLOADS = (Health,)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path of ``/health``."""
+    up = {"description": "The server is up.", "content": json_content(schema_ref(Health))}
+    health = operation(
+        "Service",
+        "Liveness check",
+        "health",
+        {"200": up},
+        description="Answers when the server is up, with the number of triples served (all graphs together).",
+    )
+    return {"/health": {"get": health}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, request
@@ -13,7 +14,15 @@ from calcinosis_kg.ontology import BASE
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.http import formats
-from calcinosis_kg.server.http.formats import ResultFormat
+from calcinosis_kg.server.http.formats import Family, ResultFormat
+from calcinosis_kg.server.http.openapi import (
+    HTML_CONTENT,
+    NAME_SCHEMA,
+    error_responses,
+    media_types,
+    operation,
+    parameter,
+)
 from calcinosis_kg.server.resources.linked_data import (
     DESCRIBE_QUERY,
     EXTENSIONS,
@@ -130,3 +139,63 @@ def local_path(iri: str) -> str | None:
 def document_path(iri: URIRef, fmt: ResultFormat) -> str:
     """The path of the format-specific document of ``iri`` (an IRI under the base): ``/id/acne.ttl``."""
     return f"{local_path(iri)}.{fmt.extension}"
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------------------
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI paths of the linked-data resources: entities, ontology terms and the ontology itself."""
+    extensions = list(EXTENSIONS)
+    note = (
+        "Slash IRIs with direct content negotiation: `Accept` chooses between HTML and the RDF formats (Turtle for "
+        "`*/*`), and the response has `Vary: Accept`, `Content-Location` naming the format-specific document sent "
+        "and `Link` headers naming the others. The format-specific documents are served at the same path plus "
+        + ", ".join(f"`.{extension}`" for extension in extensions)
+        + ", whatever `Accept` says. An IRI that is not in the graph is a 404 in the negotiated format."
+    )
+
+    def resource(operation_id: str, summary: str, description: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+        representations = {**HTML_CONTENT, **media_types(Family.GRAPH)}
+        responses = {
+            "200": {"description": "The resource's description.", "content": representations},
+            **(error_responses(400) if parameters else {}),  # a control character in a path parameter
+            "404": {
+                "description": "No such resource: an HTML page, or an empty RDF document that parses.",
+                "content": representations,
+            },
+            **error_responses(406),
+        }
+        return {
+            "get": operation(
+                "Linked data",
+                summary,
+                operation_id,
+                responses,
+                description=f"{description} {note}",
+                parameters=parameters,
+            )
+        }
+
+    def named(what: str, operation_id: str, name: str, description: str) -> dict[str, Any]:
+        mentions = f"{what}: its triples, incoming triples, axiom annotations and the labels of what it mentions."
+        return resource(operation_id, what, mentions, parameter(name, "path", description, NAME_SCHEMA))
+
+    ontology = "The whole ontology (the document of its IRI and of its version IRI)."
+    formats = parameter(
+        "extension", "path", f"The format: {', '.join(extensions)}.", {"type": "string", "enum": extensions}
+    )
+    version = parameter("version", "path", "The release, e.g. 0.1.0.", NAME_SCHEMA)
+    return {
+        "/id/{local}": named(
+            "An entity of the knowledge graph", "entity", "local", "The entity's local name, e.g. calcinosis-cutis."
+        ),
+        "/ontology/{term}": named(
+            "A class or property of the ontology", "ontologyTerm", "term", "The local name of the term, e.g. hasCause."
+        ),
+        "/ontology": resource("ontology", "The ontology", ontology),
+        "/ontology.{extension}": resource("ontologyDocument", "The ontology in one format", ontology, formats),
+        "/releases/{version}/ontology": resource(
+            "ontologyVersion", "A release of the ontology (its version IRI)", ontology, version
+        ),
+    }

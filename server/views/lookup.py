@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from calcinosis_kg.server.errors import ProtocolError
-from calcinosis_kg.server.resources.labels import LabelIndex
+from calcinosis_kg.server.http.openapi import error_responses, json_content, operation, parameter, schema_ref
+from calcinosis_kg.server.resources.labels import MATCH_KINDS, LabelIndex, LookupHit
 
 DEFAULT_LIMIT = 10
 
@@ -74,3 +76,40 @@ def _limit(value: str | None) -> int:
     if not re.fullmatch(r"\d{1,3}", value.strip()) or not 1 <= int(value) <= MAX_LIMIT:
         raise InvalidLookup(f"The parameter limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}.")
     return int(value)
+
+
+OPENAPI_PAYLOADS = (LookupHit,)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path of ``/lookup``."""
+    hits = {"type": "array", "items": schema_ref(LookupHit)}
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_LENGTH}
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
+    lookup = operation(
+        "Lookup",
+        "Find entities by label, synonym or code",
+        "lookup",
+        {
+            "200": {"description": "The matching entities, best first.", "content": json_content(hits)},
+            **error_responses(400),
+        },
+        description=(
+            "Case-insensitive lookup over preferred labels, synonyms, mapped codes (any form of a code: "
+            "SCTID:6595006, 6595006, the code's IRI...) and the code systems' terms, matching whole texts, "
+            "prefixes (for autocompletion), word starts and substrings. Each entity appears once, for its best "
+            f"match. Ranking: {', '.join(MATCH_KINDS)}; ties by label."
+        ),
+        parameters=[
+            parameter(
+                "q",
+                "query",
+                "The text to look for: a label, synonym, the start of one, or a code.",
+                text,
+                required=True,
+                example="lupus",
+            ),
+            parameter("limit", "query", "The most entities to return.", limit),
+        ],
+    )
+    return {"/lookup": {"get": lookup}}

@@ -17,6 +17,7 @@ acceptable format exists for the query's kind of answer, 503 past the time limit
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -24,15 +25,22 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from calcinosis_kg.errors import QueryError
-from calcinosis_kg.queries.catalog import CannedQuery, Parameter
+from calcinosis_kg.ontology import PREFIXES
+from calcinosis_kg.queries.catalog import ABSOLUTE_IRI, CannedQuery, Parameter, ParamType, QueryForm
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import ProtocolError
-from calcinosis_kg.server.http.formats import Family, formats_of
+from calcinosis_kg.server.http.formats import FORMAT_PARAMETER, Family, formats_of
+from calcinosis_kg.server.http.openapi import (
+    error_responses,
+    format_parameter_of,
+    json_content,
+    media_types,
+    operation,
+    parameter,
+    schema_ref,
+)
 from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.workers.pool import QueryPool
-
-FORMAT_PARAMETER = "format"
-"""The request parameter choosing the result format; no canned query may declare a parameter of this name."""
 
 
 class InvalidParameter(ProtocolError):
@@ -54,33 +62,66 @@ def check_catalog(catalog: Mapping[str, CannedQuery]) -> None:
             )
 
 
-def parameter_info(param: Parameter) -> dict[str, Any]:
-    """A parameter as ``GET /queries`` lists it."""
-    return {
-        "name": param.name,
-        "type": param.type,
-        "description": param.description,
-        "default": param.default,
-        "required": param.required,
-    }
+@dataclass(frozen=True, slots=True)
+class ParameterInfo:
+    """A parameter of a canned query."""
+
+    name: str
+    type: ParamType
+    description: str
+    default: str | None
+    required: bool
+    """The query needs a value: the request's, else the default."""
 
 
-def query_info(query: CannedQuery) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class QueryLinks:
+    """Where to go from a canned query."""
+
+    run: str
+    """The URL path running the query."""
+    openapi: str
+    """The URL path of the OpenAPI document describing it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    """A format the query's answer can be written in: its short name (for the format parameter), its media type."""
+
+    format: str
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryInfo:
+    """A canned query as GET /queries lists it."""
+
+    name: str
+    """The query's name: GET /queries/{name} runs it."""
+    summary: str
+    description: str
+    form: QueryForm
+    tags: list[str]
+    parameters: list[ParameterInfo]
+    formats: list[FormatInfo]
+    sparql: str
+    """The query's text, with its #+ header."""
+    links: QueryLinks
+
+
+def query_info(query: CannedQuery) -> QueryInfo:
     """A canned query as ``GET /queries`` lists it (inside a request: links are URL paths of this server)."""
-    return {
-        "name": query.name,
-        "summary": query.summary,
-        "description": query.description,
-        "form": query.query_type,
-        "tags": list(query.tags),
-        "parameters": [parameter_info(param) for param in query.params],
-        "formats": [{"format": fmt.key, "media_type": fmt.media_type} for fmt in formats_of(answer_family(query))],
-        "sparql": query.sparql,
-        "links": {
-            "run": url_for("queries.run_query", name=query.name),
-            "openapi": url_for("openapi.openapi_json"),
-        },
-    }
+    return QueryInfo(
+        name=query.name,
+        summary=query.summary,
+        description=query.description,
+        form=query.query_type,
+        tags=list(query.tags),
+        parameters=[ParameterInfo(p.name, p.type, p.description, p.default, p.required) for p in query.params],
+        formats=[FormatInfo(fmt.key, fmt.media_type) for fmt in formats_of(answer_family(query))],
+        sparql=query.sparql,
+        links=QueryLinks(run=url_for("queries.run_query", name=query.name), openapi=url_for("openapi.openapi_json")),
+    )
 
 
 def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) -> Blueprint:
@@ -146,3 +187,92 @@ def _parameter_values(query: CannedQuery, args: MultiDict[str, str]) -> dict[str
                 )
             values[name] = given[0]
     return values
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------------------
+
+OPENAPI_PAYLOADS = (QueryInfo,)
+
+
+def openapi_paths(catalog: Mapping[str, CannedQuery]) -> dict[str, Any]:
+    """The OpenAPI paths of ``/queries`` and of each canned query of ``catalog``."""
+    listing = {
+        "type": "object",
+        "required": ["queries"],
+        "properties": {"queries": {"type": "array", "items": schema_ref(QueryInfo)}},
+    }
+    listed = {"200": {"description": "The canned queries, by name.", "content": json_content(listing)}}
+    return {
+        "/queries": {
+            "get": operation(
+                "Canned queries",
+                "List the canned queries",
+                "listQueries",
+                listed,
+                description="Every canned query with its parameters, query form, result formats and SPARQL text.",
+            )
+        },
+        **{f"/queries/{name}": {"get": _canned_query_operation(query)} for name, query in sorted(catalog.items())},
+    }
+
+
+def parameter_schema(param: Parameter) -> dict[str, Any]:
+    """The JSON Schema of a canned query parameter's values, with its default."""
+    schema: dict[str, Any]
+    if param.type == "integer":
+        schema = {"type": "integer", "minimum": -(10**18) + 1, "maximum": 10**18 - 1}
+    elif param.type == "iri":
+        schema = {"type": "string", "format": "iri", "pattern": ABSOLUTE_IRI.pattern, "maxLength": 500}
+    elif param.type == "curie":
+        prefixes = "|".join(sorted(PREFIXES))
+        schema = {"type": "string", "pattern": f"^({prefixes}):[A-Za-z0-9_.-]+$", "maxLength": 500}
+    else:  # an empty value (or only spaces) is refused: leave the parameter out for its default
+        schema = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}
+    if param.default is not None:
+        schema["default"] = int(param.default) if param.type == "integer" else param.default
+    return schema
+
+
+_TYPE_DESCRIPTIONS = {
+    "iri": "an absolute IRI",
+    "curie": "a CURIE with one of the project's prefixes (e.g. cco:AutoimmuneDisease)",
+    "string": "text, matched as a plain literal",
+    "integer": "an integer",
+    "code": (
+        "a terminology code in any usual form: SCTID:6595006, 6595006, snomed:6595006, ICD10CM:L94.2, "
+        "MONDO:0002123 or the code's IRI"
+    ),
+}
+
+
+def _canned_query_operation(query: CannedQuery) -> dict[str, Any]:
+    family = answer_family(query)
+    description = query.description or query.summary
+    parameters = [
+        parameter(
+            param.name,
+            "query",
+            f"{param.description.rstrip('.')}: {_TYPE_DESCRIPTIONS[param.type]} (type `{param.type}`)."
+            + (f" Default: {param.default}." if param.default is not None else ""),
+            parameter_schema(param),
+            required=param.required and param.default is None,
+        )
+        for param in query.params
+    ]
+    answer = {
+        "description": f"The {query.query_type} answer, as negotiated.",
+        "headers": {"Vary": {"description": "Accept", "schema": {"type": "string"}}},
+        "content": media_types(family),
+    }
+    return operation(
+        "Canned queries",
+        query.summary,
+        "query" + "".join(part.capitalize() for part in query.name.replace("_", "-").split("-")),
+        {"200": answer, **error_responses(400, 406, 500, 503)},
+        description=(
+            f"{description}\n\n{query.query_type} query `{query.name}.rq`; its parameters are bound to the "
+            "query variables of the same name, never pasted into its text. Parameters other than those listed "
+            "are refused (400)."
+        ),
+        parameters=[*parameters, format_parameter_of(family)],
+    )

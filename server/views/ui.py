@@ -27,23 +27,29 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, render_template, request
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.term import Node
 
-from calcinosis_kg.errors import QueryError
 from calcinosis_kg.ontology import BIBO, CCO
 from calcinosis_kg.queries.catalog import CannedQuery
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import EndpointError, status_of
 from calcinosis_kg.server.http.formats import Family, formats_of
+from calcinosis_kg.server.http.openapi import (
+    DATASET_PARAMETERS,
+    ERROR_RESPONSES,
+    HTML_CONTENT,
+    error_responses,
+    html_page,
+    operation,
+    parameter,
+)
 from calcinosis_kg.server.resources.linked_data import LinkedData, label_of
 from calcinosis_kg.server.resources.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.settings import Settings
@@ -55,9 +61,10 @@ from calcinosis_kg.server.views.pages.model import ontology_terms, resource_view
 from calcinosis_kg.server.views.pages.neighbourhood import draw_neighbourhood, elements
 from calcinosis_kg.server.views.pages.overview import ROOT, KnowledgeMap, draw, knowledge_map
 from calcinosis_kg.server.views.pages.picture import Picture
+from calcinosis_kg.server.views.pages.query import DEFAULT_QUERY, QueryOutcome, prefilled, query_outcome
 from calcinosis_kg.server.views.pages.resource import References
 from calcinosis_kg.server.views.pages.search import search
-from calcinosis_kg.server.views.pages.terms import KNOWN_LABELS, TermView, curie, term_view, web_link
+from calcinosis_kg.server.views.pages.terms import KNOWN_LABELS, TermView, term_view
 from calcinosis_kg.server.views.pages.tree import class_context, class_tree
 from calcinosis_kg.server.workers.pool import QueryPool
 
@@ -71,16 +78,8 @@ CONTENT_SECURITY_POLICY = (
 this server only, no inline script or style, no ``eval`` (a route that needs more, such as the API explorer,
 sets its own). The scripts only enhance pages that are complete without them."""
 
-DEFAULT_QUERY = """SELECT ?subtype ?label WHERE {
-  cc:calcinosis-cutis cco:hasSubtype ?subtype .
-  ?subtype skos:prefLabel ?label .
-}
-ORDER BY ?label
-"""
-"""The editor's text when no example is chosen and the catalog has no ``subtypes`` query."""
 UI_ACCEPT = "application/sparql-results+json, text/turtle;q=0.9"
 """What the query page asks the query workers for: SPARQL JSON for SELECT/ASK, Turtle for graphs."""
-_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 
 
 # --- terms as shown on a page ----------------------------------------------------------------------------
@@ -142,85 +141,6 @@ class ResourcePages:
     def not_found(self, iri: str) -> str:
         """The page for an IRI under the base that the graph does not use."""
         return render_template("not_found.html", iri=iri)
-
-
-# --- the query page ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueryOutcome:
-    """A query's answer as the query page shows it."""
-
-    form: str
-    """``select``, ``ask`` or ``graph``."""
-    variables: tuple[str, ...] = ()
-    rows: tuple[tuple[TermView | None, ...], ...] = ()
-    boolean: bool | None = None
-    text: str | None = None
-    milliseconds: float = 0.0
-
-
-def prefilled(query: CannedQuery) -> str:
-    """The editor text of a canned query: its SPARQL without the ``#+`` header, parameters set to defaults.
-
-    Each parameter with a default gets a ``VALUES ?name { term }`` line at the start of the query's outer
-    ``WHERE`` group, so the text runs as is and shows where to change the value (the ``/queries/{name}``
-    API binds parameters without editing the text). A default that does not validate is left out.
-    """
-    text = "\n".join(line for line in query.sparql.splitlines() if not line.startswith("#+")).strip() + "\n"
-    values = []
-    for param in query.params:
-        if param.default is None:
-            continue
-        try:
-            term = param.bind(param.default)
-        except QueryError:
-            continue
-        values.append(f"  VALUES ?{param.name} {{ {term.n3()} }}  # parameter {param.name}")
-    if not values:
-        return text
-    for match in _WHERE.finditer(text):
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        if "#" not in text[line_start : match.start()]:
-            return text[: match.end()] + "\n" + "\n".join(values) + text[match.end() :]
-    return text
-
-
-def _binding_view(binding: Mapping[str, str] | None, labels: LinkedData) -> TermView | None:
-    """A cell of the results table from a SPARQL JSON binding."""
-    if binding is None:
-        return None
-    kind, value = binding.get("type"), binding.get("value", "")
-    if kind == "uri":
-        short = curie(value)
-        return TermView(
-            text=short or value,
-            href=local_path(value) or web_link(value),
-            iri=value,
-            curie=short,
-            note=labels.label(URIRef(value)),
-        )
-    if kind == "bnode":
-        return TermView(text=f"_:{value}")
-    if "xml:lang" in binding:
-        return term_view(Literal(value, lang=binding["xml:lang"]), labels.label)
-    datatype = binding.get("datatype")
-    return term_view(Literal(value, datatype=URIRef(datatype) if datatype else None), labels.label)
-
-
-def _outcome(body: bytes, content_type: str, linked_data: LinkedData, milliseconds: float) -> QueryOutcome:
-    text = body.decode("utf-8")
-    if not content_type.startswith("application/sparql-results+json"):
-        return QueryOutcome(form="graph", text=text, milliseconds=milliseconds)
-    document: dict[str, Any] = json.loads(text)
-    if "boolean" in document:
-        return QueryOutcome(form="ask", boolean=bool(document["boolean"]), milliseconds=milliseconds)
-    variables = tuple(str(var) for var in document["head"]["vars"])
-    rows = tuple(
-        tuple(_binding_view(binding.get(var), linked_data) for var in variables)
-        for binding in document["results"]["bindings"]
-    )
-    return QueryOutcome(form="select", variables=variables, rows=rows, milliseconds=milliseconds)
 
 
 def make_ui_blueprint(
@@ -325,7 +245,7 @@ def make_ui_blueprint(
                 started = time.perf_counter()
                 answer = pool.run(job)
                 elapsed = (time.perf_counter() - started) * 1000
-                outcome = _outcome(answer.body, answer.content_type, linked_data, elapsed)
+                outcome = query_outcome(answer.body, answer.content_type, linked_data, elapsed)
         except EndpointError as refused:
             error, status = str(refused), status_of(refused)
         if text is None:
@@ -350,3 +270,72 @@ def make_ui_blueprint(
         return Response(page, status=status, content_type="text/html; charset=utf-8")
 
     return blueprint
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------------------
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI paths of the pages: home, search, the query page and its editor's configuration."""
+    description = (
+        "An HTML form to write a SPARQL query and see its results as a table, with links to download them in "
+        "every format. The query is sent like a SPARQL Protocol request (by GET in the URL or by a form POST) "
+        "and runs under the same limits as at /sparql."
+    )
+    page = {"description": "The page, with the results or the error if a query was sent.", "content": HTML_CONTENT}
+
+    def shown(*statuses: int) -> dict[str, Any]:
+        """Refusals shown on the query page itself: the page, with the message, under the refusal's status."""
+        return {
+            str(status): {"description": f"{ERROR_RESPONSES[status][1]} Shown on the page.", "content": HTML_CONTENT}
+            for status in statuses
+        }
+
+    text = {"type": "string"}
+    form = {
+        "type": "object",
+        "required": ["query"],
+        "properties": {"query": {**text, "description": "The SPARQL query."}},
+    }
+    query_get = operation(
+        "Service",
+        "Query page",
+        "queryPage",
+        {"200": page, **shown(400, 403, 503), **error_responses(404)},
+        description=description,
+        parameters=[
+            parameter("query", "query", "A SPARQL query to run and show.", text),
+            parameter("example", "query", "The name of a canned query to fill the form with.", text),
+            *DATASET_PARAMETERS,
+        ],
+    )
+    query_post = operation(
+        "Service",
+        "Query page: run the query of the form",
+        "queryPagePost",
+        {"200": page, **shown(400, 403, 413, 415, 503)},
+        description=description,
+        request_body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
+    )
+    editor = operation(
+        "Service",
+        "Configuration of the query page's SPARQL editor",
+        "editorConfig",
+        {"200": {"description": "The configuration.", "content": {"application/json": {}}}},
+        description=(
+            "What the editor (YASGUI) completes and offers: the endpoint, the project's prefixes, the "
+            "ontology's classes and properties and the entities' labels as [IRI, label] pairs, and the canned "
+            "questions (name, summary, topic, query text)."
+        ),
+    )
+    return {
+        "/": html_page("Home page", "The home page: what the knowledge graph holds and where to start.", "homePage"),
+        "/query": {"get": query_get, "post": query_post},
+        "/search": html_page(
+            "Search page",
+            "The resources whose label holds every word of q (the home page's search box without JavaScript).",
+            "searchPage",
+            parameter("q", "query", "Words of a label.", text),
+        ),
+        "/query/editor.json": {"get": editor},
+    }

@@ -220,7 +220,7 @@ def test_the_type_is_the_most_specific_class() -> None:
     types = {hit.entity.iri.removeprefix(CC): hit.entity.type for hit in index.search("s", 10)}
     stone = types["stone"]
     assert stone is not None
-    assert (stone.iri, stone.label) == (CCO.Disease, "disease")  # not its superclass Condition, nor Cause
+    assert (stone.iri, stone.label) == (str(CCO.Disease), "disease")  # not its superclass Condition, nor Cause
     assert types["bloodstone"] is None
     milestone = types["milestone"]
     assert milestone is not None

@@ -17,8 +17,8 @@ from openapi_spec_validator import validate
 from calcinosis_kg.queries.catalog import CannedQuery
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
-from calcinosis_kg.server.views.openapi.parts import INITIALIZER, SWAGGER_UI_ASSETS
-from calcinosis_kg.server.views.openapi.resource_paths import DUMP_FILES
+from calcinosis_kg.server.views.openapi.document import INITIALIZER, SWAGGER_UI_ASSETS
+from calcinosis_kg.server.views.void import DUMP_FILES
 
 CONTRACT_PATHS = {
     "/",

@@ -22,36 +22,26 @@ from werkzeug.exceptions import NotFound
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.queries.catalog import CannedQuery
-from calcinosis_kg.server.fhir.capability import openapi_paths
-from calcinosis_kg.server.views.openapi.page_paths import (
-    asset_path,
-    editor_path,
-    health_path,
-    metrics_path,
-    npm_path,
-    openapi_path,
-    query_page_path,
-    search_page_path,
-    static_path,
-)
-from calcinosis_kg.server.views.openapi.parts import (
-    INITIALIZER,
-    NAME_SCHEMA,
-    SWAGGER_UI_ASSETS,
-    components,
-    html_page,
-)
-from calcinosis_kg.server.views.openapi.query_paths import (
-    canned_query_path,
-    lookup_path,
-    queries_list_path,
-    sparql_path,
-)
-from calcinosis_kg.server.views.openapi.resource_paths import dumps_path, ontology_path, resource_path, void_path
+from calcinosis_kg.server.fhir import capability
+from calcinosis_kg.server.http import metrics
+from calcinosis_kg.server.http.openapi import components, error_responses, html_page, operation, parameter
+from calcinosis_kg.server.sparql import endpoint
+from calcinosis_kg.server.views import health, linked_data, lookup, queries, ui, void
+from calcinosis_kg.server.views.pages import assets
 
 OPENAPI_VERSION = "3.1.0"
 
 _ASSET_MAX_AGE = 86_400
+
+
+SWAGGER_UI_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png")
+"""The files of Swagger UI that ``/api/<asset>`` serves (those the page uses)."""
+
+INITIALIZER = "swagger-initializer.js"
+"""The script starting Swagger UI on ``/openapi.json``, written by the server (the page has no inline script)."""
+
+PAYLOADS = (*queries.OPENAPI_PAYLOADS, *lookup.OPENAPI_PAYLOADS, *health.OPENAPI_PAYLOADS)
+"""The typed models of the JSON payloads, whose schemas the document carries."""
 
 
 class SwaggerUIMissing(KGError):
@@ -156,58 +146,17 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
     ``version`` the API's version (the package's).
     """
     paths: dict[str, Any] = {
-        "/": html_page("Home page", "The home page: what the knowledge graph holds and where to start.", "homePage"),
-        "/query": query_page_path(),
-        "/sparql": sparql_path(),
-        "/queries": queries_list_path(),
-        **{f"/queries/{name}": canned_query_path(query) for name, query in sorted(catalog.items())},
-        "/lookup": lookup_path(),
-        **openapi_paths(),
-        "/id/{local}": resource_path(
-            "local", "An entity of the knowledge graph", "entity", "The entity's local name, e.g. calcinosis-cutis."
-        ),
-        "/ontology/{term}": resource_path(
-            "term", "A class or property of the ontology", "ontologyTerm", "The local name of the term, e.g. hasCause."
-        ),
-        "/ontology": ontology_path("ontology", "The ontology", []),
-        "/ontology.{extension}": ontology_path(
-            "ontologyDocument",
-            "The ontology in one format",
-            [
-                {
-                    "name": "extension",
-                    "in": "path",
-                    "required": True,
-                    "description": "The format: ttl, nt, jsonld, rdf or html.",
-                    "schema": {"type": "string", "enum": ["ttl", "nt", "jsonld", "rdf", "html"]},
-                }
-            ],
-        ),
-        "/releases/{version}/ontology": ontology_path(
-            "ontologyVersion",
-            "A release of the ontology (its version IRI)",
-            [
-                {
-                    "name": "version",
-                    "in": "path",
-                    "required": True,
-                    "description": "The release, e.g. 0.1.0.",
-                    "schema": NAME_SCHEMA,
-                }
-            ],
-        ),
-        "/.well-known/void": void_path(),
-        "/dumps/{file}": dumps_path(),
-        "/health": health_path(),
-        "/metrics": metrics_path(),
-        "/openapi.json": openapi_path(),
-        "/api": html_page("API explorer", "This description rendered by Swagger UI.", "apiPage"),
-        "/api/{asset}": asset_path(),
-        "/assets/{filename}": static_path("/assets", "uiAsset"),
-        "/assets/npm/{filename}": npm_path(),
-        "/query/editor.json": editor_path(),
-        "/search": search_page_path(),
-        "/static/{filename}": static_path("/static", "staticFile"),
+        **ui.openapi_paths(),
+        **endpoint.openapi_paths(),
+        **queries.openapi_paths(catalog),
+        **lookup.openapi_paths(),
+        **capability.openapi_paths(),
+        **linked_data.openapi_paths(),
+        **void.openapi_paths(),
+        **health.openapi_paths(),
+        **metrics.openapi_paths(),
+        **_own_paths(),
+        **assets.openapi_paths(),
     }
     return {
         "openapi": OPENAPI_VERSION,
@@ -234,5 +183,37 @@ def openapi_document(catalog: Mapping[str, CannedQuery], *, server_url: str, ver
             {"name": "Service", "description": "Health, this description and the HTML pages."},
         ],
         "paths": paths,
-        "components": components(),
+        "components": components(PAYLOADS),
+    }
+
+
+def _own_paths() -> dict[str, Any]:
+    """The paths of this blueprint: the document and the API explorer with its files."""
+    document = {
+        "description": "The OpenAPI 3.1 document.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    files = {
+        "description": "The file.",
+        "content": {
+            "text/css": {"schema": {"type": "string"}},
+            "text/javascript": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+        },
+    }
+    asset = parameter(
+        "asset", "path", "The file's name.", {"type": "string", "enum": [*SWAGGER_UI_ASSETS, INITIALIZER]}
+    )
+    return {
+        "/openapi.json": {"get": operation("Service", "This OpenAPI description", "openapi", {"200": document})},
+        "/api": html_page("API explorer", "This description rendered by Swagger UI.", "apiPage"),
+        "/api/{asset}": {
+            "get": operation(
+                "Service",
+                "A file of the API explorer (Swagger UI)",
+                "apiAsset",
+                {"200": files, **error_responses(400, 404)},
+                parameters=[asset],
+            )
+        },
     }

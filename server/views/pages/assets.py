@@ -13,8 +13,11 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, send_from_directory, url_for
+
+from calcinosis_kg.server.http.openapi import NAME_SCHEMA, error_responses, operation, parameter
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 NPM = STATIC / "npm"
@@ -77,3 +80,28 @@ def add_npm_route(blueprint: Blueprint, assets: Assets) -> None:
         response = send_from_directory(assets.folder, filename, max_age=YEAR)
         response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
         return response
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI paths of the pages' files: their own (``/assets/``), the npm libraries, Flask's ``/static/``."""
+
+    def files(operation_id: str, summary: str, description: str) -> dict[str, Any]:
+        name = parameter("filename", "path", "The file's path in the static folder.", NAME_SCHEMA)
+        found = {"description": "The file, with the media type of its extension.", "content": {"*/*": {}}}
+        responses = {"200": found, **error_responses(400, 404)}
+        return {
+            "get": operation("Service", summary, operation_id, responses, description=description, parameters=[name])
+        }
+
+    own = "Stylesheets and images of the HTML pages."
+    return {
+        "/assets/{filename}": files("uiAsset", "A static file of the HTML pages (/assets/)", own),
+        "/assets/npm/{filename}": files(
+            "uiLibrary",
+            "A browser library of the HTML pages (/assets/npm/), installed from npm",
+            "YASGUI and Cytoscape.js as `make static` installed them from the npm registry (package-lock.json), "
+            "served with a one-year immutable cache lifetime; the pages ask for them with ?v={version}. 404 when "
+            "they are not installed (the pages work without them).",
+        ),
+        "/static/{filename}": files("staticFile", "A static file of the HTML pages (/static/)", own),
+    }

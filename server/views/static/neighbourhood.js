@@ -1,14 +1,9 @@
 /* The resource page's neighbourhood as an interactive graph (Cytoscape.js, installed from npm by
  * `make static` and served from this server), in place of the server-drawn SVG kept without JavaScript.
  * Drag to move, wheel to zoom; a click on a node opens its page. */
-(function () {
+window.calcinosisPages.enhance(["neighbourhood-graph", "neighbourhood-svg"], "cytoscape", function (host, fallback) {
   "use strict";
 
-  var host = document.getElementById("neighbourhood-graph");
-  var fallback = document.getElementById("neighbourhood-svg");
-  if (!host || !fallback || typeof window.cytoscape === "undefined") {
-    return;
-  }
   var elements = JSON.parse(host.getAttribute("data-elements") || "[]");
   if (elements.length < 2) {
     return;
@@ -168,4 +163,4 @@
   });
   host.setAttribute("data-ready", "yes");
   window.calcinosisGraph = cy;
-})();
+});

@@ -6,14 +6,9 @@
  * questions, each opened as a tab by the "Example question" form. Links to our IRIs in the results go to
  * this server's pages.
  */
-(function () {
+window.calcinosisPages.enhance(["yasgui", "query"], "Yasgui", function (host, textarea) {
   "use strict";
 
-  var host = document.getElementById("yasgui");
-  var textarea = document.getElementById("query");
-  if (!host || !textarea || typeof window.Yasgui === "undefined") {
-    return;
-  }
   var Yasgui = window.Yasgui;
   var Yasqe = Yasgui.Yasqe;
   var BASE = "https://w3id.org/calcinosis-kg/";
@@ -232,4 +227,4 @@
     }
     window.calcinosisEditor = yasgui;
   }
-})();
+});

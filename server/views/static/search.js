@@ -1,11 +1,9 @@
 /* The home page's search box: suggestions from /lookup as you type (labels, synonyms, codes), each a link to
  * the resource's page. Without JavaScript the form goes to /search. */
-(function () {
+window.calcinosisPages.enhance(["search-box", "search-suggestions"], null, function (box, list) {
   "use strict";
 
-  var box = document.getElementById("search-box");
-  var list = document.getElementById("search-suggestions");
-  if (!box || !list || !box.getAttribute("data-lookup")) {
+  if (!box.getAttribute("data-lookup")) {
     return;
   }
   var BASE = "https://w3id.org/calcinosis-kg/";
@@ -101,4 +99,4 @@
       box.focus();
     }
   });
-})();
+});
