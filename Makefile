@@ -73,15 +73,11 @@ test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a re
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
-	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
+	$(BIN)/python -m tests.w3c_suite.report
 
-tx-tests: $(STAMP)  ## run HL7's FHIR terminology test cases (tests/fhir/tx) through a live server; print each suite's count
+tx-tests: build  ## run HL7's FHIR terminology test cases (tests/fhir/tx) through a live server; print each suite's count
 	$(BIN)/python -m pytest tests/fhir -q -k tx_suite
-	PYTHONPATH=tests/fhir:tests/server $(BIN)/python -c "import sys, tempfile, pathlib, tx_runner, conftest; \
-	from live_server import PRODUCTION, live_server; \
-	d = pathlib.Path(tempfile.mkdtemp()); \
-	ctx = live_server(d, [conftest.BUILT], conftest.SERVER_SETTINGS, *PRODUCTION); s = ctx.__enter__(); \
-	code = tx_runner.main([s.url + '/fhir']); ctx.__exit__(None, None, None); sys.exit(code)"
+	$(BIN)/python -m tests.fhir.tx_runner build/calcinosis-kg.nt
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
@@ -104,7 +100,7 @@ bench-pages: $(STAMP) static  ## the UI pages' server-side render times and weig
 	$(BIN)/python -m bench.pages 2>/dev/null
 
 screenshots: build static  ## render the main pages in headless Chromium into docs/screenshots/
-	$(BIN)/python tests/web/screenshots.py docs/screenshots
+	$(BIN)/python -m tests.web.screenshots docs/screenshots
 
 clean:  ## remove build output (keeps the virtualenv and node_modules)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(NPM_DIR)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import Api
+
+from tests.support.api import Api
 
 
 @pytest.mark.parametrize(

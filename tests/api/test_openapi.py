@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Api
 from flask import Flask
 from openapi_spec_validator import validate
 
@@ -19,6 +18,7 @@ from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.views.openapi.parts import INITIALIZER, SWAGGER_UI_ASSETS
 from calcinosis_kg.server.views.openapi.resource_paths import DUMP_FILES
+from tests.support.api import Api
 
 CONTRACT_PATHS = {
     "/",
@@ -50,9 +50,9 @@ def document(api: Api) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def app(built_graph: Path) -> Iterator[Flask]:
+def app(built_nt: Path) -> Iterator[Flask]:
     """The app as create_app makes it (its routes are compared with the document)."""
-    made = create_app({"KG_DATA": [built_graph], "KG_QUERY_WORKERS": 1})
+    made = create_app({"KG_DATA": [built_nt], "KG_QUERY_WORKERS": 1})
     yield made
     query_pool(made).close()
 

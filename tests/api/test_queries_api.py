@@ -10,12 +10,12 @@ import io
 import re
 
 import pytest
-from api_helpers import JSON_RESULTS, Api, comparable, reference
 from rdflib import Graph
 
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery
+from tests.support.api import JSON_RESULTS, Api, comparable, reference
 
 NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 
@@ -48,10 +48,10 @@ def test_queries_lists_every_rq_file_with_its_metadata(api: Api, catalog: dict[s
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_canned_query_with_its_defaults_answers_as_rdflib(
-    api: Api, graph: Graph, catalog: dict[str, CannedQuery], name: str
+    api: Api, built_graph: Graph, catalog: dict[str, CannedQuery], name: str
 ) -> None:
     served = api.results(name)
-    expected = reference(catalog[name], graph)
+    expected = reference(catalog[name], built_graph)
     assert comparable(served) == comparable(expected)
     if "ORDER BY" in catalog[name].sparql:  # then the rows come in the same order too
         assert served["results"]["bindings"] == expected["results"]["bindings"]
@@ -63,24 +63,24 @@ def test_most_canned_queries_have_answers(api: Api, catalog: dict[str, CannedQue
     assert len(empty) <= 2, empty
 
 
-def test_a_non_default_parameter_is_bound(api: Api, graph: Graph, catalog: dict[str, CannedQuery]) -> None:
+def test_a_non_default_parameter_is_bound(api: Api, built_graph: Graph, catalog: dict[str, CannedQuery]) -> None:
     subtype = str(CC["iatrogenic-calcinosis-cutis"])
     served = api.results("causes-of-subtype", subtype=subtype)
-    expected = reference(catalog["causes-of-subtype"], graph, {"subtype": subtype})
+    expected = reference(catalog["causes-of-subtype"], built_graph, {"subtype": subtype})
     assert comparable(served) == comparable(expected)
     assert served["results"]["bindings"]
     assert comparable(served) != comparable(api.results("causes-of-subtype"))
 
 
-def test_a_curie_parameter_is_expanded(api: Api, graph: Graph, catalog: dict[str, CannedQuery]) -> None:
+def test_a_curie_parameter_is_expanded(api: Api, built_graph: Graph, catalog: dict[str, CannedQuery]) -> None:
     served = api.results("causes-of-kind", kind="cco:Neoplasm")
     assert served["results"]["bindings"]
-    assert comparable(served) == comparable(reference(catalog["causes-of-kind"], graph, {"kind": "cco:Neoplasm"}))
+    assert comparable(served) == comparable(reference(catalog["causes-of-kind"], built_graph, {"kind": "cco:Neoplasm"}))
 
 
-def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(api: Api, graph: Graph) -> None:
+def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(api: Api, built_graph: Graph) -> None:
     curie = "SCTID:46742003"
-    mapped = {str(s) for s, _, o in graph.triples((None, None, parse_code(curie)[1])) if str(s).startswith(CC)}
+    mapped = {str(s) for s, _, o in built_graph.triples((None, None, parse_code(curie)[1])) if str(s).startswith(CC)}
     assert mapped
     answers = [
         comparable(api.results("entity-for-code", code=form))
@@ -92,8 +92,8 @@ def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(api: Api, gr
     assert {row["objectId"]["value"] for row in rows} == {curie}
 
 
-def test_every_mapped_code_of_the_graph_finds_its_entities(api: Api, graph: Graph) -> None:
-    curies = sorted({str(o) for o in graph.objects(None, SSSOM.object_id)})
+def test_every_mapped_code_of_the_graph_finds_its_entities(api: Api, built_graph: Graph) -> None:
+    curies = sorted({str(o) for o in built_graph.objects(None, SSSOM.object_id)})
     assert len(curies) > 50
     for curie in curies[::10]:
         rows = api.results("entity-for-code", code=curie)["results"]["bindings"]
@@ -182,12 +182,12 @@ def test_sparql_in_a_typed_parameter_is_refused(api: Api, name: str, param: str,
     ],
 )
 def test_sparql_in_a_string_parameter_is_a_plain_literal(
-    api: Api, graph: Graph, catalog: dict[str, CannedQuery], payload: str
+    api: Api, built_graph: Graph, catalog: dict[str, CannedQuery], payload: str
 ) -> None:
     """Pasted into the query, each payload would match every label; bound as a literal it matches none."""
     served = api.results("find-entity", text=payload)
     assert served["results"]["bindings"] == []
-    assert comparable(served) == comparable(reference(catalog["find-entity"], graph, {"text": payload}))
+    assert comparable(served) == comparable(reference(catalog["find-entity"], built_graph, {"text": payload}))
     assert api.results("find-entity", text="lupus")["results"]["bindings"]
 
 

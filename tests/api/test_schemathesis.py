@@ -15,12 +15,12 @@ import importlib.metadata
 from typing import Any
 
 import schemathesis
-from api_helpers import Api
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.views.openapi.document import openapi_document
+from tests.support.api import Api
 
 MAX_EXAMPLES = 25
 """Generated requests per operation and phase: about a minute for the whole document on two cores."""

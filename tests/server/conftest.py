@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
-from probes import Listener
 from rdflib import Dataset, Graph
 
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
-
-QUERY_TIMEOUT = 2
-MAX_ROWS = 1000
-MAX_BODY = 65_536
-
-RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
-"""The sample default graph (48 triples) crossed with itself five times: some 250 million solutions."""
-SIMPLE = "ASK { cc:diltiazem a cco:Treatment }"
-MARGIN = 1.5
-"""Seconds a stopped query may take beyond the time limit (worker replacement, HTTP, a busy CI machine)."""
-
-SERVER_SETTINGS = {
-    "KG_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
-    "KG_MAX_ROWS": str(MAX_ROWS),
-    "KG_MAX_BODY": str(MAX_BODY),
-    "KG_QUERY_WORKERS": "2",
-}
+from tests.support import SERVER_SETTINGS, AppFactory
+from tests.support.live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
+from tests.support.probes import Listener
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +37,6 @@ def sample_graph() -> Graph:
 def sample_dataset() -> Dataset:
     """The sample named graphs, parsed by rdflib alone."""
     return Dataset().parse(SOURCES_TRIG)
-
-
-AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture

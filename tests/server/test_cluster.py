@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_server import SAMPLE_TTL
 
 from bench.cluster import CACHE_STATUS, FAIL_TIMEOUT_S, cache_statuses, kill_group, nginx_program, nginx_spec
 from bench.servers import Server, Supervisor, ours_spec, wait_for
+from tests.support.live_server import SAMPLE_TTL
 
 pytestmark = pytest.mark.skipif(
     nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"

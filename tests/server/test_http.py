@@ -7,7 +7,8 @@ import uuid
 
 import requests
 from flask.testing import FlaskClient
-from live_server import LiveServer
+
+from tests.support.live_server import LiveServer
 
 
 def test_health(server: LiveServer, client: FlaskClient) -> None:

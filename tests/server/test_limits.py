@@ -8,8 +8,9 @@ import threading
 import time
 
 import requests
-from conftest import MARGIN, MAX_ROWS, QUERY_TIMEOUT, RUNAWAY, SIMPLE
-from live_server import LiveServer
+
+from tests.support import MARGIN, MAX_ROWS, QUERY_TIMEOUT, RUNAWAY, SIMPLE
+from tests.support.live_server import LiveServer
 
 
 def ask_true(server: LiveServer) -> None:

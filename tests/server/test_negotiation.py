@@ -6,12 +6,12 @@ import io
 
 import pytest
 import requests
-from live_server import LiveServer
 from rdflib import Graph
 from rdflib.query import Result
 
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 from calcinosis_kg.server.http.formats import Family, choose_format
+from tests.support.live_server import LiveServer
 
 RESULTS, GRAPH = Family.RESULTS, Family.GRAPH
 

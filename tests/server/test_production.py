@@ -15,9 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from conftest import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 from rdflib import Graph
+
+from tests.support import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
+from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 
 
 @pytest.fixture(scope="module")

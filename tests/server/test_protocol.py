@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MAX_BODY
-from live_server import LiveServer
+
+from tests.support import MAX_BODY
+from tests.support.live_server import LiveServer
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 BIBLIOGRAPHY = "https://example.org/graph/bibliography"

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_server
-from probes import Listener
 from rdflib import DCAT, Graph
 from rdflib.compare import isomorphic
-from store_server import StoreServer, oxigraph_binary, oxigraph_store
+
+from tests.support import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
+from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_server
+from tests.support.probes import Listener
+from tests.support.store_server import StoreServer, oxigraph_binary, oxigraph_store
 
 pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
 

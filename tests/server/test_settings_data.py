@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from live_server import SAMPLE_TTL, free_port, server_command, server_env
 from rdflib import Dataset, Graph, Literal, URIRef
 
 from calcinosis_kg.server.resources.data import DataLoadError, load_store, summarize
 from calcinosis_kg.server.settings import Settings, SettingsError
+from tests.support.live_server import SAMPLE_TTL, free_port, server_command, server_env
 
 S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
 GRAPH = URIRef("http://example.org/graph")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from live_server import LiveServer
-
 from bench.soak import soak
+from tests.support.live_server import LiveServer
 
 
 def test_a_short_soak_has_no_unexpected_answer(server: LiveServer) -> None:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_helpers import LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
+from tests.support.web import LiveServer
 
 CATALOG = load_catalog()
 

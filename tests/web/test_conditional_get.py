@@ -7,7 +7,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 import requests
-from web_helpers import BROWSER_ACCEPT, LiveServer
+
+from tests.support.web import BROWSER_ACCEPT, LiveServer
 
 URLS = [
     ("/", None),

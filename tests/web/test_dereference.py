@@ -9,10 +9,12 @@ from typing import TypeVar
 
 import pytest
 import requests
-from conftest import SERVER_SETTINGS
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
-from web_helpers import (
+
+from calcinosis_kg.ontology import load_ontology
+from tests.support import BUILT_SETTINGS
+from tests.support.web import (
     BASE,
     BROWSER_ACCEPT,
     EXTENSION_PARSER,
@@ -23,8 +25,6 @@ from web_helpers import (
     parse,
     server_path,
 )
-
-from calcinosis_kg.ontology import load_ontology
 
 CC = BASE + "id/"
 CCO = BASE + "ontology/"
@@ -230,7 +230,7 @@ def test_labels_are_kept_with_their_language(server: LiveServer, http: requests.
 @pytest.fixture(scope="module")
 def proxied(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The built graph served behind a (simulated) reverse proxy that mounts it under a path prefix."""
-    settings = {**SERVER_SETTINGS, "KG_TRUST_PROXY": "1"}
+    settings = {**BUILT_SETTINGS, "KG_TRUST_PROXY": "1"}
     with live_server(tmp_path_factory.mktemp("proxied"), [build_dir / "calcinosis-kg.nt"], settings) as live:
         yield live
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from web_helpers import BROWSER_ACCEPT, LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.app import create_app, query_pool
 from calcinosis_kg.server.views.pages import assets
 from calcinosis_kg.server.views.ui import prefilled
+from tests.support.web import BROWSER_ACCEPT, LiveServer
 
 CATALOG = load_catalog()
 

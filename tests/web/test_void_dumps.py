@@ -8,9 +8,9 @@ import pytest
 import requests
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, VOID
-from web_helpers import RDF_ACCEPT, URI_SPACE, LiveServer, instances, isomorphic, parse
 
 from calcinosis_kg.ontology import ONTOLOGY_IRI, load_ontology
+from tests.support.web import RDF_ACCEPT, URI_SPACE, LiveServer, instances, isomorphic, parse
 
 DUMPS = {
     "calcinosis-kg.ttl": ("text/turtle", "turtle"),

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,3 +106,17 @@ def oxigraph_store(folder: Path, data: Sequence[Path], port: int) -> Iterator[St
         yield store
     finally:
         store.stop()
+
+
+@contextmanager
+def engine_settings(folder: Path, data: Sequence[Path], port: int) -> Iterator[Mapping[str, str]]:
+    """The settings that put an app or server on :func:`engine_under_test` for ``data``.
+
+    None for ``oxigraph`` (the app loads ``data`` itself); for ``sparql`` ``data`` are loaded into an Oxigraph
+    server on ``port`` for the duration of the block, and the settings name it as the remote store.
+    """
+    if engine_under_test() != "sparql":
+        yield {}
+        return
+    with oxigraph_store(folder, data, port) as store:
+        yield {"KG_ENGINE": "sparql", "KG_STORE_URL": store.url}

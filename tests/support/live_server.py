@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from store_server import engine_under_test, oxigraph_store
 
-DATA = Path(__file__).resolve().parent / "data"
+from tests.support.store_server import engine_settings, engine_under_test
+
+DATA = Path(__file__).resolve().parents[1] / "server" / "data"
 SAMPLE_TTL = DATA / "calcinosis-sample.ttl"
 SOURCES_TRIG = DATA / "sources.trig"
 STARTUP_SECONDS = 60
@@ -65,13 +66,14 @@ def live_server(
     """Start ``python -m calcinosis_kg.server`` serving ``data``, wait for /health, stop it afterwards.
 
     With ``KG_TEST_ENGINE=sparql`` (and no engine in ``settings``) ``data`` are loaded into an Oxigraph server
-    and the endpoint runs on ``KG_ENGINE=sparql`` against it (:mod:`store_server`).
+    and the endpoint runs on ``KG_ENGINE=sparql`` against it (:mod:`tests.support.store_server`).
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
-        with oxigraph_store(log_dir, data, free_port()) as store:
-            remote = {**(settings or {}), "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
-            with live_server(log_dir, data, remote, *extra_args) as live:
-                yield live
+        with (
+            engine_settings(log_dir, data, free_port()) as engine,
+            live_server(log_dir, data, {**(settings or {}), **engine}, *extra_args) as live,
+        ):
+            yield live
         return
     port = free_port()
     log = log_dir / f"server-{port}.log"
