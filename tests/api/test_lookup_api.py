@@ -10,21 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, CodeSystems, bioregistry_code_systems
 from calcinosis_kg.ontology import CC, CCO, SSSOM
 from calcinosis_kg.server.resources.labels import MATCH_KINDS, LabelIndex
-from tests.support.api import Api
 
 
-def lookup(api: Api, q: str, limit: int | None = None) -> list[dict[str, Any]]:
+def lookup(client: FlaskClient, q: str, limit: int | None = None) -> list[dict[str, Any]]:
     params: dict[str, str | int] = {"q": q} if limit is None else {"q": q, "limit": limit}
-    response = api.get("/lookup", params=params)
+    response = client.get("/lookup", query_string=params)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
-    hits: list[dict[str, Any]] = response.json()
+    hits: list[dict[str, Any]] = response.get_json()
     return hits
 
 
@@ -33,8 +33,8 @@ def in_rank_order(hits: list[dict[str, Any]]) -> bool:
     return ranks == sorted(ranks)
 
 
-def test_an_exact_label_comes_first(api: Api) -> None:
-    hits = lookup(api, "calcinosis cutis")
+def test_an_exact_label_comes_first(client: FlaskClient) -> None:
+    hits = lookup(client, "calcinosis cutis")
     assert hits[0] == {
         "iri": str(CC["calcinosis-cutis"]),
         "label": "calcinosis cutis",
@@ -47,16 +47,16 @@ def test_an_exact_label_comes_first(api: Api) -> None:
     assert len({hit["iri"] for hit in hits}) == len(hits)
 
 
-def test_a_synonym_finds_its_entity(api: Api) -> None:
-    (first, *_) = lookup(api, "lupus")
+def test_a_synonym_finds_its_entity(client: FlaskClient) -> None:
+    (first, *_) = lookup(client, "lupus")
     assert first["iri"] == str(CC["systemic-lupus-erythematosus"])
     assert first["label"] == "systemic lupus erythematosus"
     assert (first["matched"], first["match"]) == ("lupus", "exact-synonym")
     assert first["type"] == {"iri": str(CCO.AutoimmuneDisease), "label": "autoimmune disease"}
 
 
-def test_a_prefix_finds_several_entities_ranked(api: Api, built_graph: Graph) -> None:
-    hits = lookup(api, "calcin", limit=50)
+def test_a_prefix_finds_several_entities_ranked(client: FlaskClient, built_graph: Graph) -> None:
+    hits = lookup(client, "calcin", limit=50)
     assert in_rank_order(hits)
     prefixed = [hit for hit in hits if hit["match"] == "label-prefix"]
     assert len(prefixed) >= 3
@@ -72,14 +72,14 @@ def test_a_prefix_finds_several_entities_ranked(api: Api, built_graph: Graph) ->
     assert str(CC["dystrophic-calcinosis-cutis"]) in later
 
 
-def test_lookup_is_case_insensitive(api: Api) -> None:
-    expected = lookup(api, "lupus")
-    assert lookup(api, "LUPUS") == expected
-    assert lookup(api, "  Lupus ") == expected
-    assert lookup(api, "Calcinosis  CUTIS")[0]["iri"] == str(CC["calcinosis-cutis"])
+def test_lookup_is_case_insensitive(client: FlaskClient) -> None:
+    expected = lookup(client, "lupus")
+    assert lookup(client, "LUPUS") == expected
+    assert lookup(client, "  Lupus ") == expected
+    assert lookup(client, "Calcinosis  CUTIS")[0]["iri"] == str(CC["calcinosis-cutis"])
 
 
-def test_a_code_finds_the_entities_mapped_to_it(api: Api, built_graph: Graph) -> None:
+def test_a_code_finds_the_entities_mapped_to_it(client: FlaskClient, built_graph: Graph) -> None:
     axiom = next(
         a
         for a in built_graph.subjects(OWL.annotatedSource, CC["systemic-lupus-erythematosus"])
@@ -88,20 +88,20 @@ def test_a_code_finds_the_entities_mapped_to_it(api: Api, built_graph: Graph) ->
     curie = str(built_graph.value(axiom, SSSOM.object_id))
     code_iri = built_graph.value(axiom, OWL.annotatedTarget)
     for form in (curie, curie.lower(), curie.split(":")[1], str(code_iri)):
-        (first, *_) = lookup(api, form)
+        (first, *_) = lookup(client, form)
         assert first["iri"] == str(CC["systemic-lupus-erythematosus"]), form
         assert (first["match"], first["matched"]) == ("code", curie)
 
 
-def test_a_code_shared_by_several_entities_finds_them_all(api: Api, built_graph: Graph) -> None:
+def test_a_code_shared_by_several_entities_finds_them_all(client: FlaskClient, built_graph: Graph) -> None:
     target = URIRef("https://www.icd10data.com/search?s=L94.2")
     mapped = {str(s) for s, _, o in built_graph.triples((None, None, target)) if str(s).startswith(CC)}
-    hits = lookup(api, "ICD10CM:L94.2", limit=100)
+    hits = lookup(client, "ICD10CM:L94.2", limit=100)
     assert {hit["iri"] for hit in hits if hit["match"] == "code"} == mapped
     assert len(mapped) > 1
 
 
-def test_a_code_systems_term_is_matched(api: Api, built_graph: Graph) -> None:
+def test_a_code_systems_term_is_matched(client: FlaskClient, built_graph: Graph) -> None:
     """A term of a code system finds the entity mapped to the code, unless its own texts match better."""
     checked = 0
     for axiom, term in sorted(built_graph.subject_objects(SSSOM.object_label)):
@@ -109,23 +109,23 @@ def test_a_code_systems_term_is_matched(api: Api, built_graph: Graph) -> None:
         own = [str(o).casefold() for p in (SKOS.prefLabel, SKOS.altLabel) for o in built_graph.objects(entity, p)]
         if any(text.startswith(str(term).casefold()) for text in own):
             continue
-        hits = {hit["iri"]: hit for hit in lookup(api, str(term), limit=100)}
+        hits = {hit["iri"]: hit for hit in lookup(client, str(term), limit=100)}
         assert hits[str(entity)]["match"] == "exact-code-label", term
         assert hits[str(entity)]["matched"].casefold() == str(term).casefold()
         checked += 1
     assert checked > 20
 
 
-def test_the_limit_is_applied(api: Api) -> None:
-    assert len(lookup(api, "a", limit=1)) == 1
-    assert len(lookup(api, "a")) == 10
-    assert len(lookup(api, "a", limit=100)) == 100
-    assert lookup(api, "a", limit=5) == lookup(api, "a", limit=100)[:5]
+def test_the_limit_is_applied(client: FlaskClient) -> None:
+    assert len(lookup(client, "a", limit=1)) == 1
+    assert len(lookup(client, "a")) == 10
+    assert len(lookup(client, "a", limit=100)) == 100
+    assert lookup(client, "a", limit=5) == lookup(client, "a", limit=100)[:5]
 
 
-def test_nothing_found_is_an_empty_list(api: Api) -> None:
-    assert lookup(api, "zzzz-not-a-term") == []
-    assert lookup(api, "SCTID:404684003") == []
+def test_nothing_found_is_an_empty_list(client: FlaskClient) -> None:
+    assert lookup(client, "zzzz-not-a-term") == []
+    assert lookup(client, "SCTID:404684003") == []
 
 
 @pytest.mark.parametrize(
@@ -145,8 +145,8 @@ def test_nothing_found_is_an_empty_list(api: Api) -> None:
         ("?q=" + "a" * 201, "longer than 200 characters"),
     ],
 )
-def test_bad_lookups_are_refused(api: Api, query: str, message: str) -> None:
-    response = api.get("/lookup" + query)
+def test_bad_lookups_are_refused(client: FlaskClient, query: str, message: str) -> None:
+    response = client.get("/lookup" + query)
     assert response.status_code == 400
     assert message in response.text
 
@@ -227,8 +227,8 @@ def test_the_type_is_the_most_specific_class() -> None:
     assert milestone.label == "entity"
 
 
-def test_ties_are_broken_by_label(api: Api) -> None:
-    hits = lookup(api, "c", limit=100)
+def test_ties_are_broken_by_label(client: FlaskClient) -> None:
+    hits = lookup(client, "c", limit=100)
     for kind in {hit["match"] for hit in hits}:
         labels = [hit["label"].casefold() for hit in hits if hit["match"] == kind]
         assert labels == sorted(labels), kind
