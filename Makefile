@@ -65,12 +65,8 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-SPARQL_SUITES ?= tests/server/test_remote_store.py tests/server/test_protocol.py tests/server/test_negotiation.py \
-                 tests/server/test_w3c_protocol.py tests/server/test_w3c_query.py
-
-test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a real Oxigraph server (SPARQL_SUITES, then tests/api)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
+test-sparql: $(STAMP)  ## the tests marked engine (pytest -m engine) on KG_ENGINE=sparql against a real Oxigraph server
+	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q -m engine
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
 	$(BIN)/python -m tests.w3c_suite.report

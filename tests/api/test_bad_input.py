@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.api import Api
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 
 @pytest.mark.parametrize(
     "path",

@@ -30,6 +30,8 @@ from calcinosis_kg.server.views.queries import make_queries_blueprint
 from calcinosis_kg.server.workers.pool import QueryPool
 from tests.support.api import JSON_RESULTS, comparable, reference
 
+pytestmark = pytest.mark.engine
+
 QUERIES = {
     "long-labels": """#+ summary: Entities with long labels
 #+ params:

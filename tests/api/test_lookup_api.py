@@ -18,6 +18,8 @@ from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, CodeSystems, bior
 from calcinosis_kg.ontology import CC, CCO, SSSOM
 from calcinosis_kg.server.resources.labels import MATCH_KINDS, LabelIndex
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 
 def lookup(client: FlaskClient, q: str, limit: int | None = None) -> list[dict[str, Any]]:
     params: dict[str, str | int] = {"q": q} if limit is None else {"q": q, "limit": limit}

@@ -17,6 +17,8 @@ from calcinosis_kg.queries.catalog import CannedQuery
 from calcinosis_kg.server.views.openapi.parts import INITIALIZER, SWAGGER_UI_ASSETS
 from calcinosis_kg.server.views.openapi.resource_paths import DUMP_FILES
 
+pytestmark = pytest.mark.engine
+
 CONTRACT_PATHS = {
     "/",
     "/query",

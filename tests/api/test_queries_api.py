@@ -18,6 +18,8 @@ from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery
 from tests.support.api import JSON_RESULTS, comparable, reference, results
 
+pytestmark = pytest.mark.engine
+
 NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
+import pytest
 import schemathesis
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
@@ -21,6 +22,8 @@ from schemathesis.config import SchemathesisConfig
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.views.openapi.document import openapi_document
 from tests.support.api import Api
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 MAX_EXAMPLES = 25
 """Generated requests per operation and phase: about a minute for the whole document on two cores."""

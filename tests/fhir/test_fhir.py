@@ -11,6 +11,8 @@ from fhirpy import SyncFHIRClient
 
 from tests.fhir.tx_runner import expected_failures, load, run, surprises
 
+pytestmark = pytest.mark.live
+
 CS = "https://w3id.org/calcinosis-kg/id"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"

@@ -21,9 +21,12 @@ from bench.cluster import CACHE_STATUS, FAIL_TIMEOUT_S, cache_statuses, kill_gro
 from bench.servers import Server, Supervisor, ours_spec, wait_for
 from tests.support.live_server import SAMPLE_TTL
 
-pytestmark = pytest.mark.skipif(
-    nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"
+    ),
+]
 
 CLIENTS = 6
 """Client threads; each has at most one request in flight, so at most this many are in flight on a killed replica."""

@@ -19,6 +19,8 @@ from calcinosis_kg.server.engines.oxigraph import QUERY_PREFIXES
 from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer
 from tests.support.probes import Listener
 
+pytestmark = pytest.mark.live
+
 JSON = {"Accept": "application/sparql-results+json"}
 DIRECT = {"Content-Type": "application/sparql-query"}
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 import requests
 from flask.testing import FlaskClient
 
 from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def test_health(server: LiveServer, client: FlaskClient) -> None:

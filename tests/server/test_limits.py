@@ -7,10 +7,13 @@ import re
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.support import MARGIN, MAX_ROWS, QUERY_TIMEOUT, RUNAWAY, SIMPLE
 from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def ask_true(server: LiveServer) -> None:

@@ -13,6 +13,8 @@ from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 from calcinosis_kg.server.http.formats import Family, choose_format
 from tests.support.live_server import LiveServer
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 RESULTS, GRAPH = Family.RESULTS, Family.GRAPH
 
 

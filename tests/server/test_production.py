@@ -20,6 +20,8 @@ from rdflib import Graph
 from tests.support import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
 from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 
+pytestmark = pytest.mark.live
+
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

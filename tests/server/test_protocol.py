@@ -11,6 +11,8 @@ import requests
 from tests.support import MAX_BODY
 from tests.support.live_server import LiveServer
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 CC = "https://w3id.org/calcinosis-kg/id/"
 BIBLIOGRAPHY = "https://example.org/graph/bibliography"
 MAPPINGS = "https://example.org/graph/mappings"

@@ -21,7 +21,11 @@ from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free
 from tests.support.probes import Listener
 from tests.support.store_server import StoreServer, oxigraph_binary, oxigraph_store
 
-pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.live,
+    pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed"),
+]
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 _unique = itertools.count()

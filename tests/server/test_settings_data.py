@@ -14,6 +14,8 @@ from calcinosis_kg.server.resources.data import DataLoadError, load_store, summa
 from calcinosis_kg.server.settings import Settings, SettingsError
 from tests.support.live_server import SAMPLE_TTL, free_port, server_command, server_env
 
+pytestmark = pytest.mark.live
+
 S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
 GRAPH = URIRef("http://example.org/graph")
 

@@ -35,6 +35,8 @@ from rdflib.term import Node
 
 from tests.support.live_server import LiveServer, live_server
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 W3C = Path(__file__).resolve().parents[1] / "w3c"
 PROTOCOL_MANIFEST = W3C / "protocol" / "manifest.ttl"
 SD_MANIFEST = W3C / "service-description" / "manifest.ttl"

@@ -17,6 +17,8 @@ from tests.w3c_suite.manifest import W3CTest, all_tests
 from tests.w3c_suite.report import ENGINE, SuiteRun, run_suite, summary, write_report
 from tests.w3c_suite.runner import expected_failures
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
+
 TESTS = all_tests()
 EXPECTED = expected_failures()
 

@@ -23,6 +23,8 @@ import requests
 from tests.support import RUNAWAY
 from tests.support.live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server, server_command, server_env
 
+pytestmark = pytest.mark.live
+
 DOUBLINGS = 26
 MEMORY_HOG = (
     "SELECT (STRLEN(?x26) AS ?n) WHERE { BIND('aaaaaaaaaaaaaaaa' AS ?x0) "

@@ -22,10 +22,13 @@ CATALOG = load_catalog()
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMEDRIVER.exists() and not os.environ.get("CI"),
-    reason=f"{CHROMEDRIVER} is missing (apt-get install chromium chromium-driver); CI installs it and never skips",
-)
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        not CHROMEDRIVER.exists() and not os.environ.get("CI"),
+        reason=f"{CHROMEDRIVER} is missing (apt-get install chromium chromium-driver); CI installs it and never skips",
+    ),
+]
 
 if CHROMEDRIVER.exists() or os.environ.get("CI"):
     from selenium import webdriver

@@ -10,6 +10,8 @@ import requests
 
 from tests.support.web import BROWSER_ACCEPT, LiveServer
 
+pytestmark = pytest.mark.live
+
 URLS = [
     ("/", None),
     ("/id/acne", "text/turtle"),

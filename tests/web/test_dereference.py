@@ -26,6 +26,8 @@ from tests.support.web import (
     server_path,
 )
 
+pytestmark = pytest.mark.live
+
 CC = BASE + "id/"
 CCO = BASE + "ontology/"
 ONTOLOGY = URIRef(BASE + "ontology")

@@ -17,6 +17,8 @@ import requests
 
 from tests.support.web import PRODUCTION, LiveServer, live_server
 
+pytestmark = pytest.mark.live
+
 LIMIT = 0.5
 MARGIN = 2.0
 """Seconds a stopped request may take beyond the limit (worker replacement, a busy CI machine)."""

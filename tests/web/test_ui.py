@@ -16,6 +16,8 @@ from calcinosis_kg.server.views.pages import assets
 from calcinosis_kg.server.views.ui import prefilled
 from tests.support.web import BROWSER_ACCEPT, LiveServer
 
+pytestmark = pytest.mark.live
+
 CATALOG = load_catalog()
 
 

@@ -12,6 +12,8 @@ from rdflib.namespace import DCTERMS, OWL, RDF, VOID
 from calcinosis_kg.ontology import ONTOLOGY_IRI, load_ontology
 from tests.support.web import RDF_ACCEPT, URI_SPACE, LiveServer, instances, isomorphic, parse
 
+pytestmark = pytest.mark.live
+
 DUMPS = {
     "calcinosis-kg.ttl": ("text/turtle", "turtle"),
     "calcinosis-kg.nt": ("application/n-triples", "nt"),
