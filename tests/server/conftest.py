@@ -1,4 +1,7 @@
-"""Fixtures of the endpoint tests: a live server on a loopback port, and the app in-process."""
+"""Fixtures of the endpoint tests: the sample data served by a live server on a loopback port, and in-process.
+
+``app`` and ``client`` override those of ``tests/conftest.py`` (the built graph) with the sample data.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from rdflib import Dataset, Graph
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
 from tests.support import SERVER_SETTINGS, AppFactory
+from tests.support.apps import app_serving
 from tests.support.live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
 from tests.support.probes import Listener
 
@@ -58,15 +62,16 @@ def app_factory() -> Iterator[AppFactory]:
         query_pool(app).close()
 
 
-@pytest.fixture
-def app(app_factory: AppFactory) -> Flask:
-    """flaskr-style: an in-process app on the sample data (its queries run in forked query workers)."""
-    return app_factory()
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app in-process on the sample data, with the limits of :func:`server` (and on the engine under test)."""
+    with app_serving(tmp_path_factory.mktemp("sample-app"), [SAMPLE_TTL, SOURCES_TRIG], SERVER_SETTINGS) as app:
+        yield app
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """flaskr-style: a test client of ``app``."""
+    """The Flask test client of :func:`app`."""
     return app.test_client()
 
 
