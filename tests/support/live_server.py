@@ -59,6 +59,20 @@ def server_env(data: Sequence[Path], settings: Mapping[str, str]) -> dict[str, s
     return env
 
 
+def refused_start(
+    port: int, data: Sequence[Path], settings: Mapping[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a server that must refuse to start (bad settings, a port in use) to its exit, output captured."""
+    return subprocess.run(
+        server_command(port, *extra),
+        env=server_env(data, settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @contextmanager
 def live_server(
     log_dir: Path, data: Sequence[Path], settings: Mapping[str, str] | None = None, *extra_args: str

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,26 +68,29 @@ def chromium(javascript: bool, profile: str) -> WebDriver:
     return driver
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    """Headless Chromium with JavaScript, closed after the module's tests."""
+@contextmanager
+def running_chromium(javascript: bool) -> Iterator[WebDriver]:
+    """:func:`chromium` on a fresh profile, quit after the block."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        driver = chromium(True, profile)
+        driver = chromium(javascript, profile)
         try:
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """Headless Chromium with JavaScript, closed after the module's tests."""
+    with running_chromium(True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
 def plain_browser() -> Iterator[WebDriver]:
     """Headless Chromium with JavaScript disabled: every page must work in it."""
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        driver = chromium(False, profile)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with running_chromium(False) as driver:
+        yield driver
 
 
 def requested_urls(driver: WebDriver) -> list[str]:
