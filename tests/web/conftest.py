@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -43,10 +42,3 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 @pytest.fixture
 def hostile_client(hostile_app: Flask) -> FlaskClient:
     return hostile_app.test_client()
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    """One HTTP session for the whole run (keeps connections open between requests)."""
-    with requests.Session() as session:
-        yield session
