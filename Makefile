@@ -71,12 +71,8 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-SPARQL_SUITES ?= tests/server/test_remote_store.py tests/server/test_protocol.py tests/server/test_negotiation.py \
-                 tests/server/test_w3c_protocol.py tests/server/test_w3c_query.py
-
-test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a real Oxigraph server (SPARQL_SUITES, then tests/api)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
+test-sparql: $(STAMP)  ## the tests marked engine (pytest -m engine) on KG_ENGINE=sparql against a real Oxigraph server
+	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q -m engine
 
 VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.py tests/server/test_w3c_protocol.py \
                    tests/server/test_describe.py tests/server/test_service_description.py tests/server/test_cache.py \
@@ -85,19 +81,14 @@ VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.p
 test-virtuoso: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a throw-away Virtuoso (apt-get installs it if missing)
 	bash deploy/install-virtuoso.sh
 	KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q tests/server/test_remote_store.py
-	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q $(VIRTUOSO_SUITES)
-	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q tests/api
+	KG_TEST_ENGINE=sparql KG_TEST_STORE=virtuoso $(BIN)/python -m pytest -q $(VIRTUOSO_SUITES) tests/api
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
-	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
+	$(BIN)/python -m tests.w3c_suite.report
 
-tx-tests: $(STAMP)  ## run HL7's FHIR terminology test cases (tests/fhir/tx) through a live server; print each suite's count
+tx-tests: build  ## run HL7's FHIR terminology test cases (tests/fhir/tx) through a live server; print each suite's count
 	$(BIN)/python -m pytest tests/fhir -q -k tx_suite
-	PYTHONPATH=tests/fhir:tests/server $(BIN)/python -c "import sys, tempfile, pathlib, tx_runner, conftest; \
-	from live_server import PRODUCTION, live_server; \
-	d = pathlib.Path(tempfile.mkdtemp()); \
-	ctx = live_server(d, [conftest.BUILT], conftest.SERVER_SETTINGS, *PRODUCTION); s = ctx.__enter__(); \
-	code = tx_runner.main([s.url + '/fhir']); ctx.__exit__(None, None, None); sys.exit(code)"
+	$(BIN)/python -m tests.fhir.tx_runner build/calcinosis-kg.nt
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
@@ -120,7 +111,7 @@ bench-pages: $(STAMP) static  ## the UI pages' server-side render times and weig
 	$(BIN)/python -m bench.pages 2>/dev/null
 
 screenshots: build static  ## render the main pages in headless Chromium into docs/screenshots/
-	$(BIN)/python tests/web/screenshots.py docs/screenshots
+	$(BIN)/python -m tests.web.screenshots docs/screenshots
 
 clean:  ## remove build output (keeps the virtualenv and node_modules)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(NPM_DIR)

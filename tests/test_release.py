@@ -13,7 +13,6 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
 
 from calcinosis_kg.errors import CurationError
-from calcinosis_kg.graph.build import write_artifacts
 from calcinosis_kg.graph.obographs import obographs_document
 from calcinosis_kg.graph.release import (
     DIFF_JSON,
@@ -29,13 +28,6 @@ from calcinosis_kg.graph.release_diff import release_diff
 from calcinosis_kg.ontology import CC, CCO, ONTOLOGY_IRI
 
 ONTOLOGY = URIRef(ONTOLOGY_IRI)
-
-
-@pytest.fixture(scope="module")
-def build_dir(kg: Graph, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build")
-    write_artifacts(kg, out)
-    return out
 
 
 # ------------------------------------------------------------------------------------------ the release's identity

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+pytestmark = pytest.mark.live
+
 REPO = Path(__file__).resolve().parent.parent
 QUERY = """PREFIX cc: <https://w3id.org/calcinosis-kg/id/>
 PREFIX cco: <https://w3id.org/calcinosis-kg/ontology/>

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rdflib import Graph
 
 from calcinosis_kg.errors import ValidationFailed
-from calcinosis_kg.graph.build import build_graph
 from calcinosis_kg.graph.validate import (
     check_consistency,
     check_determinism,
@@ -21,9 +21,12 @@ from calcinosis_kg.graph.validate import (
 BROKEN = Path(__file__).resolve().parent / "fixtures" / "broken"
 
 
-def with_fixture(name: str) -> Graph:
-    """The real merged graph plus one deliberately broken Turtle fixture."""
-    graph = build_graph()
+def with_fixture(kg: Graph, name: str) -> Graph:
+    """A copy of the real merged graph (``kg``, built once per run) plus one deliberately broken Turtle fixture."""
+    graph = Graph()
+    for prefix, namespace in kg.namespaces():
+        graph.bind(prefix, namespace, override=True, replace=True)
+    graph += kg
     graph.parse(BROKEN / name, format="turtle")
     return graph
 
@@ -57,37 +60,69 @@ def test_every_violation_query_says_what_it_guards() -> None:
 # -- each check fails on a broken fixture, naming the entity and the rule -------------------------------
 
 
-def test_shacl_rejects_entity_without_label() -> None:
+BROKEN_GRAPHS = [
+    pytest.param(
+        check_shacl,
+        "shacl-missing-label.ttl",
+        ["cc:broken-site skos:prefLabel: needs exactly one English skos:prefLabel"],
+        id="shacl-rejects-entity-without-label",
+    ),
+    pytest.param(
+        check_shacl,
+        "shacl-range.ttl",
+        ["cc:calcinosis-cutis cco:hasCause: values of cco:hasCause must be cco:Cause"],
+        id="shacl-rejects-relation-outside-its-range",
+    ),
+    pytest.param(
+        check_violation_queries,
+        "unsourced-relation.ttl",
+        ["relation-without-source-violation: cc:calcinosis-cutis, cco:treatedBy, cc:sucralfate", "1 problem(s)"],
+        id="violation-query-finds-unsourced-relation",
+    ),
+    pytest.param(
+        check_consistency,
+        "inconsistent.ttl",
+        ["OWL consistency (HermiT) failed", "inconsistent"],
+        id="reasoner-finds-inconsistency",
+    ),
+    pytest.param(
+        check_consistency,
+        "unsatisfiable.ttl",
+        ["cco:SiteThatIsATreatment is unsatisfiable"],
+        id="reasoner-reports-unsatisfiable-class",
+    ),
+    pytest.param(
+        check_violation_queries,
+        "misattributed-evidence.ttl",
+        [
+            'misattributed-evidence-violation: cc:calcinosis-cutis, cco:treatedBy, cc:prednisone, "author statement '
+            "cites https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which does not describe "
+            'https://w3id.org/calcinosis-kg/id/calcinosis-cutis"',
+            'cc:skin-biopsy, cco:measures, cc:calcium, "a curator inference is tagged as an author statement"',
+        ],
+        id="violation-query-finds-misattributed-evidence",
+    ),
+    pytest.param(
+        check_shacl,
+        "shacl-evidence.ttl",
+        [
+            "obo:RO_0002558: owl:Axiom needs exactly one evidence class",
+            "a curator inference (ECO:0000305) or a disputed claim needs an editorial note",
+        ],
+        id="shacl-rejects-unknown-evidence-and-unexplained-inference",
+    ),
+]
+"""Each check, a fixture that breaks it, and what its message must say."""
+
+
+@pytest.mark.parametrize(("check", "fixture", "messages"), BROKEN_GRAPHS)
+def test_a_check_fails_on_its_broken_fixture_saying_why(
+    kg: Graph, check: Callable[[Graph], object], fixture: str, messages: list[str]
+) -> None:
     with pytest.raises(ValidationFailed) as failure:
-        check_shacl(with_fixture("shacl-missing-label.ttl"))
-    assert "cc:broken-site skos:prefLabel: needs exactly one English skos:prefLabel" in str(failure.value)
-
-
-def test_shacl_rejects_relation_outside_its_range() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_shacl(with_fixture("shacl-range.ttl"))
-    assert "cc:calcinosis-cutis cco:hasCause: values of cco:hasCause must be cco:Cause" in str(failure.value)
-
-
-def test_violation_query_finds_unsourced_relation() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_violation_queries(with_fixture("unsourced-relation.ttl"))
-    message = str(failure.value)
-    assert "relation-without-source-violation: cc:calcinosis-cutis, cco:treatedBy, cc:sucralfate" in message
-    assert "1 problem(s)" in message
-
-
-def test_reasoner_finds_inconsistency() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_consistency(with_fixture("inconsistent.ttl"))
-    assert "OWL consistency (HermiT) failed" in str(failure.value)
-    assert "inconsistent" in str(failure.value)
-
-
-def test_reasoner_reports_unsatisfiable_class() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_consistency(with_fixture("unsatisfiable.ttl"))
-    assert "cco:SiteThatIsATreatment is unsatisfiable" in str(failure.value)
+        check(with_fixture(kg, fixture))
+    for message in messages:
+        assert message in str(failure.value)
 
 
 def test_determinism_check_catches_a_nondeterministic_build() -> None:
@@ -96,24 +131,3 @@ def test_determinism_check_catches_a_nondeterministic_build() -> None:
         check_determinism(lambda out, seed: [sys.executable, script, str(out)])
     assert "determinism failed" in str(failure.value)
     assert "calcinosis-kg.nt differs between two builds: line" in str(failure.value)
-
-
-def test_violation_query_finds_misattributed_evidence() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_violation_queries(with_fixture("misattributed-evidence.ttl"))
-    message = str(failure.value)
-    assert (
-        'misattributed-evidence-violation: cc:calcinosis-cutis, cco:treatedBy, cc:prednisone, "author statement cites '
-        "https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which does not describe "
-        'https://w3id.org/calcinosis-kg/id/calcinosis-cutis"' in message
-    )
-    inference = 'cc:skin-biopsy, cco:measures, cc:calcium, "a curator inference is tagged as an author statement"'
-    assert inference in message
-
-
-def test_shacl_rejects_unknown_evidence_and_unexplained_inference() -> None:
-    with pytest.raises(ValidationFailed) as failure:
-        check_shacl(with_fixture("shacl-evidence.ttl"))
-    message = str(failure.value)
-    assert "obo:RO_0002558: owl:Axiom needs exactly one evidence class" in message
-    assert "a curator inference (ECO:0000305) or a disputed claim needs an editorial note" in message

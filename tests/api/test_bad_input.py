@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import Api
+
+from tests.support.api import Api
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import JSON_RESULTS, comparable, reference
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
@@ -29,6 +28,9 @@ from calcinosis_kg.server.resources.data import load_store
 from calcinosis_kg.server.views.openapi.document import make_openapi_blueprint
 from calcinosis_kg.server.views.queries import make_queries_blueprint
 from calcinosis_kg.server.workers.pool import QueryPool
+from tests.support.api import JSON_RESULTS, comparable, reference
+
+pytestmark = pytest.mark.engine
 
 QUERIES = {
     "long-labels": """#+ summary: Entities with long labels
@@ -78,9 +80,9 @@ def test_catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CannedQu
 
 
 @pytest.fixture(scope="module")
-def client(built_graph: Path, test_catalog: dict[str, CannedQuery]) -> Iterator[FlaskClient]:
+def client(built_nt: Path, test_catalog: dict[str, CannedQuery]) -> Iterator[FlaskClient]:
     """The canned-query and OpenAPI blueprints on ``test_catalog``, with one query worker on the built graph."""
-    engine = OxigraphEngine(load_store([built_graph]), max_rows=10_000, union_default_graph=False)
+    engine = OxigraphEngine(load_store([built_nt]), max_rows=10_000, union_default_graph=False)
     pool = QueryPool(engine, size=1, timeout=20)
     app = Flask(__name__)
     register_error_handlers(app)
@@ -91,13 +93,13 @@ def client(built_graph: Path, test_catalog: dict[str, CannedQuery]) -> Iterator[
 
 
 def test_an_integer_parameter_is_bound_as_an_integer(
-    client: FlaskClient, graph: Graph, test_catalog: dict[str, CannedQuery]
+    client: FlaskClient, built_graph: Graph, test_catalog: dict[str, CannedQuery]
 ) -> None:
     for values in ({}, {"length": "60"}, {"length": " +25 "}):
         response = client.get("/queries/long-labels", query_string=values)
         assert response.status_code == 200
         served = response.get_json()
-        expected = reference(test_catalog["long-labels"], graph, values)
+        expected = reference(test_catalog["long-labels"], built_graph, values)
         assert served["results"]["bindings"] == expected["results"]["bindings"]
         assert served["results"]["bindings"]
     bound = test_catalog["long-labels"].params[0].bind("60")
@@ -156,7 +158,7 @@ def test_a_required_parameter_without_a_value_is_refused(client: FlaskClient) ->
 )
 def test_a_construct_query_answers_in_every_rdf_format(
     client: FlaskClient,
-    graph: Graph,
+    built_graph: Graph,
     test_catalog: dict[str, CannedQuery],
     fmt: str,
     media_type: str,
@@ -166,7 +168,7 @@ def test_a_construct_query_answers_in_every_rdf_format(
     assert response.status_code == 200
     assert response.mimetype == media_type
     served = Graph().parse(data=response.get_data(), format=rdflib_format)
-    expected = test_catalog["members"].run(graph, {"class": "cco:ClinicalVariant"}).graph
+    expected = test_catalog["members"].run(built_graph, {"class": "cco:ClinicalVariant"}).graph
     assert expected is not None
     assert len(served) > 0
     assert isomorphic(served, expected)
@@ -191,11 +193,11 @@ def test_a_describe_query_describes_the_bound_iri(client: FlaskClient) -> None:
 
 
 def test_the_results_match_rdflib_for_the_test_catalog(
-    client: FlaskClient, graph: Graph, test_catalog: dict[str, CannedQuery]
+    client: FlaskClient, built_graph: Graph, test_catalog: dict[str, CannedQuery]
 ) -> None:
     served = client.get("/queries/echo?text=abc").get_json()
     assert client.get("/queries/echo?text=abc").content_type == JSON_RESULTS
-    assert comparable(served) == comparable(reference(test_catalog["echo"], graph, {"text": "abc"}))
+    assert comparable(served) == comparable(reference(test_catalog["echo"], built_graph, {"text": "abc"}))
 
 
 def test_the_openapi_document_types_each_parameter(client: FlaskClient) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Api
+from flask.testing import FlaskClient
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
@@ -18,13 +18,15 @@ from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE, CodeSystems, bior
 from calcinosis_kg.ontology import CC, CCO, SSSOM
 from calcinosis_kg.server.resources.labels import MATCH_KINDS, LabelIndex
 
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
-def lookup(api: Api, q: str, limit: int | None = None) -> list[dict[str, Any]]:
+
+def lookup(client: FlaskClient, q: str, limit: int | None = None) -> list[dict[str, Any]]:
     params: dict[str, str | int] = {"q": q} if limit is None else {"q": q, "limit": limit}
-    response = api.get("/lookup", params=params)
+    response = client.get("/lookup", query_string=params)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
-    hits: list[dict[str, Any]] = response.json()
+    hits: list[dict[str, Any]] = response.get_json()
     return hits
 
 
@@ -33,8 +35,8 @@ def in_rank_order(hits: list[dict[str, Any]]) -> bool:
     return ranks == sorted(ranks)
 
 
-def test_an_exact_label_comes_first(api: Api) -> None:
-    hits = lookup(api, "calcinosis cutis")
+def test_an_exact_label_comes_first(client: FlaskClient) -> None:
+    hits = lookup(client, "calcinosis cutis")
     assert hits[0] == {
         "iri": str(CC["calcinosis-cutis"]),
         "label": "calcinosis cutis",
@@ -47,16 +49,16 @@ def test_an_exact_label_comes_first(api: Api) -> None:
     assert len({hit["iri"] for hit in hits}) == len(hits)
 
 
-def test_a_synonym_finds_its_entity(api: Api) -> None:
-    (first, *_) = lookup(api, "lupus")
+def test_a_synonym_finds_its_entity(client: FlaskClient) -> None:
+    (first, *_) = lookup(client, "lupus")
     assert first["iri"] == str(CC["systemic-lupus-erythematosus"])
     assert first["label"] == "systemic lupus erythematosus"
     assert (first["matched"], first["match"]) == ("lupus", "exact-synonym")
     assert first["type"] == {"iri": str(CCO.AutoimmuneDisease), "label": "autoimmune disease"}
 
 
-def test_a_prefix_finds_several_entities_ranked(api: Api, graph: Graph) -> None:
-    hits = lookup(api, "calcin", limit=50)
+def test_a_prefix_finds_several_entities_ranked(client: FlaskClient, built_graph: Graph) -> None:
+    hits = lookup(client, "calcin", limit=50)
     assert in_rank_order(hits)
     prefixed = [hit for hit in hits if hit["match"] == "label-prefix"]
     assert len(prefixed) >= 3
@@ -64,7 +66,7 @@ def test_a_prefix_finds_several_entities_ranked(api: Api, graph: Graph) -> None:
     assert hits[: len(prefixed)] == prefixed
     expected = {
         str(s)
-        for s, o in graph.subject_objects(SKOS.prefLabel)
+        for s, o in built_graph.subject_objects(SKOS.prefLabel)
         if str(s).startswith(CC) and str(o).casefold().startswith("calcin")
     }
     assert {hit["iri"] for hit in prefixed} == expected
@@ -72,60 +74,60 @@ def test_a_prefix_finds_several_entities_ranked(api: Api, graph: Graph) -> None:
     assert str(CC["dystrophic-calcinosis-cutis"]) in later
 
 
-def test_lookup_is_case_insensitive(api: Api) -> None:
-    expected = lookup(api, "lupus")
-    assert lookup(api, "LUPUS") == expected
-    assert lookup(api, "  Lupus ") == expected
-    assert lookup(api, "Calcinosis  CUTIS")[0]["iri"] == str(CC["calcinosis-cutis"])
+def test_lookup_is_case_insensitive(client: FlaskClient) -> None:
+    expected = lookup(client, "lupus")
+    assert lookup(client, "LUPUS") == expected
+    assert lookup(client, "  Lupus ") == expected
+    assert lookup(client, "Calcinosis  CUTIS")[0]["iri"] == str(CC["calcinosis-cutis"])
 
 
-def test_a_code_finds_the_entities_mapped_to_it(api: Api, graph: Graph) -> None:
+def test_a_code_finds_the_entities_mapped_to_it(client: FlaskClient, built_graph: Graph) -> None:
     axiom = next(
         a
-        for a in graph.subjects(OWL.annotatedSource, CC["systemic-lupus-erythematosus"])
-        if str(graph.value(a, SSSOM.object_id)).startswith("SCTID:")
+        for a in built_graph.subjects(OWL.annotatedSource, CC["systemic-lupus-erythematosus"])
+        if str(built_graph.value(a, SSSOM.object_id)).startswith("SCTID:")
     )
-    curie = str(graph.value(axiom, SSSOM.object_id))
-    code_iri = graph.value(axiom, OWL.annotatedTarget)
+    curie = str(built_graph.value(axiom, SSSOM.object_id))
+    code_iri = built_graph.value(axiom, OWL.annotatedTarget)
     for form in (curie, curie.lower(), curie.split(":")[1], str(code_iri)):
-        (first, *_) = lookup(api, form)
+        (first, *_) = lookup(client, form)
         assert first["iri"] == str(CC["systemic-lupus-erythematosus"]), form
         assert (first["match"], first["matched"]) == ("code", curie)
 
 
-def test_a_code_shared_by_several_entities_finds_them_all(api: Api, graph: Graph) -> None:
+def test_a_code_shared_by_several_entities_finds_them_all(client: FlaskClient, built_graph: Graph) -> None:
     target = URIRef("https://www.icd10data.com/search?s=L94.2")
-    mapped = {str(s) for s, _, o in graph.triples((None, None, target)) if str(s).startswith(CC)}
-    hits = lookup(api, "ICD10CM:L94.2", limit=100)
+    mapped = {str(s) for s, _, o in built_graph.triples((None, None, target)) if str(s).startswith(CC)}
+    hits = lookup(client, "ICD10CM:L94.2", limit=100)
     assert {hit["iri"] for hit in hits if hit["match"] == "code"} == mapped
     assert len(mapped) > 1
 
 
-def test_a_code_systems_term_is_matched(api: Api, graph: Graph) -> None:
+def test_a_code_systems_term_is_matched(client: FlaskClient, built_graph: Graph) -> None:
     """A term of a code system finds the entity mapped to the code, unless its own texts match better."""
     checked = 0
-    for axiom, term in sorted(graph.subject_objects(SSSOM.object_label)):
-        entity = graph.value(axiom, OWL.annotatedSource)
-        own = [str(o).casefold() for p in (SKOS.prefLabel, SKOS.altLabel) for o in graph.objects(entity, p)]
+    for axiom, term in sorted(built_graph.subject_objects(SSSOM.object_label)):
+        entity = built_graph.value(axiom, OWL.annotatedSource)
+        own = [str(o).casefold() for p in (SKOS.prefLabel, SKOS.altLabel) for o in built_graph.objects(entity, p)]
         if any(text.startswith(str(term).casefold()) for text in own):
             continue
-        hits = {hit["iri"]: hit for hit in lookup(api, str(term), limit=100)}
+        hits = {hit["iri"]: hit for hit in lookup(client, str(term), limit=100)}
         assert hits[str(entity)]["match"] == "exact-code-label", term
         assert hits[str(entity)]["matched"].casefold() == str(term).casefold()
         checked += 1
     assert checked > 20
 
 
-def test_the_limit_is_applied(api: Api) -> None:
-    assert len(lookup(api, "a", limit=1)) == 1
-    assert len(lookup(api, "a")) == 10
-    assert len(lookup(api, "a", limit=100)) == 100
-    assert lookup(api, "a", limit=5) == lookup(api, "a", limit=100)[:5]
+def test_the_limit_is_applied(client: FlaskClient) -> None:
+    assert len(lookup(client, "a", limit=1)) == 1
+    assert len(lookup(client, "a")) == 10
+    assert len(lookup(client, "a", limit=100)) == 100
+    assert lookup(client, "a", limit=5) == lookup(client, "a", limit=100)[:5]
 
 
-def test_nothing_found_is_an_empty_list(api: Api) -> None:
-    assert lookup(api, "zzzz-not-a-term") == []
-    assert lookup(api, "SCTID:404684003") == []
+def test_nothing_found_is_an_empty_list(client: FlaskClient) -> None:
+    assert lookup(client, "zzzz-not-a-term") == []
+    assert lookup(client, "SCTID:404684003") == []
 
 
 @pytest.mark.parametrize(
@@ -145,8 +147,8 @@ def test_nothing_found_is_an_empty_list(api: Api) -> None:
         ("?q=" + "a" * 201, "longer than 200 characters"),
     ],
 )
-def test_bad_lookups_are_refused(api: Api, query: str, message: str) -> None:
-    response = api.get("/lookup" + query)
+def test_bad_lookups_are_refused(client: FlaskClient, query: str, message: str) -> None:
+    response = client.get("/lookup" + query)
     assert response.status_code == 400
     assert message in response.text
 
@@ -227,8 +229,8 @@ def test_the_type_is_the_most_specific_class() -> None:
     assert milestone.label == "entity"
 
 
-def test_ties_are_broken_by_label(api: Api) -> None:
-    hits = lookup(api, "c", limit=100)
+def test_ties_are_broken_by_label(client: FlaskClient) -> None:
+    hits = lookup(client, "c", limit=100)
     for kind in {hit["match"] for hit in hits}:
         labels = [hit["label"].casefold() for hit in hits if hit["match"] == kind]
         assert labels == sorted(labels), kind
@@ -253,7 +255,7 @@ print(json.dumps({"imported": imported, "started": started, "after": after, "fou
 MONDO_IRI = "http://purl.obolibrary.org/obo/MONDO_0002123"
 
 
-def _start_and_look_up(built_graph: Path, build_dir: Path) -> tuple[dict[str, Any], list[str]]:
+def _start_and_look_up(built_nt: Path, build_dir: Path) -> tuple[dict[str, Any], list[str]]:
     """Create the app in a fresh process with ``KG_BUILD_DIR=build_dir`` and look up an OBO PURL of a code.
 
     Returns (whether the Bioregistry was imported by the import, by create_app and by the first lookup, which
@@ -261,7 +263,7 @@ def _start_and_look_up(built_graph: Path, build_dir: Path) -> tuple[dict[str, An
     """
     env = {**os.environ, "KG_BUILD_DIR": str(build_dir)}
     done = subprocess.run(
-        [sys.executable, "-c", _START_AND_LOOK_UP, str(built_graph), MONDO_IRI],
+        [sys.executable, "-c", _START_AND_LOOK_UP, str(built_nt), MONDO_IRI],
         env=env,
         capture_output=True,
         text=True,
@@ -277,19 +279,21 @@ def _mapped_to(graph: Graph, iri: str) -> list[str]:
     return sorted(str(s) for s, _, o in graph.triples((None, None, URIRef(iri))) if str(s).startswith(CC))
 
 
-def test_the_server_reads_codes_with_the_built_table_without_the_bioregistry(built_graph: Path, graph: Graph) -> None:
-    assert CodeSystems.load(built_graph.parent / CODE_SYSTEMS_FILE) == bioregistry_code_systems()
-    result, log = _start_and_look_up(built_graph, built_graph.parent)
-    assert result == {"imported": False, "started": False, "after": False, "found": _mapped_to(graph, MONDO_IRI)}
+def test_the_server_reads_codes_with_the_built_table_without_the_bioregistry(
+    built_nt: Path, built_graph: Graph
+) -> None:
+    assert CodeSystems.load(built_nt.parent / CODE_SYSTEMS_FILE) == bioregistry_code_systems()
+    result, log = _start_and_look_up(built_nt, built_nt.parent)
+    assert result == {"imported": False, "started": False, "after": False, "found": _mapped_to(built_graph, MONDO_IRI)}
     assert result["found"]
     assert log == []
 
 
 def test_without_a_built_table_the_server_computes_it_and_says_so(
-    built_graph: Path, graph: Graph, tmp_path: Path
+    built_nt: Path, built_graph: Graph, tmp_path: Path
 ) -> None:
-    result, log = _start_and_look_up(built_graph, tmp_path)
-    assert result == {"imported": False, "started": False, "after": True, "found": _mapped_to(graph, MONDO_IRI)}
+    result, log = _start_and_look_up(built_nt, tmp_path)
+    assert result == {"imported": False, "started": False, "after": True, "found": _mapped_to(built_graph, MONDO_IRI)}
     (line,) = log
     table = tmp_path / CODE_SYSTEMS_FILE
     assert line.startswith(f"calcinosis_kg.graph.codesystems INFO no code-systems table at {table} ")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Api
 from flask import Flask
+from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from calcinosis_kg.queries.catalog import CannedQuery
-from calcinosis_kg.server import create_app
-from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.views.openapi.document import INITIALIZER, SWAGGER_UI_ASSETS
 from calcinosis_kg.server.views.void import DUMP_FILES
+
+pytestmark = pytest.mark.engine
 
 CONTRACT_PATHS = {
     "/",
@@ -41,20 +40,12 @@ CONTRACT_PATHS = {
 
 
 @pytest.fixture(scope="module")
-def document(api: Api) -> dict[str, Any]:
-    response = api.get("/openapi.json")
+def document(app: Flask) -> dict[str, Any]:
+    response = app.test_client().get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
-    data: dict[str, Any] = response.json()
+    data: dict[str, Any] = response.get_json()
     return data
-
-
-@pytest.fixture(scope="module")
-def app(built_graph: Path) -> Iterator[Flask]:
-    """The app as create_app makes it (its routes are compared with the document)."""
-    made = create_app({"KG_DATA": [built_graph], "KG_QUERY_WORKERS": 1})
-    yield made
-    query_pool(made).close()
 
 
 def test_the_document_is_valid_openapi_3(document: dict[str, Any]) -> None:
@@ -178,7 +169,7 @@ def test_the_linked_data_routes_follow_the_contract(document: dict[str, Any]) ->
 
 
 def test_documented_operations_without_path_parameters_answer_as_documented(
-    document: dict[str, Any], api: Api, app: Flask
+    document: dict[str, Any], client: FlaskClient, app: Flask
 ) -> None:
     served = {rule.rule for rule in app.url_map.iter_rules()}
     for path, item in document["paths"].items():
@@ -190,7 +181,7 @@ def test_documented_operations_without_path_parameters_answer_as_documented(
             for p in operation.get("parameters", [])
             if "name" in p and p.get("required")
         }
-        response = api.get(path, params=params)
+        response = client.get(path, query_string=params)
         assert str(response.status_code) in operation["responses"], path
         if response.status_code == 200:
             documented = operation["responses"]["200"]["content"]
@@ -215,8 +206,8 @@ class _References(HTMLParser):
             self.inline_scripts += 1
 
 
-def test_the_api_page_uses_only_local_files(api: Api) -> None:
-    page = api.get("/api")
+def test_the_api_page_uses_only_local_files(client: FlaskClient) -> None:
+    page = client.get("/api")
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert not re.search(r"(https?:)?//", page.text), "the page names another site"
@@ -226,18 +217,18 @@ def test_the_api_page_uses_only_local_files(api: Api) -> None:
     assert sorted(parser.urls) == sorted(f"/api/{asset}" for asset in (*SWAGGER_UI_ASSETS, INITIALIZER))
     types = {}
     for url in parser.urls:
-        asset = api.get(url)
+        asset = client.get(url)
         assert asset.status_code == 200, url
-        assert len(asset.content) > 100, url
-        assert not re.search(r"(https?:)?//", asset.text) or url.endswith((".js", ".css", ".png")), url
+        assert len(asset.data) > 100, url
+        assert not re.search(rb"(https?:)?//", asset.data) or url.endswith((".js", ".css", ".png")), url
         types[url.rsplit("/", 1)[1]] = asset.headers["Content-Type"]
     assert types["swagger-ui.css"].startswith("text/css")
     assert types["swagger-ui-bundle.js"].startswith(("text/javascript", "application/javascript"))
     assert types["favicon-32x32.png"] == "image/png"
 
 
-def test_the_initializer_starts_swagger_ui_on_this_servers_document(api: Api) -> None:
-    script = api.get(f"/api/{INITIALIZER}")
+def test_the_initializer_starts_swagger_ui_on_this_servers_document(client: FlaskClient) -> None:
+    script = client.get(f"/api/{INITIALIZER}")
     assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert "SwaggerUIBundle(" in script.text
     assert '"url": "/openapi.json"' in script.text
@@ -245,19 +236,19 @@ def test_the_initializer_starts_swagger_ui_on_this_servers_document(api: Api) ->
     assert not re.search(r"https?://", script.text)
 
 
-def test_the_page_loads_the_swagger_ui_of_the_installed_package(api: Api) -> None:
-    bundle = api.get("/api/swagger-ui-bundle.js")
+def test_the_page_loads_the_swagger_ui_of_the_installed_package(client: FlaskClient) -> None:
+    bundle = client.get("/api/swagger-ui-bundle.js")
     assert bundle.status_code == 200
     installed = Path(str(importlib.resources.files("flask_swagger_ui"))) / "dist" / "swagger-ui-bundle.js"
-    assert bundle.content == installed.read_bytes()
-    css = api.get("/api/swagger-ui.css")
+    assert bundle.data == installed.read_bytes()
+    css = client.get("/api/swagger-ui.css")
     assert not re.search(r"url\((?!\"?data:)", css.text), "the stylesheet loads a file"
 
 
-def test_the_api_page_may_run_its_own_scripts(api: Api) -> None:
+def test_the_api_page_may_run_its_own_scripts(client: FlaskClient) -> None:
     policy = dict(
         (directive.split()[0], directive.split()[1:])
-        for directive in api.get("/api").headers.get("Content-Security-Policy", "").split(";")
+        for directive in client.get("/api").headers.get("Content-Security-Policy", "").split(";")
         if directive.strip()
     )
     assert "'self'" in policy.get("script-src", policy.get("default-src", ["'self'"]))
@@ -265,5 +256,5 @@ def test_the_api_page_may_run_its_own_scripts(api: Api) -> None:
 
 
 @pytest.mark.parametrize("asset", ["index.html", "../app.py", "swagger-ui.js", "oauth2-redirect.html"])
-def test_only_the_pages_assets_are_served(api: Api, asset: str) -> None:
-    assert api.get(f"/api/{asset}").status_code == 404
+def test_only_the_pages_assets_are_served(client: FlaskClient, asset: str) -> None:
+    assert client.get(f"/api/{asset}").status_code == 404

@@ -10,13 +10,16 @@ import io
 import re
 
 import pytest
-from api_helpers import JSON_RESULTS, Api, comparable, reference
+from flask.testing import FlaskClient
 from rdflib import Graph
-from store_server import on_virtuoso
 
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery
+from tests.support.api import JSON_RESULTS, comparable, reference, results
+from tests.support.store_server import on_virtuoso
+
+pytestmark = pytest.mark.engine
 
 NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 
@@ -42,11 +45,11 @@ def on_this_store(name: str) -> pytest.MarkDecorator:
 # --- the list ---------------------------------------------------------------------------------------------
 
 
-def test_queries_lists_every_rq_file_with_its_metadata(api: Api, catalog: dict[str, CannedQuery]) -> None:
-    response = api.get("/queries")
+def test_queries_lists_every_rq_file_with_its_metadata(client: FlaskClient, catalog: dict[str, CannedQuery]) -> None:
+    response = client.get("/queries")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
-    listed = {entry["name"]: entry for entry in response.json()["queries"]}
+    listed = {entry["name"]: entry for entry in response.get_json()["queries"]}
     assert sorted(listed) == NAMES == sorted(catalog)
     for name, query in catalog.items():
         entry = listed[name]
@@ -67,56 +70,60 @@ def test_queries_lists_every_rq_file_with_its_metadata(api: Api, catalog: dict[s
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=on_this_store(name)) for name in NAMES])
 def test_every_canned_query_with_its_defaults_answers_as_rdflib(
-    api: Api, graph: Graph, catalog: dict[str, CannedQuery], name: str
+    client: FlaskClient, built_graph: Graph, catalog: dict[str, CannedQuery], name: str
 ) -> None:
-    served = api.results(name)
-    expected = reference(catalog[name], graph)
+    served = results(client, name)
+    expected = reference(catalog[name], built_graph)
     assert comparable(served) == comparable(expected)
     if "ORDER BY" in catalog[name].sparql:  # then the rows come in the same order too
         assert served["results"]["bindings"] == expected["results"]["bindings"]
 
 
 @pytest.mark.xfail(on_virtuoso(), reason="Virtuoso: bibliography has no row, sources-of-assertion fails", strict=True)
-def test_most_canned_queries_have_answers(api: Api, catalog: dict[str, CannedQuery]) -> None:
+def test_most_canned_queries_have_answers(client: FlaskClient, catalog: dict[str, CannedQuery]) -> None:
     """Guards the comparison above against two empty answers passing for equal ones."""
-    empty = [name for name in NAMES if not api.results(name)["results"]["bindings"]]
+    empty = [name for name in NAMES if not results(client, name)["results"]["bindings"]]
     assert len(empty) <= 2, empty
 
 
-def test_a_non_default_parameter_is_bound(api: Api, graph: Graph, catalog: dict[str, CannedQuery]) -> None:
+def test_a_non_default_parameter_is_bound(
+    client: FlaskClient, built_graph: Graph, catalog: dict[str, CannedQuery]
+) -> None:
     subtype = str(CC["iatrogenic-calcinosis-cutis"])
-    served = api.results("causes-of-subtype", subtype=subtype)
-    expected = reference(catalog["causes-of-subtype"], graph, {"subtype": subtype})
+    served = results(client, "causes-of-subtype", subtype=subtype)
+    expected = reference(catalog["causes-of-subtype"], built_graph, {"subtype": subtype})
     assert comparable(served) == comparable(expected)
     assert served["results"]["bindings"]
-    assert comparable(served) != comparable(api.results("causes-of-subtype"))
+    assert comparable(served) != comparable(results(client, "causes-of-subtype"))
 
 
-def test_a_curie_parameter_is_expanded(api: Api, graph: Graph, catalog: dict[str, CannedQuery]) -> None:
-    served = api.results("causes-of-kind", kind="cco:Neoplasm")
+def test_a_curie_parameter_is_expanded(
+    client: FlaskClient, built_graph: Graph, catalog: dict[str, CannedQuery]
+) -> None:
+    served = results(client, "causes-of-kind", kind="cco:Neoplasm")
     assert served["results"]["bindings"]
-    assert comparable(served) == comparable(reference(catalog["causes-of-kind"], graph, {"kind": "cco:Neoplasm"}))
+    assert comparable(served) == comparable(reference(catalog["causes-of-kind"], built_graph, {"kind": "cco:Neoplasm"}))
 
 
-def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(api: Api, graph: Graph) -> None:
+def test_a_code_parameter_is_bound_as_the_codes_iri_in_any_spelling(client: FlaskClient, built_graph: Graph) -> None:
     curie = "SCTID:46742003"
-    mapped = {str(s) for s, _, o in graph.triples((None, None, parse_code(curie)[1])) if str(s).startswith(CC)}
+    mapped = {str(s) for s, _, o in built_graph.triples((None, None, parse_code(curie)[1])) if str(s).startswith(CC)}
     assert mapped
     answers = [
-        comparable(api.results("entity-for-code", code=form))
+        comparable(results(client, "entity-for-code", code=form))
         for form in (curie, "46742003", "snomed:46742003", "http://snomed.info/id/46742003", " SCTID:46742003 ")
     ]
     assert all(answer == answers[0] for answer in answers)
-    rows = api.results("entity-for-code", code=curie)["results"]["bindings"]
+    rows = results(client, "entity-for-code", code=curie)["results"]["bindings"]
     assert {row["entity"]["value"] for row in rows} == mapped
     assert {row["objectId"]["value"] for row in rows} == {curie}
 
 
-def test_every_mapped_code_of_the_graph_finds_its_entities(api: Api, graph: Graph) -> None:
-    curies = sorted({str(o) for o in graph.objects(None, SSSOM.object_id)})
+def test_every_mapped_code_of_the_graph_finds_its_entities(client: FlaskClient, built_graph: Graph) -> None:
+    curies = sorted({str(o) for o in built_graph.objects(None, SSSOM.object_id)})
     assert len(curies) > 50
     for curie in curies[::10]:
-        rows = api.results("entity-for-code", code=curie)["results"]["bindings"]
+        rows = results(client, "entity-for-code", code=curie)["results"]["bindings"]
         assert rows, curie
         assert {row["objectId"]["value"] for row in rows} == {curie}
 
@@ -144,29 +151,29 @@ def test_every_mapped_code_of_the_graph_finds_its_entities(api: Api, graph: Grap
     ],
 )
 def test_invalid_parameters_are_refused_naming_the_parameter(
-    api: Api, name: str, params: dict[str, str], message: str
+    client: FlaskClient, name: str, params: dict[str, str], message: str
 ) -> None:
-    response = api.get(f"/queries/{name}", params=params)
+    response = client.get(f"/queries/{name}", query_string=params)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert re.search(message, response.text), response.text
     assert "Traceback" not in response.text
 
 
-def test_a_repeated_parameter_is_refused(api: Api) -> None:
-    response = api.get("/queries/causes-of-kind?kind=cco:Neoplasm&kind=cco:Injury")
+def test_a_repeated_parameter_is_refused(client: FlaskClient) -> None:
+    response = client.get("/queries/causes-of-kind?kind=cco:Neoplasm&kind=cco:Injury")
     assert response.status_code == 400
     assert "Parameter 'kind' is given 2 times" in response.text
 
 
-def test_an_unknown_query_is_404(api: Api) -> None:
-    response = api.get("/queries/no-such-query")
+def test_an_unknown_query_is_404(client: FlaskClient) -> None:
+    response = client.get("/queries/no-such-query")
     assert response.status_code == 404
     assert "No canned query is named 'no-such-query'" in response.text
 
 
-def test_only_get_is_allowed(api: Api) -> None:
-    response = api.session.post(f"{api.url}/queries/subtypes", timeout=30)
+def test_only_get_is_allowed(client: FlaskClient) -> None:
+    response = client.post("/queries/subtypes")
     assert response.status_code == 405
 
 
@@ -186,8 +193,8 @@ INJECTIONS = [
     ("name", "param"), [("causes-of-subtype", "subtype"), ("causes-of-kind", "kind"), ("entity-for-code", "code")]
 )
 @pytest.mark.parametrize("payload", INJECTIONS)
-def test_sparql_in_a_typed_parameter_is_refused(api: Api, name: str, param: str, payload: str) -> None:
-    response = api.get(f"/queries/{name}", params={param: payload})
+def test_sparql_in_a_typed_parameter_is_refused(client: FlaskClient, name: str, param: str, payload: str) -> None:
+    response = client.get(f"/queries/{name}", query_string={param: payload})
     assert response.status_code == 400
     assert f"parameter '{param}'" in response.text
 
@@ -202,30 +209,30 @@ def test_sparql_in_a_typed_parameter_is_refused(api: Api, name: str, param: str,
     ],
 )
 def test_sparql_in_a_string_parameter_is_a_plain_literal(
-    api: Api, graph: Graph, catalog: dict[str, CannedQuery], payload: str
+    client: FlaskClient, built_graph: Graph, catalog: dict[str, CannedQuery], payload: str
 ) -> None:
     """Pasted into the query, each payload would match every label; bound as a literal it matches none."""
-    served = api.results("find-entity", text=payload)
+    served = results(client, "find-entity", text=payload)
     assert served["results"]["bindings"] == []
-    assert comparable(served) == comparable(reference(catalog["find-entity"], graph, {"text": payload}))
-    assert api.results("find-entity", text="lupus")["results"]["bindings"]
+    assert comparable(served) == comparable(reference(catalog["find-entity"], built_graph, {"text": payload}))
+    assert results(client, "find-entity", text="lupus")["results"]["bindings"]
 
 
 # --- formats --------------------------------------------------------------------------------------------
 
 
-def test_results_in_every_format(api: Api) -> None:
-    rows = api.results("subtypes")["results"]["bindings"]
-    variables = api.results("subtypes")["head"]["vars"]
-    xml = api.get("/queries/subtypes", params={"format": "xml"})
+def test_results_in_every_format(client: FlaskClient) -> None:
+    rows = results(client, "subtypes")["results"]["bindings"]
+    variables = results(client, "subtypes")["head"]["vars"]
+    xml = client.get("/queries/subtypes", query_string={"format": "xml"})
     assert xml.headers["Content-Type"] == "application/sparql-results+xml; charset=utf-8"
     assert xml.text.count("<result>") == len(rows)
-    table = api.get("/queries/subtypes", params={"format": "csv"})
+    table = client.get("/queries/subtypes", query_string={"format": "csv"})
     assert table.headers["Content-Type"] == "text/csv; charset=utf-8"
     parsed = list(csv.reader(io.StringIO(table.text)))
     assert parsed[0] == variables
     assert len(parsed) == len(rows) + 1
-    tsv = api.get("/queries/subtypes", params={"format": "tsv"})
+    tsv = client.get("/queries/subtypes", query_string={"format": "tsv"})
     assert tsv.headers["Content-Type"] == "text/tab-separated-values; charset=utf-8"
     assert tsv.text.splitlines()[0] == "\t".join(f"?{v}" for v in variables)
     assert len(tsv.text.splitlines()) == len(rows) + 1
@@ -242,15 +249,15 @@ def test_results_in_every_format(api: Api) -> None:
         ("text/turtle;q=1, text/csv;q=0.2", "text/csv; charset=utf-8"),
     ],
 )
-def test_accept_is_negotiated_with_q_values(api: Api, accept: str, content_type: str) -> None:
-    response = api.get("/queries/body-sites", headers={"Accept": accept})
+def test_accept_is_negotiated_with_q_values(client: FlaskClient, accept: str, content_type: str) -> None:
+    response = client.get("/queries/body-sites", headers={"Accept": accept})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == content_type
     assert response.headers["Vary"] == "Accept"
 
 
-def test_the_format_parameter_overrides_accept(api: Api) -> None:
-    response = api.get("/queries/body-sites", params={"format": "tsv"}, headers={"Accept": "text/csv"})
+def test_the_format_parameter_overrides_accept(client: FlaskClient) -> None:
+    response = client.get("/queries/body-sites", query_string={"format": "tsv"}, headers={"Accept": "text/csv"})
     assert response.headers["Content-Type"] == "text/tab-separated-values; charset=utf-8"
 
 
@@ -263,7 +270,9 @@ def test_the_format_parameter_overrides_accept(api: Api) -> None:
         ({"format": "no-such-format"}, {}, 400),
     ],
 )
-def test_no_acceptable_format(api: Api, params: dict[str, str], headers: dict[str, str], status: int) -> None:
-    response = api.get("/queries/subtypes", params=params, headers=headers)
+def test_no_acceptable_format(
+    client: FlaskClient, params: dict[str, str], headers: dict[str, str], status: int
+) -> None:
+    response = client.get("/queries/subtypes", query_string=params, headers=headers)
     assert response.status_code == status
     assert "Available: SPARQL JSON (application/sparql-results+json)" in response.text

@@ -14,14 +14,17 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
+import pytest
 import schemathesis
-from api_helpers import Api
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
-from store_server import on_virtuoso
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.views.openapi.document import openapi_document
+from tests.support.api import Api
+from tests.support.store_server import on_virtuoso
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 MAX_EXAMPLES = 25
 """Generated requests per operation and phase: about a minute for the whole document on two cores."""

@@ -8,7 +8,10 @@ import pytest
 import requests
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpy import SyncFHIRClient
-from tx_runner import expected_failures, load, run, surprises
+
+from tests.fhir.tx_runner import expected_failures, load, run, surprises
+
+pytestmark = pytest.mark.live
 
 CS = "https://w3id.org/calcinosis-kg/id"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -1,6 +1,6 @@
 """Run HL7's FHIR terminology test cases (``tests/fhir/tx/``) against a running server and compare the answers.
 
-``python -m tx_runner URL`` (``make tx-tests`` starts a server and runs it) prints each suite's pass count and
+``python -m tests.fhir.tx_runner URL`` (or a data file to serve: ``make tx-tests``) prints each suite's pass count and
 every failure with its reason. What it does, as HL7's runner (``java -jar validator.jar -txtests``) does:
 
 - runs the suites in mode ``general`` with the ``flat`` mode on (this server returns flat expansions, so the
@@ -28,6 +28,7 @@ import copy
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ from typing import Any
 
 import requests
 import yaml
+
+from tests.support import BUILT_SETTINGS
+from tests.support.live_server import live_server
 
 TX = Path(__file__).resolve().parent / "tx"
 EXPECTED_FAILURES = Path(__file__).resolve().parent / "tx-expected-failures.yaml"
@@ -327,7 +331,17 @@ def surprises(result: SuiteResult, expected: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``python tx_runner.py BASE_URL [SUITE]``: print each suite's pass count and failures (1 if unforeseen)."""
+    """``python -m tests.fhir.tx_runner BASE_URL|DATA_FILE [SUITE]``: each suite's pass count and failures.
+
+    A data file (``make tx-tests`` gives ``build/calcinosis-kg.nt``) is served by a live server for the run.
+    Returns 1 when a failure is not listed in ``tx-expected-failures.yaml``.
+    """
+    if not argv[0].startswith(("http://", "https://")):
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            live_server(Path(folder), [Path(argv[0])], BUILT_SETTINGS) as server,
+        ):
+            return main([f"{server.url}/fhir", *argv[1:]])
     base = argv[0].rstrip("/")
     expected = expected_failures()
     total = passed = 0

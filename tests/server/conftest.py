@@ -1,35 +1,23 @@
-"""Fixtures of the endpoint tests: a live server on a loopback port, and the app in-process."""
+"""Fixtures of the endpoint tests: the sample data served by a live server on a loopback port, and in-process.
+
+``app`` and ``client`` override those of ``tests/conftest.py`` (the built graph) with the sample data.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
-from probes import Listener
 from rdflib import Dataset, Graph
 
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import query_pool
-
-QUERY_TIMEOUT = 2
-MAX_ROWS = 1000
-MAX_BODY = 65_536
-
-RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
-"""The sample default graph (48 triples) crossed with itself five times: some 250 million solutions."""
-SIMPLE = "ASK { cc:diltiazem a cco:Treatment }"
-MARGIN = 1.5
-"""Seconds a stopped query may take beyond the time limit (worker replacement, HTTP, a busy CI machine)."""
-
-SERVER_SETTINGS = {
-    "KG_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
-    "KG_MAX_ROWS": str(MAX_ROWS),
-    "KG_MAX_BODY": str(MAX_BODY),
-    "KG_QUERY_WORKERS": "2",
-}
+from tests.support import SERVER_SETTINGS, AppFactory
+from tests.support.apps import app_serving
+from tests.support.live_server import PRODUCTION, SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server
+from tests.support.probes import Listener
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +43,6 @@ def sample_dataset() -> Dataset:
     return Dataset().parse(SOURCES_TRIG)
 
 
-AppFactory = Callable[..., Flask]
-
-
 @pytest.fixture
 def app_factory() -> Iterator[AppFactory]:
     """``make(config=None)``: an app made by create_app on the sample data (config added); stopped after."""
@@ -77,15 +62,16 @@ def app_factory() -> Iterator[AppFactory]:
         query_pool(app).close()
 
 
-@pytest.fixture
-def app(app_factory: AppFactory) -> Flask:
-    """flaskr-style: an in-process app on the sample data (its queries run in forked query workers)."""
-    return app_factory()
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app in-process on the sample data, with the limits of :func:`server` (and on the engine under test)."""
+    with app_serving(tmp_path_factory.mktemp("sample-app"), [SAMPLE_TTL, SOURCES_TRIG], SERVER_SETTINGS) as app:
+        yield app
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """flaskr-style: a test client of ``app``."""
+    """The Flask test client of :func:`app`."""
     return app.test_client()
 
 

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import RUNAWAY, AppFactory
 from flask import Flask
-from live_server import LiveServer
 
 from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.engines.contract import Answer, Job
@@ -23,6 +21,10 @@ from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.http.formats import FORMATS
 from calcinosis_kg.server.http.replay import CACHED_ANSWER, ResponseReplay, install_replay
 from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, request_key
+from tests.support import RUNAWAY, AppFactory
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 SELECT = "SELECT ?s WHERE { ?s a cco:Subtype } ORDER BY ?s"
 JSON = next(fmt for fmt in FORMATS if fmt.key == "json")

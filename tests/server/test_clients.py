@@ -11,7 +11,6 @@ import io
 from collections.abc import Iterable
 
 import pytest
-from live_server import LiveServer
 from rdflib import BNode, Graph, Literal, URIRef, Variable
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
@@ -32,6 +31,9 @@ from SPARQLWrapper import (
 )
 
 from calcinosis_kg.ontology import PREFIXES
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 SELECT_LITERALS = "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o)) }"
 SELECT_OPTIONAL = "SELECT ?s ?pref WHERE { ?s a cco:Condition OPTIONAL { ?s skos:prefLabel ?pref } }"

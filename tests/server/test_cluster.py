@@ -16,14 +16,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_server import SAMPLE_TTL
 
 from bench.cluster import CACHE_STATUS, FAIL_TIMEOUT_S, cache_statuses, kill_group, nginx_program, nginx_spec
 from bench.servers import Server, Supervisor, ours_spec, wait_for
+from tests.support.live_server import SAMPLE_TTL
 
-pytestmark = pytest.mark.skipif(
-    nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"
+    ),
+]
 
 CLIENTS = 6
 """Client threads; each has at most one request in flight, so at most this many are in flight on a killed replica."""

@@ -14,10 +14,12 @@ from typing import Any
 import pyoxigraph as ox
 import pytest
 import requests
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer
-from probes import Listener
 
 from calcinosis_kg.server.engines.oxigraph import QUERY_PREFIXES
+from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer
+from tests.support.probes import Listener
+
+pytestmark = pytest.mark.live
 
 JSON = {"Accept": "application/sparql-results+json"}
 DIRECT = {"Content-Type": "application/sparql-query"}

@@ -6,11 +6,14 @@ answers ``/health`` afterwards.
 
 from __future__ import annotations
 
+import pytest
 import requests
-from conftest import QUERY_TIMEOUT
-from live_server import LiveServer
 
 from bench.fuzz import fuzz, generate
+from tests.support import QUERY_TIMEOUT
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def test_a_short_fuzz_run_finds_no_5xx_hang_or_crash(server: LiveServer) -> None:

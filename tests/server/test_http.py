@@ -1,13 +1,21 @@
-"""What every route shares: CORS, the access log, /health, plain-text errors."""
+"""What every route shares: CORS, the access log, /health, plain-text errors.
+
+Through the app (the Flask test client) but for what a real server shows: its access log, its /health, the
+Host header it is sent.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 
+import pytest
 import requests
 from flask.testing import FlaskClient
-from live_server import LiveServer
+
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def test_health(server: LiveServer, client: FlaskClient) -> None:
@@ -18,23 +26,22 @@ def test_health(server: LiveServer, client: FlaskClient) -> None:
     assert client.get("/health").get_json() == {"status": "ok", "triples": 52}
 
 
-def test_cors_on_answers_and_errors(server: LiveServer) -> None:
+def test_cors_on_answers_and_errors(client: FlaskClient) -> None:
     headers = {"Origin": "https://app.example.org"}
     for params in ({"query": "ASK {}"}, {"query": "ASK {"}):
-        response = requests.get(server.sparql, params=params, headers=headers, timeout=10)
+        response = client.get("/sparql", query_string=params, headers=headers)
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "Access-Control-Allow-Credentials" not in response.headers
 
 
-def test_cors_preflight(server: LiveServer) -> None:
-    response = requests.options(
-        server.sparql,
+def test_cors_preflight(client: FlaskClient) -> None:
+    response = client.options(
+        "/sparql",
         headers={
             "Origin": "https://app.example.org",
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type, x-requested-with",
         },
-        timeout=10,
     )
     assert response.status_code in (200, 204)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -44,8 +51,8 @@ def test_cors_preflight(server: LiveServer) -> None:
     assert "Access-Control-Allow-Credentials" not in response.headers
 
 
-def test_unknown_path_is_a_plain_404(server: LiveServer) -> None:
-    response = requests.get(f"{server.url}/nothing-here", timeout=10)
+def test_unknown_path_is_a_plain_404(client: FlaskClient) -> None:
+    response = client.get("/nothing-here")
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert "Traceback" not in response.text
@@ -61,9 +68,9 @@ def test_every_request_is_logged_on_one_line(server: LiveServer) -> None:
     assert f"GET {path} HTTP/1.1" not in log, "werkzeug's own access log line is also printed"
 
 
-def test_every_response_says_nosniff(server: LiveServer) -> None:
+def test_every_response_says_nosniff(client: FlaskClient) -> None:
     for path, params in (("/sparql", {"query": "ASK {}"}), ("/sparql", {"query": "ASK {"}), ("/health", {})):
-        response = requests.get(server.url + path, params=params, timeout=10)
+        response = client.get(path, query_string=params)
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
 
 
@@ -76,11 +83,11 @@ def test_redirects_do_not_repeat_the_host_header(server: LiveServer) -> None:
     assert response.headers["Location"] == "/id/acne"
 
 
-def test_odd_input_is_a_clear_400(server: LiveServer) -> None:
+def test_odd_input_is_a_clear_400(client: FlaskClient) -> None:
     for params, message in (
         ({"query": 'SELECT * WHERE { ?s ?p "\\uD800" }'}, "names no Unicode character"),
         ({"query": "ASK {}", "default-graph-uri": "a b"}, "default-graph-uri must be an absolute IRI"),
     ):
-        response = requests.get(server.sparql, params=params, timeout=10)
+        response = client.get("/sparql", query_string=params)
         assert response.status_code == 400, response.text
         assert message in response.text

@@ -7,9 +7,13 @@ import re
 import threading
 import time
 
+import pytest
 import requests
-from conftest import MARGIN, MAX_ROWS, QUERY_TIMEOUT, RUNAWAY, SIMPLE
-from live_server import LiveServer
+
+from tests.support import MARGIN, MAX_ROWS, QUERY_TIMEOUT, RUNAWAY, SIMPLE
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def ask_true(server: LiveServer) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 
 import pytest
-import requests
-from live_server import LiveServer
+from flask.testing import FlaskClient
 from rdflib import Graph
 from rdflib.query import Result
 
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 from calcinosis_kg.server.http.formats import Family, choose_format
+
+pytestmark = pytest.mark.engine
 
 RESULTS, GRAPH = Family.RESULTS, Family.GRAPH
 
@@ -97,7 +98,7 @@ def test_format_parameter_errors() -> None:
         choose_format(None, ("csv",), GRAPH)
 
 
-# --- over HTTP --------------------------------------------------------------------------------------------
+# --- through the app (the Flask test client) --------------------------------------------------------------------------
 
 SELECT = "SELECT ?s ?label WHERE { ?s rdfs:label ?label } ORDER BY ?s ?label"
 ASK = "ASK { cc:diltiazem a cco:Treatment }"
@@ -119,19 +120,19 @@ GRAPH_TYPES = {
 
 
 @pytest.mark.parametrize(("key", "content_type"), RESULT_TYPES.items())
-def test_select_in_every_format(server: LiveServer, sample_graph: Graph, key: str, content_type: str) -> None:
+def test_select_in_every_format(client: FlaskClient, sample_graph: Graph, key: str, content_type: str) -> None:
     accept = content_type.split(";")[0]
-    response = requests.get(server.sparql, params={"query": SELECT}, headers={"Accept": accept}, timeout=10)
+    response = client.get("/sparql", query_string={"query": SELECT}, headers={"Accept": accept})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == content_type
     assert response.headers["Vary"] == "Accept"
-    parsed = Result.parse(io.BytesIO(response.content), content_type=accept)
+    parsed = Result.parse(io.BytesIO(response.data), content_type=accept)
     assert len(parsed) == len(sample_graph.query(SELECT, initNs={"cc": "https://w3id.org/calcinosis-kg/id/"}))
 
 
 @pytest.mark.parametrize("key", RESULT_TYPES)
-def test_ask_in_every_format(server: LiveServer, key: str) -> None:
-    response = requests.get(server.sparql, params={"query": ASK, "format": key}, timeout=10)
+def test_ask_in_every_format(client: FlaskClient, key: str) -> None:
+    response = client.get("/sparql", query_string={"query": ASK, "format": key})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == RESULT_TYPES[key]
     assert "true" in response.text
@@ -139,24 +140,24 @@ def test_ask_in_every_format(server: LiveServer, key: str) -> None:
 
 @pytest.mark.parametrize("query", [CONSTRUCT, DESCRIBE])
 @pytest.mark.parametrize(("key", "content_type"), GRAPH_TYPES.items())
-def test_graphs_in_every_format(server: LiveServer, query: str, key: str, content_type: str) -> None:
-    response = requests.get(server.sparql, params={"query": query, "format": key}, timeout=10)
+def test_graphs_in_every_format(client: FlaskClient, query: str, key: str, content_type: str) -> None:
+    response = client.get("/sparql", query_string={"query": query, "format": key})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == content_type
-    graph = Graph().parse(data=response.content, format=content_type.split(";")[0])
+    graph = Graph().parse(data=response.data, format=content_type.split(";")[0])
     assert len(graph) > 0
 
 
-def test_format_parameter_overrides_accept(server: LiveServer) -> None:
+def test_format_parameter_overrides_accept(client: FlaskClient) -> None:
     params = {"query": ASK, "format": "json"}
     headers = {"Accept": "application/sparql-results+xml"}
-    response = requests.get(server.sparql, params=params, headers=headers, timeout=10)
+    response = client.get("/sparql", query_string=params, headers=headers)
     assert response.headers["Content-Type"] == "application/sparql-results+json"
 
 
-def test_q_values_over_http(server: LiveServer) -> None:
+def test_q_values_over_http(client: FlaskClient) -> None:
     headers = {"Accept": "text/turtle;q=0.2, application/rdf+xml;q=0.3, application/n-triples;q=0.9"}
-    response = requests.get(server.sparql, params={"query": CONSTRUCT}, headers=headers, timeout=10)
+    response = client.get("/sparql", query_string={"query": CONSTRUCT}, headers=headers)
     assert response.headers["Content-Type"] == "application/n-triples; charset=utf-8"
 
 
@@ -169,8 +170,8 @@ def test_q_values_over_http(server: LiveServer) -> None:
         (DESCRIBE, "application/sparql-results+json", "application/rdf+xml"),
     ],
 )
-def test_406_lists_what_is_available(server: LiveServer, query: str, accept: str, listed: str) -> None:
-    response = requests.get(server.sparql, params={"query": query}, headers={"Accept": accept}, timeout=10)
+def test_406_lists_what_is_available(client: FlaskClient, query: str, accept: str, listed: str) -> None:
+    response = client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
     assert response.status_code == 406
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert accept in response.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -15,9 +14,19 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from conftest import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 from rdflib import Graph
+
+from tests.support import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
+from tests.support.live_server import (
+    PRODUCTION,
+    SAMPLE_TTL,
+    SOURCES_TRIG,
+    LiveServer,
+    live_server,
+    refused_start,
+)
+
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +98,7 @@ def test_keeps_connections_alive(production: LiveServer) -> None:
 
 def test_a_second_server_on_the_same_port_is_refused(production: LiveServer, tmp_path: Path) -> None:
     port = production.url.rsplit(":", 1)[1]
-    finished = subprocess.run(
-        server_command(int(port), "--production", "--workers", "1"),
-        env=server_env([SAMPLE_TTL], SERVER_SETTINGS),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    finished = refused_start(int(port), [SAMPLE_TTL], SERVER_SETTINGS, *PRODUCTION)
     assert finished.returncode == 2
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in finished.stderr
     assert requests.get(f"{production.url}/health", timeout=10).json()["status"] == "ok"

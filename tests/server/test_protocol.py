@@ -1,15 +1,25 @@
-"""The SPARQL 1.1 Protocol over HTTP: the three ways to send a query, the dataset parameters, refusals."""
+"""The SPARQL 1.1 Protocol: the three ways to send a query, the dataset parameters, refusals.
+
+On the app in-process (the Flask test client on the sample data), but for what only a real server shows: the
+endpoint's own URL as the base of relative IRIs, a chunked body cut at the size limit.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from conftest import MAX_BODY
-from live_server import LiveServer
-from store_server import on_virtuoso
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support import MAX_BODY
+from tests.support.live_server import LiveServer
+from tests.support.store_server import on_virtuoso
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 BIBLIOGRAPHY = "https://example.org/graph/bibliography"
@@ -17,73 +27,75 @@ MAPPINGS = "https://example.org/graph/mappings"
 LABELS = "SELECT ?label WHERE { cc:dystrophic-calcinosis-cutis rdfs:label ?label }"
 JSON = {"Accept": "application/sparql-results+json"}
 FORM = "application/x-www-form-urlencoded"
+Response = requests.Response | TestResponse
+"""An answer of the real server (requests) or of the app in-process (the Flask test client)."""
 
 
-def values(response: requests.Response, variable: str) -> set[str]:
+def values(response: Response, variable: str) -> set[str]:
     assert response.status_code == 200, response.text
-    return {row[variable]["value"] for row in response.json()["results"]["bindings"] if variable in row}
+    return {row[variable]["value"] for row in json.loads(response.text)["results"]["bindings"] if variable in row}
 
 
-def ask(response: requests.Response) -> bool:
+def ask(response: Response) -> bool:
     assert response.status_code == 200, response.text
-    answer = response.json()["boolean"]
+    answer = json.loads(response.text)["boolean"]
     assert isinstance(answer, bool)
     return answer
 
 
-def test_get_post_form_and_post_direct_give_the_same_answer(server: LiveServer) -> None:
-    by_get = requests.get(server.sparql, params={"query": LABELS}, headers=JSON, timeout=10)
-    by_form = requests.post(server.sparql, data={"query": LABELS}, headers=JSON, timeout=10)
+def test_get_post_form_and_post_direct_give_the_same_answer(client: FlaskClient) -> None:
+    by_get = client.get("/sparql", query_string={"query": LABELS}, headers=JSON)
+    by_form = client.post("/sparql", data={"query": LABELS}, headers=JSON)
     direct_headers = {**JSON, "Content-Type": "application/sparql-query"}
-    by_body = requests.post(server.sparql, data=LABELS.encode(), headers=direct_headers, timeout=10)
+    by_body = client.post("/sparql", data=LABELS.encode(), headers=direct_headers)
     assert values(by_get, "label") == values(by_form, "label") == values(by_body, "label")
     assert values(by_get, "label") == {"dystrophic calcinosis cutis"}
 
 
-def test_the_endpoint_also_answers_with_a_trailing_slash(server: LiveServer) -> None:
-    response = requests.get(f"{server.sparql}/", params={"query": LABELS}, headers=JSON, timeout=10)
+def test_the_endpoint_also_answers_with_a_trailing_slash(client: FlaskClient) -> None:
+    response = client.get("/sparql/", query_string={"query": LABELS}, headers=JSON)
     assert values(response, "label") == {"dystrophic calcinosis cutis"}
 
 
-def test_project_prefixes_are_predeclared_and_can_be_redeclared(server: LiveServer) -> None:
+def test_project_prefixes_are_predeclared_and_can_be_redeclared(client: FlaskClient) -> None:
     query = "PREFIX cc: <http://example.org/other/> ASK { cc:dystrophic-calcinosis-cutis ?p ?o }"
-    assert ask(requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)) is False
+    assert ask(client.get("/sparql", query_string={"query": query}, headers=JSON)) is False
 
 
-def test_default_graph_is_the_default_graph_only(server: LiveServer) -> None:
+def test_default_graph_is_the_default_graph_only(client: FlaskClient) -> None:
     query = "ASK { ?s <http://www.w3.org/2004/02/skos/core#exactMatch> ?o }"
-    assert ask(requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)) is False
+    assert ask(client.get("/sparql", query_string={"query": query}, headers=JSON)) is False
 
 
-def test_graph_ranges_over_the_named_graphs(server: LiveServer) -> None:
+def test_graph_ranges_over_the_named_graphs(client: FlaskClient) -> None:
     query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
-    response = requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)
+    response = client.get("/sparql", query_string={"query": query}, headers=JSON)
     assert values(response, "g") == {BIBLIOGRAPHY, MAPPINGS}
 
 
-def test_from_builds_the_default_graph_from_named_graphs(server: LiveServer) -> None:
+def test_from_builds_the_default_graph_from_named_graphs(client: FlaskClient) -> None:
     query = "SELECT ?title FROM <https://example.org/graph/bibliography> WHERE { ?s dcterms:title ?title }"
-    response = requests.get(server.sparql, params={"query": query}, headers=JSON, timeout=10)
+    response = client.get("/sparql", query_string={"query": query}, headers=JSON)
     assert values(response, "title") == {"Calcinosis cutis: a review"}
 
 
-def test_protocol_dataset_overrides_from(server: LiveServer) -> None:
+def test_protocol_dataset_overrides_from(client: FlaskClient) -> None:
     query = "SELECT ?s FROM <https://example.org/graph/bibliography> WHERE { ?s skos:exactMatch ?o }"
     params = {"query": query, "default-graph-uri": MAPPINGS}
-    response = requests.get(server.sparql, params=params, headers=JSON, timeout=10)
+    response = client.get("/sparql", query_string=params, headers=JSON)
     assert values(response, "s") == {f"{CC}calcinosis-cutis", f"{CC}systemic-sclerosis"}
 
 
-def test_named_graph_uri_limits_the_named_graphs(server: LiveServer) -> None:
+def test_named_graph_uri_limits_the_named_graphs(client: FlaskClient) -> None:
     query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
     params = {"query": query, "named-graph-uri": MAPPINGS}
-    response = requests.post(server.sparql, data=params, headers=JSON, timeout=10)
+    response = client.post("/sparql", data=params, headers=JSON)
     assert values(response, "g") == {MAPPINGS}
 
 
-def test_protocol_dataset_with_named_graphs_only_has_an_empty_default_graph(server: LiveServer) -> None:
+def test_protocol_dataset_with_named_graphs_only_has_an_empty_default_graph(client: FlaskClient) -> None:
     params = {"query": "ASK { ?s ?p ?o }", "named-graph-uri": MAPPINGS}
-    assert ask(requests.get(server.sparql, params=params, headers=JSON, timeout=10)) is False
+    assert ask(client.get("/sparql", query_string=params, headers=JSON)) is False
 
 
 def test_relative_iris_resolve_against_the_endpoint_url(server: LiveServer) -> None:
@@ -220,19 +232,20 @@ SLOW_ON_VIRTUOSO = pytest.mark.xfail(
         for case in REFUSALS
     ],
 )
-def test_refusals(server: LiveServer, request_args: dict[str, Any], status: int, message: str) -> None:
+def test_refusals(client: FlaskClient, request_args: dict[str, Any], status: int, message: str) -> None:
     """Each refusal has its status, a plain-text body naming the problem, and no traceback."""
     arguments = dict(request_args)
     method = arguments.pop("method", "GET")
-    response = requests.request(method, server.sparql, timeout=10, **arguments)
+    query_string = arguments.pop("params", None)
+    response = client.open("/sparql", method=method, query_string=query_string, **arguments)
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert message in response.text
     assert "Traceback" not in response.text
 
 
-def test_405_lists_the_allowed_methods(server: LiveServer) -> None:
-    response = requests.put(server.sparql, timeout=10)
+def test_405_lists_the_allowed_methods(client: FlaskClient) -> None:
+    response = client.put("/sparql")
     assert {"GET", "POST"} <= {method.strip() for method in response.headers["Allow"].split(",")}
 
 
@@ -247,7 +260,7 @@ def test_oversized_chunked_body_is_refused(server: LiveServer) -> None:
     assert "KG_MAX_BODY" in response.text
 
 
-def test_unicode_queries_and_results(server: LiveServer) -> None:
+def test_unicode_queries_and_results(client: FlaskClient) -> None:
     query = "SELECT ?label WHERE { cc:calcinosis-cutis rdfs:label ?label FILTER(LANG(?label) = 'fr') }"
-    response = requests.post(server.sparql, data={"query": query}, headers=JSON, timeout=10)
+    response = client.post("/sparql", data={"query": query}, headers=JSON)
     assert values(response, "label") == {"calcinose cutanée"}

@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_server import SAMPLE_TTL, free_port
 from rdflib import Graph
-from store_server import StoreServer, oxigraph_binary, oxigraph_store
 
 from calcinosis_kg.graph.publish import graph_store_url, read_release
 from calcinosis_kg.graph.release import release_info
+from tests.support.live_server import SAMPLE_TTL, free_port
+from tests.support.store_server import StoreServer, oxigraph_binary, oxigraph_store
 
-pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed"),
+]
 
 CLI = [sys.executable, "-m", "calcinosis_kg.cli", "publish"]
 

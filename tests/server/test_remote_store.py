@@ -16,12 +16,13 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
-from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_server
-from probes import Listener
 from rdflib import DCAT, Graph
 from rdflib.compare import isomorphic
-from store_server import (
+
+from tests.support import MARGIN, QUERY_TIMEOUT, SERVER_SETTINGS
+from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, free_port, live_server
+from tests.support.probes import Listener
+from tests.support.store_server import (
     StoreServer,
     oxigraph_binary,
     oxigraph_store,
@@ -30,7 +31,11 @@ from store_server import (
     store_under_test,
 )
 
-pytestmark = pytest.mark.skipif(not store_installed(), reason="the store of KG_TEST_STORE is not installed")
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.live,
+    pytest.mark.skipif(not store_installed(), reason="the store of KG_TEST_STORE is not installed"),
+]
 
 CC = "https://w3id.org/calcinosis-kg/id/"
 _unique = itertools.count()

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_server import LiveServer
-from probes import Listener
 from rdflib import Dataset, Graph
+
+from tests.support.live_server import LiveServer
+from tests.support.probes import Listener
+
+pytestmark = pytest.mark.live
 
 SETTLE_SECONDS = 0.3
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import AppFactory
-from live_server import LiveServer
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
+
+from tests.support import AppFactory
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from live_server import SAMPLE_TTL, free_port, server_command, server_env
 from rdflib import Dataset, Graph, Literal, URIRef
 
 from calcinosis_kg.server.resources.data import DataLoadError, load_store, summarize
 from calcinosis_kg.server.settings import Settings, SettingsError
+from tests.support.live_server import SAMPLE_TTL, free_port, refused_start, server_command, server_env
+
+pytestmark = pytest.mark.live
 
 S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
 GRAPH = URIRef("http://example.org/graph")
@@ -134,14 +136,7 @@ def test_bad_data_files(tmp_path: Path, name: str, content: str | None, message:
     ],
 )
 def test_startup_errors_are_one_line_not_a_traceback(settings: dict[str, str], message: str) -> None:
-    completed = subprocess.run(
-        server_command(free_port()),
-        env=server_env([SAMPLE_TTL], settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = refused_start(free_port(), [SAMPLE_TTL], settings)
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr

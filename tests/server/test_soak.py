@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from live_server import LiveServer
+import pytest
 
 from bench.soak import soak
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def test_a_short_soak_has_no_unexpected_answer(server: LiveServer) -> None:

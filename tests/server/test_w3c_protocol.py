@@ -28,11 +28,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from live_server import LiveServer, live_server
 from rdflib import RDF, RDFS, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.query import Result
 from rdflib.term import Node
+
+from tests.support.live_server import LiveServer, live_server
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 W3C = Path(__file__).resolve().parents[1] / "w3c"
 PROTOCOL_MANIFEST = W3C / "protocol" / "manifest.ttl"

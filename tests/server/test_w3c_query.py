@@ -12,9 +12,12 @@ pass at least as many; the counts go to ``build/w3c-report.md`` (``make w3c`` pr
 from __future__ import annotations
 
 import pytest
-from w3c_suite.manifest import W3CTest, all_tests
-from w3c_suite.report import ENGINE, SuiteRun, run_suite, summary, write_report
-from w3c_suite.runner import expected_failures
+
+from tests.w3c_suite.manifest import W3CTest, all_tests
+from tests.w3c_suite.report import ENGINE, SuiteRun, run_suite, summary, write_report
+from tests.w3c_suite.runner import expected_failures
+
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 TESTS = all_tests()
 EXPECTED = expected_failures()

@@ -19,8 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from conftest import RUNAWAY
-from live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server, server_command, server_env
+
+from tests.support import RUNAWAY
+from tests.support.live_server import PRODUCTION, SAMPLE_TTL, LiveServer, live_server, server_command, server_env
+
+pytestmark = pytest.mark.live
 
 DOUBLINGS = 26
 MEMORY_HOG = (

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from live_server import PRODUCTION, live_server
-from store_server import engine_under_test
+
+from tests.support.live_server import PRODUCTION, live_server
+from tests.support.store_server import engine_under_test
 
 from .dataset import load_store, write_nquads
 from .manifest import SUITES, W3CTest, all_tests

@@ -2,7 +2,7 @@
 
 Serves ``build/calcinosis-kg.nt`` (``make build``) on a loopback port, with the npm libraries when ``make static``
 installed them, and drives Debian's Chromium (``apt-get install chromium chromium-driver``; ``.ci/run`` installs
-it). Usage: ``python tests/web/screenshots.py OUT_DIR``.
+it). Usage: ``python -m tests.web.screenshots OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.live_server import live_server
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "server"))
-from live_server import live_server  # noqa: E402
 
 WIDTH = 1280
 MAX_HEIGHT = 2200

@@ -10,22 +10,26 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from web_helpers import LiveServer
 
 from calcinosis_kg.queries.catalog import load_catalog
+from tests.support.web import LiveServer
 
 CATALOG = load_catalog()
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMEDRIVER.exists() and not os.environ.get("CI"),
-    reason=f"{CHROMEDRIVER} is missing (apt-get install chromium chromium-driver); CI installs it and never skips",
-)
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        not CHROMEDRIVER.exists() and not os.environ.get("CI"),
+        reason=f"{CHROMEDRIVER} is missing (apt-get install chromium chromium-driver); CI installs it and never skips",
+    ),
+]
 
 if CHROMEDRIVER.exists() or os.environ.get("CI"):
     from selenium import webdriver
@@ -64,26 +68,29 @@ def chromium(javascript: bool, profile: str) -> WebDriver:
     return driver
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    """Headless Chromium with JavaScript, closed after the module's tests."""
+@contextmanager
+def running_chromium(javascript: bool) -> Iterator[WebDriver]:
+    """:func:`chromium` on a fresh profile, quit after the block."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        driver = chromium(True, profile)
+        driver = chromium(javascript, profile)
         try:
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """Headless Chromium with JavaScript, closed after the module's tests."""
+    with running_chromium(True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
 def plain_browser() -> Iterator[WebDriver]:
     """Headless Chromium with JavaScript disabled: every page must work in it."""
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        driver = chromium(False, profile)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with running_chromium(False) as driver:
+        yield driver
 
 
 def requested_urls(driver: WebDriver) -> list[str]:

@@ -1,4 +1,4 @@
-"""Conditional GET on every route: ETag and Last-Modified, 304 on revalidation."""
+"""Conditional GET on every route: ETag and Last-Modified, 304 on revalidation (the app on the built graph)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
-import requests
-from web_helpers import BROWSER_ACCEPT, LiveServer
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support.web import BROWSER_ACCEPT
 
 URLS = [
     ("/", None),
@@ -27,67 +29,66 @@ URLS = [
 ]
 
 
-def get(http: requests.Session, url: str, accept: str | None, **headers: str) -> requests.Response:
+def get(client: FlaskClient, path: str, accept: str | None, **headers: str) -> TestResponse:
     if accept:
         headers["Accept"] = accept
-    return http.get(url, headers=headers, timeout=30)
+    return client.get(path, headers=headers)
 
 
 @pytest.mark.parametrize(("path", "accept"), URLS)
-def test_validators_and_304(server: LiveServer, http: requests.Session, path: str, accept: str | None) -> None:
-    url = server.url + path
-    first = get(http, url, accept)
+def test_validators_and_304(client: FlaskClient, path: str, accept: str | None) -> None:
+    first = get(client, path, accept)
     assert first.status_code == 200
     etag = first.headers["ETag"]
     last_modified = first.headers["Last-Modified"]
     assert etag.startswith(('"', 'W/"'))
 
-    by_etag = get(http, url, accept, **{"If-None-Match": etag})
+    by_etag = get(client, path, accept, **{"If-None-Match": etag})
     assert by_etag.status_code == 304
-    assert by_etag.content == b""
+    assert by_etag.data == b""
     assert by_etag.headers["ETag"] == etag
 
-    by_date = get(http, url, accept, **{"If-Modified-Since": last_modified})
+    by_date = get(client, path, accept, **{"If-Modified-Since": last_modified})
     assert by_date.status_code == 304
-    assert by_date.content == b""
+    assert by_date.data == b""
 
-    stale_etag = get(http, url, accept, **{"If-None-Match": '"not-the-current-tag"'})
+    stale_etag = get(client, path, accept, **{"If-None-Match": '"not-the-current-tag"'})
     assert stale_etag.status_code == 200
-    assert stale_etag.content == first.content
+    assert stale_etag.data == first.data
     earlier = format_datetime(parsedate_to_datetime(last_modified) - timedelta(seconds=1), usegmt=True)
-    assert get(http, url, accept, **{"If-Modified-Since": earlier}).status_code == 200
+    assert get(client, path, accept, **{"If-Modified-Since": earlier}).status_code == 200
 
 
-def test_each_representation_has_its_own_etag(server: LiveServer, http: requests.Session) -> None:
+def test_each_representation_has_its_own_etag(client: FlaskClient) -> None:
     tags = {
-        get(http, f"{server.url}/id/acne", accept).headers["ETag"]
+        get(client, "/id/acne", accept).headers["ETag"]
         for accept in ("text/turtle", "application/ld+json", "application/n-triples", "text/html")
     }
     assert len(tags) == 4
 
 
-def test_revalidation_needs_the_same_representation(server: LiveServer, http: requests.Session) -> None:
-    turtle = get(http, f"{server.url}/id/acne", "text/turtle")
-    as_json = get(http, f"{server.url}/id/acne", "application/ld+json", **{"If-None-Match": turtle.headers["ETag"]})
+def test_revalidation_needs_the_same_representation(client: FlaskClient) -> None:
+    turtle = get(client, "/id/acne", "text/turtle")
+    as_json = get(client, "/id/acne", "application/ld+json", **{"If-None-Match": turtle.headers["ETag"]})
     assert as_json.status_code == 200
 
 
-def test_responses_must_be_revalidated(server: LiveServer, http: requests.Session) -> None:
-    assert get(http, f"{server.url}/id/acne", "text/turtle").headers["Cache-Control"] == "no-cache"
+def test_responses_must_be_revalidated(client: FlaskClient) -> None:
+    assert get(client, "/id/acne", "text/turtle").headers["Cache-Control"] == "no-cache"
 
 
-def test_post_and_errors_get_no_validators(server: LiveServer, http: requests.Session) -> None:
-    posted = http.post(f"{server.url}/sparql", data={"query": "ASK {}"}, timeout=30)
+def test_post_and_errors_get_no_validators(client: FlaskClient) -> None:
+    posted = client.post("/sparql", data={"query": "ASK {}"})
     assert posted.status_code == 200
     assert "ETag" not in posted.headers
-    missing = get(http, f"{server.url}/id/no-such-entity", "text/turtle")
+    missing = get(client, "/id/no-such-entity", "text/turtle")
     assert missing.status_code == 404
     assert "ETag" not in missing.headers
 
 
-def test_head_has_the_same_validators(server: LiveServer, http: requests.Session) -> None:
-    got = get(http, f"{server.url}/id/acne", "text/turtle")
-    head = http.head(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
+def test_head_has_the_same_validators(client: FlaskClient) -> None:
+    got = get(client, "/id/acne", "text/turtle")
+    head = client.head("/id/acne", headers={"Accept": "text/turtle"})
     assert head.status_code == 200
     assert head.headers["ETag"] == got.headers["ETag"]
     assert head.headers["Last-Modified"] == got.headers["Last-Modified"]

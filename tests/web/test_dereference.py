@@ -1,4 +1,8 @@
-"""Dereferencing the graph's IRIs: content negotiation, format-specific documents, descriptions, 404, 406."""
+"""Dereferencing the graph's IRIs: content negotiation, format-specific documents, descriptions, 404, 406.
+
+Through the app on the built graph (the Flask test client); a real server behind a simulated reverse proxy
+checks the links written under each request's path prefix.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ from typing import TypeVar
 
 import pytest
 import requests
-from conftest import SERVER_SETTINGS
+from flask.testing import FlaskClient
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
-from web_helpers import (
+
+from calcinosis_kg.ontology import load_ontology
+from tests.support import BUILT_SETTINGS
+from tests.support.web import (
     BASE,
     BROWSER_ACCEPT,
     EXTENSION_PARSER,
@@ -24,7 +31,7 @@ from web_helpers import (
     server_path,
 )
 
-from calcinosis_kg.ontology import load_ontology
+pytestmark = pytest.mark.live
 
 CC = BASE + "id/"
 CCO = BASE + "ontology/"
@@ -51,11 +58,11 @@ def test_the_built_graph_has_iris_in_every_namespace(built_graph: Graph) -> None
 
 
 @pytest.mark.parametrize("rdf_format", sorted(RDF_ACCEPT))
-def test_every_iri_dereferences_in_every_rdf_format(server: LiveServer, built_graph: Graph, rdf_format: str) -> None:
+def test_every_iri_dereferences_in_every_rdf_format(client: FlaskClient, built_graph: Graph, rdf_format: str) -> None:
     media_type = RDF_ACCEPT[rdf_format]
 
     def check(iri: URIRef) -> str | None:
-        response = requests.get(server.url + server_path(iri), headers={"Accept": media_type}, timeout=30)
+        response = client.get(server_path(iri), headers={"Accept": media_type})
         if response.status_code != 200:
             return f"{iri}: status {response.status_code}"
         if response.headers["Content-Type"].split(";")[0] != media_type:
@@ -64,7 +71,7 @@ def test_every_iri_dereferences_in_every_rdf_format(server: LiveServer, built_gr
             return f"{iri}: no Vary: Accept"
         if response.headers.get("Content-Location") != f"{server_path(iri)}.{EXTENSION_OF[rdf_format]}":
             return f"{iri}: Content-Location {response.headers.get('Content-Location')}"
-        document = parse(response.content, rdf_format)
+        document = parse(response.data, rdf_format)
         subject_in_graph = (iri, None, None) in built_graph
         if subject_in_graph and (iri, None, None) not in document:
             return f"{iri}: not a subject of its own document"
@@ -77,9 +84,9 @@ def test_every_iri_dereferences_in_every_rdf_format(server: LiveServer, built_gr
     assert not problems, "\n".join(problems[:20])
 
 
-def test_every_iri_has_an_html_page_for_browsers(server: LiveServer, built_graph: Graph) -> None:
+def test_every_iri_has_an_html_page_for_browsers(client: FlaskClient, built_graph: Graph) -> None:
     def check(iri: URIRef) -> str | None:
-        response = requests.get(server.url + server_path(iri), headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+        response = client.get(server_path(iri), headers={"Accept": BROWSER_ACCEPT})
         if response.status_code != 200 or response.headers["Content-Type"] != "text/html; charset=utf-8":
             return f"{iri}: {response.status_code} {response.headers.get('Content-Type')}"
         if response.headers.get("Content-Location") != f"{server_path(iri)}.html":
@@ -94,24 +101,24 @@ def test_every_iri_has_an_html_page_for_browsers(server: LiveServer, built_graph
 
 @pytest.mark.parametrize("iri", [ACNE, ONTOLOGY, VERSION, URIRef(CCO + "hasCause"), URIRef(CCO + "Condition")])
 @pytest.mark.parametrize("extension", sorted(EXTENSION_PARSER))
-def test_format_specific_documents(server: LiveServer, http: requests.Session, iri: URIRef, extension: str) -> None:
-    response = http.get(f"{server.url}{server_path(iri)}.{extension}", headers={"Accept": "text/html"}, timeout=30)
+def test_format_specific_documents(client: FlaskClient, iri: URIRef, extension: str) -> None:
+    response = client.get(f"{server_path(iri)}.{extension}", headers={"Accept": "text/html"})
     assert response.status_code == 200
     expected = {"ttl": "text/turtle", "nt": "application/n-triples", "jsonld": "application/ld+json"}
     assert response.headers["Content-Type"].split(";")[0] == expected.get(extension, "application/rdf+xml")
-    assert (iri, None, None) in parse(response.content, EXTENSION_PARSER[extension])
+    assert (iri, None, None) in parse(response.data, EXTENSION_PARSER[extension])
 
 
-def test_the_html_document_of_a_resource(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/id/acne.html", headers={"Accept": "text/turtle"}, timeout=30)
+def test_the_html_document_of_a_resource(client: FlaskClient) -> None:
+    response = client.get("/id/acne.html", headers={"Accept": "text/turtle"})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "<h1" in response.text
     assert "acne" in response.text
 
 
-def test_alternates_are_announced(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
+def test_alternates_are_announced(client: FlaskClient) -> None:
+    response = client.get("/id/acne", headers={"Accept": "text/turtle"})
     links = response.headers["Link"]
     for extension, media_type in [
         ("jsonld", "application/ld+json"),
@@ -134,15 +141,15 @@ def test_alternates_are_announced(server: LiveServer, http: requests.Session) ->
         ("application/ld+json;q=0.5, text/turtle;q=0.4", "application/ld+json"),
     ],
 )
-def test_negotiation(server: LiveServer, http: requests.Session, accept: str | None, media_type: str) -> None:
+def test_negotiation(client: FlaskClient, accept: str | None, media_type: str) -> None:
     headers = {"Accept": accept} if accept else {"Accept": ""}
-    response = http.get(f"{server.url}/id/acne", headers=headers, timeout=30)
+    response = client.get("/id/acne", headers=headers)
     assert response.status_code == 200
     assert response.headers["Content-Type"].split(";")[0] == media_type
 
 
-def test_unacceptable_accept_is_406(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/id/acne", headers={"Accept": "image/png"}, timeout=30)
+def test_unacceptable_accept_is_406(client: FlaskClient) -> None:
+    response = client.get("/id/acne", headers={"Accept": "image/png"})
     assert response.status_code == 406
     assert "text/turtle" in response.text
     assert "text/html" in response.text
@@ -150,35 +157,33 @@ def test_unacceptable_accept_is_406(server: LiveServer, http: requests.Session) 
 
 @pytest.mark.parametrize("rdf_format", sorted(RDF_ACCEPT))
 @pytest.mark.parametrize("path", ["/id/no-such-entity", "/ontology/NoSuchClass", "/releases/9.9.9/ontology"])
-def test_unknown_iris_are_404_documents_that_parse(
-    server: LiveServer, http: requests.Session, rdf_format: str, path: str
-) -> None:
-    response = http.get(server.url + path, headers={"Accept": RDF_ACCEPT[rdf_format]}, timeout=30)
+def test_unknown_iris_are_404_documents_that_parse(client: FlaskClient, rdf_format: str, path: str) -> None:
+    response = client.get(path, headers={"Accept": RDF_ACCEPT[rdf_format]})
     assert response.status_code == 404
     assert response.headers["Content-Type"].split(";")[0] == RDF_ACCEPT[rdf_format]
-    assert len(parse(response.content, rdf_format)) == 0
+    assert len(parse(response.data, rdf_format)) == 0
     extension = EXTENSION_OF[rdf_format]
-    by_extension = http.get(f"{server.url}{path}.{extension}", timeout=30)
+    by_extension = client.get(f"{path}.{extension}")
     assert by_extension.status_code == 404
-    assert len(parse(by_extension.content, rdf_format)) == 0
+    assert len(parse(by_extension.data, rdf_format)) == 0
 
 
-def test_unknown_iris_are_404_pages_for_browsers(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/id/no-such-entity", headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+def test_unknown_iris_are_404_pages_for_browsers(client: FlaskClient) -> None:
+    response = client.get("/id/no-such-entity", headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "https://w3id.org/calcinosis-kg/id/no-such-entity" in response.text
 
 
-def test_a_path_outside_the_namespaces_is_a_plain_404(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/nothing-here", headers={"Accept": "text/turtle"}, timeout=30)
+def test_a_path_outside_the_namespaces_is_a_plain_404(client: FlaskClient) -> None:
+    response = client.get("/nothing-here", headers={"Accept": "text/turtle"})
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
-def test_a_description_holds_the_neighbourhood(server: LiveServer, http: requests.Session, built_graph: Graph) -> None:
-    response = http.get(f"{server.url}/id/acne", headers={"Accept": "text/turtle"}, timeout=30)
-    description = parse(response.content, "turtle")
+def test_a_description_holds_the_neighbourhood(client: FlaskClient, built_graph: Graph) -> None:
+    response = client.get("/id/acne", headers={"Accept": "text/turtle"})
+    description = parse(response.data, "turtle")
     for triple in built_graph.triples((ACNE, None, None)):
         assert triple in description
     for triple in built_graph.triples((None, None, ACNE)):
@@ -203,12 +208,10 @@ def test_a_description_holds_the_neighbourhood(server: LiveServer, http: request
             assert (source, DCTERMS.title, title) in description
 
 
-def test_the_ontology_iri_serves_the_whole_ontology(
-    server: LiveServer, http: requests.Session, built_graph: Graph
-) -> None:
+def test_the_ontology_iri_serves_the_whole_ontology(client: FlaskClient, built_graph: Graph) -> None:
     for path in ("/ontology", "/" + VERSION.removeprefix(BASE)):
-        response = http.get(server.url + path, headers={"Accept": "application/n-triples"}, timeout=30)
-        document = parse(response.content, "nt")
+        response = client.get(path, headers={"Accept": "application/n-triples"})
+        document = parse(response.data, "nt")
         for triple in built_graph.triples((ONTOLOGY, None, None)):
             assert triple in document
         in_namespace = [t for t in built_graph if isinstance(t[0], URIRef) and t[0].startswith(CCO)]
@@ -221,16 +224,16 @@ def test_the_ontology_iri_serves_the_whole_ontology(
         )
 
 
-def test_labels_are_kept_with_their_language(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/id/acne.jsonld", timeout=30)
-    document = parse(response.content, "json-ld")
+def test_labels_are_kept_with_their_language(client: FlaskClient) -> None:
+    response = client.get("/id/acne.jsonld")
+    document = parse(response.data, "json-ld")
     assert (ACNE, RDFS.label, Literal("acne", lang="en")) in document
 
 
 @pytest.fixture(scope="module")
 def proxied(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The built graph served behind a (simulated) reverse proxy that mounts it under a path prefix."""
-    settings = {**SERVER_SETTINGS, "KG_TRUST_PROXY": "1"}
+    settings = {**BUILT_SETTINGS, "KG_TRUST_PROXY": "1"}
     with live_server(tmp_path_factory.mktemp("proxied"), [build_dir / "calcinosis-kg.nt"], settings) as live:
         yield live
 

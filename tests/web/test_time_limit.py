@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from web_helpers import PRODUCTION, LiveServer, live_server
+
+from tests.support.web import PRODUCTION, LiveServer, live_server
+
+pytestmark = pytest.mark.live
 
 LIMIT = 0.5
 MARGIN = 2.0

@@ -1,4 +1,4 @@
-"""The web UI over HTTP: home page, query page, resource pages; escaping, local assets, no script."""
+"""The web UI through the app on the built graph: home, query and resource pages; escaping, local assets, no script."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import requests
-from web_helpers import BROWSER_ACCEPT, LiveServer
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.app import create_app, query_pool
 from calcinosis_kg.server.views.pages import assets
 from calcinosis_kg.server.views.ui import prefilled
+from tests.support.web import BROWSER_ACCEPT
 
 CATALOG = load_catalog()
 
@@ -53,15 +54,15 @@ class Page(HTMLParser):
             self.textarea += data
 
 
-def page(http: requests.Session, url: str, status: int = 200, **params: str) -> tuple[requests.Response, Page]:
-    response = http.get(url, params=params, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+def page(client: FlaskClient, path: str, status: int = 200, **params: str) -> tuple[TestResponse, Page]:
+    response = client.get(path, query_string=params or None, headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == status, response.text[:2000]
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     return response, Page(response.text)
 
 
-def test_home_page(server: LiveServer, http: requests.Session) -> None:
-    response, home = page(http, server.url + "/")
+def test_home_page(client: FlaskClient) -> None:
+    response, home = page(client, "/")
     assert "/ontology/Cause" in home.links
     assert re.search(r'href="/ontology/Cause"[^>]*>cause</a></td><td class="number">27<', response.text)
     for name, query in CATALOG.items():
@@ -82,8 +83,8 @@ def test_home_page(server: LiveServer, http: requests.Session) -> None:
         assert link in home.links, link
 
 
-def test_the_home_page_draws_the_knowledge_and_groups_the_questions(server: LiveServer, http: requests.Session) -> None:
-    response, _ = page(http, server.url + "/")
+def test_the_home_page_draws_the_knowledge_and_groups_the_questions(client: FlaskClient) -> None:
+    response, _ = page(client, "/")
     text = response.text
     picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
     for path in (
@@ -100,18 +101,16 @@ def test_the_home_page_draws_the_knowledge_and_groups_the_questions(server: Live
     assert "<details>" in text[text.index('id="classes"') :]
 
 
-def test_the_search_works_without_javascript(server: LiveServer, http: requests.Session) -> None:
-    _, found = page(http, f"{server.url}/search", q="kidney disease")
+def test_the_search_works_without_javascript(client: FlaskClient) -> None:
+    _, found = page(client, "/search", q="kidney disease")
     assert "/id/kidney-disease" in found.links
     assert "/id/chronic-kidney-disease" in found.links
     assert "/id/acne" not in found.links
 
 
 @pytest.mark.parametrize("path", ["/", "/query", "/id/acne", "/ontology", "/id/no-such-entity", "/search?q=acne"])
-def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
-    server: LiveServer, http: requests.Session, path: str
-) -> None:
-    response = http.get(server.url + path, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
     parsed = Page(response.text)
     assert parsed.inline_scripts == 0
     assert parsed.assets
@@ -126,24 +125,22 @@ def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
 @pytest.mark.parametrize(
     "path", ["/", "/query", "/ontology", "/ontology/Disease", "/id/calcinosis-cutis", "/id/acne", "/search?q=a"]
 )
-def test_every_page_weighs_under_one_and_a_half_megabytes(
-    server: LiveServer, http: requests.Session, path: str
-) -> None:
-    response, parsed = page(http, server.url + path)
+def test_every_page_weighs_under_one_and_a_half_megabytes(client: FlaskClient, path: str) -> None:
+    response, parsed = page(client, path)
     loaded = [asset for asset in parsed.assets if ".css" in asset or ".js" in asset]
-    sizes = [len(http.get(server.url + html.unescape(asset), timeout=30).content) for asset in loaded]
-    total = len(response.content) + sum(sizes)
+    sizes = [len(client.get(html.unescape(asset)).data) for asset in loaded]
+    total = len(response.data) + sum(sizes)
     assert total < 1_500_000, (path, total)
 
 
-def test_the_stylesheet_is_served(server: LiveServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/assets/style.css", timeout=30)
+def test_the_stylesheet_is_served(client: FlaskClient) -> None:
+    response = client.get("/assets/style.css")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/css")
 
 
-def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
-    response, acne = page(http, f"{server.url}/id/acne")
+def test_a_resource_page(client: FlaskClient) -> None:
+    response, acne = page(client, "/id/acne")
     text = response.text
     assert ">acne</h1>" in text
     assert "inflammatory acne" in text  # a synonym (the source's wording)
@@ -160,13 +157,13 @@ def test_a_resource_page(server: LiveServer, http: requests.Session) -> None:
     assert "/id/acne.ttl" in acne.links
 
 
-def test_a_journal_article_links_its_doi(server: LiveServer, http: requests.Session) -> None:
-    _, source = page(http, f"{server.url}/id/epidemiology-treatment-calcinosis-cutis-2020")
+def test_a_journal_article_links_its_doi(client: FlaskClient) -> None:
+    _, source = page(client, "/id/epidemiology-treatment-calcinosis-cutis-2020")
     assert "https://doi.org/10.4103/ijd.IJD_527_18" in source.links
 
 
-def test_a_resource_page_shows_codes_first_and_numbered_references(server: LiveServer, http: requests.Session) -> None:
-    response, _ = page(http, f"{server.url}/id/calcinosis-cutis")
+def test_a_resource_page_shows_codes_first_and_numbered_references(client: FlaskClient) -> None:
+    response, _ = page(client, "/id/calcinosis-cutis")
     text = response.text
     assert text.index('id="mappings"') < text.index('id="statements"') < text.index('id="references"')
     assert "ICD10CM:L94.2" in text
@@ -185,8 +182,8 @@ def test_a_resource_page_shows_codes_first_and_numbered_references(server: LiveS
     assert "certainty: <" in statements or "certainty:" in statements  # a caveat stays visible
 
 
-def test_a_class_page_shows_its_place_in_the_hierarchy(server: LiveServer, http: requests.Session) -> None:
-    response, disease = page(http, f"{server.url}/ontology/Disease")
+def test_a_class_page_shows_its_place_in_the_hierarchy(client: FlaskClient) -> None:
+    response, disease = page(client, "/ontology/Disease")
     text = response.text
     assert 'id="hierarchy"' in text
     assert "/ontology/Condition" in disease.links  # a superclass
@@ -194,8 +191,8 @@ def test_a_class_page_shows_its_place_in_the_hierarchy(server: LiveServer, http:
     assert "/ontology/hasCause" in disease.links or "/ontology/treatedBy" in disease.links  # domain or range
 
 
-def test_the_ontology_page_opens_on_the_class_tree(server: LiveServer, http: requests.Session) -> None:
-    response, _ = page(http, f"{server.url}/ontology")
+def test_the_ontology_page_opens_on_the_class_tree(client: FlaskClient) -> None:
+    response, _ = page(client, "/ontology")
     text = response.text
     assert text.index('id="tree"') < text.index("Object properties")
     tree = text[text.index('id="tree"') : text.index("</section>", text.index('id="tree"'))]
@@ -204,25 +201,23 @@ def test_the_ontology_page_opens_on_the_class_tree(server: LiveServer, http: req
     assert re.search(r'href="/ontology/Subtype"[^>]*>calcinosis cutis subtype</a>\s*<span class="count"[^>]*>4<', tree)
 
 
-def test_a_class_page_lists_its_members(server: LiveServer, http: requests.Session) -> None:
-    response, cause = page(http, f"{server.url}/ontology/Cause")
+def test_a_class_page_lists_its_members(client: FlaskClient) -> None:
+    response, cause = page(client, "/ontology/Cause")
     assert "Members" in response.text
     assert "/id/acne" in cause.links
     assert "/id/chronic-kidney-disease" in cause.links
 
 
-def test_the_editor_is_served_from_this_server_with_a_long_cache_life(
-    server: LiveServer, http: requests.Session
-) -> None:
-    _, query = page(http, f"{server.url}/query")
+def test_the_editor_is_served_from_this_server_with_a_long_cache_life(client: FlaskClient) -> None:
+    _, query = page(client, "/query")
     scripts = [asset for asset in query.assets if ".js" in asset]
     assert any(asset.startswith("/assets/npm/yasgui.min.js?v=") for asset in scripts), query.assets
     for asset in query.assets:
-        served = http.get(server.url + html.unescape(asset), timeout=30)
+        served = client.get(html.unescape(asset))
         assert served.status_code == 200, asset
         if asset.startswith("/assets/npm/"):
             assert "immutable" in served.headers["Cache-Control"]
-    config = http.get(f"{server.url}/query/editor.json", timeout=30).json()
+    config = client.get("/query/editor.json").get_json()
     assert config["endpoint"] == "/sparql"
     assert config["prefixes"]["cc"] == "https://w3id.org/calcinosis-kg/id/"
     assert ["https://w3id.org/calcinosis-kg/ontology/Subtype", "calcinosis cutis subtype"] in config["classes"]
@@ -231,28 +226,27 @@ def test_the_editor_is_served_from_this_server_with_a_long_cache_life(
     assert {example["name"] for example in config["examples"]} == set(CATALOG)
 
 
-def test_the_query_page_is_prefilled_from_an_example(server: LiveServer, http: requests.Session) -> None:
-    _, query = page(http, f"{server.url}/query", example="subtypes")
+def test_the_query_page_is_prefilled_from_an_example(client: FlaskClient) -> None:
+    _, query = page(client, "/query", example="subtypes")
     assert query.textarea.strip() == prefilled(CATALOG["subtypes"]).strip()
     assert "cc:calcinosis-cutis cco:hasSubtype ?subtype" in query.textarea
 
 
-def test_an_unknown_example_is_404(server: LiveServer, http: requests.Session) -> None:
-    assert http.get(f"{server.url}/query", params={"example": "nope"}, timeout=30).status_code == 404
+def test_an_unknown_example_is_404(client: FlaskClient) -> None:
+    assert client.get("/query", query_string={"example": "nope"}).status_code == 404
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))
-def test_every_example_runs_from_the_query_page(server: LiveServer, http: requests.Session, name: str) -> None:
-    response, _ = page(http, f"{server.url}/query", query=prefilled(CATALOG[name]))
+def test_every_example_runs_from_the_query_page(client: FlaskClient, name: str) -> None:
+    response, _ = page(client, "/query", query=prefilled(CATALOG[name]))
     assert 'id="results"' in response.text
     assert 'id="error"' not in response.text
 
 
-def test_select_results_link_to_resource_pages(server: LiveServer, http: requests.Session) -> None:
-    response = http.post(
-        f"{server.url}/query",
+def test_select_results_link_to_resource_pages(client: FlaskClient) -> None:
+    response = client.post(
+        "/query",
         data={"query": "SELECT ?s ?label WHERE { ?s a cco:Subtype ; skos:prefLabel ?label } ORDER BY ?label"},
-        timeout=30,
     )
     assert response.status_code == 200
     results = Page(response.text)
@@ -261,40 +255,40 @@ def test_select_results_link_to_resource_pages(server: LiveServer, http: request
     assert "metastatic calcinosis cutis" in response.text
 
 
-def test_ask_shows_yes_or_no(server: LiveServer, http: requests.Session) -> None:
-    yes, _ = page(http, f"{server.url}/query", query="ASK { cc:acne a cco:Cause }")
+def test_ask_shows_yes_or_no(client: FlaskClient) -> None:
+    yes, _ = page(client, "/query", query="ASK { cc:acne a cco:Cause }")
     assert 'id="answer">yes<' in yes.text
-    no, _ = page(http, f"{server.url}/query", query="ASK { cc:acne a cco:Drug }")
+    no, _ = page(client, "/query", query="ASK { cc:acne a cco:Drug }")
     assert 'id="answer">no<' in no.text
 
 
-def test_construct_shows_turtle(server: LiveServer, http: requests.Session) -> None:
-    response, _ = page(http, f"{server.url}/query", query="DESCRIBE cc:acne")
+def test_construct_shows_turtle(client: FlaskClient) -> None:
+    response, _ = page(client, "/query", query="DESCRIBE cc:acne")
     assert "Result graph (Turtle)" in response.text
     assert "cc:acne" in response.text
 
 
-def test_a_syntax_error_is_a_readable_400(server: LiveServer, http: requests.Session) -> None:
-    response, query = page(http, f"{server.url}/query", status=400, query="SELECT ?s WHERE { ?s ?p }")
+def test_a_syntax_error_is_a_readable_400(client: FlaskClient) -> None:
+    response, query = page(client, "/query", status=400, query="SELECT ?s WHERE { ?s ?p }")
     assert 'id="error"' in response.text
     assert "Traceback" not in response.text
     assert query.textarea == "SELECT ?s WHERE { ?s ?p }"  # the query is kept for editing
 
 
-def test_updates_are_refused_on_the_query_page(server: LiveServer, http: requests.Session) -> None:
-    response, _ = page(http, f"{server.url}/query", status=403, query="INSERT DATA { cc:a cc:b cc:c }")
+def test_updates_are_refused_on_the_query_page(client: FlaskClient) -> None:
+    response, _ = page(client, "/query", status=403, query="INSERT DATA { cc:a cc:b cc:c }")
     assert 'id="error"' in response.text
 
 
-def test_the_query_page_offers_the_endpoints_formats(server: LiveServer, http: requests.Session) -> None:
-    _, result = page(http, f"{server.url}/query", query="SELECT ?s WHERE { ?s a cco:Subtype }")
+def test_the_query_page_offers_the_endpoints_formats(client: FlaskClient) -> None:
+    _, result = page(client, "/query", query="SELECT ?s WHERE { ?s a cco:Subtype }")
     downloads = [link for link in result.links if link.startswith("/sparql?")]
     assert len(downloads) == 4
-    assert http.get(server.url + html.unescape(downloads[2]), timeout=30).headers["Content-Type"].startswith("text/")
+    assert client.get(html.unescape(downloads[2])).headers["Content-Type"].startswith("text/")
 
 
-def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Session) -> None:
-    response, hostile = page(http, f"{hostile_server.url}/id/hostile")
+def test_hostile_text_is_escaped(hostile_client: FlaskClient) -> None:
+    response, hostile = page(hostile_client, "/id/hostile")
     text = response.text
     assert hostile.inline_scripts == 0
     assert "<script>alert(1)</script>" not in text
@@ -303,7 +297,7 @@ def test_hostile_text_is_escaped(hostile_server: LiveServer, http: requests.Sess
     assert "<iframe" not in text
     assert "javascript:" not in " ".join(hostile.links)
     assert 'onmouseover="' not in text
-    _, query = page(http, f"{hostile_server.url}/query", query="SELECT ?label WHERE { ?s skos:definition ?label }")
+    _, query = page(hostile_client, "/query", query="SELECT ?label WHERE { ?s skos:definition ?label }")
     assert query.inline_scripts == 0
     assert "</textarea><script>" not in query.textarea
 

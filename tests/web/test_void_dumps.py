@@ -1,16 +1,16 @@
-"""The VoID/DCAT description at /.well-known/void and the full dumps at /dumps/."""
+"""The VoID/DCAT description at /.well-known/void and the full dumps at /dumps/ (the app on the built graph)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
-import requests
+from flask.testing import FlaskClient
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, VOID
-from web_helpers import RDF_ACCEPT, URI_SPACE, LiveServer, instances, isomorphic, parse
 
 from calcinosis_kg.ontology import ONTOLOGY_IRI, load_ontology
+from tests.support.web import RDF_ACCEPT, URI_SPACE, instances, isomorphic, parse
 
 DUMPS = {
     "calcinosis-kg.ttl": ("text/turtle", "turtle"),
@@ -22,12 +22,17 @@ DCAT = Namespace("http://www.w3.org/ns/dcat#")  # rdflib's closed DCAT namespace
 IANA = Namespace("https://www.iana.org/assignments/media-types/")
 
 
-def void_of(server: LiveServer, http: requests.Session, rdf_format: str = "turtle") -> Graph:
-    response = http.get(f"{server.url}/.well-known/void", headers={"Accept": RDF_ACCEPT[rdf_format]}, timeout=30)
+def void_of(client: FlaskClient, rdf_format: str = "turtle") -> Graph:
+    response = client.get("/.well-known/void", headers={"Accept": RDF_ACCEPT[rdf_format]})
     assert response.status_code == 200
     assert response.headers["Content-Type"].split(";")[0] == RDF_ACCEPT[rdf_format]
     assert "Accept" in response.headers["Vary"]
-    return parse(response.content, rdf_format)
+    return parse(response.data, rdf_format)
+
+
+def root_url(client: FlaskClient) -> str:
+    """The URL the app is reached at, as its requests see it (no slash at the end)."""
+    return str(client.get("/health").request.root_url).rstrip("/")
 
 
 def the_dataset(void: Graph) -> URIRef:
@@ -47,13 +52,13 @@ def number(void: Graph, subject: object, predicate: URIRef) -> int:
 
 
 @pytest.mark.parametrize("rdf_format", sorted(RDF_ACCEPT))
-def test_the_description_parses_in_every_format(server: LiveServer, http: requests.Session, rdf_format: str) -> None:
-    void = void_of(server, http, rdf_format)
+def test_the_description_parses_in_every_format(client: FlaskClient, rdf_format: str) -> None:
+    void = void_of(client, rdf_format)
     the_dataset(void)
 
 
-def test_the_counts_are_the_served_graphs(server: LiveServer, http: requests.Session, built_graph: Graph) -> None:
-    void = void_of(server, http)
+def test_the_counts_are_the_served_graphs(client: FlaskClient, built_graph: Graph) -> None:
+    void = void_of(client)
     dataset = the_dataset(void)
     subjects = set(built_graph.subjects())
     members = instances(built_graph)
@@ -76,11 +81,11 @@ def test_the_counts_are_the_served_graphs(server: LiveServer, http: requests.Ses
     assert properties == dict(triples_per_property)
 
 
-def test_the_description_of_the_dataset(server: LiveServer, http: requests.Session) -> None:
-    void = void_of(server, http)
+def test_the_description_of_the_dataset(client: FlaskClient) -> None:
+    void = void_of(client)
     dataset = the_dataset(void)
     assert (dataset, VOID.uriSpace, Literal(URI_SPACE)) in void
-    assert (dataset, VOID.sparqlEndpoint, URIRef(f"{server.url}/sparql")) in void
+    assert (dataset, VOID.sparqlEndpoint, URIRef(f"{root_url(client)}/sparql")) in void
     assert (dataset, DCTERMS.license, URIRef("https://creativecommons.org/licenses/by/4.0/")) in void
     assert (dataset, OWL.versionInfo, load_ontology().value(URIRef(ONTOLOGY_IRI), OWL.versionInfo)) in void
     assert void.value(dataset, DCTERMS.title) is not None
@@ -92,11 +97,11 @@ def test_the_description_of_the_dataset(server: LiveServer, http: requests.Sessi
     assert URIRef("https://w3id.org/calcinosis-kg/ontology/") in vocabularies
 
 
-def test_the_dumps_are_listed_with_their_sizes(server: LiveServer, http: requests.Session) -> None:
-    void = void_of(server, http)
+def test_the_dumps_are_listed_with_their_sizes(client: FlaskClient) -> None:
+    void = void_of(client)
     dataset = the_dataset(void)
     dumps = {str(url) for url in void.objects(dataset, VOID.dataDump)}
-    assert dumps == {f"{server.url}/dumps/{name}" for name in DUMPS}
+    assert dumps == {f"{root_url(client)}/dumps/{name}" for name in DUMPS}
     distributions = list(void.objects(dataset, DCAT.distribution))
     assert len(distributions) == len(DUMPS)
     for distribution in distributions:
@@ -105,27 +110,25 @@ def test_the_dumps_are_listed_with_their_sizes(server: LiveServer, http: request
         assert (distribution, DCAT.mediaType, IANA[media_type]) in void
         size = void.value(distribution, DCAT.byteSize)
         assert isinstance(size, Literal)
-        assert size.toPython() == len(http.get(url, timeout=30).content)
+        assert size.toPython() == len(client.get(url).data)
 
 
 @pytest.mark.parametrize("name", sorted(DUMPS))
-def test_the_dumps_are_the_served_graph(
-    server: LiveServer, http: requests.Session, built_graph: Graph, name: str
-) -> None:
+def test_the_dumps_are_the_served_graph(client: FlaskClient, built_graph: Graph, name: str) -> None:
     media_type, rdf_format = DUMPS[name]
-    response = http.get(f"{server.url}/dumps/{name}", timeout=30)
+    response = client.get(f"/dumps/{name}")
     assert response.status_code == 200
     assert response.headers["Content-Type"].split(";")[0] == media_type
-    assert isomorphic(parse(response.content, rdf_format), built_graph)
+    assert isomorphic(parse(response.data, rdf_format), built_graph)
 
 
-def test_an_unknown_dump_is_404(server: LiveServer, http: requests.Session) -> None:
-    assert http.get(f"{server.url}/dumps/calcinosis-kg.csv", timeout=30).status_code == 404
+def test_an_unknown_dump_is_404(client: FlaskClient) -> None:
+    assert client.get("/dumps/calcinosis-kg.csv").status_code == 404
 
 
-def test_the_void_counts_match_the_service_description(server: LiveServer, http: requests.Session) -> None:
-    void = void_of(server, http)
-    response = http.get(f"{server.url}/sparql", headers={"Accept": "text/turtle"}, timeout=30)
-    description = parse(response.content, "turtle")
+def test_the_void_counts_match_the_service_description(client: FlaskClient) -> None:
+    void = void_of(client)
+    response = client.get("/sparql", headers={"Accept": "text/turtle"})
+    description = parse(response.data, "turtle")
     default_graph_triples = {value.toPython() for value in description.objects(None, VOID.triples)}
     assert number(void, the_dataset(void), VOID.triples) in default_graph_triples

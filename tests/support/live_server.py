@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from store_server import engine_under_test, store_for_tests
 
-DATA = Path(__file__).resolve().parent / "data"
+from tests.support.store_server import engine_settings, engine_under_test
+
+DATA = Path(__file__).resolve().parents[1] / "server" / "data"
 SAMPLE_TTL = DATA / "calcinosis-sample.ttl"
 SOURCES_TRIG = DATA / "sources.trig"
 STARTUP_SECONDS = 60
@@ -58,6 +59,20 @@ def server_env(data: Sequence[Path], settings: Mapping[str, str]) -> dict[str, s
     return env
 
 
+def refused_start(
+    port: int, data: Sequence[Path], settings: Mapping[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a server that must refuse to start (bad settings, a port in use) to its exit, output captured."""
+    return subprocess.run(
+        server_command(port, *extra),
+        env=server_env(data, settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @contextmanager
 def live_server(
     log_dir: Path, data: Sequence[Path], settings: Mapping[str, str] | None = None, *extra_args: str
@@ -66,13 +81,14 @@ def live_server(
 
     With ``KG_TEST_ENGINE=sparql`` (and no engine in ``settings``) ``data`` are loaded into an Oxigraph server
     (Virtuoso with ``KG_TEST_STORE=virtuoso``) and the endpoint runs on ``KG_ENGINE=sparql`` against it
-    (:mod:`store_server`).
+    (:mod:`tests.support.store_server`).
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
-        with store_for_tests(log_dir, data, free_port(), free_port) as store:
-            remote = {**(settings or {}), **store.settings, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
-            with live_server(log_dir, data, remote, *extra_args) as live:
-                yield live
+        with (
+            engine_settings(log_dir, data, free_port(), free_port) as engine,
+            live_server(log_dir, data, {**(settings or {}), **engine}, *extra_args) as live,
+        ):
+            yield live
         return
     port = free_port()
     log = log_dir / f"server-{port}.log"

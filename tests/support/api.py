@@ -1,4 +1,4 @@
-"""Helpers of the API tests: a client for the live server and the comparison of SPARQL JSON results."""
+"""Helpers of the API tests: canned-query answers, a client of a live server, the comparison of SPARQL JSON results."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import requests
+from flask.testing import FlaskClient
 from rdflib import Graph
 
 from calcinosis_kg.queries.catalog import CannedQuery
@@ -24,13 +25,14 @@ class Api:
         """GET ``path`` (relative to the server) with requests' keyword arguments (params, headers...)."""
         return self.session.get(self.url + path, timeout=60, **kwargs)
 
-    def results(self, name: str, **params: str) -> dict[str, Any]:
-        """The SPARQL JSON answer of canned query ``name`` run with ``params`` (which must succeed)."""
-        response = self.get(f"/queries/{name}", params=params)
-        assert response.status_code == 200, response.text
-        assert response.headers["Content-Type"] == JSON_RESULTS
-        data: dict[str, Any] = response.json()
-        return data
+
+def results(client: FlaskClient, name: str, **params: str) -> dict[str, Any]:
+    """The SPARQL JSON answer of canned query ``name`` run with ``params`` (which must succeed)."""
+    response = client.get(f"/queries/{name}", query_string=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == JSON_RESULTS
+    data: dict[str, Any] = response.get_json()
+    return data
 
 
 def reference(query: CannedQuery, graph: Graph, values: dict[str, str] | None = None) -> dict[str, Any]:

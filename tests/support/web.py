@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,12 +11,11 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # tests/server/live_server.py
-from live_server import PRODUCTION, LiveServer, free_port, live_server
+from tests.support.live_server import PRODUCTION, LiveServer, free_port, live_server
 
 BASE = "https://w3id.org/calcinosis-kg/"
 URI_SPACE = BASE + "id/"
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "web" / "data"
 HOSTILE_TTL = DATA / "hostile.ttl"
 
 RDF_ACCEPT = {

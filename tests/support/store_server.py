@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -295,3 +295,20 @@ def store_for_tests(
     if store_under_test() == "virtuoso":
         return virtuoso_store(folder, data, port, free_port)
     return oxigraph_store(folder, data, port)
+
+
+@contextmanager
+def engine_settings(
+    folder: Path, data: Sequence[Path], port: int, free_port: Callable[[], int]
+) -> Iterator[Mapping[str, str]]:
+    """The settings that put an app or server on :func:`engine_under_test` for ``data``.
+
+    None for ``oxigraph`` (the app loads ``data`` itself); for ``sparql`` ``data`` are loaded into the store of
+    ``KG_TEST_STORE`` (:func:`store_for_tests`) on ``port`` for the duration of the block, and the settings name
+    it as the remote store.
+    """
+    if engine_under_test() != "sparql":
+        yield {}
+        return
+    with store_for_tests(folder, data, port, free_port) as store:
+        yield {**store.settings, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
