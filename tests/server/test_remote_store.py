@@ -23,6 +23,7 @@ from store_server import StoreServer, oxigraph_binary, oxigraph_store
 pytestmark = pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed")
 
 CC = "https://w3id.org/calcinosis-kg/id/"
+SIMPLE_QUERY = "ASK { cc:diltiazem a cco:Treatment }"
 _unique = itertools.count()
 
 
@@ -113,6 +114,23 @@ def test_refusals_are_the_embedded_engines(server: LiveServer, remote: LiveServe
     embedded, answered = ask(server, query), ask(remote, query)
     assert embedded.status_code in (400, 403)
     assert (answered.status_code, answered.text) == (embedded.status_code, embedded.text)
+
+
+DEEP = [  # each crashed Oxigraph 0.5.13's server (stack overflow) when sent as is; our lower limits refuse them
+    ("SELECT " + " ".join(f"(1 AS ?v{i})" for i in range(1000)) + " {}", "tokens"),
+    ("SELECT (" + "+".join("1" for _ in range(2000)) + " AS ?x) {}", "tokens"),
+    ("SELECT * WHERE { ?s ?p ?o " + " ".join(f"BIND(1 AS ?b{i})" for i in range(1000)) + "}", "tokens"),
+    ("ASK { " + "FILTER EXISTS {" * 250 + "}" * 250 + "}", "nests brackets"),
+    ("SELECT ?x WHERE { BIND(" + "STR(" * 250 + "1" + ")" * 250 + " AS ?x) }", "nests brackets"),
+]
+
+
+@pytest.mark.parametrize(("query", "limit"), DEEP)
+def test_queries_that_would_crash_the_store_are_refused_before_it(remote: LiveServer, query: str, limit: str) -> None:
+    response = ask(remote, query)
+    assert response.status_code == 400
+    assert limit in response.text
+    assert ask(remote, SIMPLE_QUERY).status_code == 200
 
 
 def test_service_never_reaches_the_network(remote: LiveServer) -> None:
