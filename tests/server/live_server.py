@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -68,7 +69,9 @@ def live_server(
     and the endpoint runs on ``KG_ENGINE=sparql`` against it (:mod:`store_server`).
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
-        with oxigraph_store(log_dir, data, free_port()) as store:
+        limit = (settings or {}).get("KG_QUERY_TIMEOUT")
+        store_timeout = None if limit is None else math.ceil(float(limit)) + 1
+        with oxigraph_store(log_dir, data, free_port(), store_timeout) as store:
             remote = {**(settings or {}), "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
             with live_server(log_dir, data, remote, *extra_args) as live:
                 yield live

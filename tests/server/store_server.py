@@ -32,6 +32,12 @@ def engine_under_test() -> str:
     return os.environ.get("KG_TEST_ENGINE", "oxigraph").strip().lower() or "oxigraph"
 
 
+def timeout_status() -> int:
+    """The status of a query stopped at the time limit: 503 on the embedded engine, 504 on ``sparql`` (where
+    our server is a gateway and the store is what did not answer in time; see ``server/errors.py``)."""
+    return 504 if engine_under_test() == "sparql" else 503
+
+
 @dataclass
 class StoreServer:
     """A running ``oxigraph serve`` over a store directory; it can be stopped, frozen and started again."""
@@ -39,6 +45,9 @@ class StoreServer:
     location: Path
     port: int
     log: Path
+    timeout_s: int | None = None
+    """``--timeout-s``: the store stops its own queries after this many seconds (else a query our server
+    gave up on at its time limit would keep a core busy on the store)."""
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     @property
@@ -46,9 +55,12 @@ class StoreServer:
         return f"http://127.0.0.1:{self.port}/query"
 
     def start(self) -> None:
+        command = [str(oxigraph_binary()), "serve", "-l", str(self.location), "-b", f"127.0.0.1:{self.port}"]
+        if self.timeout_s is not None:
+            command += ["--timeout-s", str(self.timeout_s)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(oxigraph_binary()), "serve", "-l", str(self.location), "-b", f"127.0.0.1:{self.port}"],
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -96,11 +108,13 @@ def load_store(location: Path, data: Sequence[Path]) -> None:
 
 
 @contextmanager
-def oxigraph_store(folder: Path, data: Sequence[Path], port: int) -> Iterator[StoreServer]:
+def oxigraph_store(
+    folder: Path, data: Sequence[Path], port: int, timeout_s: int | None = None
+) -> Iterator[StoreServer]:
     """A store holding ``data``, served on ``port`` for the duration of the block."""
     location = folder / f"store-{port}"
     load_store(location, data)
-    store = StoreServer(location=location, port=port, log=folder / f"oxigraph-{port}.log")
+    store = StoreServer(location=location, port=port, log=folder / f"oxigraph-{port}.log", timeout_s=timeout_s)
     store.start()
     try:
         yield store
