@@ -65,8 +65,15 @@ class StoreClient:
             self._local.deadline = previous
 
     def query(self, text: str, accept: str, dataset: DatasetSpec | None = None) -> bytes:
-        """The store's answer to ``text`` (its body); raises StoreUnavailable, StoreTimeout or EvaluationError."""
-        end, limit = getattr(self._local, "deadline", None) or (time.monotonic() + STARTUP_TIMEOUT, STARTUP_TIMEOUT)
+        """The store's answer to ``text`` (its body); raises StoreUnavailable, StoreTimeout or EvaluationError.
+
+        Inside :meth:`deadline` (a query job) the answer is held to the answer-size limit (ResultTooLarge);
+        outside it (the start-up reads: counts, the blank-node copy, the indexes) it may be as large as the
+        store, within :data:`STARTUP_TIMEOUT`.
+        """
+        deadline = getattr(self._local, "deadline", None)
+        end, limit = deadline or (time.monotonic() + STARTUP_TIMEOUT, STARTUP_TIMEOUT)
+        max_bytes = self._max_bytes if deadline is not None else None  # start-up reads take the whole store
         fields = [("query", text)]
         if dataset is not None:
             fields += [("default-graph-uri", str(name)) for name in dataset.default]
@@ -93,7 +100,7 @@ class StoreClient:
         except (HTTPError, OSError) as error:
             raise StoreUnavailable(f"The SPARQL store at {self.url} could not be reached: {_reason(error)}") from None
         try:
-            body = self._read(response, end, limit)
+            body = self._read(response, end, limit, max_bytes)
         finally:
             response.release_conn()
         if response.status == 200:
@@ -105,17 +112,17 @@ class StoreClient:
             raise EvaluationError(f"The SPARQL store at {self.url} refused the query ({response.status}): {message}")
         raise StoreUnavailable(f"The SPARQL store at {self.url} answered {response.status}: {message}")
 
-    def _read(self, response: urllib3.BaseHTTPResponse, end: float, limit: float) -> bytes:
+    def _read(self, response: urllib3.BaseHTTPResponse, end: float, limit: float, max_bytes: int | None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in response.stream(_CHUNK):
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > self._max_bytes:
+                if max_bytes is not None and size > max_bytes:
                     response.close()
                     raise ResultTooLarge(
-                        f"The store's answer is over {self._max_bytes} bytes (KG_MAX_ANSWER_BYTES); "
+                        f"The store's answer is over {max_bytes} bytes (KG_MAX_ANSWER_BYTES); "
                         "add a LIMIT or narrow the pattern."
                     )
                 if time.monotonic() > end:
