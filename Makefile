@@ -65,12 +65,9 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-SPARQL_SUITES ?= tests/server/test_remote_store.py tests/server/test_protocol.py tests/server/test_negotiation.py \
-                 tests/server/test_w3c_protocol.py tests/server/test_w3c_query.py
-
-test-sparql: $(STAMP)  ## server and API suites on KG_ENGINE=sparql against a real Oxigraph server (SPARQL_SUITES, then tests/api)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q $(SPARQL_SUITES)
-	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api
+test-sparql: $(STAMP)  ## the server, API and FHIR suites again on KG_ENGINE=sparql, against a real Oxigraph server
+	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/server
+	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q tests/api tests/fhir tests/web/test_dereference.py
 
 w3c: $(STAMP)  ## run the W3C SPARQL 1.0/1.1 query suites through a live server and print the counts (build/w3c-report.md)
 	PYTHONPATH=tests:tests/server $(BIN)/python -m w3c_suite.report
