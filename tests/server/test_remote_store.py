@@ -350,6 +350,8 @@ def test_every_route_that_reads_the_data_answers_502_naming_the_store_while_it_i
             assert slow.status_code == 504, (endpoint, slow.status_code, slow.text[:300])
             assert time.monotonic() - started < QUERY_TIMEOUT + MARGIN, endpoint
             assert store.url in slow.text, endpoint
+            if endpoint.startswith("fhir."):
+                assert slow.json()["issue"][0]["code"] == "timeout"
     finally:
         store.thaw()
     store.stop()
