@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -42,6 +42,10 @@ PROBE_TIMEOUT = 2.0
 
 
 _CHUNK = 1 << 16
+
+
+BATCH = 200
+"""Subjects per query of :meth:`StoreGraphView.triples_of`."""
 
 
 class StoreClient:
@@ -201,6 +205,20 @@ class StoreGraphView(GraphView):
         terms = (subject, predicate, obj)
         pattern = " ".join("?" + name if term is None else str(term) for name, term in zip("spo", terms, strict=True))
         yield from self._client.construct(f"CONSTRUCT {{ {pattern} }} WHERE {{ {pattern} }}")
+
+    def triples_of(self, subjects: Sequence[ox.NamedNode], predicates: Sequence[ox.NamedNode]) -> Iterator[ox.Triple]:
+        """As :meth:`GraphView.triples_of`, with one query per :data:`BATCH` subjects (a DESCRIBE labels every
+        neighbour: one query per neighbour and property made a well-linked resource miss the time limit)."""
+        rank = {predicate: index for index, predicate in enumerate(predicates)}
+        wanted = " ".join(str(predicate) for predicate in predicates)
+        for start in range(0, len(subjects), BATCH):
+            chunk = subjects[start : start + BATCH]
+            order = {subject: index for index, subject in enumerate(chunk)}
+            values = " ".join(str(subject) for subject in chunk)
+            found = self._client.construct(
+                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {wanted} }} ?s ?p ?o }}"
+            )
+            yield from sorted(found, key=lambda t: (order[t.subject], rank[t.predicate]))  # type: ignore[index]
 
 
 @dataclass(frozen=True)
