@@ -71,7 +71,7 @@ lint: $(STAMP)  ## ruff and mypy (strict)
 test: $(STAMP) lint static  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-test-sparql: $(STAMP)  ## the tests marked engine (pytest -m engine) on KG_ENGINE=sparql against a real Oxigraph server
+test-sparql: $(STAMP)  ## the tests marked engine (server, API, FHIR, dereference suites) on KG_ENGINE=sparql against a real Oxigraph server
 	KG_TEST_ENGINE=sparql $(BIN)/python -m pytest -q -m engine
 
 VIRTUOSO_SUITES ?= tests/server/test_protocol.py tests/server/test_negotiation.py tests/server/test_w3c_protocol.py \

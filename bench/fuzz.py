@@ -50,8 +50,9 @@ INSERTS = (
     "99999999999999999999999", "-0.0", "REGEX(?x, '(a*)*b')", "CONCAT(?x, ?x)", "STR(", "COUNT(*)", "GROUP BY",
     "ORDER BY", "LIMIT", "OFFSET", "a", "true", "UNDEF", "\x00", "\ud800", "é", "\u2028", "%00",
 )  # fmt: skip
-LIMIT_STATUSES = frozenset({503})
-"""Time limit, memory limit, busy workers: the statuses that are answers, not failures."""
+LIMIT_STATUSES = frozenset({503, 504})
+"""Time limit, memory limit, busy workers (503), the store's time limit with ``KG_ENGINE=sparql`` (504): the
+statuses that are answers, not failures."""
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HANG_SECONDS = 15.0
 """An answer later than the time limit plus this is a hang (the queue wait counts toward the limit; the margin

@@ -8,7 +8,9 @@ loaded once); :func:`~calcinosis_kg.server.app.create_app` only assembles the ap
 The data are held once, in the Oxigraph store: queries, descriptions and linked-data documents are answered by
 the engine in the query workers; the start-up indexes (labels, VoID statistics, the ontology document) are
 read once from the same store with pyoxigraph (:func:`~calcinosis_kg.server.resources.data.rdflib_view` gives
-rdflib's API over it, for embedders); the lookup index is built by the first lookup.
+rdflib's API over it, for embedders); the lookup index is built by the first lookup, except with a remote store
+(``KG_ENGINE=sparql``), where it is read at start-up with the other indexes: reads outside a query job have no
+time limit but the start-up one, and ``/lookup`` then keeps answering while the store is down.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize
+from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.resources.void import DatasetDumps, DatasetStatistics
 from calcinosis_kg.server.settings import Settings
@@ -60,6 +63,8 @@ class Services:
     linked_data: LinkedData
     statistics: DatasetStatistics
     dumps: DatasetDumps
+    lookup_index: LabelIndex | None = None
+    """The lookup index, when it is read at start-up (see the module docstring); else built by the first lookup."""
     store_client: StoreClient | None = None
     """The remote store's client with ``KG_ENGINE=sparql`` (``/health`` probes it), else None."""
 
@@ -124,6 +129,7 @@ class Services:
             metrics=metrics,
             catalog=load_catalog(),
             store_client=store_client,
+            lookup_index=LabelIndex.from_store(view) if store_client is not None else None,
             linked_data=linked_data,
             statistics=statistics,
             dumps=DatasetDumps.load(view, paths),

@@ -19,8 +19,11 @@ name                       meaning                                              
 ``KG_STORE_DEFAULT_GRAPH`` the store's graph that is the default graph (sent as           (the store's)
                            ``default-graph-uri``, the other graphs as ``named-graph-uri``;
                            for stores whose default graph is the union of all, as Virtuoso)
-``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256``
+``KG_MAX_QUERY_DEPTH``     most brackets a query may nest                               ``256`` (``128``
+                                                                                        with ``sparql``)
 ``KG_MAX_QUERY_TOKENS``    most tokens a query may have                                 ``20000``
+                                                                                        (``2000`` with
+                                                                                        ``sparql``)
 ``KG_QUERY_MEMORY``        megabytes of memory a query worker may use beyond its start  ``1024``
                            (0 = no cap)
 ``KG_MAX_ANSWER_BYTES``    largest written answer, in bytes                             ``67108864``
@@ -50,6 +53,13 @@ T = TypeVar("T")
 
 ENGINES = ("oxigraph", "sparql")
 """The query engines ``KG_ENGINE`` may name."""
+STORE_MAX_QUERY_TOKENS = 2_000
+STORE_MAX_QUERY_DEPTH = 128
+"""``KG_MAX_QUERY_TOKENS`` and ``KG_MAX_QUERY_DEPTH``'s defaults with ``KG_ENGINE=sparql``. A store parses and
+evaluates on its own threads' stacks: Oxigraph 0.5's server aborts (stack overflow, every client of the store
+lost) on 700 projected expressions (3,500 tokens), 1,800 chained additions (3,600 tokens) or 230 nested
+``FILTER EXISTS`` groups, all of which our workers' 64 MiB stacks take; it answers at half these sizes. The
+largest canned or W3C test query has 133 tokens."""
 LEGACY_BACKENDS = ("oxigraph", "rdflib")
 """What ``KG_BACKEND`` accepted; both now mean the oxigraph engine."""
 
@@ -101,6 +111,10 @@ class Settings:
                     return parse(name, source[name])
             return default
 
+        engine = get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine)
+        remote = engine == "sparql"
+        max_tokens = STORE_MAX_QUERY_TOKENS if remote else cls.max_query_tokens
+        max_depth = STORE_MAX_QUERY_DEPTH if remote else cls.max_query_depth
         settings = cls(
             data=get("KG_DATA", _paths, cls.data),
             query_timeout=get("KG_QUERY_TIMEOUT", _positive_float, cls.query_timeout),
@@ -109,9 +123,9 @@ class Settings:
             trust_proxy=get("KG_TRUST_PROXY", _proxy_count, cls.trust_proxy),
             query_workers=get("KG_QUERY_WORKERS", _non_negative_int, cls.query_workers),
             union_default_graph=get("KG_UNION_DEFAULT_GRAPH", _flag, cls.union_default_graph),
-            engine=get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine),
-            max_query_depth=get("KG_MAX_QUERY_DEPTH", _positive_int, cls.max_query_depth),
-            max_query_tokens=get("KG_MAX_QUERY_TOKENS", _positive_int, cls.max_query_tokens),
+            engine=engine,
+            max_query_depth=get("KG_MAX_QUERY_DEPTH", _positive_int, max_depth),
+            max_query_tokens=get("KG_MAX_QUERY_TOKENS", _positive_int, max_tokens),
             query_memory_mb=get("KG_QUERY_MEMORY", _non_negative_int, cls.query_memory_mb),
             max_answer_bytes=get("KG_MAX_ANSWER_BYTES", _positive_int, cls.max_answer_bytes),
             query_queue=get("KG_QUERY_QUEUE", _positive_int, cls.query_queue),

@@ -19,10 +19,13 @@ graphs: then a query naming no dataset (neither ``FROM`` nor ``default-graph-uri
 is the union of all their graphs (Virtuoso).
 
 Queries are not evaluated in the query worker processes (their sandbox forbids the network): the
-:class:`StoreRunner` evaluates them in the web thread, under a client-side deadline equal to the time limit
-that covers every request a job makes (a DESCRIBE makes several). A store that refuses connections or
-answers with a server error gives :class:`~calcinosis_kg.server.errors.StoreUnavailable` (502), one that does
-not answer in time :class:`~calcinosis_kg.server.errors.StoreTimeout` (504); both name the store.
+:class:`StoreRunner` evaluates them in the server process, each job in a thread of its own with the stack of a
+worker's answering thread (pyoxigraph's parser recurses over the query, and a query within the lexer's limits
+overflows the small stack of a web server thread, which would kill the server process), under a client-side
+deadline equal to the time limit that covers every request a job makes (a DESCRIBE makes several). A store
+that refuses connections or answers with a server error gives
+:class:`~calcinosis_kg.server.errors.StoreUnavailable` (502), one that does not answer in time
+:class:`~calcinosis_kg.server.errors.StoreTimeout` (504); both name the store.
 
 :class:`StoreGraphView` gives the start-up indexes and DESCRIBE the triple patterns they read, as CONSTRUCT
 queries. Blank nodes cannot be named in a query, so the triples with a blank node are read once, at start-up,
@@ -33,6 +36,7 @@ stable from one answer to the next (Oxigraph, Fuseki and Virtuoso keep theirs).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,7 +72,7 @@ from calcinosis_kg.server.sparql.lexer import Analysis, Limits, Token, TokenKind
 from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, write_triples
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
-from calcinosis_kg.server.workers.pool import QueryPool, _answer
+from calcinosis_kg.server.workers.pool import WORKER_STACK_BYTES, QueryPool, _answer
 
 
 class SparqlEngine:
@@ -245,11 +249,31 @@ class StoreRunner(QueryPool):
     def _run(self, job: Job) -> Answer:
         engine = self._engine
         assert isinstance(engine, SparqlEngine)
-        with engine.client.deadline(self.timeout):
-            outcome = _answer(engine, job, self.limits)
-        if isinstance(outcome, EndpointError):
-            raise outcome
-        return outcome
+        outcome: list[Answer | EndpointError | BaseException] = []
+
+        def answer() -> None:
+            try:
+                with engine.client.deadline(self.timeout):  # the deadline is per thread: set in this one
+                    outcome.append(_answer(engine, job, self.limits))
+            except BaseException as error:  # noqa: BLE001 (a bug: re-raised in the calling thread, a 500 there)
+                outcome.append(error)
+
+        with _STACK_SIZE:
+            previous = threading.stack_size(WORKER_STACK_BYTES)
+            try:
+                thread = threading.Thread(target=answer, name="kg-store-job", daemon=True)
+                thread.start()
+            finally:
+                threading.stack_size(previous)
+        thread.join()
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+_STACK_SIZE = threading.Lock()
+"""Held while a job's thread is started with :data:`WORKER_STACK_BYTES` (``threading.stack_size`` is global)."""
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
     @blueprint.errorhandler(EndpointError)
     def endpoint_error(error: EndpointError) -> Response:
         status = status_of(error)
-        code = "timeout" if status == 503 else "exception"
+        code = "timeout" if status in (503, 504) else "exception"  # 504: the remote store did not answer in time
         return fhir_response(outcome_of([issue("error", code, str(error))]), status)
 
     @blueprint.errorhandler(HTTPException)

@@ -16,7 +16,7 @@ It reads the store's default graph as queries see it (the union of all graphs wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import pyoxigraph as ox
 
@@ -56,6 +56,12 @@ class GraphView:
                 seen.add(triple)
             yield triple
 
+    def triples_of(self, subjects: Sequence[ox.NamedNode], predicates: Sequence[ox.NamedNode]) -> Iterator[ox.Triple]:
+        """The triples of each subject with each predicate, subject by subject, predicate by predicate."""
+        for subject in subjects:
+            for predicate in predicates:
+                yield from self.triples(subject, predicate, None)
+
 
 def describe(view: GraphView, resources: Iterable[object], max_triples: int) -> list[ox.Triple]:
     """The description of ``resources`` (literals are skipped) as a list of distinct triples.
@@ -88,14 +94,9 @@ def describe(view: GraphView, resources: Iterable[object], max_triples: int) -> 
         predicates.add(triple.predicate)
         if triple.predicate in CITING_PROPERTIES and isinstance(triple.object, ox.NamedNode):
             sources.add(triple.object)
-    for node in sorted((nodes | predicates) - targets, key=str):
-        for label_property in LABEL_PROPERTIES:
-            add(view.triples(node, label_property, None))
-    for node in sorted(nodes - targets, key=str):
-        add(view.triples(node, _RDF_TYPE, None))
-    for source in sorted(sources - targets, key=str):
-        for detail in SOURCE_DETAILS:
-            add(view.triples(source, detail, None))
+    add(view.triples_of(sorted((nodes | predicates) - targets, key=str), LABEL_PROPERTIES))
+    add(view.triples_of(sorted(nodes - targets, key=str), (_RDF_TYPE,)))
+    add(view.triples_of(sorted(sources - targets, key=str), SOURCE_DETAILS))
     return list(found)
 
 

@@ -11,7 +11,7 @@ from fhirpy import SyncFHIRClient
 
 from tests.fhir.tx_runner import expected_failures, load, run, surprises
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 CS = "https://w3id.org/calcinosis-kg/id"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -24,7 +24,7 @@ from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, request
 from tests.support import RUNAWAY, AppFactory
 from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 SELECT = "SELECT ?s WHERE { ?s a cco:Subtype } ORDER BY ?s"
 JSON = next(fmt for fmt in FORMATS if fmt.key == "json")

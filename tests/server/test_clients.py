@@ -33,7 +33,7 @@ from SPARQLWrapper import (
 from calcinosis_kg.ontology import PREFIXES
 from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 SELECT_LITERALS = "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o)) }"
 SELECT_OPTIONAL = "SELECT ?s ?pref WHERE { ?s a cco:Condition OPTIONAL { ?s skos:prefLabel ?pref } }"

@@ -22,6 +22,7 @@ from bench.servers import Server, Supervisor, ours_spec, wait_for
 from tests.support.live_server import SAMPLE_TTL
 
 pytestmark = [
+    pytest.mark.engine,
     pytest.mark.live,
     pytest.mark.skipif(
         nginx_program() is None, reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"

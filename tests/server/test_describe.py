@@ -20,6 +20,8 @@ from calcinosis_kg.server.resources.data import to_rdflib
 from calcinosis_kg.server.sparql.describe import GraphView
 from calcinosis_kg.server.sparql.describe import describe as describe_in_store
 
+pytestmark = pytest.mark.engine
+
 CC = Namespace("https://w3id.org/calcinosis-kg/id/")
 CCO = Namespace("https://w3id.org/calcinosis-kg/ontology/")
 DCTERMS = Namespace("http://purl.org/dc/terms/")

@@ -16,10 +16,13 @@ import pytest
 import requests
 
 from calcinosis_kg.server.engines.oxigraph import QUERY_PREFIXES
+from calcinosis_kg.server.settings import STORE_MAX_QUERY_DEPTH, STORE_MAX_QUERY_TOKENS
+from calcinosis_kg.server.sparql.lexer import LexError, Limits, analyze
 from tests.support.live_server import SAMPLE_TTL, SOURCES_TRIG, LiveServer
 from tests.support.probes import Listener
+from tests.support.store_server import engine_under_test
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 JSON = {"Accept": "application/sparql-results+json"}
 DIRECT = {"Content-Type": "application/sparql-query"}
@@ -197,7 +200,8 @@ def test_service_words_that_are_not_the_keyword_are_answered(
 def test_deep_and_long_queries_are_refused_before_the_engine(server: LiveServer, shape: str, limit: str) -> None:
     response = requests.post(server.sparql, data=shape.encode(), headers=DIRECT, timeout=30)
     assert response.status_code in (400, 413), response.text[:200]
-    assert limit in response.text or "KG_MAX_BODY" in response.text
+    store_limit = engine_under_test() == "sparql" and "tokens" in response.text  # its lower limits (settings.py)
+    assert limit in response.text or "KG_MAX_BODY" in response.text or store_limit
     assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
 
 
@@ -211,7 +215,19 @@ def test_deep_and_long_queries_are_refused_before_the_engine(server: LiveServer,
 )
 def test_queries_within_the_limits_are_answered(server: LiveServer, query: str) -> None:
     response = requests.post(server.sparql, data=query.encode(), headers=DIRECT, timeout=30)
+    if engine_under_test() == "sparql" and over_store_limits(query):  # lower limits protect the store (settings.py)
+        assert response.status_code == 400, response.text[:300]
+        assert "tokens" in response.text or "deep" in response.text
+        return
     assert response.status_code == 200, response.text[:300]
+
+
+def over_store_limits(query: str) -> bool:
+    try:
+        analyze(query, "http://x/", {}, Limits(max_depth=STORE_MAX_QUERY_DEPTH, max_tokens=STORE_MAX_QUERY_TOKENS))
+    except LexError:
+        return True
+    return False
 
 
 def test_the_predeclared_prefixes_are_rdflibs() -> None:

@@ -25,8 +25,9 @@ from tests.support.live_server import (
     live_server,
     refused_start,
 )
+from tests.support.store_server import engine_under_test
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,12 @@ def test_granian_serves_queries_and_the_description(production: LiveServer) -> N
     assert "GET /health 200" in production.log_text()
 
 
+@pytest.mark.skipif(
+    engine_under_test() == "sparql",
+    reason="granian's query workers being stopped and replaced; with KG_ENGINE=sparql the store stops its own "
+    "runaway (test_limits.py), and whether it answers others meanwhile is its own scheduling (not niced, unlike "
+    "our query workers): on a loaded 2-core machine a simple ASK waited over the 2 s limit behind one",
+)
 def test_granian_stops_runaway_queries(production: LiveServer) -> None:
     outcome: dict[str, object] = {}
 
@@ -107,7 +114,8 @@ def test_a_second_server_on_the_same_port_is_refused(production: LiveServer, tmp
 def test_stops_with_its_workers_on_sigterm(tmp_path: Path) -> None:
     with live_server(tmp_path, [SAMPLE_TTL], SERVER_SETTINGS, "--production", "--workers", "2") as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
-        assert len(children) >= 4  # two granian workers, each with its query worker
+        workers = 2 if engine_under_test() == "sparql" else 4  # each granian worker forks a query worker
+        assert len(children) >= workers  # (KG_ENGINE=sparql has none: the store evaluates)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=20) == 0
     _gone, alive = psutil.wait_procs(children, timeout=10)

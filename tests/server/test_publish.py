@@ -19,6 +19,7 @@ from tests.support.live_server import SAMPLE_TTL, free_port
 from tests.support.store_server import StoreServer, oxigraph_binary, oxigraph_store
 
 pytestmark = [
+    pytest.mark.engine,
     pytest.mark.live,
     pytest.mark.skipif(not oxigraph_binary().exists(), reason="the oxigraph package is not installed"),
 ]

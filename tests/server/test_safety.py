@@ -24,7 +24,7 @@ from rdflib import Dataset, Graph
 from tests.support.live_server import LiveServer
 from tests.support.probes import Listener
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 SETTLE_SECONDS = 0.3
 

@@ -10,7 +10,7 @@ from rdflib.compare import isomorphic
 from tests.support import AppFactory
 from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

@@ -14,7 +14,7 @@ from calcinosis_kg.server.resources.data import DataLoadError, load_store, summa
 from calcinosis_kg.server.settings import Settings, SettingsError
 from tests.support.live_server import SAMPLE_TTL, free_port, refused_start, server_command, server_env
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 S, P = URIRef("http://example.org/s"), URIRef("http://example.org/p")
 GRAPH = URIRef("http://example.org/graph")

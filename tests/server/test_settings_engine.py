@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from calcinosis_kg.server.settings import Settings, SettingsError
+from calcinosis_kg.server.settings import STORE_MAX_QUERY_DEPTH, STORE_MAX_QUERY_TOKENS, Settings, SettingsError
+
+pytestmark = pytest.mark.engine
 
 
 def test_defaults() -> None:
@@ -15,6 +17,15 @@ def test_defaults() -> None:
     assert (settings.max_query_depth, settings.max_query_tokens) == (256, 20_000)
     assert settings.cache_entries == 1024
     assert settings.cache_bytes == 32 * 1024 * 1024
+
+
+def test_the_sparql_engine_has_lower_query_limits_unless_they_are_set() -> None:
+    remote = {"KG_ENGINE": "sparql", "KG_STORE_URL": "http://127.0.0.1:7878/query"}
+    settings = Settings.load({}, environ=remote)
+    assert settings.max_query_tokens == STORE_MAX_QUERY_TOKENS < 20_000
+    assert settings.max_query_depth == STORE_MAX_QUERY_DEPTH < 256
+    chosen = Settings.load({}, environ={**remote, "KG_MAX_QUERY_TOKENS": "5000", "KG_MAX_QUERY_DEPTH": "300"})
+    assert (chosen.max_query_tokens, chosen.max_query_depth) == (5000, 300)
 
 
 @pytest.mark.parametrize("value", ["oxigraph", " OxiGraph ", ""])

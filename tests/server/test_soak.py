@@ -7,7 +7,7 @@ import pytest
 from bench.soak import soak
 from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 
 def test_a_short_soak_has_no_unexpected_answer(server: LiveServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -84,8 +85,10 @@ def live_server(
     (:mod:`tests.support.store_server`).
     """
     if engine_under_test() == "sparql" and "KG_ENGINE" not in (settings or {}):
+        limit = (settings or {}).get("KG_QUERY_TIMEOUT")
+        store_timeout = None if limit is None else math.ceil(float(limit))  # the store stops when we stop waiting
         with (
-            engine_settings(log_dir, data, free_port(), free_port) as engine,
+            engine_settings(log_dir, data, free_port(), free_port, store_timeout) as engine,
             live_server(log_dir, data, {**(settings or {}), **engine}, *extra_args) as live,
         ):
             yield live

@@ -45,6 +45,12 @@ def engine_under_test() -> str:
     return os.environ.get("KG_TEST_ENGINE", "oxigraph").strip().lower() or "oxigraph"
 
 
+def timeout_status() -> int:
+    """The status of a query stopped at the time limit: 503 on the embedded engine, 504 on ``sparql`` (where
+    our server is a gateway and the store is what did not answer in time; see ``server/errors.py``)."""
+    return 504 if engine_under_test() == "sparql" else 503
+
+
 def store_under_test() -> str:
     """``KG_TEST_STORE``: the store behind the ``sparql`` engine (``oxigraph``, the default, or ``virtuoso``)."""
     return os.environ.get("KG_TEST_STORE", "oxigraph").strip().lower() or "oxigraph"
@@ -62,6 +68,9 @@ class StoreServer:
     location: Path
     port: int
     log: Path
+    timeout_s: int | None = None
+    """``--timeout-s``: the store stops its own queries after this many seconds (else a query our server
+    gave up on at its time limit would keep a core busy on the store)."""
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     @property
@@ -74,7 +83,8 @@ class StoreServer:
         return {}
 
     def command(self) -> list[str]:
-        return [str(oxigraph_binary()), "serve", "-l", str(self.location), "-b", f"127.0.0.1:{self.port}"]
+        command = [str(oxigraph_binary()), "serve", "-l", str(self.location), "-b", f"127.0.0.1:{self.port}"]
+        return command if self.timeout_s is None else [*command, "--timeout-s", str(self.timeout_s)]
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -123,11 +133,13 @@ def load_store(location: Path, data: Sequence[Path]) -> None:
 
 
 @contextmanager
-def oxigraph_store(folder: Path, data: Sequence[Path], port: int) -> Iterator[StoreServer]:
+def oxigraph_store(
+    folder: Path, data: Sequence[Path], port: int, timeout_s: int | None = None
+) -> Iterator[StoreServer]:
     """A store holding ``data``, served on ``port`` for the duration of the block."""
     location = folder / f"store-{port}"
     load_store(location, data)
-    store = StoreServer(location=location, port=port, log=folder / f"oxigraph-{port}.log")
+    store = StoreServer(location=location, port=port, log=folder / f"oxigraph-{port}.log", timeout_s=timeout_s)
     store.start()
     try:
         yield store
@@ -289,17 +301,18 @@ def store_installed() -> bool:
 
 
 def store_for_tests(
-    folder: Path, data: Sequence[Path], port: int, free_port: Callable[[], int]
+    folder: Path, data: Sequence[Path], port: int, free_port: Callable[[], int], timeout_s: int | None = None
 ) -> ContextManager[StoreServer]:
-    """The store of ``KG_TEST_STORE`` holding ``data``, served on ``port`` for the duration of the block."""
+    """The store of ``KG_TEST_STORE`` holding ``data``, served on ``port`` for the duration of the block
+    (an Oxigraph store stops its own queries after ``timeout_s``)."""
     if store_under_test() == "virtuoso":
         return virtuoso_store(folder, data, port, free_port)
-    return oxigraph_store(folder, data, port)
+    return oxigraph_store(folder, data, port, timeout_s)
 
 
 @contextmanager
 def engine_settings(
-    folder: Path, data: Sequence[Path], port: int, free_port: Callable[[], int]
+    folder: Path, data: Sequence[Path], port: int, free_port: Callable[[], int], timeout_s: int | None = None
 ) -> Iterator[Mapping[str, str]]:
     """The settings that put an app or server on :func:`engine_under_test` for ``data``.
 
@@ -310,5 +323,5 @@ def engine_settings(
     if engine_under_test() != "sparql":
         yield {}
         return
-    with store_for_tests(folder, data, port, free_port) as store:
+    with store_for_tests(folder, data, port, free_port, timeout_s) as store:
         yield {**store.settings, "KG_ENGINE": "sparql", "KG_STORE_URL": store.url}

@@ -31,7 +31,7 @@ from tests.support.web import (
     server_path,
 )
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 CC = BASE + "id/"
 CCO = BASE + "ontology/"
