@@ -40,8 +40,6 @@ from calcinosis_kg.queries.catalog import load_catalog
 ARTIFACT_STEM = "calcinosis-kg"
 SSSOM_EXPORT = f"{ARTIFACT_STEM}.sssom.tsv"
 CONCEPTMAP_EXPORT = f"{ARTIFACT_STEM}-to-snomedct.conceptmap.json"
-FORMATS: dict[str, str] = {str(fmt.dump_extension): fmt.rdflib for fmt in DUMP_FORMATS}
-"""Artifact file extension -> rdflib serializer name."""
 
 
 def artifact_path(extension: str, build_dir: Path | None = None) -> Path:
@@ -184,10 +182,11 @@ def _summary_markdown(summary: Summary) -> str:
 def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: Path = RELEASES_DIR) -> list[Path]:
     """Write every release artifact into ``build_dir`` (default: the build directory); return the paths.
 
-    The merged graph in each of :data:`FORMATS` and as OBO Graphs JSON, its mappings as SSSOM TSV and FHIR
-    ConceptMap, the code-systems table computed from the Bioregistry (``code-systems.json``), the release diff
-    against the snapshot of the ontology's ``owl:priorVersion`` in ``releases_dir`` (``release-diff.json`` and
-    ``.md``, see :mod:`calcinosis_kg.graph.release`), ``schema.md`` and ``summary.json``/``summary.md``.
+    The merged graph in each of :data:`~calcinosis_kg.formats.DUMP_FORMATS` and as OBO Graphs JSON, its
+    mappings as SSSOM TSV and FHIR ConceptMap, the code-systems table computed from the Bioregistry
+    (``code-systems.json``), the release diff against the snapshot of the ontology's ``owl:priorVersion`` in
+    ``releases_dir`` (``release-diff.json`` and ``.md``, see :mod:`calcinosis_kg.graph.release`), ``schema.md``
+    and ``summary.json``/``summary.md``.
     Raises CurationError when the ontology's version IRI is not a dated release IRI or the previous release's
     snapshot is missing.
     """
@@ -195,7 +194,8 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: P
     out.mkdir(parents=True, exist_ok=True)
     ordered = canonical_graph(graph)
     written = []
-    for extension, rdf_format in FORMATS.items():
+    for fmt in DUMP_FORMATS:
+        extension = str(fmt.dump_extension)
         path = artifact_path(extension, out)
         if extension == "nt":
             text = "\n".join(sorted({ln for ln in ordered.serialize(format="nt").splitlines() if ln})) + "\n"
@@ -204,7 +204,7 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: P
         elif extension == "owl":
             text = writers.rdfxml(ordered)
         else:
-            text = ordered.serialize(format=rdf_format)
+            text = ordered.serialize(format=fmt.rdflib)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     documents = [

@@ -28,7 +28,7 @@ from rdflib.term import Node
 from calcinosis_kg.errors import CodeSyntaxError, CurationError, UnknownCode, UnknownEntity
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
+from calcinosis_kg.graph.mappings import SSSOM_PREDICATES
 from calcinosis_kg.ontology import CC, SSSOM, preferred_label
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "resolve_entity",
 ]
 
-PREDICATE_CURIES: dict[URIRef, str] = {iri: curie for curie, iri in MAPPING_PREDICATES.items()}
+PREDICATE_CURIES: dict[URIRef, str] = {iri: curie for curie, iri in SSSOM_PREDICATES.items()}
 """SKOS mapping property IRI -> its CURIE (``skos:exactMatch``...)."""
 
 _DIGITS = re.compile(r"[0-9]+")

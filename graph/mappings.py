@@ -27,8 +27,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
 from calcinosis_kg.errors import CodeSyntaxError, CurationError
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
-from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM
-from calcinosis_kg.ontology import MAPPING_PREDICATES as SKOS_MAPPINGS
+from calcinosis_kg.ontology import CC, HAS_EVIDENCE, MAPPING_PREDICATES, OBO, SEMAPV, SSSOM
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
@@ -41,7 +40,7 @@ IMPORTED_INFORMATION = OBO.ECO_0000312
 """ECO 'imported information used in manual assertion': a mapping taken, after review, from Mondo's mapping sets
 (the entity is exactly mapped to a Mondo class, and Mondo maps that class to the same code with the same predicate)."""
 
-MAPPING_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in SKOS_MAPPINGS}
+SSSOM_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in MAPPING_PREDICATES}
 """SSSOM ``predicate_id`` -> the predicate (the ontology's :data:`~calcinosis_kg.ontology.MAPPING_PREDICATES`)."""
 SSSOM_COLUMNS = (
     "subject_id",
@@ -128,8 +127,8 @@ def _mapping(row: dict[str, str], where: str, entity_ids: set[str]) -> Mapping:
     subject = row["subject_id"].removeprefix("cc:")
     if not row["subject_id"].startswith("cc:") or subject not in entity_ids:
         raise CurationError(f"{where}: subject {row['subject_id']!r} is not an entity of the graph")
-    if row["predicate_id"] not in MAPPING_PREDICATES:
-        raise CurationError(f"{where}: predicate must be one of {sorted(MAPPING_PREDICATES)}")
+    if row["predicate_id"] not in SSSOM_PREDICATES:
+        raise CurationError(f"{where}: predicate must be one of {sorted(SSSOM_PREDICATES)}")
     try:
         check_code(row["object_id"])
     except CodeSyntaxError as exc:
@@ -200,7 +199,7 @@ def mapping_graph(mappings: list[Mapping]) -> Graph:
     """The SKOS mapping triples and their SSSOM axiom annotations."""
     graph = Graph()
     for m in mappings:
-        subject, predicate, obj = CC[m.subject], MAPPING_PREDICATES[m.predicate], m.object_iri
+        subject, predicate, obj = CC[m.subject], SSSOM_PREDICATES[m.predicate], m.object_iri
         graph.add((subject, predicate, obj))
         digest = hashlib.sha256(f"{subject} {predicate} {obj}".encode()).hexdigest()[:24]
         axiom = BNode(f"map{digest}")

@@ -26,7 +26,8 @@ from rdflib.namespace import RDF
 from rdflib.term import Node
 
 from calcinosis_kg.errors import ValidationFailed
-from calcinosis_kg.graph.build import CONCEPTMAP_EXPORT, FORMATS, SSSOM_EXPORT, artifact_path, canonical_ntriples
+from calcinosis_kg.formats import DUMP_FORMATS
+from calcinosis_kg.graph.build import CONCEPTMAP_EXPORT, SSSOM_EXPORT, artifact_path, canonical_ntriples
 from calcinosis_kg.graph.codesystems import CODE_SYSTEMS_FILE
 from calcinosis_kg.graph.release import DIFF_JSON, DIFF_MARKDOWN, OBOGRAPHS_EXPORT
 from calcinosis_kg.graph.shapes import load_shapes
@@ -157,7 +158,7 @@ def _cli_build_command(out: Path, seed: str) -> list[str]:
 
 def check_determinism(command: BuildCommand = _cli_build_command) -> None:
     """Build twice in fresh processes with different PYTHONHASHSEED values and compare every artifact."""
-    names = [artifact_path(ext).name for ext in FORMATS]
+    names = [artifact_path(str(fmt.dump_extension)).name for fmt in DUMP_FORMATS]
     names += ["summary.json", "summary.md", "schema.md", SSSOM_EXPORT, CONCEPTMAP_EXPORT, CODE_SYSTEMS_FILE]
     names += [OBOGRAPHS_EXPORT, DIFF_JSON, DIFF_MARKDOWN]
     with tempfile.TemporaryDirectory() as tmp:

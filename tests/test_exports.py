@@ -29,7 +29,7 @@ from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE, SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.lookup import graph_mappings
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES, MAPPINGS_FILE, read_sssom
+from calcinosis_kg.graph.mappings import MAPPINGS_FILE, SSSOM_PREDICATES, read_sssom
 from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM
 
 SNOMED_IRI = "http://snomed.info/id/"
@@ -72,7 +72,7 @@ def _graph_mappings(graph: Graph) -> set[tuple[str, str, str]]:
     """(cc: subject CURIE, predicate CURIE, object CURIE) of every SKOS mapping triple, read from the triples."""
     converter = curies.Converter.from_prefix_map(bioregistry_code_systems().prefix_map)
     found = set()
-    for curie, predicate in MAPPING_PREDICATES.items():
+    for curie, predicate in SSSOM_PREDICATES.items():
         for subject, target in graph.subject_objects(predicate):
             if str(subject).startswith(str(CC)):
                 found.add(("cc:" + str(subject).removeprefix(str(CC)), curie, converter.compress_strict(str(target))))

@@ -21,19 +21,19 @@ from calcinosis_kg.graph.lookup import (
     parse_code,
     resolve_entity,
 )
-from calcinosis_kg.graph.mappings import MAPPING_PREDICATES
+from calcinosis_kg.graph.mappings import SSSOM_PREDICATES
 from calcinosis_kg.ontology import CC, SSSOM
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery, load_catalog, load_query
 
 SNOMED_46742003 = ("SCTID:46742003", URIRef("http://snomed.info/id/46742003"))
-PREDICATE_CURIES = {iri: curie for curie, iri in MAPPING_PREDICATES.items()}
+PREDICATE_CURIES = {iri: curie for curie, iri in SSSOM_PREDICATES.items()}
 
 
 def _triples(graph: Graph) -> set[tuple[URIRef, str, URIRef]]:
     """(subject, predicate CURIE, target IRI) of every SKOS mapping triple of a graph entity."""
     return {
         (s, curie, o)
-        for curie, predicate in MAPPING_PREDICATES.items()
+        for curie, predicate in SSSOM_PREDICATES.items()
         for s, o in graph.subject_objects(predicate)
         if isinstance(s, URIRef) and isinstance(o, URIRef) and s.startswith(str(CC))
     }
@@ -149,7 +149,7 @@ def _axiom(graph: Graph, subject: URIRef, predicate: str, target: URIRef) -> Nod
     axioms = [
         ax
         for ax in graph.subjects(OWL.annotatedSource, subject)
-        if graph.value(ax, OWL.annotatedProperty) == MAPPING_PREDICATES[predicate]
+        if graph.value(ax, OWL.annotatedProperty) == SSSOM_PREDICATES[predicate]
         and graph.value(ax, OWL.annotatedTarget) == target
     ]
     assert len(axioms) == 1

@@ -13,10 +13,10 @@ from rdflib.namespace import OWL, RDF, RDFS
 
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.mappings import (
-    MAPPING_PREDICATES,
     MAPPINGS_FILE,
     MONDO_EVIDENCE_FILE,
     SSSOM,
+    SSSOM_PREDICATES,
     UNMAPPED_FILE,
     read_sssom,
 )
@@ -48,9 +48,7 @@ def test_every_condition_and_cause_has_snomed_or_a_stated_reason(kg: Graph) -> N
     reported = {(r["entity_id"], r["system"]) for r in _unmapped() if r["reason"].strip()}
     missing = []
     for entity in sorted(_instances_of(kg, CCO.Condition) | _instances_of(kg, CCO.Cause)):
-        mapped = any(
-            str(code).startswith(SNOMED) for p in MAPPING_PREDICATES.values() for code in kg.objects(entity, p)
-        )
+        mapped = any(str(code).startswith(SNOMED) for p in SSSOM_PREDICATES.values() for code in kg.objects(entity, p))
         if not mapped and (entity.removeprefix(str(CC)), "SNOMED CT") not in reported:
             missing.append(entity.removeprefix(str(CC)))
     assert missing == []
@@ -64,7 +62,7 @@ def test_unmapped_report_names_real_entities(kg: Graph) -> None:
 
 def test_every_mapping_in_the_graph_carries_its_evidence(kg: Graph) -> None:
     count = 0
-    for predicate in MAPPING_PREDICATES.values():
+    for predicate in SSSOM_PREDICATES.values():
         for subject, code in kg.subject_objects(predicate):
             axioms = [
                 a
@@ -79,7 +77,7 @@ def test_every_mapping_in_the_graph_carries_its_evidence(kg: Graph) -> None:
 
 
 def test_snomed_mappings_use_snomed_iris(kg: Graph) -> None:
-    codes = [str(o) for p in MAPPING_PREDICATES.values() for o in kg.objects(None, p) if "snomed" in str(o)]
+    codes = [str(o) for p in SSSOM_PREDICATES.values() for o in kg.objects(None, p) if "snomed" in str(o)]
     assert codes
     assert all(c.startswith(SNOMED) and c.removeprefix(SNOMED).isdigit() for c in codes)
 
@@ -217,11 +215,11 @@ def test_every_left_out_row_is_reported_with_its_reason(kg: Graph) -> None:
         entity = row["subject_id"].removeprefix("cc:")
         assert any(row["object_id"] in r and "left out" in r for r in reasons[entity]), row["object_id"]
         iri = bioregistry_code_systems().expand_strict(row["object_id"])
-        assert (CC[entity], MAPPING_PREDICATES[row["predicate_id"]], URIRef(iri)) not in kg
+        assert (CC[entity], SSSOM_PREDICATES[row["predicate_id"]], URIRef(iri)) not in kg
 
 
 def test_every_verified_row_is_in_the_graph(kg: Graph) -> None:
     for row in CURATED.rows:
         if row["object_label"].strip():
             iri = URIRef(bioregistry_code_systems().expand_strict(row["object_id"]))
-            assert (CC[row["subject_id"].removeprefix("cc:")], MAPPING_PREDICATES[row["predicate_id"]], iri) in kg, row
+            assert (CC[row["subject_id"].removeprefix("cc:")], SSSOM_PREDICATES[row["predicate_id"]], iri) in kg, row

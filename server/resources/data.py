@@ -22,18 +22,20 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.term import Identifier
 
 from calcinosis_kg.errors import KGError
+from calcinosis_kg.formats import DUMP_FORMATS
 
-RDF_FORMATS: dict[str, ox.RdfFormat] = {
-    ".ttl": ox.RdfFormat.TURTLE,
-    ".nt": ox.RdfFormat.N_TRIPLES,
-    ".nq": ox.RdfFormat.N_QUADS,
-    ".trig": ox.RdfFormat.TRIG,
-    ".jsonld": ox.RdfFormat.JSON_LD,
-    ".rdf": ox.RdfFormat.RDF_XML,
-    ".owl": ox.RdfFormat.RDF_XML,
-    ".xml": ox.RdfFormat.RDF_XML,
-}
-"""File extension -> Oxigraph parser."""
+
+def data_format(path: Path) -> ox.RdfFormat | None:
+    """Oxigraph's parser for a data file, by its extension: the extensions Oxigraph knows (``.ttl``, ``.nt``,
+    ``.nq``, ``.trig``, ``.jsonld``, ``.rdf``, ``.xml``...) and the build's own (``.owl``: RDF/XML, see
+    :data:`~calcinosis_kg.formats.DUMP_FORMATS`)."""
+    suffix = path.suffix.lower().lstrip(".")
+    dumped = next((fmt for fmt in DUMP_FORMATS if fmt.dump_extension == suffix), None)
+    return getattr(ox.RdfFormat, dumped.oxigraph) if dumped else ox.RdfFormat.from_extension(suffix) if suffix else None
+
+
+DATA_EXTENSIONS = (".jsonld", ".nq", ".nt", ".owl", ".rdf", ".trig", ".ttl", ".xml")
+"""The extensions an error message names as known (:func:`data_format` takes Oxigraph's other ones too)."""
 
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -60,13 +62,13 @@ def load_store(paths: Sequence[Path]) -> ox.Store:
     """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring).
 
     Raises :class:`DataLoadError` with the file name and the parser's message when a file is missing,
-    has an extension not in :data:`RDF_FORMATS` or does not parse.
+    has an extension :func:`data_format` does not know or does not parse.
     """
     store = ox.Store()
     for index, path in enumerate(paths):
-        rdf_format = RDF_FORMATS.get(path.suffix.lower())
+        rdf_format = data_format(path)
         if rdf_format is None:
-            known = ", ".join(sorted(RDF_FORMATS))
+            known = ", ".join(DATA_EXTENSIONS)
             raise DataLoadError(f"cannot serve {path}: unknown RDF file extension (known: {known})")
         if not path.is_file():
             raise DataLoadError(f"cannot serve {path}: no such file")
