@@ -6,9 +6,10 @@ Run ``calcinosis-kg --help`` or ``calcinosis-kg COMMAND --help`` for the details
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rdflib import Graph
@@ -30,6 +31,9 @@ commands:
   publish    load the release into a SPARQL store (Graph Store Protocol PUT of a named graph), check the count
 """
 
+Command = Callable[[argparse.Namespace], int]
+"""What a sub-command runs, with the parsed arguments; returns the exit status."""
+
 
 def _load_graph(data: list[Path] | None) -> Graph:
     """The built graph from ``data`` files, or the release N-Triples (built first if missing)."""
@@ -50,6 +54,14 @@ def _load_graph(data: list[Path] | None) -> Graph:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Build, validate and write the release artifacts.
+
+    Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, validate it, and write
+    calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as calcinosis-kg.sssom.tsv and
+    calcinosis-kg-to-snomedct.conceptmap.json, code-systems.json (the code systems of the mappings, computed
+    from the Bioregistry; the server and the lookup commands load it instead of the Bioregistry), schema.md and
+    summary.{json,md}.
+    """
     from calcinosis_kg.graph.build import build_graph, summarise, write_artifacts
     from calcinosis_kg.graph.validate import validate_graph
 
@@ -71,6 +83,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Run every check, including determinism.
+
+    Run the SHACL shapes, the *-violation.rq queries, the HermiT consistency check and the determinism check
+    (two builds in separate processes must be byte-identical). Exits non-zero naming the entity and rule on the
+    first failing check.
+    """
     from calcinosis_kg.graph.build import build_graph
     from calcinosis_kg.graph.validate import check_determinism, validate_graph
 
@@ -85,6 +103,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    """Run a canned query or a .rq file.
+
+    Run a canned query from queries/ by name (see --list), or any .rq file, against the built graph (or --data
+    files).
+    """
     from calcinosis_kg.queries.catalog import get_query, load_catalog, load_query
     from calcinosis_kg.queries.results import serialize
 
@@ -108,6 +131,12 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
+    """Find the entities mapped to a code (SNOMED CT, ICD-10-CM, ...).
+
+    Resolve a code to the graph's entities. Accepted forms: 6595006 (SNOMED CT), SCTID:6595006, snomed:6595006,
+    http://snomed.info/id/6595006, ICD10CM:L94.2, MONDO:0002123 and the IRIs of every supported code system.
+    Prints entity, label, mapping predicate, code and the code's term, tab-separated.
+    """
     from calcinosis_kg.graph.lookup import entities_for_code
 
     for match in entities_for_code(_load_graph(args.data), args.code):
@@ -116,6 +145,11 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
 
 def cmd_codes(args: argparse.Namespace) -> int:
+    """List every code an entity is mapped to.
+
+    List the codes of an entity (IRI, cc:CURIE or local id such as acne): code, mapping predicate, the code's
+    term and its IRI, tab-separated.
+    """
     from calcinosis_kg.graph.lookup import codes_for_entity
 
     for code in codes_for_entity(_load_graph(args.data), args.entity):
@@ -124,6 +158,11 @@ def cmd_codes(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the graph over HTTP (SPARQL endpoint).
+
+    Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and /health. The embedded server by default;
+    --production runs granian with worker processes. KG_DATA=file[:file...] serves other RDF files instead.
+    """
     from calcinosis_kg.server import serve
 
     serve(args.host, args.port, production=args.production, workers=args.workers)
@@ -131,6 +170,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    """Load the release into a SPARQL store and check its triple count.
+
+    PUT the release (build/calcinosis-kg.nt, or --data) into a named graph of a SPARQL store with the SPARQL 1.1
+    Graph Store HTTP Protocol (a PUT replaces that graph), then count the graph's triples with a query: exits
+    non-zero when the store refuses the file or holds another number of triples.
+    """
     from calcinosis_kg.graph.build import artifact_path
     from calcinosis_kg.graph.publish import PublishError, publish, read_release
 
@@ -150,6 +195,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], run: Command) -> argparse.ArgumentParser:
+    """The sub-command ``run`` (``cmd_NAME``) carries out: its docstring's first line is the help, the rest the
+    description."""
+    summary, _, details = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
+    command = sub.add_parser(run.__name__.removeprefix("cmd_"), help=summary.removesuffix("."), description=details)
+    command.set_defaults(func=run)
+    return command
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per pipeline step."""
     from calcinosis_kg.queries.results import FORMAT_NAMES
@@ -159,38 +213,16 @@ def make_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    build = sub.add_parser(
-        "build",
-        help="build, validate and write the release artifacts",
-        description="Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, "
-        "validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as "
-        "calcinosis-kg.sssom.tsv and calcinosis-kg-to-snomedct.conceptmap.json, "
-        "code-systems.json (the code systems of the mappings, computed from the Bioregistry; "
-        "the server and the lookup commands load it instead of the Bioregistry), schema.md "
-        "and summary.{json,md}.",
-    )
+    build = _command(sub, cmd_build)
     build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
     build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
     build.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check (no Java needed)")
-    build.set_defaults(func=cmd_build)
 
-    validate = sub.add_parser(
-        "validate",
-        help="run every check, including determinism",
-        description="Run the SHACL shapes, the *-violation.rq queries, the HermiT consistency "
-        "check and the determinism check (two builds in separate processes must be "
-        "byte-identical). Exits non-zero naming the entity and rule on the first failing check.",
-    )
+    validate = _command(sub, cmd_validate)
     validate.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check")
     validate.add_argument("--no-determinism", action="store_true", help="skip the two-build comparison")
-    validate.set_defaults(func=cmd_validate)
 
-    query = sub.add_parser(
-        "query",
-        help="run a canned query or a .rq file",
-        description="Run a canned query from queries/ by name (see --list), or any .rq file, "
-        "against the built graph (or --data files).",
-    )
+    query = _command(sub, cmd_query)
     query.add_argument("query", nargs="?", help="canned query name, or path to a .rq file")
     query.add_argument("--list", action="store_true", help="list the canned queries with their parameters")
     query.add_argument(
@@ -210,50 +242,22 @@ def make_parser() -> argparse.ArgumentParser:
         "rdfxml for CONSTRUCT/DESCRIBE",
     )
     query.add_argument("--data", type=Path, action="append", help="RDF file(s) to query instead of the built graph")
-    query.set_defaults(func=cmd_query)
 
-    lookup = sub.add_parser(
-        "lookup",
-        help="find the entities mapped to a code (SNOMED CT, ICD-10-CM, ...)",
-        description="Resolve a code to the graph's entities. Accepted forms: 6595006 (SNOMED CT), "
-        "SCTID:6595006, snomed:6595006, http://snomed.info/id/6595006, ICD10CM:L94.2, "
-        "MONDO:0002123 and the IRIs of every supported code system. Prints entity, label, "
-        "mapping predicate, code and the code's term, tab-separated.",
-    )
+    lookup = _command(sub, cmd_lookup)
     lookup.add_argument("code", help="the code, as a CURIE, an IRI or a bare SNOMED CT id")
     lookup.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
-    lookup.set_defaults(func=cmd_lookup)
 
-    codes = sub.add_parser(
-        "codes",
-        help="list every code an entity is mapped to",
-        description="List the codes of an entity (IRI, cc:CURIE or local id such as acne): "
-        "code, mapping predicate, the code's term and its IRI, tab-separated.",
-    )
+    codes = _command(sub, cmd_codes)
     codes.add_argument("entity", help="the entity: IRI, cc:local-id or local id")
     codes.add_argument("--data", type=Path, action="append", help="RDF file(s) instead of the built graph")
-    codes.set_defaults(func=cmd_codes)
 
-    serve = sub.add_parser(
-        "serve",
-        help="serve the graph over HTTP (SPARQL endpoint)",
-        description="Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and "
-        "/health. The embedded server by default; --production runs granian with worker "
-        "processes. KG_DATA=file[:file...] serves other RDF files instead.",
-    )
+    serve = _command(sub, cmd_serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--production", action="store_true", help="run granian with worker processes")
     serve.add_argument("--workers", type=int, default=None, help="processes evaluating queries (default: the cores)")
-    serve.set_defaults(func=cmd_serve)
 
-    publish = sub.add_parser(
-        "publish",
-        help="load the release into a SPARQL store and check its triple count",
-        description="PUT the release (build/calcinosis-kg.nt, or --data) into a named graph of a SPARQL store "
-        "with the SPARQL 1.1 Graph Store HTTP Protocol (a PUT replaces that graph), then count the graph's "
-        "triples with a query: exits non-zero when the store refuses the file or holds another number of triples.",
-    )
+    publish = _command(sub, cmd_publish)
     publish.add_argument("--store", required=True, metavar="URL", help="the store's SPARQL query endpoint")
     publish.add_argument(
         "--graph",
@@ -269,7 +273,6 @@ def make_parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("--data", type=Path, help="the RDF file to publish (default: build/calcinosis-kg.nt)")
     publish.add_argument("--timeout", type=float, default=600.0, help="seconds the store may take (default 600)")
-    publish.set_defaults(func=cmd_publish)
     return parser
 
 

@@ -112,29 +112,16 @@ class Settings:
             return default
 
         engine = get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine)
-        remote = engine == "sparql"
-        max_tokens = STORE_MAX_QUERY_TOKENS if remote else cls.max_query_tokens
-        max_depth = STORE_MAX_QUERY_DEPTH if remote else cls.max_query_depth
+        engine_defaults = {
+            "max_query_depth": STORE_MAX_QUERY_DEPTH if engine == "sparql" else cls.max_query_depth,
+            "max_query_tokens": STORE_MAX_QUERY_TOKENS if engine == "sparql" else cls.max_query_tokens,
+        }
         settings = cls(
-            data=get("KG_DATA", _paths, cls.data),
-            query_timeout=get("KG_QUERY_TIMEOUT", _positive_float, cls.query_timeout),
-            max_rows=get("KG_MAX_ROWS", _positive_int, cls.max_rows),
-            max_body=get("KG_MAX_BODY", _positive_int, cls.max_body),
-            trust_proxy=get("KG_TRUST_PROXY", _proxy_count, cls.trust_proxy),
-            query_workers=get("KG_QUERY_WORKERS", _non_negative_int, cls.query_workers),
-            union_default_graph=get("KG_UNION_DEFAULT_GRAPH", _flag, cls.union_default_graph),
             engine=engine,
-            max_query_depth=get("KG_MAX_QUERY_DEPTH", _positive_int, max_depth),
-            max_query_tokens=get("KG_MAX_QUERY_TOKENS", _positive_int, max_tokens),
-            query_memory_mb=get("KG_QUERY_MEMORY", _non_negative_int, cls.query_memory_mb),
-            max_answer_bytes=get("KG_MAX_ANSWER_BYTES", _positive_int, cls.max_answer_bytes),
-            query_queue=get("KG_QUERY_QUEUE", _positive_int, cls.query_queue),
-            metrics_dir=get("KG_METRICS_DIR", _text, cls.metrics_dir),
-            cache_entries=get("KG_CACHE_ENTRIES", _non_negative_int, cls.cache_entries),
-            cache_bytes=get("KG_CACHE_BYTES", _non_negative_int, cls.cache_bytes),
-            store_url=get("KG_STORE_URL", _store_url, cls.store_url),
-            store_timeout_param=get("KG_STORE_TIMEOUT_PARAM", _text, cls.store_timeout_param),
-            store_default_graph=get("KG_STORE_DEFAULT_GRAPH", _text, cls.store_default_graph),
+            **{
+                field: get(name, parse, engine_defaults.get(field, getattr(cls, field)))
+                for field, name, parse in VARIABLES
+            },
         )
         if settings.engine == "sparql" and settings.store_url is None:
             raise SettingsError("KG_ENGINE=sparql needs KG_STORE_URL, the store's SPARQL query endpoint")
@@ -230,3 +217,27 @@ def _proxy_count(name: str, value: Any) -> int:
     if text in _TRUE - {"1"} or text in _FALSE - {"0"}:
         return int(text in _TRUE)
     return _non_negative_int(name, text)
+
+
+VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
+    ("data", "KG_DATA", _paths),
+    ("query_timeout", "KG_QUERY_TIMEOUT", _positive_float),
+    ("max_rows", "KG_MAX_ROWS", _positive_int),
+    ("max_body", "KG_MAX_BODY", _positive_int),
+    ("trust_proxy", "KG_TRUST_PROXY", _proxy_count),
+    ("query_workers", "KG_QUERY_WORKERS", _non_negative_int),
+    ("union_default_graph", "KG_UNION_DEFAULT_GRAPH", _flag),
+    ("max_query_depth", "KG_MAX_QUERY_DEPTH", _positive_int),
+    ("max_query_tokens", "KG_MAX_QUERY_TOKENS", _positive_int),
+    ("query_memory_mb", "KG_QUERY_MEMORY", _non_negative_int),
+    ("max_answer_bytes", "KG_MAX_ANSWER_BYTES", _positive_int),
+    ("query_queue", "KG_QUERY_QUEUE", _positive_int),
+    ("metrics_dir", "KG_METRICS_DIR", _text),
+    ("cache_entries", "KG_CACHE_ENTRIES", _non_negative_int),
+    ("cache_bytes", "KG_CACHE_BYTES", _non_negative_int),
+    ("store_url", "KG_STORE_URL", _store_url),
+    ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
+    ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),
+)
+"""Each field of :class:`Settings` but ``engine`` (read first: other defaults depend on it), with the setting
+that sets it and the function that checks and converts the setting's value."""

@@ -3,6 +3,7 @@ with a message naming the file, the entity and the problem."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,20 @@ SOURCE = """
 """
 
 
-def compile_text(tmp_path: Path, ontology: Graph, entities: str) -> Graph:
-    path = tmp_path / "test.yaml"
-    path.write_text(f"sources: [a-source]\nevidence: NAS\nentities:{SOURCE}{entities}", encoding="utf-8")
-    return compile_knowledge(ontology, [path])
+@pytest.fixture
+def compile_entities(tmp_path: Path, ontology: Graph) -> Callable[[str], Graph]:
+    """Compiles ``entities`` (YAML list items) after SOURCE, as the file test.yaml citing a-source with NAS."""
+
+    def compile_text(entities: str) -> Graph:
+        path = tmp_path / "test.yaml"
+        path.write_text(f"sources: [a-source]\nevidence: NAS\nentities:{SOURCE}{entities}", encoding="utf-8")
+        return compile_knowledge(ontology, [path])
+
+    return compile_text
 
 
-def test_relation_gets_direct_triple_and_sourced_axiom(tmp_path: Path, ontology: Graph) -> None:
-    graph = compile_text(
-        tmp_path,
-        ontology,
+def test_relation_gets_direct_triple_and_sourced_axiom(compile_entities: Callable[[str], Graph]) -> None:
+    graph = compile_entities(
         """
   - id: cond
     type: Condition
@@ -62,10 +67,8 @@ def test_relation_gets_direct_triple_and_sourced_axiom(tmp_path: Path, ontology:
     assert (CC.itch, CCO.supportedBy, CC["a-source"]) in graph
 
 
-def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph) -> None:
-    graph = compile_text(
-        tmp_path,
-        ontology,
+def test_values_are_typed_by_the_property_range(compile_entities: Callable[[str], Graph]) -> None:
+    graph = compile_entities(
         """
   - id: ccb
     type: DrugClass
@@ -139,9 +142,9 @@ def test_values_are_typed_by_the_property_range(tmp_path: Path, ontology: Graph)
         "duplicate-assertion",
     ],
 )
-def test_malformed_curation_is_refused(tmp_path: Path, ontology: Graph, entities: str, message: str) -> None:
+def test_malformed_curation_is_refused(compile_entities: Callable[[str], Graph], entities: str, message: str) -> None:
     with pytest.raises(CurationError) as failure:
-        compile_text(tmp_path, ontology, entities)
+        compile_entities(entities)
     assert message in str(failure.value)
 
 
@@ -157,11 +160,9 @@ def test_invalid_yaml_names_the_file(tmp_path: Path, ontology: Graph) -> None:
     [("NAS", OBO.ECO_0000303), ("TAS", OBO.ECO_0000304), ("IC", OBO.ECO_0000305), ("DB", OBO.ECO_0000312)],
 )
 def test_each_evidence_shorthand_becomes_its_eco_class(
-    tmp_path: Path, ontology: Graph, shorthand: str, eco: object
+    compile_entities: Callable[[str], Graph], shorthand: str, eco: object
 ) -> None:
-    graph = compile_text(
-        tmp_path,
-        ontology,
+    graph = compile_entities(
         f"""
   - id: cond
     type: Condition

@@ -203,27 +203,29 @@ def _graph(triples: str) -> Graph:
     return Graph().parse(data=prefixes + triples, format="turtle")
 
 
-OLD = """
-<https://w3id.org/calcinosis-kg/ontology> owl:versionIRI <https://w3id.org/calcinosis-kg/releases/0.1.0/ontology> ;
-    owl:versionInfo "0.1.0" .
-cc:a a owl:NamedIndividual, cco:Condition ; skos:prefLabel "a"@en ; skos:definition "Old."@en ;
+def _release(version: str, definition: str, symptom: str, evidence: str) -> str:
+    """A small release in Turtle: the ontology with the ``version`` statements, ``cc:a`` with ``definition`` and the
+    symptom ``cc:b`` (an axiom with ``evidence``), and ``cc:{symptom}``, a symptom of no condition."""
+    return f"""
+<https://w3id.org/calcinosis-kg/ontology> {version} .
+cc:a a owl:NamedIndividual, cco:Condition ; skos:prefLabel "a"@en ; skos:definition "{definition}"@en ;
     cco:hasSymptom cc:b .
 cc:b a owl:NamedIndividual, cco:Symptom ; skos:prefLabel "b"@en .
-cc:gone a owl:NamedIndividual, cco:Symptom ; skos:prefLabel "gone"@en .
+cc:{symptom} a owl:NamedIndividual, cco:Symptom ; skos:prefLabel "{symptom}"@en .
 [] a owl:Axiom ; owl:annotatedSource cc:a ; owl:annotatedProperty cco:hasSymptom ; owl:annotatedTarget cc:b ;
-   dcterms:source cc:src ; obo:RO_0002558 obo:ECO_0000303 .
+   dcterms:source cc:src ; obo:RO_0002558 obo:{evidence} .
 """
-NEW = """
-<https://w3id.org/calcinosis-kg/ontology> owl:versionIRI <https://w3id.org/calcinosis-kg/releases/2026-12-01/ontology> ;
-    owl:versionInfo "0.2.0" ; dcterms:modified "2026-12-01"^^xsd:date ;
-    owl:priorVersion <https://w3id.org/calcinosis-kg/releases/0.1.0/ontology> .
-cc:a a owl:NamedIndividual, cco:Condition ; skos:prefLabel "a"@en ; skos:definition "New."@en ;
-    cco:hasSymptom cc:b .
-cc:b a owl:NamedIndividual, cco:Symptom ; skos:prefLabel "b"@en .
-cc:new a owl:NamedIndividual, cco:Symptom ; skos:prefLabel "new"@en .
-[] a owl:Axiom ; owl:annotatedSource cc:a ; owl:annotatedProperty cco:hasSymptom ; owl:annotatedTarget cc:b ;
-   dcterms:source cc:src ; obo:RO_0002558 obo:ECO_0000305 .
-"""
+
+
+RELEASES = "https://w3id.org/calcinosis-kg/releases"
+OLD = _release(f'owl:versionIRI <{RELEASES}/0.1.0/ontology> ; owl:versionInfo "0.1.0"', "Old.", "gone", "ECO_0000303")
+NEW = _release(
+    f'owl:versionIRI <{RELEASES}/2026-12-01/ontology> ; owl:versionInfo "0.2.0" ; '
+    f'dcterms:modified "2026-12-01"^^xsd:date ; owl:priorVersion <{RELEASES}/0.1.0/ontology>',
+    "New.",
+    "new",
+    "ECO_0000305",
+)
 
 
 def test_the_diff_reports_added_removed_and_changed() -> None:

@@ -40,12 +40,17 @@ def compile_text(tmp_path: Path, ontology: Graph, entities: str, sources: str = 
     return compile_knowledge(ontology, [path])
 
 
-CONDITIONS = """
+COND = """
   - id: cond
     type: Condition
     label: a condition
     definition: A condition.
-  - id: other
+"""
+"""The condition the works are about."""
+
+CONDITIONS = (
+    COND
+    + """  - id: other
     type: Condition
     label: another condition
     definition: Another condition.
@@ -54,6 +59,7 @@ CONDITIONS = """
       associatedWith:
         - {to: cond, sources: [a-paper], evidence: TAS}
 """
+)
 
 
 def _axiom(graph: Graph, s: URIRef, p: URIRef, o: URIRef) -> URIRef:
@@ -96,33 +102,16 @@ def test_without_the_subject_the_statement_is_misattributed(tmp_path: Path, onto
     ("entities", "message"),
     [
         (
-            """
-  - id: cond
-    type: Condition
-    label: a condition
-    definition: A condition.
-    subjects: [cond]
-""",
+            COND + "    subjects: [cond]\n",
             "only a source",
         ),
         (
-            """
-  - id: cond
-    type: Condition
-    label: a condition
-    definition: A condition.
-    relations:
-      dcterms:subject: [a-source]
-""",
+            COND + "    relations:\n      dcterms:subject: [a-source]\n",
             "written from 'subjects'",
         ),
         (
-            """
-  - id: cond
-    type: Condition
-    label: a condition
-    definition: A condition.
-  - id: other
+            COND
+            + """  - id: other
     type: Condition
     label: another
     definition: Another.

@@ -104,91 +104,51 @@ def test_relative_iris_resolve_against_the_endpoint_url(server: LiveServer) -> N
     assert values(response, "iri") == {f"{server.url}/x"}
 
 
+def post(data: bytes | dict[str, str], content_type: str | None = None) -> dict[str, Any]:
+    """The request arguments of a POST of ``data`` (a form when a dict), with this ``Content-Type`` when given."""
+    arguments: dict[str, Any] = {"method": "POST", "data": data}
+    if content_type is not None:
+        arguments["headers"] = {"Content-Type": content_type}
+    return arguments
+
+
 REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
     ("syntax error", {"params": {"query": "ASK {"}}, 400, "line 1, column 6"),
-    (
-        "syntax error on line 3",
-        {"params": {"query": "SELECT *\nWHERE {\n  ?s ?p ?o FILTER( }"}},
-        400,
-        "line 3, column",
-    ),
+    ("syntax error on line 3", {"params": {"query": "SELECT *\nWHERE {\n  ?s ?p ?o FILTER( }"}}, 400, "line 3, column"),
     ("undeclared prefix", {"params": {"query": "ASK { nope:x ?p ?o }"}}, 400, "Unknown namespace prefix 'nope:'"),
     ("huge LIMIT", {"params": {"query": "SELECT * {} LIMIT 99999999999999999999"}}, 400, "limit"),
     ("update parameter by GET", {"params": {"update": "CLEAR ALL"}}, 403, "read-only"),
-    ("update by form", {"method": "POST", "data": {"update": "CLEAR ALL"}}, 403, "read-only"),
-    (
-        "update by body",
-        {"method": "POST", "data": b"CLEAR ALL", "headers": {"Content-Type": "application/sparql-update"}},
-        403,
-        "read-only",
-    ),
+    ("update by form", post({"update": "CLEAR ALL"}), 403, "read-only"),
+    ("update by body", post(b"CLEAR ALL", "application/sparql-update"), 403, "read-only"),
     ("update in the query parameter", {"params": {"query": "CLEAR ALL"}}, 403, "read-only"),
     ("LOAD in the query parameter", {"params": {"query": "LOAD <file:///etc/hostname>"}}, 403, "read-only"),
     ("query and update", {"params": {"query": "ASK {}", "update": "CLEAR ALL"}}, 400, "both a query and an"),
     ("repeated query by GET", {"params": [("query", "ASK {}"), ("query", "ASK {}")]}, 400, "2 'query'"),
     (
         "repeated query in URL and form",
-        {"method": "POST", "params": {"query": "ASK {}"}, "data": {"query": "ASK {}"}},
+        {**post({"query": "ASK {}"}), "params": {"query": "ASK {}"}},
         400,
         "2 'query' parameters",
     ),
     (
         "query in body and URL",
-        {
-            "method": "POST",
-            "params": {"query": "ASK {}"},
-            "data": b"ASK {}",
-            "headers": {"Content-Type": "application/sparql-query"},
-        },
+        {**post(b"ASK {}", "application/sparql-query"), "params": {"query": "ASK {}"}},
         400,
         "both in the body",
     ),
-    (
-        "POST as text/plain",
-        {"method": "POST", "data": b"ASK {}", "headers": {"Content-Type": "text/plain"}},
-        415,
-        "text/plain",
-    ),
-    ("POST without content type", {"method": "POST", "data": b"ASK {}"}, 415, "no Content-Type"),
-    (
-        "UTF-16 body",
-        {
-            "method": "POST",
-            "data": "ASK {}".encode("utf-16"),
-            "headers": {"Content-Type": "application/sparql-query; charset=UTF-16"},
-        },
-        415,
-        "UTF-16",
-    ),
+    ("POST as text/plain", post(b"ASK {}", "text/plain"), 415, "text/plain"),
+    ("POST without content type", post(b"ASK {}"), 415, "no Content-Type"),
+    ("UTF-16 body", post("ASK {}".encode("utf-16"), "application/sparql-query; charset=UTF-16"), 415, "UTF-16"),
     (
         "latin-1 form",
-        {
-            "method": "POST",
-            "data": b"query=ASK+%7B%7D",
-            "headers": {"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
-        },
+        post(b"query=ASK+%7B%7D", "application/x-www-form-urlencoded; charset=ISO-8859-1"),
         415,
         "ISO-8859-1",
     ),
-    (
-        "body that is not UTF-8",
-        {"method": "POST", "data": b"ASK {} #\xff", "headers": {"Content-Type": "application/sparql-query"}},
-        400,
-        "not valid UTF-8",
-    ),
-    ("form without query", {"method": "POST", "data": {"default-graph-uri": MAPPINGS}}, 400, "no 'query'"),
-    (
-        "form value not UTF-8",
-        {"method": "POST", "data": b"query=ASK%20%7B%7D%20%23%FF", "headers": {"Content-Type": FORM}},
-        400,
-        "not UTF-8",
-    ),
-    (
-        "POST with empty body",
-        {"method": "POST", "data": b"", "headers": {"Content-Type": "application/sparql-query"}},
-        400,
-        "empty",
-    ),
+    ("body that is not UTF-8", post(b"ASK {} #\xff", "application/sparql-query"), 400, "not valid UTF-8"),
+    ("form without query", post({"default-graph-uri": MAPPINGS}), 400, "no 'query'"),
+    ("form value not UTF-8", post(b"query=ASK%20%7B%7D%20%23%FF", FORM), 400, "not UTF-8"),
+    ("POST with empty body", post(b"", "application/sparql-query"), 400, "empty"),
     ("GET with a dataset but no query", {"params": {"named-graph-uri": MAPPINGS}}, 400, "no 'query'"),
     ("PUT", {"method": "PUT", "params": {"query": "ASK {}"}}, 405, "Method Not Allowed"),
     ("DELETE", {"method": "DELETE"}, 405, "Method Not Allowed"),
@@ -213,7 +173,7 @@ REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
         400,
         "KG_MAX_ROWS",
     ),
-    ("oversized body", {"method": "POST", "data": {"query": "#" * MAX_BODY}}, 413, "KG_MAX_BODY"),
+    ("oversized body", post({"query": "#" * MAX_BODY}), 413, "KG_MAX_BODY"),
 ]
 
 

@@ -41,7 +41,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreServer]:
         yield running
 
 
-def publish(*args: str) -> subprocess.CompletedProcess[str]:
+def publish(
+    store: str, data: Path = SAMPLE_TTL, graph: str | None = None, graph_store: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``calcinosis-kg publish --store STORE --data DATA``, with ``--graph`` and ``--graph-store`` when given."""
+    args = ["--store", store, "--data", str(data)]
+    args += ["--graph", graph] if graph is not None else []
+    args += ["--graph-store", graph_store] if graph_store is not None else []
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -58,7 +64,7 @@ def count(store: StoreServer, pattern: str) -> int:
 
 def test_the_release_goes_into_its_version_graph_and_is_counted(store: StoreServer, release: Path, kg: Graph) -> None:
     version = release_info(kg).version_iri
-    done = publish("--store", store.url, "--data", str(release))
+    done = publish(store.url, release)
     assert done.returncode == 0, done.stderr
     assert f"published {len(kg)} triples" in done.stdout
     assert f"into graph {version} of http://127.0.0.1:{store.port}/store" in done.stdout
@@ -68,8 +74,8 @@ def test_the_release_goes_into_its_version_graph_and_is_counted(store: StoreServ
 
 def test_publishing_again_replaces_the_graph(store: StoreServer, release: Path) -> None:
     graph = "https://example.org/graphs/replaced"
-    assert publish("--store", store.url, "--data", str(release), "--graph", graph).returncode == 0
-    done = publish("--store", store.url, "--data", str(SAMPLE_TTL), "--graph", graph)
+    assert publish(store.url, release, graph).returncode == 0
+    done = publish(store.url, graph=graph)
     assert done.returncode == 0, done.stderr
     sample = len(Graph().parse(SAMPLE_TTL))
     assert count(store, f"GRAPH <{graph}> {{ ?s ?p ?o }}") == sample
@@ -78,32 +84,15 @@ def test_publishing_again_replaces_the_graph(store: StoreServer, release: Path) 
 def test_a_count_that_differs_fails(store: StoreServer, tmp_path: Path) -> None:
     """PUT into one store, count on another (a wrong --graph-store): the check catches it."""
     with oxigraph_store(tmp_path, [], free_port()) as other:
-        done = publish(
-            "--store",
-            other.url,
-            "--graph-store",
-            graph_store_url(store.url),
-            "--data",
-            str(SAMPLE_TTL),
-            "--graph",
-            "https://example.org/graphs/elsewhere",
-        )
+        elsewhere = "https://example.org/graphs/elsewhere"
+        done = publish(other.url, graph=elsewhere, graph_store=graph_store_url(store.url))
     assert done.returncode == 2
     assert "holds 0 triples after publishing" in done.stderr
     assert f"{SAMPLE_TTL} has {len(Graph().parse(SAMPLE_TTL))}" in done.stderr
 
 
 def test_a_refusal_names_the_status_and_the_stores_message(store: StoreServer) -> None:
-    done = publish(
-        "--store",
-        store.url,
-        "--graph-store",
-        f"http://127.0.0.1:{store.port}/nowhere",
-        "--data",
-        str(SAMPLE_TTL),
-        "--graph",
-        "urn:x:g",
-    )
+    done = publish(store.url, graph="urn:x:g", graph_store=f"http://127.0.0.1:{store.port}/nowhere")
     assert done.returncode == 2
     assert "the store refused the release: PUT" in done.stderr
     assert "answered 404: PUT /nowhere is not supported by this server" in done.stderr
@@ -111,7 +100,7 @@ def test_a_refusal_names_the_status_and_the_stores_message(store: StoreServer) -
 
 def test_an_unreachable_store_is_named() -> None:
     port = free_port()
-    done = publish("--store", f"http://127.0.0.1:{port}/query", "--data", str(SAMPLE_TTL), "--graph", "urn:x:g")
+    done = publish(f"http://127.0.0.1:{port}/query", graph="urn:x:g")
     assert done.returncode == 2
     assert f"the store at http://127.0.0.1:{port}/store?graph=urn%3Ax%3Ag" in done.stderr
     assert "could not be reached" in done.stderr
@@ -120,15 +109,15 @@ def test_an_unreachable_store_is_named() -> None:
 def test_graph_store_defaults_and_release_reading(tmp_path: Path) -> None:
     assert graph_store_url("http://h:7878/query") == "http://h:7878/store"
     assert graph_store_url("http://h/ds/query?x=1") == "http://h/ds/store"
-    done = publish("--store", "http://h/sparql", "--data", str(SAMPLE_TTL), "--graph", "https://example.org/g")
+    done = publish("http://h/sparql", graph="https://example.org/g")
     assert done.returncode == 2
     assert "cannot derive the graph-store endpoint from http://h/sparql" in done.stderr
     assert read_release(SAMPLE_TTL).version_iri is None
     quads = tmp_path / "x.nq"
     quads.write_text("")
-    done = publish("--store", "http://h/query", "--data", str(quads))
+    done = publish("http://h/query", quads)
     assert done.returncode == 2
     assert "publish sends one graph" in done.stderr
-    done = publish("--store", "http://h/query", "--data", str(SAMPLE_TTL))
+    done = publish("http://h/query")
     assert done.returncode == 2
     assert "states no owl:versionIRI of the ontology: name the graph with --graph" in done.stderr

@@ -309,6 +309,11 @@ class Probe:
         )
 
 
+def fhir_get(path: str) -> Probe:
+    """A GET of the FHIR route ``/fhir/{path}``, accepting FHIR JSON."""
+    return Probe("GET", f"/fhir/{path}", FHIR_JSON)
+
+
 def probes_of_every_route(app: Flask, reference: LiveServer) -> dict[str, list[Probe]]:
     """For each route of the app that reads the data, requests that make it read (values from ``reference``)."""
     fhir = {"Accept": FHIR_JSON}
@@ -337,37 +342,22 @@ def probes_of_every_route(app: Flask, reference: LiveServer) -> dict[str, list[P
             Probe("GET", f"/query?query={quote(ask)}", "text/html"),
             Probe("POST", "/query", "text/html", {"query": f"ASK {{ ?s ?p {next(_unique)} }}"}),
         ],
-        "fhir.search": [Probe("GET", f"/fhir/{kind}", FHIR_JSON) for kind in ("CodeSystem", "ValueSet", "ConceptMap")],
-        "fhir.read": [
-            Probe("GET", f"/fhir/CodeSystem/{system['id']}", FHIR_JSON),
-            Probe("GET", f"/fhir/ValueSet/{value_set['id']}", FHIR_JSON),
-        ],
-        "fhir.CodeSystem_lookup": [Probe("GET", f"/fhir/CodeSystem/$lookup?{coded}", FHIR_JSON)],
+        "fhir.search": [fhir_get(kind) for kind in ("CodeSystem", "ValueSet", "ConceptMap")],
+        "fhir.read": [fhir_get(f"CodeSystem/{system['id']}"), fhir_get(f"ValueSet/{value_set['id']}")],
+        "fhir.CodeSystem_lookup": [fhir_get(f"CodeSystem/$lookup?{coded}")],
         "fhir.CodeSystem_lookup_instance": [
             Probe("POST", f"/fhir/CodeSystem/{system['id']}/$lookup", FHIR_JSON, {"code": system["concept"][0]["code"]})
         ],
-        "fhir.CodeSystem_subsumes": [
-            Probe("GET", f"/fhir/CodeSystem/$subsumes?{coded}".replace("code=", "codeA=") + "&codeB=x", FHIR_JSON)
-        ],
-        "fhir.CodeSystem_subsumes_instance": [
-            Probe("GET", f"/fhir/CodeSystem/{system['id']}/$subsumes?codeA=x&codeB=y", FHIR_JSON)
-        ],
-        "fhir.CodeSystem_validate_code": [
-            Probe("GET", f"/fhir/CodeSystem/$validate-code?url={quote(system['url'])}&code=x", FHIR_JSON)
-        ],
-        "fhir.CodeSystem_validate_code_instance": [
-            Probe("GET", f"/fhir/CodeSystem/{system['id']}/$validate-code?code=x", FHIR_JSON)
-        ],
-        "fhir.ValueSet_expand": [Probe("GET", f"/fhir/ValueSet/$expand?url={quote(value_set['url'])}", FHIR_JSON)],
-        "fhir.ValueSet_expand_instance": [Probe("GET", f"/fhir/ValueSet/{value_set['id']}/$expand", FHIR_JSON)],
-        "fhir.ValueSet_validate_code": [
-            Probe("GET", f"/fhir/ValueSet/$validate-code?url={quote(value_set['url'])}&{coded}", FHIR_JSON)
-        ],
-        "fhir.ValueSet_validate_code_instance": [
-            Probe("GET", f"/fhir/ValueSet/{value_set['id']}/$validate-code?{coded}", FHIR_JSON)
-        ],
-        "fhir.ConceptMap_translate": [Probe("GET", f"/fhir/ConceptMap/$translate?{coded}", FHIR_JSON)],
-        "fhir.ConceptMap_translate_instance": [Probe("GET", f"/fhir/ConceptMap/any/$translate?{coded}", FHIR_JSON)],
+        "fhir.CodeSystem_subsumes": [fhir_get(f"CodeSystem/$subsumes?{coded}".replace("code=", "codeA=") + "&codeB=x")],
+        "fhir.CodeSystem_subsumes_instance": [fhir_get(f"CodeSystem/{system['id']}/$subsumes?codeA=x&codeB=y")],
+        "fhir.CodeSystem_validate_code": [fhir_get(f"CodeSystem/$validate-code?url={quote(system['url'])}&code=x")],
+        "fhir.CodeSystem_validate_code_instance": [fhir_get(f"CodeSystem/{system['id']}/$validate-code?code=x")],
+        "fhir.ValueSet_expand": [fhir_get(f"ValueSet/$expand?url={quote(value_set['url'])}")],
+        "fhir.ValueSet_expand_instance": [fhir_get(f"ValueSet/{value_set['id']}/$expand")],
+        "fhir.ValueSet_validate_code": [fhir_get(f"ValueSet/$validate-code?url={quote(value_set['url'])}&{coded}")],
+        "fhir.ValueSet_validate_code_instance": [fhir_get(f"ValueSet/{value_set['id']}/$validate-code?{coded}")],
+        "fhir.ConceptMap_translate": [fhir_get(f"ConceptMap/$translate?{coded}")],
+        "fhir.ConceptMap_translate_instance": [fhir_get(f"ConceptMap/any/$translate?{coded}")],
     }
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     unclassified = endpoints - set(examples) - set(NOT_READING_THE_STORE)

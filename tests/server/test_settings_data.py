@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 
 from calcinosis_kg.server.resources.data import DataLoadError, load_store, summarize
-from calcinosis_kg.server.settings import Settings, SettingsError
+from calcinosis_kg.server.settings import VARIABLES, Settings, SettingsError
 from tests.support.live_server import SAMPLE_TTL, free_port, refused_start, server_command, server_env
 
 pytestmark = [pytest.mark.engine, pytest.mark.live]
@@ -26,6 +27,13 @@ def test_defaults() -> None:
     assert (settings.query_timeout, settings.max_rows, settings.max_body) == (5.0, 10_000, 1_048_576)
     assert (settings.trust_proxy, settings.union_default_graph, settings.data) == (0, False, ())
     assert settings.pool_size >= 2
+
+
+def test_every_setting_is_read() -> None:
+    """Each field but ``engine`` (read on its own) has its variable in VARIABLES, and a value set there is used."""
+    assert {field.name for field in dataclasses.fields(Settings)} - {"engine"} == {field for field, _, _ in VARIABLES}
+    assert Settings.load({"KG_QUERY_QUEUE": "3"}, environ={"KG_CACHE_BYTES": "7"}).query_queue == 3
+    assert Settings.load({}, environ={"KG_CACHE_BYTES": "7"}).cache_bytes == 7
 
 
 def test_environment_and_config_override() -> None:

@@ -40,43 +40,53 @@ def full_page(driver: WebDriver, path: Path, height: int | None = None) -> None:
     driver.set_window_size(WIDTH, 1000)
 
 
-def home(driver: WebDriver, url: str, out: Path) -> None:
-    driver.get(url + "/")
-    wait_for(driver, "#knowledge svg")
-    full_page(driver, out / "home.png", 1500)
+Shot = Callable[[WebDriver, str, Path], None]
+"""Opens a page of the server at the URL given and writes its screenshot to the path given."""
 
 
-def query(driver: WebDriver, url: str, out: Path) -> None:
+def whole_page(path: str, ready: str, height: int) -> Shot:
+    """The page at ``path``, once ``ready`` (a CSS selector) is there, ``height`` pixels from its top."""
+
+    def shot(driver: WebDriver, url: str, png: Path) -> None:
+        driver.get(url + path)
+        wait_for(driver, ready)
+        full_page(driver, png, height)
+
+    return shot
+
+
+def query(driver: WebDriver, url: str, png: Path) -> None:
     driver.get(url + "/query?example=causes-of-subtype")
     wait_for(driver, '#yasgui[data-ready="yes"] .CodeMirror')
     driver.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
     wait_for(driver, ".tabPanel.active .yasr table.dataTable tbody tr")
-    full_page(driver, out / "query.png", 1300)
+    full_page(driver, png, 1300)
 
 
-def resource(driver: WebDriver, url: str, out: Path) -> None:
-    driver.get(url + "/id/calcinosis-cutis")
-    wait_for(driver, "#statements")
-    full_page(driver, out / "resource.png", 1600)
-
-
-def neighbourhood(driver: WebDriver, url: str, out: Path) -> None:
+def neighbourhood(driver: WebDriver, url: str, png: Path) -> None:
     driver.get(url + "/id/metastatic-calcinosis-cutis")
     wait_for(driver, '#neighbourhood-graph[data-ready="yes"]')
-    driver.find_element(By.ID, "neighbourhood").screenshot(str(out / "neighbourhood.png"))
+    driver.find_element(By.ID, "neighbourhood").screenshot(str(png))
 
 
-def ontology(driver: WebDriver, url: str, out: Path) -> None:
+def ontology(driver: WebDriver, url: str, png: Path) -> None:
     driver.set_window_size(WIDTH, 1800)
     driver.get(url + "/ontology")
     wait_for(driver, "#tree")
     for class_ in ("Condition", "Disease", "Treatment"):
         driver.find_element(By.XPATH, f"//section[@id='tree']//summary[a[@href='/ontology/{class_}']]").click()
-    driver.find_element(By.ID, "tree").screenshot(str(out / "ontology.png"))
+    driver.find_element(By.ID, "tree").screenshot(str(png))
     driver.set_window_size(WIDTH, 1000)
 
 
-SHOTS: tuple[Callable[[WebDriver, str, Path], None], ...] = (home, query, resource, neighbourhood, ontology)
+SHOTS: dict[str, Shot] = {
+    "home": whole_page("/", "#knowledge svg", 1500),
+    "query": query,
+    "resource": whole_page("/id/calcinosis-cutis", "#statements", 1600),
+    "neighbourhood": neighbourhood,
+    "ontology": ontology,
+}
+"""Each screenshot's file name (without ``.png``) and how to take it."""
 
 
 def main(out: Path) -> int:
@@ -103,9 +113,9 @@ def main(out: Path) -> int:
             options.add_argument(argument)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         try:
-            for shot in SHOTS:
-                shot(driver, server.url, out)
-                print(f"{out / shot.__name__}.png")
+            for name, shot in SHOTS.items():
+                shot(driver, server.url, out / f"{name}.png")
+                print(out / f"{name}.png")
         finally:
             driver.quit()
     return 0
