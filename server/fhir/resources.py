@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from calcinosis_kg.ontology import CC, CCO
+from calcinosis_kg.ontology import CCO
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.fhir.canonical import BASE, CODE_SYSTEM_URL, VALUE_SET_BASE, Rows, local
 from calcinosis_kg.server.fhir.mapsets import closure, concept_maps, direct_parents, value_sets
@@ -47,46 +47,43 @@ SOURCE_WORDING_USE = {
 }
 
 
-_PREFIXES = f"""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-PREFIX cco: <{CCO}>
-PREFIX sssom: <https://w3id.org/sssom/>
-"""
-_IN_GRAPH = f'FILTER(STRSTARTS(STR(?e), "{CC}"))'
 QUERIES: dict[str, str] = {
-    "entities": f"""SELECT ?e ?label ?definition WHERE {{
-  ?e skos:prefLabel ?label . {_IN_GRAPH} FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "")
-  OPTIONAL {{ ?e skos:definition ?definition }} }}""",
-    "synonyms": f"SELECT ?e ?alt WHERE {{ ?e skos:altLabel ?alt . {_IN_GRAPH} }}",
-    "notes": f"""SELECT ?e ?note WHERE {{
-  ?e skos:editorialNote ?note . {_IN_GRAPH} FILTER(STRSTARTS(STR(?note), "Source wording")) }}""",
-    "types": f'SELECT ?e ?type WHERE {{ ?e a ?type . {_IN_GRAPH} FILTER(STRSTARTS(STR(?type), "{CCO}")) }}',
-    "classes": f"""SELECT ?class ?super ?label WHERE {{
-  ?class a owl:Class . FILTER(STRSTARTS(STR(?class), "{CCO}"))
-  OPTIONAL {{ ?class rdfs:subClassOf ?super . FILTER(STRSTARTS(STR(?super), "{CCO}")) }}
-  OPTIONAL {{ ?class rdfs:label ?label }} }}""",
-    "subtypes": f"""SELECT DISTINCT ?e ?parent WHERE {{
-  {{ ?e cco:subtypeOf ?parent }} UNION {{ ?parent cco:hasSubtype ?e }} {_IN_GRAPH} }}""",
-    "causes": f"SELECT ?e ?cause WHERE {{ ?e cco:hasCause ?cause . {_IN_GRAPH} }}",
+    "entities": """SELECT ?e ?label ?definition WHERE {
+  ?e skos:prefLabel ?label . FILTER(STRSTARTS(STR(?e), STR(cc:)))
+  FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "")
+  OPTIONAL { ?e skos:definition ?definition } }""",
+    "synonyms": "SELECT ?e ?alt WHERE { ?e skos:altLabel ?alt . FILTER(STRSTARTS(STR(?e), STR(cc:))) }",
+    "notes": """SELECT ?e ?note WHERE {
+  ?e skos:editorialNote ?note . FILTER(STRSTARTS(STR(?e), STR(cc:)))
+  FILTER(STRSTARTS(STR(?note), "Source wording")) }""",
+    "types": """SELECT ?e ?type WHERE {
+  ?e a ?type . FILTER(STRSTARTS(STR(?e), STR(cc:))) FILTER(STRSTARTS(STR(?type), STR(cco:))) }""",
+    "classes": """SELECT ?class ?super ?label WHERE {
+  ?class a owl:Class . FILTER(STRSTARTS(STR(?class), STR(cco:)))
+  OPTIONAL { ?class rdfs:subClassOf ?super . FILTER(STRSTARTS(STR(?super), STR(cco:))) }
+  OPTIONAL { ?class rdfs:label ?label } }""",
+    "subtypes": """SELECT DISTINCT ?e ?parent WHERE {
+  { ?e cco:subtypeOf ?parent } UNION { ?parent cco:hasSubtype ?e } FILTER(STRSTARTS(STR(?e), STR(cc:))) }""",
+    "causes": "SELECT ?e ?cause WHERE { ?e cco:hasCause ?cause . FILTER(STRSTARTS(STR(?e), STR(cc:))) }",
     "version": "SELECT ?version WHERE { ?o a owl:Ontology ; owl:versionInfo ?version }",
-    "mappings": f"""SELECT ?e ?predicate ?code ?label ?confidence ?comment ?justification ?date WHERE {{
-  VALUES ?predicate {{ skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch skos:relatedMatch }}
-  ?e ?predicate ?target . {_IN_GRAPH}
+    "mappings": """SELECT ?e ?predicate ?code ?label ?confidence ?comment ?justification ?date WHERE {
+  VALUES ?predicate { skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch skos:relatedMatch }
+  ?e ?predicate ?target . FILTER(STRSTARTS(STR(?e), STR(cc:)))
   ?axiom owl:annotatedSource ?e ; owl:annotatedProperty ?predicate ; owl:annotatedTarget ?target ;
          sssom:object_id ?code .
-  OPTIONAL {{ ?axiom sssom:object_label ?label }}
-  OPTIONAL {{ ?axiom sssom:confidence ?confidence }}
-  OPTIONAL {{ ?axiom sssom:comment ?comment }}
-  OPTIONAL {{ ?axiom sssom:mapping_justification ?justification }}
-  OPTIONAL {{ ?axiom sssom:mapping_date ?date }} }}""",
+  OPTIONAL { ?axiom sssom:object_label ?label }
+  OPTIONAL { ?axiom sssom:confidence ?confidence }
+  OPTIONAL { ?axiom sssom:comment ?comment }
+  OPTIONAL { ?axiom sssom:mapping_justification ?justification }
+  OPTIONAL { ?axiom sssom:mapping_date ?date } }""",
 }
-"""The SELECT queries the terminology is built from."""
+"""The SELECT queries the terminology is built from (the engines predeclare the project's prefixes, ``cc:`` and
+``cco:`` included: see :data:`~calcinosis_kg.server.engines.common.QUERY_PREFIXES`)."""
 
 
 def run_select(pool: QueryPool, name: str) -> Rows:
     """The rows of query ``name`` of :data:`QUERIES`, run in ``pool``, as ``{variable: lexical form}``."""
-    job = Job(query=_PREFIXES + QUERIES[name], base=BASE, accept="application/sparql-results+json")
+    job = Job(query=QUERIES[name], base=BASE, accept="application/sparql-results+json")
     answer = pool.run(job)
     results = json.loads(answer.body)
     return [{key: cell["value"] for key, cell in row.items()} for row in results["results"]["bindings"]]
