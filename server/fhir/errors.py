@@ -71,6 +71,12 @@ class TooCostly(FhirError):
     code = "too-costly"
 
 
+# Issue types whose answers give the FHIRPath ``expression`` alone, without the deprecated R4 ``location``:
+# display checks, as the HL7 terminology test cases expect (20 of their invalid-display issues let
+# ``location`` be absent, one forbids it, none requires it).
+EXPRESSION_ONLY = frozenset({"invalid-display"})
+
+
 def issue(
     severity: str,
     code: str,
@@ -79,13 +85,15 @@ def issue(
     tx_code: str | None = None,
     expression: str | None = None,
 ) -> dict[str, Any]:
-    """One OperationOutcome issue; ``expression`` (a FHIRPath) is also given as the R4 ``location``."""
+    """One OperationOutcome issue; ``expression`` (a FHIRPath) is also given as the R4 ``location``,
+    except for the issue types in ``EXPRESSION_ONLY``."""
     details: dict[str, Any] = {"text": text}
     if tx_code:
         details["coding"] = [{"system": TX_ISSUE_TYPE, "code": tx_code}]
     result: dict[str, Any] = {"severity": severity, "code": code, "details": details}
     if expression:
-        result["location"] = [expression]
+        if tx_code not in EXPRESSION_ONLY:
+            result["location"] = [expression]
         result["expression"] = [expression]
     return result
 
