@@ -24,13 +24,13 @@ from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.lookup import GraphMapping, graph_mappings, label_of
 from calcinosis_kg.graph.mappings import SSSOM_COLUMNS
+from calcinosis_kg.graph.targets import FHIR_EQUIVALENCE, TARGET_SYSTEMS
 from calcinosis_kg.ontology import BASE, CC, ONTOLOGY_IRI, SEMAPV, SOURCE_SYSTEM
 
 if TYPE_CHECKING:
     import curies
 
 __all__ = [
-    "FHIR_EQUIVALENCE",
     "SSSOM_COLUMNS",
     "fhir_conceptmap",
     "sssom_tsv",
@@ -160,29 +160,9 @@ def sssom_tsv(graph: Graph) -> str:
 # ---------------------------------------------------------------------------------------------- FHIR
 CONCEPTMAP_ID = "calcinosis-kg-to-snomedct"
 CONCEPTMAP_URL = f"https://w3id.org/calcinosis-kg/fhir/ConceptMap/{CONCEPTMAP_ID}"
-SNOMED_SYSTEM = "http://snomed.info/sct"
+SNOMED_SYSTEM = TARGET_SYSTEMS["SCTID"].fhir_system
 SNOMED_ALL_CONCEPTS = "http://snomed.info/sct?fhir_vs"
 """The implicit value set of every SNOMED CT concept (FHIR: Using SNOMED CT with FHIR, implicit value sets)."""
-
-FHIR_EQUIVALENCE: dict[str, str] = {
-    "skos:exactMatch": "equivalent",
-    "skos:closeMatch": "inexact",
-    "skos:broadMatch": "wider",
-    "skos:narrowMatch": "narrower",
-    "skos:relatedMatch": "relatedto",
-}
-"""SKOS mapping predicate -> FHIR R4 ``ConceptMap.group.element.target.equivalence`` (ConceptMapEquivalence).
-
-Sources: the R4 code system http://hl7.org/fhir/concept-map-equivalence (hl7.org/fhir/R4/
-codesystem-concept-map-equivalence.html) and the mapping sssom-py uses in ``sssom.writers.to_fhir_json``
-(0.4.21; discussed in mapping-commons/sssom#185 and sssom-py#258). Equivalence is read from source (our entity)
-to target (the SNOMED CT concept), as SKOS reads ``cc:x skos:broadMatch sct:y``: y is broader than x, so the
-target is "wider". ``equivalent`` (extensionally identical) rather than ``equal`` (identical definitions): our
-entities have no formal definitions to compare. ``skos:closeMatch`` (similar enough to be interchanged in some
-applications, not transitive) is "inexact" (overlapping, boundaries uncertain) rather than "relatedto" (overlap
-but unknown relationship); ``skos:relatedMatch`` (an associative link) is "relatedto". FHIR R4 invariant cmd-1
-requires a comment on "narrower" and "inexact" targets; every non-equivalent target here has one.
-"""
 
 _EQUIVALENCE_SENSE: dict[str, str] = {
     "inexact": "the SNOMED CT concept overlaps {label!r} but their boundaries differ (skos:closeMatch).",

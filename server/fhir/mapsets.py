@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from calcinosis_kg.graph.exports import FHIR_EQUIVALENCE
+from calcinosis_kg.graph.targets import FHIR_EQUIVALENCE, TARGET_SYSTEMS
 from calcinosis_kg.server.fhir.canonical import (
     CODE_SYSTEM_URL,
     CONCEPT_MAP_BASE,
-    TARGET_SYSTEMS,
     VALUE_SET_BASE,
     Rows,
     local,
@@ -119,18 +118,19 @@ def concept_maps(version: str, entities: dict[str, dict[str, str]], mappings: Ro
             by_system[prefix][local(row["e"])].append(row)
     maps = []
     for prefix in sorted(by_system):
-        system, name, whole = TARGET_SYSTEMS[prefix]
+        target_system = TARGET_SYSTEMS[prefix]
+        system = target_system.fhir_system
         elements = []
         dates = []
         for code in sorted(by_system[prefix]):
             targets = []
             for row in sorted(by_system[prefix][code], key=lambda r: (r["code"], r["predicate"])):
                 predicate = "skos:" + local(row["predicate"], "http://www.w3.org/2004/02/skos/core#")
-                target: JSON = {"code": row["code"] if whole else row["code"].partition(":")[2]}
+                target: JSON = {"code": target_system.fhir_code(row["code"])}
                 if row.get("label"):
                     target["display"] = row["label"]
                 target["equivalence"] = FHIR_EQUIVALENCE[predicate]
-                notes = [f"{predicate} (read from the graph entity to the {name} code)"]
+                notes = [f"{predicate} (read from the graph entity to the {target_system.name} code)"]
                 if row.get("confidence"):
                     notes.append(f"confidence {row['confidence']}")
                 if row.get("justification"):
@@ -149,12 +149,12 @@ def concept_maps(version: str, entities: dict[str, dict[str, str]], mappings: Ro
             "url": f"{CONCEPT_MAP_BASE}/{cm_id}",
             "version": version,
             "name": f"CalcinosisKGTo{pascal_case(prefix.replace('.', '-'))}",
-            "title": f"Calcinosis cutis knowledge graph entities to {name}",
+            "title": f"Calcinosis cutis knowledge graph entities to {target_system.name}",
             "status": "active",
             "experimental": False,
             "publisher": "Calcinosis KG team",
             "description": (
-                f"The curated mappings of the graph's entities to {name}: the SKOS predicate as the R4 "
+                f"The curated mappings of the graph's entities to {target_system.name}: the SKOS predicate as the R4 "
                 "equivalence (exactMatch equivalent, closeMatch inexact, broadMatch wider, narrowMatch narrower, "
                 "relatedMatch relatedto), the SSSOM confidence, justification and comment in each target's comment."
             ),

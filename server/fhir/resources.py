@@ -16,7 +16,7 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
   filter); one per condition with causes, listing the causes (competency question "what causes X?"); one per
   condition with subtypes (an ``is-a`` filter).
 - **ConceptMaps**: one per target code system of the curated mappings (SNOMED CT, ICD-10-CM, ICD-11, Mondo,
-  HPO...), the SKOS predicate as the R4 ``equivalence`` (:data:`~calcinosis_kg.graph.exports.FHIR_EQUIVALENCE`),
+  HPO...), the SKOS predicate as the R4 ``equivalence`` (:data:`~calcinosis_kg.graph.targets.FHIR_EQUIVALENCE`),
   the SSSOM comment, confidence, justification and evidence links in the target's ``comment``.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -10,50 +10,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS
 from rdflib.term import Node
 
+from calcinosis_kg.graph.targets import TARGET_SYSTEMS
 from calcinosis_kg.ontology import MAPPING_PREDICATES, SSSOM
 from calcinosis_kg.server.views.pages.terms import Axioms, TermView, curie, sorted_terms, web_link
-
-
-@dataclass(frozen=True)
-class CodeSystem:
-    """A code system of the mappings: its name, home page and, if it has one, a browser URL per code."""
-
-    name: str
-    homepage: str
-    code_url: str | None = None
-    """``{id}`` is replaced by the local id; without it the code's own IRI is the link."""
-
-
-CODE_SYSTEMS: Mapping[str, CodeSystem] = {
-    "SCTID": CodeSystem(
-        "SNOMED CT",
-        "https://www.snomed.org/",
-        "https://browser.ihtsdotools.org/?perspective=full&conceptId1={id}&edition=MAIN&languages=en",
-    ),
-    "ICD10CM": CodeSystem(
-        "ICD-10-CM", "https://www.cdc.gov/nchs/icd/icd-10-cm/", "https://www.icd10data.com/search?s={id}"
-    ),
-    "icd11.foundation": CodeSystem(
-        "ICD-11", "https://icd.who.int/", "https://icd.who.int/browse/latest-release/mms/en#{id}"
-    ),
-    "LOINC": CodeSystem("LOINC", "https://loinc.org/", "https://loinc.org/{id}/"),
-    "MESH": CodeSystem("MeSH", "https://meshb.nlm.nih.gov/", "https://meshb.nlm.nih.gov/record/ui?ui={id}"),
-    "MONDO": CodeSystem("Mondo Disease Ontology", "https://mondo.monarchinitiative.org/"),
-    "HP": CodeSystem("Human Phenotype Ontology", "https://hpo.jax.org/"),
-    "DOID": CodeSystem("Human Disease Ontology", "https://disease-ontology.org/"),
-    "UBERON": CodeSystem("Uberon anatomy ontology", "https://obophenotype.github.io/uberon/"),
-    "Orphanet": CodeSystem("Orphanet", "https://www.orpha.net/", "https://www.orpha.net/en/disease/detail/{id}"),
-    "RXNORM": CodeSystem(
-        "RxNorm",
-        "https://www.nlm.nih.gov/research/umls/rxnorm/",
-        "https://mor.nlm.nih.gov/RxNav/search?searchBy=RXCUI&searchTerm={id}",
-    ),
-    "ATC": CodeSystem("ATC", "https://atcddd.fhi.no/", "https://atcddd.fhi.no/atc_ddd_index/?code={id}"),
-    "UMLS": CodeSystem(
-        "UMLS", "https://www.nlm.nih.gov/research/umls/", "https://uts.nlm.nih.gov/uts/umls/concept/{id}"
-    ),
-}
-"""Code systems by SSSOM ``object_id`` prefix (links only: nothing is fetched from them)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +53,7 @@ def mapping_groups(
             object_ids = slot("object_id")
             code = object_ids[0] if object_ids else curie(str(target))
             prefix, _, local = code.partition(":") if code else ("other", "", "")
-            system = CODE_SYSTEMS.get(prefix)
+            system = TARGET_SYSTEMS.get(prefix)
             if system is not None and system.code_url is not None and local:
                 code_href: str | None = system.code_url.format(id=quote(local, safe=""))
             else:
@@ -115,7 +74,7 @@ def mapping_groups(
             )
     result = []
     for prefix, mappings in groups.items():
-        system = CODE_SYSTEMS.get(prefix)
+        system = TARGET_SYSTEMS.get(prefix)
         result.append(
             CodeSystemGroup(
                 prefix=prefix,
