@@ -28,8 +28,7 @@ from rdflib.term import Node
 from calcinosis_kg.errors import CodeSyntaxError, CurationError, UnknownCode, UnknownEntity
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
-from calcinosis_kg.graph.mappings import SSSOM_PREDICATES
-from calcinosis_kg.ontology import CC, SSSOM, preferred_label
+from calcinosis_kg.ontology import CC, SSSOM, SSSOM_PREDICATES, preferred_label
 
 __all__ = [
     "CodeMatch",

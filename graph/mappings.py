@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, XSD
+from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from calcinosis_kg.errors import CodeSyntaxError, CurationError
 from calcinosis_kg.graph.codes import check_code
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
-from calcinosis_kg.ontology import CC, HAS_EVIDENCE, MAPPING_PREDICATES, OBO, SEMAPV, SSSOM
+from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM, SSSOM_PREDICATES
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
@@ -40,8 +40,6 @@ IMPORTED_INFORMATION = OBO.ECO_0000312
 """ECO 'imported information used in manual assertion': a mapping taken, after review, from Mondo's mapping sets
 (the entity is exactly mapped to a Mondo class, and Mondo maps that class to the same code with the same predicate)."""
 
-SSSOM_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in MAPPING_PREDICATES}
-"""SSSOM ``predicate_id`` -> the predicate (the ontology's :data:`~calcinosis_kg.ontology.MAPPING_PREDICATES`)."""
 SSSOM_COLUMNS = (
     "subject_id",
     "subject_label",

@@ -62,6 +62,8 @@ LABEL_PREDICATES = (SKOS.prefLabel, RDFS.label)
 ``rdfs:label`` (terms of other vocabularies)."""
 MAPPING_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 """The SKOS mapping predicates (those SSSOM uses), strongest first."""
+SSSOM_PREDICATES: dict[str, URIRef] = {f"skos:{iri.removeprefix(str(SKOS))}": iri for iri in MAPPING_PREDICATES}
+"""SSSOM ``predicate_id`` (``skos:exactMatch``) -> the predicate, for each of :data:`MAPPING_PREDICATES`."""
 
 
 def preferred_label(graph: Graph, node: Node, predicates: Sequence[URIRef] = LABEL_PREDICATES) -> str | None:

@@ -29,9 +29,9 @@ from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.lookup import graph_mappings
-from calcinosis_kg.graph.mappings import MAPPINGS_FILE, SSSOM_PREDICATES, read_sssom
+from calcinosis_kg.graph.mappings import MAPPINGS_FILE, read_sssom
 from calcinosis_kg.graph.targets import FHIR_EQUIVALENCE
-from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM
+from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM, SSSOM_PREDICATES
 
 SNOMED_IRI = "http://snomed.info/id/"
 R4_EQUIVALENCE_CODES = frozenset(

@@ -21,8 +21,7 @@ from calcinosis_kg.graph.lookup import (
     parse_code,
     resolve_entity,
 )
-from calcinosis_kg.graph.mappings import SSSOM_PREDICATES
-from calcinosis_kg.ontology import CC, SSSOM
+from calcinosis_kg.ontology import CC, SSSOM, SSSOM_PREDICATES
 from calcinosis_kg.queries.catalog import QUERIES_DIR, CannedQuery, load_catalog, load_query
 
 SNOMED_46742003 = ("SCTID:46742003", URIRef("http://snomed.info/id/46742003"))

@@ -16,11 +16,10 @@ from calcinosis_kg.graph.mappings import (
     MAPPINGS_FILE,
     MONDO_EVIDENCE_FILE,
     SSSOM,
-    SSSOM_PREDICATES,
     UNMAPPED_FILE,
     read_sssom,
 )
-from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO
+from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO, SSSOM_PREDICATES
 
 SNOMED = "http://snomed.info/id/"
 CURATED = read_sssom(MAPPINGS_FILE)

@@ -34,6 +34,7 @@ from rdflib.term import Node
 from calcinosis_kg.formats import DUMP_FORMATS, W3C_FORMATS
 from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
 from calcinosis_kg.server.http.formats import ResultFormat
+from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.sparql.describe import GraphView
 from calcinosis_kg.server.sparql.results import write_triples
@@ -99,7 +100,7 @@ class DatasetStatistics:
         examples = tuple(iri for iri in EXAMPLE_RESOURCES if iri in linked_data.resources) or tuple(entities[:3])
         ontology = linked_data.ontology
         header: list[tuple[URIRef, Node]] = []
-        document = linked_data.ontology_graph
+        document = rdflib_graph(view.triples(ox.NamedNode(str(ontology)), None, None)) if ontology else Graph()
         if ontology is not None:
             for predicate in (DCTERMS.created, DCTERMS.modified, DCTERMS.creator, DCTERMS.source):
                 header.extend((predicate, value) for value in sorted(document.objects(ontology, predicate), key=str))

@@ -17,6 +17,7 @@ It reads the store's default graph as queries see it (the union of all graphs wi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
 
 import pyoxigraph as ox
 
@@ -34,6 +35,7 @@ SOURCE_DETAILS = tuple(
 """What a description copies of each source it cites."""
 
 Resource = ox.NamedNode | ox.BlankNode
+_TRIPLE_OF = attrgetter("triple")
 
 
 class GraphView:
@@ -47,20 +49,23 @@ class GraphView:
         self, subject: Resource | None, predicate: ox.NamedNode | None, obj: object | None
     ) -> Iterator[ox.Triple]:
         """Matching triples (each once, also when the union holds it in several graphs)."""
-        seen: set[ox.Triple] = set()
-        for quad in self._store.quads_for_pattern(subject, predicate, obj, self._graph):  # type: ignore[arg-type]
-            triple = quad.triple
-            if self._graph is None:
-                if triple in seen:
-                    continue
-                seen.add(triple)
-            yield triple
+        quads = self._store.quads_for_pattern(subject, predicate, obj, self._graph)  # type: ignore[arg-type]
+        triples = map(_TRIPLE_OF, quads)  # iterated in C: start-up reads every triple several times
+        return triples if self._graph is not None else _distinct(triples)
 
     def triples_of(self, subjects: Sequence[ox.NamedNode], predicates: Sequence[ox.NamedNode]) -> Iterator[ox.Triple]:
         """The triples of each subject with each predicate, subject by subject, predicate by predicate."""
         for subject in subjects:
             for predicate in predicates:
                 yield from self.triples(subject, predicate, None)
+
+
+def _distinct(triples: Iterable[ox.Triple]) -> Iterator[ox.Triple]:
+    seen: set[ox.Triple] = set()
+    for triple in triples:
+        if triple not in seen:
+            seen.add(triple)
+            yield triple
 
 
 def describe(view: GraphView, resources: Iterable[object], max_triples: int) -> list[ox.Triple]:

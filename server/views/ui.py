@@ -25,6 +25,7 @@ route set its own policy. Scripts only enhance: every page is complete without J
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -65,7 +66,7 @@ from calcinosis_kg.server.views.pages.query import DEFAULT_QUERY, QueryOutcome, 
 from calcinosis_kg.server.views.pages.resource import References
 from calcinosis_kg.server.views.pages.search import search
 from calcinosis_kg.server.views.pages.terms import KNOWN_LABELS, TermView, term_view
-from calcinosis_kg.server.views.pages.tree import class_context, class_tree
+from calcinosis_kg.server.views.pages.tree import ClassNode, class_context, class_tree
 from calcinosis_kg.server.workers.pool import QueryPool
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,12 @@ class ResourcePages:
 
     def __init__(self, linked_data: LinkedData, statistics: DatasetStatistics | None = None) -> None:
         self._linked_data = linked_data
-        counts = statistics.class_entities if statistics is not None else {}
-        self._tree = class_tree(linked_data.ontology_graph, counts, linked_data.label)
+        self._counts = statistics.class_entities if statistics is not None else {}
+
+    @functools.cached_property
+    def _tree(self) -> list[ClassNode]:
+        """The class hierarchy shown on the ontology page, made from the ontology document when first shown."""
+        return class_tree(self._linked_data.ontology_graph, self._counts, self._linked_data.label)
 
     def resource(self, iri: URIRef, document: Graph) -> str:
         """The resource page of ``iri``, or the ontology page for the ontology IRI and its versions."""
