@@ -6,6 +6,7 @@ Run ``calcinosis-kg --help`` or ``calcinosis-kg COMMAND --help`` for the details
 from __future__ import annotations
 
 import argparse
+import gc
 import inspect
 import sys
 import time
@@ -163,6 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Serve the built graph: SPARQL 1.1 Protocol endpoint at /sparql and /health. The embedded server by default;
     --production runs granian with worker processes. KG_DATA=file[:file...] serves other RDF files instead.
     """
+    gc.disable()  # no cycle collection while the server's modules load: serve() turns it back on
     from calcinosis_kg.server import serve
 
     serve(args.host, args.port, production=args.production, workers=args.workers)

@@ -9,7 +9,23 @@ DESCRIBE, result writers, the endpoint), :mod:`~.engines` (the engine contract a
 (the store and what is read from it at start-up), :mod:`~.views` (blueprints and pages) and :mod:`~.fhir`.
 """
 
-from calcinosis_kg.server.app import create_app
-from calcinosis_kg.server.http.serve import serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.app import create_app
+    from calcinosis_kg.server.http.serve import serve
 
 __all__ = ["create_app", "serve"]
+
+_EXPORTS = {"create_app": "calcinosis_kg.server.app", "serve": "calcinosis_kg.server.http.serve"}
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` and ``serve``, imported when first used (PEP 562): ``python -m calcinosis_kg.server``
+    imports this package before its ``__main__``, which first turns cycle collection off for the start-up."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

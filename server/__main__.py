@@ -7,9 +7,11 @@ docs/sparql-endpoint.md); a configuration error prints one line and exits with s
 
 from __future__ import annotations
 
+import gc
 import sys
 
-from calcinosis_kg.cli import main
-
 if __name__ == "__main__":
+    gc.disable()  # no cycle collection while the server's modules load: serve() turns it back on
+    from calcinosis_kg.cli import main
+
     sys.exit(main(["serve", *sys.argv[1:]]))

@@ -21,9 +21,10 @@ What is served for an IRI (:meth:`LinkedData.document`):
 
 The indexes (which IRIs are served, their labels) are computed once at start-up from the store, read with
 pyoxigraph; the ontology document once, when it is first asked for (about 0.05 s, in each server process):
-there is no second copy of the data. The served graph is the dataset's default graph as queries see it (the union of all graphs with
-``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is :mod:`~calcinosis_kg.server.http.formats`' (q-values,
-specificity, server order), over the four RDF formats (Turtle first: the default for ``*/*``) and HTML.
+there is no second copy of the data. The served graph is the dataset's default graph as queries see it (the
+union of all graphs with ``KG_UNION_DEFAULT_GRAPH``). Accept negotiation is
+:mod:`~calcinosis_kg.server.http.formats`' (q-values, specificity, server order), over the four RDF formats
+(Turtle first: the default for ``*/*``) and HTML.
 """
 
 from __future__ import annotations
