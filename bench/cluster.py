@@ -73,14 +73,7 @@ def nginx_spec(program: str, prefix: Path, replica_ports: Sequence[int], workers
         config = render_config(prefix, port, replica_ports, workers)
         return [program, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
 
-    return ServerSpec(
-        key="nginx",
-        label=f"nginx in front of {len(replica_ports)} replicas",
-        ours=True,
-        sparql_path="/sparql",
-        health_path="/health",
-        argv=argv,
-    )
+    return ServerSpec.serving_our_api("nginx", f"nginx in front of {len(replica_ports)} replicas", argv)
 
 
 def kill_group(server: Server) -> None:
@@ -113,13 +106,11 @@ def published_store(supervisor: Supervisor, data: Path, location: Path) -> tuple
     program = executable("oxigraph")
     if program is None:
         raise SystemExit("oxigraph is not installed: run `make install` (the dev extra has it)")
-    spec = ServerSpec(
-        key="store",
-        label="oxigraph serve (the replicas' store)",
-        ours=False,
-        sparql_path="/query",
-        health_path="/",
-        argv=lambda port: [program, "serve", "-l", str(location), "-b", f"127.0.0.1:{port}", "--union-default-graph"],
+    spec = ServerSpec.peer(
+        "store",
+        "oxigraph serve (the replicas' store)",
+        "/query",
+        lambda port: [program, "serve", "-l", str(location), "-b", f"127.0.0.1:{port}", "--union-default-graph"],
     )
     store = supervisor.start(spec)
     wait_for(store, "/", interval=0.1)

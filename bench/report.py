@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -314,29 +314,35 @@ def _md_table(table: Table) -> list[str]:
     return lines
 
 
-def _sections(results: Results) -> Iterable[tuple[str, Table]]:
-    options = results.options
-    yield "Targets", target_table(results)
-    yield (
-        f"HTTP, wrk -t{options['threads']} -c{options['connections']} -d{options['duration']:g}s --latency "
-        f"on 127.0.0.1, {options['rounds']} interleaved rounds merged",
-        http_table(results),
-    )
-    yield "Ratios, ours ÷ peer (req/s: above 1 is better; p50, p99: below 1 is better)", ratio_table(results)
-    yield "Cold start (process start to first 2xx; median)", cold_start_table(results)
-    yield "Server memory after the workloads (process tree)", server_memory_table(results)
-    yield (
+_SECTIONS: tuple[tuple[str, Callable[[Results], Table]], ...] = (
+    ("Targets", target_table),
+    (
+        "HTTP, wrk -t{threads} -c{connections} -d{duration:g}s --latency on 127.0.0.1, {rounds} interleaved rounds "
+        "merged",
+        http_table,
+    ),
+    ("Ratios, ours ÷ peer (req/s: above 1 is better; p50, p99: below 1 is better)", ratio_table),
+    ("Cold start (process start to first 2xx; median)", cold_start_table),
+    ("Server memory after the workloads (process tree)", server_memory_table),
+    (
         "Unique ad-hoc queries one at a time (median latency; a new connection and LIMIT each; in process: "
         "pyoxigraph on the built graph)",
-        per_query_table(results),
-    )
-    yield "In-process latency per canned query on the built graph (pyoxigraph, median)", inprocess_table(results)
-    yield "Load time and peak RSS (child process per graph and engine)", load_table(results)
-    yield (
+        per_query_table,
+    ),
+    ("In-process latency per canned query on the built graph (pyoxigraph, median)", inprocess_table),
+    ("Load time and peak RSS (child process per graph and engine)", load_table),
+    (
         "Cluster: two replicas (one granian worker each) behind nginx vs one of them direct; from cache: the share "
         "of nginx's answers sent from its cache (HIT, REVALIDATED, STALE, UPDATING; warm-up included)",
-        cluster_table(results),
-    )
+        cluster_table,
+    ),
+)
+"""The report's sections in order: a title (a template filled from the run's options) and the table's maker."""
+
+
+def _sections(results: Results) -> Iterable[tuple[str, Table]]:
+    for title, table in _SECTIONS:
+        yield title.format_map(results.options), table(results)
 
 
 def _machine_line(results: Results) -> str:

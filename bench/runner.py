@@ -320,7 +320,7 @@ def per_query(options: Options, server: Server, specs: list[CannedSpec]) -> list
         return lambda n: unique_request(spec, server.spec.sparql_path, f"{salt}99{n:09d}")
 
     latencies = []
-    for name, make in [(HEALTH_ROW, health), *((spec.name, unique(spec)) for spec in specs)]:
+    for name, make in [(HEALTH_ROW, health), *((spec.query.name, unique(spec)) for spec in specs)]:
         times: list[float] = []
         failed = ""
         deadline = time.perf_counter() + options.probe_budget
@@ -398,7 +398,7 @@ def serve_and_measure(
     reference = {}
     if (engine := results.probe(results.inprocess, "pyoxigraph")) is not None:
         reference = {q.name: q.rows for q in engine.queries}
-    cold_query = next((s.adhoc for s in specs if s.name == COLD_START_QUERY), specs[0].adhoc)
+    cold_query = next((s.adhoc for s in specs if s.query.name == COLD_START_QUERY), specs[0].adhoc)
     locals_ = entity_locals(data)
     with Supervisor(workdir) as supervisor:
         running: list[Server] = []

@@ -53,6 +53,18 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     """Variables added to the environment."""
 
+    @classmethod
+    def serving_our_api(
+        cls, key: str, label: str, argv: Callable[[int], list[str]], env: dict[str, str] | None = None
+    ) -> ServerSpec:
+        """A server answering with our API (ours, or a proxy in front of it): ``/sparql``, ``/health``."""
+        return cls(key, label, ours=True, sparql_path="/sparql", health_path="/health", argv=argv, env=env or {})
+
+    @classmethod
+    def peer(cls, key: str, label: str, sparql_path: str, argv: Callable[[int], list[str]]) -> ServerSpec:
+        """Another SPARQL server, measured next to ours: its endpoint at ``sparql_path``, its root answers 2xx."""
+        return cls(key, label, ours=False, sparql_path=sparql_path, health_path="/", argv=argv)
+
 
 @dataclass
 class Server:
@@ -124,38 +136,28 @@ def ours_spec(data: Path, *, workers: int, production: bool = True) -> ServerSpe
         mode = ["--production", "--workers", str(workers)] if production else []
         return [sys.executable, "-m", "calcinosis_kg.server", "--host", "127.0.0.1", "--port", str(port), *mode]
 
-    return ServerSpec(
-        key="ours",
-        label="ours (oxigraph engine)",
-        ours=True,
-        sparql_path="/sparql",
-        health_path="/health",
-        argv=argv,
-        env={"KG_DATA": str(data), "KG_ENGINE": "oxigraph"},
+    return ServerSpec.serving_our_api(
+        "ours", "ours (oxigraph engine)", argv, env={"KG_DATA": str(data), "KG_ENGINE": "oxigraph"}
     )
 
 
 def oxigraph_spec(program: str, store: Path) -> ServerSpec:
     """Oxigraph's read-only server on an already loaded store directory."""
-    return ServerSpec(
-        key="oxigraph",
-        label="Oxigraph server",
-        ours=False,
-        sparql_path="/query",
-        health_path="/",
-        argv=lambda port: [program, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"],
+    return ServerSpec.peer(
+        "oxigraph",
+        "Oxigraph server",
+        "/query",
+        lambda port: [program, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"],
     )
 
 
 def rdflib_endpoint_spec(program: str, data: Path) -> ServerSpec:
     """rdflib-endpoint serving ``data`` (its endpoint is ``/``; ``GET /`` is its service description)."""
-    return ServerSpec(
-        key="rdflib-endpoint",
-        label="rdflib-endpoint",
-        ours=False,
-        sparql_path="/",
-        health_path="/",
-        argv=lambda port: [program, "serve", str(data), "--host", "127.0.0.1", "--port", str(port)],
+    return ServerSpec.peer(
+        "rdflib-endpoint",
+        "rdflib-endpoint",
+        "/",
+        lambda port: [program, "serve", str(data), "--host", "127.0.0.1", "--port", str(port)],
     )
 
 

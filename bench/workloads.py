@@ -27,7 +27,7 @@ from typing import Any
 from rdflib import Literal, URIRef
 from rdflib.term import Identifier
 
-from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 
 ENTITY_NS = "https://w3id.org/calcinosis-kg/id/"
 RESULTS_JSON = "application/sparql-results+json"
@@ -60,10 +60,8 @@ class Request:
 class CannedSpec:
     """A canned query with its default parameter values, as bindings and written into ad-hoc SPARQL."""
 
-    name: str
-    query_type: str
-    sparql: str
-    """The ``.rq`` text (its parameters are variables, bound by the server or by substitution)."""
+    query: CannedQuery
+    """The catalog's query: its name, form and ``.rq`` text (parameters are variables, bound or substituted)."""
     defaults: dict[str, str]
     bindings: dict[str, Identifier]
     adhoc: str
@@ -72,7 +70,7 @@ class CannedSpec:
     @property
     def accept(self) -> str:
         """SPARQL JSON results for SELECT and ASK, Turtle for graphs."""
-        return RESULTS_JSON if self.query_type in {"SELECT", "ASK"} else TURTLE
+        return RESULTS_JSON if self.query.query_type in {"SELECT", "ASK"} else TURTLE
 
 
 def inline_values(sparql: str, bindings: dict[str, Identifier]) -> str:
@@ -89,11 +87,11 @@ def inline_values(sparql: str, bindings: dict[str, Identifier]) -> str:
 def canned_specs() -> list[CannedSpec]:
     """Every canned query of the catalog, by name, with its default parameter values."""
     specs = []
-    for name, canned in sorted(load_catalog().items()):
+    for _, canned in sorted(load_catalog().items()):
         defaults = {p.name: p.default for p in canned.params if p.default is not None}
         bindings = canned.bindings(defaults)
         adhoc = inline_values(canned.sparql, bindings)
-        specs.append(CannedSpec(name, canned.query_type, canned.sparql, defaults, bindings, adhoc))
+        specs.append(CannedSpec(canned, defaults, bindings, adhoc))
     return specs
 
 
@@ -102,8 +100,8 @@ def canned_route_requests(specs: list[CannedSpec]) -> list[Request]:
     requests = []
     for spec in specs:
         query = f"?{urllib.parse.urlencode(spec.defaults)}" if spec.defaults else ""
-        path = f"/queries/{urllib.parse.quote(spec.name)}{query}"
-        requests.append(Request("GET", path, {"Accept": spec.accept}, name=spec.name))
+        path = f"/queries/{urllib.parse.quote(spec.query.name)}{query}"
+        requests.append(Request("GET", path, {"Accept": spec.accept}, name=spec.query.name))
     return requests
 
 
@@ -118,7 +116,7 @@ def adhoc_request(endpoint: str, sparql: str, accept: str, name: str = "") -> Re
 
 def adhoc_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
     """The canned queries, defaults written in, as protocol requests to ``endpoint``."""
-    return [adhoc_request(endpoint, spec.adhoc, spec.accept, spec.name) for spec in specs]
+    return [adhoc_request(endpoint, spec.adhoc, spec.accept, spec.query.name) for spec in specs]
 
 
 def unique_templates(specs: list[CannedSpec], endpoint: str) -> list[tuple[str, str]]:
@@ -132,7 +130,7 @@ def unique_templates(specs: list[CannedSpec], endpoint: str) -> list[tuple[str, 
 def unique_request(spec: CannedSpec, endpoint: str, constant: str) -> Request:
     """One query of the unique workload with ``constant`` (digits) as its ``LIMIT``."""
     [(before, after)] = unique_templates([spec], endpoint)
-    return Request("GET", f"{before}{constant}{after}", {"Accept": spec.accept}, name=spec.name)
+    return Request("GET", f"{before}{constant}{after}", {"Accept": spec.accept}, name=spec.query.name)
 
 
 def unique_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
@@ -180,8 +178,8 @@ def probe_specs(specs: list[CannedSpec]) -> list[dict[str, Any]]:
                 )
         out.append(
             {
-                "name": spec.name,
-                "sparql": spec.sparql,
+                "name": spec.query.name,
+                "sparql": spec.query.sparql,
                 "adhoc": spec.adhoc,
                 "defaults": spec.defaults,
                 "substitutions": substitutions,

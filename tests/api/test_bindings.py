@@ -28,7 +28,7 @@ from calcinosis_kg.server.resources.data import load_store
 from calcinosis_kg.server.views.openapi.document import make_openapi_blueprint
 from calcinosis_kg.server.views.queries import make_queries_blueprint
 from calcinosis_kg.server.workers.pool import QueryPool
-from tests.support.api import JSON_RESULTS, comparable, reference
+from tests.support.api import GRAPH_TYPES, JSON_RESULTS, comparable, reference
 
 pytestmark = pytest.mark.engine
 
@@ -147,27 +147,14 @@ def test_a_required_parameter_without_a_value_is_refused(client: FlaskClient) ->
     assert "query 'echo' needs parameter 'text'" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(
-    ("fmt", "media_type", "rdflib_format"),
-    [
-        ("turtle", "text/turtle", "turtle"),
-        ("ntriples", "application/n-triples", "nt"),
-        ("jsonld", "application/ld+json", "json-ld"),
-        ("rdfxml", "application/rdf+xml", "xml"),
-    ],
-)
+@pytest.mark.parametrize(("fmt", "content_type"), GRAPH_TYPES.items())
 def test_a_construct_query_answers_in_every_rdf_format(
-    client: FlaskClient,
-    built_graph: Graph,
-    test_catalog: dict[str, CannedQuery],
-    fmt: str,
-    media_type: str,
-    rdflib_format: str,
+    client: FlaskClient, built_graph: Graph, test_catalog: dict[str, CannedQuery], fmt: str, content_type: str
 ) -> None:
     response = client.get("/queries/members", query_string={"class": "cco:ClinicalVariant", "format": fmt})
     assert response.status_code == 200
-    assert response.mimetype == media_type
-    served = Graph().parse(data=response.get_data(), format=rdflib_format)
+    assert response.content_type == content_type
+    served = Graph().parse(data=response.get_data(), format=response.mimetype)
     expected = test_catalog["members"].run(built_graph, {"class": "cco:ClinicalVariant"}).graph
     assert expected is not None
     assert len(served) > 0

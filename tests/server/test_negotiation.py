@@ -11,6 +11,7 @@ from rdflib.query import Result
 
 from calcinosis_kg.server.errors import FormatNotAcceptable, ProtocolError
 from calcinosis_kg.server.http.formats import Family, choose_format
+from tests.support.api import GRAPH_TYPES
 
 pytestmark = pytest.mark.engine
 
@@ -110,12 +111,6 @@ RESULT_TYPES = {
     "xml": "application/sparql-results+xml; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
-}
-GRAPH_TYPES = {
-    "turtle": "text/turtle; charset=utf-8",
-    "ntriples": "application/n-triples; charset=utf-8",
-    "jsonld": "application/ld+json",
-    "rdfxml": "application/rdf+xml; charset=utf-8",
 }
 
 

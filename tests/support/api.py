@@ -12,6 +12,14 @@ from rdflib import Graph
 from calcinosis_kg.queries.catalog import CannedQuery
 
 JSON_RESULTS = "application/sparql-results+json"
+GRAPH_TYPES = {
+    "turtle": "text/turtle; charset=utf-8",
+    "ntriples": "application/n-triples; charset=utf-8",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml; charset=utf-8",
+}
+"""Each graph format's ``format`` name and the Content-Type a CONSTRUCT or DESCRIBE answer in it is served with:
+the expected values, written out rather than read from the product's format registry."""
 
 
 class Api:
