@@ -31,8 +31,6 @@ from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.ontology import CC, SSSOM, SSSOM_PREDICATES, preferred_label
 
 __all__ = [
-    "CodeMatch",
-    "EntityCode",
     "GraphMapping",
     "codes_for_entity",
     "entities_for_code",
@@ -122,6 +120,11 @@ class GraphMapping:
         return self.object_id.split(":", 1)[0]
 
     @property
+    def subject_curie(self) -> str:
+        """The entity as a CURIE, e.g. ``cc:calcinosis-cutis``."""
+        return "cc:" + self.subject.removeprefix(str(CC))
+
+    @property
     def local_id(self) -> str:
         """The code without its prefix (``6595006``)."""
         return self.object_id.split(":", 1)[1]
@@ -196,66 +199,19 @@ def graph_mappings(
 
 
 # ---------------------------------------------------------------------------------------------- lookups
-@dataclass(frozen=True)
-class CodeMatch:
-    """An entity of the graph mapped to a looked-up code."""
-
-    entity: URIRef
-    entity_label: str
-    predicate: str
-    """How the code relates to the entity (CURIE, e.g. ``skos:broadMatch``: the code is broader)."""
-    code: str
-    code_label: str
-    confidence: float | None
-
-    @property
-    def entity_curie(self) -> str:
-        """The entity as a CURIE, e.g. ``cc:calcinosis-cutis``."""
-        return "cc:" + self.entity.removeprefix(str(CC))
-
-
-@dataclass(frozen=True)
-class EntityCode:
-    """A code an entity is mapped to, with the evidence of the mapping."""
-
-    code: str
-    """Canonical CURIE, e.g. ``SCTID:6595006``."""
-    iri: URIRef
-    predicate: str
-    label: str
-    """The code system's own term for the code (SSSOM ``object_label``)."""
-    confidence: float | None
-    see_also: tuple[str, ...]
-    comment: str
-
-    @property
-    def system(self) -> str:
-        """The code's CURIE prefix (``SCTID``, ``ICD10CM``...)."""
-        return self.code.split(":", 1)[0]
-
-
-def entities_for_code(graph: Graph, text: str, systems: CodeSystems | None = None) -> list[CodeMatch]:
-    """The entities mapped to a code given in any form :func:`parse_code` accepts, sorted by label and IRI.
+def entities_for_code(graph: Graph, text: str, systems: CodeSystems | None = None) -> list[GraphMapping]:
+    """The mappings of the graph's entities to a code given in any form :func:`parse_code` accepts, sorted by
+    the entity's label and IRI.
 
     Raises CodeSyntaxError for a malformed code or unknown code system, and UnknownCode for a well-formed code
     that no entity is mapped to.
     """
     systems = default_code_systems() if systems is None else systems
     curie, iri = parse_code(text, systems)
-    matches = [
-        CodeMatch(
-            entity=m.subject,
-            entity_label=m.subject_label,
-            predicate=m.predicate,
-            code=m.object_id,
-            code_label=m.object_label,
-            confidence=m.confidence,
-        )
-        for m in graph_mappings(graph, target=iri, systems=systems)
-    ]
+    matches = graph_mappings(graph, target=iri, systems=systems)
     if not matches:
         raise UnknownCode(f"{curie} (<{iri}>) is a well-formed code, but no entity of the graph is mapped to it")
-    return sorted(matches, key=lambda c: (c.entity_label.casefold(), str(c.entity), c.predicate))
+    return sorted(matches, key=lambda m: (m.subject_label.casefold(), str(m.subject), m.predicate))
 
 
 def resolve_entity(graph: Graph, text: str) -> URIRef:
@@ -283,23 +239,12 @@ def resolve_entity(graph: Graph, text: str) -> URIRef:
     )
 
 
-def codes_for_entity(graph: Graph, entity: str, systems: CodeSystems | None = None) -> list[EntityCode]:
-    """The codes an entity (IRI, ``cc:`` CURIE or bare local id) is mapped to, sorted by code and predicate.
+def codes_for_entity(graph: Graph, entity: str, systems: CodeSystems | None = None) -> list[GraphMapping]:
+    """The mappings of an entity (IRI, ``cc:`` CURIE or bare local id), sorted by code and predicate.
 
     An entity without mappings gives an empty list; a name that is not an entity raises UnknownEntity.
     ``systems`` checks the mappings as in :func:`graph_mappings`.
     """
     iri = resolve_entity(graph, entity)
-    codes = [
-        EntityCode(
-            code=m.object_id,
-            iri=m.object,
-            predicate=m.predicate,
-            label=m.object_label,
-            confidence=m.confidence,
-            see_also=m.see_also,
-            comment=m.comment,
-        )
-        for m in graph_mappings(graph, subject=iri, systems=systems)
-    ]
-    return sorted(codes, key=lambda c: (c.code.casefold(), c.code, c.predicate))
+    codes = graph_mappings(graph, subject=iri, systems=systems)
+    return sorted(codes, key=lambda m: (m.object_id.casefold(), m.object_id, m.predicate))

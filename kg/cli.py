@@ -141,7 +141,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     from calcinosis_kg.graph.lookup import entities_for_code
 
     for match in entities_for_code(_load_graph(args.data), args.code):
-        print(f"{match.entity}\t{match.entity_label}\t{match.predicate}\t{match.code}\t{match.code_label}")
+        print(f"{match.subject}\t{match.subject_label}\t{match.predicate}\t{match.object_id}\t{match.object_label}")
     return 0
 
 
@@ -154,7 +154,7 @@ def cmd_codes(args: argparse.Namespace) -> int:
     from calcinosis_kg.graph.lookup import codes_for_entity
 
     for code in codes_for_entity(_load_graph(args.data), args.entity):
-        print(f"{code.code}\t{code.predicate}\t{code.label}\t{code.iri}")
+        print(f"{code.object_id}\t{code.predicate}\t{code.object_label}\t{code.object}")
     return 0
 
 

@@ -58,10 +58,10 @@ def _triples(graph: Graph) -> set[tuple[URIRef, str, URIRef]]:
 def test_every_form_of_a_snomed_code_resolves_to_the_same_entity(kg: Graph, text: str) -> None:
     assert parse_code(text) == SNOMED_46742003
     matches = entities_for_code(kg, text)
-    assert [(m.entity, m.predicate, m.code, m.code_label) for m in matches] == [
+    assert [(m.subject, m.predicate, m.object_id, m.object_label) for m in matches] == [
         (CC["skin-ulcer"], "skos:exactMatch", "SCTID:46742003", "Skin ulcer (disorder)")
     ]
-    assert matches[0].entity_curie == "cc:skin-ulcer"
+    assert matches[0].subject_curie == "cc:skin-ulcer"
 
 
 @pytest.mark.parametrize(
@@ -139,9 +139,9 @@ def test_round_trip_for_every_mapping_of_the_graph(kg: Graph) -> None:
     for subject, predicate, target in triples:
         curie = str(kg.value(_axiom(kg, subject, predicate, target), SSSOM.object_id))
         matches = entities_for_code(kg, curie)
-        assert (subject, predicate) in {(m.entity, m.predicate) for m in matches}, curie
+        assert (subject, predicate) in {(m.subject, m.predicate) for m in matches}, curie
         codes = codes_for_entity(kg, str(subject))
-        assert (curie, predicate, target) in {(c.code, c.predicate, c.iri) for c in codes}, subject
+        assert (curie, predicate, target) in {(c.object_id, c.predicate, c.object) for c in codes}, subject
 
 
 def _axiom(graph: Graph, subject: URIRef, predicate: str, target: URIRef) -> Node:
@@ -157,21 +157,21 @@ def _axiom(graph: Graph, subject: URIRef, predicate: str, target: URIRef) -> Nod
 
 def test_entities_for_code_are_sorted_by_label(kg: Graph) -> None:
     matches = entities_for_code(kg, "ICD10CM:L94.2")
-    assert [m.entity_label for m in matches] == sorted(m.entity_label for m in matches)
+    assert [m.subject_label for m in matches] == sorted(m.subject_label for m in matches)
     target = URIRef("https://www.icd10data.com/search?s=L94.2")
-    assert {m.entity for m in matches} == {s for s, _, o in _triples(kg) if o == target}
+    assert {m.subject for m in matches} == {s for s, _, o in _triples(kg) if o == target}
     assert len(matches) == 7
-    exact = [m.entity_curie for m in matches if m.predicate == "skos:exactMatch"]
+    exact = [m.subject_curie for m in matches if m.predicate == "skos:exactMatch"]
     assert exact == ["cc:calcinosis-cutis"]
 
 
 def test_codes_for_entity_carry_the_axiom_evidence_sorted_by_code(kg: Graph) -> None:
     codes = codes_for_entity(kg, "cc:skin-ulcer")
-    assert [c.code for c in codes] == sorted((c.code for c in codes), key=str.casefold)
+    assert [c.object_id for c in codes] == sorted((c.object_id for c in codes), key=str.casefold)
     snomed = [c for c in codes if c.system == "SCTID"]
     assert len(snomed) == 1
     axiom = next(iter(kg.subjects(SSSOM.object_id, Literal("SCTID:46742003"))))
-    assert snomed[0].label == str(kg.value(axiom, SSSOM.object_label)) == "Skin ulcer (disorder)"
+    assert snomed[0].object_label == str(kg.value(axiom, SSSOM.object_label)) == "Skin ulcer (disorder)"
     assert snomed[0].confidence == pytest.approx(float(str(kg.value(axiom, SSSOM.confidence))))
     assert set(snomed[0].see_also) == {str(s) for s in kg.objects(axiom, SSSOM.see_also)}
     assert snomed[0].comment == str(kg.value(axiom, SSSOM.comment))
@@ -190,7 +190,7 @@ def test_codes_for_entity_carry_the_axiom_evidence_sorted_by_code(kg: Graph) -> 
 )
 def test_every_form_of_an_entity_resolves(kg: Graph, text: str) -> None:
     assert resolve_entity(kg, text) == CC.acne
-    assert {c.code for c in codes_for_entity(kg, text)} >= {"SCTID:11381005", "MONDO:0011438", "ICD10CM:L70"}
+    assert {c.object_id for c in codes_for_entity(kg, text)} >= {"SCTID:11381005", "MONDO:0011438", "ICD10CM:L70"}
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ def test_entity_for_code_query_agrees_with_the_lookup(kg: Graph, entity_for_code
     found = [
         (r["entity"], PREDICATE_CURIES[URIRef(r["predicate"])], str(r["objectId"]), str(r["codeLabel"])) for r in rows
     ]
-    expected = [(m.entity, m.predicate, m.code, m.code_label) for m in entities_for_code(kg, text)]
+    expected = [(m.subject, m.predicate, m.object_id, m.object_label) for m in entities_for_code(kg, text)]
     assert found == expected
 
 
@@ -291,7 +291,7 @@ def test_codes_of_entity_query_agrees_with_the_lookup(kg: Graph, codes_of_entity
         for r in rows
     ]
     expected = [
-        (c.code, c.predicate, c.label, c.confidence, frozenset(c.see_also), c.system)
+        (c.object_id, c.predicate, c.object_label, c.confidence, frozenset(c.see_also), c.system)
         for c in codes_for_entity(kg, entity)
     ]
     assert sorted(found, key=repr) == sorted(expected, key=repr)
@@ -299,5 +299,5 @@ def test_codes_of_entity_query_agrees_with_the_lookup(kg: Graph, codes_of_entity
 
 def test_codes_of_entity_default_is_calcinosis_cutis(kg: Graph, codes_of_entity: CannedQuery) -> None:
     codes = {str(r["objectId"]) for r in _select(codes_of_entity.run(kg))}
-    assert codes == {c.code for c in codes_for_entity(kg, "calcinosis-cutis")}
+    assert codes == {c.object_id for c in codes_for_entity(kg, "calcinosis-cutis")}
     assert "HP:0025520" in codes
