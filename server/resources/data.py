@@ -151,7 +151,10 @@ def named_graph_names(store: ox.Store) -> frozenset[str]:
 def summarize(store: ox.Store, *, union_default_graph: bool) -> DatasetSummary:
     """Count the triples of the default graph (the union if so served) and of each named graph."""
     named = {name: _count(store, ox.NamedNode(name)) for name in named_graph_names(store)}
-    default = len({quad.triple for quad in store}) if union_default_graph else _count(store, ox.DefaultGraph())
+    if union_default_graph:
+        default = len({quad.triple for quad in store})
+    else:  # every quad not in a named graph (blank-node names included) is in the default graph
+        default = len(store) - sum(_count(store, name) for name in store.named_graphs())
     return DatasetSummary(
         default_triples=default,
         named_graphs=dict(sorted(named.items())),
@@ -160,5 +163,5 @@ def summarize(store: ox.Store, *, union_default_graph: bool) -> DatasetSummary:
     )
 
 
-def _count(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> int:
+def _count(store: ox.Store, graph: ox.NamedNode | ox.BlankNode | ox.DefaultGraph) -> int:
     return sum(1 for _ in store.quads_for_pattern(None, None, None, graph))
