@@ -161,7 +161,7 @@ def sssom_tsv(graph: Graph) -> str:
 CONCEPTMAP_ID = "calcinosis-kg-to-snomedct"
 CONCEPTMAP_URL = f"https://w3id.org/calcinosis-kg/fhir/ConceptMap/{CONCEPTMAP_ID}"
 SNOMED_SYSTEM = TARGET_SYSTEMS["SCTID"].fhir_system
-SNOMED_ALL_CONCEPTS = "http://snomed.info/sct?fhir_vs"
+SNOMED_ALL_CONCEPTS = f"{SNOMED_SYSTEM}?fhir_vs"
 """The implicit value set of every SNOMED CT concept (FHIR: Using SNOMED CT with FHIR, implicit value sets)."""
 
 _EQUIVALENCE_SENSE: dict[str, str] = {

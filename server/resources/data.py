@@ -143,18 +143,12 @@ def rdflib_view(store: ox.Store, *, union_default_graph: bool) -> Dataset:
     return Dataset(store=PlainStrings(store=store), default_union=union_default_graph)
 
 
-def named_graph_names(store: ox.Store) -> frozenset[str]:
-    """The IRIs of the store's named graphs (blank-node graph names are not addressable by IRI)."""
-    return frozenset(name.value for name in store.named_graphs() if isinstance(name, ox.NamedNode))
-
-
 def summarize(store: ox.Store, *, union_default_graph: bool) -> DatasetSummary:
     """Count the triples of the default graph (the union if so served) and of each named graph."""
-    named = {name: _count(store, ox.NamedNode(name)) for name in named_graph_names(store)}
-    if union_default_graph:
-        default = len({quad.triple for quad in store})
-    else:  # every quad not in a named graph (blank-node names included) is in the default graph
-        default = len(store) - sum(_count(store, name) for name in store.named_graphs())
+    counts = {name: _count(store, name) for name in store.named_graphs()}
+    named = {name.value: count for name, count in counts.items() if isinstance(name, ox.NamedNode)}
+    # Not a union: every quad outside the named graphs (blank-node names included) is in the default graph.
+    default = len({quad.triple for quad in store}) if union_default_graph else len(store) - sum(counts.values())
     return DatasetSummary(
         default_triples=default,
         named_graphs=dict(sorted(named.items())),
