@@ -26,6 +26,7 @@ __all__ = ["FHIR_EQUIVALENCE", "TARGET_SYSTEMS", "TARGET_SYSTEMS_FILE", "TargetS
 TARGET_SYSTEMS_FILE = Path(__file__).resolve().parent / "mappings" / "target-systems.tsv"
 
 _COLUMNS = ("prefix", "name", "homepage", "code_url", "fhir_system", "fhir_code", "fhir_system_source")
+_OPTIONAL = ("code_url", "fhir_system_source")
 _FHIR_CODE_FORMS = ("local", "curie")
 
 
@@ -61,9 +62,9 @@ def load_target_systems(path: Path = TARGET_SYSTEMS_FILE) -> dict[str, TargetSys
             raise CurationError(f"{path}: the columns must be {', '.join(_COLUMNS)}, not {reader.fieldnames}")
         systems = {}
         for line, row in enumerate(reader, start=2):
-            if row["fhir_code"] not in _FHIR_CODE_FORMS or not all(row[c] for c in _COLUMNS[:3] + _COLUMNS[4:6]):
+            if row["fhir_code"] not in _FHIR_CODE_FORMS or not all(row[c] for c in _COLUMNS if c not in _OPTIONAL):
                 raise CurationError(
-                    f"{path}:{line}: every column but code_url and fhir_system_source needs a "
+                    f"{path}:{line}: every column but {' and '.join(_OPTIONAL)} needs a "
                     f"value, and fhir_code is one of {', '.join(_FHIR_CODE_FORMS)}: {row}"
                 )
             systems[row["prefix"]] = TargetSystem(
