@@ -37,7 +37,7 @@ REGISTRIES = (
     "negotiate",
     "bind_prefixes",
     "preferred_label",
-    "BoundedLRU",
+    "SegmentedLRU",
     "build_dir",
     "error_parts",
 )

@@ -15,7 +15,7 @@ or range header (``If-None-Match``, ``If-Modified-Since``, ...) always goes to F
 so does every other method and path, and everything when reverse proxies are trusted (``KG_TRUST_PROXY``:
 their ``X-Forwarded-*`` headers change the URL and the client's address). Only 200 responses whose answer
 came from (or went into) the result cache are kept, so volatile queries and refusals never are. The entries
-are bounded like the result cache's (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``), least recently used out first.
+are bounded like the result cache's (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``, the same segmented LRU).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from calcinosis_kg.server.engines.contract import Answer
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, http_now
 from calcinosis_kg.server.http.hooks import access_log
 from calcinosis_kg.server.http.metrics import ROUTE, Metrics
-from calcinosis_kg.server.workers.cache import BoundedLRU
+from calcinosis_kg.server.workers.cache import SegmentedLRU
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -69,7 +69,9 @@ class ResponseReplay:
         self.app = app
         self.metrics = metrics
         self.replayed = 0
-        self._entries: BoundedLRU[tuple[str, ...], _Response] = BoundedLRU(max_entries=max_entries, max_bytes=max_bytes)
+        self._entries: SegmentedLRU[tuple[str, ...], _Response] = SegmentedLRU(
+            max_entries=max_entries, max_bytes=max_bytes
+        )
         self._log = access_log()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

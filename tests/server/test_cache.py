@@ -20,7 +20,7 @@ from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.http.formats import FORMATS
 from calcinosis_kg.server.http.replay import CACHED_ANSWER, ResponseReplay, install_replay
-from calcinosis_kg.server.workers.cache import ResultCache, is_volatile, request_key
+from calcinosis_kg.server.workers.cache import ResultCache, SegmentedLRU, is_volatile, request_key
 from tests.support import RUNAWAY, AppFactory
 from tests.support.live_server import LiveServer
 
@@ -92,6 +92,35 @@ def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
     assert small.lookup(job("ASK { 9 }")) is not None
     small.store(job("ASK { big }"), answer(1_001))  # over a quarter of the budget: not kept
     assert small.lookup(job("ASK { big }")) is None
+
+
+def test_a_burst_of_one_off_answers_does_not_flush_those_asked_for_again() -> None:
+    cache = ResultCache(max_entries=10, max_bytes=100_000)
+    hot = [job(f"ASK {{ hot {n} }}") for n in range(3)]
+    for query in hot:
+        cache.store(query, answer(10))
+        assert cache.lookup(query) is not None  # asked for again: protected
+    for n in range(100):  # a scan of unique queries, each asked for once
+        cache.store(job(f"ASK {{ {n} }}"), answer(10))
+    assert len(cache) == 10
+    assert all(cache.lookup(query) is not None for query in hot)
+    assert cache.lookup(job("ASK { 99 }")) is not None
+    assert cache.lookup(job("ASK { 90 }")) is None
+
+
+def test_the_protected_segment_is_bounded_and_gives_back_its_least_recently_used() -> None:
+    lru: SegmentedLRU[int, str] = SegmentedLRU(max_entries=10, max_bytes=1_000)
+    for n in range(10):
+        lru.put(n, str(n), 10)
+        assert lru.get(n) == str(n)  # all ten asked for again: at most eight stay protected
+    lru.put(10, "new", 10)  # evicts from probation: 0 and 1, given back to it in that order, 0 first
+    assert len(lru) == 10
+    assert lru.get(0) is None
+    assert [lru.get(n) for n in range(1, 11)] == [*map(str, range(1, 10)), "new"]
+    for n in range(11, 20):
+        lru.put(n, "x", 90)  # over the byte bound: probation goes first, then the protected entries' oldest
+    assert lru.size_bytes <= 1_000
+    assert lru.get(19) == "x"
 
 
 def test_zero_disables_the_cache() -> None:
