@@ -38,7 +38,7 @@ from calcinosis_kg.server.http.openapi import (
 from calcinosis_kg.server.http.replay import note_answer
 from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.settings import Settings
-from calcinosis_kg.server.sparql.protocol import ProtocolRequest, read_request
+from calcinosis_kg.server.sparql.protocol import ProtocolRequest, base_iri, read_request
 from calcinosis_kg.server.sparql.results import write_graph
 from calcinosis_kg.server.sparql.service_description import service_description
 from calcinosis_kg.server.workers.pool import QueryPool
@@ -58,7 +58,7 @@ def query_job(req: Request, protocol: ProtocolRequest, query: str) -> Job:
     when proxies are trusted) is the base IRI of the query."""
     return Job(
         query=query,
-        base=req.base_url,
+        base=base_iri(req),
         accept=req.headers.get("Accept"),
         formats=protocol.formats,
         dataset=protocol.dataset,

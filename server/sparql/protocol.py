@@ -10,12 +10,14 @@ description. Anything else is refused with a message saying what is wrong.
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from rdflib import URIRef
 from werkzeug.datastructures import MultiDict
+from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Request
 
 from calcinosis_kg.queries.catalog import ABSOLUTE_IRI
@@ -45,6 +47,21 @@ class ProtocolRequest:
     """The dataset given by ``default-graph-uri``/``named-graph-uri``, if any."""
     formats: tuple[str, ...]
     """Values of the ``format`` parameter (override of ``Accept``)."""
+
+
+def base_iri(request: Request) -> str:
+    """The base IRI of a query sent with ``request``: the URL the client used, without its query string.
+
+    Werkzeug's ``request.base_url``, memoized on its four parts (:func:`_base_url`): writing it costs about
+    0.1 ms (IRI decoding, IDNA), a sixth of what the server process spends on a unique query, and a server
+    sees few distinct values. The bound keeps a client varying ``Host`` from growing the table.
+    """
+    return _base_url(request.scheme, request.host, request.root_path, request.path)
+
+
+@functools.lru_cache(maxsize=256)
+def _base_url(scheme: str, host: str, root_path: str, path: str) -> str:
+    return get_current_url(scheme, host, root_path, path)
 
 
 def read_request(request: Request, max_body: int) -> ProtocolRequest:

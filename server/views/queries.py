@@ -40,6 +40,7 @@ from calcinosis_kg.server.http.openapi import (
     schema_ref,
 )
 from calcinosis_kg.server.http.replay import note_answer
+from calcinosis_kg.server.sparql.protocol import base_iri
 from calcinosis_kg.server.workers.pool import QueryPool
 
 
@@ -150,7 +151,7 @@ def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) 
             raise InvalidParameter(str(error)) from error
         job = Job(
             query=query.sparql,
-            base=request.base_url,
+            base=base_iri(request),
             accept=request.headers.get("Accept"),
             formats=tuple(request.args.getlist(FORMAT_PARAMETER)),
             bindings=tuple(sorted(bindings.items())),

@@ -104,6 +104,15 @@ def test_relative_iris_resolve_against_the_endpoint_url(server: LiveServer) -> N
     assert values(response, "iri") == {f"{server.url}/x"}
 
 
+def test_the_base_iri_is_the_url_of_each_request(server: LiveServer) -> None:
+    """The base is remembered per scheme, host, root and path: a request by another name gets its own."""
+    for host in ("kg.example.org", "127.0.0.1:8000", "kg.example.org"):
+        for path in ("/sparql", "/sparql/"):
+            params = {"query": f"SELECT (<x> AS ?iri) {{}} # {host}{path}"}
+            response = requests.get(server.url + path, params=params, headers={**JSON, "Host": host}, timeout=10)
+            assert values(response, "iri") == {f"http://{host}{path.rsplit('/', 1)[0]}/x"}
+
+
 def post(data: bytes | dict[str, str], content_type: str | None = None) -> dict[str, Any]:
     """The request arguments of a POST of ``data`` (a form when a dict), with this ``Content-Type`` when given."""
     arguments: dict[str, Any] = {"method": "POST", "data": data}
