@@ -126,7 +126,8 @@ class SegmentedLRU(Generic[K, V]):
     def put(self, key: K, value: V, size: int) -> bool:
         """Store ``value`` (``size`` bytes) for ``key``, replacing what was there; False if over the budget.
 
-        A replaced entry keeps its segment; a new one starts in probation.
+        A replaced entry keeps its segment; a new one starts in probation. The entry stored is never the one
+        evicted to make room for it.
         """
         if not self.enabled or size > self.max_bytes:
             return False
@@ -143,7 +144,8 @@ class SegmentedLRU(Generic[K, V]):
                 self._protected_bytes += size
                 self._demote()
             while len(self) > self.max_entries or self._bytes > self.max_bytes:
-                victims = self._probation or self._protected
+                # probation's least recently used goes first, unless it is the entry just stored
+                victims = self._probation if next(iter(self._probation), key) != key else self._protected
                 _, (_, dropped) = victims.popitem(last=False)
                 self._bytes -= dropped
                 if victims is self._protected:

@@ -122,6 +122,13 @@ def test_the_protected_segment_is_bounded_and_gives_back_its_least_recently_used
     assert lru.size_bytes <= 1_000
     assert lru.get(19) == "x"
 
+    full: SegmentedLRU[int, str] = SegmentedLRU(max_entries=100, max_bytes=1_000)
+    for n in range(8):
+        full.put(n, str(n), 100)
+        full.get(n)  # protected: 800 bytes, the segment's whole share; probation empty
+    full.put(8, "new", 250)  # over the bytes: a protected entry goes, not the one just stored
+    assert (full.get(8), full.get(0), full.size_bytes) == ("new", None, 950)
+
 
 def test_zero_disables_the_cache() -> None:
     for entries, size in ((0, 1000), (10, 0)):
