@@ -47,7 +47,9 @@ STALE_AFTER_S = 60.0
 """Age past which a ``kg-metrics-*`` folder naming no live process is removed (a starting server's is younger)."""
 PREFIX = "kg-metrics-"
 _OWNED = re.compile(rf"{PREFIX}(\d+)-")
-_FILE_PID = re.compile(r"_(\d+)\.db$")
+_FILE_PID = re.compile(r"_(\d+)(?:-\d+)?\.db$")
+_stores_per_directory: dict[str, int] = {}
+"""How many stores of this process write to each directory (a second one gets files of its own: ``KIND_PID-N.db``)."""
 _INT = struct.Struct("i")
 _TWO_DOUBLES = struct.Struct("dd")
 
@@ -167,6 +169,8 @@ class MetricStore:
         self.note = SharedNote()
         if problem is not None:
             self.note.write(problem)
+        self._serial = _stores_per_directory.get(directory or "", 0)
+        _stores_per_directory[directory or ""] = self._serial + 1
         self._pid = os.getpid()
         self._values: dict[tuple[str, str], float] = {}
         self._files: dict[str, _File] = {}
@@ -234,7 +238,8 @@ class MetricStore:
             return file
         if self.directory is None or time.monotonic() < self._retry_at.get(kind, 0.0):
             return None
-        path = Path(self.directory) / f"{kind}_{os.getpid()}.db"
+        owner = f"{os.getpid()}-{self._serial}" if self._serial else str(os.getpid())
+        path = Path(self.directory) / f"{kind}_{owner}.db"
         try:
             file = self._files[kind] = _File(path)
         except OSError as error:

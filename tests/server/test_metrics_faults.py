@@ -3,7 +3,8 @@
 A real full filesystem: a 2 MiB tmpfs mounted for the test (root only; skipped with the reason otherwise) is the
 server's ``TMPDIR``; it is filled once the server is up, then every route of the app is asked once, so each adds
 a counter the metrics files had no room for. prometheus_client's writer died there of SIGBUS (granian: "Worker
-crash loop detected, exiting"); the server must answer every request, stay up, and say so in ``/health``.
+crash loop detected, exiting"); the server must answer every request, stay up, and say so in ``/health``; once
+there is room again, the counts kept in memory reach ``/metrics``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import requests
 from flask import Flask
 
+from calcinosis_kg.server.http.metrics_store import RETRY_S
 from tests.support import SERVER_SETTINGS, SIMPLE
 from tests.support.live_server import PRODUCTION, SAMPLE_TTL, live_server
 
@@ -89,10 +91,22 @@ def test_a_full_tmpdir_does_not_stop_the_server(full_tmpfs: Path, app: Flask, tm
         assert payload["status"] == "ok"
         assert payload["metrics"].startswith("degraded: "), payload
         assert "No space left on device" in payload["metrics"] or "bytes free" in payload["metrics"]
-        assert requests.get(f"{server.url}/metrics", timeout=10).status_code == 200
+        scraped = requests.get(f"{server.url}/metrics", timeout=10)
+        assert scraped.status_code == 200
         time.sleep(1)  # a worker killed by the last request would be respawned, or granian gone, by now
         assert server.process.poll() is None, server.log_text()[-2000:]
         assert "crash loop" not in server.log_text()
+
+        (full_tmpfs / "filler").unlink()  # room again: the worker allocates its file and writes what it kept
+        time.sleep(RETRY_S + 0.5)
+        fresh = requests.get(server.sparql, params={"query": 'ASK { ?s ?p "not cached" }'}, timeout=10)
+        assert fresh.status_code == 200
+        assert requests.get(f"{server.url}/health", timeout=10).json()["metrics"] == "ok"
+        counted = re.search(
+            r"^kg_query_seconds_count (\S+)$", requests.get(f"{server.url}/metrics", timeout=10).text, re.M
+        )
+        assert counted is not None
+        assert float(counted.group(1)) >= 2  # the query made while the folder was full, and this one
     assert [p.name for p in full_tmpfs.iterdir() if p.name.startswith("kg-metrics-")] == []
 
 
@@ -142,7 +156,9 @@ def test_metrics_folders_are_removed_on_exit_and_stale_ones_at_the_next_start(tm
 
 def test_files_grow_past_their_first_allocation_and_read_back_whole(tmp_path: Path) -> None:
     """1,000 counters (about 150 KiB of keys, past the 64 KiB first allocation) and a histogram, read back by
-    prometheus_client's own collector: the format is the one it reads, and growing loses no value."""
+    prometheus_client's own collector: the format is the one it reads, and growing loses no value. A second
+    store of the same process on the same folder writes files of its own (the same name would truncate the
+    first one's file under its map)."""
     from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
     from calcinosis_kg.server.http.metrics import Metrics
@@ -153,12 +169,16 @@ def test_files_grow_past_their_first_allocation_and_read_back_whole(tmp_path: Pa
         metrics.count_request(f"/route/{n}", 200 + n % 3)
     for seconds in (0.0005, 0.003, 0.2, 20.0):
         metrics.query_seconds.observe(seconds)
+    second = Metrics.create(metrics.directory)  # another app of this process on the same folder: files of its own
+    second.count_request("/route/0", 200)
+    metrics.count_request("/route/3", 200)  # the first one's file, grown past its first allocation, still writes
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=metrics.directory)  # type: ignore[no-untyped-call]
     text = generate_latest(registry).decode()
     counted = re.findall(r'^kg_http_requests_total\{route="/route/(\d+)",status="(\d+)"\} (\S+)$', text, re.M)
     assert len(counted) == 1000
-    assert all(value == "2.0" and int(status) == 200 + int(n) % 3 for n, status, value in counted)
+    expected = {"0": "3.0", "3": "3.0"}
+    assert all(value == expected.get(n, "2.0") and int(status) == 200 + int(n) % 3 for n, status, value in counted)
     assert 'kg_query_seconds_bucket{le="0.001"} 1.0' in text
     assert 'kg_query_seconds_bucket{le="0.25"} 3.0' in text
     assert 'kg_query_seconds_bucket{le="+Inf"} 4.0' in text
