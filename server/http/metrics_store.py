@@ -174,8 +174,9 @@ class MetricStore:
         self._pid = os.getpid()
         self._values: dict[tuple[str, str], float] = {}
         self._files: dict[str, _File] = {}
-        self._retry_at: dict[str, float] = {}
         self._failing: set[str] = set()
+        """Kinds whose values are kept in memory: their file could not be allocated or grown."""
+        self._retry_at = 0.0
 
     def add(self, kind: str, key: str, amount: float) -> None:
         """Add ``amount`` to the value of ``key`` (a :func:`mmap_key`) in this process's file of ``kind``."""
@@ -184,7 +185,11 @@ class MetricStore:
                 self._forked()
             value = self._values.get((kind, key), 0.0) + amount
             self._values[(kind, key)] = value
-            file = self._file(kind)
+            if self._failing and time.monotonic() >= self._retry_at:
+                self._retry()
+            if kind in self._failing:
+                return  # kept in memory, written by the retry that succeeds
+            file = self._files.get(kind) or self._open(kind)
             if file is None:
                 return
             try:
@@ -227,16 +232,11 @@ class MetricStore:
         self._pid = os.getpid()
         self._values.clear()
         self._files.clear()
-        self._retry_at.clear()
         self._failing.clear()
 
-    def _file(self, kind: str) -> _File | None:
-        file = self._files.get(kind)
-        if file is not None:
-            if kind in self._failing and time.monotonic() >= self._retry_at.get(kind, 0.0):
-                self._rewrite(kind, file)
-            return file
-        if self.directory is None or time.monotonic() < self._retry_at.get(kind, 0.0):
+    def _open(self, kind: str) -> _File | None:
+        """This process's file of ``kind``, allocated now (None when it cannot be: the failure is noted)."""
+        if self.directory is None:
             return None
         owner = f"{os.getpid()}-{self._serial}" if self._serial else str(os.getpid())
         path = Path(self.directory) / f"{kind}_{owner}.db"
@@ -245,25 +245,28 @@ class MetricStore:
         except OSError as error:
             self._failed(kind, f"cannot allocate {path}", error)
             return None
-        self._rewrite(kind, file)
         return file
 
-    def _rewrite(self, kind: str, file: _File) -> None:
-        """Write every value of ``kind`` counted so far (those kept in memory while the file could not grow)."""
-        try:
-            for (value_kind, key), value in self._values.items():
-                if value_kind == kind:
-                    file.write(key, value)
-        except OSError as error:
-            self._failed(kind, f"cannot grow the {kind} file of process {os.getpid()}", error)
-            return
-        self._failing.discard(kind)
+    def _retry(self) -> None:
+        """Allocate or grow the files of every kind that failed, writing all of its values kept in memory."""
+        for kind in sorted(self._failing):
+            file = self._files.get(kind) or self._open(kind)
+            if file is None:
+                continue
+            try:
+                for (value_kind, key), value in self._values.items():
+                    if value_kind == kind:
+                        file.write(key, value)
+            except OSError as error:
+                self._failed(kind, f"cannot grow the {kind} file of process {os.getpid()}", error)
+                continue
+            self._failing.discard(kind)
         if not self._failing:
             self.note.clear()
 
     def _failed(self, kind: str, what: str, error: OSError) -> None:
         self._failing.add(kind)
-        self._retry_at[kind] = time.monotonic() + RETRY_S
+        self._retry_at = time.monotonic() + RETRY_S
         self.note.write(f"{what}: {error.strerror or error}; its counts are kept in its memory, not in /metrics")
 
 

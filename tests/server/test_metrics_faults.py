@@ -184,3 +184,30 @@ def test_files_grow_past_their_first_allocation_and_read_back_whole(tmp_path: Pa
     assert 'kg_query_seconds_bucket{le="+Inf"} 4.0' in text
     assert "kg_query_seconds_count 4.0" in text
     assert (tmp_path / "metrics" / f"counter_{os.getpid()}.db").stat().st_size > 64 * 1024
+
+
+def test_counts_kept_in_memory_reach_the_files_once_there_is_room(full_tmpfs: Path) -> None:
+    """In process, on the tmpfs: with no room, every kind of value is kept in memory and the state is degraded;
+    once there is room, the next count (of any kind) writes them all, and the state is ok again."""
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    from calcinosis_kg.server.http.metrics import Metrics
+
+    metrics = Metrics.create(str(full_tmpfs / "metrics"))
+    fill(full_tmpfs)
+    metrics.waiting.inc()
+    metrics.query_seconds.observe(0.003)
+    metrics.count_request("/sparql", 200)
+    assert metrics.state().startswith("degraded: cannot allocate "), metrics.state()
+    assert "No space left on device" in metrics.state()
+    assert list((full_tmpfs / "metrics").iterdir()) == []
+    (full_tmpfs / "filler").unlink()
+    time.sleep(RETRY_S + 0.2)
+    metrics.count_request("/sparql", 200)  # a counter: the gauge and the histogram are written too
+    assert metrics.state() == "ok"
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=metrics.directory)  # type: ignore[no-untyped-call]
+    text = generate_latest(registry).decode()
+    assert 'kg_http_requests_total{route="/sparql",status="200"} 2.0' in text
+    assert "kg_query_seconds_count 1.0" in text
+    assert "kg_query_waiting 1.0" in text
