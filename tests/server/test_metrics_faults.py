@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from flask import Flask
@@ -63,6 +64,21 @@ def fill(folder: Path) -> None:
     assert os.statvfs(folder).f_bavail == 0
 
 
+def kill_a_worker(server_pid: int) -> psutil.Process:
+    """SIGKILL the granian worker of the server (a child of its main process); return the one granian starts."""
+    main = psutil.Process(server_pid)
+    (worker,) = main.children()
+    worker.kill()
+    worker.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        successors = [child for child in main.children() if child.pid != worker.pid]
+        if successors:
+            return successors[0]
+        time.sleep(0.1)
+    raise AssertionError("granian started no worker in place of the one killed")
+
+
 def every_route(app: Flask) -> list[str]:
     """One path per URL rule of the app (variables filled with ``x``): each is counted under a key of its own."""
     return sorted({re.sub(r"<[^>]+>", "x", rule.rule) for rule in app.url_map.iter_rules()})
@@ -96,6 +112,12 @@ def test_a_full_tmpdir_does_not_stop_the_server(full_tmpfs: Path, app: Flask, tm
         time.sleep(1)  # a worker killed by the last request would be respawned, or granian gone, by now
         assert server.process.poll() is None, server.log_text()[-2000:]
         assert "crash loop" not in server.log_text()
+
+        respawned = kill_a_worker(server.process.pid)  # its successor allocates its files with the folder full
+        query = requests.get(server.sparql, params={"query": 'ASK { ?s ?p "after the respawn" }'}, timeout=10)
+        assert query.status_code == 200
+        assert respawned.is_running()
+        assert server.process.poll() is None, server.log_text()[-2000:]
 
         (full_tmpfs / "filler").unlink()  # room again: the worker allocates its file and writes what it kept
         time.sleep(RETRY_S + 0.5)
