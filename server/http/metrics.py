@@ -1,9 +1,11 @@
 """What an operator watches: ``/metrics`` in Prometheus' text format, summed over every process of the server.
 
-The server runs several processes (granian workers, each with its query workers), so the counters are
-``prometheus_client``'s multiprocess ones: each process writes its values to files in one directory
-(``KG_METRICS_DIR``, or a fresh temporary one made by :func:`Metrics.create` before any worker is forked) and
-``/metrics`` adds them up. Counted:
+The server runs several processes (granian workers, each with its query workers), so each process writes its
+values to files in one directory (``KG_METRICS_DIR``, or a fresh temporary one made by :func:`Metrics.create`
+before any worker is forked, removed when the server exits) in ``prometheus_client``'s multiprocess format, and
+``/metrics`` adds them up with its ``MultiProcessCollector``. The files are written by :mod:`.metrics_store`,
+allocated before they are written, so a full temporary filesystem leaves counts in memory (and ``/health``
+says ``"metrics": "degraded: ..."``) where prometheus_client's own writer died of SIGBUS. Counted:
 
 - ``kg_http_requests_total{route,status}``: requests answered by the app (route = its URL rule);
 - ``kg_query_seconds``: run time of the queries that reached a query worker (histogram);
@@ -20,16 +22,22 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, has_request_context, request
 
+from calcinosis_kg.server.http.metrics_store import (
+    Counter,
+    CounterFamily,
+    Histogram,
+    LiveGauge,
+    MetricStore,
+    metrics_directory,
+)
 from calcinosis_kg.server.http.openapi import TEXT_CONTENT, operation
 
 log = logging.getLogger(__name__)
-_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ROUTE = "calcinosis_kg.route"
 """WSGI environ key holding the route a request was counted under (so a replay of its response counts the same)."""
 
@@ -38,16 +46,21 @@ ROUTE = "calcinosis_kg.route"
 class Metrics:
     """The server's counters (see the module docstring); one instance per app, shared by its forked workers."""
 
-    requests: Any
-    query_seconds: Any
-    limits: Any
-    restarts: Any
-    cache: Any
-    waiting: Any
+    requests: CounterFamily
+    query_seconds: Histogram
+    limits: CounterFamily
+    restarts: CounterFamily
+    cache: CounterFamily
+    waiting: LiveGauge
 
-    directory: str
-    _request_counters: dict[tuple[str, int], Any] = field(default_factory=dict, compare=False)
-    """(route, status) -> its child of ``requests`` (``labels()`` costs more than the increment)."""
+    store: MetricStore
+    _request_counters: dict[tuple[str, int], Counter] = field(default_factory=dict, compare=False)
+    """(route, status) -> its counter (``labels()`` costs more than the increment)."""
+
+    @property
+    def directory(self) -> str | None:
+        """The folder every process writes its counters to (None when none could be made)."""
+        return self.store.directory
 
     def count_request(self, route: str, status: int) -> None:
         """Count one response to ``route`` (a URL rule) with ``status``."""
@@ -56,37 +69,35 @@ class Metrics:
             counter = self._request_counters[(route, status)] = self.requests.labels(route=route, status=str(status))
         counter.inc()
 
+    def state(self) -> str:
+        """``ok``, or ``degraded: ...`` when counts are (or a new worker's would be) kept in memory only."""
+        return self.store.state()
+
     @classmethod
     def create(cls, directory: str | None = None) -> Metrics:
         """The counters of one server, written to ``directory`` (``KG_METRICS_DIR``; else a new temporary one).
 
-        The directory is also set as ``PROMETHEUS_MULTIPROC_DIR`` of this process (and so of the processes it
-        forks), where ``prometheus_client`` writes each process's values. The metrics are not registered in
-        ``prometheus_client``'s global registry: ``/metrics`` reads the directory.
+        Made before any worker is forked. The files are written by :mod:`.metrics_store` (allocated before they
+        are written: a full filesystem never kills a process) in prometheus_client's format; nothing is
+        registered in prometheus_client's global registry: ``/metrics`` reads the directory.
         """
-        directory = directory or tempfile.mkdtemp(prefix="kg-metrics-")
-        os.makedirs(directory, exist_ok=True)
-        os.environ[_ENV] = directory
-        from prometheus_client import Counter, Gauge, Histogram  # after the directory is set
-
+        folder, problem = metrics_directory(directory)
+        if problem is not None:
+            log.warning("metrics: %s; counts are kept in each process's memory", problem)
+        store = MetricStore(folder, problem)
         return cls(
-            requests=Counter("kg_http_requests", "Requests answered by the app", ["route", "status"], registry=None),
+            requests=CounterFamily(store, "kg_http_requests", "Requests answered by the app", ("route", "status")),
             query_seconds=Histogram(
+                store,
                 "kg_query_seconds",
                 "Run time of queries answered by a query worker",
-                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-                registry=None,
+                (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             ),
-            limits=Counter("kg_query_limits", "Queries stopped by a limit", ["limit"], registry=None),
-            restarts=Counter("kg_query_worker_restarts", "Query workers replaced", ["reason"], registry=None),
-            cache=Counter("kg_result_cache", "Answers from the result cache or computed", ["result"], registry=None),
-            waiting=Gauge(
-                "kg_query_waiting",
-                "Requests waiting for a query worker",
-                multiprocess_mode="livesum",
-                registry=None,
-            ),
-            directory=directory,
+            limits=CounterFamily(store, "kg_query_limits", "Queries stopped by a limit", ("limit",)),
+            restarts=CounterFamily(store, "kg_query_worker_restarts", "Query workers replaced", ("reason",)),
+            cache=CounterFamily(store, "kg_result_cache", "Answers from the result cache or computed", ("result",)),
+            waiting=LiveGauge(store, "kg_query_waiting", "Requests waiting for a query worker"),
+            store=store,
         )
 
 
@@ -105,7 +116,9 @@ def make_metrics_blueprint(metrics: Metrics) -> Blueprint:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=metrics.directory)  # type: ignore[no-untyped-call]
+        if metrics.directory is not None and os.path.isdir(metrics.directory):
+            metrics.store.forget_dead()
+            multiprocess.MultiProcessCollector(registry, path=metrics.directory)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
     return blueprint

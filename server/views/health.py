@@ -1,4 +1,9 @@
-"""``/health``: a liveness check for load balancers and for the tests' server fixture."""
+"""``/health``: a liveness check for load balancers and for the tests' server fixture.
+
+It also says whether the counters of ``/metrics`` are complete: ``"metrics": "degraded: ..."`` when a process
+could not allocate its metrics file, or the metrics folder has no room for a new worker's (a full ``$TMPDIR``).
+The server keeps serving then, so the status stays 200: a load balancer must not take a replica out for it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from calcinosis_kg.server.resources.data import DatasetSummary
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
+    from calcinosis_kg.server.http.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,8 @@ class Health:
     """The number of triples served (all graphs together)."""
     store: StoreState | None = None
     """The remote store, when the server queries one."""
+    metrics: str = "ok"
+    """``ok``, or ``degraded: ...`` saying which counts are kept in a process's memory only (not in /metrics)."""
 
     def as_json(self) -> dict[str, Any]:
         """The payload, leaving out what is not set (no store, no error)."""
@@ -47,8 +55,13 @@ def _set_fields(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_health_blueprint(summary: DatasetSummary, store: StoreClient | None = None) -> Blueprint:
-    """The blueprint answering ``GET /health`` with ``{"status": "ok", "triples": N}``.
+def make_health_blueprint(
+    summary: DatasetSummary, store: StoreClient | None = None, metrics: Metrics | None = None
+) -> Blueprint:
+    """The blueprint answering ``GET /health`` with ``{"status": "ok", "triples": N, "metrics": "ok"}``.
+
+    ``metrics`` is :meth:`Metrics.state <calcinosis_kg.server.http.metrics.Metrics.state>`: ``ok`` or
+    ``degraded: ...``, which leaves the status 200.
 
     With a remote store (``KG_ENGINE=sparql``) the answer also gives the store's URL and state, and is a 503
     with ``"status": "store unavailable"`` while the store does not answer.
@@ -57,12 +70,13 @@ def make_health_blueprint(summary: DatasetSummary, store: StoreClient | None = N
 
     @blueprint.get("/health")
     def health() -> Response | tuple[Response, int]:
+        counted = "ok" if metrics is None else metrics.state()
         if store is None:
-            return jsonify(Health("ok", summary.triples).as_json())
+            return jsonify(Health("ok", summary.triples, metrics=counted).as_json())
         problem = store.probe()
         if problem is None:
-            return jsonify(Health("ok", summary.triples, StoreState(store.url, "up")).as_json())
-        down = Health("store unavailable", summary.triples, StoreState(store.url, "down", problem))
+            return jsonify(Health("ok", summary.triples, StoreState(store.url, "up"), counted).as_json())
+        down = Health("store unavailable", summary.triples, StoreState(store.url, "down", problem), counted)
         return jsonify(down.as_json()), 503
 
     return blueprint
@@ -79,6 +93,9 @@ def openapi_paths() -> dict[str, Any]:
         "Liveness check",
         "health",
         {"200": up},
-        description="Answers when the server is up, with the number of triples served (all graphs together).",
+        description=(
+            "Answers when the server is up, with the number of triples served (all graphs together) and whether "
+            "the counters of /metrics are complete (`degraded: ...` when the metrics folder is full; still 200)."
+        ),
     )
     return {"/health": {"get": health}}

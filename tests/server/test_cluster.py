@@ -1,5 +1,6 @@
-"""Two replicas of the server behind nginx (``deploy/nginx.conf``) on loopback: load through nginx while one replica
-is killed with SIGKILL, then both stopped while nginx keeps serving what it cached.
+"""Two replicas of the server behind nginx (``deploy/nginx.conf``) on loopback: runaway queries under load (their
+503s must not take a replica out), load through nginx while one replica is killed with SIGKILL, then both
+stopped while nginx keeps serving what it cached.
 
 The replicas are ``python -m calcinosis_kg.server --production`` (as ``make serve`` runs it, one granian worker
 each), each in its own process group, so that the kill takes the replica's workers with it, as a crash would.
@@ -7,7 +8,9 @@ each), each in its own process group, so that the kill takes the replica's worke
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ import requests
 
 from bench.cluster import CACHE_STATUS, FAIL_TIMEOUT_S, cache_statuses, kill_group, nginx_program, nginx_spec
 from bench.servers import Server, Supervisor, ours_spec, wait_for
+from tests.support import RUNAWAY
 from tests.support.live_server import SAMPLE_TTL
 
 pytestmark = [
@@ -37,6 +41,11 @@ LOAD_AFTER_KILL_S = FAIL_TIMEOUT_S + 1.0
 JSON = "application/sparql-results+json"
 STALE_AFTER_S = 2.1
 """nginx keeps a 200 fresh for 1 s (``proxy_cache_valid``), counted in whole seconds: stale 2 s after at most."""
+REPLICA_SETTINGS = {"KG_QUERY_TIMEOUT": "3", "KG_QUERY_WORKERS": "4"}
+"""Runaways end at 3 s; 4 query workers per replica, so three runaways never hold every worker of a replica (a
+query waiting for a worker is the fairness issue, not the load balancer's)."""
+RUNAWAYS = 3
+_UPSTREAM_STATUS = re.compile(r" upstream_status=(.*?) time=")
 CACHED = [
     ("SELECT ?s ?label WHERE { ?s skos:prefLabel ?label } ORDER BY ?s ?label", JSON),
     ("SELECT ?s ?label WHERE { ?s skos:prefLabel ?label } ORDER BY ?s ?label", "text/csv"),
@@ -72,7 +81,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert program is not None
     folder = tmp_path_factory.mktemp("cluster")
     with Supervisor(folder) as supervisor:
-        replicas = [supervisor.start(ours_spec(SAMPLE_TTL, workers=1)) for _ in range(2)]
+        spec = ours_spec(SAMPLE_TTL, workers=1)
+        spec = dataclasses.replace(spec, env={**spec.env, **REPLICA_SETTINGS})
+        replicas = [supervisor.start(spec) for _ in range(2)]
         for replica in replicas:
             wait_for(replica, "/health", interval=0.1)
         prefix = folder / "nginx"
@@ -120,6 +131,63 @@ def _load(url: str, stop: threading.Event, outcomes: list[Outcome], counter: ite
                 outcomes.append(Outcome(started, time.monotonic(), answer.status_code, answer.text[:200]))
             except requests.RequestException as exc:
                 outcomes.append(Outcome(started, time.monotonic(), None, str(exc)))
+
+
+def test_runaway_queries_take_no_replica_out(cluster: Cluster) -> None:
+    """Three runaway queries, each stopped by its replica's time limit (our 503), while six clients send cheap
+    unique queries: no other client's request fails, during the runaways or for ``fail_timeout`` after them.
+
+    Before, nginx counted our 503 as the replica's failure (``http_503`` in ``proxy_next_upstream``,
+    ``max_fails=1``): each runaway took a healthy replica out for 5 s and was run again on the other, and the
+    other clients got nginx's 503 "No replica ... answered". Now a query's own 503 is passed to its client as it
+    is, once (not retried), and only connection errors and timeouts count against a replica. nginx's open-source
+    build has no active health check: ``/health`` is probed here through nginx and on each replica instead.
+    """
+    log = cluster.prefix / "access.log"
+    logged_before = len(log.read_text().splitlines())
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+    counter = itertools.count()
+    clients = [threading.Thread(target=_load, args=(cluster.url, stop, outcomes, counter)) for _ in range(CLIENTS)]
+    for client in clients:
+        client.start()
+    time.sleep(0.5)
+    runaway_answers: list[requests.Response] = []
+
+    def run_away(n: int) -> None:
+        with requests.Session() as session:
+            runaway_answers.append(get(session, cluster.url, f"{RUNAWAY} LIMIT {n + 1}", JSON))
+
+    runaways = [threading.Thread(target=run_away, args=(n,)) for n in range(RUNAWAYS)]
+    for runaway in runaways:
+        runaway.start()
+    probes: list[tuple[str, int]] = []
+    with requests.Session() as session:
+        while any(runaway.is_alive() for runaway in runaways):
+            for url in (cluster.url, *(f"http://127.0.0.1:{replica.port}" for replica in cluster.replicas)):
+                probes.append((url, session.get(f"{url}/health", timeout=30).status_code))
+            time.sleep(0.2)
+    for runaway in runaways:
+        runaway.join(timeout=60)
+    time.sleep(FAIL_TIMEOUT_S + 0.5)  # a replica taken out by a runaway would still be out until now
+    stop.set()
+    for client in clients:
+        client.join(timeout=60)
+    failed = [o for o in outcomes if o.failed]
+    share = len(failed) / max(1, len(outcomes))
+    print(f"\n{len(outcomes)} requests of other clients, {len(failed)} failed ({share:.0%}); {len(probes)} probes")
+    assert failed == [], f"{len(failed)} of {len(outcomes)} requests of other clients failed: {failed[:3]}"
+    assert len(outcomes) > 50, "too little load"
+    assert [answer.status_code for answer in runaway_answers] == [503] * RUNAWAYS
+    assert not [answer.text for answer in runaway_answers if "No replica" in answer.text], "nginx's 503, not ours"
+    assert {status for _, status in probes} == {200}, probes
+    upstream_statuses = [
+        found.group(1)
+        for line in log.read_text().splitlines()[logged_before:]
+        if (found := _UPSTREAM_STATUS.search(line))
+    ]
+    assert upstream_statuses.count("503") == RUNAWAYS, "each runaway answered by one replica, not retried"
+    assert [status for status in upstream_statuses if "," in status] == [], "a request was retried"
 
 
 def test_killing_a_replica_mid_load_fails_at_most_the_requests_in_flight(cluster: Cluster) -> None:

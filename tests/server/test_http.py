@@ -25,7 +25,7 @@ def test_health(server: LiveServer, client: FlaskClient) -> None:
     health = response.json()
     store = health.pop("store", None)  # only on KG_ENGINE=sparql: the remote store's state
     assert store is None or store["state"] == "up"
-    assert health == {"status": "ok", "triples": 48 + 4}
+    assert health == {"status": "ok", "triples": 48 + 4, "metrics": "ok"}
     in_process = client.get("/health").get_json()
     assert (in_process.pop("store", None) is None) == (store is None)
     assert in_process == health
