@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, has_request_context, request
 
+from calcinosis_kg.server.http.clients import current_client
 from calcinosis_kg.server.http.openapi import TEXT_CONTENT, operation
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class Metrics:
 
 def log_limit(limit: str, message: str) -> None:
     """One log line naming the client (when there is a request) and the limit it reached."""
-    client = (request.remote_addr or "-") if has_request_context() else "-"
+    client = current_client() or ((request.remote_addr or "-") if has_request_context() else "-")
     log.warning("limit %s reached by %s: %s", limit, client, message.splitlines()[0] if message else "")
 
 
