@@ -187,7 +187,7 @@ def openapi_paths() -> dict[str, Any]:
         "SPARQL",
         "Run a SPARQL query, or get the service description",
         "sparqlGet",
-        {"200": ok, **error_responses(400, 403, 406, 500, 503)},
+        {"200": ok, **error_responses(400, 403, 406, 429, 500, 503)},
         description=(
             "SPARQL 1.1 Protocol query by GET (also at `/sparql/`). Without `query`, the SPARQL 1.1 service "
             "description in an RDF format. The project's prefixes (cc:, cco:, skos:, ...) are predeclared. "
@@ -204,7 +204,7 @@ def openapi_paths() -> dict[str, Any]:
         "SPARQL",
         "Run a SPARQL query sent in the body",
         "sparqlPost",
-        {"200": ok, **error_responses(400, 403, 406, 413, 415, 500, 503)},
+        {"200": ok, **error_responses(400, 403, 406, 413, 415, 429, 500, 503)},
         description=(
             "SPARQL 1.1 Protocol query by POST: an HTML form (`application/x-www-form-urlencoded`, with "
             "`query`) or the query itself (`application/sparql-query`, the other parameters in the URL). "
