@@ -3,7 +3,8 @@
 A hostile client (``127.0.0.1``) keeps ``--runaways`` runaway queries in flight (each a fresh request as soon as
 the previous one is answered, so refused ones come straight back) while, on other loopback addresses, a second
 client sends cheap queries that are never cached (a new ``LIMIT`` each time) one after another, and a third asks
-for ``/health`` and a cached canned answer, each on a new connection so that every granian worker is probed.
+for ``/health`` and a cached canned answer (each probe in a thread of its own, one request every 50 ms), each on
+a new connection so that every granian worker is probed.
 Linux routes all of ``127.0.0.0/8`` to the loopback interface, so the clients really have distinct addresses.
 
 Reports the latencies of the probes (p50, p90, max) and the statuses the hostile client got. Exit status 1 when
@@ -101,24 +102,34 @@ def probe(url: str, *, runaways: int, seconds: float) -> FairnessReport:
     for thread in threads:
         thread.start()
     time.sleep(1.0)  # the runaways hold their workers
-    n = 0
-    while time.monotonic() < deadline - 0.5:
-        n += 1
-        cheap = f"SELECT ?label WHERE {{ cc:calcinosis-cutis rdfs:label ?label }} LIMIT {n}"
-        for kind, source, path in (
-            ("uncached", OTHER, "/sparql?" + urllib.parse.urlencode({"query": cheap})),
-            ("health", WATCHER, "/health"),
-            ("canned", WATCHER, CANNED),
-        ):
+
+    def probing(kind: str, source: str) -> None:
+        n = 0
+        while time.monotonic() < deadline - 0.5:
+            n += 1
+            cheap = f"SELECT ?label WHERE {{ cc:calcinosis-cutis rdfs:label ?label }} LIMIT {n}"
+            path = {"health": "/health", "canned": CANNED}.get(kind) or "/sparql?" + urllib.parse.urlencode(
+                {"query": cheap}
+            )
             try:
                 status, elapsed = request(url, source, "GET", path)
             except OSError as error:
-                report.failures.append(f"{kind}: {error!r}")
+                with lock:
+                    report.failures.append(f"{kind}: {error!r}")
                 continue
-            if status != 200:
-                report.failures.append(f"{kind}: {status}")
-            report.latencies[kind].append(elapsed)
-        time.sleep(0.05)
+            with lock:
+                if status != 200:
+                    report.failures.append(f"{kind}: {status}")
+                report.latencies[kind].append(elapsed)
+            time.sleep(0.05)
+
+    probes = [
+        threading.Thread(target=probing, args=(kind, source), daemon=True)
+        for kind, source in (("uncached", OTHER), ("health", WATCHER), ("canned", WATCHER))
+    ]
+    for thread in probes:
+        thread.start()
+    threads.extend(probes)
     for thread in threads:
         thread.join(timeout=40)
     return report

@@ -8,7 +8,7 @@ The server runs several processes (granian workers, each with its query workers)
 - ``kg_http_requests_total{route,status}``: requests answered by the app (route = its URL rule);
 - ``kg_query_seconds``: run time of the queries that reached a query worker (histogram);
 - ``kg_query_limits_total{limit}``: queries stopped by a limit (``time``, ``memory``, ``answer_size``,
-  ``queue``, ``busy``, ``size``);
+  ``queue``, ``busy``, ``size``, ``client``);
 - ``kg_query_worker_restarts_total{reason}``: query workers replaced (``time``, ``memory``, ``lost``, ``idle``);
 - ``kg_result_cache_total{result}``: answers served from the result cache (``hit``) or computed (``miss``);
 - ``kg_query_waiting``: requests waiting for a query worker now.
