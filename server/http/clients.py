@@ -10,7 +10,8 @@ read; an entry that is not an IP address ends the walk at the proxy that passed 
 
 :class:`ClientIdentity`, a WSGI middleware in front of everything but the response replay, stores the client in
 the environ (:data:`CLIENT`) and, for the code the request runs (the query pool's per-client limits, the log
-line of a limit reached), in a context variable (:func:`current_client`).
+line of a limit reached), in a context variable (:func:`current_client`). The per-client limits count an IPv6
+client's whole /64 as one (:func:`share_of`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,26 @@ _current: ContextVar[str | None] = ContextVar("calcinosis_kg_client", default=No
 def current_client() -> str | None:
     """The client of the request being answered in this thread, None outside a request."""
     return _current.get()
+
+
+IPV6_SHARE_PREFIX = 64
+"""Length of the IPv6 network that counts as one client for the per-client limits: a host (or a site) is given
+a whole /64 and may send each request from another address in it."""
+
+
+@functools.lru_cache(maxsize=4096)
+def share_of(client: str) -> str:
+    """What ``client``'s requests are counted under by the per-client limits: the address itself, or for IPv6
+    its /64 network (``2001:db8::7`` -> ``2001:db8::/64``); anything that is not an address as it is."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, IPV6_SHARE_PREFIX), strict=False))
 
 
 class ClientAddresses:

@@ -51,7 +51,7 @@ from calcinosis_kg.server.errors import (
     ServerBusy,
     WorkerLost,
 )
-from calcinosis_kg.server.http.clients import current_client
+from calcinosis_kg.server.http.clients import current_client, share_of
 from calcinosis_kg.server.http.metrics import Metrics, log_limit
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.channel import receive_message, send_message
@@ -168,12 +168,14 @@ class QueryPool:
         """Wait for an idle worker (the wait counts toward the time limit) and hand it the job.
 
         Which request gets a worker, and which is refused at once, is :class:`WorkerDispatch`'s decision: per
-        client (:func:`~calcinosis_kg.server.http.clients.current_client`) and in turns. A worker found dead while
-        idle is replaced before it is given the job.
+        client (:func:`~calcinosis_kg.server.http.clients.current_client`, an IPv6 /64 as one) and in turns. A
+        worker found dead while idle is replaced before it is given the job.
         """
         self.start()
         started = time.monotonic()
         client = current_client()
+        if client is not None:
+            client = share_of(client)
         dispatch = self._dispatch
         worker = dispatch.acquire(client, self.timeout)
         try:

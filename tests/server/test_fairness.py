@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from calcinosis_kg.server.errors import ClientBusy, QueueFull, ServerBusy, error_parts
-from calcinosis_kg.server.http.clients import ClientAddresses
+from calcinosis_kg.server.http.clients import ClientAddresses, share_of
 from calcinosis_kg.server.settings import LOOPBACK, Settings, SettingsError
 from calcinosis_kg.server.workers.fairness import WorkerDispatch
 from tests.support import RUNAWAY
@@ -257,6 +257,20 @@ def test_the_client_is_the_first_untrusted_hop_from_a_trusted_proxy(
 ) -> None:
     environ = {"REMOTE_ADDR": peer, **({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {})}
     assert ClientAddresses(LOOPBACK)(environ) == client
+
+
+@pytest.mark.parametrize(
+    ("client", "share"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::7", "2001:db8:1:2::/64"),  # any address of the /64 counts as the same client
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("-", "-"),
+    ],
+)
+def test_an_ipv6_clients_share_is_its_64(client: str, share: str) -> None:
+    assert share_of(client) == share
 
 
 def test_no_trusted_proxy_means_the_peer_is_the_client() -> None:
