@@ -1,7 +1,8 @@
 """The application factory: the app assembled around the :class:`~calcinosis_kg.server.services.Services`.
 
 Assembly only: every file read, hash and index is made by :meth:`Services.load`. The order of the layers a
-request passes through, outermost first: ProxyFix (when proxies are trusted), the SPARQL fast path
+request passes through, outermost first: ProxyFix (when proxies are trusted), the client's identity
+(:class:`~calcinosis_kg.server.http.clients.ClientIdentity`), the SPARQL fast path
 (:class:`~calcinosis_kg.server.sparql.endpoint.QueryFastPath`), then Flask with its hooks (errors, CORS and
 ``nosniff``, the access log, the request counter, conditional GET) and one blueprint per concern. ``serve()``
 adds the response replay in front (:mod:`~calcinosis_kg.server.http.replay`).
@@ -18,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from calcinosis_kg.server.errors import register_error_handlers
 from calcinosis_kg.server.fhir.resources import GraphTerminology
 from calcinosis_kg.server.fhir.views import make_fhir_blueprint
+from calcinosis_kg.server.http.clients import CLIENTS_EXTENSION, ClientAddresses, ClientIdentity
 from calcinosis_kg.server.http.conditional import install_conditional_get
 from calcinosis_kg.server.http.hooks import install_access_log, install_cors, refuse_control_characters
 from calcinosis_kg.server.http.metrics import install_request_counter, make_metrics_blueprint
@@ -70,6 +72,11 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     app.register_blueprint(make_metrics_blueprint(metrics))
     app.register_blueprint(make_fhir_blueprint(GraphTerminology(pool)))
     app.wsgi_app = QueryFastPath(app.wsgi_app, pool, settings, services.version, metrics)  # type: ignore[method-assign]
+    # with KG_TRUST_PROXY, ProxyFix (outside) has already put the client's address in REMOTE_ADDR
+    clients = app.extensions[CLIENTS_EXTENSION] = ClientAddresses(
+        () if settings.trust_proxy else settings.trusted_proxies
+    )
+    app.wsgi_app = ClientIdentity(app.wsgi_app, clients)  # type: ignore[method-assign]
     if settings.trust_proxy:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -12,6 +12,8 @@ Status choices (see also ``docs/sparql-endpoint.md``):
 - 403 for well-formed requests the endpoint refuses by policy: SPARQL Update (the endpoint is read-only;
   405 would wrongly suggest another HTTP method could work) and ``SERVICE`` (federation is disabled);
 - 406, 413 and 415 for content negotiation, body size and content type or charset;
+- 429 when one client already has as many queries running and waiting as it may (``KG_CLIENT_CONCURRENCY``):
+  the server is not busy, that client is, so other clients and a load balancer must not read it as 503;
 - 503 when a query reaches the time limit or every query worker is busy (the convention of Apache Jena
   Fuseki; 504 is meant for gateways and proxies would take it for their own upstream failing);
 - 502 and 504 only with ``KG_ENGINE=sparql``, where the endpoint is a gateway to a remote store: 502 when the
@@ -91,6 +93,10 @@ class QueueFull(ServerBusy):
     """Every query worker is busy and as many requests as the queue holds are waiting; retry."""
 
 
+class ClientBusy(EndpointError):
+    """The client already has as many queries running and waiting as one client may; it should retry later."""
+
+
 class QueryTooComplex(MalformedQuery):
     """The query is over a size, nesting or token limit checked before the engine."""
 
@@ -126,6 +132,7 @@ HTTP_STATUS: dict[type[EndpointError], int] = {
     FormatNotAcceptable: 406,
     BodyTooLarge: 413,
     UnsupportedContentType: 415,
+    ClientBusy: 429,
     InternalQueryError: 500,
     QueryTimeout: 503,
     MemoryLimitExceeded: 503,
@@ -136,7 +143,7 @@ HTTP_STATUS: dict[type[EndpointError], int] = {
 """HTTP status of each endpoint error (subclasses inherit their parent's status)."""
 
 RETRY_AFTER_SECONDS = 1
-"""``Retry-After`` sent with :class:`ServerBusy`."""
+"""``Retry-After`` sent with :class:`ServerBusy` and :class:`ClientBusy`."""
 
 
 def status_of(error: EndpointError) -> int:
@@ -165,7 +172,7 @@ def text_response(message: str, status: int) -> Response:
 def error_parts(error: EndpointError) -> tuple[int, bytes, list[tuple[str, str]]]:
     """Status, body and headers of the response refusing a request with ``error`` (the one mapping)."""
     headers = [("Content-Type", TEXT_PLAIN)]
-    if isinstance(error, ServerBusy):
+    if isinstance(error, ServerBusy | ClientBusy):
         headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
     return status_of(error), text_body(str(error)), headers
 

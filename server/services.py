@@ -84,6 +84,7 @@ class Services:
             memory=settings.query_memory_mb * 1024 * 1024,
             answer_bytes=settings.max_answer_bytes,
             queue=settings.query_queue,
+            per_client=settings.client_concurrency,
         )
         metrics = Metrics.create(settings.metrics_dir)
         store_client: StoreClient | None = None

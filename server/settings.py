@@ -32,6 +32,10 @@ name                       meaning                                              
                                                                                         directory
 ``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
 ``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
+``KG_CLIENT_CONCURRENCY``  uncached queries one client may have running (and as many   ``2``
+                           waiting) in each server process; past them 429
+``KG_TRUSTED_PROXIES``     addresses or networks (comma-separated; ``none``) of proxies  ``127.0.0.0/8,
+                           whose ``X-Forwarded-For`` names the client                   ::1``
 =========================  ===========================================================  ===============
 
 ``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
@@ -40,6 +44,7 @@ name                       meaning                                              
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -64,6 +69,11 @@ LEGACY_BACKENDS = ("oxigraph", "rdflib")
 """What ``KG_BACKEND`` accepted; both now mean the oxigraph engine."""
 
 log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+"""``KG_TRUSTED_PROXIES``' default: a proxy on the same host (the nginx front of ``deploy/nginx.conf``) names
+its clients, so they are told apart; no remote peer can be a loopback address."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -93,6 +103,8 @@ class Settings:
     metrics_dir: str | None = None
     cache_entries: int = 1024
     cache_bytes: int = 32 * 1024 * 1024
+    client_concurrency: int = 2
+    trusted_proxies: tuple[Network, ...] = LOOPBACK
     store_url: str | None = None
     store_timeout_param: str | None = None
     store_default_graph: str | None = None
@@ -209,6 +221,24 @@ def _flag(name: str, value: Any) -> bool:
     raise SettingsError(f"{name} must be true or false, got {value!r}")
 
 
+def _networks(name: str, value: Any) -> tuple[Network, ...]:
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/8``, ``::1``), comma- or space-separated; ``none`` or
+    nothing: none."""
+    items = value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+    texts = [str(item).strip() for item in items if str(item).strip()]
+    if [text.lower() for text in texts] == ["none"]:
+        return ()
+    networks = []
+    for text in texts:
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks (10.0.0.0/8, ::1) or be 'none', got {text!r}"
+            ) from None
+    return tuple(networks)
+
+
 def _proxy_count(name: str, value: Any) -> int:
     """A number of proxies; ``true``/``yes``/``on`` mean one proxy and ``false``/``no``/``off`` none."""
     if isinstance(value, bool):
@@ -235,6 +265,8 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("metrics_dir", "KG_METRICS_DIR", _text),
     ("cache_entries", "KG_CACHE_ENTRIES", _non_negative_int),
     ("cache_bytes", "KG_CACHE_BYTES", _non_negative_int),
+    ("client_concurrency", "KG_CLIENT_CONCURRENCY", _positive_int),
+    ("trusted_proxies", "KG_TRUSTED_PROXIES", _networks),
     ("store_url", "KG_STORE_URL", _store_url),
     ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
     ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),

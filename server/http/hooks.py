@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, request
 
 from calcinosis_kg.server.errors import text_response
+from calcinosis_kg.server.http.clients import CLIENT
 
 _PREFLIGHT_MAX_AGE = 86_400
 
@@ -70,7 +71,8 @@ def refuse_control_characters(app: Flask) -> None:
 
 
 def install_access_log(app: Flask) -> None:
-    """Log each request as one line on stderr: client, method, path, status and duration."""
+    """Log each request as one line on stderr: client (:mod:`~calcinosis_kg.server.http.clients`), method, path,
+    status and duration."""
     log = access_log()
 
     @app.before_request
@@ -80,7 +82,8 @@ def install_access_log(app: Flask) -> None:
     @app.after_request
     def log_request(response: Response) -> Response:
         started: float = g.get("request_started", time.perf_counter())
-        log.write(request.remote_addr, request.method, request.path, response.status_code, started)
+        client = request.environ.get(CLIENT) or request.remote_addr
+        log.write(client, request.method, request.path, response.status_code, started)
         return response
 
 

@@ -10,7 +10,7 @@ says ``"metrics": "degraded: ..."``) where prometheus_client's own writer died o
 - ``kg_http_requests_total{route,status}``: requests answered by the app (route = its URL rule);
 - ``kg_query_seconds``: run time of the queries that reached a query worker (histogram);
 - ``kg_query_limits_total{limit}``: queries stopped by a limit (``time``, ``memory``, ``answer_size``,
-  ``queue``, ``busy``, ``size``);
+  ``queue``, ``busy``, ``size``, ``client``);
 - ``kg_query_worker_restarts_total{reason}``: query workers replaced (``time``, ``memory``, ``lost``, ``idle``);
 - ``kg_result_cache_total{result}``: answers served from the result cache (``hit``) or computed (``miss``);
 - ``kg_query_waiting``: requests waiting for a query worker now.
@@ -27,6 +27,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, has_request_context, request
 
+from calcinosis_kg.server.http.clients import current_client
 from calcinosis_kg.server.http.metrics_store import (
     Counter,
     CounterFamily,
@@ -103,7 +104,7 @@ class Metrics:
 
 def log_limit(limit: str, message: str) -> None:
     """One log line naming the client (when there is a request) and the limit it reached."""
-    client = (request.remote_addr or "-") if has_request_context() else "-"
+    client = current_client() or ((request.remote_addr or "-") if has_request_context() else "-")
     log.warning("limit %s reached by %s: %s", limit, client, message.splitlines()[0] if message else "")
 
 

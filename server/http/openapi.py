@@ -87,6 +87,11 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     406: ("NotAcceptable", "No acceptable format for this answer; the body lists the available ones."),
     413: ("PayloadTooLarge", "The request body is over the size limit (KG_MAX_BODY)."),
     415: ("UnsupportedMediaType", "The POST body's content type or charset is not supported."),
+    429: (
+        "TooManyRequests",
+        "This client already has as many queries running and waiting as one client may (KG_CLIENT_CONCURRENCY); "
+        "retry when one has been answered.",
+    ),
     500: ("InternalError", "The server failed; the details are in its log."),
     503: ("Unavailable", "The query reached the time limit, or every query worker stayed busy; retry later."),
 }
@@ -103,6 +108,9 @@ def components(payloads: Iterable[type]) -> dict[str, Any]:
     }
     responses["Unavailable"]["headers"] = {
         "Retry-After": {"description": "Seconds to wait (when every worker was busy).", "schema": {"type": "integer"}}
+    }
+    responses["TooManyRequests"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     }
     return {
         "responses": responses,

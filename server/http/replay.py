@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from calcinosis_kg.server.engines.contract import Answer
+from calcinosis_kg.server.http.clients import CLIENTS_EXTENSION, ClientAddresses
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, http_now
 from calcinosis_kg.server.http.hooks import access_log
 from calcinosis_kg.server.http.metrics import ROUTE, Metrics
@@ -64,10 +65,18 @@ class ResponseReplay:
     """A WSGI middleware answering repeated cached query requests from stored responses (see module doc)."""
 
     def __init__(
-        self, app: WSGIApplication, *, max_entries: int, max_bytes: int, metrics: Metrics | None = None
+        self,
+        app: WSGIApplication,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        metrics: Metrics | None = None,
+        clients: ClientAddresses | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.clients = clients or ClientAddresses(())
+        """Who the log line names (the app's :class:`ClientAddresses`, which the replay answers before)."""
         self.replayed = 0
         self._entries: SegmentedLRU[tuple[str, ...], _Response] = SegmentedLRU(
             max_entries=max_entries, max_bytes=max_bytes
@@ -127,7 +136,7 @@ class ResponseReplay:
     def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
         """The access-log line :func:`~calcinosis_kg.server.http.hooks.install_access_log` writes for a request."""
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
-        self._log.write(environ.get("REMOTE_ADDR"), "GET", path, int(status[:3]), started)
+        self._log.write(self.clients(environ), "GET", path, int(status[:3]), started)
 
 
 def install_replay(
@@ -136,6 +145,9 @@ def install_replay(
     """Wrap ``app.wsgi_app`` in a :class:`ResponseReplay`, unless caching is off or proxies are trusted."""
     if max_entries <= 0 or max_bytes <= 0 or trust_proxy:
         return None
-    replay = ResponseReplay(app.wsgi_app, max_entries=max_entries, max_bytes=max_bytes, metrics=metrics)
+    clients = app.extensions.get(CLIENTS_EXTENSION)
+    replay = ResponseReplay(
+        app.wsgi_app, max_entries=max_entries, max_bytes=max_bytes, metrics=metrics, clients=clients
+    )
     app.wsgi_app = replay  # type: ignore[method-assign]
     return replay

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request
 
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import INTERNAL_ERROR_MESSAGE, TEXT_PLAIN, EndpointError, error_parts, text_body
+from calcinosis_kg.server.http.clients import CLIENT
 from calcinosis_kg.server.http.conditional import CONDITIONAL_HEADERS, DataVersion, validators
 from calcinosis_kg.server.http.formats import FORMAT_PARAMETER, Family, choose_format
 from calcinosis_kg.server.http.hooks import COMMON_HEADERS, access_log
@@ -136,7 +137,7 @@ class QueryFastPath:
         headers.append(("Content-Length", str(len(body))))
         headers.extend(COMMON_HEADERS)
         start_response(_STATUS_LINES.get(status) or f"{status} {_reason(status)}", headers)
-        self._log.write(req.remote_addr, "GET", req.path, status, started)
+        self._log.write(environ.get(CLIENT) or req.remote_addr, "GET", req.path, status, started)
         environ[ROUTE] = str(path)
         self.metrics.count_request(str(path), status)
         return [body]
@@ -151,7 +152,7 @@ def _reason(status: int) -> str:
         return "UNKNOWN"
 
 
-_STATUS_LINES = {status: f"{status} {_reason(status)}" for status in (200, 400, 403, 406, 413, 415, 500, 503)}
+_STATUS_LINES = {status: f"{status} {_reason(status)}" for status in (200, 400, 403, 406, 413, 415, 429, 500, 503)}
 """Status lines as werkzeug writes them (``200 OK``, ``400 BAD REQUEST``)."""
 
 
@@ -186,7 +187,7 @@ def openapi_paths() -> dict[str, Any]:
         "SPARQL",
         "Run a SPARQL query, or get the service description",
         "sparqlGet",
-        {"200": ok, **error_responses(400, 403, 406, 500, 503)},
+        {"200": ok, **error_responses(400, 403, 406, 429, 500, 503)},
         description=(
             "SPARQL 1.1 Protocol query by GET (also at `/sparql/`). Without `query`, the SPARQL 1.1 service "
             "description in an RDF format. The project's prefixes (cc:, cco:, skos:, ...) are predeclared. "
@@ -203,7 +204,7 @@ def openapi_paths() -> dict[str, Any]:
         "SPARQL",
         "Run a SPARQL query sent in the body",
         "sparqlPost",
-        {"200": ok, **error_responses(400, 403, 406, 413, 415, 500, 503)},
+        {"200": ok, **error_responses(400, 403, 406, 413, 415, 429, 500, 503)},
         description=(
             "SPARQL 1.1 Protocol query by POST: an HTML form (`application/x-www-form-urlencoded`, with "
             "`query`) or the query itself (`application/sparql-query`, the other parameters in the URL). "

@@ -269,7 +269,7 @@ def _canned_query_operation(query: CannedQuery) -> dict[str, Any]:
         "Canned queries",
         query.summary,
         "query" + "".join(part.capitalize() for part in query.name.replace("_", "-").split("-")),
-        {"200": answer, **error_responses(400, 406, 500, 503)},
+        {"200": answer, **error_responses(400, 406, 429, 500, 503)},
         description=(
             f"{description}\n\n{query.query_type} query `{query.name}.rq`; its parameters are bound to the "
             "query variables of the same name, never pasted into its text. Parameters other than those listed "

@@ -8,6 +8,8 @@
   the server process.
 - Queue: at most ``KG_QUERY_QUEUE`` requests wait for an idle worker in each server process; the next one is
   refused at once with 503 and ``Retry-After``, and the wait counts toward the query's time limit.
+- Clients: at most ``KG_CLIENT_CONCURRENCY`` queries of one client run, and as many wait, in each server process;
+  the next one is refused at once with 429 and ``Retry-After`` (:mod:`~calcinosis_kg.server.workers.fairness`).
 - Parent: a query worker's main thread watches its parent (:func:`watch_parent`) while another thread answers,
   and exits within :data:`PARENT_CHECK_SECONDS` of the parent's death, mid-query too; a granian worker asks the
   kernel to kill it when granian's main process dies (:func:`die_with_parent`, ``PR_SET_PDEATHSIG``: that
@@ -41,6 +43,8 @@ class WorkerLimits:
     """Bytes of address space a query worker may add to what it had at start (0: no cap)."""
     answer_bytes: int = 64 * 1024 * 1024
     queue: int = 16
+    per_client: int = 2
+    """Queries one client may have running, and as many waiting, in one server process (``KG_CLIENT_CONCURRENCY``)."""
 
     def memory_message(self) -> str:
         return (

@@ -29,7 +29,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import queue
 import select
 import signal
 import socket
@@ -40,6 +39,7 @@ from multiprocessing.process import BaseProcess
 
 from calcinosis_kg.server.engines.contract import Answer, Engine, Job
 from calcinosis_kg.server.errors import (
+    ClientBusy,
     EndpointError,
     InternalQueryError,
     MalformedQuery,
@@ -51,9 +51,11 @@ from calcinosis_kg.server.errors import (
     ServerBusy,
     WorkerLost,
 )
+from calcinosis_kg.server.http.clients import current_client, share_of
 from calcinosis_kg.server.http.metrics import Metrics, log_limit
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.channel import receive_message, send_message
+from calcinosis_kg.server.workers.fairness import RESERVE_WORKERS, WorkerDispatch
 from calcinosis_kg.server.workers.limits import WorkerLimits, address_space, cap_memory, watch_parent
 from calcinosis_kg.server.workers.sandbox import SandboxViolation, forbid_io
 
@@ -66,6 +68,7 @@ _LIMIT_NAMES: dict[type[EndpointError], str] = {
     ResultTooLarge: "answer_size",
     ServerBusy: "busy",
     QueueFull: "queue",
+    ClientBusy: "client",
     QueryTooComplex: "size",
 }
 """The limit each refusal reports (for ``/metrics`` and the log)."""
@@ -98,8 +101,9 @@ class QueryPool:
     """A fixed number of query worker processes sharing one :class:`Engine`, with an optional result cache.
 
     :meth:`run` is thread-safe: a cached answer is returned at once; otherwise each call takes an idle worker
-    (waiting up to the time limit for one), hands it the job and returns its answer or raises the
-    :class:`EndpointError` it raised.
+    (waiting up to the time limit for one, as :class:`~calcinosis_kg.server.workers.fairness.WorkerDispatch`
+    decides: per client, in turns, one worker beyond ``size`` kept for clients with nothing running), hands it
+    the job and returns its answer or raises the :class:`EndpointError` it raised.
     """
 
     def __init__(
@@ -112,17 +116,16 @@ class QueryPool:
         limits: WorkerLimits | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self.size = size
+        self.size = size + RESERVE_WORKERS
+        """Worker processes: ``size`` and the reserve (:data:`.fairness.RESERVE_WORKERS`)."""
         self.timeout = timeout
         self.cache = cache
         self.limits = limits or WorkerLimits()
         self.metrics = metrics
         self._engine = engine
         self._lock = threading.Lock()
-        self._waiting = 0
-        """Requests waiting for an idle worker (bounded by ``limits.queue``)."""
         self._owner_pid = 0
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._dispatch = self._new_dispatch([])
         self._workers: set[_Worker] = set()
 
     def run(self, job: Job) -> Answer:
@@ -164,16 +167,17 @@ class QueryPool:
     def _run(self, job: Job) -> Answer:
         """Wait for an idle worker (the wait counts toward the time limit) and hand it the job.
 
-        Over capacity (``limits.queue`` requests already waiting) the request is refused at once with
-        :class:`ServerBusy`. A worker found dead while idle is replaced before it is given the job.
+        Which request gets a worker, and which is refused at once, is :class:`WorkerDispatch`'s decision: per
+        client (:func:`~calcinosis_kg.server.http.clients.current_client`, an IPv6 /64 as one) and in turns. A
+        worker found dead while idle is replaced before it is given the job.
         """
         self.start()
         started = time.monotonic()
-        idle = self._idle
-        try:
-            worker = idle.get_nowait()
-        except queue.Empty:
-            worker = self._wait_for_worker(idle)
+        client = current_client()
+        if client is not None:
+            client = share_of(client)
+        dispatch = self._dispatch
+        worker = dispatch.acquire(client, self.timeout)
         try:
             if not worker.process.is_alive():
                 log.warning("query worker %s had stopped while idle; starting another", worker.pid)
@@ -187,30 +191,7 @@ class QueryPool:
             worker = self._replace(worker, _RESTART_REASONS[type(error)])
             raise
         finally:
-            idle.put(worker)
-
-    def _wait_for_worker(self, idle: queue.Queue[_Worker]) -> _Worker:
-        """Wait up to the time limit for a worker to be idle, as one of at most ``limits.queue`` requests."""
-        with self._lock:
-            if self._waiting >= self.limits.queue:
-                raise QueueFull(
-                    f"All {self.size} query workers are busy and {self._waiting} queries are waiting "
-                    f"(KG_QUERY_QUEUE); retry in a moment."
-                )
-            self._waiting += 1
-        if self.metrics is not None:
-            self.metrics.waiting.inc()
-        try:
-            return idle.get(timeout=self.timeout)
-        except queue.Empty:
-            raise ServerBusy(
-                f"All {self.size} query workers stayed busy for {self.timeout:g} s; retry in a moment."
-            ) from None
-        finally:
-            with self._lock:
-                self._waiting -= 1
-            if self.metrics is not None:
-                self.metrics.waiting.dec()
+            dispatch.release(worker, client)
 
     def close(self) -> None:
         """Stop every worker started by this process (the pool restarts them if used again)."""
@@ -219,7 +200,7 @@ class QueryPool:
                 for worker in self._workers:
                     worker.stop()
             self._workers = set()
-            self._idle = queue.Queue()
+            self._dispatch = self._new_dispatch([])
             self._owner_pid = 0
 
     def start(self) -> None:
@@ -232,10 +213,12 @@ class QueryPool:
             if self._owner_pid == os.getpid():
                 return
             self._owner_pid = os.getpid()
-            self._idle = queue.Queue()
             self._workers = set()
-            for _ in range(self.size):
-                self._idle.put(self._fork())
+            self._dispatch = self._new_dispatch([self._fork() for _ in range(self.size)])
+
+    def _new_dispatch(self, workers: list[_Worker]) -> WorkerDispatch[_Worker]:
+        gauge = None if self.metrics is None else self.metrics.waiting
+        return WorkerDispatch(workers, per_client=self.limits.per_client, queue=self.limits.queue, gauge=gauge)
 
     def _replace(self, worker: _Worker, reason: str) -> _Worker:
         if self.metrics is not None:

@@ -44,8 +44,13 @@ EXTENSION_OF = {"turtle": "ttl", "nt": "nt", "json-ld": "jsonld", "xml": "rdf"}
 T = TypeVar("T")
 
 
+PARALLEL = 4
+"""Requests at once: one client's share of the app (2 running and 2 waiting, ``KG_CLIENT_CONCURRENCY``); more
+would be refused with 429, and no more run at once anyway."""
+
+
 def parallel(function: Callable[[URIRef], T], iris: list[URIRef]) -> list[T]:
-    with ThreadPoolExecutor(max_workers=8) as executor:
+    with ThreadPoolExecutor(max_workers=PARALLEL) as executor:
         return list(executor.map(function, iris))
 
 
