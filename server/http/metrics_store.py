@@ -330,11 +330,11 @@ class LiveGauge:
     def __init__(self, store: MetricStore, name: str, documentation: str) -> None:
         self._store, self._key = store, mmap_key(name, name, [], [], documentation)
 
-    def inc(self) -> None:
-        self._store.add("gauge_livesum", self._key, 1.0)
+    def inc(self, amount: float = 1.0) -> None:
+        self._store.add("gauge_livesum", self._key, amount)
 
-    def dec(self) -> None:
-        self._store.add("gauge_livesum", self._key, -1.0)
+    def dec(self, amount: float = 1.0) -> None:
+        self._store.add("gauge_livesum", self._key, -amount)
 
 
 def metrics_directory(configured: str | None) -> tuple[str | None, str | None]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from calcinosis_kg.server.errors import ClientBusy, QueueFull, ServerBusy
 
@@ -49,10 +49,16 @@ class _Ticket(Generic[W]):
         self.worker: W | None = None
 
 
+class WaitingGauge(Protocol):
+    """The gauge of the requests waiting (``kg_query_waiting``: the metrics' ``LiveGauge``)."""
+
+    def inc(self, amount: float = 1.0) -> None: ...
+
+
 class WorkerDispatch(Generic[W]):
     """The idle workers of one pool and the requests waiting for them (see the module docstring); thread-safe."""
 
-    def __init__(self, workers: list[W], *, per_client: int, queue: int, gauge: Any = None) -> None:
+    def __init__(self, workers: list[W], *, per_client: int, queue: int, gauge: WaitingGauge | None = None) -> None:
         self.per_client = per_client
         self.queue = queue
         self._gauge = gauge
