@@ -108,11 +108,22 @@ DISPUTED = [
     ),
     ("metastatic-calcinosis-cutis", CCO.hasCause, CC.calciphylaxis, "disputed"),
     ("calcinosis-cutis", CCO.claimedTreatment, CC["apple-cider-vinegar"], "suspected"),
+    # issue 23: the article's hedges and the claims resting on a disputed premise
+    ("calcinosis-cutis", CCO.preventedBy, CC["avoiding-skin-injury"], "suspected"),
+    ("calcinosis-cutis", CCO.preventedBy, CC["avoiding-autoimmune-triggers"], "suspected"),
+    ("calcinosis-cutis", CCO.preventedBy, CC["avoiding-supplement-overuse"], "suspected"),
+    ("calcinosis-cutis", CCO.preventedBy, CC["smoking-cessation"], "disputed"),
+    ("iatrogenic-calcinosis-cutis", CCO.affectsPopulation, CC["organ-transplant-recipients"], "disputed"),
+    ("prednisone", CCO.statedMechanism, Literal("can reduce inflammation and shrink calcium deposits"), "suspected"),
+    ("colchicine", CCO.statedMechanism, Literal("can reduce inflammation and shrink calcium deposits"), "suspected"),
+    ("intravenous-calcium", CCO.usedFor, CC.tuberculosis, "disputed"),
+    ("calcinosis-cutis", CCO.hasSubtype, CC.calciphylaxis, "disputed"),
+    ("dystrophic-calcinosis-cutis", CCO.treatedBy, CC.diltiazem, "suspected"),
 ]
-"""The claims the clinical review found stated as facts, with the certainty each must carry."""
+"""The claims the clinical reviews found stated as facts, with the certainty each must carry."""
 
 
-@pytest.mark.parametrize(("subject", "prop", "obj", "certainty"), DISPUTED, ids=[d[0] for d in DISPUTED])
+@pytest.mark.parametrize(("subject", "prop", "obj", "certainty"), DISPUTED, ids=[f"{d[0]} {d[2]}" for d in DISPUTED])
 def test_a_disputed_claim_is_qualified_with_a_caveat(
     kg: Graph, subject: str, prop: URIRef, obj: Node, certainty: str
 ) -> None:
@@ -126,13 +137,117 @@ def test_a_disputed_claim_is_qualified_with_a_caveat(
     assert kg.value(axioms[0], SKOS.editorialNote) is not None
 
 
-def test_intravenous_calcium_for_tuberculosis_is_historical(kg: Graph) -> None:
-    axiom = next(
+def _axiom(graph: Graph, subject: URIRef, prop: URIRef, obj: Node) -> Node:
+    """The one owl:Axiom annotating ``subject prop obj``."""
+    axioms = [
         a
-        for a in kg.subjects(OWL.annotatedSource, CC["intravenous-calcium"])
-        if (a, OWL.annotatedTarget, CC.tuberculosis) in kg
-    )
-    assert kg.value(axiom, CCO.context) == Literal("historical use")
+        for a in graph.subjects(OWL.annotatedSource, subject)
+        if (a, OWL.annotatedProperty, prop) in graph and (a, OWL.annotatedTarget, obj) in graph
+    ]
+    assert len(axioms) == 1, f"{subject} {prop} {obj} is not asserted once"
+    return axioms[0]
+
+
+def _notes(graph: Graph, node: Node) -> list[str]:
+    return [str(n) for n in graph.objects(node, SKOS.editorialNote)]
+
+
+def test_intravenous_calcium_for_tuberculosis_is_the_articles_claim_without_the_curators_context(kg: Graph) -> None:
+    """The article does not date the use: the curators' "historical use" is not put on the article's axiom."""
+    axiom = _axiom(kg, CC["intravenous-calcium"], CCO.usedFor, CC.tuberculosis)
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000303}
+    assert kg.value(axiom, CCO.context) is None
+    assert not any("twentieth century" in n for n in _notes(kg, axiom))
+    assert any(n.startswith("Curators' note") for n in _notes(kg, CC["intravenous-calcium"]))
+
+
+def test_prevention_is_the_articles_hedged_suggestion(kg: Graph) -> None:
+    """The article hedges its list of ways to avoid calcinosis cutis: none is a plain "prevented by" fact."""
+    measures = set(kg.objects(CC["calcinosis-cutis"], CCO.preventedBy))
+    assert len(measures) == 4
+    for measure in measures:
+        axiom = _axiom(kg, CC["calcinosis-cutis"], CCO.preventedBy, measure)
+        assert kg.value(axiom, CCO.certainty) in {Literal("suspected"), Literal("disputed")}, measure
+
+
+def test_iatrogenic_calcinosis_is_local_deposition_with_normal_levels(kg: Graph) -> None:
+    """Iatrogenic calcinosis cutis follows calcium put into the tissue, not an excess intake or absorption."""
+    for entity in (CC["iatrogenic-calcium-overload"], CC["iatrogenic-calcinosis-cutis"]):
+        definition = str(kg.value(entity, SKOS.definition))
+        assert "excessive intake" not in definition.lower(), entity
+        assert "extravasat" in definition, entity
+    assert "electrode" in str(kg.value(CC["iatrogenic-calcium-overload"], SKOS.definition))
+    axiom = _axiom(kg, CC["iatrogenic-calcinosis-cutis"], CCO.calciumPhosphateLevels, Literal("normal"))
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000305}
+    assert set(kg.objects(axiom, DCTERMS.source)) == {CC["statpearls-calcinosis-cutis"]}
+    assert all(n.startswith("Curator inference:") for n in _notes(kg, axiom))
+
+
+def test_chronic_kidney_disease_as_a_kidney_disease_is_the_curators_inference(kg: Graph) -> None:
+    axiom = _axiom(kg, CC["chronic-kidney-disease"], CCO.isKindOf, CC["kidney-disease"])
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000305}
+    assert any(n.startswith("Curator inference:") for n in _notes(kg, axiom))
+
+
+def test_the_articles_address_is_the_curators_lookup_not_the_articles_statement(kg: Graph) -> None:
+    """The seed text gives no web address: the one recorded is the curators' lookup, said so."""
+    urls = list(kg.objects(ARTICLE, URIRef("https://schema.org/url")))
+    assert len(urls) == 1
+    axiom = _axiom(kg, ARTICLE, URIRef("https://schema.org/url"), urls[0])
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000305}
+    assert any(n.startswith("Curator inference:") for n in _notes(kg, axiom))
+
+
+def test_where_the_lesions_occur_anywhere_and_at_the_damaged_tissue(kg: Graph) -> None:
+    anywhere = _axiom(kg, CC["calcinosis-cutis"], CCO.locatedAt, CC.skin)
+    assert kg.value(anywhere, CCO.context) == Literal("anywhere on the body")
+    damage = _axiom(kg, CC["dystrophic-calcinosis-cutis"], CCO.locatedAt, CC.skin)
+    assert "tissue damage" in str(kg.value(damage, CCO.context))
+    for axiom in (anywhere, damage):
+        assert set(kg.objects(axiom, DCTERMS.source)) == {ARTICLE}
+
+
+def test_the_articles_navigation_links_are_not_clinical_relations(kg: Graph) -> None:
+    for linked in (CC["calcific-tendinitis"], CC["calcified-uterine-fibroid"]):
+        assert (CC["calcinosis-cutis"], CCO.relatedCondition, linked) not in kg
+        assert (linked, CCO.relatedCondition, CC["calcinosis-cutis"]) not in kg
+
+
+def test_leaving_deposits_untreated_is_a_management_option_not_a_treatment(kg: Graph) -> None:
+    assert (CC["calcinosis-cutis"], CCO.treatedBy, CC["no-treatment"]) not in kg
+    axiom = _axiom(kg, CC["calcinosis-cutis"], CCO.hasManagementOption, CC["no-treatment"])
+    assert "no discomfort or distress" in str(kg.value(axiom, CCO.context))
+
+
+CITED_WORK_LINKS = [
+    ("systemic-sclerosis", "statpearls-calcinosis-cutis"),
+    ("dermatomyositis", "statpearls-calcinosis-cutis"),
+    ("juvenile-dermatomyositis", "calcinosis-juvenile-dermatomyositis-2014"),
+]
+"""Connective-tissue diseases that the article's references state give rise to dystrophic calcinosis cutis."""
+
+
+@pytest.mark.parametrize(("disease", "work"), CITED_WORK_LINKS, ids=[d for d, _ in CITED_WORK_LINKS])
+def test_a_cited_work_links_its_disease_to_dystrophic_calcinosis_cutis(kg: Graph, disease: str, work: str) -> None:
+    axiom = _axiom(kg, CC["dystrophic-calcinosis-cutis"], CCO.hasCause, CC[disease])
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000304}
+    assert set(kg.objects(axiom, DCTERMS.source)) == {CC[work]}
+    assert (ARTICLE, CCO.cites, CC[work]) in kg
+
+
+def test_calciphylaxis_is_a_disputed_subtype_sourced_to_a_cited_review(kg: Graph) -> None:
+    axiom = _axiom(kg, CC["calcinosis-cutis"], CCO.hasSubtype, CC.calciphylaxis)
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000304}
+    assert set(kg.objects(axiom, DCTERMS.source)) == {CC["statpearls-calcinosis-cutis"]}
+    # the article's own, different placement stays its disputed claim
+    cause = _axiom(kg, CC["metastatic-calcinosis-cutis"], CCO.hasCause, CC.calciphylaxis)
+    assert kg.value(cause, CCO.certainty) == Literal("disputed")
+
+
+def test_a_treatment_is_attached_to_the_subtype_its_source_names(kg: Graph) -> None:
+    axiom = _axiom(kg, CC["dystrophic-calcinosis-cutis"], CCO.treatedBy, CC.diltiazem)
+    assert CC["calcinosis-ssc-dm-treatment-review-2020"] in set(kg.objects(axiom, DCTERMS.source))
+    assert "systemic sclerosis and dermatomyositis" in str(kg.value(axiom, CCO.context))
 
 
 def test_first_line_is_said_of_the_drug_class_only(kg: Graph) -> None:

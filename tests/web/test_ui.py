@@ -64,7 +64,7 @@ def page(client: FlaskClient, path: str, status: int = 200, **params: str) -> tu
 def test_home_page(client: FlaskClient) -> None:
     response, home = page(client, "/")
     assert "/ontology/Cause" in home.links
-    assert re.search(r'href="/ontology/Cause"[^>]*>cause</a></td><td class="number">27<', response.text)
+    assert re.search(r'href="/ontology/Cause"[^>]*>cause</a></td><td class="number">30<', response.text)
     for name, query in CATALOG.items():
         assert f"/query?example={name}" in home.links
         assert f"/queries/{name}" in home.links
