@@ -5,6 +5,12 @@ row per mapping). Each row becomes a SKOS mapping triple, ``cc:x skos:exactMatch
 plus an ``owl:Axiom`` annotation carrying the SSSOM fields (object label, justification, author, date,
 confidence, where the code was verified) and ``dcterms:source`` the mapping set and evidence resources.
 
+A row carries the code system's own term (``object_label``), or is justified ``semapv:MappingChaining``: a public
+mapping set (Mondo's SSSOM sets, HPO's xrefs; the rows relied on are copied in ``mondo-evidence.sssom.tsv`` and
+``hpo-evidence.sssom.tsv``) pairs the code with the Mondo/HPO class the entity is mapped to. Such a row is in the
+graph without a label (never Mondo's or HPO's), evidence ECO:0000312; the build refuses one no evidence row attests.
+Any other row without a term is left out (``unmapped.tsv`` lists the entities left without a code of a system).
+
 CURIE prefixes are those of the SSSOM file (Mondo's conventions: ``SCTID``, ``ICD10CM``, ``UMLS``...); their
 IRI expansions come from the Bioregistry (its RDF URI format where it has one, e.g. ``http://snomed.info/id/``
 for SNOMED CT), never from a hand-written table: the build computes them with
