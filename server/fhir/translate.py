@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calcinosis_kg.server.fhir.canonical import CODE_SYSTEM_URL
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, canonical, param, parameters
@@ -75,8 +76,63 @@ def translate(registry: Registry, params: Params, concept_map: JSON | None = Non
                     if mapped.get("comment"):
                         parts.append(param("comment", "string", mapped["comment"]))
                     matches.append({"name": "match", "part": parts})
+    if not matches and not reverse and concept_map is None and not supplied and system and system != CODE_SYSTEM_URL:
+        matches = chained(maps, code, system, target_system)
     out = [param("result", "boolean", bool(matches))]
     if not matches:
         out.append(param("message", "string", f"No mappings could be found for {system}#{code}"))
     out.extend(matches)
     return parameters(out)
+
+
+def chained(maps: list[JSON], code: str, system: str, target_system: str | None) -> list[JSON]:
+    """Matches for a code of another system (ICD-10-CM L94.2...) through the graph's concepts equivalent to it.
+
+    The graph's concept maps go from its own code system to the others, so a code of another system has no group
+    of its own. Its ``equivalent`` targets give the graph concepts that mean the same; each of their mappings to
+    ``target_system`` (any other system when none is asked) is a match with that mapping's equivalence (an exact
+    link passes the other through), ``source`` the concept map of the second step and a comment naming the graph
+    concept it went through. Only exact first links are used: a wider or narrower one would not compose.
+    """
+    graph_maps = [(cm, group) for cm in maps for group in cm.get("group", []) if group.get("source") == CODE_SYSTEM_URL]
+    via = sorted(
+        {
+            element["code"]
+            for _, group in graph_maps
+            if group.get("target") == system
+            for element in group.get("element", [])
+            for mapped in element.get("target", [])
+            if mapped.get("code") == code and mapped.get("equivalence") == "equivalent"
+        }
+    )
+    matches: list[JSON] = []
+    for concept in via:
+        for cm, group in graph_maps:
+            there = group.get("target")
+            if there == system or (target_system and there != target_system):
+                continue
+            for element in group.get("element", []):
+                if element.get("code") != concept:
+                    continue
+                for mapped in element.get("target", []):
+                    equivalence = mapped.get("equivalence", "relatedto")
+                    if equivalence in ("unmatched", "disjoint") or not mapped.get("code"):
+                        continue
+                    found: JSON = {"system": there, "code": mapped["code"]}
+                    if mapped.get("display"):
+                        found["display"] = mapped["display"]
+                    note = f"Through {CODE_SYSTEM_URL}#{concept}, equivalent to {system}#{code}."
+                    if mapped.get("comment"):
+                        note = f"{note} {mapped['comment']}"
+                    matches.append(
+                        {
+                            "name": "match",
+                            "part": [
+                                param("equivalence", "code", equivalence),
+                                param("concept", "coding", found),
+                                param("source", "uri", canonical(cm)),
+                                param("comment", "string", note),
+                            ],
+                        }
+                    )
+    return matches

@@ -118,10 +118,10 @@ def test_fhirpy_maps_icd10cm_back_to_the_graph_and_looks_it_up(fhir_base: str) -
         },
     )
     snomed = [{p["name"]: p for p in m["part"]} for m in forward["parameter"] if m["name"] == "match"]
-    # Its broader concepts: the curated SNOMED CT broadMatch (6595006) has no verified term, so the build leaves
-    # it out of the graph (docs/mappings.md); the broader codes the graph holds (HPO, Mondo, ICD-11...) are wider.
+    # Its broader concepts, SNOMED CT's 6595006 Calcinosis among them (attested by Mondo and HPO: in the graph
+    # without a verified term since issue 23, docs/mappings.md), are wider.
     wider = {m["concept"]["valueCoding"]["system"] for m in snomed if m["equivalence"]["valueCode"] == "wider"}
-    assert {"http://human-phenotype-ontology.org", "http://purl.obolibrary.org/obo/mondo.owl"} <= wider
+    assert {"http://human-phenotype-ontology.org", "http://purl.obolibrary.org/obo/mondo.owl", SNOMED} <= wider
     assert all(m["concept"]["valueCoding"]["system"] != SNOMED or m["concept"]["valueCoding"]["code"] for m in snomed)
     looked_up = client.execute("CodeSystem/$lookup", method="get", params={"system": CS, "code": "calcinosis-cutis"})
     valid_r4(looked_up)
@@ -162,3 +162,64 @@ def test_a_supplement_gives_the_graphs_concepts_displays_in_another_language(fhi
     refused = requests.post(f"{fhir_base}/ValueSet/$expand", json=missing, timeout=30)
     assert refused.status_code == 404
     assert refused.json()["issue"][0]["details"]["text"] == "Required supplement not found: urn:x"
+
+
+def _matches(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The matches of a $translate answer, by code: {part name: part}."""
+    matches = [{p["name"]: p for p in m["part"]} for m in answer["parameter"] if m["name"] == "match"]
+    return {m["concept"]["valueCoding"]["code"]: m for m in matches}
+
+
+def test_translate_maps_icd10cm_l94_2_to_snomed_ct_through_the_graph(fhir_base: str) -> None:
+    """Issue 23: ICD-10-CM L94.2 to SNOMED CT gives the codes Mondo and HPO attest for calcinosis cutis, read through
+    the graph concept equivalent to L94.2, each with its equivalence and no invented display."""
+    answer = fhir_get(fhir_base, "ConceptMap/$translate", system=ICD10CM, code="L94.2", targetsystem=SNOMED).json()
+    valid_r4(answer)
+    assert answer["parameter"][0] == {"name": "result", "valueBoolean": True}
+    found = _matches(answer)
+    assert found["6595006"]["equivalence"]["valueCode"] == "wider"
+    assert found["17141001"]["equivalence"]["valueCode"] == "narrower"
+    for code in ("6595006", "17141001"):
+        assert found[code]["concept"]["valueCoding"]["system"] == SNOMED
+        assert "display" not in found[code]["concept"]["valueCoding"]
+        assert found[code]["source"]["valueUri"].split("|")[0].endswith("/ConceptMap/calcinosis-kg-to-sctid")
+        assert f"{CS}#calcinosis-cutis" in found[code]["comment"]["valueString"]
+    # The subtypes, which L94.2 is only wider than, are not chained through.
+    assert set(found) == {"6595006", "17141001"}
+    no_code = fhir_get(fhir_base, "ConceptMap/$translate", system=ICD10CM, code="Z00.00", targetsystem=SNOMED).json()
+    assert no_code["parameter"][0] == {"name": "result", "valueBoolean": False}
+
+
+def test_translate_gives_the_attested_snomed_codes_of_the_graphs_concepts(fhir_base: str) -> None:
+    """Codes paired with our concept only by a public mapping set are translated, without a display."""
+    for concept, code in [("calciphylaxis", "237900002"), ("juvenile-dermatomyositis", "1212005")]:
+        answer = fhir_get(fhir_base, "ConceptMap/$translate", system=CS, code=concept, targetsystem=SNOMED).json()
+        found = _matches(answer)
+        assert found[code]["equivalence"]["valueCode"] == "equivalent", concept
+        assert "display" not in found[code]["concept"]["valueCoding"]
+
+
+def test_lookup_of_calcinosis_cutis_lists_its_snomed_codes(fhir_base: str) -> None:
+    """$lookup gives a concept's mappings as Coding properties (SKOS predicate as the property code)."""
+    answer = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="calcinosis-cutis", property="*").json()
+    valid_r4(answer)
+    codings = {
+        (p["part"][0]["valueCode"], p["part"][1]["valueCoding"]["system"], p["part"][1]["valueCoding"]["code"]): p
+        for p in answer["parameter"]
+        if p["name"] == "property" and "valueCoding" in p["part"][1]
+    }
+    assert ("broadMatch", SNOMED, "6595006") in codings
+    assert ("narrowMatch", SNOMED, "17141001") in codings
+    assert ("exactMatch", ICD10CM, "L94.2") in codings
+    icd = codings[("exactMatch", ICD10CM, "L94.2")]["part"][1]["valueCoding"]
+    assert icd["display"] == "Calcinosis cutis"
+    assert "display" not in codings[("broadMatch", SNOMED, "6595006")]["part"][1]["valueCoding"]
+
+
+def test_lookup_route_finds_concepts_by_their_attested_snomed_codes(fhir_base: str) -> None:
+    """/lookup finds calcinosis cutis by SNOMED CT 6595006 and calciphylaxis by 237900002 (before issue 23 neither
+    code was in the graph, and both lookups answered with nothing)."""
+    base = fhir_base.removesuffix("/fhir")
+    for code, entity in [("6595006", "calcinosis-cutis"), ("SCTID:237900002", "calciphylaxis")]:
+        hits = requests.get(f"{base}/lookup", params={"q": code}, timeout=30).json()
+        assert [h["iri"].rsplit("/", 1)[1] for h in hits] == [entity], code
