@@ -102,8 +102,12 @@ code_system = element(
     supplements=systems, caseSensitive=st.booleans(), language=text, concept=st.lists(maybe(concept_def), max_size=4),
     property=st.lists(element(code=props, uri=text, type=text), max_size=2),
 )  # fmt: skip
-compose = element(inactive=st.booleans(), include=st.lists(maybe(include), max_size=3),
-                  exclude=st.lists(maybe(include), max_size=1), extension=st.lists(maybe(extension), max_size=1))
+compose = element(
+    inactive=st.booleans(),
+    include=st.lists(maybe(include), max_size=3),
+    exclude=st.lists(maybe(include), max_size=1),
+    extension=st.lists(maybe(extension), max_size=1),
+)
 value_set = element(
     resourceType=st.just("ValueSet"), url=text, version=text, language=text, compose=compose,
     contained=st.lists(element(resourceType=st.just("ValueSet"), id=st.just("inner"), compose=compose), max_size=1),
@@ -148,7 +152,8 @@ CORE: dict[str, list[st.SearchStrategy[dict[str, Any]]]] = {
 }  # fmt: skip
 """Per operation, the parameters that carry its request (drawn mostly well typed, so the rest is reached)."""
 EXTRAS = [
-    named("filter", "valueString", st.one_of(text, st.sampled_from(REGEXES))), named("count", "valueInteger", st.integers(-1, 2**40)),
+    named("filter", "valueString", st.one_of(text, st.sampled_from(REGEXES))),
+    named("count", "valueInteger", st.integers(-1, 2**40)),
     named("offset", "valueInteger", st.integers(-1, 2**40)), named("activeOnly", "valueBoolean", st.booleans()),
     named("displayLanguage", "valueCode", st.sampled_from(("de", "en", "*; q=0", "de,*; q=0", "x;q=abc"))),
     named("includeDesignations", "valueBoolean", st.booleans()), named("designation", "valueString", text),
@@ -190,7 +195,9 @@ def body(draw: st.DrawFn, path: str) -> str:
         return json.dumps({"resourceType": draw(JUNK), "parameter": draw(JUNK)})
     core = CORE[path[path.rindex("$") :]]
     items = draw(st.lists(st.one_of(*core), min_size=1, max_size=4))
-    items += draw(st.lists(st.one_of(*EXTRAS), max_size=2)) + draw(st.lists(parameter(), max_size=1 if kind > 20 else 3))
+    items += draw(st.lists(st.one_of(*EXTRAS), max_size=2)) + draw(
+        st.lists(parameter(), max_size=1 if kind > 20 else 3)
+    )
     return json.dumps({"resourceType": "Parameters", "parameter": items})
 
 
