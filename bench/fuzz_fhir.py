@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,6 +23,7 @@ from typing import Any, cast
 import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 
 CS = "https://w3id.org/calcinosis-kg/id"
 VS = "https://w3id.org/calcinosis-kg/fhir/ValueSet"
@@ -292,5 +294,7 @@ def fuzz_fhir(base: str, count: int, rng_seed: int = 1) -> FhirFuzzReport:
         if wrong:
             report.failures.append({"request": case, "why": wrong, "answer": response.text[:300]})
 
-    one()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HypothesisWarning)  # the repr of the nested strategies is long: not needed
+        one()
     return report
