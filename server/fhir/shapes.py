@@ -20,28 +20,30 @@ The checked body is passed on unchanged (the models only check; the operations k
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Required
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
+from calcinosis_kg.server.fhir.budget import checkpoint
 from calcinosis_kg.server.fhir.errors import FhirError
 
 MAX_DEPTH = 100
 """Deepest nesting of a request body (objects and arrays): a CodeSystem nesting concepts 45 levels deep fits."""
-MAX_ELEMENTS = 500_000
+MAX_ELEMENTS = 1_000_000
 """Most values (objects, arrays, strings, numbers...) in a request body."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_PRIMITIVES: dict[str, Any] = {
-    **dict.fromkeys(("Boolean",), bool),
-    **dict.fromkeys(("Integer", "UnsignedInt", "PositiveInt", "Integer64"), int),
-    **dict.fromkeys(("Decimal",), int | float),
+_PRIMITIVES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("Boolean",), (bool,)),
+    **dict.fromkeys(("Integer", "UnsignedInt", "PositiveInt", "Integer64"), (int,)),
+    **dict.fromkeys(("Decimal",), (int, float)),
     **dict.fromkeys(
         (
             "String", "Code", "Uri", "Url", "Canonical", "Id", "Oid", "Uuid", "Markdown", "Base64Binary", "Date",
             "DateTime", "Instant", "Time",
         ),
-        str,
+        (str,),
     ),
 }  # fmt: skip
 """FHIR's primitive types (the ``value[x]`` suffixes) and their JSON types."""
@@ -60,188 +62,169 @@ class Structure(FhirError):
     code = "structure"
 
 
-class Element(BaseModel):
-    """A FHIR element: the declared children are type-checked, any other child is allowed (and kept)."""
+class Element(TypedDict, total=False):
+    """A FHIR element: its declared children are type-checked, any other child is allowed (and kept)."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    @model_validator(mode="after")
-    def _one_typed_value(self) -> Element:
-        """The ``value[x]`` among the undeclared children: at most one, of the type its suffix names."""
-        values = [key for key in self.model_extra or {} if key.startswith("value") and key != "value"]
-        if len(values) > 1:
-            raise ValueError(f"an element has one value[x] at most, not {', '.join(values)}")
-        for key in values:
-            suffix = key[len("value") :]
-            expected = _VALUE_TYPES.get(suffix)
-            if expected is None:
-                raise ValueError(f"{key}: {suffix!r} is not a FHIR data type")
-            try:
-                expected.validate_python((self.model_extra or {})[key], strict=True)
-            except ValidationError as error:
-                detail = error.errors()[0]
-                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"])
-                raise ValueError(f"{key}{where}: {detail['msg']}") from None
-        return self
+    __pydantic_config__ = ConfigDict(extra="allow", strict=True)  # type: ignore[misc]
 
 
-class Coding(Element):
-    system: str | None = None
-    version: str | None = None
-    code: str | None = None
-    display: str | None = None
-    userSelected: bool | None = None  # noqa: N815 (FHIR's name)
+class Coding(Element, total=False):
+    system: str
+    version: str
+    code: str
+    display: str
+    userSelected: bool
 
 
-class CodeableConcept(Element):
-    coding: list[Coding] | None = None
-    text: str | None = None
+class CodeableConcept(Element, total=False):
+    coding: list[Coding]
+    text: str
 
 
-class Extension(Element):
-    url: str | None = None
-    extension: list[Extension] | None = None
+class Extension(Element, total=False):
+    url: str
+    extension: list[Extension]
 
 
-class Designation(Element):
-    language: str | None = None
-    use: Coding | None = None
-    value: str | None = None
-    extension: list[Extension] | None = None
+class Designation(Element, total=False):
+    language: str
+    use: Coding
+    value: str
+    extension: list[Extension]
 
 
-class ConceptProperty(Element):
-    code: str | None = None
+class ConceptProperty(Element, total=False):
+    code: str
 
 
-class ConceptDefinition(Element):
-    code: str | None = None
-    display: str | None = None
-    definition: str | None = None
-    designation: list[Designation] | None = None
-    property: list[ConceptProperty] | None = None
-    extension: list[Extension] | None = None
-    concept: list[ConceptDefinition] | None = None
+class ConceptDefinition(Element, total=False):
+    code: str
+    display: str
+    definition: str
+    designation: list[Designation]
+    property: list[ConceptProperty]
+    extension: list[Extension]
+    concept: list[ConceptDefinition]
 
 
-class Resource(Element):
-    resourceType: str  # noqa: N815
-    id: str | None = None
-    url: str | None = None
-    version: str | None = None
-    name: str | None = None
-    title: str | None = None
-    status: str | None = None
-    language: str | None = None
-    extension: list[Extension] | None = None
-    contained: list[dict[str, Any]] | None = None
-
-
-class PropertyDefinition(Element):
-    code: str | None = None
-    uri: str | None = None
-    type: str | None = None
-
-
-class CodeSystem(Resource):
-    content: str | None = None
-    caseSensitive: bool | None = None  # noqa: N815
-    supplements: str | None = None
-    property: list[PropertyDefinition] | None = None
-    concept: list[ConceptDefinition] | None = None
-
-
-class Filter(Element):
-    property: str | None = None
-    op: str | None = None
-    value: str | None = None
-
-
-class IncludedConcept(Element):
-    code: str | None = None
-    display: str | None = None
-    designation: list[Designation] | None = None
-    extension: list[Extension] | None = None
-
-
-class Include(Element):
-    system: str | None = None
-    version: str | None = None
-    concept: list[IncludedConcept] | None = None
-    filter: list[Filter] | None = None
-    valueSet: list[str] | None = None  # noqa: N815
-
-
-class Compose(Element):
-    inactive: bool | None = None
-    include: list[Include] | None = None
-    exclude: list[Include] | None = None
-    extension: list[Extension] | None = None
-
-
-class Contains(Element):
-    system: str | None = None
-    code: str | None = None
-    display: str | None = None
-    contains: list[Contains] | None = None
-
-
-class ExpansionElement(Element):
-    contains: list[Contains] | None = None
-
-
-class ValueSet(Resource):
-    compose: Compose | None = None
-    expansion: ExpansionElement | None = None
-
-
-class MapTarget(Element):
-    code: str | None = None
-    display: str | None = None
-    equivalence: str | None = None
-    relationship: str | None = None
-    comment: str | None = None
-
-
-class MapElement(Element):
-    code: str | None = None
-    display: str | None = None
-    target: list[MapTarget] | None = None
-
-
-class MapGroup(Element):
-    source: str | None = None
-    target: str | None = None
-    element: list[MapElement] | None = None
-
-
-class ConceptMap(Resource):
-    group: list[MapGroup] | None = None
-
-
-class Parameter(Element):
+class Resource(Element, total=False):
+    resourceType: Required[str]
+    id: str
+    url: str
+    version: str
     name: str
-    resource: dict[str, Any] | None = None
-    part: list[Parameter] | None = None
+    title: str
+    status: str
+    language: str
+    extension: list[Extension]
+    contained: list[dict[str, Any]]
 
 
-class Parameters(Resource):
-    parameter: list[Parameter] | None = None
+class PropertyDefinition(Element, total=False):
+    code: str
+    uri: str
+    type: str
 
 
-_VALUE_TYPES: dict[str, TypeAdapter[Any]] = {
-    **{suffix: TypeAdapter(kind) for suffix, kind in _PRIMITIVES.items()},
-    **{suffix: TypeAdapter(dict[str, Any]) for suffix in _COMPLEX},
+class CodeSystem(Resource, total=False):
+    content: str
+    caseSensitive: bool
+    supplements: str
+    property: list[PropertyDefinition]
+    concept: list[ConceptDefinition]
+
+
+class Filter(Element, total=False):
+    property: str
+    op: str
+    value: str
+
+
+class IncludedConcept(Element, total=False):
+    code: str
+    display: str
+    designation: list[Designation]
+    extension: list[Extension]
+
+
+class Include(Element, total=False):
+    system: str
+    version: str
+    concept: list[IncludedConcept]
+    filter: list[Filter]
+    valueSet: list[str]
+
+
+class Compose(Element, total=False):
+    inactive: bool
+    include: list[Include]
+    exclude: list[Include]
+    extension: list[Extension]
+
+
+class Contains(Element, total=False):
+    system: str
+    code: str
+    display: str
+    contains: list[Contains]
+
+
+class ExpansionElement(Element, total=False):
+    contains: list[Contains]
+
+
+class ValueSet(Resource, total=False):
+    compose: Compose
+    expansion: ExpansionElement
+
+
+class MapTarget(Element, total=False):
+    code: str
+    display: str
+    equivalence: str
+    relationship: str
+    comment: str
+
+
+class MapElement(Element, total=False):
+    code: str
+    display: str
+    target: list[MapTarget]
+
+
+class MapGroup(Element, total=False):
+    source: str
+    target: str
+    element: list[MapElement]
+
+
+class ConceptMap(Resource, total=False):
+    group: list[MapGroup]
+
+
+class Parameter(Element, total=False):
+    name: Required[str]
+    resource: dict[str, Any]
+    part: list[Parameter]
+
+
+class Parameters(Resource, total=False):
+    parameter: list[Parameter]
+
+
+_COMPLEX_VALUES: dict[str, TypeAdapter[Any]] = {
     "Coding": TypeAdapter(Coding),
     "CodeableConcept": TypeAdapter(CodeableConcept),
+    **{suffix: TypeAdapter(dict[str, Any]) for suffix in _COMPLEX},
 }
-RESOURCE_MODELS: dict[str, type[Resource]] = {
-    "Parameters": Parameters,
-    "CodeSystem": CodeSystem,
-    "ValueSet": ValueSet,
-    "ConceptMap": ConceptMap,
+RESOURCE_MODELS: dict[str, TypeAdapter[Any]] = {
+    "Parameters": TypeAdapter(Parameters),
+    "CodeSystem": TypeAdapter(CodeSystem),
+    "ValueSet": TypeAdapter(ValueSet),
+    "ConceptMap": TypeAdapter(ConceptMap),
 }
 """The resources whose content the operations read; any other resource needs only a ``resourceType``."""
+_ANY_RESOURCE = TypeAdapter(Resource)
 
 
 def check_body(body: Any) -> dict[str, Any]:
@@ -269,38 +252,107 @@ def check_resource(resource: dict[str, Any], path: str) -> None:
     if not isinstance(kind, str) or not kind:
         raise Structure(f"{path} is not a resource: it has no resourceType").at(path)
     try:
-        RESOURCE_MODELS.get(kind, Resource).model_validate(resource, strict=True)
+        RESOURCE_MODELS.get(kind, _ANY_RESOURCE).validate_python(resource, strict=True)
     except ValidationError as error:
-        detail = error.errors()[0]
-        where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"])
-        shown = repr(detail["input"])
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        message = detail["msg"].removeprefix("Value error, ")
-        raise Structure(f"{where}: {message} (found {shown})").at(where) from None
+        raise _structure(error, path) from None
     for index, contained in enumerate(resource.get("contained") or []):
         check_resource(contained, f"{path}.contained[{index}]")
 
 
-def check_json(value: Any) -> None:
-    """Refuse JSON nested deeper than :data:`MAX_DEPTH`, larger than :data:`MAX_ELEMENTS` values, or holding a
-    lone surrogate in a string or a key (iteratively: no recursion on client input)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _structure(error: ValidationError, path: str) -> Structure:
+    """The first error of a model validation, located under ``path``."""
+    detail = error.errors()[0]
+    where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"])
+    shown = repr(detail["input"])
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return Structure(f"{where}: {detail['msg']} (found {shown})").at(where)
+
+
+def check_json(body: Any) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH`, larger than :data:`MAX_ELEMENTS` values, holding a lone
+    surrogate in a string or a key, or a ``value[x]`` not of the type its suffix names (or two in one element).
+
+    One iterative pass (no recursion on client input) that keeps no paths; the path of a fault is looked up
+    afterwards (:func:`_locate`)."""
+    if isinstance(body, str):
+        _check_text(body)
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(body, 1)] if isinstance(body, dict | list) else []
     count = 0
     while stack:
         item, depth = stack.pop()
-        count += 1
-        if count > MAX_ELEMENTS:
-            raise Structure(f"The request body holds more than {MAX_ELEMENTS} JSON values")
-        if isinstance(item, str):
-            if not item.isascii() and _SURROGATE.search(item):
-                raise Structure(f"The string {item[:40]!r} holds a lone surrogate: it is not Unicode text")
-            continue
-        if not isinstance(item, dict | list):
-            continue
+        if len(stack) % 1024 == 0:
+            checkpoint()  # the deadline, and the other threads' turn for the GIL
         if depth > MAX_DEPTH:
             raise Structure(f"The request body is nested more than {MAX_DEPTH} levels deep")
+        count += len(item)
+        if count > MAX_ELEMENTS:
+            raise Structure(f"The request body holds more than {MAX_ELEMENTS} JSON values")
         if isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
+            valued = False
+            for key, child in item.items():
+                if not key.isascii():
+                    _check_text(key)
+                elif key.startswith("value") and key != "value":
+                    valued = True
+                if isinstance(child, str):
+                    if not child.isascii():
+                        _check_text(child)
+                elif isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+            if valued:
+                _check_value(body, item)
         else:
-            stack.extend((child, depth + 1) for child in item)
+            for child in item:
+                if isinstance(child, str):
+                    if not child.isascii():
+                        _check_text(child)
+                elif isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    if _SURROGATE.search(text):
+        raise Structure(f"The string {text[:40]!r} holds a lone surrogate: it is not Unicode text")
+
+
+def _check_value(body: Any, element: dict[str, Any]) -> None:
+    """The ``value[x]`` of ``element`` (a key ``value`` + a type name; ``valueSet`` is an element of its own): one at
+    most, of the JSON type of its suffix (a Coding and a CodeableConcept by their models)."""
+    keys = [k for k in element if k.startswith("value") and k[5:6].isupper() and k != "valueSet"]
+    if not keys:
+        return
+    if len(keys) > 1:
+        path = _locate(body, element)
+        raise Structure(f"{path}: an element has one value[x] at most, not {', '.join(keys)}").at(path)
+    key = keys[0]
+    value, suffix = element[key], key[5:]
+    primitive = _PRIMITIVES.get(suffix)
+    if primitive is not None:
+        if isinstance(value, primitive) and (bool in primitive) == isinstance(value, bool):
+            return
+        wanted = {bool: "a boolean", int: "an integer", str: "a string"}.get(primitive[-1], "a number")
+        where = f"{_locate(body, element)}.{key}"
+        raise Structure(f"{where}: {key} must be {wanted} (found {str(value)[:40]!r})").at(where)
+    model = _COMPLEX_VALUES.get(suffix)
+    if model is None:
+        where = f"{_locate(body, element)}.{key}"
+        raise Structure(f"{where}: {suffix!r} is not a FHIR data type").at(where)
+    try:
+        model.validate_python(value, strict=True)
+    except ValidationError as error:
+        raise _structure(error, f"{_locate(body, element)}.{key}") from None
+
+
+def _locate(body: Any, target: object) -> str:
+    """The FHIRPath-like path (``Parameters.parameter[0].resource...``) of the object ``target`` in ``body``."""
+    root = body.get("resourceType") if isinstance(body, dict) else None
+    stack: list[tuple[Any, str]] = [(body, root if isinstance(root, str) else "$")]
+    while stack:
+        item, path = stack.pop()
+        if item is target:
+            return path
+        if isinstance(item, dict):
+            stack.extend((child, f"{path}.{key}") for key, child in item.items() if isinstance(child, dict | list))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item) if isinstance(child, dict | list))
+    return "$"
