@@ -3,8 +3,8 @@
 - A ``regex`` filter runs on RE2 (linear time): the pattern that backtracked for 71-107 s per request in Python's
   ``re`` answers at once, with its length guard (a lookahead RE2 refuses: 400) and without (200), while
   ``/health`` on the same server process stays fast.
-- Every operation has the query time limit: value sets importing each other ten times over, ten levels deep
-  (10^10 expansions), end in a 422 ``too-costly`` at the limit instead of running for hours.
+- Every operation has the query time limit: value sets importing each other ten times over, nine levels deep
+  (10^9 expansions), end in a 422 ``too-costly`` at the limit instead of running for hours, /health fast meanwhile.
 - The malformed bodies that gave 500s (wrong JSON types, lone surrogates, deep nesting) are 400 OperationOutcomes
   naming what is wrong and where.
 
