@@ -64,6 +64,13 @@ class Unprocessable(FhirError):
     code = "processing"
 
 
+class TooLong(FhirError):
+    """The request body is over the size limit (413, ``too-long``)."""
+
+    status = 413
+    code = "too-long"
+
+
 class TooCostly(FhirError):
     """The operation would be too large (an expansion over the limit) (422, ``too-costly``)."""
 

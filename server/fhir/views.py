@@ -27,7 +27,7 @@ from calcinosis_kg.server.errors import EndpointError, status_of
 from calcinosis_kg.server.fhir import operations as ops
 from calcinosis_kg.server.fhir.budget import limited
 from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
-from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, issue
+from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, TooLong, issue
 from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.resources import GraphTerminology
@@ -69,10 +69,10 @@ def read_body() -> JSON:
     """The request's Parameters body: at most :data:`MAX_BODY` bytes (a chunked body too), JSON as FHIR writes
     it (no ``NaN``), of the shape the operations read (:func:`~.shapes.check_body`); else a 4xx."""
     if (request.content_length or 0) > MAX_BODY:
-        raise FhirError(f"The request body is larger than {MAX_BODY} bytes", status=413)
+        raise TooLong(f"The request body is larger than {MAX_BODY} bytes")
     data = request.stream.read(MAX_BODY + 1)
     if len(data) > MAX_BODY:
-        raise FhirError(f"The request body is larger than {MAX_BODY} bytes", status=413)
+        raise TooLong(f"The request body is larger than {MAX_BODY} bytes")
     try:
         body = json.loads(data.decode("utf-8") or "{}", parse_constant=_no_constant)
     except UnicodeDecodeError as error:

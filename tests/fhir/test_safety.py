@@ -206,3 +206,18 @@ def test_malformed_bodies_are_400_operation_outcomes(fhir_base: str, case: str) 
     issue = response.json()["issue"][0]
     assert issue["code"] in ("structure", "invalid")
     assert named in issue["details"]["text"]
+
+
+def test_a_chunked_body_over_the_limit_is_refused(fhir_base: str) -> None:
+    """A chunked body has no Content-Length to refuse it by: it is read up to the limit (5 MiB), then refused."""
+    lookup = parameters({"name": "system", "valueUri": CS}, {"name": "code", "valueCode": "calcinosis-cutis"})
+
+    def chunks(padding: int) -> Iterator[bytes]:
+        yield from (b" " * 1024 * 1024 for _ in range(padding))
+        yield json.dumps(lookup).encode()
+
+    small = requests.post(f"{fhir_base}/CodeSystem/$lookup", data=chunks(1), headers=HEADERS, timeout=30)
+    assert small.status_code == 200
+    large = requests.post(f"{fhir_base}/CodeSystem/$lookup", data=chunks(6), headers=HEADERS, timeout=30)
+    assert large.status_code == 413
+    assert large.json()["issue"][0]["code"] == "too-long"
