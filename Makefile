@@ -112,7 +112,7 @@ bench: $(BENCH_STAMP) static bytecode  ## the UI pages' render times and weights
 	$(BIN)/python -m bench.fhir 2>/dev/null
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-fuzz: build  ## grammar-aware SPARQL fuzzing of a server on loopback (10,000 queries and the hostile shapes)
+fuzz: build  ## fuzzing of a server on loopback: SPARQL (10,000 queries and the hostile shapes), then FHIR bodies (2,000)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
 soak: build  ## 3 minutes of mixed load at 16 clients on loopback: no unexpected answer, flat memory

@@ -10,8 +10,9 @@ deterministic for a seed.
 Every answer must be a 2xx or a 4xx with a plain-text message, or a 503 (a limit, or busy workers), within the
 time limit plus a margin. The report counts statuses, 5xx other than 503 (each kept with its query), hangs, query worker
 crashes (from the server log), the server tree's peak RSS and the p99 latency; the exit status is 1 when any
-5xx, hang or crash was seen. ``make fuzz`` runs 10,000 queries against a server it starts on the built graph;
-the test suite runs a short version.
+5xx, hang or crash was seen. ``make fuzz`` runs 10,000 queries against a server it starts on the built graph,
+then the FHIR body fuzzer (:mod:`bench.fuzz_fhir`, 2,000 requests to ``/fhir``) against the same server; the test
+suite runs short versions of both.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from urllib.parse import quote_from_bytes
 import psutil
 import requests
 
+from bench.fuzz_fhir import fuzz_fhir
 from calcinosis_kg.server.sparql.lexer import expand_escapes, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="mutated queries to send (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--fhir-count", type=int, default=2000, help="FHIR requests to send (default 2000)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--timeout", type=float, default=2.0, help="KG_QUERY_TIMEOUT of the server (default 2)")
     options = parser.parse_args(argv)
@@ -246,12 +249,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzzing {url}/sparql with {len(queries)} queries (seed {options.seed})")
         report = fuzz(f"{url}/sparql", queries, limit=options.timeout, pid=server.pid)
         report.crashes += len(re.findall(r"WorkerLost", log.read_text(errors="replace")))
+        print(f"fuzzing {url}/fhir with {options.fhir_count} generated requests (seed {options.seed})")
+        fhir = fuzz_fhir(f"{url}/fhir", options.fhir_count, options.seed)
         alive = requests.get(f"{url}/health", timeout=10).status_code == 200
     print(report.summary())
     print(f"server still healthy at the end: {alive}; log: {log}")
     for status, query, body in report.server_errors[:20]:
         print(json.dumps({"status": status, "query": query[:300], "body": body[:200]}))
-    return 0 if report.ok and alive else 1
+    print(fhir.summary())
+    for failure in fhir.failures[:20]:
+        print(json.dumps(failure, default=str)[:600])
+    return 0 if report.ok and fhir.ok and alive else 1
 
 
 def _wait_for(url: str, seconds: float = 60) -> None:

@@ -8,7 +8,7 @@ terminology clients (the HL7 validator) read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
 
@@ -28,7 +28,7 @@ class FhirError(Exception):
         if status is not None:
             self.status = status
 
-    def at(self, expression: str) -> FhirError:
+    def at(self, expression: str) -> Self:
         """This error, located at ``expression`` (a FHIRPath into the request's resource)."""
         self.expression = expression
         return self
@@ -62,6 +62,13 @@ class Unprocessable(FhirError):
 
     status = 422
     code = "processing"
+
+
+class TooLong(FhirError):
+    """The request body is over the size limit (413, ``too-long``)."""
+
+    status = 413
+    code = "too-long"
 
 
 class TooCostly(FhirError):

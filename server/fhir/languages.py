@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from calcinosis_kg.server.fhir.budget import bounded
 from calcinosis_kg.server.fhir.errors import ResourceNotFound
 from calcinosis_kg.server.fhir.model import (
     JSON,
@@ -139,7 +140,7 @@ def supplemented(
     A supplement that is not known is a 404 ("Required supplement not found"), as for the reference servers."""
     used: list[str] = []
     resource = cs.resource
-    for canonical in canonicals:
+    for canonical in bounded(canonicals, every=1):
         supplement = registry.code_system(canonical)
         if supplement is None or supplement.content != "supplement":
             raise ResourceNotFound(f"Required supplement not found: {canonical}", tx_code="not-found")

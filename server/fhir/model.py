@@ -12,9 +12,12 @@ Everything here is plain data and pure functions: no Flask, no SPARQL.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from calcinosis_kg.server.fhir.budget import bounded, checkpoint
 
 T = TypeVar("T")
 
@@ -157,6 +160,7 @@ class CodeSystemIndex:
         self.property_defs: dict[str, JSON] = {p["code"]: p for p in resource.get("property", []) if "code" in p}
         self.concepts: dict[str, Concept] = {}
         self._folded: dict[str, str] = {}
+        self._links: set[tuple[str, str]] = set()
         for item in resource.get("concept", []):
             self._add(item, None)
         for concept in self.concepts.values():
@@ -166,6 +170,7 @@ class CodeSystemIndex:
                 self._link(concept.code, str(child))
 
     def _add(self, item: JSON, parent: str | None) -> None:
+        checkpoint()
         code = item.get("code")
         if not isinstance(code, str):
             return
@@ -193,12 +198,11 @@ class CodeSystemIndex:
             self._add(child, code)
 
     def _link(self, parent: str, child: str) -> None:
-        if parent not in self.concepts or child not in self.concepts:
+        if parent not in self.concepts or child not in self.concepts or (parent, child) in self._links:
             return
-        if parent not in self.concepts[child].parents:
-            self.concepts[child].parents.append(parent)
-        if child not in self.concepts[parent].children:
-            self.concepts[parent].children.append(child)
+        self._links.add((parent, child))  # a set: a concept with many children is linked in linear time
+        self.concepts[child].parents.append(parent)
+        self.concepts[parent].children.append(child)
 
     @property
     def canonical(self) -> str:
@@ -216,9 +220,10 @@ class CodeSystemIndex:
     def descendants(self, code: str) -> list[str]:
         """The codes below ``code`` in the hierarchy (not ``code`` itself), breadth first, each once."""
         seen: dict[str, None] = {}
-        queue = list(self.concepts[code].children) if code in self.concepts else []
+        queue = deque(self.concepts[code].children if code in self.concepts else [])
         while queue:
-            current = queue.pop(0)
+            checkpoint()
+            current = queue.popleft()
             if current in seen or current == code:
                 continue
             seen[current] = None
@@ -230,6 +235,7 @@ class CodeSystemIndex:
         seen: set[str] = set()
         queue = list(self.concepts[code].parents) if code in self.concepts else []
         while queue:
+            checkpoint()
             current = queue.pop()
             if current not in seen:
                 seen.add(current)
@@ -241,7 +247,7 @@ class CodeSystemIndex:
         return [code for code, concept in self.concepts.items() if not concept.parents]
 
     def __iter__(self) -> Iterator[Concept]:
-        return iter(self.concepts.values())
+        return bounded(self.concepts.values())
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -267,7 +273,7 @@ class Registry:
     def of(cls, resources: Iterable[JSON], parent: Registry | None = None) -> Registry:
         """A registry holding ``resources`` (other resource types are ignored)."""
         registry = cls(parent=parent)
-        for resource in resources:
+        for resource in bounded(resources, every=1):
             registry.add(resource)
         return registry
 

@@ -230,6 +230,11 @@ class GraphTerminology:
                     log.info("FHIR terminology: %d resources from the graph", len(resources))
         return self._registry
 
+    @property
+    def time_limit(self) -> float:
+        """Seconds an operation may take: the pool's query time limit (``KG_QUERY_TIMEOUT``)."""
+        return self._pool.timeout
+
     def resources(self, kind: str) -> list[JSON]:
         """The graph's resources of type ``kind``."""
         return self.registry().resources(kind)

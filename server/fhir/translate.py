@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calcinosis_kg.server.fhir.budget import bounded
 from calcinosis_kg.server.fhir.canonical import CODE_SYSTEM_URL
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
 from calcinosis_kg.server.fhir.model import JSON, Registry
@@ -48,14 +49,14 @@ def translate(registry: Registry, params: Params, concept_map: JSON | None = Non
     matches: list[JSON] = []
     for cm in maps:
         origin = canonical(cm)
-        for group in cm.get("group", []):
+        for group in bounded(cm.get("group", []), every=1):
             source, target = group.get("source"), group.get("target")
             here, there = (target, source) if reverse else (source, target)
             if system and here != system:
                 continue
             if target_system and there != target_system:
                 continue
-            for element in group.get("element", []):
+            for element in bounded(group.get("element", [])):
                 for mapped in element.get("target", []):
                     near, far = (mapped, element) if reverse else (element, mapped)
                     if near.get("code") != code:

@@ -25,11 +25,13 @@ from werkzeug.exceptions import HTTPException
 
 from calcinosis_kg.server.errors import EndpointError, status_of
 from calcinosis_kg.server.fhir import operations as ops
+from calcinosis_kg.server.fhir.budget import limited
 from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
-from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, issue
+from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, TooLong, issue
 from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.resources import GraphTerminology
+from calcinosis_kg.server.fhir.shapes import MAX_DEPTH, Structure, check_body
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -63,6 +65,29 @@ def check_format() -> None:
         raise FhirError("This server answers JSON only (Accept: application/fhir+json)", status=406)
 
 
+def read_body() -> JSON:
+    """The request's Parameters body: at most :data:`MAX_BODY` bytes (a chunked body too), JSON as FHIR writes
+    it (no ``NaN``), of the shape the operations read (:func:`~.shapes.check_body`); else a 4xx."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise TooLong(f"The request body is larger than {MAX_BODY} bytes")
+    data = request.stream.read(MAX_BODY + 1)
+    if len(data) > MAX_BODY:
+        raise TooLong(f"The request body is larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(data.decode("utf-8") or "{}", parse_constant=_no_constant)
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(f"The request body is not UTF-8: {error}") from None
+    except ValueError as error:
+        raise InvalidRequest(f"The request body is not JSON: {error}") from None
+    except RecursionError:
+        raise Structure(f"The request body is nested more than {MAX_DEPTH} levels deep") from None
+    return check_body(body)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def request_params() -> ops.Params:
     """The operation's parameters: the Parameters body of a POST, or the query string (and form)."""
     items: list[JSON] = []
@@ -73,19 +98,7 @@ def request_params() -> ops.Params:
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             items += [{"name": n, "valueString": v} for n, v in request.form.items(multi=True)]
         else:
-            if (request.content_length or 0) > MAX_BODY:
-                raise FhirError(f"The request body is larger than {MAX_BODY} bytes", status=413)
-            try:
-                body = json.loads(request.get_data(as_text=True) or "{}")
-            except ValueError as error:
-                raise InvalidRequest(f"The request body is not JSON: {error}") from None
-            if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-                raise InvalidRequest("A POST to an operation takes a Parameters resource (JSON)")
-            parameters = body.get("parameter", [])
-            if not isinstance(parameters, list) or not all(
-                isinstance(p, dict) and isinstance(p.get("name"), str) for p in parameters
-            ):
-                raise InvalidRequest("Parameters.parameter must be a list of parameters, each with a name")
+            parameters = read_body().get("parameter") or []
             for parameter in parameters:
                 empty = [key for key, value in parameter.items() if key.startswith("value") and value == ""]
                 if empty:
@@ -165,13 +178,19 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         return fhir_response(instance(kind, resource_id))
 
     def operation(kind: str, name: str, run: Callable[[Registry, ops.Params, JSON | None], JSON]) -> None:
+        # The graph's resources are built first (their queries have the pool's limits); the operation then has
+        # the query time limit (budget.limited), its Python work checked against it as it goes.
         def type_level() -> Response:
-            params = request_params()
-            return fhir_response(run(registry_for(params), params, None))
+            terminology.registry()
+            with limited(terminology.time_limit):
+                params = request_params()
+                return fhir_response(run(registry_for(params), params, None))
 
         def instance_level(resource_id: str) -> Response:
-            params = request_params()
-            return fhir_response(run(registry_for(params), params, instance(kind, resource_id)))
+            terminology.registry()
+            with limited(terminology.time_limit):
+                params = request_params()
+                return fhir_response(run(registry_for(params), params, instance(kind, resource_id)))
 
         methods = ["GET", "POST"]
         endpoint = f"{kind}_{name}".replace("-", "_")
