@@ -111,6 +111,17 @@ BROKEN_GRAPHS = [
         ],
         id="shacl-rejects-unknown-evidence-and-unexplained-inference",
     ),
+    pytest.param(
+        check_shacl,
+        "shacl-treatment-evidence.ttl",
+        [
+            "cco:evidenceLevel: a treatment assertion needs exactly one cco:evidenceLevel",
+            "cco:evidenceLevel must be a concept of cco:EvidenceLevelScheme",
+            "cco:evidenceLevelSource: a treatment assertion's evidence level needs at least one "
+            "cco:evidenceLevelSource",
+        ],
+        id="shacl-rejects-treatment-without-evidence-level",
+    ),
 ]
 """Each check, a fixture that breaks it, and what its message must say."""
 
