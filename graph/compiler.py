@@ -223,7 +223,7 @@ class _Compiler:
         for wording in _as_list(entry.get("source_wording")):
             if not isinstance(wording, dict) or set(wording) != {"label", "note"}:
                 raise self.ctx.fail("each source_wording needs exactly 'label' and 'note'")
-            g.add((subject, SKOS.altLabel, Literal(wording["label"], lang="en")))
+            g.add((subject, SKOS.hiddenLabel, Literal(wording["label"], lang="en")))
             note = f'Source wording "{wording["label"]}": {" ".join(wording["note"].split())}'
             g.add((subject, SKOS.editorialNote, Literal(note, lang="en")))
         if entry.get("note"):

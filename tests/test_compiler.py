@@ -62,7 +62,8 @@ def test_relation_gets_direct_triple_and_sourced_axiom(compile_entities: Callabl
     assert (axiom, HAS_EVIDENCE, OBO.ECO_0000303) in graph
     assert (axiom, CCO.frequency, Literal("often")) in graph
     assert (axiom, CCO.stage, Literal("early")) in graph
-    assert (CC.itch, SKOS.altLabel, Literal("itchiness", lang="en")) in graph
+    assert (CC.itch, SKOS.hiddenLabel, Literal("itchiness", lang="en")) in graph
+    assert (CC.itch, SKOS.altLabel, Literal("itchiness", lang="en")) not in graph  # a wording is not a synonym
     assert (CC.itch, SKOS.editorialNote, Literal('Source wording "itchiness": the source\'s word', lang="en")) in graph
     assert (CC.itch, CCO.supportedBy, CC["a-source"]) in graph
 

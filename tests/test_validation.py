@@ -122,6 +122,16 @@ BROKEN_GRAPHS = [
         ],
         id="shacl-rejects-treatment-without-evidence-level",
     ),
+    pytest.param(
+        check_violation_queries,
+        "source-wording-synonym.ttl",
+        [
+            'source-wording-as-synonym-violation: cc:milia, "whiteheads"',
+            "synonym-equals-label-violation: cc:milia",  # a synonym and a hidden label of one entity coincide
+            "2 problem(s)",
+        ],
+        id="violation-query-finds-source-wording-offered-as-synonym",
+    ),
 ]
 """Each check, a fixture that breaks it, and what its message must say."""
 
