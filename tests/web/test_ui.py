@@ -229,7 +229,7 @@ def test_the_editor_is_served_from_this_server_with_a_long_cache_life(client: Fl
 def test_the_query_page_is_prefilled_from_an_example(client: FlaskClient) -> None:
     _, query = page(client, "/query", example="subtypes")
     assert query.textarea.strip() == prefilled(CATALOG["subtypes"]).strip()
-    assert "cc:calcinosis-cutis cco:hasSubtype ?subtype" in query.textarea
+    assert "?parent cco:hasSubtype|^cco:subtypeOf ?subtype" in query.textarea
 
 
 def test_an_unknown_example_is_404(client: FlaskClient) -> None:
