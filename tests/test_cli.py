@@ -79,8 +79,11 @@ def test_query_with_parameter_as_json() -> None:
 
 def test_query_tsv_follows_sparql_tsv_format() -> None:
     lines = run("query", "first-line-treatments", "-f", "tsv").stdout.splitlines()
-    assert lines[0] == "?treatment\t?treatmentLabel"
-    assert '<https://w3id.org/calcinosis-kg/id/calcium-channel-blocker>\t"calcium channel blocker"@en' in lines
+    assert lines[0] == "?treatment\t?treatmentLabel\t?sourceLabel\t?level"
+    assert lines[1].startswith(
+        '<https://w3id.org/calcinosis-kg/id/calcium-channel-blocker>\t"calcium channel blocker"@en\t'
+    )
+    assert lines[1].endswith('\t"case series"@en')
 
 
 def test_query_from_rq_file(tmp_path: Path) -> None:
