@@ -1,8 +1,8 @@
 """Generate the schema documentation (``build/schema.md``) from the ontology itself, so it cannot drift.
 
 It lists the namespaces, the class hierarchy with definitions and alignments, every object and data property
-with its domain, range, inverse and definition, the qualifiers carried on axiom annotations, and the canned
-queries. Written by ``make build`` next to the other release artifacts.
+with its domain, range, inverse and definition, the qualifiers carried on axiom annotations, the evidence levels
+of treatment assertions, and the canned queries. Written by ``make build`` next to the other release artifacts.
 """
 
 from __future__ import annotations
@@ -84,6 +84,14 @@ def schema_markdown(graph: Graph, queries: dict[str, str] | None = None) -> str:
     lines.append("|---|---|")
     for prop in _own(graph, OWL.AnnotationProperty):
         lines.append(f"| {_name(graph, prop)} | {_definition(graph, prop)} |")
+    lines += ["", "## Evidence levels (values of `cco:evidenceLevel`, strongest first)", ""]
+    lines += ["| level | curated-file value | concept | alignment |", "|---|---|---|---|"]
+    levels = [c for c in graph.subjects(SKOS.inScheme, CCO.EvidenceLevelScheme) if isinstance(c, URIRef)]
+    for level in sorted(levels, key=lambda c: -int(str(graph.value(c, CCO.evidenceRank) or 0))):
+        lines.append(
+            f"| {graph.value(level, SKOS.prefLabel)} | `{graph.value(level, SKOS.notation)}` | {_name(graph, level)} "
+            f"| {graph.value(level, SKOS.note) or ''} |"
+        )
     if queries:
         lines += ["", "## Example queries (`queries/`, also `calcinosis-kg query NAME`)", ""]
         lines += [f"- `{name}`: {summary}" for name, summary in sorted(queries.items())]

@@ -42,7 +42,9 @@ def test_build_writes_every_artifact(tmp_path: Path) -> None:
         "calcinosis-kg-to-snomedct.conceptmap.json",
     ):
         assert (tmp_path / name).stat().st_size > 10_000
-    assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in (tmp_path / "schema.md").read_text()
+    schema = (tmp_path / "schema.md").read_text()
+    assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in schema
+    assert "| case series | `case-series` | `cco:CaseSeriesLevel` | Oxford CEBM 2011 level 4" in schema
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["entities"] > 100
     assert summary["entities_per_class"]["cco:Subtype"] == 4
