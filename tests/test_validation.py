@@ -132,6 +132,17 @@ BROKEN_GRAPHS = [
         ],
         id="violation-query-finds-source-wording-offered-as-synonym",
     ),
+    pytest.param(
+        check_violation_queries,
+        "misattributed-evidence-level.ttl",
+        [
+            "misattributed-evidence-violation: cc:iatrogenic-calcinosis-cutis, cco:treatedBy, cc:prednisone, "
+            '"evidence level rests on https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which '
+            'describes neither the condition nor the treatment"',
+            "1 problem(s)",
+        ],
+        id="violation-query-finds-evidence-level-resting-on-an-unrelated-source",
+    ),
 ]
 """Each check, a fixture that breaks it, and what its message must say."""
 
