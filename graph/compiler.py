@@ -77,7 +77,11 @@ ENTITY_KEYS = frozenset(
         "subjects",
     }
 )
-ASSERTION_KEYS = frozenset({"to", "value", "property", "sources", "evidence", *QUALIFIERS})
+EVIDENCE_LEVEL_KEYS = frozenset({"evidence_level", "evidence_level_sources"})
+"""Keys of an assertion giving its evidence level (a notation of ``cco:EvidenceLevelScheme``) and the sources that
+level rests on (default: the assertion's own sources); written as ``cco:evidenceLevel`` and
+``cco:evidenceLevelSource`` on its owl:Axiom."""
+ASSERTION_KEYS = frozenset({"to", "value", "property", "sources", "evidence", *QUALIFIERS, *EVIDENCE_LEVEL_KEYS})
 FILE_KEYS = frozenset({"sources", "evidence", "entities"})
 
 SUBJECT_NOTE = "Curator inference: subject indexing; the work's title names this subject."
@@ -94,6 +98,18 @@ class Assertion:
     sources: tuple[str, ...]
     evidence: str
     qualifiers: tuple[tuple[str, str], ...] = ()
+    evidence_level: URIRef | None = None
+    evidence_level_sources: tuple[str, ...] = ()
+
+
+def evidence_levels(ontology: Graph) -> dict[str, URIRef]:
+    """The evidence levels the ontology defines: ``skos:notation`` -> concept of ``cco:EvidenceLevelScheme``."""
+    return {
+        str(notation): concept
+        for concept in ontology.subjects(SKOS.inScheme, CCO.EvidenceLevelScheme)
+        if isinstance(concept, URIRef)
+        for notation in ontology.objects(concept, SKOS.notation)
+    }
 
 
 @dataclass
@@ -104,6 +120,7 @@ class _Context:
     where: str = ""
     entity_ids: dict[str, str] = field(default_factory=dict)
     referenced: list[tuple[str, str]] = field(default_factory=list)
+    levels: dict[str, URIRef] = field(default_factory=dict)
 
     def fail(self, message: str) -> CurationError:
         return CurationError(f"{self.where}: {message}")
@@ -153,7 +170,7 @@ def _literal(ctx: _Context, prop: URIRef, value: Any) -> Literal:
 
 class _Compiler:
     def __init__(self, ontology: Graph) -> None:
-        self.ctx = _Context(ontology)
+        self.ctx = _Context(ontology, levels=evidence_levels(ontology))
         self.graph = bind_prefixes(Graph())
         self.assertions: list[Assertion] = []
         self._sources_cache: frozenset[Node] | None = None
@@ -206,7 +223,7 @@ class _Compiler:
         for wording in _as_list(entry.get("source_wording")):
             if not isinstance(wording, dict) or set(wording) != {"label", "note"}:
                 raise self.ctx.fail("each source_wording needs exactly 'label' and 'note'")
-            g.add((subject, SKOS.altLabel, Literal(wording["label"], lang="en")))
+            g.add((subject, SKOS.hiddenLabel, Literal(wording["label"], lang="en")))
             note = f'Source wording "{wording["label"]}": {" ".join(wording["note"].split())}'
             g.add((subject, SKOS.editorialNote, Literal(note, lang="en")))
         if entry.get("note"):
@@ -316,7 +333,29 @@ class _Compiler:
                 if allowed is not None and value not in allowed:
                     raise ctx.fail(f"{prop_name}: {key} must be one of {sorted(allowed)}, got {value!r}")
                 qualifiers.append((key, value))
-        self.assertions.append(Assertion(subject, prop, obj, sources, evidence, tuple(qualifiers)))
+        level, level_sources = self._evidence_level(prop_name, spec, sources)
+        self.assertions.append(
+            Assertion(subject, prop, obj, sources, evidence, tuple(qualifiers), level, level_sources)
+        )
+
+    def _evidence_level(
+        self, prop_name: str, spec: Mapping[str, Any], sources: tuple[str, ...]
+    ) -> tuple[URIRef | None, tuple[str, ...]]:
+        """The assertion's ``evidence_level`` concept and the sources it rests on (none if it has no level)."""
+        ctx = self.ctx
+        if "evidence_level" not in spec:
+            if "evidence_level_sources" in spec:
+                raise ctx.fail(f"{prop_name}: evidence_level_sources without an evidence_level")
+            return None, ()
+        level = ctx.levels.get(str(spec["evidence_level"]))
+        if level is None:
+            raise ctx.fail(
+                f"{prop_name}: evidence_level must be one of {sorted(ctx.levels)}, got {spec['evidence_level']!r}"
+            )
+        level_sources = tuple(_as_list(spec.get("evidence_level_sources"))) or sources
+        for source in level_sources:
+            ctx.referenced.append((source, ctx.where))
+        return level, level_sources
 
     def emit_assertions(self) -> None:
         g = self.graph
@@ -337,6 +376,10 @@ class _Compiler:
             g.add((axiom, HAS_EVIDENCE, EVIDENCE_CODES[a.evidence]))
             for key, value in a.qualifiers:
                 g.add((axiom, QUALIFIERS[key], Literal(value, lang="en") if key == "note" else Literal(value)))
+            if a.evidence_level is not None:
+                g.add((axiom, CCO.evidenceLevel, a.evidence_level))
+                for source in a.evidence_level_sources:
+                    g.add((axiom, CCO.evidenceLevelSource, CC[source]))
 
     def check_references(self) -> None:
         """Every referenced id must be defined; that sources are cco:Source is left to the SHACL shapes."""

@@ -10,7 +10,6 @@ between entities.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
@@ -21,22 +20,18 @@ from calcinosis_kg.ontology import CCO, MAPPING_PREDICATES, ONTOLOGY_IRI, SSSOM
 
 IS_A = "is_a"
 SUB_PROPERTY_OF = "subPropertyOf"
-_LABEL_PROPERTIES = frozenset({SKOS.prefLabel, RDFS.label, SKOS.altLabel, SKOS.definition})
-"""Written as the node's lbl, synonyms and definition, not repeated as property values."""
+_LABEL_PROPERTIES = frozenset({SKOS.prefLabel, RDFS.label, SKOS.altLabel, SKOS.hiddenLabel, SKOS.definition})
+"""Written as the node's lbl, synonyms and definition, not repeated as property values. Hidden labels (a source's
+own wording that is not a synonym) are written nowhere: OBO Graphs has no hidden label, and as a synonym or property
+value a consumer would show or search it as a name; the wording stays in the node's editorial note."""
 _PROPERTY_TYPES = {OWL.ObjectProperty: "OBJECT", OWL.DatatypeProperty: "DATA", OWL.AnnotationProperty: "ANNOTATION"}
 
 
 def _synonyms(graph: Graph, node: URIRef) -> list[dict[str, str]]:
-    """altLabels: exact synonyms, except a source's own wording (recorded with an editorial note), a related one."""
-    wordings = {
-        m.group(1)
-        for note in graph.objects(node, SKOS.editorialNote)
-        if (m := re.match(r'Source wording "([^"]+)"', str(note)))
-    }
-    synonyms = []
-    for alt in sorted({str(a) for a in graph.objects(node, SKOS.altLabel)}):
-        synonyms.append({"pred": "hasRelatedSynonym" if alt in wordings else "hasExactSynonym", "val": alt})
-    return synonyms
+    """altLabels, as exact synonyms (a source's non-synonymous wording is a skos:hiddenLabel, not written)."""
+    return [
+        {"pred": "hasExactSynonym", "val": alt} for alt in sorted({str(a) for a in graph.objects(node, SKOS.altLabel)})
+    ]
 
 
 def _mapping_codes(graph: Graph, node: URIRef) -> list[tuple[URIRef, URIRef, str]]:

@@ -25,6 +25,7 @@ _ENTITY_FIELDS: dict[str, URIRef] = {
     "type": RDF.type,
     "label": SKOS.prefLabel,
     "synonyms": SKOS.altLabel,
+    "source_wordings": SKOS.hiddenLabel,
     "definition": SKOS.definition,
     "notes": SKOS.editorialNote,
     "sources": CCO.supportedBy,

@@ -1,8 +1,8 @@
 """Generate the schema documentation (``build/schema.md``) from the ontology itself, so it cannot drift.
 
 It lists the namespaces, the class hierarchy with definitions and alignments, every object and data property
-with its domain, range, inverse and definition, the qualifiers carried on axiom annotations, and the canned
-queries. Written by ``make build`` next to the other release artifacts.
+with its domain, range, inverse and definition, the qualifiers carried on axiom annotations, the evidence levels
+of treatment assertions, and the canned queries. Written by ``make build`` next to the other release artifacts.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def schema_markdown(graph: Graph, queries: dict[str, str] | None = None) -> str:
         "",
         f"- ontology IRI: `{ONTOLOGY_IRI}`; version IRI: `{graph.value(ontology, OWL.versionIRI)}`",
         f"- terms: `{CCO}` (prefix `cco:`); entities: `{CC}` (prefix `cc:`)",
-        "- labels: `skos:prefLabel` (one, English) and `rdfs:label`; synonyms `skos:altLabel`; definitions",
+        "- labels: `skos:prefLabel` (one, English) and `rdfs:label`; synonyms `skos:altLabel`; a source's own",
+        "  wording that is not a synonym `skos:hiddenLabel` (findable, never shown as a name); definitions",
         "  `skos:definition`; notes `skos:editorialNote`; entity-level sources `cco:supportedBy`",
         "- provenance of each assertion: an `owl:Axiom` with `owl:annotatedSource`/`owl:annotatedProperty`/",
         "  `owl:annotatedTarget`, `dcterms:source`, `obo:RO_0002558` (ECO evidence class) and qualifiers",
@@ -83,6 +84,14 @@ def schema_markdown(graph: Graph, queries: dict[str, str] | None = None) -> str:
     lines.append("|---|---|")
     for prop in _own(graph, OWL.AnnotationProperty):
         lines.append(f"| {_name(graph, prop)} | {_definition(graph, prop)} |")
+    lines += ["", "## Evidence levels (values of `cco:evidenceLevel`, strongest first)", ""]
+    lines += ["| level | curated-file value | concept | alignment |", "|---|---|---|---|"]
+    levels = [c for c in graph.subjects(SKOS.inScheme, CCO.EvidenceLevelScheme) if isinstance(c, URIRef)]
+    for level in sorted(levels, key=lambda c: -int(str(graph.value(c, CCO.evidenceRank) or 0))):
+        lines.append(
+            f"| {graph.value(level, SKOS.prefLabel)} | `{graph.value(level, SKOS.notation)}` | {_name(graph, level)} "
+            f"| {graph.value(level, SKOS.note) or ''} |"
+        )
     if queries:
         lines += ["", "## Example queries (`queries/`, also `calcinosis-kg query NAME`)", ""]
         lines += [f"- `{name}`: {summary}" for name, summary in sorted(queries.items())]

@@ -1,7 +1,8 @@
 """Every fact of the seed article is in the graph, traceable to the article.
 
 The facts are listed in tests/fixtures/article-facts.tsv, written from the article independently of the
-curated YAML; names are resolved the way a reader would look them up (label, synonym, brand name, title).
+curated YAML; names are resolved the way a reader would look them up (label, synonym, the article's own wording
+recorded as a hidden label, brand name, title).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ FACTS = _facts()
 
 
 def resolve(graph: Graph, name: str) -> URIRef:
-    """The one cc: entity a reader means by ``name``: by preferred label, synonym, brand name, title, prefix."""
+    """The one cc: entity a reader means by ``name``: by preferred label, synonym, hidden label (a source's wording),
+    brand name, title, prefix."""
     wanted = name.casefold()
-    for prop in (SKOS.prefLabel, SKOS.altLabel, CCO.brandName, DCTERMS.title):
+    for prop in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, CCO.brandName, DCTERMS.title):
         hits = {s for s, o in graph.subject_objects(prop) if str(o).casefold() == wanted and str(s).startswith(str(CC))}
         if len(hits) == 1:
             return URIRef(hits.pop())

@@ -107,6 +107,7 @@ DISPUTED = [
         "disputed",
     ),
     ("metastatic-calcinosis-cutis", CCO.hasCause, CC.calciphylaxis, "disputed"),
+    ("calcinosis-cutis", CCO.treatedBy, CC.warfarin, "disputed"),
     ("calcinosis-cutis", CCO.claimedTreatment, CC["apple-cider-vinegar"], "suspected"),
     # issue 23: the article's hedges and the claims resting on a disputed premise
     ("calcinosis-cutis", CCO.preventedBy, CC["avoiding-skin-injury"], "suspected"),
@@ -275,10 +276,69 @@ def test_preventive_measures_avoid_triggers_and_damage_not_the_diseases(kg: Grap
     assert (CC["acne-skin-damage"], CCO.hasCause, CC.acne) in kg
 
 
+def _axiom(kg: Graph, subject: Node, prop: URIRef, obj: Node) -> Node:
+    (axiom,) = [
+        a
+        for a in kg.subjects(OWL.annotatedSource, subject)
+        if (a, OWL.annotatedProperty, prop) in kg and (a, OWL.annotatedTarget, obj) in kg
+    ]
+    return axiom
+
+
 def test_home_remedy_is_unproven_and_not_a_treatment(kg: Graph) -> None:
     remedy = CC["apple-cider-vinegar"]
     assert (CC["calcinosis-cutis"], CCO.treatedBy, remedy) not in kg
-    assert set(kg.objects(remedy, CCO.evidenceStrength)) == {Literal("unproven")}
+    axiom = _axiom(kg, CC["calcinosis-cutis"], CCO.claimedTreatment, remedy)
+    assert kg.value(axiom, CCO.evidenceLevel) == CCO.NoEvidenceLevel
+    assert set(kg.objects(axiom, CCO.evidenceLevelSource)) == {ARTICLE}
+
+
+REVIEW = CC["calcinosis-ssc-dm-treatment-review-2020"]
+"""Reference 5 of the article: its review of the treatment literature finds case reports and small series only."""
+
+
+def test_every_treatment_assertion_has_one_evidence_level_with_its_source(kg: Graph) -> None:
+    levels = set(kg.subjects(SKOS.inScheme, CCO.EvidenceLevelScheme))
+    treatment_axioms = [
+        axiom for prop in (CCO.treatedBy, CCO.claimedTreatment) for axiom in kg.subjects(OWL.annotatedProperty, prop)
+    ]
+    assert len(treatment_axioms) >= 14
+    for axiom in treatment_axioms:
+        target = kg.value(axiom, OWL.annotatedTarget)
+        assert len(set(kg.objects(axiom, CCO.evidenceLevel))) == 1, target
+        assert kg.value(axiom, CCO.evidenceLevel) in levels, target
+        assert set(kg.objects(axiom, CCO.evidenceLevelSource)), target
+
+
+def test_every_drug_treatment_rests_on_case_series_per_reference_5(kg: Graph) -> None:
+    drugs = [
+        t
+        for t in kg.objects(CC["calcinosis-cutis"], CCO.treatedBy)
+        if (t, RDF.type, CCO.Drug) in kg or (t, RDF.type, CCO.DrugClass) in kg
+    ]
+    assert len(drugs) == 7
+    for drug in drugs:
+        axiom = _axiom(kg, CC["calcinosis-cutis"], CCO.treatedBy, drug)
+        assert kg.value(axiom, CCO.evidenceLevel) == CCO.CaseSeriesLevel, drug
+        assert set(kg.objects(axiom, CCO.evidenceLevelSource)) == {REVIEW}, drug
+        assert set(kg.objects(axiom, DCTERMS.source)) == {ARTICLE}, drug  # the treatment itself is the article's
+
+
+def test_first_line_status_names_its_source_and_evidence_level(kg: Graph) -> None:
+    axiom = _axiom(kg, CC["calcium-channel-blocker"], CCO.isFirstLine, Literal(True))
+    assert set(kg.objects(axiom, DCTERMS.source)) == {ARTICLE}
+    assert kg.value(axiom, CCO.evidenceLevel) == CCO.CaseSeriesLevel
+    assert set(kg.objects(axiom, CCO.evidenceLevelSource)) == {REVIEW}
+    assert "first-line" in str(kg.value(axiom, SKOS.editorialNote))
+
+
+def test_warfarin_is_recorded_as_a_risk_factor_for_calciphylaxis_by_the_curators(kg: Graph) -> None:
+    axiom = _axiom(kg, CC.warfarin, CCO.hasRisk, CC.calciphylaxis)
+    assert kg.value(axiom, HAS_EVIDENCE) == OBO.ECO_0000305
+    assert str(kg.value(axiom, SKOS.editorialNote)).startswith("Curator inference: ")
+    treated = _axiom(kg, CC["calcinosis-cutis"], CCO.treatedBy, CC.warfarin)
+    assert "calciphylaxis" in str(kg.value(treated, SKOS.editorialNote))
+    assert kg.value(treated, CCO.evidenceLevel) == CCO.CaseSeriesLevel
 
 
 def test_a_procedure_context_agrees_with_its_indication(kg: Graph) -> None:

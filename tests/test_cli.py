@@ -42,7 +42,9 @@ def test_build_writes_every_artifact(tmp_path: Path) -> None:
         "calcinosis-kg-to-snomedct.conceptmap.json",
     ):
         assert (tmp_path / name).stat().st_size > 10_000
-    assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in (tmp_path / "schema.md").read_text()
+    schema = (tmp_path / "schema.md").read_text()
+    assert "| `cco:hasCause` | `cco:Condition` | `cco:Cause` | `cco:causes` |" in schema
+    assert "| case series | `case-series` | `cco:CaseSeriesLevel` | Oxford CEBM 2011 level 4" in schema
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["entities"] > 100
     assert summary["entities_per_class"]["cco:Subtype"] == 4
@@ -79,8 +81,11 @@ def test_query_with_parameter_as_json() -> None:
 
 def test_query_tsv_follows_sparql_tsv_format() -> None:
     lines = run("query", "first-line-treatments", "-f", "tsv").stdout.splitlines()
-    assert lines[0] == "?treatment\t?treatmentLabel"
-    assert '<https://w3id.org/calcinosis-kg/id/calcium-channel-blocker>\t"calcium channel blocker"@en' in lines
+    assert lines[0] == "?treatment\t?treatmentLabel\t?sourceLabel\t?level"
+    assert lines[1].startswith(
+        '<https://w3id.org/calcinosis-kg/id/calcium-channel-blocker>\t"calcium channel blocker"@en\t'
+    )
+    assert lines[1].endswith('\t"case series"@en')
 
 
 def test_query_from_rq_file(tmp_path: Path) -> None:

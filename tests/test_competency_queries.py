@@ -92,3 +92,46 @@ def test_competency_question_answer(kg: Graph, case: str) -> None:
     }
     assert len(rows) == len(set(rows)), f"{case}: duplicate rows {rows}"
     assert set(rows) == expected
+
+
+SUBTYPE_HIERARCHY = """sources: [verywell-article]
+evidence: IC
+entities:
+  - id: sub-subtype-example
+    type: Subtype
+    label: example form of dystrophic calcinosis cutis
+    definition: A narrower form of dystrophic calcinosis cutis, placed here by a test.
+    relations:
+      subtypeOf:
+        - {to: dystrophic-calcinosis-cutis, note: "Curator inference: a test places it."}
+      treatedBy:
+        - {to: diltiazem, evidence_level: case-reports, note: "Curator inference: a test treats it."}
+      associatedWith:
+        - {to: systemic-sclerosis, note: "Curator inference: a test links it."}
+"""
+"""A subtype of a subtype (linked from below with ``subtypeOf``), with a treatment and a disease it occurs in: the
+shapes the clinical placements take (issue 23, item 6)."""
+
+
+def test_subtypes_form_a_hierarchy_that_takes_treatments(tmp_path: Path) -> None:
+    """A subtype of a subtype, treated and linked to a disease, passes validation and appears in the queries."""
+    from calcinosis_kg.graph.build import build_graph
+    from calcinosis_kg.graph.compiler import KNOWLEDGE_DIR
+    from calcinosis_kg.graph.validate import check_shacl, check_violation_queries
+
+    extra = tmp_path / "zz-subtypes.yaml"
+    extra.write_text(SUBTYPE_HIERARCHY, encoding="utf-8")
+    kg = build_graph([*sorted(KNOWLEDGE_DIR.glob("*.yaml")), extra])
+    check_shacl(kg)
+    check_violation_queries(kg)
+    subtypes = {(str(r["subtypeLabel"]), str(r["parentLabel"])) for r in CATALOG["subtypes"].run(kg, {})}  # type: ignore[index]
+    assert ("example form of dystrophic calcinosis cutis", "dystrophic calcinosis cutis") in subtypes
+    options = {
+        (str(r["conditionLabel"]), str(r["treatmentLabel"]), str(r["level"]))
+        for r in CATALOG["management-options"].run(kg, {})
+    }  # type: ignore[index]
+    assert ("example form of dystrophic calcinosis cutis", "diltiazem", "case reports") in options
+    weak = {
+        (str(r["conditionLabel"]), str(r["treatmentLabel"])) for r in CATALOG["weak-evidence-treatments"].run(kg, {})
+    }  # type: ignore[index]
+    assert ("example form of dystrophic calcinosis cutis", "diltiazem") in weak

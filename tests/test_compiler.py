@@ -62,7 +62,8 @@ def test_relation_gets_direct_triple_and_sourced_axiom(compile_entities: Callabl
     assert (axiom, HAS_EVIDENCE, OBO.ECO_0000303) in graph
     assert (axiom, CCO.frequency, Literal("often")) in graph
     assert (axiom, CCO.stage, Literal("early")) in graph
-    assert (CC.itch, SKOS.altLabel, Literal("itchiness", lang="en")) in graph
+    assert (CC.itch, SKOS.hiddenLabel, Literal("itchiness", lang="en")) in graph
+    assert (CC.itch, SKOS.altLabel, Literal("itchiness", lang="en")) not in graph  # a wording is not a synonym
     assert (CC.itch, SKOS.editorialNote, Literal('Source wording "itchiness": the source\'s word', lang="en")) in graph
     assert (CC.itch, CCO.supportedBy, CC["a-source"]) in graph
 
@@ -84,9 +85,56 @@ def test_values_are_typed_by_the_property_range(compile_entities: Callable[[str]
     assert (CC.ccb, CCO.statedMechanism, Literal("works")) in graph
 
 
+def test_a_treatment_assertion_carries_its_evidence_level_and_the_source_of_it(
+    compile_entities: Callable[[str], Graph],
+) -> None:
+    graph = compile_entities(
+        """
+  - id: a-review
+    type: JournalArticle
+    label: A review
+    definition: A review of the treatments.
+  - id: cond
+    type: Subtype
+    label: a subtype
+    definition: A form of the condition.
+    relations:
+      treatedBy:
+        - {to: pill, evidence_level: case-series, evidence_level_sources: [a-review]}
+        - {to: cut, evidence_level: expert-opinion}
+  - id: pill
+    type: Drug
+    label: pill
+    definition: A drug.
+  - id: cut
+    type: Procedure
+    label: cut
+    definition: A procedure.
+""",
+    )
+    pill = graph.value(predicate=OWL.annotatedTarget, object=CC.pill)
+    assert graph.value(pill, CCO.evidenceLevel) == CCO.CaseSeriesLevel
+    assert set(graph.objects(pill, CCO.evidenceLevelSource)) == {CC["a-review"]}
+    assert set(graph.objects(pill, DCTERMS.source)) == {CC["a-source"]}  # the level's source is not the assertion's
+    cut = graph.value(predicate=OWL.annotatedTarget, object=CC.cut)
+    assert graph.value(cut, CCO.evidenceLevel) == CCO.ExpertOpinionLevel
+    assert set(graph.objects(cut, CCO.evidenceLevelSource)) == {CC["a-source"]}  # by default the assertion's
+
+
 @pytest.mark.parametrize(
     ("entities", "message"),
     [
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {treatedBy: [{to: a-source, evidence_level: anecdote}]}\n",
+            "treatedBy: evidence_level must be one of ['case-reports', 'case-series', 'cohort-study', "
+            "'expert-opinion', 'no-evidence', 'randomized-controlled-trial', 'systematic-review'], got 'anecdote'",
+        ),
+        (
+            "\n  - id: x\n    type: Condition\n    label: x\n    definition: d.\n"
+            "    relations: {treatedBy: [{to: a-source, evidence_level_sources: [a-source]}]}\n",
+            "treatedBy: evidence_level_sources without an evidence_level",
+        ),
         (
             "\n  - id: x\n    type: Planet\n    label: x\n    definition: d.\n",
             "test.yaml: x: type 'Planet' is not a class of the ontology",
@@ -130,6 +178,8 @@ def test_values_are_typed_by_the_property_range(compile_entities: Callable[[str]
         ),
     ],
     ids=[
+        "unknown-evidence-level",
+        "evidence-level-sources-without-level",
         "unknown-type",
         "unknown-property",
         "unknown-target",

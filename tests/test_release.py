@@ -110,8 +110,11 @@ def test_obographs_nodes_carry_labels_definitions_synonyms_and_xrefs(kg: Graph) 
     values = {(v["pred"], v["val"]) for v in node["meta"]["basicPropertyValues"]}
     assert (str(SKOS.broadMatch), "http://purl.obolibrary.org/obo/MONDO_0002123") in values  # with its predicate
     dystrophic = _node(document, str(CC["dystrophic-calcinosis-cutis"]))
-    # The article's wording is a related synonym, not an exact one.
-    assert {"pred": "hasRelatedSynonym", "val": "dysmorphic calcinosis cutis"} in dystrophic["meta"]["synonyms"]
+    # The article's wording is no synonym at all (a hidden label): only the editorial note keeps it.
+    assert [s["val"] for s in dystrophic["meta"]["synonyms"]] == ["dystrophic cutaneous calcification"]
+    written = {v["val"] for v in dystrophic["meta"]["basicPropertyValues"]}
+    assert "dysmorphic calcinosis cutis" not in written
+    assert any(v.startswith('Source wording "dysmorphic calcinosis cutis"') for v in written)
     skin_ulcer = _node(document, str(CC["skin-ulcer"]))
     assert {"val": "SCTID:46742003"} in skin_ulcer["meta"]["xrefs"]  # exact matches as xrefs
     edges = {(e["sub"], e["pred"], e["obj"]) for e in document["graphs"][0]["edges"]}

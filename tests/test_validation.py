@@ -111,6 +111,38 @@ BROKEN_GRAPHS = [
         ],
         id="shacl-rejects-unknown-evidence-and-unexplained-inference",
     ),
+    pytest.param(
+        check_shacl,
+        "shacl-treatment-evidence.ttl",
+        [
+            "cco:evidenceLevel: a treatment assertion needs exactly one cco:evidenceLevel",
+            "cco:evidenceLevel must be a concept of cco:EvidenceLevelScheme",
+            "cco:evidenceLevelSource: a treatment assertion's evidence level needs at least one "
+            "cco:evidenceLevelSource",
+        ],
+        id="shacl-rejects-treatment-without-evidence-level",
+    ),
+    pytest.param(
+        check_violation_queries,
+        "source-wording-synonym.ttl",
+        [
+            'source-wording-as-synonym-violation: cc:milia, "whiteheads"',
+            "synonym-equals-label-violation: cc:milia",  # a synonym and a hidden label of one entity coincide
+            "2 problem(s)",
+        ],
+        id="violation-query-finds-source-wording-offered-as-synonym",
+    ),
+    pytest.param(
+        check_violation_queries,
+        "misattributed-evidence-level.ttl",
+        [
+            "misattributed-evidence-violation: cc:iatrogenic-calcinosis-cutis, cco:treatedBy, cc:prednisone, "
+            '"evidence level rests on https://w3id.org/calcinosis-kg/id/apple-vinegar-varicosity-trial-2016, which '
+            'describes neither the condition nor the treatment"',
+            "1 problem(s)",
+        ],
+        id="violation-query-finds-evidence-level-resting-on-an-unrelated-source",
+    ),
 ]
 """Each check, a fixture that breaks it, and what its message must say."""
 

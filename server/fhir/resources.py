@@ -7,8 +7,9 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
 
 - **CodeSystem** ``https://w3id.org/calcinosis-kg/id`` (the system URI of the static ConceptMap export): one
   concept per entity with an English ``skos:prefLabel`` (code = the IRI's local name, display = the label,
-  definition = ``skos:definition``), designations for its synonyms (``skos:altLabel``; those the source worded
-  differently get the use "source wording"), properties ``parent``/``child`` (``cco:subtypeOf``, reduced to
+  definition = ``skos:definition``), designations for its synonyms (``skos:altLabel``, use "Synonym") and for
+  nothing else: a source's own wording that is not a synonym (``skos:hiddenLabel``) is never a designation, so that
+  no client shows it as a name of the concept, properties ``parent``/``child`` (``cco:subtypeOf``, reduced to
   direct links), ``type`` (each ``cco:`` class, with the superclasses), ``inactive`` (always false: the graph
   retires nothing) and its mappings (``exactMatch``... ``relatedMatch``, each a Coding of the code; see
   :func:`~calcinosis_kg.server.fhir.mapsets.mapping_properties`). ``hierarchyMeaning`` is ``is-a``
@@ -48,11 +49,6 @@ log = logging.getLogger(__name__)
 
 DESIGNATION_USE = "http://snomed.info/sct"
 SYNONYM_USE = {"system": DESIGNATION_USE, "code": "900000000000013009", "display": "Synonym"}
-SOURCE_WORDING_USE = {
-    "system": f"{BASE}/CodeSystem/designation-use",
-    "code": "source-wording",
-    "display": "Source wording",
-}
 
 
 QUERIES: dict[str, str] = {
@@ -61,9 +57,6 @@ QUERIES: dict[str, str] = {
   FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "")
   OPTIONAL { ?e skos:definition ?definition } }""",
     "synonyms": "SELECT ?e ?alt WHERE { ?e skos:altLabel ?alt . FILTER(STRSTARTS(STR(?e), STR(cc:))) }",
-    "notes": """SELECT ?e ?note WHERE {
-  ?e skos:editorialNote ?note . FILTER(STRSTARTS(STR(?e), STR(cc:)))
-  FILTER(STRSTARTS(STR(?note), "Source wording")) }""",
     "types": """SELECT ?e ?type WHERE {
   ?e a ?type . FILTER(STRSTARTS(STR(?e), STR(cc:))) FILTER(STRSTARTS(STR(?type), STR(cco:))) }""",
     "classes": """SELECT ?class ?super ?label WHERE {
@@ -105,9 +98,6 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
     synonyms: dict[str, list[str]] = defaultdict(list)
     for row in select("synonyms"):
         synonyms[local(row["e"])].append(row["alt"])
-    worded: dict[str, list[str]] = defaultdict(list)
-    for row in select("notes"):
-        worded[local(row["e"])].append(row["note"])
     superclasses: dict[str, set[str]] = defaultdict(set)
     class_labels: dict[str, str] = {}
     for row in select("classes"):
@@ -144,9 +134,7 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
             concept["definition"] = row["definition"]
         designations = []
         for alt in sorted(set(synonyms.get(code, []))):
-            source = any(f"'{alt}'" in note or f'"{alt}"' in note or alt in note for note in worded.get(code, []))
-            use = SOURCE_WORDING_USE if source else SYNONYM_USE
-            designations.append({"language": "en", "use": dict(use), "value": alt})
+            designations.append({"language": "en", "use": dict(SYNONYM_USE), "value": alt})
         if designations:
             concept["designation"] = designations
         properties: list[JSON] = [{"code": "parent", "valueCode": p} for p in sorted(parents.get(code, ()))]

@@ -1,32 +1,37 @@
 """``GET /lookup?q=...&limit=N``: find entities by label, synonym or code, for search boxes and autocompletion.
 
 :class:`LabelIndex` is built once per server process, by its first lookup, from the served graph: for every entity
-(an IRI under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms (``skos:altLabel``), the
+(an IRI under ``cc:`` with a ``skos:prefLabel``) its English preferred label, its synonyms (``skos:altLabel``), its
+hidden labels (``skos:hiddenLabel``: a source's own wording that is not a synonym, such as "whiteheads" for milia), the
 codes it is mapped to (the ``sssom:object_id`` CURIE of each SKOS mapping's ``owl:Axiom``) and the code systems'
 terms for them (``sssom:object_label``), and its most specific ``cco:`` class. A lookup is a scan of that in-memory
 index (no SPARQL, no query worker), case-insensitive and with runs of whitespace counted as one space. Codes are
 read with a :class:`~calcinosis_kg.graph.codesystems.CodeSystems` table loaded with the index: by default
 ``code-systems.json`` of the build directory, which loads in a millisecond, else one computed from the Bioregistry
 (about 2 s, logged; see :func:`~calcinosis_kg.graph.codesystems.default_code_systems`). Each entity is returned
-once, for its best match (its label before a synonym, before a code, before a code system's term, at the same
-level); entities rank by that match as follows, ties by label:
+once, for its best match (its label before a synonym, before a hidden label, before a code, before a code system's
+term, at the same level); entities rank by that match as follows, ties by label. A hidden label finds its entity only
+when ``q`` is the label or its start, never by a word or substring of it, and the answer names the entity by its
+preferred label (``label``): the hidden label is only the ``matched`` text, which the search box does not show.
 
-=====================  ==========================================================================
-``match``              the text ``q`` is
-=====================  ==========================================================================
-``exact-label``        the preferred label
-``exact-synonym``      a synonym
-``code``               a code the entity is mapped to, in any form that
-                       :func:`~calcinosis_kg.graph.lookup.parse_code` accepts (``SCTID:6595006``,
-                       ``6595006``, ``snomed:6595006``, the code's IRI...)
-``label-prefix``       the start of the preferred label
-``synonym-prefix``     the start of a synonym
-``code-prefix``        the start of a mapped code's CURIE (``SCTID:659``)
-``exact-code-label``   a code system's term for a mapped code
-``code-label-prefix``  the start of such a term
-``word-prefix``        the start of a word of the label, of a synonym or of a code's term
-``substring``          inside one of them
-=====================  ==========================================================================
+=======================  ==========================================================================
+``match``                the text ``q`` is
+=======================  ==========================================================================
+``exact-label``          the preferred label
+``exact-synonym``        a synonym
+``exact-hidden-label``   a hidden label (a source's wording)
+``code``                 a code the entity is mapped to, in any form that
+                         :func:`~calcinosis_kg.graph.lookup.parse_code` accepts (``SCTID:6595006``,
+                         ``6595006``, ``snomed:6595006``, the code's IRI...)
+``label-prefix``         the start of the preferred label
+``synonym-prefix``       the start of a synonym
+``hidden-label-prefix``  the start of a hidden label
+``code-prefix``          the start of a mapped code's CURIE (``SCTID:659``)
+``exact-code-label``     a code system's term for a mapped code
+``code-label-prefix``    the start of such a term
+``word-prefix``          the start of a word of the label, of a synonym or of a code's term
+``substring``            inside one of them
+=======================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -52,10 +57,11 @@ from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.sparql.describe import GraphView
 
 INDEXED_PREDICATES = (
-    SKOS.prefLabel, SKOS.altLabel, RDFS.label, RDF.type, RDFS.subClassOf, *MAPPING_PREDICATES,
+    SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, RDFS.label, RDF.type, RDFS.subClassOf, *MAPPING_PREDICATES,
     OWL.annotatedSource, OWL.annotatedProperty, OWL.annotatedTarget, SSSOM.object_id, SSSOM.object_label,
 )  # fmt: skip
-"""The predicates :meth:`LabelIndex.from_graph` reads: labels, synonyms, types, the class tree, mappings."""
+"""The predicates :meth:`LabelIndex.from_graph` reads: labels, synonyms, hidden labels, types, the class tree,
+mappings."""
 _SPACES = re.compile(r"\s+")
 _WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
 """A letter or digit that does not follow another letter or digit."""
@@ -66,8 +72,9 @@ class Source(IntEnum):
 
     LABEL = 0
     SYNONYM = 1
-    CODE = 2
-    CODE_LABEL = 3
+    HIDDEN = 2
+    CODE = 3
+    CODE_LABEL = 4
 
 
 class Level(IntEnum):
@@ -82,9 +89,11 @@ class Level(IntEnum):
 MatchKind = typing.Literal[
     "exact-label",
     "exact-synonym",
+    "exact-hidden-label",
     "code",
     "label-prefix",
     "synonym-prefix",
+    "hidden-label-prefix",
     "code-prefix",
     "exact-code-label",
     "code-label-prefix",
@@ -99,9 +108,11 @@ MATCH_KINDS: tuple[MatchKind, ...] = get_args(MatchKind)
 _RANKED_KINDS: dict[tuple[Level, Source], MatchKind] = {
     (Level.EXACT, Source.LABEL): "exact-label",
     (Level.EXACT, Source.SYNONYM): "exact-synonym",
+    (Level.EXACT, Source.HIDDEN): "exact-hidden-label",
     (Level.EXACT, Source.CODE): "code",
     (Level.PREFIX, Source.LABEL): "label-prefix",
     (Level.PREFIX, Source.SYNONYM): "synonym-prefix",
+    (Level.PREFIX, Source.HIDDEN): "hidden-label-prefix",
     (Level.PREFIX, Source.CODE): "code-prefix",
     (Level.EXACT, Source.CODE_LABEL): "exact-code-label",
     (Level.PREFIX, Source.CODE_LABEL): "code-label-prefix",
@@ -237,6 +248,8 @@ class LabelIndex:
             texts.append((entity, entity.label, Source.LABEL))
             synonyms = sorted(str(o) for o in graph.objects(subject, SKOS.altLabel) if isinstance(o, Literal))
             texts.extend((entity, synonym, Source.SYNONYM) for synonym in synonyms)
+            hidden = sorted(str(o) for o in graph.objects(subject, SKOS.hiddenLabel) if isinstance(o, Literal))
+            texts.extend((entity, wording, Source.HIDDEN) for wording in hidden)
         codes: dict[URIRef, list[Entity]] = defaultdict(list)
         for mapping in _mappings(graph):
             mapped = entities.get(mapping.subject)
@@ -270,7 +283,7 @@ class LabelIndex:
         key = normalise(text)
         for candidate in self._texts:
             level = _level(candidate, key)
-            if level is not None:
+            if level is not None and (candidate.source != Source.HIDDEN or level <= Level.PREFIX):
                 rank, kind = _kind(level, candidate.source)
                 yield Hit(candidate.entity, candidate.text, kind, rank)
 

@@ -7,7 +7,8 @@ SPARQL leaves the content of a description to the service. For each resource thi
   annotations of its assertions and mappings, with their sources, evidence and qualifiers;
 - the ``skos:prefLabel`` and ``rdfs:label`` of every other IRI the description mentions (predicates too),
   and the ``rdf:type`` of every other IRI in subject or object position, so that a client can show names;
-- for each source it cites (objects of ``cco:supportedBy`` and ``dcterms:source``), its title, DOI, URL,
+- for each source it cites (objects of ``cco:supportedBy``, ``dcterms:source`` and ``cco:evidenceLevelSource``),
+  its title, DOI, URL,
   authors, journal and year.
 
 It reads the store's default graph as queries see it (the union of all graphs with
@@ -27,7 +28,11 @@ from calcinosis_kg.server.errors import ResultTooLarge
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 LABEL_PROPERTIES = tuple(ox.NamedNode(str(iri)) for iri in LABEL_PREDICATES)
 _DCTERMS = "http://purl.org/dc/terms/"
-CITING_PROPERTIES = (ox.NamedNode(str(CCO.supportedBy)), ox.NamedNode(_DCTERMS + "source"))
+CITING_PROPERTIES = (
+    ox.NamedNode(str(CCO.supportedBy)),
+    ox.NamedNode(_DCTERMS + "source"),
+    ox.NamedNode(str(CCO.evidenceLevelSource)),
+)
 SOURCE_DETAILS = tuple(
     ox.NamedNode(str(iri))
     for iri in (_DCTERMS + "title", BIBO.doi, SCHEMA.url, CCO.authorList, CCO.journalTitle, CCO.publicationYear)

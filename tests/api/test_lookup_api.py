@@ -50,11 +50,21 @@ def test_an_exact_label_comes_first(client: FlaskClient) -> None:
 
 
 def test_a_synonym_finds_its_entity(client: FlaskClient) -> None:
+    (first, *_) = lookup(client, "SLE")
+    assert first["iri"] == str(CC["systemic-lupus-erythematosus"])
+    assert first["label"] == "systemic lupus erythematosus"
+    assert (first["matched"], first["match"]) == ("SLE", "exact-synonym")
+    assert first["type"] == {"iri": str(CCO.AutoimmuneDisease), "label": "autoimmune disease"}
+
+
+def test_a_source_wording_finds_its_entity_named_by_its_preferred_label(client: FlaskClient) -> None:
+    """The article's "lupus" is broader than systemic lupus erythematosus: a hidden label, not a synonym."""
     (first, *_) = lookup(client, "lupus")
     assert first["iri"] == str(CC["systemic-lupus-erythematosus"])
     assert first["label"] == "systemic lupus erythematosus"
-    assert (first["matched"], first["match"]) == ("lupus", "exact-synonym")
-    assert first["type"] == {"iri": str(CCO.AutoimmuneDisease), "label": "autoimmune disease"}
+    assert (first["matched"], first["match"]) == ("lupus", "exact-hidden-label")
+    (first, *_) = lookup(client, "whitehea")
+    assert (first["iri"], first["label"], first["match"]) == (str(CC.milia), "milia", "hidden-label-prefix")
 
 
 def test_a_prefix_finds_several_entities_ranked(client: FlaskClient, built_graph: Graph) -> None:
@@ -108,7 +118,11 @@ def test_a_code_systems_term_is_matched(client: FlaskClient, built_graph: Graph)
     checked = 0
     for axiom, term in sorted(built_graph.subject_objects(SSSOM.object_label)):
         entity = built_graph.value(axiom, OWL.annotatedSource)
-        own = [str(o).casefold() for p in (SKOS.prefLabel, SKOS.altLabel) for o in built_graph.objects(entity, p)]
+        own = [
+            str(o).casefold()
+            for p in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel)
+            for o in built_graph.objects(entity, p)
+        ]
         if any(text.startswith(str(term).casefold()) for text in own):
             continue
         hits = {hit["iri"]: hit for hit in lookup(client, str(term), limit=100)}
@@ -175,6 +189,8 @@ def _small_graph() -> Graph:
         "bloodstone": ("bloodstone", ["stone"], []),
         "milestone": ("milestone", [], [CCO.Entity]),
         "gallstones": ("gallstones", [], []),
+        "pebble": ("pebble", [], []),
+        "boulder": ("boulder", [], []),
     }
     for local, (label, synonyms, types) in entities.items():
         graph.add((CC[local], SKOS.prefLabel, Literal(label, lang="en")))
@@ -182,6 +198,8 @@ def _small_graph() -> Graph:
             graph.add((CC[local], SKOS.altLabel, Literal(synonym, lang="en")))
         for cls in types:
             graph.add((CC[local], RDF.type, cls))
+    graph.add((CC.pebble, SKOS.hiddenLabel, Literal("stone", lang="en")))  # a source's (loose) wording
+    graph.add((CC.boulder, SKOS.hiddenLabel, Literal("big stone", lang="en")))  # found by its start only
     code = URIRef("http://snomed.info/id/95570007")
     graph.add((CC.milestone, SKOS.closeMatch, code))
     axiom = BNode()
@@ -199,11 +217,12 @@ def _small_graph() -> Graph:
 
 def test_the_ranking_order() -> None:
     index = LabelIndex.from_graph(_small_graph())
-    assert index.size == 7
+    assert index.size == 9
     found = [(hit.entity.iri.removeprefix(CC), hit.match, hit.matched) for hit in index.search("stone", 10)]
     assert found == [
         ("stone", "exact-label", "stone"),
         ("bloodstone", "exact-synonym", "stone"),
+        ("pebble", "exact-hidden-label", "stone"),
         ("stones", "label-prefix", "stones"),
         ("kidney-stone", "word-prefix", "kidney stone"),
         ("milestone", "word-prefix", "Kidney stone"),  # a word of its code's term, before a mere substring
@@ -215,6 +234,8 @@ def test_the_ranking_order() -> None:
     assert found == [("calculus-x", "label-prefix"), ("stone", "synonym-prefix")]
     assert [(h.match, h.matched) for h in index.search("95570007", 10)] == [("code", "SCTID:95570007")]
     assert [h.match for h in index.search("SCTID:9557", 10)] == ["code-prefix"]
+    found = [(hit.entity.iri.removeprefix(CC), hit.match, hit.entity.label) for hit in index.search("big st", 10)]
+    assert found == [("boulder", "hidden-label-prefix", "boulder")]
 
 
 def test_the_type_is_the_most_specific_class() -> None:

@@ -346,6 +346,22 @@ def test_the_home_search_suggests_as_you_type(server: LiveServer, browser: WebDr
     assert_only_local_requests(browser, server)
 
 
+def test_a_source_wording_suggests_its_entity_by_its_preferred_label_only(
+    server: LiveServer, browser: WebDriver
+) -> None:
+    """The article's "whiteheads" (a hidden label of milia, not a synonym) finds milia, never shown as its name."""
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "search-box").send_keys("whiteheads")
+    WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, '#search-suggestions a[href="/id/milia"]')
+    )
+    suggestion = browser.find_element(By.CSS_SELECTOR, '#search-suggestions a[href="/id/milia"]').find_element(
+        By.XPATH, ".."
+    )
+    assert suggestion.text.startswith("milia")
+    assert "whiteheads" not in suggestion.text.lower()
+
+
 PAGES = (
     "/",
     "/query",

@@ -229,7 +229,7 @@ def test_the_editor_is_served_from_this_server_with_a_long_cache_life(client: Fl
 def test_the_query_page_is_prefilled_from_an_example(client: FlaskClient) -> None:
     _, query = page(client, "/query", example="subtypes")
     assert query.textarea.strip() == prefilled(CATALOG["subtypes"]).strip()
-    assert "cc:calcinosis-cutis cco:hasSubtype ?subtype" in query.textarea
+    assert "?parent cco:hasSubtype|^cco:subtypeOf ?subtype" in query.textarea
 
 
 def test_an_unknown_example_is_404(client: FlaskClient) -> None:
@@ -322,3 +322,25 @@ def test_without_npm_the_query_page_says_how_to_get_the_editor(
         assert 'id="neighbourhood-svg"' in resource
     finally:
         query_pool(app).close()
+
+
+def test_a_treatment_shows_its_evidence_level_beside_its_source_marker(client: FlaskClient) -> None:
+    """Issue 23: every treatment assertion shows its evidence level next to its source and evidence markers, the
+    level's own source (reference 5 of the article, for the drugs) numbered in the reference list."""
+    response, _ = page(client, "/id/calcinosis-cutis")
+    text = response.text
+    statements = text[text.index('id="statements"') : text.index('id="references"')]
+    (item,) = [li for li in re.findall(r"<li>(.*?)</li>", statements, re.S) if 'href="/id/diltiazem"' in li]
+    marks = item[item.index('<span class="marks">') :]
+    level = re.search(r'<span class="evidence-level">evidence level: (.*?)</span>', marks, re.S)
+    assert level is not None, marks
+    assert "case series" in level.group(1)
+    number = re.search(r'href="#ref-(\d+)"', level.group(1))
+    assert number is not None
+    references = text[text.index('id="references"') :]
+    entry = re.search(rf'<li id="ref-{number.group(1)}"[^>]*>(.*?)</li>', references, re.S)
+    assert entry is not None
+    assert "Treatment of calcinosis cutis in systemic sclerosis and dermatomyositis" in entry.group(1)
+    (vinegar,) = [li for li in re.findall(r"<li>(.*?)</li>", text, re.S) if 'href="/id/apple-cider-vinegar"' in li]
+    assert "evidence level: " in vinegar
+    assert "no evidence" in vinegar

@@ -60,6 +60,10 @@ class Statement:
     qualifiers: tuple[tuple[str, TermView], ...] = ()
     sources: tuple[TermView, ...] = ()
     evidence: tuple[TermView, ...] = ()
+    level: TermView | None = None
+    """The evidence level of a treatment assertion (``cco:evidenceLevel``), shown beside the source marker."""
+    level_sources: tuple[TermView, ...] = ()
+    """The sources the evidence level rests on (``cco:evidenceLevelSource``)."""
 
 
 @dataclass(frozen=True)
@@ -137,12 +141,18 @@ def resource_view(iri: URIRef, graph: Graph, requested: URIRef | None = None) ->
         qualifiers: list[tuple[str, TermView]] = []
         sources: set[Node] = set()
         evidence: set[Node] = set()
+        levels: set[Node] = set()
+        level_sources: set[Node] = set()
         for axiom in axioms.of(subject, predicate, obj):
             for qualifier, value in graph.predicate_objects(axiom):
                 if qualifier == DCTERMS.source:
                     sources.add(value)
                 elif qualifier == HAS_EVIDENCE:
                     evidence.add(value)
+                elif qualifier == CCO.evidenceLevel:
+                    levels.add(value)
+                elif qualifier == CCO.evidenceLevelSource:
+                    level_sources.add(value)
                 elif qualifier not in AXIOM_STRUCTURE:
                     name = labeler(qualifier) or curie(str(qualifier)) or str(qualifier)
                     qualifiers.append((name.removesuffix(" qualifier"), view(value)))
@@ -151,6 +161,8 @@ def resource_view(iri: URIRef, graph: Graph, requested: URIRef | None = None) ->
             qualifiers=tuple(sorted(qualifiers, key=lambda item: (item[0], item[1].text))),
             sources=tuple(sorted_terms(map(view, sources))),
             evidence=tuple(sorted_terms(map(view, evidence))),
+            level=min(map(view, levels), key=lambda term: term.text, default=None),
+            level_sources=tuple(sorted_terms(map(view, level_sources))),
         )
 
     outgoing: dict[Node, list[Statement]] = {}
@@ -167,6 +179,7 @@ def resource_view(iri: URIRef, graph: Graph, requested: URIRef | None = None) ->
         if predicate not in MAPPING_PREDICATES:
             for axiom in axioms.of(iri, predicate, obj):
                 cited.update(graph.objects(axiom, DCTERMS.source))
+                cited.update(graph.objects(axiom, CCO.evidenceLevelSource))
     sources = [source_view(graph, source, view) for source in cited - {iri} if isinstance(source, URIRef)]
 
     citations = []

@@ -61,7 +61,7 @@ class References:
     def __init__(self, page: ResourceView, details: Callable[[URIRef], SourceView]) -> None:
         """``details`` gives the citation of a source IRI (from the page's description)."""
         statements = [s for relation in (*page.statements, *page.incoming) for s in relation.statements]
-        sources: list[TermView] = [source for s in statements for source in s.sources]
+        sources: list[TermView] = [source for s in statements for source in (*s.sources, *s.level_sources)]
         sources += [source for group in page.mappings for m in group.mappings for source in m.sources]
         sources += [source.term for source in page.sources]
         self._numbers: dict[str, int] = {}

@@ -30,7 +30,9 @@ window.calcinosisPages.enhance(["search-box", "search-suggestions"], null, funct
       link.textContent = result.label;
       item.appendChild(link);
       var details = [];
-      if (result.matched && result.matched !== result.label) {
+      // A hidden label (a source's own wording, not a synonym) finds the entity but is never shown as its name.
+      var hidden = result.match === "exact-hidden-label" || result.match === "hidden-label-prefix";
+      if (result.matched && result.matched !== result.label && !hidden) {
         details.push(result.matched);
       }
       if (result.type && result.type.label) {
