@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 
@@ -41,10 +41,8 @@ def raw_request(
     ``half_close``, end the sending side); the response's status and body."""
     host, port = address(url)
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        try:
+        with suppress(BrokenPipeError):  # the server answered and closed before reading all of it
             sock.sendall(head + b"\r\n\r\n" + body)
-        except BrokenPipeError:  # the server answered and closed before reading all of it
-            pass
         if half_close:
             sock.shutdown(socket.SHUT_WR)
         received = b""
@@ -90,10 +88,8 @@ def idle_connections(url: str, count: int) -> Iterator[list[socket.socket]]:
         for _ in range(count):
             sock = socket.socket()
             sock.setblocking(False)
-            try:
+            with suppress(BlockingIOError):
                 sock.connect((host, port))
-            except BlockingIOError:
-                pass
             sockets.append(sock)
         yield sockets
     finally:
