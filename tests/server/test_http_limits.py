@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+import requests
 
 from tests.support import SERVER_SETTINGS
 from tests.support.hostile import SlowBodies, idle_connections, raise_open_files, raw_request, timed_get
@@ -100,3 +101,25 @@ def test_headers_over_64_kib_get_431(granian: LiveServer) -> None:
     assert b"64" in body or b"65536" in body
     status, _ = raw_request(granian.url, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 60_000)
     assert status == 200
+
+
+def test_dumps_serve_single_byte_ranges(granian: LiveServer) -> None:
+    """``Range`` on a dump was ignored (a 200 with the whole file); now 206, 416 and If-Range as HTTP says."""
+    url = f"{granian.url}/dumps/calcinosis-kg.nt"
+    whole = requests.get(url, timeout=10)
+    assert whole.status_code == 200
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    size = len(whole.content)
+    part = requests.get(url, headers={"Range": "bytes=10-109"}, timeout=10)
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 10-109/{size}"
+    assert part.content == whole.content[10:110]
+    tail = requests.get(url, headers={"Range": "bytes=-20"}, timeout=10)
+    assert (tail.status_code, tail.content) == (206, whole.content[-20:])
+    past = requests.get(url, headers={"Range": f"bytes={size}-"}, timeout=10)
+    assert past.status_code == 416
+    assert past.headers["Content-Range"] == f"bytes */{size}"
+    same = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": whole.headers["ETag"]}, timeout=10)
+    assert (same.status_code, same.content) == (206, whole.content[:10])
+    changed = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": '"another"'}, timeout=10)
+    assert (changed.status_code, changed.content) == (200, whole.content)
