@@ -24,6 +24,7 @@ forks its query workers before granian starts threads in it.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -107,6 +108,31 @@ def connection_limit() -> int:
     return max(64, min(CONNECTIONS_PER_WORKER, soft - RESERVED_FILES))
 
 
+MMAP_THRESHOLD = 128 * 1024
+"""Blocks of at least this size are mapped by glibc's malloc on their own and unmapped when freed
+(:func:`return_large_blocks`)."""
+_M_MMAP_THRESHOLD = -3
+"""``mallopt``'s parameter number for the mmap threshold (``malloc.h``)."""
+
+
+def return_large_blocks() -> None:
+    """Make glibc's malloc give every block of :data:`MMAP_THRESHOLD` bytes or more back to the system when freed.
+
+    By default glibc raises its mmap threshold to the size of each mapped block freed (up to 32 MiB): after the
+    first answer of a megabyte, every later one, and its copies on the way (the channel's buffer, the unpickled
+    bytes, the response), came from the heaps of the app threads, which fragment and keep what they held.
+    Measured on one granian worker, 8 clients asking 80 cached answers of 1.07 MB twice: PSS +70 MB with 32 MiB
+    of cache (+26 MB with the cache off), against +46 MB (+10 MB) with the threshold fixed. Fixing it turns
+    the dynamic threshold off. Set before granian forks, so every worker and query worker inherits it; a C
+    library without ``mallopt`` (musl) is left alone.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _GRANIAN_LOGGING: dict[str, Any] = {
     "formatters": {
@@ -145,6 +171,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     _configure_logging()
     if production:
         check_address(host, port)
+    return_large_blocks()
     cores = os.cpu_count() or 1
     config: dict[str, Any] = {}
     if production:
