@@ -57,8 +57,11 @@ if TYPE_CHECKING:
 MAX_HEAD_BYTES = 64 * 1024
 """Largest request head the guard lets through: the request line and every header, names and values."""
 
-BODY_READERS = 8
-"""Request bodies one server process receives at once (each holds the thread of its request meanwhile)."""
+BODY_READERS = 32
+"""Request bodies one server process receives at once (each holds the thread of its request meanwhile). A body
+sent at a normal rate holds its place for microseconds; the places are for slow clients: enough that a few
+stalled ones (8 in ``tests/server/test_worker_bounds.py``) leave room for every POST, and few enough that the
+threads stay countable (:func:`~calcinosis_kg.server.http.serve.app_threads`)."""
 
 READ_SIZE = 64 * 1024
 """Bytes asked of ``wsgi.input`` at a time."""

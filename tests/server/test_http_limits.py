@@ -57,10 +57,10 @@ def test_two_thousand_idle_connections_leave_health_answering(granian: LiveServe
 
 
 def test_slow_bodies_hold_few_threads_and_get_408(granian: LiveServer) -> None:
-    """30 clients sending a body one byte a second took every thread of the worker (22): /health timed out
-    and none was answered in 30 s. Now at most 8 bodies are received at once (the others get 503 at once),
+    """40 clients sending a body one byte a second took every thread of the worker (22): /health timed out
+    and none was answered in 30 s. Now at most 32 bodies are received at once (the others get 503 at once),
     /health answers meanwhile, and the slow ones get 408 within twice KG_BODY_TIMEOUT."""
-    with SlowBodies(granian.url, clients=30, seconds=4 * BODY_TIMEOUT + 4) as slow:
+    with SlowBodies(granian.url, clients=40, seconds=4 * BODY_TIMEOUT + 4) as slow:
         time.sleep(1.5)
         timings = [timed_get(granian.url, "/health") for _ in range(3)]
     assert all(status == 200 for _, status in timings), timings
