@@ -61,9 +61,10 @@ SPARE_THREADS = 4
 
 def app_threads(query_workers: int, queue: int) -> int:
     """Threads running the app in a granian worker: one per query worker, one per place in the queue, one per
-    body being received (:data:`~calcinosis_kg.server.http.guard.BODY_READERS`), and :data:`SPARE_THREADS`, so that ``/health``, cached answers and
-    pages never wait for a thread while queries are running or queued (the queue refuses the next query at
-    once) or slow clients are sending bodies (the guard refuses the next body at once)."""
+    body being received (:data:`~calcinosis_kg.server.http.guard.BODY_READERS`), and :data:`SPARE_THREADS`,
+    so that ``/health``, cached answers and pages never wait for a thread while queries are running or queued
+    (the queue refuses the next query at once) or slow clients are sending bodies (the guard refuses the next
+    body at once)."""
     return query_workers + queue + BODY_READERS + SPARE_THREADS
 
 
