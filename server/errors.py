@@ -11,7 +11,8 @@ Status choices (see also ``docs/sparql-endpoint.md``):
   evaluation, graphs the dataset does not hold, results over the row limit;
 - 403 for well-formed requests the endpoint refuses by policy: SPARQL Update (the endpoint is read-only;
   405 would wrongly suggest another HTTP method could work) and ``SERVICE`` (federation is disabled);
-- 406, 413 and 415 for content negotiation, body size and content type or charset;
+- 406, 413 and 415 for content negotiation, body size and content type or charset; 408 for a body that
+  does not arrive in time, 431 for headers over the size limit;
 - 429 when one client already has as many queries running and waiting as it may (``KG_CLIENT_CONCURRENCY``):
   the server is not busy, that client is, so other clients and a load balancer must not read it as 503;
 - 503 when a query reaches the time limit or every query worker is busy (the convention of Apache Jena
@@ -77,6 +78,14 @@ class BodyTooLarge(EndpointError):
     """The request body is over the configured size limit."""
 
 
+class BodyTimeout(EndpointError):
+    """The request body did not arrive within the body time limit (``KG_BODY_TIMEOUT``)."""
+
+
+class HeadersTooLarge(EndpointError):
+    """The request's headers are over the size limit."""
+
+
 class UnsupportedContentType(EndpointError):
     """A POST has a missing or unsupported content type, or a charset other than UTF-8."""
 
@@ -130,7 +139,9 @@ HTTP_STATUS: dict[type[EndpointError], int] = {
     ReadOnly: 403,
     ServiceRefused: 403,
     FormatNotAcceptable: 406,
+    BodyTimeout: 408,
     BodyTooLarge: 413,
+    HeadersTooLarge: 431,
     UnsupportedContentType: 415,
     ClientBusy: 429,
     InternalQueryError: 500,

@@ -10,6 +10,7 @@ name                       meaning                                              
 ``KG_QUERY_TIMEOUT``       seconds a query may run before its worker is stopped         ``5``
 ``KG_MAX_ROWS``            most result rows (or triples) a query may return             ``10000``
 ``KG_MAX_BODY``            largest request body, in bytes                               ``1048576``
+``KG_BODY_TIMEOUT``        seconds a request body may take to arrive (then 408)         ``10``
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
 ``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
@@ -91,6 +92,7 @@ class Settings:
     query_timeout: float = 5.0
     max_rows: int = 10_000
     max_body: int = 1_048_576
+    body_timeout: float = 10.0
     trust_proxy: int = 0
     query_workers: int = 0
     union_default_graph: bool = False
@@ -254,6 +256,7 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("query_timeout", "KG_QUERY_TIMEOUT", _positive_float),
     ("max_rows", "KG_MAX_ROWS", _positive_int),
     ("max_body", "KG_MAX_BODY", _positive_int),
+    ("body_timeout", "KG_BODY_TIMEOUT", _positive_float),
     ("trust_proxy", "KG_TRUST_PROXY", _proxy_count),
     ("query_workers", "KG_QUERY_WORKERS", _non_negative_int),
     ("union_default_graph", "KG_UNION_DEFAULT_GRAPH", _flag),

@@ -13,7 +13,8 @@ GET or HEAD
 and then answers ``If-None-Match`` (which takes precedence) and ``If-Modified-Since`` with werkzeug's
 ``Response.make_conditional``: a 304 without body, or a 412 for a failed ``If-Match``. Responses that
 already carry an ETag (static files sent by ``send_file``) keep theirs; streamed bodies get no ETag, only
-``Last-Modified``. Error responses and other methods are left alone.
+``Last-Modified``. Error responses and other methods are left alone. A response whose route sets
+``Accept-Ranges: bytes`` (:data:`RANGES`) also answers a single byte range (206, 416).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
+
+from calcinosis_kg.server.errors import text_response
 
 _CHUNK = 1 << 20
 CONDITIONAL_HEADERS = (
@@ -39,6 +43,11 @@ CONDITIONAL_HEADERS = (
     "HTTP_RANGE",
 )
 """The request headers (WSGI names) that make a response conditional or partial."""
+
+RANGES = "bytes"
+"""``Accept-Ranges`` of a response that serves byte ranges: a route sets it (the dumps do), and the hook
+answers a ``Range`` of one byte range with 206 (or 416 when it lies past the end), ``If-Range`` included.
+Other responses ignore ``Range`` (a 200 with the whole body, as HTTP allows)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,16 @@ def install_conditional_get(app: Flask, version: DataVersion) -> None:
         if "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-cache"
         if any(name in request.environ for name in CONDITIONAL_HEADERS):
-            response.make_conditional(request)  # 304, 412 or 206; adds Date
+            if headers.get("Accept-Ranges") == RANGES:  # a single byte range: 206 with Content-Range, or 416
+                length = None if response.is_streamed else response.content_length
+                try:
+                    response.make_conditional(request, accept_ranges=RANGES, complete_length=length)
+                except RequestedRangeNotSatisfiable as error:  # raised in a hook: no error handler runs
+                    refusal = text_response(f"416 {error.name}: {error.description}", 416)
+                    refusal.headers.update({"Content-Range": f"bytes */{length}", "Accept-Ranges": RANGES})
+                    return refusal
+            else:
+                response.make_conditional(request)  # 304 or 412; adds Date
         elif "Date" not in headers:
             headers["Date"] = http_now()
         return response

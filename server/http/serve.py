@@ -14,7 +14,9 @@ poller threads contend for the GIL). Two, three or four threads per worker measu
 queries (1,460-1,540 req/s) and on ``/health`` (5,960-6,420).
 
 Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.http.replay.ResponseReplay`
-(repeated cached query requests answered without Flask) and the loaded data are moved out of the garbage
+(repeated cached query requests answered without Flask), then in
+:class:`~calcinosis_kg.server.http.guard.RequestGuard` (header size, body size and body time, for every route),
+and the loaded data are moved out of the garbage
 collector's reach (``gc.freeze``), which removed 50-300 ms collection pauses from the 99th percentile of
 uncached queries. granian forks its workers from this process, so they share the loaded dataset; each worker
 forks its query workers before granian starts threads in it.
@@ -22,9 +24,11 @@ forks its query workers before granian starts threads in it.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -39,6 +43,7 @@ from granian.http import HTTP1Settings
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.server.app import app_services, create_app, query_pool
+from calcinosis_kg.server.http.guard import BODY_READERS, install_guard
 from calcinosis_kg.server.http.replay import install_replay
 from calcinosis_kg.server.workers.limits import die_with_parent
 
@@ -55,17 +60,78 @@ SPARE_THREADS = 4
 
 
 def app_threads(query_workers: int, queue: int) -> int:
-    """Threads running the app in a granian worker: one per query worker, one per place in the queue, and
-    :data:`SPARE_THREADS`, so that ``/health``, cached answers and pages never wait for a thread while
-    queries are running or queued (the queue refuses the next query at once)."""
-    return query_workers + queue + SPARE_THREADS
+    """Threads running the app in a granian worker: one per query worker, one per place in the queue, one per
+    body being received (:data:`~calcinosis_kg.server.http.guard.BODY_READERS`), and :data:`SPARE_THREADS`,
+    so that ``/health``, cached answers and pages never wait for a thread while queries are running or queued
+    (the queue refuses the next query at once) or slow clients are sending bodies (the guard refuses the next
+    body at once)."""
+    return query_workers + queue + BODY_READERS + SPARE_THREADS
 
 
 MAX_REQUEST_HEAD = 64 * 1024
-"""Bytes granian buffers for a request's line and headers (a longer GET query gets 431: send it by POST)."""
+"""Bytes granian buffers for a request's line and headers. hyper refuses a request line over 64 KiB (414) but
+lets somewhat larger headers through: :mod:`~calcinosis_kg.server.http.guard` refuses those (431)."""
 
-HEADER_READ_TIMEOUT_MS = 30_000
-"""How long granian waits for a request's headers before it closes the connection."""
+HEADER_READ_TIMEOUT_MS = 10_000
+"""How long granian waits for a request's headers, on a new connection and between the requests of a kept-alive
+one, before it closes the connection. It bounds how long an idle connection holds a file descriptor (hyper
+starts the timer as soon as it waits for a request head): 2,000 clients opening connections and sending nothing
+cost 10 s of descriptors, not 30."""
+
+CONNECTIONS_PER_WORKER = 16_384
+"""Most connections a granian worker holds open at once (granian's ``backpressure``; past it the worker stops
+accepting, and new connections wait in the kernel's backlog). granian's default is ``backlog / workers`` (512
+with 2 workers): 1,100 idle connections from one client then took every place, and ``/health`` waited for the
+header timeout (27-30 s). An idle connection costs a tokio task and a few KiB in the worker, so the bound is
+the open-file limit (:func:`connection_limit`)."""
+
+LISTEN_BACKLOG = 4096
+"""Connections the kernel queues before granian accepts them (capped by ``net.core.somaxconn``)."""
+
+RESERVED_FILES = 256
+"""File descriptors of a granian worker kept for everything but client connections (data, sockets to the
+query workers, pipes, logs)."""
+
+
+def connection_limit() -> int:
+    """Connections each granian worker may hold: :data:`CONNECTIONS_PER_WORKER`, or fewer if the open-file limit
+    (raised to its hard limit first, as nginx's ``worker_rlimit_nofile``) leaves less room. Each worker is its
+    own process with its own descriptor table; a worker out of descriptors would fail ``accept`` in a loop."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = CONNECTIONS_PER_WORKER + RESERVED_FILES if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass
+    return max(64, min(CONNECTIONS_PER_WORKER, soft - RESERVED_FILES))
+
+
+MMAP_THRESHOLD = 128 * 1024
+"""Blocks of at least this size are mapped by glibc's malloc on their own and unmapped when freed
+(:func:`return_large_blocks`)."""
+_M_MMAP_THRESHOLD = -3
+"""``mallopt``'s parameter number for the mmap threshold (``malloc.h``)."""
+
+
+def return_large_blocks() -> None:
+    """Make glibc's malloc give every block of :data:`MMAP_THRESHOLD` bytes or more back to the system when freed.
+
+    By default glibc raises its mmap threshold to the size of each mapped block freed (up to 32 MiB): after the
+    first answer of a megabyte, every later one, and its copies on the way (the channel's buffer, the unpickled
+    bytes, the response), came from the heaps of the app threads, which fragment and keep what they held.
+    Measured on one granian worker, 8 clients asking 80 cached answers of 1.07 MB twice: PSS +70 MB with 32 MiB
+    of cache (+26 MB with the cache off), against +46 MB (+10 MB) with the threshold fixed. Fixing it turns
+    the dynamic threshold off. Set before granian forks, so every worker and query worker inherits it; a C
+    library without ``mallopt`` (musl) is left alone.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _GRANIAN_LOGGING: dict[str, Any] = {
@@ -105,6 +171,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     _configure_logging()
     if production:
         check_address(host, port)
+    return_large_blocks()
     cores = os.cpu_count() or 1
     config: dict[str, Any] = {}
     if production:
@@ -124,6 +191,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
             trust_proxy=settings.trust_proxy,
             metrics=services.metrics,
         )
+        install_guard(app, max_body=settings.max_body, body_timeout=settings.body_timeout, metrics=services.metrics)
         gc.freeze()  # the loaded data stay out of every later collection: no long GC pauses, no copy-on-write
     finally:
         gc.enable()
@@ -169,6 +237,8 @@ def _serve_granian(app: Flask, host: str, port: int, *, workers: int) -> None:
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=app_threads(pool.size, pool.limits.queue),  # see the module docstring
+        backlog=LISTEN_BACKLOG,
+        backpressure=connection_limit(),
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, max_buffer_size=MAX_REQUEST_HEAD),
         log_dictconfig=_GRANIAN_LOGGING,

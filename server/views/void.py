@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
+from calcinosis_kg.server.http.conditional import RANGES
 from calcinosis_kg.server.http.formats import Family, choose_format
 from calcinosis_kg.server.http.openapi import (
     JSON_LD_SCHEMA,
@@ -43,7 +44,7 @@ def make_void_blueprint(statistics: DatasetStatistics, dumps: DatasetDumps) -> B
         found = dumps.get(filename)
         if found is None:
             abort(404, f"No dump {filename!r}; there are {', '.join(d.filename for d in dumps.dumps)}.")
-        return Response(found.body, content_type=found.fmt.content_type)
+        return Response(found.body, content_type=found.fmt.content_type, headers={"Accept-Ranges": RANGES})
 
     return blueprint
 

@@ -45,6 +45,7 @@ def test_environment_and_config_override() -> None:
         "KG_TRUST_PROXY": "true",
         "KG_QUERY_WORKERS": "3",
         "KG_UNION_DEFAULT_GRAPH": "yes",
+        "KG_BODY_TIMEOUT": "0.5",
     }
     settings = Settings.load({"KG_MAX_ROWS": 7, "KG_DATA": [Path("c.nt")]}, environ=environ)
     assert settings.data == (Path("c.nt"),)
@@ -52,6 +53,7 @@ def test_environment_and_config_override() -> None:
     assert settings.max_rows == 7
     assert (settings.max_body, settings.trust_proxy, settings.pool_size) == (1000, 1, 3)
     assert settings.union_default_graph is True
+    assert settings.body_timeout == 0.5
     assert Settings.load({}, environ=environ).data == (Path("a.ttl"), Path("b.trig"))
     assert Settings.load({}, environ={"KG_TRUST_PROXY": "2"}).trust_proxy == 2
 
@@ -62,6 +64,8 @@ def test_environment_and_config_override() -> None:
         ("KG_QUERY_TIMEOUT", "soon"),
         ("KG_QUERY_TIMEOUT", "0"),
         ("KG_QUERY_TIMEOUT", "inf"),
+        ("KG_BODY_TIMEOUT", "0"),
+        ("KG_BODY_TIMEOUT", "later"),
         ("KG_MAX_ROWS", "-1"),
         ("KG_MAX_ROWS", "1.5"),
         ("KG_MAX_BODY", True),
