@@ -30,6 +30,7 @@ from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSuppo
 from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.resources import GraphTerminology
+from calcinosis_kg.server.fhir.wire import answer_to_r4, request_from_r4
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -40,8 +41,8 @@ MAX_BODY = 5 * 1024 * 1024
 
 
 def fhir_response(resource: JSON, status: int = 200) -> Response:
-    """``resource`` as an ``application/fhir+json`` response."""
-    body = json.dumps(resource, ensure_ascii=False)
+    """``resource`` as an ``application/fhir+json`` response, in R4 (:func:`~.wire.answer_to_r4`)."""
+    body = json.dumps(answer_to_r4(resource), ensure_ascii=False)
     return Response(body, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
 
 
@@ -91,7 +92,7 @@ def request_params() -> ops.Params:
                 if empty:
                     # FHIR's primitive values may not be empty strings (a string holds at least one character).
                     raise InvalidRequest(f"The parameter {parameter['name']!r} has an empty {empty[0]}")
-            items += parameters
+            items += [request_from_r4(p) for p in parameters]
     return ops.Params(items, request.headers.get("Accept-Language") or None)
 
 

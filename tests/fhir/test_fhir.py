@@ -65,6 +65,67 @@ def test_every_answer_is_valid_r4(fhir_base: str, path: str) -> None:
     valid_r4(response.json())
 
 
+CONTAINS_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+FILTER_OP = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.compose.include.filter.op"
+FORMS = "https://w3id.org/calcinosis-kg/fhir/ValueSet/forms-of-calcinosis-cutis"
+
+
+def test_expansion_properties_travel_as_r4_extensions(fhir_base: str) -> None:
+    """R4 has no contains.property: the asked properties come as R4's cross-version extension (valid R4)."""
+    answer = fhir_get(fhir_base, "ValueSet/$expand", url=FORMS, property="parent").json()
+    valid_r4(answer)
+    parents = [
+        {sub["url"]: sub for sub in extension["extension"]}
+        for item in answer["expansion"]["contains"]
+        for extension in item.get("extension", [])
+        if extension["url"] == CONTAINS_PROPERTY
+    ]
+    assert parents
+    assert all(p["code"]["valueCode"] == "parent" and p["value"]["valueCode"] for p in parents)
+    assert all("property" not in item for item in answer["expansion"]["contains"])
+
+
+def test_an_r5_child_of_filter_sent_as_r4_extension_is_read(fhir_base: str) -> None:
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/children",
+        "status": "active",
+        "compose": {
+            "include": [
+                {
+                    "system": CS,
+                    "filter": [
+                        {
+                            "property": "concept",
+                            "_op": {"extension": [{"url": FILTER_OP, "valueCode": "child-of"}]},
+                            "value": "calcinosis-cutis",
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": value_set}]}
+    answer = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    codes = {c["code"] for c in answer.json()["expansion"]["contains"]}
+    assert "dystrophic-calcinosis-cutis" in codes
+    assert "calcinosis-cutis" not in codes
+
+
+def test_translate_answers_in_the_requests_vocabulary(fhir_base: str) -> None:
+    """R4's names get R4's match.source (a uri); R5's names get R5's originMap (a canonical)."""
+    r4 = {"system": CS, "code": "calcinosis-cutis"}
+    r5 = {"sourceSystem": CS, "sourceCode": "calcinosis-cutis"}
+    answers = [fhir_get(fhir_base, "ConceptMap/$translate", **asked).json() for asked in (r4, r5)]
+    names = [{p["name"] for m in a["parameter"] if m["name"] == "match" for p in m["part"]} for a in answers]
+    assert names[0] - {"comment"} == {"equivalence", "concept", "source"}
+    assert "originMap" in names[1]
+    assert "source" not in names[1]
+    for answer in answers:
+        valid_r4(answer)
+
+
 def test_errors_are_operation_outcomes_with_statuses(fhir_base: str) -> None:
     missing = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="no-such-code")
     assert missing.status_code == 404
