@@ -126,6 +126,22 @@ def test_translate_answers_in_the_requests_vocabulary(fhir_base: str) -> None:
         valid_r4(answer)
 
 
+def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: str) -> None:
+    """HL7's runner compares issues strictly: R4's deprecated ``location`` is not given beside ``expression``."""
+    answer = fhir_get(
+        fhir_base,
+        "ValueSet/$validate-code",
+        url="https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype",
+        system=CS,
+        code="no-such-code",
+    ).json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    coded = [i for i in outcome["issue"] if i["details"]["coding"][0]["code"] in ("not-in-vs", "invalid-code")]
+    assert coded
+    assert all(i["expression"] and "location" not in i for i in coded)
+
+
 def test_errors_are_operation_outcomes_with_statuses(fhir_base: str) -> None:
     missing = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="no-such-code")
     assert missing.status_code == 404
