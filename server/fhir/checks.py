@@ -115,7 +115,12 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     if given is None or concept.display is None or ctx.membership_only:
         return
     everything: list[tuple[str, str | None]] = [(concept.display, cs.language)]
-    everything += [(str(d.get("value")), d.get("language")) for d in concept.designations if d.get("value")]
+    # A designation with a use of its own and no language (an "olde-english" form...) is not a display.
+    everything += [
+        (str(d.get("value")), d.get("language"))
+        for d in concept.designations
+        if d.get("value") and (d.get("language") or not d.get("use"))
+    ]
     wanted = [tag for tag, weight in ctx.languages if weight > 0 and tag != "*"]
     system_code = f"{cs.url}#{concept.code}"
     deprecated = [

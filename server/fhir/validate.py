@@ -20,7 +20,11 @@ def _codings(params: Params) -> tuple[str, list[JSON]]:
         return "Coding", [dict(coding)]
     code = params.text("code")
     if code is None:
-        raise InvalidRequest("$validate-code needs a code (code and system, coding or codeableConcept)")
+        # The reference server's wording (HL7's batch test checks it), its unclosed parenthesis too.
+        raise InvalidRequest(
+            "Unable to find code to validate (looked for coding | codeableConcept | code+system | code+inferSystem"
+            " in parameters"
+        )
     coding = {"code": code}
     for name in ("system", "version", "display"):
         if params.text(name) is not None:

@@ -6,7 +6,7 @@ Routes (GET, and POST with a Parameters body for operations; instance forms ``/{
 - ``/fhir/{CodeSystem|ValueSet|ConceptMap}`` search by ``url``, ``version``, ``name``, ``title``, ``status``,
   ``_id``; ``/fhir/{type}/{id}`` read;
 - ``CodeSystem/$lookup``, ``CodeSystem/$validate-code``, ``CodeSystem/$subsumes``, ``ValueSet/$expand``,
-  ``ValueSet/$validate-code``, ``ConceptMap/$translate``.
+  ``ValueSet/$validate-code``, ``ConceptMap/$translate``, ``{ValueSet|CodeSystem}/$batch-validate-code``.
 
 Resources sent with a request as ``tx-resource`` parameters (code systems, value sets, concept maps) are used
 for that request only, before the server's own. Errors are OperationOutcomes (:mod:`.errors`). ``_format`` and
@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from calcinosis_kg.server.errors import EndpointError, status_of
 from calcinosis_kg.server.fhir import operations as ops
+from calcinosis_kg.server.fhir.batch import batch_validate_code
 from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
 from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, issue
 from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
@@ -204,6 +205,8 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         ),
     )
     operation("ConceptMap", "translate", lambda reg, p, cm: ops.translate(reg, p, cm))
+    operation("ValueSet", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=True))
+    operation("CodeSystem", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=False))
     return blueprint
 
 

@@ -142,6 +142,31 @@ def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: st
     assert all(i["expression"] and "location" not in i for i in coded)
 
 
+def test_batch_validate_code_answers_each_validation_in_order(fhir_base: str) -> None:
+    def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
+
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"},
+            validation({"name": "coding", "valueCoding": {"system": CS, "code": "dystrophic-calcinosis-cutis"}}),
+            validation({"name": "coding", "valueCoding": {"system": CS, "code": "no-such-code"}}),
+            validation({"name": "codingX", "valueCoding": {"system": CS, "code": "calcinosis-cutis"}}),
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$batch-validate-code", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    valid_r4(answer.json())
+    results = [p["resource"] for p in answer.json()["parameter"]]
+    verdicts = [
+        next((q["valueBoolean"] for q in r.get("parameter", []) if q["name"] == "result"), None) for r in results
+    ]
+    assert verdicts == [True, False, None]
+    assert results[2]["resourceType"] == "OperationOutcome"
+    assert "Unable to find code to validate" in results[2]["issue"][0]["details"]["text"]
+
+
 def test_errors_are_operation_outcomes_with_statuses(fhir_base: str) -> None:
     missing = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="no-such-code")
     assert missing.status_code == 404
