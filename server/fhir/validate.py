@@ -116,7 +116,13 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                     found["details"]["coding"][0]["code"] = "this-code-not-in-vs"
                 issues.append(found)
         chosen = good or (checks[0] if len(checks) == 1 and checks[0].found else None)
-        result = good is not None and good.result
+        # A code unknown to its (known) code system makes the concept invalid, whatever its other codings.
+        unknown_code = any(
+            i["severity"] == "error" and i["details"].get("coding", [{}])[0].get("code") == "invalid-code"
+            for c in checks
+            for i in c.issues
+        )
+        result = good is not None and good.result and not unknown_code
     else:
         chosen = checks[0]
         issues += chosen.issues

@@ -142,6 +142,22 @@ def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: st
     assert all(i["expression"] and "location" not in i for i in coded)
 
 
+def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_base: str) -> None:
+    concept = {
+        "coding": [{"system": CS, "code": "no-such-code"}, {"system": CS, "code": "dystrophic-calcinosis-cutis"}]
+    }
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"},
+            {"name": "codeableConcept", "valueCodeableConcept": concept},
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$validate-code", json=body, timeout=30).json()
+    valid_r4(answer)
+    assert {"name": "result", "valueBoolean": False} in answer["parameter"]
+
+
 def test_batch_validate_code_answers_each_validation_in_order(fhir_base: str) -> None:
     def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
         return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
