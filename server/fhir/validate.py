@@ -115,7 +115,7 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                     found["details"] = {**found["details"], "coding": [dict(found["details"]["coding"][0])]}
                     found["details"]["coding"][0]["code"] = "this-code-not-in-vs"
                 issues.append(found)
-        chosen = good or (checks[0] if len(checks) == 1 and checks[0].found else None)
+        chosen = good or (checks[0] if len(checks) == 1 and checks[0].found and checks[0].in_value_set else None)
         # A code unknown to its (known) code system makes the concept invalid, whatever its other codings.
         unknown_code = any(
             i["severity"] == "error" and i["details"].get("coding", [{}])[0].get("code") == "invalid-code"
