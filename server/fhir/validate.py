@@ -8,6 +8,7 @@ from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
+from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
 
 
 def _codings(params: Params) -> tuple[str, list[JSON]]:
@@ -147,6 +148,13 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             out.append(param("x-unknown-system", "canonical", check.unknown_system))
         if check.caused_by:
             out.append(param("x-caused-by-unknown-system", "canonical", check.caused_by))
+    used_systems = [
+        used.canonical
+        for c in checks
+        if c.found and c.system and (used := registry.code_system(c.system, c.version)) is not None
+    ]
+    used_value_sets = [canonical_of(vs), *(members.used_value_sets if members else [])] if vs else []
+    issues += validation_issues(registry, used_systems, used_value_sets)
     if any(c.caused_by for c in checks):
         issues = [i for i in issues if i["details"].get("coding", [{}])[0].get("code") != "not-in-vs"]
     if issues:

@@ -158,6 +158,60 @@ def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_ba
     assert {"name": "result", "valueBoolean": False} in answer["parameter"]
 
 
+def test_draft_and_deprecated_resources_are_warned_of(fhir_base: str) -> None:
+    """A draft code system and a deprecated value set (tx-resources) give warning-* parameters and issues."""
+    code_system = {
+        "resourceType": "CodeSystem",
+        "url": "http://example.org/CodeSystem/draft",
+        "version": "1",
+        "status": "draft",
+        "content": "complete",
+        "concept": [{"code": "a", "display": "A"}],
+    }
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/old",
+        "version": "2",
+        "status": "active",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+                "valueCode": "deprecated",
+            }
+        ],
+        "compose": {"include": [{"system": code_system["url"]}]},
+    }
+    shared = [
+        {"name": "url", "valueUri": value_set["url"]},
+        {"name": "tx-resource", "resource": code_system},
+        {"name": "tx-resource", "resource": value_set},
+    ]
+    expanded = requests.post(
+        f"{fhir_base}/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": shared}, timeout=30
+    ).json()
+    valid_r4(expanded)
+    assert {"name": "warning-draft", "valueUri": "http://example.org/CodeSystem/draft|1"} in expanded["expansion"][
+        "parameter"
+    ]
+    assert {"name": "warning-deprecated", "valueUri": "http://example.org/ValueSet/old|2"} in expanded["expansion"][
+        "parameter"
+    ]
+    coding = {"name": "coding", "valueCoding": {"system": code_system["url"], "code": "a"}}
+    validated = requests.post(
+        f"{fhir_base}/ValueSet/$validate-code",
+        json={"resourceType": "Parameters", "parameter": [*shared, coding]},
+        timeout=30,
+    ).json()
+    valid_r4(validated)
+    outcome = next(p["resource"] for p in validated["parameter"] if p["name"] == "issues")
+    texts = {i["details"]["text"] for i in outcome["issue"] if i["details"]["coding"][0]["code"] == "status-check"}
+    assert texts == {
+        "Reference to draft CodeSystem http://example.org/CodeSystem/draft|1",
+        "Reference to deprecated ValueSet http://example.org/ValueSet/old|2",
+    }
+    assert {"name": "result", "valueBoolean": True} in validated["parameter"]
+
+
 def test_batch_validate_code_answers_each_validation_in_order(fhir_base: str) -> None:
     def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
         return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
