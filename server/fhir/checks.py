@@ -167,6 +167,16 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     check.issues.append(issue(severity, "invalid", text, tx_code="invalid-display", expression=at))
 
 
+def _marks_deprecated(extension: JSON) -> bool:
+    """Whether a value set's concept extension marks it deprecated: ``valueset-deprecated`` true (a boolean, or
+    the code "true" some value sets give), or the standards status ``deprecated``."""
+    if extension.get("url") == f"{EXT_BASE}valueset-deprecated":
+        return value_of(extension) in (True, "true")
+    return extension.get("url") == f"{EXT_BASE}structuredefinition-standards-status" and value_of(extension) == (
+        "deprecated"
+    )
+
+
 def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     check = Check(code=coding.get("code"), system=coding.get("system"))
     code, system = check.code or "", check.system
@@ -252,10 +262,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
             member is not None
             and member.entry is not None
             and vs is not None
-            and any(
-                e.get("url") == f"{EXT_BASE}valueset-deprecated" and value_of(e) is True
-                for e in member.entry.get("extension", [])
-            )
+            and any(_marks_deprecated(e) for e in member.entry.get("extension", []))
         ):
             text = (
                 f"The presence of the concept '{concept.code}' in the system '{cs.url}' in the value set "

@@ -212,6 +212,36 @@ def test_draft_and_deprecated_resources_are_warned_of(fhir_base: str) -> None:
     assert {"name": "result", "valueBoolean": True} in validated["parameter"]
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        {"url": "http://hl7.org/fhir/StructureDefinition/valueset-deprecated", "valueCode": "true"},
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+            "valueCode": "deprecated",
+        },
+    ],
+)
+def test_a_concept_the_value_set_marks_deprecated_warns(fhir_base: str, marker: dict[str, str]) -> None:
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/marked",
+        "status": "active",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis", "extension": [marker]}]}]},
+    }
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": value_set["url"]},
+            {"name": "tx-resource", "resource": value_set},
+            {"name": "coding", "valueCoding": {"system": CS, "code": "calcinosis-cutis"}},
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$validate-code", json=body, timeout=30).json()
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    assert any("is marked with a status of deprecated" in i["details"]["text"] for i in outcome["issue"])
+
+
 def test_batch_validate_code_answers_each_validation_in_order(fhir_base: str) -> None:
     def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
         return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
