@@ -143,6 +143,8 @@ FHIR_ROUTES: tuple[tuple[str, str, bool], ...] = (
     ("/fhir/ValueSet/$expand", "Expand a value set (filter, count, offset, activeOnly, includeDesignations)", True),
     ("/fhir/ValueSet/$validate-code", "Validate a code against a value set", True),
     ("/fhir/ConceptMap/$translate", "Translate a code with the concept maps (reverse for target -> source)", True),
+    ("/fhir/ValueSet/$batch-validate-code", "Validate many codes (validation parameters) in one request", True),
+    ("/fhir/CodeSystem/$batch-validate-code", "Validate many codes against code systems in one request", True),
 )
 """The FHIR routes as the OpenAPI description lists them: (path, summary, is an operation taking POST too)."""
 

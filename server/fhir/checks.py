@@ -115,7 +115,12 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     if given is None or concept.display is None or ctx.membership_only:
         return
     everything: list[tuple[str, str | None]] = [(concept.display, cs.language)]
-    everything += [(str(d.get("value")), d.get("language")) for d in concept.designations if d.get("value")]
+    # A designation with a use of its own and no language (an "olde-english" form...) is not a display.
+    everything += [
+        (str(d.get("value")), d.get("language"))
+        for d in concept.designations
+        if d.get("value") and (d.get("language") or not d.get("use"))
+    ]
     wanted = [tag for tag, weight in ctx.languages if weight > 0 and tag != "*"]
     system_code = f"{cs.url}#{concept.code}"
     deprecated = [
@@ -160,6 +165,16 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     check.display_ok = ctx.lenient
     severity = "warning" if ctx.lenient else "error"
     check.issues.append(issue(severity, "invalid", text, tx_code="invalid-display", expression=at))
+
+
+def _marks_deprecated(extension: JSON) -> bool:
+    """Whether a value set's concept extension marks it deprecated: ``valueset-deprecated`` true (a boolean, or
+    the code "true" some value sets give), or the standards status ``deprecated``."""
+    if extension.get("url") == f"{EXT_BASE}valueset-deprecated":
+        return value_of(extension) in (True, "true")
+    return extension.get("url") == f"{EXT_BASE}structuredefinition-standards-status" and value_of(extension) == (
+        "deprecated"
+    )
 
 
 def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
@@ -247,10 +262,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
             member is not None
             and member.entry is not None
             and vs is not None
-            and any(
-                e.get("url") == f"{EXT_BASE}valueset-deprecated" and value_of(e) is True
-                for e in member.entry.get("extension", [])
-            )
+            and any(_marks_deprecated(e) for e in member.entry.get("extension", []))
         ):
             text = (
                 f"The presence of the concept '{concept.code}' in the system '{cs.url}' in the value set "

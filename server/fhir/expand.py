@@ -31,6 +31,7 @@ from calcinosis_kg.server.fhir.model import (
     value_of,
 )
 from calcinosis_kg.server.fhir.params import PASSED_EXTENSIONS, SUPPLEMENT_EXT, Params, now, param
+from calcinosis_kg.server.fhir.status import STANDARDS_STATUS, canonical_of, expansion_warnings
 
 MAX_EXPANSION = 10_000
 """Largest expansion the server builds (the graph's value sets are far smaller)."""
@@ -297,6 +298,7 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         *(param("used-codesystem", "uri", used) for used in expansion.used_systems),
         *(param("used-valueset", "uri", used) for used in expansion.used_value_sets),
         *(param("used-supplement", "uri", used) for used in expansion.used_supplements),
+        *expansion_warnings(registry, expansion.used_systems, [canonical_of(vs), *expansion.used_value_sets]),
     ]
     body: JSON = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
@@ -322,7 +324,12 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     result = {key: value for key, value in vs.items() if key not in ("compose", "expansion", "contained", "text")}
     # The supplements used are named, with their versions, in used-supplement; an unversioned supplement
     # extension is left out of the answer (as the reference server does); a pinned one is kept.
-    kept = [e for e in vs.get("extension", []) if e.get("url") != SUPPLEMENT_EXT or "|" in str(value_of(e))]
+    # The value set's standards status is reported as a warning-{status} parameter, not echoed.
+    kept = [
+        e
+        for e in vs.get("extension", [])
+        if (e.get("url") != SUPPLEMENT_EXT or "|" in str(value_of(e))) and e.get("url") != STANDARDS_STATUS
+    ]
     if kept:
         result["extension"] = kept
     else:

@@ -8,6 +8,7 @@ from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
+from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
 
 
 def _codings(params: Params) -> tuple[str, list[JSON]]:
@@ -20,7 +21,11 @@ def _codings(params: Params) -> tuple[str, list[JSON]]:
         return "Coding", [dict(coding)]
     code = params.text("code")
     if code is None:
-        raise InvalidRequest("$validate-code needs a code (code and system, coding or codeableConcept)")
+        # The reference server's wording (HL7's batch test checks it), its unclosed parenthesis too.
+        raise InvalidRequest(
+            "Unable to find code to validate (looked for coding | codeableConcept | code+system | code+inferSystem"
+            " in parameters"
+        )
     coding = {"code": code}
     for name in ("system", "version", "display"):
         if params.text(name) is not None:
@@ -111,8 +116,14 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                     found["details"] = {**found["details"], "coding": [dict(found["details"]["coding"][0])]}
                     found["details"]["coding"][0]["code"] = "this-code-not-in-vs"
                 issues.append(found)
-        chosen = good or (checks[0] if len(checks) == 1 and checks[0].found else None)
-        result = good is not None and good.result
+        chosen = good or (checks[0] if len(checks) == 1 and checks[0].found and checks[0].in_value_set else None)
+        # A code unknown to its (known) code system makes the concept invalid, whatever its other codings.
+        unknown_code = any(
+            i["severity"] == "error" and i["details"].get("coding", [{}])[0].get("code") == "invalid-code"
+            for c in checks
+            for i in c.issues
+        )
+        result = good is not None and good.result and not unknown_code
     else:
         chosen = checks[0]
         issues += chosen.issues
@@ -137,6 +148,13 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             out.append(param("x-unknown-system", "canonical", check.unknown_system))
         if check.caused_by:
             out.append(param("x-caused-by-unknown-system", "canonical", check.caused_by))
+    used_systems = [
+        used.canonical
+        for c in checks
+        if c.found and c.system and (used := registry.code_system(c.system, c.version)) is not None
+    ]
+    used_value_sets = [canonical_of(vs), *(members.used_value_sets if members else [])] if vs else []
+    issues += validation_issues(registry, used_systems, used_value_sets)
     if any(c.caused_by for c in checks):
         issues = [i for i in issues if i["details"].get("coding", [{}])[0].get("code") != "not-in-vs"]
     if issues:

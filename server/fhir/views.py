@@ -6,7 +6,7 @@ Routes (GET, and POST with a Parameters body for operations; instance forms ``/{
 - ``/fhir/{CodeSystem|ValueSet|ConceptMap}`` search by ``url``, ``version``, ``name``, ``title``, ``status``,
   ``_id``; ``/fhir/{type}/{id}`` read;
 - ``CodeSystem/$lookup``, ``CodeSystem/$validate-code``, ``CodeSystem/$subsumes``, ``ValueSet/$expand``,
-  ``ValueSet/$validate-code``, ``ConceptMap/$translate``.
+  ``ValueSet/$validate-code``, ``ConceptMap/$translate``, ``{ValueSet|CodeSystem}/$batch-validate-code``.
 
 Resources sent with a request as ``tx-resource`` parameters (code systems, value sets, concept maps) are used
 for that request only, before the server's own. Errors are OperationOutcomes (:mod:`.errors`). ``_format`` and
@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from calcinosis_kg.server.errors import EndpointError, status_of
+from calcinosis_kg.server.errors import EndpointError, error_parts
 from calcinosis_kg.server.fhir import operations as ops
+from calcinosis_kg.server.fhir.batch import batch_validate_code
 from calcinosis_kg.server.fhir.budget import limited
 from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
 from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, TooLong, issue
@@ -32,6 +33,8 @@ from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.resources import GraphTerminology
 from calcinosis_kg.server.fhir.shapes import MAX_DEPTH, Structure, check_body
+from calcinosis_kg.server.fhir.wire import answer_to_r4, request_from_r4
+from calcinosis_kg.server.http.guard import RouteLimits, register_route_limits
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -42,8 +45,8 @@ MAX_BODY = 5 * 1024 * 1024
 
 
 def fhir_response(resource: JSON, status: int = 200) -> Response:
-    """``resource`` as an ``application/fhir+json`` response."""
-    body = json.dumps(resource, ensure_ascii=False)
+    """``resource`` as an ``application/fhir+json`` response, in R4 (:func:`~.wire.answer_to_r4`)."""
+    body = json.dumps(answer_to_r4(resource), ensure_ascii=False)
     return Response(body, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
 
 
@@ -104,13 +107,38 @@ def request_params() -> ops.Params:
                 if empty:
                     # FHIR's primitive values may not be empty strings (a string holds at least one character).
                     raise InvalidRequest(f"The parameter {parameter['name']!r} has an empty {empty[0]}")
-            items += parameters
+            items += [request_from_r4(p) for p in parameters]
     return ops.Params(items, request.headers.get("Accept-Language") or None)
 
 
+def endpoint_outcome(error: EndpointError) -> Response:
+    """A refusal of the endpoint's (time limit, a body too large or too slow...) as an OperationOutcome."""
+    status, _, headers = error_parts(error)
+    code = {408: "timeout", 413: "too-long", 429: "throttled", 431: "too-long", 503: "timeout", 504: "timeout"}.get(
+        status, "exception"
+    )
+    response = fhir_response(outcome_of([issue("error", code, str(error))]), status)
+    response.headers.extend((name, value) for name, value in headers if name != "Content-Type")
+    return response
+
+
+def guard_refusal(error: EndpointError) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """The request guard's refusal of a FHIR request (:mod:`~calcinosis_kg.server.http.guard`)."""
+    response = endpoint_outcome(error)
+    return response.status_code, response.get_data(), [(n, v) for n, v in response.headers if n != "Content-Length"]
+
+
 def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str = "0.1.0") -> Blueprint:
-    """The blueprint answering ``/fhir/...`` from ``terminology`` (the graph's resources, built through the pool)."""
+    """The blueprint answering ``/fhir/...`` from ``terminology`` (the graph's resources, built through the pool).
+
+    Its body limit (:data:`MAX_BODY`) and its refusals as OperationOutcomes hold in the request guard too.
+    """
     blueprint = Blueprint("fhir", __name__, url_prefix="/fhir")
+    blueprint.record_once(
+        lambda state: register_route_limits(
+            cast(Flask, state.app), "/fhir/", RouteLimits(MAX_BODY, guard_refusal, "the FHIR body limit")
+        )
+    )
 
     @blueprint.before_request
     def only_fhir_formats() -> None:
@@ -120,11 +148,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
     def fhir_error(error: FhirError) -> Response:
         return fhir_response(error.outcome(), error.status)
 
-    @blueprint.errorhandler(EndpointError)
-    def endpoint_error(error: EndpointError) -> Response:
-        status = status_of(error)
-        code = "timeout" if status in (503, 504) else "exception"  # 504: the remote store did not answer in time
-        return fhir_response(outcome_of([issue("error", code, str(error))]), status)
+    blueprint.register_error_handler(EndpointError, endpoint_outcome)
 
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -222,6 +246,8 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         ),
     )
     operation("ConceptMap", "translate", lambda reg, p, cm: ops.translate(reg, p, cm))
+    operation("ValueSet", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=True))
+    operation("CodeSystem", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=False))
     return blueprint
 
 

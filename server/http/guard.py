@@ -26,6 +26,10 @@ transfer encoding:
 
 The body read is then handed to the app as ``wsgi.input`` (an in-memory file) with its ``Content-Length``, so
 the routes read it as any fixed-length body.
+
+A family of routes with a body limit and an error format of its own (FHIR: 5 MiB, refusals as
+OperationOutcomes) registers them for its path prefix with :func:`register_route_limits` when its blueprint is
+registered; the guard then applies them to that prefix, so a FHIR client gets a FHIR answer from the guard too.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +74,27 @@ READ_SIZE = 64 * 1024
 GUARD_ROUTE = "guard"
 """The route ``/metrics`` counts the guard's refusals under."""
 
+ROUTE_LIMITS = "calcinosis_kg.guard_routes"
+"""The key of ``app.extensions`` holding the :class:`RouteLimits` registered per path prefix."""
+
+Refusal = Callable[[EndpointError], tuple[int, bytes, list[tuple[str, str]]]]
+"""Status, body and headers refusing a request with an error (:func:`~calcinosis_kg.server.errors.error_parts`)."""
+
+
+@dataclass(frozen=True)
+class RouteLimits:
+    """The body limit and the refusal format of the routes under one path prefix."""
+
+    max_body: int
+    refusal: Refusal = error_parts
+    limit_name: str = "KG_MAX_BODY"
+    """What the 413 names as the limit."""
+
+
+def register_route_limits(app: Flask, prefix: str, limits: RouteLimits) -> None:
+    """Give the routes under ``prefix`` (e.g. ``/fhir/``) their own body limit and refusal format in the guard."""
+    app.extensions.setdefault(ROUTE_LIMITS, {})[prefix] = limits
+
 
 class RequestGuard:
     """The WSGI middleware bounding heads and bodies (see the module docstring)."""
@@ -81,9 +107,13 @@ class RequestGuard:
         body_timeout: float,
         readers: int = BODY_READERS,
         metrics: Metrics | None = None,
+        routes: dict[str, RouteLimits] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        self.default = RouteLimits(max_body)
+        self.routes = sorted((routes or {}).items(), key=lambda item: -len(item[0]))
+        """Path prefixes with limits of their own, longest first."""
         self.body_timeout = body_timeout
         self.readers = readers
         self.metrics = metrics
@@ -91,27 +121,31 @@ class RequestGuard:
         self._log = access_log()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        limits = self._limits(str(environ.get("PATH_INFO", "")))
         try:
             if head_size(environ) > MAX_HEAD_BYTES:
                 raise HeadersTooLarge(
                     f"The request's headers are larger than {MAX_HEAD_BYTES} bytes; send long queries in the body."
                 )
             if _has_body(environ):
-                self._receive(environ)
+                self._receive(environ, limits)
         except EndpointError as error:
-            return self._refuse(environ, start_response, error)
+            return self._refuse(environ, start_response, error, limits.refusal)
         return self.app(environ, start_response)
 
-    def _receive(self, environ: WSGIEnvironment) -> None:
+    def _limits(self, path: str) -> RouteLimits:
+        return next((limits for prefix, limits in self.routes if path.startswith(prefix)), self.default)
+
+    def _receive(self, environ: WSGIEnvironment, limits: RouteLimits) -> None:
         """Read the body within the limits and put it back in ``environ`` as a fixed-length body."""
         chunked = "HTTP_TRANSFER_ENCODING" in environ
         length = None if chunked else _content_length(environ)
-        if length is not None and length > self.max_body:
-            raise _too_large(self.max_body)
+        if length is not None and length > limits.max_body:
+            raise _too_large(limits)
         if not self._slots.acquire(blocking=False):
             raise ServerBusy(f"{self.readers} request bodies are being received by this server process; retry.")
         try:
-            data = self._read(environ["wsgi.input"], length)
+            data = self._read(environ["wsgi.input"], length, limits)
         except (OSError, ValueError) as error:  # werkzeug's dechunker on a malformed chunk, a reset connection
             raise ProtocolError(f"The request body could not be read: {error}") from None
         finally:
@@ -125,7 +159,7 @@ class RequestGuard:
         environ["wsgi.input_terminated"] = True
         environ.pop("HTTP_TRANSFER_ENCODING", None)
 
-    def _read(self, stream: Any, length: int | None) -> bytes:
+    def _read(self, stream: Any, length: int | None, limits: RouteLimits) -> bytes:
         """``length`` bytes of ``stream`` (chunked: to its end), refused past ``max_body`` or the deadline.
 
         granian's ``read(n)`` returns only once ``n`` bytes came (or the body ended), so each read asks for
@@ -134,7 +168,7 @@ class RequestGuard:
         reads (the 408 comes within about twice ``KG_BODY_TIMEOUT``). A client that stops sending altogether
         keeps its read until it closes the connection, holding one of the :data:`BODY_READERS` places.
         """
-        wanted = self.max_body + 1 if length is None else length
+        wanted = limits.max_body + 1 if length is None else length
         deadline = time.monotonic() + self.body_timeout
         parts: list[bytes] = []
         size = 0
@@ -149,13 +183,15 @@ class RequestGuard:
                 break
             parts.append(chunk)
             size += len(chunk)
-        if size > self.max_body:
-            raise _too_large(self.max_body)
+        if size > limits.max_body:
+            raise _too_large(limits)
         return b"".join(parts)
 
-    def _refuse(self, environ: WSGIEnvironment, start_response: StartResponse, error: EndpointError) -> list[bytes]:
+    def _refuse(
+        self, environ: WSGIEnvironment, start_response: StartResponse, error: EndpointError, refusal: Refusal
+    ) -> list[bytes]:
         started = time.perf_counter()
-        status, body, headers = error_parts(error)
+        status, body, headers = refusal(error)
         headers += [("Content-Length", str(len(body))), *COMMON_HEADERS]
         start_response(f"{status} {HTTPStatus(status).phrase.upper()}", headers)
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
@@ -185,12 +221,14 @@ def _content_length(environ: WSGIEnvironment) -> int:
     return int(text)
 
 
-def _too_large(max_body: int) -> BodyTooLarge:
-    return BodyTooLarge(f"The request body is larger than the limit of {max_body} bytes (KG_MAX_BODY).")
+def _too_large(limits: RouteLimits) -> BodyTooLarge:
+    return BodyTooLarge(f"The request body is larger than the limit of {limits.max_body} bytes ({limits.limit_name}).")
 
 
 def install_guard(app: Flask, *, max_body: int, body_timeout: float, metrics: Metrics | None = None) -> RequestGuard:
-    """Wrap ``app.wsgi_app`` (whatever wraps it already) in a :class:`RequestGuard`: call it last."""
-    guard = RequestGuard(app.wsgi_app, max_body=max_body, body_timeout=body_timeout, metrics=metrics)
+    """Wrap ``app.wsgi_app`` (whatever wraps it already) in a :class:`RequestGuard`: call it last, once the
+    blueprints have registered their :class:`RouteLimits`."""
+    routes = app.extensions.get(ROUTE_LIMITS, {})
+    guard = RequestGuard(app.wsgi_app, max_body=max_body, body_timeout=body_timeout, metrics=metrics, routes=routes)
     app.wsgi_app = guard  # type: ignore[method-assign]
     return guard

@@ -65,6 +65,208 @@ def test_every_answer_is_valid_r4(fhir_base: str, path: str) -> None:
     valid_r4(response.json())
 
 
+CONTAINS_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+FILTER_OP = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.compose.include.filter.op"
+FORMS = "https://w3id.org/calcinosis-kg/fhir/ValueSet/forms-of-calcinosis-cutis"
+
+
+def test_expansion_properties_travel_as_r4_extensions(fhir_base: str) -> None:
+    """R4 has no contains.property: the asked properties come as R4's cross-version extension (valid R4)."""
+    answer = fhir_get(fhir_base, "ValueSet/$expand", url=FORMS, property="parent").json()
+    valid_r4(answer)
+    parents = [
+        {sub["url"]: sub for sub in extension["extension"]}
+        for item in answer["expansion"]["contains"]
+        for extension in item.get("extension", [])
+        if extension["url"] == CONTAINS_PROPERTY
+    ]
+    assert parents
+    assert all(p["code"]["valueCode"] == "parent" and p["value"]["valueCode"] for p in parents)
+    assert all("property" not in item for item in answer["expansion"]["contains"])
+
+
+def test_an_r5_child_of_filter_sent_as_r4_extension_is_read(fhir_base: str) -> None:
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/children",
+        "status": "active",
+        "compose": {
+            "include": [
+                {
+                    "system": CS,
+                    "filter": [
+                        {
+                            "property": "concept",
+                            "_op": {"extension": [{"url": FILTER_OP, "valueCode": "child-of"}]},
+                            "value": "calcinosis-cutis",
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": value_set}]}
+    answer = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    codes = {c["code"] for c in answer.json()["expansion"]["contains"]}
+    assert "dystrophic-calcinosis-cutis" in codes
+    assert "calcinosis-cutis" not in codes
+
+
+def test_translate_answers_in_the_requests_vocabulary(fhir_base: str) -> None:
+    """R4's names get R4's match.source (a uri); R5's names get R5's originMap (a canonical)."""
+    r4 = {"system": CS, "code": "calcinosis-cutis"}
+    r5 = {"sourceSystem": CS, "sourceCode": "calcinosis-cutis"}
+    answers = [fhir_get(fhir_base, "ConceptMap/$translate", **asked).json() for asked in (r4, r5)]
+    names = [{p["name"] for m in a["parameter"] if m["name"] == "match" for p in m["part"]} for a in answers]
+    assert names[0] - {"comment"} == {"equivalence", "concept", "source"}
+    assert "originMap" in names[1]
+    assert "source" not in names[1]
+    for answer in answers:
+        valid_r4(answer)
+
+
+def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: str) -> None:
+    """HL7's runner compares issues strictly: R4's deprecated ``location`` is not given beside ``expression``."""
+    answer = fhir_get(
+        fhir_base,
+        "ValueSet/$validate-code",
+        url="https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype",
+        system=CS,
+        code="no-such-code",
+    ).json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    coded = [i for i in outcome["issue"] if i["details"]["coding"][0]["code"] in ("not-in-vs", "invalid-code")]
+    assert coded
+    assert all(i["expression"] and "location" not in i for i in coded)
+
+
+def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_base: str) -> None:
+    concept = {
+        "coding": [{"system": CS, "code": "no-such-code"}, {"system": CS, "code": "dystrophic-calcinosis-cutis"}]
+    }
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"},
+            {"name": "codeableConcept", "valueCodeableConcept": concept},
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$validate-code", json=body, timeout=30).json()
+    valid_r4(answer)
+    assert {"name": "result", "valueBoolean": False} in answer["parameter"]
+
+
+def test_draft_and_deprecated_resources_are_warned_of(fhir_base: str) -> None:
+    """A draft code system and a deprecated value set (tx-resources) give warning-* parameters and issues."""
+    code_system = {
+        "resourceType": "CodeSystem",
+        "url": "http://example.org/CodeSystem/draft",
+        "version": "1",
+        "status": "draft",
+        "content": "complete",
+        "concept": [{"code": "a", "display": "A"}],
+    }
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/old",
+        "version": "2",
+        "status": "active",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+                "valueCode": "deprecated",
+            }
+        ],
+        "compose": {"include": [{"system": code_system["url"]}]},
+    }
+    shared = [
+        {"name": "url", "valueUri": value_set["url"]},
+        {"name": "tx-resource", "resource": code_system},
+        {"name": "tx-resource", "resource": value_set},
+    ]
+    expanded = requests.post(
+        f"{fhir_base}/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": shared}, timeout=30
+    ).json()
+    valid_r4(expanded)
+    assert {"name": "warning-draft", "valueUri": "http://example.org/CodeSystem/draft|1"} in expanded["expansion"][
+        "parameter"
+    ]
+    assert {"name": "warning-deprecated", "valueUri": "http://example.org/ValueSet/old|2"} in expanded["expansion"][
+        "parameter"
+    ]
+    coding = {"name": "coding", "valueCoding": {"system": code_system["url"], "code": "a"}}
+    validated = requests.post(
+        f"{fhir_base}/ValueSet/$validate-code",
+        json={"resourceType": "Parameters", "parameter": [*shared, coding]},
+        timeout=30,
+    ).json()
+    valid_r4(validated)
+    outcome = next(p["resource"] for p in validated["parameter"] if p["name"] == "issues")
+    texts = {i["details"]["text"] for i in outcome["issue"] if i["details"]["coding"][0]["code"] == "status-check"}
+    assert texts == {
+        "Reference to draft CodeSystem http://example.org/CodeSystem/draft|1",
+        "Reference to deprecated ValueSet http://example.org/ValueSet/old|2",
+    }
+    assert {"name": "result", "valueBoolean": True} in validated["parameter"]
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        {"url": "http://hl7.org/fhir/StructureDefinition/valueset-deprecated", "valueCode": "true"},
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+            "valueCode": "deprecated",
+        },
+    ],
+)
+def test_a_concept_the_value_set_marks_deprecated_warns(fhir_base: str, marker: dict[str, str]) -> None:
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/ValueSet/marked",
+        "status": "active",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis", "extension": [marker]}]}]},
+    }
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": value_set["url"]},
+            {"name": "tx-resource", "resource": value_set},
+            {"name": "coding", "valueCoding": {"system": CS, "code": "calcinosis-cutis"}},
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$validate-code", json=body, timeout=30).json()
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    assert any("is marked with a status of deprecated" in i["details"]["text"] for i in outcome["issue"])
+
+
+def test_batch_validate_code_answers_each_validation_in_order(fhir_base: str) -> None:
+    def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
+
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"},
+            validation({"name": "coding", "valueCoding": {"system": CS, "code": "dystrophic-calcinosis-cutis"}}),
+            validation({"name": "coding", "valueCoding": {"system": CS, "code": "no-such-code"}}),
+            validation({"name": "codingX", "valueCoding": {"system": CS, "code": "calcinosis-cutis"}}),
+        ],
+    }
+    answer = requests.post(f"{fhir_base}/ValueSet/$batch-validate-code", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    valid_r4(answer.json())
+    results = [p["resource"] for p in answer.json()["parameter"]]
+    verdicts = [
+        next((q["valueBoolean"] for q in r.get("parameter", []) if q["name"] == "result"), None) for r in results
+    ]
+    assert verdicts == [True, False, None]
+    assert results[2]["resourceType"] == "OperationOutcome"
+    assert "Unable to find code to validate" in results[2]["issue"][0]["details"]["text"]
+
+
 def test_errors_are_operation_outcomes_with_statuses(fhir_base: str) -> None:
     missing = fhir_get(fhir_base, "CodeSystem/$lookup", system=CS, code="no-such-code")
     assert missing.status_code == 404
