@@ -352,6 +352,16 @@ def attackers_summary(phases: list[Phase]) -> str:
     return "\n".join(lines)
 
 
+def run_plan(url: str, server_pid: int, plan: list[tuple[str, ...]], seconds: float) -> list[Phase]:
+    """Warm the canned answer in every worker, then run each phase of ``plan`` in turn."""
+    warm(url, granian_workers(server_pid))
+    phases = []
+    for attacks in plan:
+        phases.append(run_phase(url, server_pid, attacks, seconds))
+        print(f"done: {phases[-1].attack}", file=sys.stderr)
+    return phases
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="probing time of each phase (default 20)")
@@ -359,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0, help="KG_QUERY_TIMEOUT of the server (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--url", help="probe this running server instead (on this host: --pid is needed too)")
+    parser.add_argument("--pid", type=int, help="with --url: the pid of its granian main process")
     options = parser.parse_args(argv)
     if not raise_open_files(IDLE + SLOW + 200):
         raise SystemExit(f"the open-file limit is below {IDLE + SLOW + 200}")
@@ -367,12 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         plan += [(attack,) for attack in ATTACKS]
     if options.only != "alone":
         plan.append(ATTACKS)
-    phases = []
-    with served(options.data, timeout=options.timeout, workers=options.workers) as (url, server, _log):
-        warm(url, granian_workers(server.pid))
-        for attacks in plan:
-            phases.append(run_phase(url, server.pid, attacks, options.seconds))
-            print(f"done: {phases[-1].attack}", file=sys.stderr)
+    if options.url:
+        if options.pid is None:
+            parser.error("--url needs --pid (the workers are found among its children)")
+        phases = run_plan(options.url.rstrip("/"), options.pid, plan, options.seconds)
+    else:
+        with served(options.data, timeout=options.timeout, workers=options.workers) as (url, server, _log):
+            phases = run_plan(url, server.pid, plan, options.seconds)
     print(table(phases))
     print(attackers_summary(phases))
     problems = [problem for phase in phases for problem in phase.broken(options.workers)]
