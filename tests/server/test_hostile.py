@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.live]
 SECONDS = 20.0
 WORKERS = 2
 P50_MS = 100.0
-SLOWEST_S = 2.0
-"""The slowest probe (a hang bound: each probe timed out, 5 s, under one of these attacks before)."""
+SLOWEST_S = 3.0
+"""The slowest probe (a hang bound: the probes timed out, 5 s, under these attacks before). Single uncached queries
+took up to 1.1 s on a machine at load average 18, while the runaways' query workers were being replaced."""
 
 
 @pytest.fixture(scope="module")
