@@ -60,16 +60,19 @@ class FairnessReport:
         return "\n".join([*rows, f"hostile client's statuses: {dict(sorted(self.hostile.items()))}"])
 
 
-def request(url: str, source: str, method: str, path: str, body: str | None = None) -> tuple[int, float]:
-    """Status and seconds of one request on a new connection from ``source``."""
+def request(
+    url: str, source: str, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, float]:
+    """Status and seconds of one request on a new connection from ``source`` (``body`` a form unless ``headers``
+    say otherwise)."""
     parts = urllib.parse.urlsplit(url)
     started = time.perf_counter()
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30, source_address=(source, 0))
     try:
-        headers = {"Accept": "application/sparql-results+json"}
+        sent = {"Accept": "application/sparql-results+json"}
         if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body, headers=headers)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = connection.getresponse()
         response.read()
         return response.status, time.perf_counter() - started

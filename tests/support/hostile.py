@@ -79,18 +79,23 @@ def raise_open_files(needed: int) -> bool:
     return soft == resource.RLIM_INFINITY or soft > needed + 64
 
 
+def idle_socket(url: str) -> socket.socket:
+    """A non-blocking TCP connection to the server, being made (it sends nothing)."""
+    sock = socket.socket()
+    sock.setblocking(False)
+    with suppress(BlockingIOError):
+        sock.connect(address(url))
+    return sock
+
+
 @contextmanager
 def idle_connections(url: str, count: int) -> Iterator[list[socket.socket]]:
-    """``count`` TCP connections to the server that send nothing; closed on exit."""
-    host, port = address(url)
+    """``count`` TCP connections to the server that send nothing; closed on exit (with any the caller put in the
+    list in place of one the server closed)."""
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with suppress(BlockingIOError):
-                sock.connect((host, port))
-            sockets.append(sock)
+            sockets.append(idle_socket(url))
         yield sockets
     finally:
         for sock in sockets:
