@@ -38,5 +38,8 @@ def test_a_fhir_parameters_body_of_the_wrong_shape_is_a_400(api: Api, parameter:
         timeout=60,
     )
     assert response.status_code == 400
-    assert response.json()["resourceType"] == "OperationOutcome"
-    assert "Parameters.parameter must be a list of parameters" in response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "structure"
+    assert outcome["issue"][0]["expression"][0].startswith("Parameters.parameter")
+    assert "Parameters.parameter" in outcome["issue"][0]["details"]["text"]

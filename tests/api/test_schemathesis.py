@@ -39,6 +39,11 @@ SCHEMA_VALID_BUT_REFUSED: dict[str, tuple[list[str], str]] = {
         "a results format for SELECT/ASK, an RDF format for CONSTRUCT/DESCRIBE), are not in the document; "
         "default-graph-uri/named-graph-uri must name graphs the loaded data holds (400), which depends on the data",
     ),
+    r"^/fhir/(ValueSet|CodeSystem)/\$batch-validate-code$": (
+        ["400"],
+        "each validation is a Parameters resource in a 'validation' parameter: a GET cannot carry one, and the "
+        "document's generic Parameters body does not describe it (a batch with no validation is refused)",
+    ),
     "^/query$": (["400"], "the query page shows SPARQL syntax errors and unknown graphs (400), as /sparql"),
     "^/queries/entity-for-code$": (
         ["400"],

@@ -302,10 +302,17 @@ class Probe:
     path: str
     accept: str
     form: dict[str, str] | None = None
+    resource: dict[str, object] | None = None
+    """A JSON body (a FHIR resource), instead of a form."""
 
     def send(self, server: LiveServer) -> requests.Response:
         return requests.request(
-            self.method, server.url + self.path, data=self.form, headers={"Accept": self.accept}, timeout=30
+            self.method,
+            server.url + self.path,
+            data=self.form,
+            json=self.resource,
+            headers={"Accept": self.accept},
+            timeout=30,
         )
 
 
@@ -320,6 +327,14 @@ def probes_of_every_route(app: Flask, reference: LiveServer) -> dict[str, list[P
     system = requests.get(reference.url + "/fhir/CodeSystem", headers=fhir, timeout=30).json()["entry"][0]["resource"]
     value_set = requests.get(reference.url + "/fhir/ValueSet", headers=fhir, timeout=30).json()["entry"][0]["resource"]
     coded = f"system={quote(system['url'])}&code={quote(system['concept'][0]['code'])}"
+
+    def batch(url: str) -> dict[str, object]:
+        """A $batch-validate-code body of one validation of the first code against ``url``."""
+        code = system["concept"][0]["code"]
+        asked = [{"name": "url", "valueUri": url}, {"name": "system", "valueUri": system["url"]}]
+        validation = {"resourceType": "Parameters", "parameter": [*asked, {"name": "code", "valueCode": code}]}
+        return {"resourceType": "Parameters", "parameter": [{"name": "validation", "resource": validation}]}
+
     canned = []
     for query in load_catalog().values():
         required = "&".join(f"{p.name}={quote(str(p.default))}" for p in query.params if p.required)
@@ -358,6 +373,16 @@ def probes_of_every_route(app: Flask, reference: LiveServer) -> dict[str, list[P
         "fhir.ValueSet_validate_code_instance": [fhir_get(f"ValueSet/{value_set['id']}/$validate-code?{coded}")],
         "fhir.ConceptMap_translate": [fhir_get(f"ConceptMap/$translate?{coded}")],
         "fhir.ConceptMap_translate_instance": [fhir_get(f"ConceptMap/any/$translate?{coded}")],
+        **{
+            f"fhir.{kind}_batch_validate_code{suffix}": [
+                Probe("POST", f"/fhir/{kind}/{instance}$batch-validate-code", FHIR_JSON, resource=batch(url))
+            ]
+            for kind, url, resource_id in (
+                ("ValueSet", value_set["url"], value_set["id"]),
+                ("CodeSystem", system["url"], system["id"]),
+            )
+            for suffix, instance in (("", ""), ("_instance", f"{resource_id}/"))
+        },
     }
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     unclassified = endpoints - set(examples) - set(NOT_READING_THE_STORE)
