@@ -4,7 +4,9 @@ The ontology's classes and properties are ``CLASS`` / ``PROPERTY`` nodes, the gr
 nodes (they are OWL named individuals), each with its label, definition, synonyms, code mappings (``xrefs`` for
 exact matches, every SKOS mapping as a property value) and data values; ``is_a`` edges for ``rdfs:subClassOf``,
 ``subPropertyOf`` edges, ``rdf:type`` edges for class assertions and one edge per object property assertion
-between entities.
+between entities, but for a subtype link that the knowledge marks disputed or suspected: OBO Graphs consumers read
+``hasSubtype`` edges as the hierarchy, which cannot say "disputed", so only stated subtype links are edges (the rule
+of :mod:`calcinosis_kg.ontology.subtypes`; the claim and its note stay in the OWL, Turtle and JSON-LD exports).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from rdflib.term import Node
 
 from calcinosis_kg.graph.release import graph_entities, node_label, ontology_terms, release_info
 from calcinosis_kg.ontology import CCO, MAPPING_PREDICATES, ONTOLOGY_IRI, SSSOM
+from calcinosis_kg.ontology.subtypes import STATED_SUBTYPE_LINKS
 
 IS_A = "is_a"
 SUB_PROPERTY_OF = "subPropertyOf"
@@ -92,6 +96,15 @@ def _node(graph: Graph, node: URIRef, node_type: str, property_type: str | None 
     return out
 
 
+def _is_edge(subject: URIRef, prop: Node, value: URIRef, stated: set[tuple[str, str]]) -> bool:
+    """Whether an object property assertion is an edge: any but a subtype link that is not stated."""
+    if prop == CCO.hasSubtype:
+        return (str(subject), str(value)) in stated
+    if prop == CCO.subtypeOf:
+        return (str(value), str(subject)) in stated
+    return True
+
+
 def obographs_document(graph: Graph) -> dict[str, Any]:
     """The graph as an OBO Graphs document (``{"graphs": [...]}``), every list sorted."""
     release = release_info(graph)
@@ -111,11 +124,17 @@ def obographs_document(graph: Graph) -> dict[str, Any]:
             if isinstance(sup, URIRef):
                 edges.add((str(sub), SUB_PROPERTY_OF, str(sup)))
     object_properties = {p for p, kind in properties.items() if kind == OWL.ObjectProperty} | {DCTERMS.subject}
+    stated = {(str(row[0]), str(row[1])) for row in graph.query(STATED_SUBTYPE_LINKS)}  # type: ignore[index]
     for entity in entities:
         for prop, value in graph.predicate_objects(entity):
             if prop == RDF.type and isinstance(value, URIRef) and value in classes:
                 edges.add((str(entity), str(RDF.type), str(value)))
-            elif prop in object_properties and isinstance(value, URIRef) and value in entities:
+            elif (
+                prop in object_properties
+                and isinstance(value, URIRef)
+                and value in entities
+                and _is_edge(entity, prop, value, stated)
+            ):
                 edges.add((str(entity), str(prop), str(value)))
     # Terms of other vocabularies that the ontology's classes and properties specialise (schema:MedicalCondition,
     # prov:wasDerivedFrom, ...): nodes too, so that every edge ends at a node (pronto requires it).

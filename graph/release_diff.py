@@ -191,10 +191,10 @@ def _labelled(key: str) -> Callable[[dict[str, Any]], str]:
 
 
 def _assertion(record: dict[str, Any]) -> str:
-    evidence = record.get("obo:RO_0002558")
-    return f"{record['subject']} {record['property']} {record['object']}" + (
-        f" [{', '.join(evidence)}]" if evidence else ""
-    )
+    """The assertion with its evidence and, for a source's claim that is not a fact, its certainty (a disputed
+    subtype link is no subtype: the reader of the diff must see it as the hierarchies do)."""
+    marks = [*record.get("obo:RO_0002558", []), *(f"certainty: {c}" for c in record.get("cco:certainty", []))]
+    return f"{record['subject']} {record['property']} {record['object']}" + (f" [{'; '.join(marks)}]" if marks else "")
 
 
 def _mapping(record: dict[str, Any]) -> str:

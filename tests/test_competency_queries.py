@@ -135,3 +135,78 @@ def test_subtypes_form_a_hierarchy_that_takes_treatments(tmp_path: Path) -> None
         (str(r["conditionLabel"]), str(r["treatmentLabel"])) for r in CATALOG["weak-evidence-treatments"].run(kg, {})
     }  # type: ignore[index]
     assert ("example form of dystrophic calcinosis cutis", "diltiazem") in weak
+
+
+BELOW_A_DISPUTED_LINK = """sources: [verywell-article]
+evidence: IC
+entities:
+  - id: calciphylaxis-form-example
+    type: Subtype
+    label: example form of calciphylaxis
+    definition: A narrower form of calciphylaxis, placed here by a test.
+    relations:
+      subtypeOf:
+        - {to: calciphylaxis, note: "Curator inference: a test places it."}
+      treatedBy:
+        - {to: diltiazem, evidence_level: case-reports, note: "Curator inference: a test treats it."}
+      hasCause:
+        - {to: chronic-kidney-disease, note: "Curator inference: a test gives it a cause."}
+"""
+"""A stated form of calciphylaxis, whose own place under calcinosis cutis is disputed: the walks from calcinosis
+cutis reach it only through the disputed link."""
+
+
+def test_the_subtype_walks_mark_what_lies_below_a_disputed_link(tmp_path: Path) -> None:
+    """Every canned query that walks the subtypes from calcinosis cutis gives the certainty of the walked node's
+    place: "disputed" for calciphylaxis and for a form below it, empty for a form below a stated subtype."""
+    from calcinosis_kg.graph.build import build_graph
+    from calcinosis_kg.graph.compiler import KNOWLEDGE_DIR
+
+    (tmp_path / "zz-disputed.yaml").write_text(BELOW_A_DISPUTED_LINK, encoding="utf-8")
+    (tmp_path / "zz-stated.yaml").write_text(SUBTYPE_HIERARCHY, encoding="utf-8")
+    kg = build_graph([*sorted(KNOWLEDGE_DIR.glob("*.yaml")), *sorted(tmp_path.glob("*.yaml"))])
+    below, stated = "example form of calciphylaxis", "example form of dystrophic calcinosis cutis"
+
+    def certainty(
+        query: str, label_column: str, certainty_column: str = "subtypeCertainty", **params: str
+    ) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for row in CATALOG[query].run(kg, params):
+            value = row[certainty_column]  # type: ignore[index]
+            found.setdefault(str(row[label_column]), set()).add("" if value is None else str(value))  # type: ignore[index]
+        return found
+
+    for query, column in [("management-options", "conditionLabel"), ("weak-evidence-treatments", "conditionLabel")]:
+        marks = certainty(query, column)
+        assert marks[below] == {"disputed"}, query
+        assert marks[stated] == {""}, query
+        assert marks["calcinosis cutis"] == {""}, query
+    for marks in (
+        certainty("causes-by-subtype", "subtypeLabel"),
+        certainty("causes-of-kind", "subtypeLabel", kind="cco:Disease"),
+    ):
+        assert marks[below] == {"disputed"}
+        assert marks["metastatic calcinosis cutis"] == {""}
+    for query in ("subtypes", "subtype-mechanisms"):
+        marks = certainty(query, "subtypeLabel", "certainty")
+        assert marks["calciphylaxis"] == {"disputed"}, query
+        assert marks[below] == {"disputed"}, query
+        assert marks[stated] == {""}, query
+
+
+def test_every_subtype_walk_uses_the_one_placement_marker() -> None:
+    """One definition: a canned query that walks ``(cco:hasSubtype|^cco:subtypeOf)`` marks the certainty of what it
+    reaches with :func:`~calcinosis_kg.ontology.subtypes.placement_certainty`, not a pattern of its own."""
+    from calcinosis_kg.ontology.subtypes import placement_certainty
+
+    def flat(text: str) -> str:
+        return " ".join(text.split())
+
+    walking = [q for q in CATALOG.values() if "(cco:hasSubtype|^cco:subtypeOf)" in q.sparql]
+    assert {"management-options", "weak-evidence-treatments", "subtypes", "subtype-mechanisms"} <= {
+        q.name for q in walking
+    }
+    for query in walking:
+        names = set(re.findall(r"\?(\w+)", query.sparql))
+        markers = [flat(placement_certainty(node, mark)) for node in names for mark in names]
+        assert any(marker in flat(query.sparql) for marker in markers), query.name

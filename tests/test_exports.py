@@ -13,6 +13,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import curies
@@ -21,7 +22,7 @@ import yaml
 from fhir.resources.R4B.conceptmap import ConceptMap
 from jsonschema import ValidationError
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import OWL, SKOS
+from rdflib.namespace import OWL, RDF, SKOS
 from sssom.parsers import parse_sssom_table
 from sssom.validators import validate
 
@@ -30,8 +31,9 @@ from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
 from calcinosis_kg.graph.lookup import graph_mappings
 from calcinosis_kg.graph.mappings import MAPPINGS_FILE, read_sssom
+from calcinosis_kg.graph.obographs import obographs_document
 from calcinosis_kg.graph.targets import FHIR_EQUIVALENCE
-from calcinosis_kg.ontology import CC, ONTOLOGY_IRI, SSSOM, SSSOM_PREDICATES
+from calcinosis_kg.ontology import CC, CCO, ONTOLOGY_IRI, SSSOM, SSSOM_PREDICATES
 
 SNOMED_IRI = "http://snomed.info/id/"
 R4_EQUIVALENCE_CODES = frozenset(
@@ -319,3 +321,41 @@ def test_conceptmap_is_sorted_and_deterministic(kg: Graph, conceptmap_text: str,
     assert conceptmap["version"] == str(kg.value(URIRef(ONTOLOGY_IRI), OWL.versionInfo))
     snomed_dates = [m.mapping_date for m in graph_mappings(kg) if m.system == "SCTID"]
     assert conceptmap["date"] == max(snomed_dates)  # the latest SNOMED CT mapping date, not the clock
+
+
+# ------------------------------------------------------------------------------------------ subtype links
+def test_obo_graphs_has_no_subtype_edge_for_a_disputed_link(kg: Graph) -> None:
+    """OBO Graphs consumers read ``hasSubtype`` edges as the hierarchy: a link the knowledge marks disputed
+    (calciphylaxis under calcinosis cutis) is no edge, while calciphylaxis keeps its node and its other edges, the
+    stated subtypes keep theirs, and a stated link written from below (``subtypeOf``) stays an edge."""
+    root, calciphylaxis = str(CC["calcinosis-cutis"]), str(CC.calciphylaxis)
+    assert (CC["calcinosis-cutis"], CCO.hasSubtype, CC.calciphylaxis) in kg  # the claim is in the graph
+    document = obographs_document(kg)["graphs"][0]
+    edges = {(e["sub"], e["pred"], e["obj"]) for e in document["edges"]}
+    subtype_props = {str(CCO.hasSubtype), str(CCO.subtypeOf)}
+    assert not {e for e in edges if calciphylaxis in (e[0], e[2]) and e[1] in subtype_props}
+    assert (calciphylaxis, str(CCO.associatedWith), str(CC["end-stage-kidney-disease"])) in edges
+    assert calciphylaxis in {n["id"] for n in document["nodes"]}
+    assert (root, str(CCO.hasSubtype), str(CC["dystrophic-calcinosis-cutis"])) in edges
+
+    below = URIRef(str(CC) + "example-form")
+    extra = Graph()
+    for triple in kg:
+        extra.add(triple)
+    extra.add((below, CCO.subtypeOf, CC["dystrophic-calcinosis-cutis"]))
+    extra.add((below, SKOS.prefLabel, Literal("example form", lang="en")))
+    extra.add((below, RDF.type, OWL.NamedIndividual))
+    extra.add((below, RDF.type, CCO.Subtype))
+    edges = {(e["sub"], e["pred"], e["obj"]) for e in obographs_document(extra)["graphs"][0]["edges"]}
+    assert (str(below), str(CCO.subtypeOf), str(CC["dystrophic-calcinosis-cutis"])) in edges
+
+
+def test_release_diff_marks_a_qualified_assertion_with_its_certainty(build_dir: Path) -> None:
+    """The release diff lists an added assertion with its evidence and, when it is a source's claim, its certainty:
+    the disputed subtype link reads as disputed, not as one more subtype."""
+    from calcinosis_kg.graph.release import DIFF_MARKDOWN
+
+    lines = (build_dir / DIFF_MARKDOWN).read_text(encoding="utf-8").splitlines()
+    link = "- cc:calcinosis-cutis cco:hasSubtype cc:calciphylaxis ["
+    assert [line for line in lines if line.startswith(link)] == [f"{link}obo:ECO_0000304; certainty: disputed]"]
+    assert "- cc:calcinosis-cutis cco:hasSubtype cc:dystrophic-calcinosis-cutis" not in lines  # in 0.1.0 already

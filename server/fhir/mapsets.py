@@ -103,7 +103,8 @@ def value_sets(
                 f"forms-of-{code}",
                 f"FormsOf{pascal_case(code)}",
                 f"{label} and its forms",
-                f"{label} and every form of it (cco:hasSubtype, transitively).",
+                f"{label} and every form of it (cco:hasSubtype, transitively, as stated as fact: a form whose "
+                "place is disputed or suspected is left out).",
                 {"filter": [{"property": "concept", "op": "is-a", "value": code}]},
             )
         )

@@ -9,9 +9,11 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
   concept per entity with an English ``skos:prefLabel`` (code = the IRI's local name, display = the label,
   definition = ``skos:definition``), designations for its synonyms (``skos:altLabel``, use "Synonym") and for
   nothing else: a source's own wording that is not a synonym (``skos:hiddenLabel``) is never a designation, so that
-  no client shows it as a name of the concept, properties ``parent``/``child`` (``cco:subtypeOf``, reduced to
-  direct links), ``type`` (each ``cco:`` class, with the superclasses), ``inactive`` (always false: the graph
-  retires nothing) and its mappings (``exactMatch``... ``relatedMatch``, each a Coding of the code; see
+  no client shows it as a name of the concept, properties ``parent``/``child`` (the *stated* subtype links of
+  :data:`~calcinosis_kg.ontology.subtypes.STATED_SUBTYPE_LINKS`, reduced to direct links: a link the knowledge marks
+  disputed or suspected, such as calciphylaxis under calcinosis cutis, is no ``is-a``), ``type`` (each ``cco:``
+  class, with the superclasses), ``inactive`` (always false: the graph retires nothing) and its mappings
+  (``exactMatch``... ``relatedMatch``, each a Coding of the code; see
   :func:`~calcinosis_kg.server.fhir.mapsets.mapping_properties`). ``hierarchyMeaning`` is ``is-a``
   (``cco:subtypeOf`` relates a form of a condition to the broader condition) and ``content`` is ``complete``.
 - **ValueSets**: every entity (``?fhir_vs``); one per ``cco:`` class that has members (a ``type = Class``
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from calcinosis_kg.ontology import CCO
+from calcinosis_kg.ontology.subtypes import STATED_SUBTYPE_LINKS
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.fhir.canonical import BASE, CODE_SYSTEM_URL, VALUE_SET_BASE, Rows, local
 from calcinosis_kg.server.fhir.mapsets import (
@@ -63,8 +66,7 @@ QUERIES: dict[str, str] = {
   ?class a owl:Class . FILTER(STRSTARTS(STR(?class), STR(cco:)))
   OPTIONAL { ?class rdfs:subClassOf ?super . FILTER(STRSTARTS(STR(?super), STR(cco:))) }
   OPTIONAL { ?class rdfs:label ?label } }""",
-    "subtypes": """SELECT DISTINCT ?e ?parent WHERE {
-  { ?e cco:subtypeOf ?parent } UNION { ?parent cco:hasSubtype ?e } FILTER(STRSTARTS(STR(?e), STR(cc:))) }""",
+    "subtypes": STATED_SUBTYPE_LINKS,
     "causes": "SELECT ?e ?cause WHERE { ?e cco:hasCause ?cause . FILTER(STRSTARTS(STR(?e), STR(cc:))) }",
     "version": "SELECT ?version WHERE { ?o a owl:Ontology ; owl:versionInfo ?version }",
     "mappings": """SELECT ?e ?predicate ?code ?label ?confidence ?comment ?justification ?date WHERE {
@@ -111,7 +113,7 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
         types[local(row["e"])] |= {name, *closure(name, superclasses)}
     parents: dict[str, set[str]] = defaultdict(set)
     for row in select("subtypes"):
-        child, parent = local(row["e"]), local(row["parent"])
+        child, parent = local(row["child"]), local(row["parent"])
         if child in entities and parent in entities and child != parent:
             parents[child].add(parent)
     parents = direct_parents(parents)
@@ -171,13 +173,13 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
                 "code": "parent",
                 "uri": "http://hl7.org/fhir/concept-properties#parent",
                 "type": "code",
-                "description": "A broader condition this one is a form of (cco:subtypeOf)",
+                "description": "A broader condition this one is a form of (cco:subtypeOf), stated as fact",
             },
             {
                 "code": "child",
                 "uri": "http://hl7.org/fhir/concept-properties#child",
                 "type": "code",
-                "description": "A form of this condition (cco:hasSubtype)",
+                "description": "A form of this condition (cco:hasSubtype), stated as fact",
             },
             {
                 "code": "type",

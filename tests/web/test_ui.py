@@ -344,3 +344,44 @@ def test_a_treatment_shows_its_evidence_level_beside_its_source_marker(client: F
     (vinegar,) = [li for li in re.findall(r"<li>(.*?)</li>", text, re.S) if 'href="/id/apple-cider-vinegar"' in li]
     assert "evidence level: " in vinegar
     assert "no evidence" in vinegar
+
+
+STATED_SUBTYPES = (
+    "dystrophic calcinosis cutis",
+    "iatrogenic calcinosis cutis",
+    "idiopathic calcinosis cutis",
+    "metastatic calcinosis cutis",
+)
+
+
+def test_the_home_page_marks_a_disputed_subtype(client: FlaskClient) -> None:
+    """The overview draws calciphylaxis among the subtypes (StatPearls's fifth type) but marked disputed: its name
+    followed by "(disputed)", a ``disputed`` box and a dashed line, never a plain subtype box."""
+    response, _ = page(client, "/")
+    text = response.text
+    picture = text[text.index('<svg class="picture"') : text.index("</svg>")]
+    boxes = {
+        label: kind for kind, label in re.findall(r'<g class="box (subtype[^"]*)"><title>([^<]*)</title>', picture)
+    }
+    assert boxes == {**{name: "subtype" for name in STATED_SUBTYPES}, "calciphylaxis (disputed)": "subtype disputed"}
+    assert picture.count('class="edge disputed"') == 1
+
+
+def test_the_resource_page_marks_a_disputed_subtype_with_its_note(client: FlaskClient) -> None:
+    """The calcinosis cutis page lists calciphylaxis under "has subtype" with its certainty and the note that says
+    who disputes it, and its neighbourhood picture names it "calciphylaxis (disputed)"."""
+    response, _ = page(client, "/id/calcinosis-cutis")
+    text = response.text
+    statements = text[text.index('id="statements"') : text.index('id="references"')]
+    rows = re.findall(r"<tr>\s*<th[^>]*>(.*?)</th>\s*<td>(.*?)</td>", statements, re.S)
+    (subtypes,) = [cell for head, cell in rows if ">has subtype<" in head]
+    items = re.findall(r"<li>(.*?)</li>", subtypes, re.S)
+    (calciphylaxis,) = [li for li in items if 'href="/id/calciphylaxis"' in li]
+    assert re.search(r'<span class="qualifier caveat">certainty: (?:<[^>]*>)?disputed<', calciphylaxis), calciphylaxis
+    assert "StatPearls" in html.unescape(calciphylaxis)  # the note: who classes it so, and who disputes it
+    stated = [li for li in items if 'href="/id/calciphylaxis"' not in li]
+    assert len(stated) == len(STATED_SUBTYPES)
+    assert not any("certainty" in li for li in stated)
+    svg = text[text.index('id="neighbourhood-svg"') :]
+    svg = svg[: svg.index("</svg>")]
+    assert '<g class="box neighbour disputed"><title>calciphylaxis (disputed)</title>' in svg

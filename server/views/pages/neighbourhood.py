@@ -3,6 +3,10 @@
 Drawn twice from the same description: as an SVG on the server (incoming relations on the left, outgoing on
 the right, each relation a labelled group; every box opens its page), which is the picture without
 JavaScript, and as Cytoscape.js elements (``neighbourhood.js``) for the interactive graph that replaces it.
+
+A neighbour whose statement is a source's claim rather than a fact (a ``certainty`` qualifier: disputed,
+suspected, such as calciphylaxis as a subtype of calcinosis cutis) is marked in both: its certainty after its name
+and as a CSS class, as every link people read is (:mod:`calcinosis_kg.ontology.subtypes`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from calcinosis_kg.server.views.pages.picture import Box, Picture
 
 if TYPE_CHECKING:
-    from calcinosis_kg.server.views.pages.model import Relation, ResourceView
+    from calcinosis_kg.server.views.pages.model import Relation, ResourceView, Statement
 from calcinosis_kg.server.views.pages.terms import TermView
 
 SHOWN_PER_RELATION = 8
@@ -33,14 +37,26 @@ class Group:
     predicate: TermView
     incoming: bool
     members: tuple[TermView, ...]
+    certainty: tuple[str, ...] = ()
+    """Per member, the certainty qualifier of its statement ("disputed", "suspected"), or "" when stated."""
+
+    def label(self, index: int) -> str:
+        """Member ``index``'s name, followed by its certainty in brackets when its statement is qualified."""
+        mark = self.certainty[index] if index < len(self.certainty) else ""
+        return f"{self.members[index].text} ({mark})" if mark else self.members[index].text
+
+
+def _certainty(statement: Statement) -> str:
+    return next((value.text for name, value in statement.qualifiers if name == "certainty"), "")
 
 
 def _groups(relations: Sequence[Relation], incoming: bool) -> list[Group]:
     groups = []
     for relation in relations:
-        members = {s.value.iri: s.value for s in relation.statements if s.value.iri and s.value.local}
+        members = {s.value.iri: (s.value, _certainty(s)) for s in relation.statements if s.value.iri and s.value.local}
         if members:
-            groups.append(Group(relation.predicate, incoming, tuple(members.values())))
+            terms, marks = zip(*members.values(), strict=True)
+            groups.append(Group(relation.predicate, incoming, terms, marks))
     return groups
 
 
@@ -69,7 +85,8 @@ def _side(picture: Picture, groups: list[Group], x: float, more: str) -> list[Bo
         shown = group.members[:SHOWN_PER_RELATION]
         for index, member in enumerate(shown):
             column, row = index % 2, index // 2
-            picture.box(x + column * (BOX + GAP), y + row * ROW, BOX, member.text, "neighbour", member.href)
+            kind = f"neighbour {group.certainty[index]}".strip()
+            picture.box(x + column * (BOX + GAP), y + row * ROW, BOX, group.label(index), kind, member.href)
         if len(group.members) > len(shown):
             more_label = f"+ {len(group.members) - len(shown)} more"
             picture.box(x, y + math.ceil(len(shown) / 2) * ROW, BOX, more_label, "more", more)
@@ -106,11 +123,12 @@ def elements(page: ResourceView) -> list[dict[str, Any]]:
         kind = "incoming" if group.incoming else "outgoing"
         label = ("← " if group.incoming else "") + group.predicate.text
         found.append({"data": {"id": group_id, "label": label, "kind": "relation", "href": group.predicate.href}})
-        for member in group.members:
+        for position, member in enumerate(group.members):
             count += 1
             if count > MAX_ELEMENTS:
                 break
-            data = {"id": f"{group_id}-{member.iri}", "parent": group_id, "label": member.text, "href": member.href}
+            label = group.label(position)
+            data = {"id": f"{group_id}-{member.iri}", "parent": group_id, "label": label, "href": member.href}
             found.append({"data": {**data, "kind": kind}})
         source, target = (group_id, "resource") if group.incoming else ("resource", group_id)
         edge = {"id": f"edge-{index}", "source": source, "target": target, "label": group.predicate.text}

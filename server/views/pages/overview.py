@@ -1,6 +1,10 @@
 """The home page's picture of the knowledge: calcinosis cutis, its subtypes and their causes, the work-up and
 the treatments, read from the graph by SPARQL jobs through the query pool (once per server process, on the
-first visit) and drawn as an SVG by :mod:`.picture`."""
+first visit) and drawn as an SVG by :mod:`.picture`.
+
+A subtype whose link the knowledge marks disputed or suspected (calciphylaxis) is drawn, as every link people read
+is (:mod:`calcinosis_kg.ontology.subtypes`), but marked: "(disputed)" after its name, a ``disputed`` box and a
+dashed line, so that the picture never shows a source's claim as a plain subtype."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from rdflib import URIRef
 
 from calcinosis_kg.ontology import BASE, CC, PREFIXES
+from calcinosis_kg.ontology.subtypes import qualified_link, subtype_link
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.views.pages.picture import Box, Picture
 from calcinosis_kg.server.workers.pool import QueryPool
@@ -21,10 +26,12 @@ ROOT = CC["calcinosis-cutis"]
 _PROLOGUE = "".join(f"PREFIX {prefix}: <{namespace}>\n" for prefix, namespace in PREFIXES.items())
 SUBTYPE_CAUSES = (
     _PROLOGUE
-    + """SELECT ?subtype ?subtypeLabel ?cause ?causeLabel WHERE {
-  ?root cco:hasSubtype ?subtype . ?subtype skos:prefLabel ?subtypeLabel .
-  OPTIONAL { ?subtype cco:hasCause ?cause . ?cause skos:prefLabel ?causeLabel }
-}"""
+    + f"""SELECT ?subtype ?subtypeLabel ?certainty ?cause ?causeLabel WHERE {{
+  {subtype_link("root", "subtype")}
+  ?subtype skos:prefLabel ?subtypeLabel .
+  OPTIONAL {{ {qualified_link("root", "subtype")} }}
+  OPTIONAL {{ ?subtype cco:hasCause ?cause . ?cause skos:prefLabel ?causeLabel }}
+}}"""
 )
 RELATED = _PROLOGUE + """SELECT ?item ?label WHERE { ?root ?relation ?item . ?item skos:prefLabel ?label }"""
 
@@ -39,6 +46,8 @@ class KnowledgeMap:
     """Each subtype with its causes."""
     workup: tuple[Term, ...]
     treatments: tuple[Term, ...]
+    certainty: tuple[tuple[str, str], ...] = ()
+    """(subtype IRI, certainty) of each subtype whose link is a source's claim (disputed, suspected)."""
 
 
 def _select(pool: QueryPool, query: str, **bindings: URIRef) -> list[dict[str, str]]:
@@ -59,8 +68,11 @@ def sorted_terms(terms: set[Term]) -> tuple[Term, ...]:
 def knowledge_map(pool: QueryPool, label: Callable[[URIRef], str | None], root: URIRef = ROOT) -> KnowledgeMap:
     """What the picture shows, from three SELECT jobs with ``?root`` (and ``?relation``) bound."""
     causes: dict[Term, set[Term]] = {}
+    certainty: dict[str, str] = {}
     for row in _select(pool, SUBTYPE_CAUSES, root=root):
         found = causes.setdefault((row["subtype"], row["subtypeLabel"]), set())
+        if "certainty" in row:
+            certainty[row["subtype"]] = row["certainty"]
         if "cause" in row:
             found.add((row["cause"], row["causeLabel"]))
     cco = PREFIXES["cco"]
@@ -72,6 +84,7 @@ def knowledge_map(pool: QueryPool, label: Callable[[URIRef], str | None], root: 
     return KnowledgeMap(
         root=(str(root), label(root) or str(root)),
         subtypes=tuple((subtype, sorted_terms(causes[subtype])) for subtype in sorted_terms(set(causes))),
+        certainty=tuple(sorted(certainty.items())),
         workup=related("diagnosedBy"),
         treatments=related("treatedBy"),
     )
@@ -99,18 +112,21 @@ def draw(knowledge: KnowledgeMap, path: Callable[[str], str | None]) -> Picture:
         picture.box(x, 0, width, heading, "heading")
 
     y = float(top)
-    subtype_boxes: list[tuple[Box, tuple[Term, ...], float]] = []
+    subtype_boxes: list[tuple[Box, tuple[Term, ...], float, str | None]] = []
+    certainty = dict(knowledge.certainty)
     for subtype, causes in knowledge.subtypes:
         rows = max(1, math.ceil(len(causes) / 2))
         band = rows * ROW
-        box = picture.box(x_subtype, y + (band - ROW) / 2, SUBTYPE, subtype[1], "subtype", path(subtype[0]))
-        subtype_boxes.append((box, causes, y))
+        qualified = certainty.get(subtype[0])
+        label, kind = (f"{subtype[1]} ({qualified})", f"subtype {qualified}") if qualified else (subtype[1], "subtype")
+        box = picture.box(x_subtype, y + (band - ROW) / 2, SUBTYPE, label, kind, path(subtype[0]))
+        subtype_boxes.append((box, causes, y, qualified))
         y += band + 12
     bottom = y
     middle = (top + bottom) / 2
     root = picture.box(x_root, middle - ROW / 2, CONDITION, knowledge.root[1], "centre", path(knowledge.root[0]))
-    for box, causes, band_top in subtype_boxes:
-        picture.connect(root, box)
+    for box, causes, band_top, qualified in subtype_boxes:
+        picture.connect(root, box, kind=f"edge {qualified}" if qualified else "edge")
         for index, cause in enumerate(causes):
             column, row = index % 2, index // 2
             target = picture.box(

@@ -23,7 +23,8 @@ class Box:
     text: str
     """``label``, shortened to fit the box."""
     kind: str
-    """A CSS class: ``centre``, ``subtype``, ``cause``, ``test``, ``treatment``, ``neighbour``, ``heading``."""
+    """CSS classes: ``centre``, ``subtype`` (with ``disputed`` or ``suspected`` for a subtype link that is a source's
+    claim), ``cause``, ``test``, ``treatment``, ``neighbour``, ``heading``."""
     href: str | None = None
     height: float = BOX_HEIGHT
 
@@ -90,15 +91,16 @@ class Picture:
         self.height = max(self.height, made.y + made.height + 2)
         return made
 
-    def connect(self, start: Box, end: Box, label: str | None = None) -> None:
-        """A line from ``start``'s right side to ``end``'s left side (or the reverse when ``end`` is left of it)."""
+    def connect(self, start: Box, end: Box, label: str | None = None, kind: str = "edge") -> None:
+        """A line from ``start``'s right side to ``end``'s left side (or the reverse when ``end`` is left of it);
+        ``kind`` is its CSS class (``edge``, ``edge disputed`` for a link a source's claim only)."""
         if end.x >= start.right:
-            self.lines.append(Line(start.right, start.middle_y, end.x, end.middle_y, label))
+            self.lines.append(Line(start.right, start.middle_y, end.x, end.middle_y, label, kind))
         elif end.right <= start.x:
-            self.lines.append(Line(start.x, start.middle_y, end.right, end.middle_y, label))
+            self.lines.append(Line(start.x, start.middle_y, end.right, end.middle_y, label, kind))
         else:
             centre, target = start.x + start.width / 2, end.x + end.width / 2
-            self.lines.append(Line(centre, start.y + start.height, target, end.y, label))
+            self.lines.append(Line(centre, start.y + start.height, target, end.y, label, kind))
 
 
 def fit(label: str, width: float) -> str:
