@@ -1,0 +1,153 @@
+"""The serving bundle (issue 28): written deterministically, served with the same answers as the dump, fresh-checked.
+
+A bundle is written by :func:`~calcinosis_kg.server.resources.bundle.write_bundle` (what ``calcinosis-kg build`` and
+a server started on ``KG_DATA`` files run), in child interpreters with different hash seeds; apps are created on
+the same data with ``KG_BUNDLE=off`` (the files loaded into memory) and on the bundle, and their answers compared
+byte for byte; a production server on ``KG_DATA`` makes the bundle once, in the cache, and uses it at its next start.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import requests
+from flask import Flask
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from calcinosis_kg.server import create_app
+from calcinosis_kg.server.app import app_services, query_pool
+from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, write_bundle
+from tests.support.live_server import PRODUCTION, live_server
+
+pytestmark = [pytest.mark.live]
+
+FILES = ("manifest.json", "indexes.pickle", "lookup.pickle", "dumps/calcinosis-kg.nt", "dumps/calcinosis-kg.ttl")
+PROBES = (
+    "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo&format=csv",
+    "/id/calcinosis-cutis",
+    "/id/calcinosis-cutis.html",
+    "/lookup?q=calcinosis",
+    "/lookup?q=calc",
+    "/.well-known/void",
+    "/queries/cancers",
+    "/dumps/calcinosis-kg.jsonld",
+    "/",
+)
+
+
+def _write_in_child(data: Path, folder: Path, seed: str) -> None:
+    argv = [sys.executable, "-m", "calcinosis_kg.server.resources.bundle", str(folder), "default", "replace", str(data)]
+    subprocess.run(argv, env={**os.environ, "PYTHONHASHSEED": seed}, check=True, timeout=300)
+
+
+def _quads(folder: Path) -> list[str]:
+    return sorted(str(quad) for quad in ox.Store.read_only(str(folder / STORE)))
+
+
+@pytest.fixture(scope="module")
+def bundled(built_nt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bundled") / "bundle"
+    _write_in_child(built_nt, folder, "1")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def apps(built_nt: Path, bundled: Path) -> Iterator[tuple[Flask, Flask]]:
+    """An app on the dump loaded into memory, an app on the bundle: the same data."""
+    made = [
+        create_app({"KG_DATA": [built_nt], "TESTING": True, "KG_BUNDLE": setting}) for setting in ("off", str(bundled))
+    ]
+    try:
+        yield made[0], made[1]
+    finally:
+        for app in made:
+            query_pool(app).close()
+
+
+def test_the_bundle_is_deterministic(built_nt: Path, bundled: Path, tmp_path: Path) -> None:
+    """Written again in another interpreter with another hash seed: the same files, byte for byte, the same quads."""
+    again = tmp_path / "again"
+    _write_in_child(built_nt, again, "2")
+    for name in FILES:
+        assert (again / name).read_bytes() == (bundled / name).read_bytes(), name
+    assert _quads(again) == _quads(bundled)
+    assert len(_quads(bundled)) > 5000
+
+
+def test_a_server_on_the_bundle_answers_as_one_on_the_dump(apps: tuple[Flask, Flask]) -> None:
+    on_dump, on_bundle = (app.test_client() for app in apps)
+    assert isinstance(app_services(apps[1]).dumps.dumps[0].content, mmap.mmap)  # really the bundle's
+    assert isinstance(app_services(apps[0]).dumps.dumps[0].content, bytes)
+    for probe in PROBES:
+        expected, got = on_dump.get(probe), on_bundle.get(probe)
+        assert (got.status_code, got.content_type) == (expected.status_code, expected.content_type), probe
+        assert expected.status_code == 200, probe
+        if got.content_type.startswith("text/turtle"):  # the same triples, in the store's order (not the same)
+            assert isomorphic(Graph().parse(data=got.data), Graph().parse(data=expected.data)), probe
+        else:
+            assert got.data == expected.data, probe
+    assert app_services(apps[1]).summary == app_services(apps[0]).summary
+    assert app_services(apps[1]).statistics == app_services(apps[0]).statistics
+
+
+def test_a_stale_bundle_named_by_kg_bundle_is_refused(built_nt: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data.nt"
+    data.write_bytes(built_nt.read_bytes())
+    write_bundle((data,), tmp_path / "bundle", union_default_graph=False)
+    with pytest.raises(BundleError, match="made with KG_UNION_DEFAULT_GRAPH=false"):
+        create_app({"KG_DATA": [data], "KG_UNION_DEFAULT_GRAPH": True, "KG_BUNDLE": str(tmp_path / "bundle")})
+    with data.open("a", encoding="utf-8") as file:
+        file.write("<http://example.org/new> <http://example.org/p> <http://example.org/o> .\n")
+    with pytest.raises(BundleError, match=r"bundle in .* is stale: it was made from data version \w+, the data"):
+        create_app({"KG_DATA": [data], "TESTING": True, "KG_BUNDLE": str(tmp_path / "bundle")})
+    with pytest.raises(BundleError, match="no serving bundle in"):
+        create_app({"KG_DATA": [data], "TESTING": True, "KG_BUNDLE": str(tmp_path)})
+
+
+def test_a_stale_built_bundle_is_not_served_but_made_again(
+    built_nt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``KG_BUNDLE=make`` with the build's bundle made from other data: the data files are served, from a new bundle."""
+    build = tmp_path / "build"
+    data = build / "calcinosis-kg.nt"
+    build.mkdir()
+    data.write_bytes(built_nt.read_bytes())
+    write_bundle((data,), build / "bundle", union_default_graph=False)
+    with data.open("a", encoding="utf-8") as file:
+        file.write("<http://example.org/new> <http://example.org/p> <http://example.org/o> .\n")
+    monkeypatch.setenv("KG_BUILD_DIR", str(build))
+    app = create_app({"KG_DATA": [data], "TESTING": True, "KG_BUNDLE": "make"})
+    try:
+        folder = app_services(app).dumps.dumps[0].filename and next((build / "bundles").iterdir())
+        answer = app.test_client().get("/sparql?query=ASK+%7B+%3Chttp://example.org/new%3E+%3Fp+%3Fo+%7D&format=json")
+        assert answer.json == {"head": {}, "boolean": True}
+        assert '"data_version"' in (folder / MANIFEST).read_text(encoding="utf-8")
+    finally:
+        query_pool(app).close()
+
+
+def test_a_production_server_makes_the_bundle_of_its_files_once(built_nt: Path, tmp_path: Path) -> None:
+    """``serve --production`` on KG_DATA: the bundle is made in the cache at the first start and used at the next;
+    the query workers (forked from the granian worker) answer from the read-only store."""
+    data = tmp_path / "data.nt"
+    data.write_bytes(built_nt.read_bytes())
+    settings = {"KG_BUILD_DIR": str(tmp_path / "build")}
+    with live_server(tmp_path, [data], settings, *PRODUCTION) as server:
+        count = requests.get(server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}, timeout=30)
+        assert count.status_code == 200
+    (made,) = (tmp_path / "build" / "bundles").iterdir()
+    stamp = (made / MANIFEST).stat().st_mtime_ns
+    with live_server(tmp_path, [data], settings, *PRODUCTION) as server:
+        again = requests.get(server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}, timeout=30)
+        assert again.text == count.text
+        assert requests.get(f"{server.url}/lookup", params={"q": "calcinosis"}, timeout=30).status_code == 200
+        assert "served from the bundle" in server.log_text()
+    assert (made / MANIFEST).stat().st_mtime_ns == stamp
