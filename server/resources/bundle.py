@@ -54,7 +54,7 @@ from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.resources.void import DUMP_EXTENSIONS, DUMP_NAME, DatasetDumps, DatasetStatistics, Dump
 from calcinosis_kg.server.sparql.describe import GraphView
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 """Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
 
 BUILT_BUNDLE = "bundle"
@@ -317,17 +317,19 @@ def _linked_data_parts(linked_data: LinkedData) -> tuple[Any, ...]:
         None if linked_data.ontology is None else str(linked_data.ontology),
         sorted(str(iri) for iri in linked_data.versions),
         sorted((str(iri), label) for iri, label in linked_data.labels.items()),
+        linked_data.segments,
     )
 
 
 def _linked_data(parts: tuple[Any, ...], view: GraphView) -> LinkedData:
-    resources, ontology, versions, labels = parts
+    resources, ontology, versions, labels, segments = parts
     return LinkedData(
         resources=frozenset(map(_iri, resources)),
         ontology=None if ontology is None else URIRef(ontology),
         versions=frozenset(map(URIRef, versions)),
         labels={_iri(iri): label for iri, label in labels},
         view=view,
+        segments=segments,
     )
 
 

@@ -151,3 +151,19 @@ def test_a_production_server_makes_the_bundle_of_its_files_once(built_nt: Path, 
         assert requests.get(f"{server.url}/lookup", params={"q": "calcinosis"}, timeout=30).status_code == 200
         assert "served from the bundle" in server.log_text()
     assert (made / MANIFEST).stat().st_mtime_ns == stamp
+
+
+def test_a_bundle_that_cannot_be_made_leaves_the_files_served(
+    built_nt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A build folder that cannot be written (here a file): the server says why and loads the files as before."""
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    monkeypatch.setenv("KG_BUILD_DIR", str(tmp_path / "not-a-folder"))
+    app = create_app({"KG_DATA": [built_nt], "TESTING": True, "KG_BUNDLE": "make"})
+    try:
+        assert "cannot make the serving bundle in" in caplog.text
+        assert "loading the data files instead" in caplog.text
+        assert isinstance(app_services(app).dumps.dumps[0].content, bytes)
+        assert app.test_client().get("/lookup?q=calcinosis").status_code == 200
+    finally:
+        query_pool(app).close()
