@@ -30,6 +30,7 @@ from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
 from calcinosis_kg.server.resources.bundle import Bundle, serving_bundle
+from calcinosis_kg.server.resources.canned import CannedAnswers
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_format, load_store, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
@@ -70,6 +71,8 @@ class Services:
     lookup_index: LabelIndex | Callable[[], LabelIndex] | None = None
     """The lookup index when it is read at start-up (see the module docstring), or what reads it from a bundle at
     the first lookup; if None, it is built from the store by the first lookup."""
+    canned_answers: CannedAnswers | None = None
+    """A serving bundle's answers of the canned queries asked without parameters (if usable under the settings)."""
     store_client: StoreClient | None = None
     """The remote store's client with ``KG_ENGINE=sparql`` (``/health`` probes it), else None."""
 
@@ -93,6 +96,7 @@ class Services:
         metrics = Metrics.create(settings.metrics_dir)
         store_client: StoreClient | None = None
         bundle: Bundle | None = None
+        canned_answers: CannedAnswers | None = None
         lookup_index: LabelIndex | Callable[[], LabelIndex] | None
         paths: tuple[Path, ...] = ()
         view: GraphView
@@ -135,6 +139,9 @@ class Services:
                 bundle.lookup_index,
                 bundle.dumps,
             )
+            canned = bundle.canned_answers
+            if canned is not None and canned.usable(settings.max_rows, settings.max_answer_bytes):
+                canned_answers = canned
             log.info("served from the bundle %s", bundle.folder)
         else:
             linked_data = LinkedData.from_store(view)
@@ -152,6 +159,7 @@ class Services:
             catalog=load_catalog(),
             store_client=store_client,
             lookup_index=lookup_index,
+            canned_answers=canned_answers,
             linked_data=linked_data,
             statistics=statistics,
             dumps=dumps,

@@ -11,8 +11,9 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     and query worker reads the same files, so the data live once, in the OS page cache, whatever the number of
     processes;
 ``indexes.pickle``, ``lookup.pickle``
-    the summary, linked-data index and VoID statistics, and apart the lookup index (read by the first lookup),
-    as the server builds them from the store (the same functions: one definition of each);
+    the summary, linked-data index, VoID statistics and the answers of the canned queries asked without
+    parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index (read by the first
+    lookup), as the server builds them from the store (the same functions: one definition of each);
 ``dumps/``
     the dumps in every format, memory-mapped by the server (shared page cache, not each process's memory);
 ``manifest.json``
@@ -47,14 +48,17 @@ from rdflib import URIRef
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.paths import build_dir
+from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.http.conditional import DataVersion
+from calcinosis_kg.server.resources.canned import CannedAnswers
 from calcinosis_kg.server.resources.data import DatasetSummary, load_store, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.resources.void import DUMP_EXTENSIONS, DUMP_NAME, DatasetDumps, DatasetStatistics, Dump
+from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.describe import GraphView
 
-BUNDLE_FORMAT = 2
+BUNDLE_FORMAT = 3
 """Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
 
 BUILT_BUNDLE = "bundle"
@@ -63,6 +67,9 @@ CACHE = "bundles"
 """The build folder's cache of bundles made for ``KG_DATA`` files, one folder per data version."""
 CACHE_SIZE = 8
 """Bundles kept in the cache (the most recently made)."""
+
+CANNED_LIMITS = {"max_rows": Settings.max_rows, "max_answer_bytes": Settings.max_answer_bytes}
+"""The limits the canned answers are computed under: the defaults of ``KG_MAX_ROWS`` and ``KG_MAX_ANSWER_BYTES``."""
 
 MANIFEST = "manifest.json"
 STORE = "store"
@@ -142,6 +149,7 @@ class Bundle:
     lookup_index: Callable[[], LabelIndex]
     """Reads the lookup index (the largest, ~0.26 s per 100k triples): called by the first lookup."""
     dumps: DatasetDumps
+    canned_answers: CannedAnswers
 
 
 def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: bool, replace: bool = True) -> Manifest:
@@ -173,6 +181,9 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
             "linked_data": _linked_data_parts(linked_data),
             "statistics": DatasetStatistics.of(view, linked_data),
             "dumps_from_build": dumps.from_build,
+            "canned": CannedAnswers.compute(
+                store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS
+            ),
         }
         (partial / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
         lookup = LabelIndex.from_store(view).parts()
@@ -232,6 +243,7 @@ def _open(folder: Path, manifest: Manifest) -> Bundle:
         statistics=indexes["statistics"],
         lookup_index=functools.partial(_lookup_index, folder / LOOKUP),
         dumps=DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
+        canned_answers=indexes["canned"],
     )
 
 
