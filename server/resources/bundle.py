@@ -158,8 +158,8 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
     The store is bulk-loaded (several threads) from the same parse as an in-memory load
     (:func:`~calcinosis_kg.server.resources.data.load_store`: same blank-node labels), then the indexes are
     read from it. Written into ``folder`` + ``.partial-<pid>`` and renamed to ``folder``, replacing an older
-    bundle there (with ``replace=False``, a bundle made there meanwhile by another process is kept instead:
-    a replica may have opened it). Raises :class:`~calcinosis_kg.server.resources.data.DataLoadError` for bad data and
+    bundle there (with ``replace=False``, a fresh bundle made there meanwhile by another process is kept
+    instead: a replica may have opened it; a stale one is replaced). Raises :class:`~calcinosis_kg.server.resources.data.DataLoadError` for bad data and
     :class:`BundleError` when the folder cannot be written.
     """
     version = DataVersion.of(paths)
@@ -191,9 +191,10 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
         del view, store
         manifest = Manifest(version, union_default_graph, tuple(path.name for path in paths), file_stats(paths))
         (partial / MANIFEST).write_text(manifest.as_json() + "\n", encoding="utf-8")
-        if replace or not folder.exists():
+        there = None if replace else Manifest.read(folder)
+        if there is None or there.stale_because(version, union_default_graph) is not None:
             _replace(folder, partial)
-        else:
+        else:  # a fresh one made meanwhile by another process, which may serve it already
             shutil.rmtree(partial, ignore_errors=True)
     except OSError as error:
         shutil.rmtree(partial, ignore_errors=True)

@@ -26,8 +26,9 @@ from rdflib.compare import isomorphic
 
 from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import app_services, query_pool
+from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.formats import Family, formats_of
-from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, write_bundle
+from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, cached_folder, write_bundle
 from calcinosis_kg.server.resources.canned import answer_family
 from tests.support.live_server import PRODUCTION, live_server
 
@@ -210,5 +211,23 @@ def test_a_canned_answer_of_the_bundle_does_not_wait_behind_a_runaway_query(buil
             assert waited < 1.5, waited
             assert not busy.done()  # the worker was still busy meanwhile
             assert busy.result().status_code == 503
+    finally:
+        query_pool(app).close()
+
+
+def test_a_stale_bundle_in_the_cache_is_replaced(
+    built_nt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's bundle of these very data, of an older format: ``make`` writes a new one in its place and serves
+    it (it was kept, and the files loaded instead, before)."""
+    monkeypatch.setenv("KG_BUILD_DIR", str(tmp_path / "build"))
+    folder = cached_folder(DataVersion.of((built_nt,)), union_default_graph=False)
+    write_bundle((built_nt,), folder, union_default_graph=False)
+    manifest = folder / MANIFEST
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"format": ', '"format": 1000'), "utf-8")
+    app = create_app({"KG_DATA": [built_nt], "TESTING": True, "KG_BUNDLE": "make"})
+    try:
+        assert isinstance(app_services(app).dumps.dumps[0].content, mmap.mmap)
+        assert '"format": 1000' not in manifest.read_text(encoding="utf-8")
     finally:
         query_pool(app).close()
