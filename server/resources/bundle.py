@@ -159,8 +159,9 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
     (:func:`~calcinosis_kg.server.resources.data.load_store`: same blank-node labels), then the indexes are
     read from it. Written into ``folder`` + ``.partial-<pid>`` and renamed to ``folder``, replacing an older
     bundle there (with ``replace=False``, a fresh bundle made there meanwhile by another process is kept
-    instead: a replica may have opened it; a stale one is replaced). Raises :class:`~calcinosis_kg.server.resources.data.DataLoadError` for bad data and
-    :class:`BundleError` when the folder cannot be written.
+    instead: a replica may have opened it; a stale one is replaced). Raises
+    :class:`~calcinosis_kg.server.resources.data.DataLoadError` for bad data and :class:`BundleError` when the
+    folder cannot be written.
     """
     version = DataVersion.of(paths)
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
