@@ -29,7 +29,8 @@ from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
-from calcinosis_kg.server.resources.bundle import Bundle, serving_bundle
+from calcinosis_kg.server.resources.bundle import Bundle
+from calcinosis_kg.server.resources.bundle_cache import serving_bundle
 from calcinosis_kg.server.resources.canned import CannedAnswers
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_format, load_store, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex

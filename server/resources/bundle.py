@@ -20,6 +20,8 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     :data:`BUNDLE_FORMAT`, the data version (:class:`~calcinosis_kg.server.http.conditional.DataVersion`: the
     SHA-256 of the files it was made from) and whether the default graph is the union of all graphs.
 
+Which bundle a server uses, and making one in the cache, is :mod:`~calcinosis_kg.server.resources.bundle_cache`.
+
 A bundle is *fresh* for some data files when its manifest names their data version, the server's
 ``KG_UNION_DEFAULT_GRAPH`` and this format; only a fresh bundle is used. A bundle is written in a folder beside
 its place and renamed into it, so a reader never sees half of one; writing is deterministic (the same data give
@@ -47,7 +49,6 @@ import pyoxigraph as ox
 from rdflib import URIRef
 
 from calcinosis_kg.errors import KGError
-from calcinosis_kg.paths import build_dir
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.resources.canned import CannedAnswers
@@ -94,7 +95,7 @@ class Manifest:
     """File names of the data, in load order (for the operator; freshness is the version's hash)."""
     files: tuple[tuple[str, int, int], ...] = ()
     """(absolute path, size, modification time in ns) of each data file when the bundle was made: the same
-    files unchanged need not be hashed again (:func:`serving_bundle`)."""
+    files unchanged need not be hashed again (:func:`~.bundle_cache.serving_bundle`)."""
     format: int = BUNDLE_FORMAT
 
     def as_json(self) -> str:
@@ -225,10 +226,11 @@ def open_bundle(folder: Path, version: DataVersion, *, union_default_graph: bool
     reason = manifest.stale_because(version, union_default_graph)
     if reason is not None:
         raise BundleError(f"the serving bundle in {folder} is stale: {reason}")
-    return _open(folder, manifest)
+    return open_fresh(folder, manifest)
 
 
-def _open(folder: Path, manifest: Manifest) -> Bundle:
+def open_fresh(folder: Path, manifest: Manifest) -> Bundle:
+    """Open the bundle in ``folder`` whose ``manifest`` was found fresh (:func:`open_bundle` checks it first)."""
     try:
         store = ox.Store.read_only(str(folder / STORE))
         indexes: dict[str, Any] = pickle.loads((folder / INDEXES).read_bytes())  # noqa: S301 (our own file)
@@ -249,75 +251,10 @@ def _open(folder: Path, manifest: Manifest) -> Bundle:
     )
 
 
-def serving_bundle(paths: tuple[Path, ...], *, union_default_graph: bool, setting: str) -> Bundle | None:
-    """The bundle to serve ``paths`` from, per ``KG_BUNDLE`` (``setting``), or None.
-
-    ``off``: none. ``auto``: the build's (:data:`BUILT_BUNDLE`) or one of the cache's (:func:`cached_folder`) when
-    fresh. ``make``: the same, else one made now into the cache (in a child process; on failure the server
-    logs why and loads the files as before). A folder: that bundle, or :class:`BundleError` when it is not
-    fresh (the operator named it: serving anything else would hide the mistake).
-
-    A bundle whose manifest names the files with their present size and modification time is fresh without
-    hashing them (as ``make`` judges a target: hashing is most of the start at a million triples); otherwise
-    the files are hashed and the bundle is fresh when it was made from data of that hash.
-    """
-    if setting == "off":
-        return None
-    named = setting not in ("auto", "make")
-    cache = build_dir() / CACHE
-    candidates = [Path(setting)] if named else [build_dir() / BUILT_BUNDLE, *_folders(cache)]
-    stats = file_stats(paths)
-    for folder in candidates:
-        manifest = Manifest.read(folder)
-        fresh = manifest is not None and manifest.files == stats
-        if fresh and manifest is not None and manifest.stale_because(manifest.version, union_default_graph) is None:
-            return _open(folder, manifest)
-    version = DataVersion.of(paths)
-    if named:
-        return open_bundle(Path(setting), version, union_default_graph=union_default_graph)
-    cached = cached_folder(version, union_default_graph)
-    for folder in (build_dir() / BUILT_BUNDLE, cached):
-        try:
-            return open_bundle(folder, version, union_default_graph=union_default_graph)
-        except BundleError as error:
-            log.debug("%s", error)
-    if setting != "make":
-        return None
-    try:
-        log.info("making the serving bundle of %s in %s", ", ".join(map(str, paths)), cached)
-        make_bundle_in_subprocess(paths, cached, union_default_graph=union_default_graph)
-        prune_cache(keep=cached)
-        return open_bundle(cached, version, union_default_graph=union_default_graph)
-    except BundleError as error:
-        log.warning("%s; loading the data files instead", error)
-        return None
-
-
 def file_stats(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
     """(absolute path, size, modification time in ns) of each of ``paths``."""
     stats = [(path.resolve(), path.stat()) for path in paths]
     return tuple((str(path), stat.st_size, stat.st_mtime_ns) for path, stat in stats)
-
-
-def cached_folder(version: DataVersion, union_default_graph: bool) -> Path:
-    """Where the bundle of data of ``version`` is cached: ``build/bundles/<hash>-<default|union>``."""
-    return build_dir() / CACHE / f"{version.tag[:32]}-{'union' if union_default_graph else 'default'}"
-
-
-def prune_cache(keep: Path, size: int = CACHE_SIZE) -> None:
-    """Remove all but the ``size`` most recently made bundles of the cache (never ``keep``)."""
-    for old in _folders(keep.parent)[size:]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _folders(cache: Path) -> list[Path]:
-    """The cache's bundles, the most recently made first (none while being written: those are ``.partial``)."""
-    try:
-        made = [path for path in cache.iterdir() if path.is_dir() and "." not in path.name]
-    except OSError:
-        return []
-    return sorted(made, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
 def _lookup_index(path: Path) -> LabelIndex:

@@ -28,7 +28,8 @@ from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import app_services, query_pool
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.formats import Family, formats_of
-from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, cached_folder, write_bundle
+from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, write_bundle
+from calcinosis_kg.server.resources.bundle_cache import cached_folder
 from calcinosis_kg.server.resources.canned import answer_family
 from tests.support.live_server import PRODUCTION, live_server
 
@@ -148,7 +149,7 @@ def test_a_production_server_makes_the_bundle_of_its_files_once(built_nt: Path, 
     with live_server(tmp_path, [data], settings, *PRODUCTION) as server:
         count = requests.get(server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}, timeout=30)
         assert count.status_code == 200
-    (made,) = (tmp_path / "build" / "bundles").iterdir()
+    (made,) = (tmp_path / "build" / "bundles").glob("*-default")
     stamp = (made / MANIFEST).stat().st_mtime_ns
     with live_server(tmp_path, [data], settings, *PRODUCTION) as server:
         again = requests.get(server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}, timeout=30)
@@ -231,3 +232,32 @@ def test_a_stale_bundle_in_the_cache_is_replaced(
         assert '"format": 1000' not in manifest.read_text(encoding="utf-8")
     finally:
         query_pool(app).close()
+
+
+def test_replicas_started_together_make_the_bundle_once(built_nt: Path, tmp_path: Path) -> None:
+    """Three processes ask for the bundle of new files at once: one makes it, the others wait for it and open it."""
+    data = tmp_path / "data.nt"
+    data.write_bytes(built_nt.read_bytes())
+    script = (
+        "import logging, sys; from pathlib import Path; logging.basicConfig(level=logging.INFO)\n"
+        "from calcinosis_kg.server.resources.bundle_cache import serving_bundle\n"
+        "bundle = serving_bundle((Path(sys.argv[1]),), union_default_graph=False, setting='make')\n"
+        "print('opened', bundle.folder if bundle else None)\n"
+    )
+    env = {**os.environ, "KG_BUILD_DIR": str(tmp_path / "build")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(data)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert sum(err.count("making the serving bundle") for _, err in outputs) == 1, outputs
+    opened = {out.strip() for out, _ in outputs}
+    (folder,) = (tmp_path / "build" / "bundles").glob("*-default")
+    assert opened == {f"opened {folder}"}
