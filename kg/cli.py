@@ -66,16 +66,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as calcinosis-kg.sssom.tsv and
     calcinosis-kg-to-snomedct.conceptmap.json, code-systems.json (the code systems of the mappings, computed
     from the Bioregistry; the server and the lookup commands load it instead of the Bioregistry), schema.md and
-    summary.{json,md}.
+    summary.{json,md}; and the serving bundle (bundle/: the graph in an Oxigraph store on disk and the server's
+    start-up indexes, so that a server starts without reading the data; --no-bundle leaves it out).
     """
     from calcinosis_kg.graph.build import build_graph, summarise, write_artifacts
     from calcinosis_kg.graph.validate import validate_graph
+    from calcinosis_kg.paths import build_dir
 
     started = time.perf_counter()
     graph = build_graph()
     reasoner = _reasoner_wanted("never" if args.no_reasoner else args.reasoner)
     passed = [] if args.no_validate else validate_graph(graph, reasoner=reasoner)
     written = write_artifacts(graph, args.out)
+    if not args.no_bundle:
+        written.append(_write_bundle(args.out or build_dir()))
     summary = summarise(graph)
     elapsed = time.perf_counter() - started
     for check in passed:
@@ -140,6 +144,16 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         print(release_name())
         parser.exit()
+
+
+def _write_bundle(out: Path) -> Path:
+    """The serving bundle of the built graph, ``out/bundle`` (:mod:`calcinosis_kg.server.resources.bundle`)."""
+    from calcinosis_kg.server.resources.bundle import BUILT_BUNDLE, write_bundle
+    from calcinosis_kg.server.services import BUILT_GRAPH
+
+    folder = out / BUILT_BUNDLE
+    write_bundle((out / BUILT_GRAPH,), folder, union_default_graph=False)
+    return folder
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -277,6 +291,9 @@ def make_parser() -> argparse.ArgumentParser:
 
     build = _command(sub, cmd_build)
     build.add_argument("--out", type=Path, default=None, help="output folder (default: build/ or $KG_BUILD_DIR)")
+    build.add_argument(
+        "--no-bundle", action="store_true", help="do not write the serving bundle (build/bundle: store and indexes)"
+    )
     build.add_argument("--no-validate", action="store_true", help="skip all validation (used by the determinism check)")
     build.add_argument(
         "--reasoner",

@@ -66,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     app.register_blueprint(make_void_blueprint(statistics, dumps))
     app.register_blueprint(make_linked_data_blueprint(linked_data, ResourcePages(linked_data, statistics), pool))
     app.register_blueprint(make_health_blueprint(services.summary, services.store_client, metrics))
-    app.register_blueprint(make_queries_blueprint(pool, catalog))
+    app.register_blueprint(make_queries_blueprint(pool, catalog, services.canned_answers))
     app.register_blueprint(make_lookup_blueprint(services.lookup_index or (lambda: LabelIndex.from_store(view))))
     app.register_blueprint(make_openapi_blueprint(catalog))
     app.register_blueprint(make_metrics_blueprint(metrics))

@@ -5,6 +5,9 @@ and the indexes the routes answer from.
 loaded once); :func:`~calcinosis_kg.server.app.create_app` only assembles the app around a
 :class:`Services`, so tests and embedders can build one in memory and give it to ``create_app``.
 
+With a fresh serving bundle (:mod:`~calcinosis_kg.server.resources.bundle`, ``KG_BUNDLE``) the store is the
+bundle's, on disk and opened read-only, and every index below is read from the bundle instead of computed.
+
 The data are held once, in the Oxigraph store: queries, descriptions and linked-data documents are answered by
 the engine in the query workers; the start-up indexes (labels, VoID statistics, the ontology document) are
 read once from the same store with pyoxigraph (:func:`~calcinosis_kg.server.resources.data.rdflib_view` gives
@@ -16,7 +19,7 @@ time limit but the start-up one, and ``/lookup`` then keeps answering while the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,10 @@ from calcinosis_kg.queries.catalog import CannedQuery, load_catalog
 from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.metrics import Metrics
-from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, load_store, summarize
+from calcinosis_kg.server.resources.bundle import Bundle
+from calcinosis_kg.server.resources.bundle_cache import serving_bundle
+from calcinosis_kg.server.resources.canned import CannedAnswers
+from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_format, load_store, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.resources.void import DatasetDumps, DatasetStatistics
@@ -63,8 +69,11 @@ class Services:
     linked_data: LinkedData
     statistics: DatasetStatistics
     dumps: DatasetDumps
-    lookup_index: LabelIndex | None = None
-    """The lookup index, when it is read at start-up (see the module docstring); else built by the first lookup."""
+    lookup_index: LabelIndex | Callable[[], LabelIndex] | None = None
+    """The lookup index when it is read at start-up (see the module docstring), or what reads it from a bundle at
+    the first lookup; if None, it is built from the store by the first lookup."""
+    canned_answers: CannedAnswers | None = None
+    """A serving bundle's answers of the canned queries asked without parameters (if usable under the settings)."""
     store_client: StoreClient | None = None
     """The remote store's client with ``KG_ENGINE=sparql`` (``/health`` probes it), else None."""
 
@@ -88,6 +97,9 @@ class Services:
         )
         metrics = Metrics.create(settings.metrics_dir)
         store_client: StoreClient | None = None
+        bundle: Bundle | None = None
+        canned_answers: CannedAnswers | None = None
+        lookup_index: LabelIndex | Callable[[], LabelIndex] | None
         paths: tuple[Path, ...] = ()
         view: GraphView
         if settings.engine == "sparql":  # the data stay in the remote store; everything reads it through view
@@ -99,9 +111,13 @@ class Services:
             log.info("serving the SPARQL store at %s (%d triples)", settings.store_url, summary.triples)
         else:
             paths = tuple(settings.data or (default_data_file(),))
-            store = load_store(paths)
-            summary = summarize(store, union_default_graph=settings.union_default_graph)
-            version = DataVersion.of(paths)
+            bundle = _bundle(paths, settings)
+            if bundle is not None:
+                store, summary, version = bundle.store, bundle.summary, bundle.manifest.version
+            else:
+                store = load_store(paths)
+                summary = summarize(store, union_default_graph=settings.union_default_graph)
+                version = DataVersion.of(paths)
             engine = OxigraphEngine(
                 store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
             )
@@ -118,8 +134,22 @@ class Services:
                 ", ".join(str(path) for path in paths),
             )
             view = GraphView(store, union=settings.union_default_graph)
-        linked_data = LinkedData.from_store(view)
-        statistics = DatasetStatistics.of(view, linked_data)
+        if bundle is not None:
+            linked_data, statistics, lookup_index, dumps = (
+                bundle.linked_data,
+                bundle.statistics,
+                bundle.lookup_index,
+                bundle.dumps,
+            )
+            canned = bundle.canned_answers
+            if canned is not None and canned.usable(settings.max_rows, settings.max_answer_bytes):
+                canned_answers = canned
+            log.info("served from the bundle %s", bundle.folder)
+        else:
+            linked_data = LinkedData.from_store(view)
+            statistics = DatasetStatistics.of(view, linked_data)
+            lookup_index = LabelIndex.from_store(view) if store_client is not None else None
+            dumps = DatasetDumps.load(view, paths)
         return cls(
             settings=settings,
             paths=paths,
@@ -130,11 +160,20 @@ class Services:
             metrics=metrics,
             catalog=load_catalog(),
             store_client=store_client,
-            lookup_index=LabelIndex.from_store(view) if store_client is not None else None,
+            lookup_index=lookup_index,
+            canned_answers=canned_answers,
             linked_data=linked_data,
             statistics=statistics,
-            dumps=DatasetDumps.load(view, paths),
+            dumps=dumps,
         )
+
+
+def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:
+    """The serving bundle of ``paths`` per ``KG_BUNDLE`` (:func:`~.resources.bundle.serving_bundle`), None for
+    files that are missing or of an unknown format (then :func:`load_store` says what is wrong)."""
+    if settings.bundle == "off" or not all(path.is_file() and data_format(path) for path in paths):
+        return None
+    return serving_bundle(paths, union_default_graph=settings.union_default_graph, setting=settings.bundle)
 
 
 def default_data_file() -> Path:

@@ -37,6 +37,9 @@ name                       meaning                                              
                            waiting) in each server process; past them 429
 ``KG_TRUSTED_PROXIES``     addresses or networks (comma-separated; ``none``) of proxies  ``127.0.0.0/8,
                            whose ``X-Forwarded-For`` names the client                   ::1``
+``KG_BUNDLE``              the serving bundle (``server/resources/bundle.py``): ``auto``  ``auto``
+                           (a fresh one if any), ``make`` (else make one in the         (``make`` with
+                           cache), ``off``, or a bundle's folder (refused if stale)     ``serve``)
 =========================  ===========================================================  ===============
 
 ``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
@@ -110,6 +113,7 @@ class Settings:
     store_url: str | None = None
     store_timeout_param: str | None = None
     store_default_graph: str | None = None
+    bundle: str = "auto"
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +164,13 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
 def _text(name: str, value: Any) -> str | None:
     text = str(value).strip()
     return text or None
+
+
+def _bundle(name: str, value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise SettingsError(f"{name} must be auto, make, off or the folder of a serving bundle")
+    return text if text in ("auto", "make", "off") else str(Path(text))
 
 
 def _store_url(name: str, value: Any) -> str | None:
@@ -273,6 +284,7 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("store_url", "KG_STORE_URL", _store_url),
     ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
     ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),
+    ("bundle", "KG_BUNDLE", _bundle),
 )
 """Each field of :class:`Settings` but ``engine`` (read first: other defaults depend on it), with the setting
 that sets it and the function that checks and converts the setting's value."""

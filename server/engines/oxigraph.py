@@ -1,7 +1,10 @@
-"""The Oxigraph engine: every query evaluated by pyoxigraph over the in-memory store, written from its terms.
+"""The Oxigraph engine: every query evaluated by pyoxigraph over the store, written from its terms.
 
-The store is loaded by the server process before it forks its query workers (:mod:`calcinosis_kg.server.resources.data`)
-and shared with them through fork; each worker answers :class:`~.contract.Job`\\ s with :meth:`OxigraphEngine.execute`:
+The store is loaded by the server process before it forks its query workers
+(:mod:`calcinosis_kg.server.resources.data`), or is a serving bundle's store on disk opened read-only
+(:mod:`calcinosis_kg.server.resources.bundle`), and is shared with them through fork (a read-only RocksDB store
+schedules no background work, so its idle threads, which the children do not have, are never needed there); each
+worker answers :class:`~.contract.Job`\\ s with :meth:`OxigraphEngine.execute`:
 
 1. the text is screened and read by the lexer (:mod:`calcinosis_kg.server.sparql.lexer`): size, nesting depth
    and token count against :class:`~calcinosis_kg.server.sparql.lexer.Limits` (deeper or longer texts crash
@@ -78,7 +81,7 @@ class OxigraphEngine:
             self.execute(Job(query=text, base="http://localhost/sparql"))
 
     def worker_started(self) -> None:
-        """Nothing to open: the in-memory store is inherited through the fork."""
+        """Nothing to open: the store (in memory, or a bundle's opened read-only) is inherited through the fork."""
 
     def execute(self, job: Job) -> Answer:
         """Answer ``job``; raises an :class:`~calcinosis_kg.server.errors.EndpointError` to refuse it."""

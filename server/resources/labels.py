@@ -216,6 +216,23 @@ class LabelIndex:
         self._codes = {iri: tuple(dict.fromkeys(entities)) for iri, entities in codes.items()}
         self._systems = systems
 
+    def parts(self) -> tuple[tuple[_Text, ...], list[tuple[URIRef, tuple[Entity, ...]]]]:
+        """What :meth:`from_parts` takes back: the indexed texts and the codes (sorted: deterministic bytes)."""
+        return self._texts, sorted(self._codes.items())
+
+    @classmethod
+    def from_parts(
+        cls,
+        texts: tuple[_Text, ...],
+        codes: list[tuple[URIRef, tuple[Entity, ...]]],
+        systems: CodeSystems | None = None,
+    ) -> LabelIndex:
+        """The index :meth:`parts` came from (read from a serving bundle), without indexing anything again."""
+        index = cls.__new__(cls)
+        index._texts, index._codes = texts, dict(codes)
+        index._systems = default_code_systems() if systems is None else systems
+        return index
+
     @property
     def size(self) -> int:
         """The number of entities indexed."""

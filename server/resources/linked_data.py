@@ -133,6 +133,13 @@ class LinkedData:
     """The display label of every IRI of the graph that has one (see :func:`label_of`)."""
     view: GraphView = field(repr=False, compare=False)
     """The served default graph, read again for :attr:`ontology_graph`."""
+    segments: tuple[str, ...] = ()
+    """What :func:`namespaces` answers, computed from :attr:`resources` when not given (a serving bundle gives it:
+    0.16 s of a start at a million triples)."""
+
+    def __post_init__(self) -> None:
+        if not self.segments:
+            object.__setattr__(self, "segments", _segments(self.resources))
 
     @functools.cached_property
     def ontology_graph(self) -> Graph:
@@ -276,9 +283,13 @@ def namespaces(linked_data: LinkedData) -> list[str]:
     Segments that could not be a URL rule's static part (anything but letters, digits and ``._~-``) are left
     out: such IRIs are not served.
     """
+    return list(linked_data.segments)
+
+
+def _segments(resources: frozenset[URIRef]) -> tuple[str, ...]:
     segments = set(DEFAULT_NAMESPACES)
-    for iri in linked_data.resources:
+    for iri in resources:
         segment = iri[len(BASE) :].split("/", 1)[0]
         if _SEGMENT.fullmatch(segment):
             segments.add(segment)
-    return sorted(segments)
+    return tuple(sorted(segments))

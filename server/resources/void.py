@@ -14,13 +14,14 @@ description always matches what ``/sparql`` and the dumps serve. The definitions
 
 The dumps (``calcinosis-kg.ttl``, ``.nt``, ``.jsonld``, ``.owl``) are the build's files when the server
 serves the built graph (one file ``calcinosis-kg.nt`` with the other three beside it), else the served
-graph written in each format at start-up; both are held in memory, so they stay consistent with the loaded
-graph even if the build directory is rewritten. URLs in the description (SPARQL endpoint, dumps, the
-description itself) are absolute, as the client reached the server.
+graph written in each format at start-up; both are held in memory (a serving bundle's are its files,
+mapped), so they stay consistent with the loaded graph even if the build directory is rewritten. URLs in the
+description (SPARQL endpoint, dumps, the description itself) are absolute, as the client reached the server.
 """
 
 from __future__ import annotations
 
+import mmap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,11 +139,16 @@ class Dump:
 
     filename: str
     fmt: ResultFormat
-    body: bytes
+    content: bytes | mmap.mmap
+    """The bytes, or a serving bundle's file mapped read-only (the page cache's pages, shared by every process)."""
+
+    @property
+    def body(self) -> bytes:
+        return self.content if isinstance(self.content, bytes) else self.content[:]
 
     @property
     def size(self) -> int:
-        return len(self.body)
+        return len(self.content)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from calcinosis_kg.ontology import PREFIXES
 from calcinosis_kg.queries.catalog import ABSOLUTE_IRI, CannedQuery, Parameter, ParamType, QueryForm
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.errors import ProtocolError
-from calcinosis_kg.server.http.formats import FORMAT_PARAMETER, Family, formats_of
+from calcinosis_kg.server.http.formats import FORMAT_PARAMETER, formats_of
 from calcinosis_kg.server.http.openapi import (
     error_responses,
     format_parameter_of,
@@ -40,17 +40,13 @@ from calcinosis_kg.server.http.openapi import (
     schema_ref,
 )
 from calcinosis_kg.server.http.replay import note_answer
+from calcinosis_kg.server.resources.canned import CannedAnswers, answer_family
 from calcinosis_kg.server.sparql.protocol import base_iri
 from calcinosis_kg.server.workers.pool import QueryPool
 
 
 class InvalidParameter(ProtocolError):
     """A canned query's parameter is unknown, repeated, missing or not a valid value of its type (400)."""
-
-
-def answer_family(query: CannedQuery) -> Family:
-    """The kind of answer ``query`` gives: results (SELECT, ASK) or a graph (CONSTRUCT, DESCRIBE)."""
-    return Family.RESULTS if query.query_type in ("SELECT", "ASK") else Family.GRAPH
 
 
 def check_catalog(catalog: Mapping[str, CannedQuery]) -> None:
@@ -125,12 +121,15 @@ def query_info(query: CannedQuery) -> QueryInfo:
     )
 
 
-def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) -> Blueprint:
+def make_queries_blueprint(
+    pool: QueryPool, catalog: Mapping[str, CannedQuery], precomputed: CannedAnswers | None = None
+) -> Blueprint:
     """The blueprint answering ``/queries`` and ``/queries/<name>`` with the queries of ``catalog``.
 
-    Queries run in ``pool``. The listing links to ``/openapi.json``, so the app also registers
-    :func:`~calcinosis_kg.server.views.openapi.make_openapi_blueprint`. Raises :class:`QueryError` if a query
-    declares the reserved ``format`` parameter.
+    Queries run in ``pool``; a request without parameters is answered from ``precomputed`` (a serving bundle's
+    answers, :mod:`~calcinosis_kg.server.resources.canned`) when it holds the answer. The listing links to
+    ``/openapi.json``, so the app also registers :func:`~calcinosis_kg.server.views.openapi.make_openapi_blueprint`.
+    Raises :class:`QueryError` if a query declares the reserved ``format`` parameter.
     """
     check_catalog(catalog)
     blueprint = Blueprint("queries", __name__)
@@ -149,14 +148,17 @@ def make_queries_blueprint(pool: QueryPool, catalog: Mapping[str, CannedQuery]) 
             bindings = query.bindings(values)
         except QueryError as error:
             raise InvalidParameter(str(error)) from error
-        job = Job(
-            query=query.sparql,
-            base=base_iri(request),
-            accept=request.headers.get("Accept"),
-            formats=tuple(request.args.getlist(FORMAT_PARAMETER)),
-            bindings=tuple(sorted(bindings.items())),
-        )
-        answer = pool.run(job)
+        accept, formats = request.headers.get("Accept"), tuple(request.args.getlist(FORMAT_PARAMETER))
+        answer = precomputed.answer(query, accept, formats) if precomputed is not None and not values else None
+        if answer is None:
+            job = Job(
+                query=query.sparql,
+                base=base_iri(request),
+                accept=accept,
+                formats=formats,
+                bindings=tuple(sorted(bindings.items())),
+            )
+            answer = pool.run(job)
         note_answer(request.environ, answer)
         return Response(answer.body, content_type=answer.content_type, headers={"Vary": "Accept"})
 

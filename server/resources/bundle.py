@@ -1,0 +1,325 @@
+"""The serving bundle: the data in an Oxigraph store on disk and every start-up index, computed once.
+
+A replica that loads RDF files parses them into memory and derives, at every start, the linked-data index,
+the label and lookup indexes, the VoID statistics, the dataset summary and the dumps (seconds and hundreds of
+megabytes per million triples, in each replica). A bundle holds all of it, written once by
+``calcinosis-kg build`` (``build/bundle/``, for the built graph) or by the first server started on ``KG_DATA``
+files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
+
+``store/``
+    an Oxigraph (RocksDB) store holding the data, opened read-only (:func:`open_bundle`): every server process
+    and query worker reads the same files, so the data live once, in the OS page cache, whatever the number of
+    processes;
+``indexes.pickle``, ``lookup.pickle``
+    the summary, linked-data index, VoID statistics and the answers of the canned queries asked without
+    parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index (read by the first
+    lookup), as the server builds them from the store (the same functions: one definition of each);
+``dumps/``
+    the dumps in every format, memory-mapped by the server (shared page cache, not each process's memory);
+``manifest.json``
+    :data:`BUNDLE_FORMAT`, the data version (:class:`~calcinosis_kg.server.http.conditional.DataVersion`: the
+    SHA-256 of the files it was made from) and whether the default graph is the union of all graphs.
+
+Which bundle a server uses, and making one in the cache, is :mod:`~calcinosis_kg.server.resources.bundle_cache`.
+
+A bundle is *fresh* for some data files when its manifest names their data version, the server's
+``KG_UNION_DEFAULT_GRAPH`` and this format; only a fresh bundle is used. A bundle is written in a folder beside
+its place and renamed into it, so a reader never sees half of one; writing is deterministic (the same data give
+the same manifest, indexes and dumps, byte for byte; RocksDB's own files carry ids and times, not their data).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import mmap
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import URIRef
+
+from calcinosis_kg.errors import KGError
+from calcinosis_kg.queries.catalog import load_catalog
+from calcinosis_kg.server.http.conditional import DataVersion
+from calcinosis_kg.server.resources.canned import CannedAnswers
+from calcinosis_kg.server.resources.data import DatasetSummary, load_store, summarize
+from calcinosis_kg.server.resources.labels import LabelIndex
+from calcinosis_kg.server.resources.linked_data import LinkedData
+from calcinosis_kg.server.resources.void import DUMP_EXTENSIONS, DUMP_NAME, DatasetDumps, DatasetStatistics, Dump
+from calcinosis_kg.server.settings import Settings
+from calcinosis_kg.server.sparql.describe import GraphView
+
+BUNDLE_FORMAT = 3
+"""Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
+
+BUILT_BUNDLE = "bundle"
+"""The bundle ``calcinosis-kg build`` writes in the build folder, for the built graph."""
+CACHE = "bundles"
+"""The build folder's cache of bundles made for ``KG_DATA`` files, one folder per data version."""
+CACHE_SIZE = 8
+"""Bundles kept in the cache (the most recently made)."""
+
+CANNED_LIMITS = {"max_rows": Settings.max_rows, "max_answer_bytes": Settings.max_answer_bytes}
+"""The limits the canned answers are computed under: the defaults of ``KG_MAX_ROWS`` and ``KG_MAX_ANSWER_BYTES``."""
+
+MANIFEST = "manifest.json"
+STORE = "store"
+INDEXES = "indexes.pickle"
+LOOKUP = "lookup.pickle"
+DUMPS = "dumps"
+
+log = logging.getLogger(__name__)
+
+
+class BundleError(KGError):
+    """A bundle cannot be written or does not match the data it is asked to serve."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a bundle was made from (``manifest.json``)."""
+
+    version: DataVersion
+    union_default_graph: bool
+    sources: tuple[str, ...]
+    """File names of the data, in load order (for the operator; freshness is the version's hash)."""
+    files: tuple[tuple[str, int, int], ...] = ()
+    """(absolute path, size, modification time in ns) of each data file when the bundle was made: the same
+    files unchanged need not be hashed again (:func:`~.bundle_cache.serving_bundle`)."""
+    format: int = BUNDLE_FORMAT
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "format": self.format,
+                "data_version": self.version.tag,
+                "last_modified": self.version.last_modified.isoformat(),
+                "union_default_graph": self.union_default_graph,
+                "sources": list(self.sources),
+                "files": [list(file) for file in self.files],
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest | None:
+        """The manifest of the bundle in ``folder``, None when there is none or it is not one of ours."""
+        try:
+            raw = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            return cls(
+                version=DataVersion(raw["data_version"], datetime.fromisoformat(raw["last_modified"])),
+                union_default_graph=bool(raw["union_default_graph"]),
+                sources=tuple(raw["sources"]),
+                files=tuple((str(path), int(size), int(mtime)) for path, size, mtime in raw.get("files", [])),
+                format=int(raw["format"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def stale_because(self, version: DataVersion, union_default_graph: bool) -> str | None:
+        """Why this bundle cannot serve data of ``version`` with that default graph; None when it can."""
+        if self.format != BUNDLE_FORMAT:
+            return f"it is of format {self.format}, this server reads format {BUNDLE_FORMAT}"
+        if self.version.tag != version.tag:
+            return f"it was made from data version {self.version.tag[:12]}, the data files are {version.tag[:12]}"
+        if self.union_default_graph != union_default_graph:
+            return f"it was made with KG_UNION_DEFAULT_GRAPH={str(self.union_default_graph).lower()}"
+        return None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A fresh bundle, opened: the read-only store and the indexes (the view is given to the linked data)."""
+
+    folder: Path
+    manifest: Manifest
+    store: ox.Store
+    summary: DatasetSummary
+    linked_data: LinkedData
+    statistics: DatasetStatistics
+    lookup_index: Callable[[], LabelIndex]
+    """Reads the lookup index (the largest, ~0.26 s per 100k triples): called by the first lookup."""
+    dumps: DatasetDumps
+    canned_answers: CannedAnswers
+
+
+def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: bool, replace: bool = True) -> Manifest:
+    """Load ``paths`` into a store in ``folder`` and write every index beside it (see the module docstring).
+
+    The store is bulk-loaded (several threads) from the same parse as an in-memory load
+    (:func:`~calcinosis_kg.server.resources.data.load_store`: same blank-node labels), then the indexes are
+    read from it. Written into ``folder`` + ``.partial-<pid>`` and renamed to ``folder``, replacing an older
+    bundle there (with ``replace=False``, a fresh bundle made there meanwhile by another process is kept
+    instead: a replica may have opened it; a stale one is replaced). Raises
+    :class:`~calcinosis_kg.server.resources.data.DataLoadError` for bad data and :class:`BundleError` when the
+    folder cannot be written.
+    """
+    version = DataVersion.of(paths)
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        (partial / DUMPS).mkdir(parents=True)
+        store = ox.Store(str(partial / STORE))
+        store.bulk_extend(load_store(paths).quads_for_pattern(None, None, None, None))
+        store.flush()
+        store.optimize()
+        view = GraphView(store, union=union_default_graph)
+        linked_data = LinkedData.from_store(view)
+        dumps = DatasetDumps.load(view, paths)
+        for dump in dumps.dumps:
+            (partial / DUMPS / dump.filename).write_bytes(dump.body)
+        indexes = {
+            "summary": summarize(store, union_default_graph=union_default_graph),
+            "linked_data": _linked_data_parts(linked_data),
+            "statistics": DatasetStatistics.of(view, linked_data),
+            "dumps_from_build": dumps.from_build,
+            "canned": CannedAnswers.compute(
+                store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS
+            ),
+        }
+        (partial / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
+        lookup = LabelIndex.from_store(view).parts()
+        (partial / LOOKUP).write_bytes(pickle.dumps(lookup, protocol=pickle.HIGHEST_PROTOCOL))
+        del view, store
+        manifest = Manifest(version, union_default_graph, tuple(path.name for path in paths), file_stats(paths))
+        (partial / MANIFEST).write_text(manifest.as_json() + "\n", encoding="utf-8")
+        there = None if replace else Manifest.read(folder)
+        if there is None or there.stale_because(version, union_default_graph) is not None:
+            _replace(folder, partial)
+        else:  # a fresh one made meanwhile by another process, which may serve it already
+            shutil.rmtree(partial, ignore_errors=True)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BundleError(f"cannot write the serving bundle in {folder}: {error}") from error
+    return manifest
+
+
+def make_bundle_in_subprocess(paths: tuple[Path, ...], folder: Path, *, union_default_graph: bool) -> None:
+    """:func:`write_bundle` in a child interpreter: a writable RocksDB store starts threads, and the server
+    process forks its workers afterwards, so it must never open one itself. Raises :class:`BundleError` with
+    the child's last message when it fails."""
+    argv = [sys.executable, "-m", __name__, str(folder), "union" if union_default_graph else "default", "keep"]
+    done = subprocess.run([*argv, *map(str, paths)], capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise BundleError(f"cannot make the serving bundle in {folder}: {message}")
+
+
+def open_bundle(folder: Path, version: DataVersion, *, union_default_graph: bool) -> Bundle:
+    """Open the bundle in ``folder`` for data of ``version``: its store read-only, its indexes and dumps.
+
+    Raises :class:`BundleError` saying why when there is none there or it is stale (see the module docstring).
+    """
+    manifest = Manifest.read(folder)
+    if manifest is None:
+        raise BundleError(f"no serving bundle in {folder}")
+    reason = manifest.stale_because(version, union_default_graph)
+    if reason is not None:
+        raise BundleError(f"the serving bundle in {folder} is stale: {reason}")
+    return open_fresh(folder, manifest)
+
+
+def open_fresh(folder: Path, manifest: Manifest) -> Bundle:
+    """Open the bundle in ``folder`` whose ``manifest`` was found fresh (:func:`open_bundle` checks it first)."""
+    try:
+        store = ox.Store.read_only(str(folder / STORE))
+        indexes: dict[str, Any] = pickle.loads((folder / INDEXES).read_bytes())  # noqa: S301 (our own file)
+        dumps = tuple(_mapped(folder / DUMPS / name, fmt) for name, fmt in _dump_names())
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError) as error:
+        raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
+    view = GraphView(store, union=manifest.union_default_graph)
+    return Bundle(
+        folder=folder,
+        manifest=manifest,
+        store=store,
+        summary=indexes["summary"],
+        linked_data=_linked_data(indexes["linked_data"], view),
+        statistics=indexes["statistics"],
+        lookup_index=functools.partial(_lookup_index, folder / LOOKUP),
+        dumps=DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
+        canned_answers=indexes["canned"],
+    )
+
+
+def file_stats(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
+    """(absolute path, size, modification time in ns) of each of ``paths``."""
+    stats = [(path.resolve(), path.stat()) for path in paths]
+    return tuple((str(path), stat.st_size, stat.st_mtime_ns) for path, stat in stats)
+
+
+def _lookup_index(path: Path) -> LabelIndex:
+    return LabelIndex.from_parts(*pickle.loads(path.read_bytes()))  # noqa: S301 (our own file)
+
+
+def _linked_data_parts(linked_data: LinkedData) -> tuple[Any, ...]:
+    """The linked-data index as sorted plain values (deterministic bytes whatever the hash seed)."""
+    return (
+        sorted(str(iri) for iri in linked_data.resources),
+        None if linked_data.ontology is None else str(linked_data.ontology),
+        sorted(str(iri) for iri in linked_data.versions),
+        sorted((str(iri), label) for iri, label in linked_data.labels.items()),
+        linked_data.segments,
+    )
+
+
+def _linked_data(parts: tuple[Any, ...], view: GraphView) -> LinkedData:
+    resources, ontology, versions, labels, segments = parts
+    return LinkedData(
+        resources=frozenset(map(_iri, resources)),
+        ontology=None if ontology is None else URIRef(ontology),
+        versions=frozenset(map(URIRef, versions)),
+        labels={_iri(iri): label for iri, label in labels},
+        view=view,
+        segments=segments,
+    )
+
+
+_iri = functools.partial(str.__new__, URIRef)
+"""``URIRef(text)`` without checking ``text`` again (it was a URIRef's when written): 3x faster at start-up."""
+
+
+def _dump_names() -> list[tuple[str, Any]]:
+    return [(f"{DUMP_NAME}.{extension}", fmt) for extension, fmt in DUMP_EXTENSIONS]
+
+
+def _mapped(path: Path, fmt: Any) -> Dump:
+    """A dump whose bytes are the file's, memory-mapped (shared by every process, kept if the file goes)."""
+    with path.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        body = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return Dump(path.name, fmt, body)
+
+
+def _replace(folder: Path, partial: Path) -> None:
+    """Rename ``partial`` to ``folder``; an older bundle there is moved aside first and then removed."""
+    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m calcinosis_kg.server.resources.bundle FOLDER union|default keep|replace FILE...``: write one."""
+    folder, graph, mode, *files = argv
+    try:
+        paths = tuple(map(Path, files))
+        write_bundle(paths, Path(folder), union_default_graph=graph == "union", replace=mode == "replace")
+    except KGError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

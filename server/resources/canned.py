@@ -1,0 +1,90 @@
+"""The answers of the canned queries asked without parameters, computed once when a serving bundle is written.
+
+``GET /queries/{name}`` with no parameter (each parameter its default) is the request the pages, the docs and most
+clients make. Its answer depends only on the data, the query's text and the result format, so a bundle holds it in
+every format of the query's family (:class:`CannedAnswers`), and the canned-query view answers from it without a
+query worker: the answer is the same bytes in every process, and it never waits behind runaway queries.
+
+An answer is used only while the query's text is the one it was computed from (the catalog may change after the
+bundle) and while ``KG_MAX_ROWS`` and ``KG_MAX_ANSWER_BYTES`` are those it was computed with (a lower limit must
+still refuse what it refuses). A query that fails or is refused when the bundle is written gets no answer: it runs
+as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from calcinosis_kg.errors import QueryError
+from calcinosis_kg.queries.catalog import CannedQuery
+from calcinosis_kg.server.engines.contract import Answer, Job
+from calcinosis_kg.server.engines.oxigraph import OxigraphEngine
+from calcinosis_kg.server.errors import EndpointError
+from calcinosis_kg.server.http.formats import Family, ResultFormat, choose_format, formats_of
+
+BASE = "http://localhost/queries/"
+"""The base IRI the answers are computed with (the canned texts use absolute IRIs only: it changes nothing)."""
+
+
+def answer_family(query: CannedQuery) -> Family:
+    """The kind of answer ``query`` gives: results (SELECT, ASK) or a graph (CONSTRUCT, DESCRIBE)."""
+    return Family.RESULTS if query.query_type in ("SELECT", "ASK") else Family.GRAPH
+
+
+def _text_key(query: CannedQuery) -> str:
+    return hashlib.sha256(query.sparql.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CannedAnswers:
+    """(query name, text hash, format key) -> (body, content type), with the limits they were computed under."""
+
+    answers: Mapping[tuple[str, str, str], tuple[bytes, str]]
+    max_rows: int
+    max_answer_bytes: int
+
+    @classmethod
+    def compute(
+        cls,
+        store: ox.Store,
+        catalog: Mapping[str, CannedQuery],
+        *,
+        union_default_graph: bool,
+        max_rows: int,
+        max_answer_bytes: int,
+    ) -> CannedAnswers:
+        """Run each query of ``catalog`` with its defaults on ``store``, in every format of its family."""
+        engine = OxigraphEngine(store, max_rows=max_rows, union_default_graph=union_default_graph)
+        answers: dict[tuple[str, str, str], tuple[bytes, str]] = {}
+        for name, query in sorted(catalog.items()):
+            try:
+                bindings = tuple(sorted(query.bindings({}).items()))
+            except QueryError:
+                continue  # a required parameter: no default request
+            for fmt in formats_of(answer_family(query)):
+                job = Job(query=query.sparql, base=BASE, formats=(fmt.key,), bindings=bindings)
+                try:
+                    answer = engine.execute(job)
+                except EndpointError:
+                    break
+                if len(answer.body) <= max_answer_bytes:
+                    answers[(name, _text_key(query), fmt.key)] = (answer.body, answer.content_type)
+        return cls(answers=answers, max_rows=max_rows, max_answer_bytes=max_answer_bytes)
+
+    def usable(self, max_rows: int, max_answer_bytes: int) -> bool:
+        """Whether the answers hold under these limits (the ones they were computed with)."""
+        return (self.max_rows, self.max_answer_bytes) == (max_rows, max_answer_bytes)
+
+    def answer(self, query: CannedQuery, accept: str | None, formats: tuple[str, ...]) -> Answer | None:
+        """The answer to ``query`` without parameters in the negotiated format, if it was computed.
+
+        Raises what :func:`~calcinosis_kg.server.http.formats.choose_format` raises (406, unknown format) as the
+        engine would.
+        """
+        fmt: ResultFormat = choose_format(accept, formats, answer_family(query))
+        found = self.answers.get((query.name, _text_key(query), fmt.key))
+        return None if found is None else Answer(found[0], found[1], cached=True)
