@@ -32,6 +32,13 @@ from calcinosis_kg.server.fhir.model import (
 )
 from calcinosis_kg.server.fhir.params import PASSED_EXTENSIONS, SUPPLEMENT_EXT, Params, now, param
 from calcinosis_kg.server.fhir.status import STANDARDS_STATUS, canonical_of, expansion_warnings
+from calcinosis_kg.server.fhir.versions import (
+    FORCE,
+    IncludeVersion,
+    VersionError,
+    VersionRules,
+    unknown_version_error,
+)
 
 MAX_EXPANSION = 10_000
 """Largest expansion the server builds (the graph's value sets are far smaller)."""
@@ -45,12 +52,12 @@ REGEX_MEMORY = 8 * 1024 * 1024
 
 EXPANSION_ECHO = (
     "activeOnly", "count", "offset", "excludeNested", "includeDesignations", "filter", "designation",
-    "excludeNotForUI", "excludePostCoordinated", "system-version", "check-system-version", "force-system-version",
-    "date",
+    "excludeNotForUI", "excludePostCoordinated", "force-system-version", "date",
 )  # fmt: skip
 """Request parameters an expansion reports in ``expansion.parameter`` (the other ones name the value set; the
 language used is reported as ``displayLanguage`` wherever it came from; ``property`` and ``includeDefinition``
-shape the answer and are not echoed, as the reference servers do)."""
+shape the answer and are not echoed, as the reference servers do). ``system-version`` and
+``check-system-version`` are reported when they chose a version (:attr:`VersionRules.used`)."""
 
 
 @dataclass
@@ -74,6 +81,14 @@ class Expansion:
     used_value_sets: dict[str, None] = field(default_factory=dict)
     used_supplements: dict[str, None] = field(default_factory=dict)
     unknown_systems: dict[str, None] = field(default_factory=dict)
+    includes: list[IncludeVersion] = field(default_factory=list)
+    """The code system versions the includes asked for and used, in order."""
+    unknown_versions: dict[str, IncludeVersion] = field(default_factory=dict)
+    """By system: an include that asked for a version of a known code system that is not known (validation)."""
+
+    def versions_of(self, system: str) -> list[IncludeVersion]:
+        """The versions the includes of ``system`` asked for and used."""
+        return [chosen for chosen in self.includes if chosen.system == system]
 
 
 @dataclass
@@ -87,6 +102,10 @@ class Expander:
     """Raise for an unknown code system or value set (an expansion); else record it (validation)."""
     supplements: list[str] = field(default_factory=list)
     """The canonicals of the supplements to apply to the code systems they supplement."""
+    rules: VersionRules = field(default_factory=VersionRules)
+    """The request's version parameters (``system-version``...)."""
+    preferred: dict[str, str] = field(default_factory=dict)
+    """By system: the version the validated coding gives, used where an include's pattern (``1.x``) allows it."""
 
     def value_set(self, vs: JSON, contained: dict[str, JSON] | None = None) -> Expansion:
         """The expansion of value set ``vs``."""
@@ -120,7 +139,18 @@ class Expander:
         selected: dict[tuple[str, str], Member] | None = None
         system = include.get("system")
         if system:
-            cs = self.registry.code_system(system, include.get("version"))
+            preferred = self.preferred.get(system)
+            cs, chosen = self.rules.resolve(self.registry, system, include.get("version"), preferred)
+            result.includes.append(chosen)
+            if cs is None and chosen.pattern and self.registry.code_system(system) is not None:
+                if self.strict:
+                    raise unknown_version_error(self.registry, system, chosen.pattern)
+                result.unknown_versions.setdefault(system, chosen)
+                cs = self.rules.fallback(self.registry, system, preferred)
+            elif cs is not None and self.strict and chosen.how != FORCE:
+                failure = self.rules.check_failure(system, cs.version)
+                if failure:
+                    raise VersionError(failure)
             if cs is None:
                 shown = f"{system}|{include['version']}" if include.get("version") else system
                 if self.strict:
@@ -144,6 +174,8 @@ class Expander:
         return selected or {}
 
     def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[tuple[str, str], Member]:
+        if "|" not in reference and reference in self.rules.value_sets:
+            reference = f"{reference}|{self.rules.value_sets[reference]}"
         vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
         if vs is None:
             raise ResourceNotFound(
@@ -152,13 +184,16 @@ class Expander:
         if not reference.startswith("#"):
             url = vs.get("url", reference)
             result.used_value_sets[f"{url}|{vs['version']}" if vs.get("version") else url] = None
-        inner = Expander(self.registry, self.active_only, self.depth + 1, self.strict, self.supplements).value_set(
-            vs, contained
-        )
+        inner = Expander(
+            self.registry, self.active_only, self.depth + 1, self.strict, self.supplements, self.rules, self.preferred
+        ).value_set(vs, contained)
         result.used_systems.update(inner.used_systems)
         result.used_value_sets.update(inner.used_value_sets)
         result.used_supplements.update(inner.used_supplements)
         result.unknown_systems.update(inner.unknown_systems)
+        result.includes += inner.includes
+        for system, chosen in inner.unknown_versions.items():
+            result.unknown_versions.setdefault(system, chosen)
         return inner.members
 
     def _select(self, cs: CodeSystemIndex, include: JSON, index: int, where: str) -> list[Concept]:
@@ -260,9 +295,11 @@ def resolve_value_set(registry: Registry, params: Params) -> JSON:
     url = params.text("url") or params.text("context")
     if not url:
         raise InvalidRequest("No value set was given: give url, or valueSet with the value set itself")
-    found = registry.value_set(url, params.text("valueSetVersion"))
+    version = params.text("valueSetVersion")
+    found = registry.value_set(url, version)
     if found is None:
-        raise ResourceNotFound(f"A definition for the value Set '{url}' could not be found", tx_code="not-found")
+        shown = f"{url}|{version}" if version and "|" not in url else url
+        raise ResourceNotFound(f"A definition for the value Set '{shown}' could not be found", tx_code="not-found")
     return found
 
 
@@ -275,7 +312,8 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     reported."""
     vs = vs if vs is not None else resolve_value_set(registry, params)
     active_only = params.flag("activeOnly")
-    expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs))
+    rules = VersionRules.of(params.items)
+    expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs), rules=rules)
     expansion = expander.value_set(vs)
     members = list(expansion.members.values())
     text = params.text("filter")
@@ -290,7 +328,11 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     languages = parse_languages(language)
     wanted_properties = [str(value_of(p)) for p in params.all("property")]
     designations = params.flag("includeDesignations") or bool(params.all("designation"))
-    echoed = [p for p in params.items if p.get("name") in EXPANSION_ECHO]
+    echoed = [
+        p
+        for p in params.items
+        if p.get("name") in EXPANSION_ECHO or f"{p.get('name')}|{str(value_of(p)).partition('|')[0]}" in rules.used
+    ]
     if language:
         echoed.append(param("displayLanguage", "code", language_text(language)))
     report = [
@@ -310,6 +352,13 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         body["offset"] = offset
     wanted_designations = [str(value_of(p)) for p in params.all("designation")]
     contains = [_contains(m, languages, designations, wanted_designations, wanted_properties) for m in page]
+    versions: dict[str, set[str | None]] = {}
+    for member in members:
+        versions.setdefault(member.system, set()).add(member.version)
+    for member, item in zip(page, contains, strict=True):
+        # Two versions of one code system in an expansion: each concept says which (as the reference server does).
+        if member.version and len(versions[member.system]) > 1:
+            item["version"] = member.version
     used_properties: dict[str, str] = {}
     for member, item in zip(page, contains, strict=True):
         for prop in item.get("property", []):
