@@ -147,6 +147,7 @@ class Expander:
                     raise unknown_version_error(self.registry, system, chosen.pattern)
                 result.unknown_versions.setdefault(system, chosen)
                 cs = self.rules.fallback(self.registry, system, preferred)
+                chosen.fallback = cs.version if cs else None
             elif cs is not None and self.strict and chosen.how != FORCE:
                 failure = self.rules.check_failure(system, cs.version)
                 if failure:

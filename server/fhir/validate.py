@@ -9,6 +9,7 @@ from calcinosis_kg.server.fhir.languages import parse_languages, requested_langu
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
+from calcinosis_kg.server.fhir.versions import VersionRules
 
 
 def _codings(params: Params) -> tuple[str, list[JSON]]:
@@ -30,6 +31,8 @@ def _codings(params: Params) -> tuple[str, list[JSON]]:
     for name in ("system", "version", "display"):
         if params.text(name) is not None:
             coding[name] = params.text(name)
+    if "version" not in coding and params.text("systemVersion") is not None:
+        coding["version"] = params.text("systemVersion")  # R5's name, which HL7's tools send to R4 servers too
     return "code", [coding]
 
 
@@ -63,12 +66,19 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
     vs: JSON | None = None
     members: Expansion | None = None
     supplements = supplement_canonicals(params, None)
+    rules = VersionRules.of(params.items)
+    preferred = {str(c["system"]): str(c["version"]) for c in codings if c.get("system") and c.get("version")}
     if value_set:
         vs = resolve_value_set(registry, params)
         supplements = supplement_canonicals(params, vs)
         try:
             members = Expander(
-                registry, active_only=params.flag("activeOnly"), strict=False, supplements=supplements
+                registry,
+                active_only=params.flag("activeOnly"),
+                strict=False,
+                supplements=supplements,
+                rules=rules,
+                preferred=preferred,
             ).value_set(vs)
         except ResourceNotFound as error:
             if "value Set" not in str(error):
@@ -84,6 +94,7 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
         language=language,
         supplements=supplements,
         membership_only=params.flag("valueset-membership-only"),
+        rules=rules,
     )
     if value_set:
         if form == "code" and "system" not in codings[0] and params.flag("inferSystem", True):

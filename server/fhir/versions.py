@@ -61,6 +61,13 @@ class IncludeVersion:
     pattern: str | None
     how: str
     version: str | None
+    fallback: str | None = None
+    """The version a validation went on with when ``version`` is None (:meth:`VersionRules.fallback`)."""
+
+    @property
+    def used(self) -> str | None:
+        """The version of the code system the include's concepts came from."""
+        return self.version or self.fallback
 
 
 @dataclass
