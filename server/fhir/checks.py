@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from calcinosis_kg.server.fhir.errors import FhirError, issue
-from calcinosis_kg.server.fhir.expand import Expander, Expansion
-from calcinosis_kg.server.fhir.languages import Languages, display_in, language_text, matches_language, supplemented
+from calcinosis_kg.server.fhir.expand import Expander
+from calcinosis_kg.server.fhir.languages import display_in, language_text, matches_language, supplemented
 from calcinosis_kg.server.fhir.model import (
     JSON,
     CodeSystemIndex,
@@ -14,84 +12,10 @@ from calcinosis_kg.server.fhir.model import (
     Registry,
     split_canonical,
     value_of,
-    version_key,
-    version_matches,
 )
-from calcinosis_kg.server.fhir.params import EXT_BASE, canonical
-from calcinosis_kg.server.fhir.versions import (
-    CHECK,
-    DEFAULT,
-    FORCE,
-    LATEST,
-    IncludeVersion,
-    VersionRules,
-    unknown_version,
-)
-
-
-@dataclass
-class Check:
-    """The outcome of validating one coding."""
-
-    issues: list[JSON] = field(default_factory=list)
-    code: str | None = None
-    normalized: str | None = None
-    """The code system's spelling of the code, when the coding's differs by case only."""
-    system: str | None = None
-    version: str | None = None
-    display: str | None = None
-    status: str | None = None
-    inactive: bool = False
-    found: bool = False
-    in_value_set: bool = False
-    unknown_system: str | None = None
-    caused_by: str | None = None
-    """An unknown code system the value set itself depends on (so the code cannot be checked at all)."""
-    display_ok: bool = True
-    valid_system: bool = True
-    version_ok: bool = True
-    """False when the coding's version is not the one the value set uses, or not one the request allows."""
-
-    @property
-    def result(self) -> bool:
-        return self.found and self.in_value_set and self.display_ok and self.valid_system and self.version_ok
-
-
-@dataclass
-class Validation:
-    """What a $validate-code request checks against: the value set and its members, languages, supplements."""
-
-    registry: Registry
-    vs: JSON | None
-    members: Expansion | None
-    lenient: bool
-    languages: Languages
-    language: str | None
-    supplements: list[str]
-    membership_only: bool
-    rules: VersionRules = field(default_factory=VersionRules)
-
-
-QUIET = "x-quiet"
-
-
-LOUD = "x-loud"
-"""Markers (removed before answering) of the issues the reference server leaves out of the ``message`` summary
-(a deprecated designation, a concept the value set marks deprecated) or puts in it although they are information
-(a display valid only in the default language)."""
-
-
-def issue_path(form: str, element: str, index: int) -> str:
-    if form == "code":
-        return element
-    if form == "Coding":
-        return f"Coding.{element}" if element else "Coding"
-    return f"CodeableConcept.coding[{index}]" + (f".{element}" if element else "")
-
-
-def value_set_name(vs: JSON | None) -> str:
-    """The value set as messages name it: ``url|version``, or ``(unidentified)`` when it has no URL."""
-    return canonical(vs) if vs is not None and vs.get("url") else "(unidentified)"
+from calcinosis_kg.server.fhir.params import EXT_BASE
+from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Check, Validation, issue_path, value_set_name
+from calcinosis_kg.server.fhir.version_checks import code_system_version
 
 
 def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> None:
@@ -120,66 +44,6 @@ def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, inde
         check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
     if ctx.vs is not None:
         check.issues.append(not_in_value_set(f"{system}#{code}", coding, ctx.vs, form, index))
-
-
-def _code_system_version(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> CodeSystemIndex | None:
-    """The version of the coding's code system to validate it in (None: the code system is not known), with the
-    issues HL7's reference server gives about versions: the coding's version is not known (``x-caused-by-unknown-
-    system``), the value set's include names a version that is not known, the coding's version is not the one the
-    value set uses (``VALUESET_VALUE_MISMATCH``), or not one a ``check-system-version`` allows."""
-    system, asked = str(coding.get("system")), coding.get("version")
-    registry = ctx.registry
-    if registry.code_system(system) is None:
-        return None
-    at = issue_path(form, "system", index)
-    version_at = issue_path(form, "version", index)
-    own = registry.code_system(system, str(asked)) if asked else None
-    if asked and own is None:
-        check.caused_by = f"{system}|{asked}"
-        text = unknown_version(registry, system, str(asked), "the code cannot be validated")
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at))
-    chosen = _include_for(ctx, system, str(asked) if own else None)
-    if chosen is None:
-        return own or registry.code_system(system, ctx.rules.pattern(system, None)[0]) or registry.code_system(system)
-    if ctx.members is not None and ctx.members.unknown_versions.get(system) is chosen and chosen.pattern:
-        check.caused_by = f"{system}|{chosen.pattern}"
-        text = unknown_version(registry, system, chosen.pattern, "the code cannot be validated")
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at))
-    used = chosen.used
-    if asked and used != asked and not (chosen.pattern and chosen.version and version_matches(chosen.pattern, asked)):
-        check.version_ok = False
-        if own is None and chosen.how == LATEST:
-            text = (
-                f"The code system '{system}' version '{used}' for the versionless include in the ValueSet include is "
-                f"different to the one in the value ('{asked}')"
-            )
-            found = issue("warning", "invalid", text, tx_code="vs-invalid", expression=version_at)
-            check.issues.append({**found, QUIET: 1})
-        else:
-            if chosen.how in (DEFAULT, CHECK):
-                shown = f"'{chosen.pattern}' resulting from the version ''"
-            else:
-                shown = f"'{chosen.pattern if chosen.how != LATEST else used}'"
-            text = (
-                f"The code system '{system}' version {shown} in the ValueSet include is different to the one in the "
-                f"value ('{asked}')"
-            )
-            check.issues.append(issue("error", "invalid", text, tx_code="vs-invalid", expression=version_at))
-    failure = ctx.rules.check_failure(system, used) if chosen.how != FORCE else None
-    if failure:
-        check.version_ok = False
-        check.issues.append(issue("error", "exception", failure, tx_code="version-error", expression=version_at))
-    return registry.code_system(system, used)
-
-
-def _include_for(ctx: Validation, system: str, asked: str | None) -> IncludeVersion | None:
-    """The include of ``system`` a coding is judged by: the one that uses the coding's version, else the one that
-    uses the latest version (two includes may name two versions of one code system)."""
-    includes = ctx.members.versions_of(system) if ctx.members is not None else []
-    if not includes:
-        return None
-    same = [chosen for chosen in includes if asked and chosen.used == asked]
-    return same[0] if same else max(reversed(includes), key=lambda chosen: version_key(chosen.used))
 
 
 def _choices(items: list[tuple[str, str | None]]) -> str:
@@ -282,7 +146,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         if vs is not None:
             check.issues.append(not_in_value_set(f"#{code}", coding, vs, form, index))
         return check
-    base = _code_system_version(check, ctx, coding, form, index)
+    base = code_system_version(check, ctx, coding, form, index)
     if base is None:
         _unknown_system(check, ctx, coding, form, index)
         return check
@@ -325,7 +189,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     if members is None:
         check.in_value_set = True
     else:
-        member = members.members.get((cs.url, concept.code))
+        member = members.members.get((cs.url, concept.code, cs.version))
         check.in_value_set = member is not None
         if member is None and vs is not None:
             if concept.inactive and _includes_code(vs, cs.url, concept.code, ctx.registry):
@@ -391,7 +255,7 @@ def _includes_code(vs: JSON | None, system: str, code: str, registry: Registry) 
         )
     except FhirError:
         return False
-    return (system, code) in everything.members
+    return bool(everything.find(system, code))
 
 
 def not_in_value_set(coded: str, coding: JSON, vs: JSON, form: str, index: int) -> JSON:

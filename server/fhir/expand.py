@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
-
-import re2
 
 from calcinosis_kg.server.fhir.budget import bounded, checkpoint
-from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, ResourceNotFound, TooCostly
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, TooCostly
+from calcinosis_kg.server.fhir.filters import filter_concepts
 from calcinosis_kg.server.fhir.languages import (
     Languages,
     Shown,
@@ -29,8 +27,16 @@ from calcinosis_kg.server.fhir.model import (
     Registry,
     derived_properties,
     value_of,
+    version_key,
 )
-from calcinosis_kg.server.fhir.params import PASSED_EXTENSIONS, SUPPLEMENT_EXT, Params, now, param
+from calcinosis_kg.server.fhir.params import (
+    EXPANSION_PARAMETER_EXT,
+    PASSED_EXTENSIONS,
+    SUPPLEMENT_EXT,
+    Params,
+    now,
+    param,
+)
 from calcinosis_kg.server.fhir.status import STANDARDS_STATUS, canonical_of, expansion_warnings
 from calcinosis_kg.server.fhir.versions import (
     FORCE,
@@ -44,12 +50,6 @@ MAX_EXPANSION = 10_000
 """Largest expansion the server builds (the graph's value sets are far smaller)."""
 
 
-MAX_REGEX_LENGTH = 200
-"""Longest regular expression accepted in a ``regex`` filter."""
-REGEX_MEMORY = 8 * 1024 * 1024
-"""Memory RE2 may use for one compiled ``regex`` filter (its default; a larger automaton is refused)."""
-
-
 EXPANSION_ECHO = (
     "activeOnly", "count", "offset", "excludeNested", "includeDesignations", "filter", "designation",
     "excludeNotForUI", "excludePostCoordinated", "force-system-version", "date",
@@ -58,6 +58,10 @@ EXPANSION_ECHO = (
 language used is reported as ``displayLanguage`` wherever it came from; ``property`` and ``includeDefinition``
 shape the answer and are not echoed, as the reference servers do). ``system-version`` and
 ``check-system-version`` are reported when they chose a version (:attr:`VersionRules.used`)."""
+
+
+Key = tuple[str, str, str | None]
+"""A member's key in an expansion: (system, code, version)."""
 
 
 @dataclass
@@ -76,7 +80,8 @@ class Member:
 class Expansion:
     """The members of a value set, and the code systems and value sets used to compute them."""
 
-    members: dict[tuple[str, str], Member] = field(default_factory=dict)
+    members: dict[Key, Member] = field(default_factory=dict)
+    """By (system, code, version): two versions of one code system give two members of one code."""
     used_systems: dict[str, None] = field(default_factory=dict)
     used_value_sets: dict[str, None] = field(default_factory=dict)
     used_supplements: dict[str, None] = field(default_factory=dict)
@@ -85,6 +90,13 @@ class Expansion:
     """The code system versions the includes asked for and used, in order."""
     unknown_versions: dict[str, IncludeVersion] = field(default_factory=dict)
     """By system: an include that asked for a version of a known code system that is not known (validation)."""
+
+    versions_match: bool = False
+    """Whether codes were matched across versions (``versionsMatch``), which the expansion reports."""
+
+    def find(self, system: str, code: str) -> list[Member]:
+        """The members with ``code`` of ``system``, whatever their version."""
+        return [member for key, member in self.members.items() if key[0] == system and key[1] == code]
 
     def versions_of(self, system: str) -> list[IncludeVersion]:
         """The versions the includes of ``system`` asked for and used."""
@@ -121,27 +133,44 @@ class Expander:
                 cs = self.registry.code_system(item.get("system", ""))
                 concept = cs.find(item.get("code", "")) if cs else None
                 concept = concept or Concept(code=item.get("code", ""), display=item.get("display"))
-                result.members[item.get("system", ""), concept.code] = Member(item.get("system", ""), None, concept, cs)
+                system = item.get("system", "")
+                result.members[system, concept.code, item.get("version")] = Member(system, None, concept, cs)
             return result
         inactive_allowed = compose.get("inactive", True) is not False and not self.active_only
+        merged = versions_match(vs)
         for index, include in enumerate(compose.get("include", [])):
             for key, member in self._include(include, index, contained, result).items():
                 if inactive_allowed or not member.concept.inactive:
+                    if merged and (other := result.find(key[0], key[1])):
+                        # versionsMatch: one member per code, of the latest version.
+                        if version_key(other[0].version) >= version_key(member.version):
+                            continue
+                        result.members.pop((key[0], key[1], other[0].version))
                     result.members.setdefault(key, member)
+        included = {(chosen.system, chosen.used) for chosen in result.includes}
         for index, exclude in enumerate(compose.get("exclude", [])):
+            # An exclude of a version the value set does not include matches codes across versions (as
+            # versionsMatch asks), as the reference server does; versionsMatch false keeps to the version.
+            across = merged is True or (
+                merged is None and (exclude.get("system"), exclude.get("version")) not in included
+            )
             for key in self._include(exclude, index, contained, result, where="exclude"):
-                result.members.pop(key, None)
+                found = [(key[0], key[1], m.version) for m in result.find(key[0], key[1])] if across else [key]
+                result.versions_match |= across and merged is not False and bool(found)
+                for gone in found:
+                    result.members.pop(gone, None)
         return result
 
     def _include(
         self, include: JSON, index: int, contained: dict[str, JSON], result: Expansion, where: str = "include"
-    ) -> dict[tuple[str, str], Member]:
-        selected: dict[tuple[str, str], Member] | None = None
+    ) -> dict[Key, Member]:
+        selected: dict[Key, Member] | None = None
         system = include.get("system")
         if system:
             preferred = self.preferred.get(system)
             cs, chosen = self.rules.resolve(self.registry, system, include.get("version"), preferred)
-            result.includes.append(chosen)
+            if where == "include":
+                result.includes.append(chosen)
             if cs is None and chosen.pattern and self.registry.code_system(system) is not None:
                 if self.strict:
                     raise unknown_version_error(self.registry, system, chosen.pattern)
@@ -168,13 +197,16 @@ class Expander:
                 result.used_supplements.update(dict.fromkeys(used))
                 entries = {str(item.get("code")): item for item in include.get("concept", [])}
                 codes = self._select(cs, include, index, where)
-                selected = {(cs.url, c.code): Member(cs.url, cs.version, c, cs, entries.get(c.code)) for c in codes}
+                selected = {
+                    (cs.url, c.code, cs.version): Member(cs.url, cs.version, c, cs, entries.get(c.code)) for c in codes
+                }
         for reference in include.get("valueSet", []):
             imported = self._import(reference, contained, result)
-            selected = imported if selected is None else {k: v for k, v in selected.items() if k in imported}
+            codes_in = {key[:2] for key in imported}
+            selected = imported if selected is None else {k: v for k, v in selected.items() if k[:2] in codes_in}
         return selected or {}
 
-    def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[tuple[str, str], Member]:
+    def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[Key, Member]:
         if "|" not in reference and reference in self.rules.value_sets:
             reference = f"{reference}|{self.rules.value_sets[reference]}"
         vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
@@ -212,80 +244,16 @@ class Expander:
         return chosen
 
 
-def filter_concepts(cs: CodeSystemIndex, item: JSON, path: str) -> list[Concept]:
-    """The concepts of ``cs`` that pass the compose filter ``item`` (property, op, value)."""
-    prop, op, value = item.get("property"), item.get("op"), item.get("value")
-    if value is None or value == "":
-        raise FhirError(
-            f"The system {cs.url} filter with property = {prop}, op = {op} has no value", tx_code="vs-invalid"
-        ).at(path)
-    value = str(value)
-    if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "child-of", "generalizes"):
-        root = cs.find(value)
-        if root is None:
-            return [] if op != "is-not-a" else list(cs)
-        if op == "is-a":
-            codes = [root.code, *cs.descendants(root.code)]
-        elif op == "descendent-of":
-            codes = cs.descendants(root.code)
-        elif op == "child-of":
-            codes = list(root.children)
-        elif op == "generalizes":
-            codes = [root.code, *cs.ancestors(root.code)]
-        else:
-            below = {root.code, *cs.descendants(root.code)}
-            codes = [c.code for c in cs if c.code not in below]
-        return [cs.concepts[c] for c in codes]
-    if op == "regex":
-        pattern = compile_regex(value, path)
-        return [c for c in cs if any(pattern.fullmatch(text) for text in _texts(c, prop))]
-    if op in ("=", "in", "not-in"):
-        wanted = {value} if op == "=" else {v.strip() for v in value.split(",")}
-        if op == "not-in":
-            return [c for c in cs if not wanted & set(_texts(c, prop))]
-        return [c for c in cs if wanted & set(_texts(c, prop))]
-    if op == "exists":
-        exists = value.lower() == "true"
-        return [c for c in cs if bool(_texts(c, prop)) == exists]
-    raise FhirError(f"The filter operator {op!r} on property {prop!r} is not supported", tx_code="vs-invalid").at(path)
-
-
-def compile_regex(value: str, path: str) -> re2._Regexp[str]:
-    """The ``regex`` filter ``value`` compiled by RE2, which matches in time linear in the text (Python's ``re``
-    backtracks: ``([a-z0-9-]+)+X`` took minutes against one code). The filter passes a concept whose property
-    value matches the whole expression (``fullmatch``), as FHIR defines it. RE2 has no lookaround and no
-    backreferences: such a pattern, or one over :data:`MAX_REGEX_LENGTH` characters, is a 400 saying why."""
-    if len(value) > MAX_REGEX_LENGTH:
-        raise InvalidRequest(f"The regular expression of filter {path} is longer than {MAX_REGEX_LENGTH} characters")
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = REGEX_MEMORY
-    try:
-        return re2.compile(value, options)
-    except re2.error as error:
-        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
-        raise InvalidRequest(
-            f"The regular expression {value!r} of {path} is not supported: {reason}. Regex filters use RE2 syntax, "
-            "which has no lookaround and no backreferences"
-        ).at(path) from None
-
-
-def _texts(concept: Concept, prop: str | None) -> list[str]:
-    if prop in ("concept", "code"):
-        return [concept.code]
-    if prop == "display":
-        return [concept.display] if concept.display else []
-    if prop == "inactive":
-        return ["true" if concept.inactive else "false"]
-    return [_text(v) for v in concept.property_values(prop or "")]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return str(value.get("code", ""))
-    return str(value)
+def versions_match(vs: JSON) -> bool | None:
+    """The value set's ``versionsMatch`` expansion parameter (its ``valueset-expansion-parameter`` extension): whether
+    its includes of two versions of one code system give one member per code (None: it does not say)."""
+    for extension in vs.get("extension", []):
+        if extension.get("url") != EXPANSION_PARAMETER_EXT:
+            continue
+        parts = {str(part.get("url")): value_of(part) for part in extension.get("extension", [])}
+        if parts.get("name") == "versionsMatch":
+            return str(parts.get("value")).lower() == "true"
+    return None
 
 
 def resolve_value_set(registry: Registry, params: Params) -> JSON:
@@ -338,6 +306,7 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         echoed.append(param("displayLanguage", "code", language_text(language)))
     report = [
         *echoed,
+        *([param("versionsMatch", "boolean", True)] if expansion.versions_match or versions_match(vs) else []),
         *(param("used-codesystem", "uri", used) for used in expansion.used_systems),
         *(param("used-valueset", "uri", used) for used in expansion.used_value_sets),
         *(param("used-supplement", "uri", used) for used in expansion.used_supplements),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from calcinosis_kg.server.fhir.checks import LOUD, QUIET, Validation, check_coding, issue_path, value_set_name
+from calcinosis_kg.server.fhir.checks import check_coding
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
 from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
+from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Validation, issue_path, value_set_name
 from calcinosis_kg.server.fhir.versions import VersionRules
 
 
@@ -42,11 +43,11 @@ def _infer_system(ctx: Validation, coding: JSON, form: str) -> None:
     if members is None or ctx.vs is None:
         return
     code = str(coding.get("code", ""))
-    systems = sorted({system for system, member_code in members.members if member_code == code})
+    systems = sorted({system for system, member_code, _ in members.members if member_code == code})
     if len(systems) == 1:
         coding["system"] = systems[0]
         return
-    everywhere = sorted({system for system, _ in members.members})
+    everywhere = sorted({key[0] for key in members.members})
     if len(systems) > 1:
         reason = f"value set expansion has multiple matches: [{', '.join(systems)}]"
     else:

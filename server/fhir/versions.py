@@ -61,6 +61,8 @@ class IncludeVersion:
     pattern: str | None
     how: str
     version: str | None
+    asked: str | None = None
+    """The version the include itself names (before ``force-system-version``)."""
     fallback: str | None = None
     """The version a validation went on with when ``version`` is None (:meth:`VersionRules.fallback`)."""
 
@@ -122,7 +124,7 @@ class VersionRules:
         cs = cs or registry.code_system(system, pattern)
         if cs is not None and how in (DEFAULT, CHECK):
             self.used[f"{'system-version' if how == DEFAULT else 'check-system-version'}|{system}"] = None
-        return cs, IncludeVersion(system, pattern, how, cs.version if cs else None)
+        return cs, IncludeVersion(system, pattern, how, cs.version if cs else None, asked)
 
     def fallback(self, registry: Registry, system: str, preferred: str | None) -> CodeSystemIndex | None:
         """The code system version a validation goes on with when the include's version is not known: the coding's,
