@@ -16,6 +16,7 @@ from calcinosis_kg.server.fhir.model import (
 from calcinosis_kg.server.fhir.params import EXT_BASE
 from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Check, Validation, issue_path, value_set_name
 from calcinosis_kg.server.fhir.version_checks import code_system_version
+from calcinosis_kg.server.fhir.versions import unknown_version
 
 
 def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> None:
@@ -41,6 +42,8 @@ def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, inde
             text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
         else:
             text = f"A definition for CodeSystem {system} could not be found, so the code cannot be validated"
+            if coding.get("version"):
+                text = unknown_version(ctx.registry, system, str(coding["version"]), "the code cannot be validated")
         check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
     if ctx.vs is not None:
         check.issues.append(not_in_value_set(f"{system}#{code}", coding, ctx.vs, form, index))
@@ -172,7 +175,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
                 )
             )
         if vs is not None:
-            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+            check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         return check
     check.found = True
     if concept.code != code:
@@ -202,7 +205,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
                         "code-rule",
                     )
                 )
-            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+            check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         elif (
             member is not None
             and member.entry is not None
@@ -256,6 +259,11 @@ def _includes_code(vs: JSON | None, system: str, code: str, registry: Registry) 
     except FhirError:
         return False
     return bool(everything.find(system, code))
+
+
+def _versioned(coding: JSON) -> str:
+    """The coding's system, with ``|version`` when it gives one (as the reference server names it in messages)."""
+    return f"{coding['system']}|{coding['version']}" if coding.get("version") else str(coding.get("system"))
 
 
 def not_in_value_set(coded: str, coding: JSON, vs: JSON, form: str, index: int) -> JSON:

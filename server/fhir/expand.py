@@ -74,6 +74,8 @@ class Member:
     concept: Concept
     cs: CodeSystemIndex | None = None
     entry: JSON | None = None
+    pinned: bool = False
+    """Whether the include it comes from names its version (or a version was forced)."""
 
 
 @dataclass
@@ -92,6 +94,8 @@ class Expansion:
     """By system: an include that asked for a version of a known code system that is not known (validation)."""
 
     versions_match: bool = False
+    repeated_systems: set[str] = field(default_factory=set)
+    """The code systems the value set's compose names in more than one include or exclude."""
     """Whether codes were matched across versions (``versionsMatch``), which the expansion reports."""
 
     def find(self, system: str, code: str) -> list[Member]:
@@ -138,6 +142,8 @@ class Expander:
             return result
         inactive_allowed = compose.get("inactive", True) is not False and not self.active_only
         merged = versions_match(vs)
+        named = [str(item.get("system")) for item in [*compose.get("include", []), *compose.get("exclude", [])]]
+        result.repeated_systems = {system for system in named if named.count(system) > 1}
         for index, include in enumerate(compose.get("include", [])):
             for key, member in self._include(include, index, contained, result).items():
                 if inactive_allowed or not member.concept.inactive:
@@ -197,8 +203,10 @@ class Expander:
                 result.used_supplements.update(dict.fromkeys(used))
                 entries = {str(item.get("code")): item for item in include.get("concept", [])}
                 codes = self._select(cs, include, index, where)
+                pinned = bool(include.get("version")) or chosen.how == FORCE
                 selected = {
-                    (cs.url, c.code, cs.version): Member(cs.url, cs.version, c, cs, entries.get(c.code)) for c in codes
+                    (cs.url, c.code, cs.version): Member(cs.url, cs.version, c, cs, entries.get(c.code), pinned)
+                    for c in codes
                 }
         for reference in include.get("valueSet", []):
             imported = self._import(reference, contained, result)
@@ -208,6 +216,7 @@ class Expander:
 
     def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[Key, Member]:
         if "|" not in reference and reference in self.rules.value_sets:
+            self.rules.used[f"default-valueset-version|{reference}"] = None
             reference = f"{reference}|{self.rules.value_sets[reference]}"
         vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
         if vs is None:
@@ -247,7 +256,8 @@ class Expander:
 def versions_match(vs: JSON) -> bool | None:
     """The value set's ``versionsMatch`` expansion parameter (its ``valueset-expansion-parameter`` extension): whether
     its includes of two versions of one code system give one member per code (None: it does not say)."""
-    for extension in vs.get("extension", []):
+    compose = vs.get("compose") if isinstance(vs.get("compose"), dict) else {}
+    for extension in [*vs.get("extension", []), *compose.get("extension", [])]:
         if extension.get("url") != EXPANSION_PARAMETER_EXT:
             continue
         parts = {str(part.get("url")): value_of(part) for part in extension.get("extension", [])}
@@ -284,7 +294,7 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     rules = VersionRules.of(params.items)
     expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs), rules=rules)
     expansion = expander.value_set(vs)
-    members = list(expansion.members.values())
+    members = _in_order(list(expansion.members.values()))
     text = params.text("filter")
     if text:
         members = [m for m in members if _matches_text(m.concept, text)]
@@ -322,12 +332,10 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         body["offset"] = offset
     wanted_designations = [str(value_of(p)) for p in params.all("designation")]
     contains = [_contains(m, languages, designations, wanted_designations, wanted_properties) for m in page]
-    versions: dict[str, set[str | None]] = {}
-    for member in members:
-        versions.setdefault(member.system, set()).add(member.version)
     for member, item in zip(page, contains, strict=True):
-        # Two versions of one code system in an expansion: each concept says which (as the reference server does).
-        if member.version and len(versions[member.system]) > 1:
+        # A value set that names one code system in several includes or excludes (two versions...): each concept
+        # says which version it is of, as the reference server does.
+        if member.version and member.system in expansion.repeated_systems:
             item["version"] = member.version
     used_properties: dict[str, str] = {}
     for member, item in zip(page, contains, strict=True):
@@ -355,6 +363,19 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         result.pop("extension", None)
     result["expansion"] = body
     return result
+
+
+def _in_order(members: list[Member]) -> list[Member]:
+    """``members`` with the versions of one code next to each other: the versions an include names, latest first,
+    then those of includes that name none (the reference server's order; other codes keep the value set's order)."""
+    groups: dict[tuple[str, str], list[Member]] = {}
+    for member in members:
+        groups.setdefault((member.system, member.concept.code), []).append(member)
+    ordered: list[Member] = []
+    for group in groups.values():
+        group.sort(key=lambda member: version_key(member.version), reverse=True)
+        ordered += sorted(group, key=lambda member: not member.pinned)
+    return ordered
 
 
 def _matches_text(concept: Concept, text: str) -> bool:

@@ -141,7 +141,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
         issues += chosen.issues
         result = chosen.result
     if chosen is not None:
-        if chosen.code is not None:
+        # A concept whose value set includes an unknown version names no code and system (the reference server's).
+        named = not (form == "CodeableConcept" and chosen.unknown_include)
+        if chosen.code is not None and named:
             out.append(param("code", "code", chosen.code))
         if chosen.normalized:
             out.append(param("normalized-code", "code", chosen.normalized))
@@ -151,7 +153,7 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             out.append(param("inactive", "boolean", True))
         if chosen.status and chosen.found:
             out.append(param("status", "code", chosen.status))
-        if chosen.system and (form != "CodeableConcept" or chosen.found):
+        if chosen.system and (form != "CodeableConcept" or chosen.found) and named:
             out.append(param("system", "uri", chosen.system))
         if chosen.version and chosen.found:
             out.append(param("version", "string", chosen.version))

@@ -28,6 +28,8 @@ class Check:
     in_value_set: bool = False
     unknown_system: str | None = None
     caused_by: str | None = None
+    unknown_include: bool = False
+    """Whether ``caused_by`` is a version the value set's include names (not the coding)."""
     """An unknown code system the value set itself depends on (so the code cannot be checked at all)."""
     display_ok: bool = True
     valid_system: bool = True

@@ -30,6 +30,7 @@ def code_system_version(check: Check, ctx: Validation, coding: JSON, form: str, 
         return own or registry.code_system(system, ctx.rules.pattern(system, None)[0]) or registry.code_system(system)
     if ctx.members is not None and ctx.members.unknown_versions.get(system) is chosen and chosen.pattern:
         check.caused_by = f"{system}|{chosen.pattern}"
+        check.unknown_include = True
         check.version_ok = False
         text = unknown_version(registry, system, chosen.pattern, "the code cannot be validated")
         check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at))
