@@ -46,7 +46,7 @@ def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, inde
                 text = unknown_version(ctx.registry, system, str(coding["version"]), "the code cannot be validated")
         check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
     if ctx.vs is not None:
-        check.issues.append(not_in_value_set(f"{system}#{code}", coding, ctx.vs, form, index))
+        check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, ctx.vs, form, index))
 
 
 def _choices(items: list[tuple[str, str | None]]) -> str:
