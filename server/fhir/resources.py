@@ -214,6 +214,11 @@ class GraphTerminology:
             with self._lock:
                 if self._registry is None:
                     resources = build_resources(lambda name: run_select(self._pool, name))
+                    version = next(r.get("version") for r in resources if r["resourceType"] == "CodeSystem")
+                    # The earlier releases' CodeSystems are built by this module's queries: imported here.
+                    from calcinosis_kg.server.fhir.releases import release_code_systems
+
+                    resources += release_code_systems(version)
                     self._registry = Registry.of(resources)
                     log.info("FHIR terminology: %d resources from the graph", len(resources))
         return self._registry

@@ -145,3 +145,32 @@ def test_an_unknown_version_of_the_graphs_code_system_is_not_taken_for_the_lates
     message = _named(answer, "message")[0]
     assert f"A definition for CodeSystem '{CS}' version '9.9.9' could not be found" in message
     assert "Valid versions: " in message
+
+
+def test_the_graphs_code_system_is_served_in_each_release(fhir_base: str) -> None:
+    """The CodeSystem of the release snapshot releases/0.1.0 is served beside the current one: searchable by version,
+    and a code is looked up in the release asked for (one the graph gained since 0.1.0 is unknown there)."""
+    found = requests.get(f"{fhir_base}/CodeSystem", params={"url": CS}, timeout=30).json()
+    systems = {entry["resource"]["version"]: entry["resource"] for entry in found.get("entry", [])}
+    assert "0.1.0" in systems
+    assert len(systems) >= 2
+    current = max((v for v in systems if v != "0.1.0"), key=lambda v: [int(p) for p in v.split(".")])
+    old_codes = {c["code"] for c in systems["0.1.0"]["concept"]}
+    new_codes = {c["code"] for c in systems[current]["concept"]}
+    assert "calcinosis-cutis" in old_codes & new_codes
+    looked_up = requests.get(
+        f"{fhir_base}/CodeSystem/$lookup",
+        params={"system": CS, "code": "calcinosis-cutis", "version": "0.1.0"},
+        timeout=30,
+    ).json()
+    assert _named(looked_up, "version") == ["0.1.0"]
+    latest = requests.get(
+        f"{fhir_base}/CodeSystem/$lookup", params={"system": CS, "code": "calcinosis-cutis"}, timeout=30
+    ).json()
+    assert _named(latest, "version") == [current]
+    gained = sorted(new_codes - old_codes)
+    assert gained, "the graph has gained entities since release 0.1.0"
+    missing = requests.get(
+        f"{fhir_base}/CodeSystem/$lookup", params={"system": CS, "code": gained[0], "version": "0.1.0"}, timeout=30
+    )
+    assert missing.status_code == 404
