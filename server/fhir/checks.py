@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from calcinosis_kg.server.fhir.compose import Expander
 from calcinosis_kg.server.fhir.errors import FhirError, issue
-from calcinosis_kg.server.fhir.expand import Expander
 from calcinosis_kg.server.fhir.languages import display_in, language_text, matches_language, supplemented
 from calcinosis_kg.server.fhir.model import (
     JSON,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from calcinosis_kg.server.fhir.checks import check_coding
+from calcinosis_kg.server.fhir.compose import Expander, Expansion
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
-from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_set
+from calcinosis_kg.server.fhir.expand import resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from calcinosis_kg.server.fhir.expand import Expansion
+from calcinosis_kg.server.fhir.compose import Expansion
 from calcinosis_kg.server.fhir.languages import Languages
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import canonical

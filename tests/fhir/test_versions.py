@@ -174,3 +174,13 @@ def test_the_graphs_code_system_is_served_in_each_release(fhir_base: str) -> Non
         f"{fhir_base}/CodeSystem/$lookup", params={"system": CS, "code": gained[0], "version": "0.1.0"}, timeout=30
     )
     assert missing.status_code == 404
+    unknown = requests.get(
+        f"{fhir_base}/CodeSystem/$lookup",
+        params={"system": CS, "code": "calcinosis-cutis", "version": "9.9"},
+        timeout=30,
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["issue"][0]["details"]["text"] == (
+        f"A definition for CodeSystem '{CS}' version '9.9' could not be found, so the code cannot be looked up. "
+        f"Valid versions: 0.1.0 or {current}"
+    )
