@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from calcinosis_kg.server.fhir.model import JSON
+from calcinosis_kg.server.fhir.model import JSON, version_key
 from calcinosis_kg.server.http.openapi import NAME_SCHEMA
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ EXPANSION_PARAMETERS = (
 
 ``displayLanguage`` (or the ``Accept-Language`` header) chooses displays among a code system's designations;
 ``useSupplement`` applies code system supplements; ``property`` adds concept properties. ``includeDefinition`` is
-accepted and has no effect (ask ``property=definition``), and the three ``*-system-version`` parameters are
-echoed, but the version used is the one the value set names (or the latest): see docs/fhir.md."""
+accepted and has no effect (ask ``property=definition``); the three ``*-system-version`` parameters choose the
+code system versions (:mod:`~.versions`, docs/fhir.md)."""
 
 
 def _feature(definition: str, value: JSON) -> JSON:
@@ -106,9 +106,14 @@ def capability_statement(base: str, software_version: str) -> JSON:
 
 def terminology_capabilities(terminology: GraphTerminology, software_version: str) -> JSON:
     """The TerminologyCapabilities of ``/fhir`` (``GET /fhir/metadata?mode=terminology``)."""
-    systems = []
+    versions: dict[str, list[str]] = {}
     for cs in terminology.resources("CodeSystem"):
-        systems.append({"uri": cs["url"], "version": [{"code": cs.get("version", ""), "isDefault": True}]})
+        versions.setdefault(cs["url"], []).append(cs.get("version", ""))
+    systems = []
+    for url, known in versions.items():
+        latest = max(known, key=version_key)  # the version a request that names none gets
+        listed = [{"code": v, "isDefault": v == latest} for v in sorted(known, key=version_key, reverse=True)]
+        systems.append({"uri": url, "version": listed})
     return {
         "resourceType": "TerminologyCapabilities",
         "version": software_version,

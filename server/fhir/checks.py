@@ -2,75 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from calcinosis_kg.server.fhir.compose import Expander
 from calcinosis_kg.server.fhir.errors import FhirError, issue
-from calcinosis_kg.server.fhir.expand import Expander, Expansion
-from calcinosis_kg.server.fhir.languages import Languages, display_in, language_text, matches_language, supplemented
-from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Concept, Registry, split_canonical, value_of
-from calcinosis_kg.server.fhir.params import EXT_BASE, canonical
-
-
-@dataclass
-class Check:
-    """The outcome of validating one coding."""
-
-    issues: list[JSON] = field(default_factory=list)
-    code: str | None = None
-    normalized: str | None = None
-    """The code system's spelling of the code, when the coding's differs by case only."""
-    system: str | None = None
-    version: str | None = None
-    display: str | None = None
-    status: str | None = None
-    inactive: bool = False
-    found: bool = False
-    in_value_set: bool = False
-    unknown_system: str | None = None
-    caused_by: str | None = None
-    """An unknown code system the value set itself depends on (so the code cannot be checked at all)."""
-    display_ok: bool = True
-    valid_system: bool = True
-
-    @property
-    def result(self) -> bool:
-        return self.found and self.in_value_set and self.display_ok and self.valid_system
-
-
-@dataclass
-class Validation:
-    """What a $validate-code request checks against: the value set and its members, languages, supplements."""
-
-    registry: Registry
-    vs: JSON | None
-    members: Expansion | None
-    lenient: bool
-    languages: Languages
-    language: str | None
-    supplements: list[str]
-    membership_only: bool
-
-
-QUIET = "x-quiet"
-
-
-LOUD = "x-loud"
-"""Markers (removed before answering) of the issues the reference server leaves out of the ``message`` summary
-(a deprecated designation, a concept the value set marks deprecated) or puts in it although they are information
-(a display valid only in the default language)."""
-
-
-def issue_path(form: str, element: str, index: int) -> str:
-    if form == "code":
-        return element
-    if form == "Coding":
-        return f"Coding.{element}" if element else "Coding"
-    return f"CodeableConcept.coding[{index}]" + (f".{element}" if element else "")
-
-
-def value_set_name(vs: JSON | None) -> str:
-    """The value set as messages name it: ``url|version``, or ``(unidentified)`` when it has no URL."""
-    return canonical(vs) if vs is not None and vs.get("url") else "(unidentified)"
+from calcinosis_kg.server.fhir.languages import display_in, language_text, matches_language, supplemented
+from calcinosis_kg.server.fhir.model import (
+    JSON,
+    CodeSystemIndex,
+    Concept,
+    Registry,
+    split_canonical,
+    value_of,
+)
+from calcinosis_kg.server.fhir.params import EXT_BASE
+from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Check, Validation, issue_path, value_set_name
+from calcinosis_kg.server.fhir.version_checks import code_system_version
+from calcinosis_kg.server.fhir.versions import unknown_version
 
 
 def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> None:
@@ -96,9 +42,11 @@ def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, inde
             text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
         else:
             text = f"A definition for CodeSystem {system} could not be found, so the code cannot be validated"
+            if coding.get("version"):
+                text = unknown_version(ctx.registry, system, str(coding["version"]), "the code cannot be validated")
         check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
     if ctx.vs is not None:
-        check.issues.append(not_in_value_set(f"{system}#{code}", coding, ctx.vs, form, index))
+        check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, ctx.vs, form, index))
 
 
 def _choices(items: list[tuple[str, str | None]]) -> str:
@@ -201,7 +149,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         if vs is not None:
             check.issues.append(not_in_value_set(f"#{code}", coding, vs, form, index))
         return check
-    base = ctx.registry.code_system(system, coding.get("version"))
+    base = code_system_version(check, ctx, coding, form, index)
     if base is None:
         _unknown_system(check, ctx, coding, form, index)
         return check
@@ -227,7 +175,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
                 )
             )
         if vs is not None:
-            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+            check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         return check
     check.found = True
     if concept.code != code:
@@ -244,7 +192,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     if members is None:
         check.in_value_set = True
     else:
-        member = members.members.get((cs.url, concept.code))
+        member = members.members.get((cs.url, concept.code, cs.version))
         check.in_value_set = member is not None
         if member is None and vs is not None:
             if concept.inactive and _includes_code(vs, cs.url, concept.code, ctx.registry):
@@ -257,7 +205,7 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
                         "code-rule",
                     )
                 )
-            check.issues.append(not_in_value_set(f"{system}#{code}", coding, vs, form, index))
+            check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         elif (
             member is not None
             and member.entry is not None
@@ -310,7 +258,12 @@ def _includes_code(vs: JSON | None, system: str, code: str, registry: Registry) 
         )
     except FhirError:
         return False
-    return (system, code) in everything.members
+    return bool(everything.find(system, code))
+
+
+def _versioned(coding: JSON) -> str:
+    """The coding's system, with ``|version`` when it gives one (as the reference server names it in messages)."""
+    return f"{coding['system']}|{coding['version']}" if coding.get("version") else str(coding.get("system"))
 
 
 def not_in_value_set(coded: str, coding: JSON, vs: JSON, form: str, index: int) -> JSON:

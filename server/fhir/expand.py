@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
-import re2
-
-from calcinosis_kg.server.fhir.budget import bounded, checkpoint
-from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, ResourceNotFound, TooCostly
+from calcinosis_kg.server.fhir.compose import Expander, Member, versions_match
+from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, TooCostly
 from calcinosis_kg.server.fhir.languages import (
     Languages,
     Shown,
@@ -19,237 +15,40 @@ from calcinosis_kg.server.fhir.languages import (
     parse_languages,
     requested_language,
     supplement_canonicals,
-    supplemented,
 )
 from calcinosis_kg.server.fhir.model import (
     JSON,
     PROPERTY_URIS,
-    CodeSystemIndex,
     Concept,
     Registry,
     derived_properties,
     value_of,
+    version_key,
 )
-from calcinosis_kg.server.fhir.params import PASSED_EXTENSIONS, SUPPLEMENT_EXT, Params, now, param
+from calcinosis_kg.server.fhir.params import (
+    PASSED_EXTENSIONS,
+    SUPPLEMENT_EXT,
+    Params,
+    now,
+    param,
+)
 from calcinosis_kg.server.fhir.status import STANDARDS_STATUS, canonical_of, expansion_warnings
+from calcinosis_kg.server.fhir.versions import (
+    VersionRules,
+)
 
 MAX_EXPANSION = 10_000
 """Largest expansion the server builds (the graph's value sets are far smaller)."""
 
 
-MAX_REGEX_LENGTH = 200
-"""Longest regular expression accepted in a ``regex`` filter."""
-REGEX_MEMORY = 8 * 1024 * 1024
-"""Memory RE2 may use for one compiled ``regex`` filter (its default; a larger automaton is refused)."""
-
-
 EXPANSION_ECHO = (
     "activeOnly", "count", "offset", "excludeNested", "includeDesignations", "filter", "designation",
-    "excludeNotForUI", "excludePostCoordinated", "system-version", "check-system-version", "force-system-version",
-    "date",
+    "excludeNotForUI", "excludePostCoordinated", "force-system-version", "date",
 )  # fmt: skip
 """Request parameters an expansion reports in ``expansion.parameter`` (the other ones name the value set; the
 language used is reported as ``displayLanguage`` wherever it came from; ``property`` and ``includeDefinition``
-shape the answer and are not echoed, as the reference servers do)."""
-
-
-@dataclass
-class Member:
-    """One concept of an expansion (``cs``: its code system, with the supplements used; ``entry``: the value set's
-    own ``compose.include.concept`` item for it, if it lists the concept)."""
-
-    system: str
-    version: str | None
-    concept: Concept
-    cs: CodeSystemIndex | None = None
-    entry: JSON | None = None
-
-
-@dataclass
-class Expansion:
-    """The members of a value set, and the code systems and value sets used to compute them."""
-
-    members: dict[tuple[str, str], Member] = field(default_factory=dict)
-    used_systems: dict[str, None] = field(default_factory=dict)
-    used_value_sets: dict[str, None] = field(default_factory=dict)
-    used_supplements: dict[str, None] = field(default_factory=dict)
-    unknown_systems: dict[str, None] = field(default_factory=dict)
-
-
-@dataclass
-class Expander:
-    """Computes the members of value sets over a registry (``active_only`` drops inactive concepts)."""
-
-    registry: Registry
-    active_only: bool = False
-    depth: int = 0
-    strict: bool = True
-    """Raise for an unknown code system or value set (an expansion); else record it (validation)."""
-    supplements: list[str] = field(default_factory=list)
-    """The canonicals of the supplements to apply to the code systems they supplement."""
-
-    def value_set(self, vs: JSON, contained: dict[str, JSON] | None = None) -> Expansion:
-        """The expansion of value set ``vs``."""
-        checkpoint()
-        if self.depth > 10:
-            raise InvalidRequest("Value set imports are nested too deeply (or circular)")
-        contained = {**(contained or {}), **{c.get("id", ""): c for c in vs.get("contained", []) if "id" in c}}
-        compose = vs.get("compose")
-        result = Expansion()
-        if not isinstance(compose, dict):
-            expansion = vs.get("expansion", {})
-            for item in bounded(expansion.get("contains", [])):
-                cs = self.registry.code_system(item.get("system", ""))
-                concept = cs.find(item.get("code", "")) if cs else None
-                concept = concept or Concept(code=item.get("code", ""), display=item.get("display"))
-                result.members[item.get("system", ""), concept.code] = Member(item.get("system", ""), None, concept, cs)
-            return result
-        inactive_allowed = compose.get("inactive", True) is not False and not self.active_only
-        for index, include in enumerate(compose.get("include", [])):
-            for key, member in self._include(include, index, contained, result).items():
-                if inactive_allowed or not member.concept.inactive:
-                    result.members.setdefault(key, member)
-        for index, exclude in enumerate(compose.get("exclude", [])):
-            for key in self._include(exclude, index, contained, result, where="exclude"):
-                result.members.pop(key, None)
-        return result
-
-    def _include(
-        self, include: JSON, index: int, contained: dict[str, JSON], result: Expansion, where: str = "include"
-    ) -> dict[tuple[str, str], Member]:
-        selected: dict[tuple[str, str], Member] | None = None
-        system = include.get("system")
-        if system:
-            cs = self.registry.code_system(system, include.get("version"))
-            if cs is None:
-                shown = f"{system}|{include['version']}" if include.get("version") else system
-                if self.strict:
-                    raise ResourceNotFound(
-                        f"A definition for CodeSystem '{shown}' could not be found, so the value set cannot be "
-                        "expanded",
-                        tx_code="not-found",
-                    )
-                result.unknown_systems[shown] = None
-                selected = {}
-            else:
-                result.used_systems[cs.canonical] = None
-                cs, used = supplemented(self.registry, cs, self.supplements)
-                result.used_supplements.update(dict.fromkeys(used))
-                entries = {str(item.get("code")): item for item in include.get("concept", [])}
-                codes = self._select(cs, include, index, where)
-                selected = {(cs.url, c.code): Member(cs.url, cs.version, c, cs, entries.get(c.code)) for c in codes}
-        for reference in include.get("valueSet", []):
-            imported = self._import(reference, contained, result)
-            selected = imported if selected is None else {k: v for k, v in selected.items() if k in imported}
-        return selected or {}
-
-    def _import(self, reference: str, contained: dict[str, JSON], result: Expansion) -> dict[tuple[str, str], Member]:
-        vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
-        if vs is None:
-            raise ResourceNotFound(
-                f"A definition for the value Set '{reference}' could not be found", tx_code="not-found"
-            )
-        if not reference.startswith("#"):
-            url = vs.get("url", reference)
-            result.used_value_sets[f"{url}|{vs['version']}" if vs.get("version") else url] = None
-        inner = Expander(self.registry, self.active_only, self.depth + 1, self.strict, self.supplements).value_set(
-            vs, contained
-        )
-        result.used_systems.update(inner.used_systems)
-        result.used_value_sets.update(inner.used_value_sets)
-        result.used_supplements.update(inner.used_supplements)
-        result.unknown_systems.update(inner.unknown_systems)
-        return inner.members
-
-    def _select(self, cs: CodeSystemIndex, include: JSON, index: int, where: str) -> list[Concept]:
-        listed = include.get("concept")
-        filters = include.get("filter", [])
-        if listed:
-            concepts = [cs.find(item.get("code", "")) for item in bounded(listed)]
-            chosen = [c for c in concepts if c is not None]
-        else:
-            chosen = list(cs)
-        for number, item in enumerate(filters):
-            path = f"ValueSet.compose.{where}[{index}].filter[{number}]"
-            allowed = {c.code for c in filter_concepts(cs, item, path)}
-            chosen = [c for c in chosen if c.code in allowed]
-        return chosen
-
-
-def filter_concepts(cs: CodeSystemIndex, item: JSON, path: str) -> list[Concept]:
-    """The concepts of ``cs`` that pass the compose filter ``item`` (property, op, value)."""
-    prop, op, value = item.get("property"), item.get("op"), item.get("value")
-    if value is None or value == "":
-        raise FhirError(
-            f"The system {cs.url} filter with property = {prop}, op = {op} has no value", tx_code="vs-invalid"
-        ).at(path)
-    value = str(value)
-    if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "child-of", "generalizes"):
-        root = cs.find(value)
-        if root is None:
-            return [] if op != "is-not-a" else list(cs)
-        if op == "is-a":
-            codes = [root.code, *cs.descendants(root.code)]
-        elif op == "descendent-of":
-            codes = cs.descendants(root.code)
-        elif op == "child-of":
-            codes = list(root.children)
-        elif op == "generalizes":
-            codes = [root.code, *cs.ancestors(root.code)]
-        else:
-            below = {root.code, *cs.descendants(root.code)}
-            codes = [c.code for c in cs if c.code not in below]
-        return [cs.concepts[c] for c in codes]
-    if op == "regex":
-        pattern = compile_regex(value, path)
-        return [c for c in cs if any(pattern.fullmatch(text) for text in _texts(c, prop))]
-    if op in ("=", "in", "not-in"):
-        wanted = {value} if op == "=" else {v.strip() for v in value.split(",")}
-        if op == "not-in":
-            return [c for c in cs if not wanted & set(_texts(c, prop))]
-        return [c for c in cs if wanted & set(_texts(c, prop))]
-    if op == "exists":
-        exists = value.lower() == "true"
-        return [c for c in cs if bool(_texts(c, prop)) == exists]
-    raise FhirError(f"The filter operator {op!r} on property {prop!r} is not supported", tx_code="vs-invalid").at(path)
-
-
-def compile_regex(value: str, path: str) -> re2._Regexp[str]:
-    """The ``regex`` filter ``value`` compiled by RE2, which matches in time linear in the text (Python's ``re``
-    backtracks: ``([a-z0-9-]+)+X`` took minutes against one code). The filter passes a concept whose property
-    value matches the whole expression (``fullmatch``), as FHIR defines it. RE2 has no lookaround and no
-    backreferences: such a pattern, or one over :data:`MAX_REGEX_LENGTH` characters, is a 400 saying why."""
-    if len(value) > MAX_REGEX_LENGTH:
-        raise InvalidRequest(f"The regular expression of filter {path} is longer than {MAX_REGEX_LENGTH} characters")
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = REGEX_MEMORY
-    try:
-        return re2.compile(value, options)
-    except re2.error as error:
-        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
-        raise InvalidRequest(
-            f"The regular expression {value!r} of {path} is not supported: {reason}. Regex filters use RE2 syntax, "
-            "which has no lookaround and no backreferences"
-        ).at(path) from None
-
-
-def _texts(concept: Concept, prop: str | None) -> list[str]:
-    if prop in ("concept", "code"):
-        return [concept.code]
-    if prop == "display":
-        return [concept.display] if concept.display else []
-    if prop == "inactive":
-        return ["true" if concept.inactive else "false"]
-    return [_text(v) for v in concept.property_values(prop or "")]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return str(value.get("code", ""))
-    return str(value)
+shape the answer and are not echoed, as the reference servers do). ``system-version`` and
+``check-system-version`` are reported when they chose a version (:attr:`VersionRules.used`)."""
 
 
 def resolve_value_set(registry: Registry, params: Params) -> JSON:
@@ -260,9 +59,11 @@ def resolve_value_set(registry: Registry, params: Params) -> JSON:
     url = params.text("url") or params.text("context")
     if not url:
         raise InvalidRequest("No value set was given: give url, or valueSet with the value set itself")
-    found = registry.value_set(url, params.text("valueSetVersion"))
+    version = params.text("valueSetVersion")
+    found = registry.value_set(url, version)
     if found is None:
-        raise ResourceNotFound(f"A definition for the value Set '{url}' could not be found", tx_code="not-found")
+        shown = f"{url}|{version}" if version and "|" not in url else url
+        raise ResourceNotFound(f"A definition for the value Set '{shown}' could not be found", tx_code="not-found")
     return found
 
 
@@ -275,9 +76,10 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     reported."""
     vs = vs if vs is not None else resolve_value_set(registry, params)
     active_only = params.flag("activeOnly")
-    expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs))
+    rules = VersionRules.of(params.items)
+    expander = Expander(registry, active_only=active_only, supplements=supplement_canonicals(params, vs), rules=rules)
     expansion = expander.value_set(vs)
-    members = list(expansion.members.values())
+    members = _in_order(list(expansion.members.values()))
     text = params.text("filter")
     if text:
         members = [m for m in members if _matches_text(m.concept, text)]
@@ -290,11 +92,16 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
     languages = parse_languages(language)
     wanted_properties = [str(value_of(p)) for p in params.all("property")]
     designations = params.flag("includeDesignations") or bool(params.all("designation"))
-    echoed = [p for p in params.items if p.get("name") in EXPANSION_ECHO]
+    echoed = [
+        p
+        for p in params.items
+        if p.get("name") in EXPANSION_ECHO or f"{p.get('name')}|{str(value_of(p)).partition('|')[0]}" in rules.used
+    ]
     if language:
         echoed.append(param("displayLanguage", "code", language_text(language)))
     report = [
         *echoed,
+        *([param("versionsMatch", "boolean", True)] if expansion.versions_match or versions_match(vs) else []),
         *(param("used-codesystem", "uri", used) for used in expansion.used_systems),
         *(param("used-valueset", "uri", used) for used in expansion.used_value_sets),
         *(param("used-supplement", "uri", used) for used in expansion.used_supplements),
@@ -310,6 +117,11 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         body["offset"] = offset
     wanted_designations = [str(value_of(p)) for p in params.all("designation")]
     contains = [_contains(m, languages, designations, wanted_designations, wanted_properties) for m in page]
+    for member, item in zip(page, contains, strict=True):
+        # A value set that names one code system in several includes or excludes (two versions...): each concept
+        # says which version it is of, as the reference server does.
+        if member.version and member.system in expansion.repeated_systems:
+            item["version"] = member.version
     used_properties: dict[str, str] = {}
     for member, item in zip(page, contains, strict=True):
         for prop in item.get("property", []):
@@ -336,6 +148,19 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         result.pop("extension", None)
     result["expansion"] = body
     return result
+
+
+def _in_order(members: list[Member]) -> list[Member]:
+    """``members`` with the versions of one code next to each other: the versions an include names, latest first,
+    then those of includes that name none (the reference server's order; other codes keep the value set's order)."""
+    groups: dict[tuple[str, str], list[Member]] = {}
+    for member in members:
+        groups.setdefault((member.system, member.concept.code), []).append(member)
+    ordered: list[Member] = []
+    for group in groups.values():
+        group.sort(key=lambda member: version_key(member.version), reverse=True)
+        ordered += sorted(group, key=lambda member: not member.pinned)
+    return ordered
 
 
 def _matches_text(concept: Concept, text: str) -> bool:

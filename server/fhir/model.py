@@ -12,6 +12,7 @@ Everything here is plain data and pure functions: no Flask, no SPARQL.
 from __future__ import annotations
 
 import copy
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -347,17 +348,53 @@ def split_canonical(url: str, version: str | None = None) -> tuple[str, str | No
     return base, version or (pinned if sep else None)
 
 
+WILDCARDS = frozenset({"x", "X", "*"})
+"""Segments of a version pattern that match any value (``1.x``, ``1.0.x``, ``1.x.x``, ``*``), as FHIR's
+``versionAlgorithm`` semver rules and HL7's version cases use them."""
+
+
+def is_wildcard(pattern: str | None) -> bool:
+    """Whether ``pattern`` is a version pattern with a wildcard segment (``1.x``), not one version."""
+    return pattern is not None and any(part in WILDCARDS for part in pattern.split("."))
+
+
+def version_matches(pattern: str, version: str | None) -> bool:
+    """Whether ``version`` is ``pattern`` or matches it segment by segment (a wildcard segment matches any value;
+    a last wildcard segment matches the rest: ``1.x`` matches ``1.2.0``). ``1`` does not match ``1.0.0``."""
+    if version is None:
+        return False
+    if pattern == version:
+        return True
+    wanted, actual = pattern.split("."), version.split(".")
+    for index, part in enumerate(wanted):
+        if part in WILDCARDS:
+            if index == len(wanted) - 1:
+                return index < len(actual)
+            if index >= len(actual):
+                return False
+            continue
+        if index >= len(actual) or actual[index] != part:
+            return False
+    return len(actual) == len(wanted)
+
+
+def version_key(version: str | None) -> tuple[tuple[int, int, str], ...]:
+    """A sort key that orders versions as semver and dates do (numeric segments as numbers: 1.10 after 1.9)."""
+    parts = re.split(r"[.\-+]", version or "")
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in parts)
+
+
 def _pick(items: list[T], version: str | None, version_of: Callable[[T], Any]) -> T | None:
+    """The item of ``version`` (a version, or a wildcard pattern: the latest that matches), else the latest."""
     if not items:
         return None
     if version is None:
-        return items[-1]
-    for item in items:
-        if version_of(item) == version:
-            return item
-    # A version given as a prefix (1.0 for 1.0.0), as FHIR's version-matching allows.
-    for item in items:
-        found = version_of(item)
-        if isinstance(found, str) and found.startswith(version + "."):
-            return item
+        return max(reversed(items), key=lambda item: version_key(version_of(item)))
+    exact = [item for item in items if version_of(item) == version]
+    if exact:
+        return exact[-1]
+    if is_wildcard(version):
+        matching = [item for item in items if version_matches(version, version_of(item))]
+        if matching:
+            return max(reversed(matching), key=lambda item: version_key(version_of(item)))
     return None

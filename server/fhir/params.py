@@ -8,6 +8,7 @@ from typing import Any
 
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
 from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Registry, split_canonical, value_of
+from calcinosis_kg.server.fhir.versions import unknown_version
 
 BCP47 = "urn:ietf:bcp:47"
 
@@ -113,6 +114,11 @@ def code_system_or_404(registry: Registry, url: str | None, version: str | None 
         raise InvalidRequest("No code system was given (system, or url for CodeSystem/$validate-code)")
     found = registry.code_system(url, version)
     if found is None:
+        base, pinned = split_canonical(url, version)
+        if pinned and registry.code_system(base) is not None:
+            # A known code system, not in that version: HL7's UNKNOWN_CODESYSTEM_VERSION, with the versions known.
+            text = unknown_version(registry, base, pinned, "the code cannot be looked up")
+            raise ResourceNotFound(text, tx_code="not-found")
         shown = f"{url}|{version}" if version else url
         raise ResourceNotFound(
             f"A definition for CodeSystem '{shown}' could not be found, so the code cannot be looked up",

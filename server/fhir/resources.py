@@ -19,6 +19,10 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
 - **ValueSets**: every entity (``?fhir_vs``); one per ``cco:`` class that has members (a ``type = Class``
   filter); one per condition with causes, listing the causes (competency question "what causes X?"); one per
   condition with subtypes (an ``is-a`` filter).
+- **Earlier releases**: the CodeSystem of each release snapshot committed under ``releases/`` (``docs/releases.md``),
+  built by the same queries run by pyoxigraph over the snapshot in memory, version = its ``owl:versionInfo``, id
+  ``calcinosis-kg-{version}``, so that a client can look up or validate a code in the release it was coded with;
+  a snapshot that cannot be read is logged and left out.
 - **ConceptMaps**: one per target code system of the curated mappings (SNOMED CT, ICD-10-CM, ICD-11, Mondo,
   HPO...), the SKOS predicate as the R4 ``equivalence`` (:data:`~calcinosis_kg.graph.targets.FHIR_EQUIVALENCE`),
   the SSSOM comment, confidence, justification and evidence links in the target's ``comment``.
@@ -26,15 +30,22 @@ of every other answer; :class:`GraphTerminology` runs them once, on the first FH
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
+
+from calcinosis_kg.graph.release import SNAPSHOT_NAME
 from calcinosis_kg.ontology import CCO
 from calcinosis_kg.ontology.subtypes import STATED_SUBTYPE_LINKS
+from calcinosis_kg.paths import RELEASES_DIR
+from calcinosis_kg.server.engines.common import QUERY_PREFIXES
 from calcinosis_kg.server.engines.contract import Job
 from calcinosis_kg.server.fhir.canonical import BASE, CODE_SYSTEM_URL, VALUE_SET_BASE, Rows, local
 from calcinosis_kg.server.fhir.mapsets import (
@@ -202,6 +213,54 @@ def build_resources(select: Callable[[str], Rows]) -> list[JSON]:
     return [code_system, *sets, *maps]
 
 
+# ------------------------------------------------------------------ the CodeSystem of each earlier release
+PROLOGUE = "".join(f"PREFIX {prefix}: <{namespace}>\n" for prefix, namespace in QUERY_PREFIXES.items())
+"""The prefixes the served graph's queries may use undeclared, declared for pyoxigraph."""
+
+
+def _select(store: ox.Store, name: str) -> Rows:
+    """The rows of query ``name`` of :data:`QUERIES` over ``store``, as ``{variable: lexical form}`` (bound ones)."""
+    solutions = store.query(PROLOGUE + QUERIES[name])
+    if not isinstance(solutions, ox.QuerySolutions):
+        raise ValueError(f"query {name} is not a SELECT")
+    names = [variable.value for variable in solutions.variables]
+    rows: Rows = []
+    for solution in solutions:
+        row = {}
+        for variable in names:
+            term = solution[variable]
+            if term is not None:
+                row[variable] = str(term.value)
+        rows.append(row)
+    return rows
+
+
+def snapshot_code_system(path: Path) -> JSON:
+    """The graph's CodeSystem as the release snapshot at ``path`` has it."""
+    store = ox.Store()
+    with gzip.open(path, "rb") as handle:
+        store.load(handle.read(), format=ox.RdfFormat.N_TRIPLES)
+    code_system = next(
+        r for r in build_resources(lambda name: _select(store, name)) if r["resourceType"] == "CodeSystem"
+    )
+    code_system["id"] = f"{code_system['id']}-{code_system['version']}"
+    return code_system
+
+
+def release_code_systems(current: str | None, releases_dir: Path = RELEASES_DIR) -> list[JSON]:
+    """The graph's CodeSystem in each release snapshot under ``releases_dir`` whose version is not ``current``."""
+    found: list[JSON] = []
+    for path in sorted(releases_dir.glob(f"*/{SNAPSHOT_NAME}")):
+        try:
+            code_system = snapshot_code_system(path)
+        except (OSError, ValueError, SyntaxError, StopIteration) as error:
+            log.warning("FHIR terminology: release snapshot %s left out: %s", path, error)
+            continue
+        if code_system.get("version") != current:
+            found.append(code_system)
+    return found
+
+
 class GraphTerminology:
     """The graph's terminology resources, computed through the pool on first use and kept."""
 
@@ -216,6 +275,8 @@ class GraphTerminology:
             with self._lock:
                 if self._registry is None:
                     resources = build_resources(lambda name: run_select(self._pool, name))
+                    version = next(r.get("version") for r in resources if r["resourceType"] == "CodeSystem")
+                    resources += release_code_systems(version)
                     self._registry = Registry.of(resources)
                     log.info("FHIR terminology: %d resources from the graph", len(resources))
         return self._registry

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from calcinosis_kg.server.fhir.checks import LOUD, QUIET, Validation, check_coding, issue_path, value_set_name
+from calcinosis_kg.server.fhir.checks import check_coding
+from calcinosis_kg.server.fhir.compose import Expander, Expansion
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
-from calcinosis_kg.server.fhir.expand import Expander, Expansion, resolve_value_set
+from calcinosis_kg.server.fhir.expand import resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
+from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Validation, issue_path, value_set_name
+from calcinosis_kg.server.fhir.versions import VersionRules
 
 
 def _codings(params: Params) -> tuple[str, list[JSON]]:
@@ -30,6 +33,8 @@ def _codings(params: Params) -> tuple[str, list[JSON]]:
     for name in ("system", "version", "display"):
         if params.text(name) is not None:
             coding[name] = params.text(name)
+    if "version" not in coding and params.text("systemVersion") is not None:
+        coding["version"] = params.text("systemVersion")  # R5's name, which HL7's tools send to R4 servers too
     return "code", [coding]
 
 
@@ -39,11 +44,11 @@ def _infer_system(ctx: Validation, coding: JSON, form: str) -> None:
     if members is None or ctx.vs is None:
         return
     code = str(coding.get("code", ""))
-    systems = sorted({system for system, member_code in members.members if member_code == code})
+    systems = sorted({system for system, member_code, _ in members.members if member_code == code})
     if len(systems) == 1:
         coding["system"] = systems[0]
         return
-    everywhere = sorted({system for system, _ in members.members})
+    everywhere = sorted({key[0] for key in members.members})
     if len(systems) > 1:
         reason = f"value set expansion has multiple matches: [{', '.join(systems)}]"
     else:
@@ -63,12 +68,19 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
     vs: JSON | None = None
     members: Expansion | None = None
     supplements = supplement_canonicals(params, None)
+    rules = VersionRules.of(params.items)
+    preferred = {str(c["system"]): str(c["version"]) for c in codings if c.get("system") and c.get("version")}
     if value_set:
         vs = resolve_value_set(registry, params)
         supplements = supplement_canonicals(params, vs)
         try:
             members = Expander(
-                registry, active_only=params.flag("activeOnly"), strict=False, supplements=supplements
+                registry,
+                active_only=params.flag("activeOnly"),
+                strict=False,
+                supplements=supplements,
+                rules=rules,
+                preferred=preferred,
             ).value_set(vs)
         except ResourceNotFound as error:
             if "value Set" not in str(error):
@@ -84,6 +96,7 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
         language=language,
         supplements=supplements,
         membership_only=params.flag("valueset-membership-only"),
+        rules=rules,
     )
     if value_set:
         if form == "code" and "system" not in codings[0] and params.flag("inferSystem", True):
@@ -129,7 +142,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
         issues += chosen.issues
         result = chosen.result
     if chosen is not None:
-        if chosen.code is not None:
+        # A concept whose value set includes an unknown version names no code and system (the reference server's).
+        named = not (form == "CodeableConcept" and chosen.unknown_include)
+        if chosen.code is not None and named:
             out.append(param("code", "code", chosen.code))
         if chosen.normalized:
             out.append(param("normalized-code", "code", chosen.normalized))
@@ -139,7 +154,7 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             out.append(param("inactive", "boolean", True))
         if chosen.status and chosen.found:
             out.append(param("status", "code", chosen.status))
-        if chosen.system and (form != "CodeableConcept" or chosen.found):
+        if chosen.system and (form != "CodeableConcept" or chosen.found) and named:
             out.append(param("system", "uri", chosen.system))
         if chosen.version and chosen.found:
             out.append(param("version", "string", chosen.version))
