@@ -113,3 +113,5 @@ def test_make_serve_prints_one_line_per_step_and_nothing_else(make_serve: tuple[
     serving = next(i for i, line in enumerate(lines) if line.startswith("serve: "))
     assert [line for line in lines[:serving] if not line.startswith(STEP_LINES)] == []
     assert [line for line in lines[:serving] if "warning" in line.lower()] == []
+    # and the server warns of nothing at start (granian's "allows spawning up to N Python threads" was deliberate)
+    assert [line for line in lines[serving:] if " WARNING " in line] == []

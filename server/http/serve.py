@@ -134,17 +134,35 @@ def return_large_blocks() -> None:
 
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class DeliberateThreads(logging.Filter):
+    """Drops granian's warning that the configuration "allows spawning up to N Python threads": the count is
+    chosen on purpose (:func:`app_threads`, the module docstring), and the warning was the one line a newcomer
+    read at every ``make serve`` that was not ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Python threads" not in record.getMessage()
+
+
 _GRANIAN_LOGGING: dict[str, Any] = {
     "formatters": {
         "generic": {"()": "logging.Formatter", "fmt": _LOG_FORMAT},
         "access": {"()": "logging.Formatter", "fmt": _LOG_FORMAT},
     },
+    "filters": {"deliberate_threads": {"()": DeliberateThreads}},
     "handlers": {
-        "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "console": {
+            "formatter": "generic",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "filters": ["deliberate_threads"],
+        },
         "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
     },
 }
-"""granian's logging configuration, changed to write its lines like ours, on stderr."""
+"""granian's logging configuration, changed to write its lines like ours, on stderr, without the warning about
+the thread count we chose."""
 
 
 class AddressUnavailable(KGError):
