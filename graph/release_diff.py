@@ -173,7 +173,12 @@ class ReleaseDiff:
             "",
         ]
         if self.graphs:
-            lines += ["## Named graphs", "", "The release's named graphs (`calcinosis-kg.nq`; every other file is their union):", ""]
+            lines += [
+                "## Named graphs",
+                "",
+                "The release's named graphs (`calcinosis-kg.nq`; every other file is their union):",
+                "",
+            ]
             lines += [f"- <{name}>: {triples} triples" for name, triples in self.graphs.items()]
             lines.append("")
         sections = (
