@@ -58,7 +58,8 @@ def artifact_path(extension: str, build_dir: Path | None = None) -> Path:
 ARTICLE_GRAPH = URIRef("https://w3id.org/calcinosis-kg/graph/article")
 """The named graph of the article's knowledge (graph/knowledge/*.yaml) and its curated mappings."""
 QUADS_EXPORT = f"{ARTIFACT_STEM}.nq"
-"""The N-Quads dump: the ontology in the default graph, each part in its named graph (sorted lines)."""
+"""The N-Quads dump (the N-Quads entry of :data:`~calcinosis_kg.formats.DUMP_FORMATS`): the ontology in the default
+graph, each other part in its named graph (sorted lines)."""
 
 
 class MergedGraph(Graph):
@@ -270,11 +271,14 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: P
     out = build_dir or paths.build_dir()
     out.mkdir(parents=True, exist_ok=True)
     ordered = canonical_graph(graph)
+    parts: dict[URIRef | None, Graph] = getattr(graph, "parts", {None: graph})
     written = []
     for fmt in DUMP_FORMATS:
         extension = str(fmt.dump_extension)
         path = artifact_path(extension, out)
-        if extension == "nt":
+        if extension == "nq":
+            text = canonical_nquads(parts)
+        elif extension == "nt":
             text = "\n".join(sorted({ln for ln in ordered.serialize(format="nt").splitlines() if ln})) + "\n"
         elif extension == "jsonld":
             text = writers.jsonld(ordered)
@@ -284,9 +288,7 @@ def write_artifacts(graph: Graph, build_dir: Path | None = None, releases_dir: P
             text = ordered.serialize(format=fmt.rdflib)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    parts: dict[URIRef | None, Graph] = getattr(graph, "parts", {None: graph})
     documents = [
-        (QUADS_EXPORT, canonical_nquads(parts)),
         (OBOGRAPHS_EXPORT, obographs_json(graph)),
         (SSSOM_EXPORT, sssom_tsv(graph)),
         (CONCEPTMAP_EXPORT, fhir_conceptmap(graph)),
