@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from rdflib import Graph
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCTERMS, VOID
 
 from calcinosis_kg.graph.imports.hpo_slice import HpoSlice, read_slice
 from calcinosis_kg.ontology import CC
@@ -73,7 +74,8 @@ def test_the_calcinosis_cutis_page_shows_the_genetic_differential_with_source_ma
     for row in rows:
         assert re.search(r'class="evidence-code"[^>]*>(PCS|TAS|IEA)<', row), row
         assert re.search(r">(PMID|OMIM|ORPHA):\d+<", row), row
-    assert "8/8" in section and "Tumoral calcinosis, normophosphatemic, familial" in section
+    assert "8/8" in section
+    assert "Tumoral calcinosis, normophosphatemic, familial" in section
     assert f"release {hpo_slice.release.date}" in section
 
 
@@ -93,7 +95,8 @@ def test_omim_and_orphanet_codes_are_found(client: FlaskClient, code: str, entit
 
 def test_fhir_translates_an_omim_code_to_its_entity(client: FlaskClient) -> None:
     response = client.get(
-        "/fhir/ConceptMap/$translate", query_string={"system": "http://www.omim.org", "code": "610455", "reverse": "true"}
+        "/fhir/ConceptMap/$translate",
+        query_string={"system": "http://www.omim.org", "code": "610455", "reverse": "true"},
     )
     assert response.status_code == 200, response.text
     assert "omim-610455" in response.text
@@ -102,3 +105,22 @@ def test_fhir_translates_an_omim_code_to_its_entity(client: FlaskClient) -> None
     )
     assert looked_up.status_code == 200, looked_up.text
     assert "Tumoral calcinosis, normophosphatemic, familial" in looked_up.text
+
+
+def test_void_names_hpo_as_a_source_with_its_licence_and_citation_and_offers_the_quads(
+    client: FlaskClient, hpo_slice: HpoSlice
+) -> None:
+    response = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
+    assert response.status_code == 200
+    void = Graph().parse(data=response.text, format="turtle")
+    release = CC[f"hpo-release-{hpo_slice.release.date}"]
+    assert (None, DCTERMS.source, release) in void
+    assert void.value(release, DCTERMS.license) == URIRef("https://hpo.jax.org/license")
+    citation = str(void.value(release, DCTERMS.bibliographicCitation))
+    assert f"Human Phenotype Ontology (release {hpo_slice.release.date})" in citation
+    assert "gkad1005" in citation
+    dumps = {str(url) for url in void.objects(None, VOID.dataDump)}
+    assert any(url.endswith("/dumps/calcinosis-kg.nq") for url in dumps)
+    quads = client.get("/dumps/calcinosis-kg.nq")
+    assert quads.status_code == 200
+    assert "<https://w3id.org/calcinosis-kg/graph/hpo> ." in quads.text
