@@ -25,6 +25,7 @@ __all__ = [
     "check_loinc",
     "check_mesh",
     "check_mondo",
+    "check_omim",
     "check_orphanet",
     "check_rxnorm",
     "check_sctid",
@@ -221,6 +222,15 @@ def check_orphanet(code: str) -> None:
         raise _fail(code, "Orphanet", "an ORPHAcode is a positive integer without a leading zero")
 
 
+_OMIM_RE: Final = re.compile(r"[0-9]{6}")
+
+
+def check_omim(code: str) -> None:
+    """An OMIM (MIM) number: exactly 6 digits (phenotype entries such as 610455, gene entries such as 611020)."""
+    if not _OMIM_RE.fullmatch(code):
+        raise _fail(code, "OMIM", "a MIM number is exactly 6 digits")
+
+
 def check_rxnorm(code: str) -> None:
     """An RxNorm concept unique identifier (RXCUI): a positive integer."""
     if not _POSITIVE_INT_RE.fullmatch(code):
@@ -262,6 +272,7 @@ CHECKERS: Final[dict[str, Callable[[str], None]]] = {
     "UBERON": check_uberon,
     "DOID": check_doid,
     "Orphanet": check_orphanet,
+    "OMIM": check_omim,
     "RXNORM": check_rxnorm,
     "ATC": check_atc,
 }

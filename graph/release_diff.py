@@ -143,6 +143,8 @@ class ReleaseDiff:
     assertions: Section
     mappings: Section
     terms: Section
+    graphs: dict[str, int] = field(default_factory=dict)
+    """Named graph IRI -> triples of the current release's named graphs (the previous snapshots are unions)."""
 
     def summary(self) -> dict[str, dict[str, int]]:
         return {name: getattr(self, name).counts() for name in ("entities", "assertions", "mappings", "terms")}
@@ -153,6 +155,7 @@ class ReleaseDiff:
             "to": self.after.as_dict(),
             "summary": self.summary(),
             **{name: getattr(self, name).as_dict() for name in ("entities", "assertions", "mappings", "terms")},
+            "named_graphs": self.graphs,
         }
 
     def to_json(self) -> str:
@@ -170,6 +173,15 @@ class ReleaseDiff:
             *(f"| {name} | {c['added']} | {c['removed']} | {c['changed']} |" for name, c in self.summary().items()),
             "",
         ]
+        if self.graphs:
+            lines += [
+                "## Named graphs",
+                "",
+                "The release's named graphs (`calcinosis-kg.nq`; every other file is their union):",
+                "",
+            ]
+            lines += [f"- <{name}>: {triples} triples" for name, triples in self.graphs.items()]
+            lines.append("")
         sections = (
             ("Entities", self.entities, _labelled("entity")),
             ("Assertions", self.assertions, _assertion),
@@ -231,8 +243,9 @@ def _md_section(title: str, section: Section, describe: Callable[[dict[str, Any]
     return lines
 
 
-def release_diff(previous: Graph, current: Graph) -> ReleaseDiff:
-    """Compare two built graphs (previous release first)."""
+def release_diff(previous: Graph, current: Graph, graphs: dict[str, int] | None = None) -> ReleaseDiff:
+    """Compare two built graphs (previous release first); ``graphs``: the current release's named graphs and their
+    sizes, listed as such (a snapshot is a union, so their triples also count among the added entities...)."""
     bind_prefixes(previous)
     bind_prefixes(current)
     old_entities: Records = {(curie(previous, e),): _entity_record(previous, e) for e in graph_entities(previous)}
@@ -246,4 +259,5 @@ def release_diff(previous: Graph, current: Graph) -> ReleaseDiff:
         assertions=_compare(old_assertions, new_assertions, ("subject", "property", "object")),
         mappings=_compare(old_mappings, new_mappings, ("subject", "code")),
         terms=_compare(_term_records(previous), _term_records(current), ("term",)),
+        graphs=dict(sorted((graphs or {}).items())),
     )

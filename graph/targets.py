@@ -9,7 +9,7 @@ ConceptMap of the release (:mod:`calcinosis_kg.graph.exports`) and the FHIR term
 (:mod:`calcinosis_kg.server.fhir`) read the same table. The Bioregistry facts about each prefix (URI prefixes,
 synonyms) are computed at build time instead: :mod:`calcinosis_kg.graph.codesystems`.
 
-This module is light (the standard library and a 13-row file) so that the server can import it at start-up.
+This module is light (the standard library and a 14-row file) so that the server can import it at start-up.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ Build, validate, query and serve the calcinosis cutis knowledge graph.
 
 commands:
   build      compile ontology + curated knowledge, validate it (SHACL, violation queries, HermiT)
-             and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, SSSOM, FHIR ConceptMap,
+             and write the release artifacts (Turtle, N-Triples, JSON-LD, OWL, N-Quads, SSSOM, FHIR ConceptMap,
              code-systems table, schema, summary) to build/
   validate   run every check, including determinism (two builds must be byte-identical)
   query      run a canned query by name, or any .rq file, as a table or in a SPARQL result format
@@ -62,12 +62,13 @@ def _load_graph(data: list[Path] | None) -> Graph:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build, validate and write the release artifacts.
 
-    Compile ontology/calcinosis.ttl and graph/knowledge/*.yaml into one graph, validate it, and write
-    calcinosis-kg.{ttl,nt,jsonld,owl}, its mappings as calcinosis-kg.sssom.tsv and
-    calcinosis-kg-to-snomedct.conceptmap.json, code-systems.json (the code systems of the mappings, computed
-    from the Bioregistry; the server and the lookup commands load it instead of the Bioregistry), schema.md and
-    summary.{json,md}; and the serving bundle (bundle/: the graph in an Oxigraph store on disk and the server's
-    start-up indexes, so that a server starts without reading the data; --no-bundle leaves it out).
+    Compile ontology/calcinosis.ttl, graph/knowledge/*.yaml and the HPO slice (graph/imports/hpo/) into one graph,
+    validate it, and write calcinosis-kg.{ttl,nt,jsonld,owl} (the union) and calcinosis-kg.nq (the named graphs
+    apart), its mappings as calcinosis-kg.sssom.tsv and calcinosis-kg-to-snomedct.conceptmap.json,
+    code-systems.json (the code systems of the mappings, computed from the Bioregistry; the server and the lookup
+    commands load it instead of the Bioregistry), schema.md and summary.{json,md}; and the serving bundle
+    (bundle/: the graph in an Oxigraph store on disk and the server's start-up indexes, so that a server starts
+    without reading the data; --no-bundle leaves it out).
     """
     from calcinosis_kg.graph.build import build_graph, summarise, write_artifacts
     from calcinosis_kg.graph.validate import validate_graph

@@ -3,7 +3,8 @@ names rdflib and pyoxigraph give them.
 
 SELECT and ASK answers (family :attr:`Family.RESULTS`) are SPARQL JSON, SPARQL XML, CSV or TSV; graphs
 (family :attr:`Family.GRAPH`: CONSTRUCT and DESCRIBE answers, linked-data documents, the service description,
-the build's files and the dumps) Turtle, N-Triples, JSON-LD or RDF/XML. The first format of each family is
+the build's files and the dumps) Turtle, N-Triples, JSON-LD or RDF/XML; the dump of the named graphs
+(family :attr:`Family.DATASET`, the build's ``calcinosis-kg.nq``) N-Quads. The first format of each family is
 its default. The server's content negotiation over them is :mod:`calcinosis_kg.server.http.formats`; the
 build (:mod:`calcinosis_kg.graph.build`), the command line (:mod:`calcinosis_kg.queries.results`), the
 writers, linked data, VoID, the dumps and the OpenAPI document all read this table.
@@ -25,6 +26,7 @@ class Family(Enum):
 
     RESULTS = "SELECT and ASK results"
     GRAPH = "CONSTRUCT and DESCRIBE results and the service description"
+    DATASET = "the dump of the named graphs"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,18 @@ FORMATS: tuple[ResultFormat, ...] = (
         oxigraph="RDF_XML",
         dump_extension="owl",
     ),
+    _format(
+        "nquads",
+        Family.DATASET,
+        "N-Quads",
+        "application/n-quads",
+        names=("nquads", "nq", "n-quads"),
+        w3c="N-Quads",
+        extension="nq",
+        rdflib="nquads",
+        oxigraph="N_QUADS",
+        dump_extension="nq",
+    ),
 )
 """Every format, in the server's order of preference within each family."""
 
@@ -193,4 +207,5 @@ def formats_of(family: Family) -> tuple[ResultFormat, ...]:
 
 
 DUMP_FORMATS: tuple[ResultFormat, ...] = tuple(fmt for fmt in FORMATS if fmt.dump_extension is not None)
-"""The formats the build writes the graph in (``calcinosis-kg.{dump_extension}``)."""
+"""The formats the build writes the graph in (``calcinosis-kg.{dump_extension}``): the triple formats hold the union of
+the named graphs, N-Quads keeps them apart (:func:`calcinosis_kg.graph.build.canonical_nquads`)."""

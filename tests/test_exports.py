@@ -29,8 +29,10 @@ from sssom.validators import validate
 from calcinosis_kg.errors import CurationError
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.exports import SSSOM_COLUMNS, fhir_conceptmap, sssom_tsv
+from calcinosis_kg.graph.imports.hpo_rdf import disease_mappings, existing_entities
+from calcinosis_kg.graph.imports.hpo_slice import read_slice
 from calcinosis_kg.graph.lookup import graph_mappings
-from calcinosis_kg.graph.mappings import MAPPINGS_FILE, read_sssom
+from calcinosis_kg.graph.mappings import MAPPINGS_FILE, load_mappings, read_sssom
 from calcinosis_kg.graph.obographs import obographs_document
 from calcinosis_kg.graph.targets import FHIR_EQUIVALENCE
 from calcinosis_kg.ontology import CC, CCO, ONTOLOGY_IRI, SSSOM, SSSOM_PREDICATES
@@ -162,14 +164,21 @@ def test_sssom_rows_carry_the_axiom_evidence(kg: Graph, sssom_text: str) -> None
     assert len(row["see_also"].split("|")) == 1
 
 
-def test_sssom_export_agrees_with_the_curated_file(sssom_text: str) -> None:
+def test_sssom_export_agrees_with_the_curated_file(kg: Graph, sssom_text: str) -> None:
     exported = {(r["subject_id"], r["object_id"]): r for r in _rows(sssom_text)}
     curated = [
         r
         for r in read_sssom(MAPPINGS_FILE).rows
         if r["object_label"].strip() or r["mapping_justification"] == "semapv:MappingChaining"
     ]
-    assert len(curated) == len(exported)
+    entity_ids = {str(s).removeprefix(str(CC)) for s in kg.subjects(RDF.type, OWL.NamedIndividual)}
+    existing = existing_entities(load_mappings(entity_ids))  # the HPO graph's rows: its minted diseases' codes
+    imported = {(f"cc:{m.subject}", m.object_id): m for m in disease_mappings(read_slice(), existing)}
+    assert set(exported) - {(r["subject_id"], r["object_id"]) for r in curated} == set(imported)
+    for key, mapping in imported.items():
+        assert exported[key]["mapping_justification"] == mapping.justification == "semapv:UnspecifiedMatching"
+        assert exported[key]["see_also"] == read_slice().release.iri
+    assert len(curated) + len(imported) == len(exported)
     for row in curated:
         mine = exported[(row["subject_id"], row["object_id"])]
         assert mine["predicate_id"] == row["predicate_id"], row["object_id"]

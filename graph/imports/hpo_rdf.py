@@ -40,6 +40,7 @@ from rdflib.term import Node
 
 from calcinosis_kg.graph.imports.hpo_slice import HPO_LICENSE, Annotation, HPOImportError, HpoSlice, Release, Term
 from calcinosis_kg.graph.mappings import Mapping as CodeMapping
+from calcinosis_kg.graph.mappings import mapping_graph
 from calcinosis_kg.ontology import BIBO, CC, CCO, HAS_EVIDENCE, OBO, SCHEMA, bind_prefixes
 
 HPO_GRAPH = URIRef("https://w3id.org/calcinosis-kg/graph/hpo")
@@ -340,3 +341,17 @@ def hpo_graph(hpo_slice: HpoSlice, existing: Mapping[str, str] | None = None) ->
         w.graph.add((node, RDFS.label, Literal(gene.gene_symbol)))
         w.add_assertion(CC[diseases[gene.disease_id].local], ASSOCIATED_GENE, node, [w.release], IMPORTED_INFORMATION)
     return w.graph
+
+
+def hpo_named_graph(hpo_slice: HpoSlice, existing: Mapping[str, str] | None = None) -> Graph:
+    """Everything the build puts into :data:`HPO_GRAPH`: :func:`hpo_graph` and the SSSOM mappings of the minted
+    diseases (:func:`disease_mappings`, compiled by :func:`~calcinosis_kg.graph.mappings.mapping_graph`), each
+    mapping axiom naming the HPO release as a source beside the project's mapping set."""
+    graph = hpo_graph(hpo_slice, existing)
+    mappings = mapping_graph(disease_mappings(hpo_slice, existing))
+    release = CC[release_id(hpo_slice.release)]
+    for axiom in set(mappings.subjects(RDF.type, OWL.Axiom)):
+        mappings.add((axiom, DCTERMS.source, release))
+    for triple in mappings:
+        graph.add(triple)
+    return graph

@@ -79,6 +79,9 @@ class DatasetStatistics:
     """The ontology's ``dcterms:license`` (CC BY 4.0 when it has none)."""
     header: tuple[tuple[URIRef, Node], ...]
     """``dcterms:created``, ``modified``, ``creator`` and ``source`` of the ontology header."""
+    source_details: tuple[tuple[URIRef, URIRef, Node], ...] = ()
+    """Title, licence and citation of each header source the graph describes (the HPO release: the licence and
+    citation HPO asks its users to give)."""
 
     @classmethod
     def of(cls, view: GraphView, linked_data: LinkedData) -> DatasetStatistics:
@@ -105,6 +108,13 @@ class DatasetStatistics:
         if ontology is not None:
             for predicate in (DCTERMS.created, DCTERMS.modified, DCTERMS.creator, DCTERMS.source):
                 header.extend((predicate, value) for value in sorted(document.objects(ontology, predicate), key=str))
+        details: list[tuple[URIRef, URIRef, Node]] = []
+        for source in (value for predicate, value in header if predicate == DCTERMS.source):
+            if not isinstance(source, URIRef):
+                continue
+            described = rdflib_graph(view.triples(ox.NamedNode(str(source)), None, None))
+            for predicate in (DCTERMS.title, DCTERMS.license, DCTERMS.bibliographicCitation):
+                details.extend((source, predicate, v) for v in sorted(described.objects(None, predicate), key=str))
         return cls(
             triples=triples,
             entities=len(entities),
@@ -117,6 +127,7 @@ class DatasetStatistics:
             description=_text(document, ontology, DCTERMS.description),
             license=_license(document, ontology),
             header=tuple(header),
+            source_details=tuple(details),
         )
 
 
@@ -224,6 +235,8 @@ def void_description(statistics: DatasetStatistics, dumps: DatasetDumps, root: s
         add(dataset, DCAT_VERSION, Literal(statistics.version))
     for predicate, value in statistics.header:
         add(dataset, predicate, value)
+    for source, predicate, value in statistics.source_details:
+        add(source, predicate, value)
     add(dataset, DCAT.landingPage, URIRef(root))
     add(dataset, VOID.uriSpace, Literal(URI_SPACE))
     add(dataset, VOID.sparqlEndpoint, sparql)

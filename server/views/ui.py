@@ -14,7 +14,8 @@
   :mod:`~calcinosis_kg.server.resources.linked_data` through :class:`ResourcePages`): types, labels, synonyms,
   definition, then the codes grouped by code system, a class's place in the hierarchy (:mod:`.pages.tree`),
   notes, statements grouped by relation with their qualifiers and short source markers
-  (:mod:`.pages.resource`), the neighbourhood (:mod:`.pages.neighbourhood`), members of a class, incoming
+  (:mod:`.pages.resource`), the genetic differential from HPO (:mod:`.pages.genetics`), the neighbourhood
+  (:mod:`.pages.neighbourhood`), members of a class, incoming
   links, and the numbered references with DOI links. The ontology's page opens on its class tree.
 
 Every page is a Jinja template under ``server/views/templates`` with autoescaping (nothing is marked safe), links
@@ -58,6 +59,7 @@ from calcinosis_kg.server.sparql.protocol import read_request
 from calcinosis_kg.server.views.linked_data import local_path
 from calcinosis_kg.server.views.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.views.pages.editor import by_topic, editor_config
+from calcinosis_kg.server.views.pages.genetics import genetic_differential
 from calcinosis_kg.server.views.pages.model import ontology_terms, resource_view, source_view
 from calcinosis_kg.server.views.pages.neighbourhood import draw_neighbourhood, elements
 from calcinosis_kg.server.views.pages.overview import ROOT, KnowledgeMap, draw, knowledge_map
@@ -92,9 +94,18 @@ UI_ACCEPT = "application/sparql-results+json, text/turtle;q=0.9"
 class ResourcePages:
     """The HTML representations of the graph's IRIs (the ``HtmlPages`` of :mod:`.linked_data`)."""
 
-    def __init__(self, linked_data: LinkedData, statistics: DatasetStatistics | None = None) -> None:
+    def __init__(
+        self,
+        linked_data: LinkedData,
+        statistics: DatasetStatistics | None = None,
+        pool: QueryPool | None = None,
+        catalog: Mapping[str, CannedQuery] | None = None,
+    ) -> None:
         self._linked_data = linked_data
         self._counts = statistics.class_entities if statistics is not None else {}
+        self._pool = pool
+        """Runs the genetic differential's query (:mod:`.pages.genetics`); without it pages go without."""
+        self._catalog = catalog or {}
 
     @functools.cached_property
     def _tree(self) -> list[ClassNode]:
@@ -141,6 +152,7 @@ class ResourcePages:
             doi=str(doi) if doi else None,
             neighbourhood=draw_neighbourhood(page),
             graph_elements=elements(page),
+            genetics=genetic_differential(self._pool, self._catalog, document, iri, labeler),
         )
 
     def not_found(self, iri: str) -> str:

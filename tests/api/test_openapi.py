@@ -162,6 +162,7 @@ def test_the_linked_data_routes_follow_the_contract(document: dict[str, Any]) ->
             "calcinosis-kg.nt",
             "calcinosis-kg.jsonld",
             "calcinosis-kg.owl",
+            "calcinosis-kg.nq",
         ]
     )
     for page in ("/", "/query", "/api"):

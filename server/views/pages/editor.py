@@ -23,6 +23,7 @@ TOPICS: Sequence[tuple[str, frozenset[str]]] = (
     ("Types, causes and mechanisms", frozenset({"subtypes", "causes", "mechanism", "anatomy", "related"})),
     ("Symptoms, complications and course", frozenset({"symptoms", "complications", "prognosis"})),
     ("Diagnosis", frozenset({"diagnosis"})),
+    ("Rare and genetic diseases (HPO)", frozenset({"genetics"})),
     ("Treatment and prevention", frozenset({"treatment", "prevention", "advice", "drugs", "procedures"})),
     ("Codes, sources and curation", frozenset({"lookup", "mappings", "provenance", "sources", "curation"})),
 )

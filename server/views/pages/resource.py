@@ -25,6 +25,8 @@ EVIDENCE: Mapping[str, tuple[str, str]] = {
     str(OBO.ECO_0000304): ("TAS", "a work the article cites states it; that work is the source given"),
     str(OBO.ECO_0000305): ("IC", "the curators infer it from the source(s) given (a classification, a reading)"),
     str(OBO.ECO_0000312): ("DB", "taken, after review, from a database such as Mondo"),
+    str(OBO.ECO_0006017): ("PCS", "HPO's curators state what a published clinical study reports"),
+    str(OBO.ECO_0000501): ("IEA", "HPO's annotation made by software, without a curator's review"),
 }
 """Shorthand and meaning of the evidence classes (graph/knowledge/README.md, "Who asserted what")."""
 
