@@ -13,6 +13,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 
 from calcinosis_kg.errors import ValidationFailed
+from calcinosis_kg.graph.build import ARTICLE_GRAPH, MergedGraph
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
 from calcinosis_kg.graph.mappings import (
     CHAINING,
@@ -63,9 +64,15 @@ def _instances_of(graph: Graph, cls: URIRef) -> set[URIRef]:
 
 
 def test_every_condition_and_cause_has_snomed_or_a_stated_reason(kg: Graph) -> None:
+    """Of the article's graph: the diseases the HPO import adds carry HPO's OMIM and Orphanet codes (their SNOMED
+    CT codes through Mondo are not curated yet: graph/imports/README.md)."""
+    assert isinstance(kg, MergedGraph)
+    article = kg.parts[ARTICLE_GRAPH]
     reported = {(r["entity_id"], r["system"]) for r in _unmapped() if r["reason"].strip()}
     missing = []
     for entity in sorted(_instances_of(kg, CCO.Condition) | _instances_of(kg, CCO.Cause)):
+        if (entity, RDF.type, OWL.NamedIndividual) not in article:
+            continue
         mapped = any(str(code).startswith(SNOMED) for p in SSSOM_PREDICATES.values() for code in kg.objects(entity, p))
         if not mapped and (entity.removeprefix(str(CC)), "SNOMED CT") not in reported:
             missing.append(entity.removeprefix(str(CC)))
