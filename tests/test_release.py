@@ -38,7 +38,7 @@ def test_the_version_iri_is_dated_from_the_ontology_source(kg: Graph) -> None:
     assert (ONTOLOGY, OWL.versionIRI, URIRef(release.version_iri)) in kg  # in the data, so the server serves it
     assert (ONTOLOGY, DCTERMS.modified, Literal(release.date, datatype=XSD.date)) in kg
     assert kg.value(ONTOLOGY, OWL.versionInfo) == Literal(release.version_info)
-    assert release.prior_name == "0.1.0"
+    assert release.prior_name == "2026-12-01"
 
 
 def _header(version: str, modified: str) -> Graph:
@@ -61,19 +61,24 @@ def test_an_undated_or_inconsistent_version_is_refused(version: str, modified: s
         release_info(_header(version, modified))
 
 
-def test_the_previous_release_snapshot_is_committed_and_loads_offline(kg: Graph) -> None:
-    path = snapshot_path("0.1.0")
+@pytest.mark.parametrize(("name", "triples"), [("0.1.0", 7500), ("2026-12-01", 7927)])
+def test_every_release_snapshot_is_committed_and_loads_offline(name: str, triples: int) -> None:
+    path = snapshot_path(name)
     assert path.is_file()
     assert path.stat().st_size < 200_000
     previous = load_snapshot(path)
-    before = release_info(previous, dated=False)
-    assert before.version_iri == "https://w3id.org/calcinosis-kg/releases/0.1.0/ontology"
-    assert len(previous) > 5000
-    assert len(previous_release(kg, RELEASES_DIR)) == len(previous)  # found through the ontology's owl:priorVersion
+    assert release_info(previous, dated=False).version_iri == f"https://w3id.org/calcinosis-kg/releases/{name}/ontology"
+    assert len(previous) == triples
+
+
+def test_the_previous_release_is_found_through_the_prior_version(kg: Graph) -> None:
+    previous = previous_release(kg, RELEASES_DIR)  # the ontology's owl:priorVersion: release 0.2.0 of 2026-12-01
+    assert release_info(previous).version_info == "0.2.0"
+    assert len(previous) == len(load_snapshot(snapshot_path("2026-12-01")))
 
 
 def test_a_missing_snapshot_is_refused(kg: Graph, tmp_path: Path) -> None:
-    with pytest.raises(CurationError, match=r"no snapshot of the previous release 0\.1\.0"):
+    with pytest.raises(CurationError, match=r"no snapshot of the previous release 2026-12-01"):
         previous_release(kg, tmp_path)
 
 
@@ -180,21 +185,24 @@ def test_an_obo_graphs_client_walks_the_subtypes_and_their_xrefs(build_dir: Path
 
 # ------------------------------------------------------------------------------------------ the release diff
 def test_the_diff_against_the_previous_release(build_dir: Path) -> None:
+    """Release 0.3.0 against 0.2.0 (2026-12-01): the HPO import, the issue 23 fixes and the attested codes."""
     diff = json.loads((build_dir / DIFF_JSON).read_text(encoding="utf-8"))
-    assert diff["from"]["version_iri"] == "https://w3id.org/calcinosis-kg/releases/0.1.0/ontology"
+    assert diff["from"]["version_iri"] == "https://w3id.org/calcinosis-kg/releases/2026-12-01/ontology"
     assert diff["to"]["version_iri"] == release_info_of(build_dir).version_iri
     added = {e["entity"] for e in diff["entities"]["added"]}
-    assert {"cc:dermatomyositis", "cc:juvenile-dermatomyositis", "cc:systemic-sclerosis"} <= added
+    assert {"cc:omim-610455", "cc:omim-615522", "cc:hpo-release-2025-01-16"} <= added
     assertions = {(a["subject"], a["property"], a["object"]) for a in diff["assertions"]["added"]}
-    assert ("cc:systemic-sclerosis", "cco:associatedWith", "cc:calcinosis-cutis") in assertions
+    assert ("cc:calcinosis-cutis", "cco:hasManagementOption", "cc:no-treatment") in assertions
+    removed = {(a["subject"], a["property"], a["object"]) for a in diff["assertions"]["removed"]}
+    assert ("cc:calcinosis-cutis", "cco:treatedBy", "cc:no-treatment") in removed
     mappings = {(m["subject"], m["code"]) for m in diff["mappings"]["added"]}
-    assert ("cc:dermatomyositis", "SCTID:396230008") in mappings
+    assert ("cc:calciphylaxis", "SCTID:237900002") in mappings
     changed = {(m["subject"], m["code"]): m["changes"] for m in diff["mappings"]["changed"]}
-    assert "sssom:see_also" in changed[("cc:scleroderma", "SCTID:89155008")]
+    assert "sssom:comment" in changed[("cc:acne", "SCTID:11381005")]
     assert diff["summary"]["entities"]["added"] == len(diff["entities"]["added"])
     markdown = (build_dir / DIFF_MARKDOWN).read_text(encoding="utf-8")
     assert "| entities | " in markdown
-    assert "cc:dermatomyositis (dermatomyositis)" in markdown
+    assert "cc:omim-610455 (Tumoral calcinosis, normophosphatemic, familial)" in markdown
 
 
 def _graph(triples: str) -> Graph:

@@ -182,5 +182,5 @@ def test_the_graphs_code_system_is_served_in_each_release(fhir_base: str) -> Non
     assert unknown.status_code == 404
     assert unknown.json()["issue"][0]["details"]["text"] == (
         f"A definition for CodeSystem '{CS}' version '9.9' could not be found, so the code cannot be looked up. "
-        f"Valid versions: 0.1.0 or {current}"
+        f"Valid versions: 0.1.0, 0.2.0 or {current}"
     )
