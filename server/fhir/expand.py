@@ -16,6 +16,7 @@ from calcinosis_kg.server.fhir.languages import (
     requested_language,
     supplement_canonicals,
 )
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import (
     JSON,
     PROPERTY_URIS,
@@ -63,7 +64,8 @@ def resolve_value_set(registry: Registry, params: Params) -> JSON:
     found = registry.value_set(url, version)
     if found is None:
         shown = f"{url}|{version}" if version and "|" not in url else url
-        raise ResourceNotFound(f"A definition for the value Set '{shown}' could not be found", tx_code="not-found")
+        said = "Unable_to_resolve_value_Set_"
+        raise ResourceNotFound(message(said, shown), tx_code="not-found", message_id=said)
     return found
 
 

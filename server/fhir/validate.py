@@ -7,6 +7,7 @@ from calcinosis_kg.server.fhir.compose import Expander, Expansion
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
 from calcinosis_kg.server.fhir.expand import resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
@@ -49,16 +50,15 @@ def _infer_system(ctx: Validation, coding: JSON, form: str) -> None:
         coding["system"] = systems[0]
         return
     everywhere = sorted({key[0] for key in members.members})
+    said = "UNABLE_TO_INFER_CODESYSTEM"
     if len(systems) > 1:
-        reason = f"value set expansion has multiple matches: [{', '.join(systems)}]"
+        said = "Unable_to_resolve_system__value_set_has_multiple_matches"
+        text = message(said, code, value_set_name(ctx.vs), f"[{', '.join(systems)}]")
     else:
         reason = f"the code was not found in the value set's code systems: [{', '.join(everywhere)}]"
-    text = (
-        f"The System URI could not be determined for the code '{code}' in the ValueSet "
-        f"'{value_set_name(ctx.vs)}': {reason}"
-    )
+        text = f"{message(said, code, value_set_name(ctx.vs))}: {reason}"
     coding["x-cannot-infer"] = issue(
-        "error", "not-found", text, tx_code="cannot-infer", expression=issue_path(form, "code", 0)
+        "error", "not-found", text, tx_code="cannot-infer", expression=issue_path(form, "code", 0), message_id=said
     )
 
 
@@ -83,9 +83,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                 preferred=preferred,
             ).value_set(vs)
         except ResourceNotFound as error:
-            if "value Set" not in str(error):
+            if error.message_id != "Unable_to_resolve_value_Set_":  # not an unknown import: another 404
                 raise
-            return _invalid_import(form, params, codings, str(error))
+            return _invalid_import(form, params, codings, error)
     language = requested_language(params, vs, params.accept_language)
     ctx = Validation(
         registry=registry,
@@ -118,8 +118,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                 issue(
                     "error",
                     "code-invalid",
-                    f"No valid coding was found for the value set '{value_set_name(vs)}'",
+                    message("TX_GENERAL_CC_ERROR_MESSAGE", value_set_name(vs)),
                     tx_code="not-in-vs",
+                    message_id="TX_GENERAL_CC_ERROR_MESSAGE",
                 )
             )
         for check in checks:
@@ -188,8 +189,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
     return parameters(out)
 
 
-def _invalid_import(form: str, params: Params, codings: list[JSON], message: str) -> JSON:
-    found = issue("error", "not-found", message, tx_code="not-found")
+def _invalid_import(form: str, params: Params, codings: list[JSON], error: ResourceNotFound) -> JSON:
+    text = str(error)
+    found = issue("error", "not-found", text, tx_code="not-found", message_id=error.message_id)
     out = []
     if form == "CodeableConcept":
         out.append(param("codeableConcept", "codeableConcept", params.value("codeableConcept")))
@@ -197,7 +199,7 @@ def _invalid_import(form: str, params: Params, codings: list[JSON], message: str
         out.append(param("code", "code", codings[0]["code"]))
     out += [
         {"name": "issues", "resource": operation_outcome([found])},
-        param("message", "string", message),
+        param("message", "string", text),
         param("result", "boolean", False),
     ]
     return parameters(out)
