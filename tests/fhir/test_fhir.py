@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import requests
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpy import SyncFHIRClient
 
+from calcinosis_kg.server.fhir.messages import MESSAGE_ID, MESSAGES
 from tests.fhir.tx_runner import expected_failures, load, run, surprises
 
 pytestmark = [pytest.mark.engine, pytest.mark.live]
@@ -140,6 +142,41 @@ def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: st
     coded = [i for i in outcome["issue"] if i["details"]["coding"][0]["code"] in ("not-in-vs", "invalid-code")]
     assert coded
     assert all(i["expression"] and "location" not in i for i in coded)
+
+
+def _message_ids(outcome: dict[str, Any]) -> list[str]:
+    """The HL7 message id of each issue of ``outcome``, checking that its text is that message's template."""
+    found = []
+    for item in outcome["issue"]:
+        ids = [e["valueString"] for e in item.get("extension", []) if e["url"] == MESSAGE_ID]
+        assert len(ids) == 1, item
+        pattern = re.escape(MESSAGES[ids[0]])
+        pattern = re.sub(r"\\\{[0-9]\\\}", ".*", pattern)
+        assert re.fullmatch(pattern, item["details"]["text"]), (ids[0], item["details"]["text"])
+        found.append(ids[0])
+    return found
+
+
+def test_issues_name_hl7s_message_ids(fhir_base: str) -> None:
+    """Each issue carries the id of HL7's message it is (``operationoutcome-message-id``, a valueString in R4), as
+    tx.fhir.org's do and HL7's overload and validation cases require."""
+    vs = "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"
+    answer = fhir_get(fhir_base, "ValueSet/$validate-code", url=vs, system=CS, code="no-such-code").json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    ids = _message_ids(outcome)
+    assert "None_of_the_provided_codes_are_in_the_value_set_one" in ids
+    assert {"Unknown_Code_in_Version", "Unknown_Code_in"} & set(ids)
+    answer = fhir_get(
+        fhir_base, "CodeSystem/$validate-code", url=CS, code="dystrophic-calcinosis-cutis", display="Not its name"
+    ).json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    assert _message_ids(outcome) == ["Display_Name_for__should_be_one_of__instead_of"]
+    missing = fhir_get(fhir_base, "ValueSet/$expand", url=f"{vs}-no-such-value-set")
+    assert missing.status_code == 404
+    valid_r4(missing.json())
+    assert _message_ids(missing.json()) == ["Unable_to_resolve_value_Set_"]
 
 
 def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_base: str) -> None:
