@@ -8,7 +8,7 @@ from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, i
 from calcinosis_kg.server.fhir.expand import resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
 from calcinosis_kg.server.fhir.messages import message
-from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.model import JSON, Registry, split_canonical
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
 from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Validation, issue_path, value_set_name
@@ -103,9 +103,17 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             _infer_system(ctx, codings[0], form)
     else:
         url = params.text("url") or params.text("system") or (codings[0].get("system") if codings else None)
-        cs = code_system_or_404(registry, url, params.text("version"))
-        for coding in codings:
-            coding.setdefault("system", cs.url)
+        base, version = split_canonical(url or "", params.text("version"))
+        if version and registry.code_system(base) is not None and registry.code_system(base, version) is None:
+            # An unknown version of a known code system: HL7's UNKNOWN_CODESYSTEM_VERSION issue and result false
+            # (with x-caused-by-unknown-system), as for a coding's version, not a 404 (the reference server's).
+            for coding in codings:
+                coding.setdefault("system", base)
+                coding.setdefault("version", version)
+        else:
+            cs = code_system_or_404(registry, url, params.text("version"))
+            for coding in codings:
+                coding.setdefault("system", cs.url)
     cannot_infer = [c.pop("x-cannot-infer") for c in codings if "x-cannot-infer" in c]
     checks = [check_coding(ctx, c, form, i) for i, c in enumerate(codings)]
     good = next((c for c in checks if c.found and c.in_value_set and c.valid_system), None)
