@@ -179,6 +179,53 @@ def test_issues_name_hl7s_message_ids(fhir_base: str) -> None:
     assert _message_ids(missing.json()) == ["Unable_to_resolve_value_Set_"]
 
 
+def test_an_expansion_gives_the_value_sets_description_only_with_include_definition(fhir_base: str) -> None:
+    """As HL7's reference server (``ValueSetExpander``): publisher, description, purpose, contact and copyright
+    are left out of an expansion unless ``includeDefinition`` is true (HL7's deprecated/vs-deprecation case)."""
+    vs = {
+        "resourceType": "ValueSet",
+        "url": "https://example.org/fhir/ValueSet/described",
+        "status": "active",
+        "publisher": "Example",
+        "description": "A value set with a description.",
+        "purpose": "Testing.",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis"}]}]},
+    }
+    body: dict[str, Any] = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": vs}]}
+    plain = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    valid_r4(plain)
+    assert not {"publisher", "description", "purpose"} & set(plain)
+    body["parameter"].append({"name": "includeDefinition", "valueBoolean": True})
+    defined = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    assert (defined["description"], defined["purpose"], defined["publisher"]) == (
+        vs["description"],
+        vs["purpose"],
+        vs["publisher"],
+    )
+
+
+def test_a_value_sets_status_mark_on_a_concept_is_echoed_as_its_extension(fhir_base: str) -> None:
+    """A value set that marks a concept deprecated (``structuredefinition-standards-status`` on its compose
+    concept) gives that extension on the expanded concept, not a ``status`` property (HL7's vs-deprecation case)."""
+    mark = {
+        "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+        "valueCode": "deprecated",
+    }
+    vs = {
+        "resourceType": "ValueSet",
+        "url": "https://example.org/fhir/ValueSet/deprecating",
+        "status": "active",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis", "extension": [mark]}]}]},
+    }
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": vs}]}
+    answer = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    valid_r4(answer)
+    (item,) = answer["expansion"]["contains"]
+    assert mark in item.get("extension", [])
+    # R5's contains.property travels in R4 as its cross-version extension: none is given.
+    assert not [e for e in item.get("extension", []) if e["url"].endswith("contains.property")]
+
+
 def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_base: str) -> None:
     concept = {
         "coding": [{"system": CS, "code": "no-such-code"}, {"system": CS, "code": "dystrophic-calcinosis-cutis"}]
