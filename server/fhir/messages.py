@@ -3,9 +3,10 @@
 The ids and templates are those of HL7's reference terminology server (``I18nConstants`` and ``Messages.properties``
 in hapifhir/org.hl7.fhir.core, the ``_one`` form where HL7 has plural forms), with Java's ``MessageFormat``
 quoting undone (``''`` is ``'``), except where HL7's test cases expect another wording: the display messages take
-the whole "Valid display is ..." phrase as ``{3}`` (HL7's ``_one``/``_other`` forms in one), ``INACTIVE_DISPLAY_FOUND``
-gives "one of" the correct displays, and the messages HL7 quotes an argument in differently. An issue built with an id (:func:`calcinosis_kg.server.fhir.errors.issue`) carries
-it in the ``operationoutcome-message-id`` extension, as tx.fhir.org's issues do and HL7's test cases expect.
+the whole "Valid display is ..." phrase as ``{3}`` (HL7's ``_one``/``_other`` forms in one),
+``INACTIVE_DISPLAY_FOUND`` gives "one of" the correct displays, and some arguments are quoted where HL7's are not.
+An issue built with an id (:func:`calcinosis_kg.server.fhir.errors.issue`) carries it in the
+``operationoutcome-message-id`` extension, as tx.fhir.org's issues do and HL7's test cases expect.
 """
 
 from __future__ import annotations
