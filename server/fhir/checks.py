@@ -5,6 +5,7 @@ from __future__ import annotations
 from calcinosis_kg.server.fhir.compose import Expander
 from calcinosis_kg.server.fhir.errors import FhirError, issue
 from calcinosis_kg.server.fhir.languages import display_in, language_text, matches_language, supplemented
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import (
     JSON,
     CodeSystemIndex,
@@ -16,7 +17,7 @@ from calcinosis_kg.server.fhir.model import (
 from calcinosis_kg.server.fhir.params import EXT_BASE
 from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Check, Validation, issue_path, value_set_name
 from calcinosis_kg.server.fhir.version_checks import code_system_version
-from calcinosis_kg.server.fhir.versions import unknown_version
+from calcinosis_kg.server.fhir.versions import VALIDATE, unknown_version
 
 
 def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> None:
@@ -25,26 +26,36 @@ def _unknown_system(check: Check, ctx: Validation, coding: JSON, form: str, inde
     if ctx.members is not None and any(split_canonical(u)[0] == system for u in ctx.members.unknown_systems):
         # The value set itself is built from this code system: nothing can be checked.
         check.caused_by = system
-        text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
+        text = message("UNKNOWN_CODESYSTEM", system)
+        check.issues.append(
+            issue("error", "not-found", text, tx_code="not-found", expression=located, message_id="UNKNOWN_CODESYSTEM")
+        )
         return
+    said: str | None
     if ctx.registry.value_set(system) is not None:
         check.valid_system = False
-        text = f"The Coding references a value set, not a code system ('{system}')"
-        check.issues.append(issue("error", "invalid", text, tx_code="invalid-data", expression=located))
+        said = "Terminology_TX_System_ValueSet2"
+        text = message(said, system)
+        check.issues.append(
+            issue("error", "invalid", text, tx_code="invalid-data", expression=located, message_id=said)
+        )
     else:
         check.unknown_system = system
         if ":" not in system:
-            text = (
-                f"{issue_path(form, 'system', index) or 'system'} must be an absolute reference, not a local reference"
+            said = "Terminology_TX_System_Relative"
+            text = message(said, issue_path(form, "system", index) or "system")
+            check.issues.append(
+                issue("error", "invalid", text, tx_code="invalid-data", expression=located, message_id=said)
             )
-            check.issues.append(issue("error", "invalid", text, tx_code="invalid-data", expression=located))
-            text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
+            said = "UNKNOWN_CODESYSTEM"
+            text = message(said, system)
+        elif coding.get("version"):
+            said, text = unknown_version(ctx.registry, system, str(coding["version"]), VALIDATE)
         else:
+            # The older wording without quotes, which HL7's cases give without a message id.
+            said = None
             text = f"A definition for CodeSystem {system} could not be found, so the code cannot be validated"
-            if coding.get("version"):
-                text = unknown_version(ctx.registry, system, str(coding["version"]), "the code cannot be validated")
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located))
+        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=located, message_id=said))
     if ctx.vs is not None:
         check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, ctx.vs, form, index))
 
@@ -70,7 +81,6 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
         if d.get("value") and (d.get("language") or not d.get("use"))
     ]
     wanted = [tag for tag, weight in ctx.languages if weight > 0 and tag != "*"]
-    system_code = f"{cs.url}#{concept.code}"
     deprecated = [
         d
         for d in concept.designations
@@ -78,11 +88,12 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     ]
     if deprecated:
         current = [v for v, _ in everything if v != given]
-        text = (
-            f"'{given}' is no longer considered a correct display for code '{concept.code}' (status = deprecated). "
-            f"The correct display is one of {', '.join(chr(34) + v + chr(34) for v in current[:1])}."
+        said = "INACTIVE_DISPLAY_FOUND"
+        text = message(
+            said, None, given, concept.code, ", ".join(chr(34) + v + chr(34) for v in current[:1]), "deprecated"
         )
-        check.issues.append({**issue("warning", "invalid", text, tx_code="display-comment", expression=at), QUIET: 1})
+        found = issue("warning", "invalid", text, tx_code="display-comment", expression=at, message_id=said)
+        check.issues.append({**found, QUIET: 1})
         return
     if wanted:
         valid = [
@@ -97,22 +108,25 @@ def _check_display(check: Check, ctx: Validation, cs: CodeSystemIndex, concept: 
     languages = language_text(ctx.language) if ctx.language else "--"
     if wanted and not valid:
         if given in {value for value, _ in everything}:
-            text = (
-                f"There are no valid display names found for the code {system_code} for language(s) '{languages}'. "
-                f"The display is '{given}' which is a valid display for the default language"
-            )
-            found = issue("information", "invalid", text, tx_code="invalid-display", expression=at)
+            said = "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK"
+            text = message(said, None, cs.url, concept.code, languages, given)
+            found = issue("information", "invalid", text, tx_code="invalid-display", expression=at, message_id=said)
             check.issues.append({**found, LOUD: 1})
             return
-        text = (
-            f"Wrong Display Name '{given}' for {system_code}. There are no valid display names found for "
-            f"language(s) '{languages}'. Default display is '{concept.display}'"
-        )
+        said = "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR"
+        text = message(said, given, cs.url, concept.code, languages, concept.display)
     else:
-        text = f"Wrong Display Name '{given}' for {system_code}. {_choices(valid)} (for the language(s) '{languages}')"
+        # Only the whitespace differs: HL7's own message for that.
+        spaced = " ".join(given.split()) in {" ".join(value.split()) for value, _ in valid}
+        said = (
+            "Display_Name_WS_for__should_be_one_of__instead_of"
+            if spaced
+            else ("Display_Name_for__should_be_one_of__instead_of")
+        )
+        text = message(said, len(valid), cs.url, concept.code, _choices(valid), given, languages)
     check.display_ok = ctx.lenient
     severity = "warning" if ctx.lenient else "error"
-    check.issues.append(issue(severity, "invalid", text, tx_code="invalid-display", expression=at))
+    check.issues.append(issue(severity, "invalid", text, tx_code="invalid-display", expression=at, message_id=said))
 
 
 def _marks_deprecated(extension: JSON) -> bool:
@@ -130,21 +144,15 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     code, system = check.code or "", check.system
     vs = ctx.vs
 
-    def about(element: str, severity: str, kind: str, text: str, tx_code: str) -> JSON:
-        """An issue about the coding's ``element`` (``code``, or ``""`` for the coding)."""
-        return issue(severity, kind, text, tx_code=tx_code, expression=issue_path(form, element, index))
+    def about(element: str, severity: str, kind: str, tx_code: str, said: str, *args: object) -> JSON:
+        """An issue about the coding's ``element`` (``code``, or ``""`` for the coding): HL7's message ``said``."""
+        at = issue_path(form, element, index)
+        return issue(severity, kind, message(said, *args), tx_code=tx_code, expression=at, message_id=said)
 
     if not system:
         if form != "code":
             check.issues.append(
-                about(
-                    "",
-                    "warning",
-                    "invalid",
-                    "Coding has no system. A code with no system has no defined meaning, and it cannot be "
-                    "validated. A system should be provided",
-                    "invalid-data",
-                )
+                about("", "warning", "invalid", "invalid-data", "Coding_has_no_system__cannot_validate")
             )
         if vs is not None:
             check.issues.append(not_in_value_set(f"#{code}", coding, vs, form, index))
@@ -156,35 +164,35 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
     if base.content == "supplement":
         check.valid_system = False
         where = issue_path(form, "system", index) or "system"
-        text = f"CodeSystem {base.canonical} is a supplement, so can't be used as a value in {where}"
-        check.issues.append(about("system", "error", "invalid", text, "invalid-data"))
+        check.issues.append(
+            about("system", "error", "invalid", "invalid-data", "CODESYSTEM_CS_NO_SUPPLEMENT", base.canonical, where)
+        )
         return check
     cs, _ = supplemented(ctx.registry, base, ctx.supplements)
     check.version = cs.version
     concept = cs.find(code)
     if concept is None:
         if not ctx.membership_only:
-            shown = f" version '{cs.version}'" if cs.version else ""
-            check.issues.append(
-                about(
-                    "code",
-                    "error",
-                    "code-invalid",
-                    f"Unknown code '{code}' in the CodeSystem '{cs.url}'{shown}",
-                    "invalid-code",
-                )
-            )
+            said = "Unknown_Code_in_Version" if cs.version else "Unknown_Code_in"
+            check.issues.append(about("code", "error", "code-invalid", "invalid-code", said, code, cs.url, cs.version))
         if vs is not None:
             check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         return check
     check.found = True
     if concept.code != code:
         check.normalized = concept.code
-        text = (
-            f"The code '{code}' differs from the correct code '{concept.code}' by case. Although the code system "
-            f"'{cs.canonical}' is case insensitive, implementers are strongly encouraged to use the correct case anyway"
+        check.issues.append(
+            about(
+                "code",
+                "information",
+                "business-rule",
+                "code-rule",
+                "CODE_CASE_DIFFERENCE",
+                code,
+                concept.code,
+                cs.canonical,
+            )
         )
-        check.issues.append(about("code", "information", "business-rule", text, "code-rule"))
     check.display = display_in(cs, concept, ctx.languages).display or concept.display
     check.inactive = concept.inactive
     check.status = concept.status
@@ -196,14 +204,9 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
         check.in_value_set = member is not None
         if member is None and vs is not None:
             if concept.inactive and _includes_code(vs, cs.url, concept.code, ctx.registry):
+                said = "STATUS_CODE_WARNING_CODE"
                 check.issues.append(
-                    about(
-                        "code",
-                        "error",
-                        "business-rule",
-                        f"The concept '{concept.code}' is valid but is not active",
-                        "code-rule",
-                    )
+                    about("code", "error", "business-rule", "code-rule", said, "not active", concept.code)
                 )
             check.issues.append(not_in_value_set(f"{_versioned(coding)}#{code}", coding, vs, form, index))
         elif (
@@ -212,38 +215,18 @@ def check_coding(ctx: Validation, coding: JSON, form: str, index: int) -> Check:
             and vs is not None
             and any(_marks_deprecated(e) for e in member.entry.get("extension", []))
         ):
-            text = (
-                f"The presence of the concept '{concept.code}' in the system '{cs.url}' in the value set "
-                f"{value_set_name(vs)} is marked with a status of deprecated and its use should be reviewed"
-            )
-            check.issues.append(
-                {
-                    **about("code", "warning", "business-rule", text, "code-comment"),
-                    QUIET: 1,
-                }
-            )
+            said = "CONCEPT_DEPRECATED_IN_VALUESET"
+            args = (cs.url, concept.code, "deprecated", value_set_name(vs))
+            check.issues.append({**about("code", "warning", "business-rule", "code-comment", said, *args), QUIET: 1})
     if concept.inactive:
         status = concept.status if concept.status and concept.status != "inactive" else None
-        text = f"has a status of {status} and inactive" if status else "has a status of inactive"
+        shown = f"{status} and inactive" if status else "inactive"
         check.issues.append(
-            about(
-                "",
-                "warning",
-                "business-rule",
-                f"The concept '{concept.code}' {text} and its use should be reviewed",
-                "code-comment",
-            )
+            about("", "warning", "business-rule", "code-comment", "INACTIVE_CONCEPT_FOUND", shown, concept.code)
         )
     elif concept.status == "deprecated":
-        check.issues.append(
-            about(
-                "code",
-                "warning",
-                "business-rule",
-                f"The concept '{concept.code}' is deprecated and its use should be reviewed",
-                "code-comment",
-            )
-        )
+        said = "DEPRECATED_CONCEPT_FOUND"
+        check.issues.append(about("code", "warning", "business-rule", "code-comment", said, None, concept.code))
     _check_display(check, ctx, cs, concept, coding, issue_path(form, "display", index))
     return check
 
@@ -268,10 +251,12 @@ def _versioned(coding: JSON) -> str:
 
 def not_in_value_set(coded: str, coding: JSON, vs: JSON, form: str, index: int) -> JSON:
     shown = f" ('{coding['display']}')" if coding.get("display") else ""
+    said = "None_of_the_provided_codes_are_in_the_value_set_one"
     return issue(
         "error",
         "code-invalid",
-        f"The provided code '{coded}{shown}' was not found in the value set '{value_set_name(vs)}'",
+        message(said, None, value_set_name(vs), f"{coded}{shown}"),
         tx_code="not-in-vs",
         expression=issue_path(form, "code", index),
+        message_id=said,
     )

@@ -9,7 +9,16 @@ from calcinosis_kg.server.fhir.budget import bounded, checkpoint
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
 from calcinosis_kg.server.fhir.filters import filter_concepts
 from calcinosis_kg.server.fhir.languages import supplemented
-from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Concept, Registry, value_of, version_key
+from calcinosis_kg.server.fhir.messages import message
+from calcinosis_kg.server.fhir.model import (
+    JSON,
+    CodeSystemIndex,
+    Concept,
+    Registry,
+    split_canonical,
+    value_of,
+    version_key,
+)
 from calcinosis_kg.server.fhir.params import EXPANSION_PARAMETER_EXT
 from calcinosis_kg.server.fhir.versions import FORCE, IncludeVersion, VersionError, VersionRules, unknown_version_error
 
@@ -143,11 +152,8 @@ class Expander:
             if cs is None:
                 shown = f"{system}|{include['version']}" if include.get("version") else system
                 if self.strict:
-                    raise ResourceNotFound(
-                        f"A definition for CodeSystem '{shown}' could not be found, so the value set cannot be "
-                        "expanded",
-                        tx_code="not-found",
-                    )
+                    said = "UNKNOWN_CODESYSTEM_EXP"
+                    raise ResourceNotFound(message(said, shown), tx_code="not-found", message_id=said)
                 result.unknown_systems[shown] = None
                 selected = {}
             else:
@@ -173,9 +179,12 @@ class Expander:
             reference = f"{reference}|{self.rules.value_sets[reference]}"
         vs = contained.get(reference[1:]) if reference.startswith("#") else self.registry.value_set(reference)
         if vs is None:
-            raise ResourceNotFound(
-                f"A definition for the value Set '{reference}' could not be found", tx_code="not-found"
-            )
+            said, text = "Unable_to_resolve_value_Set_", message("Unable_to_resolve_value_Set_", reference)
+            if self.strict:  # an expansion's import: HL7's expansion messages
+                url, pinned = split_canonical(reference)
+                said = "VS_EXP_IMPORT_UNK_PINNED" if pinned else "VS_EXP_IMPORT_UNK"
+                text = message(said, url, pinned)
+            raise ResourceNotFound(text, tx_code="not-found", message_id=said)
         if not reference.startswith("#"):
             url = vs.get("url", reference)
             result.used_value_sets[f"{url}|{vs['version']}" if vs.get("version") else url] = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from calcinosis_kg.server.fhir.messages import MESSAGE_ID
+
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
 
 
@@ -20,9 +22,13 @@ class FhirError(Exception):
     code = "invalid"
     tx_code: str | None = None
     expression: str | None = None
+    message_id: str | None = None
 
-    def __init__(self, message: str, *, tx_code: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, tx_code: str | None = None, status: int | None = None, message_id: str | None = None
+    ) -> None:
         super().__init__(message)
+        self.message_id = message_id
         if tx_code is not None:
             self.tx_code = tx_code
         if status is not None:
@@ -35,7 +41,9 @@ class FhirError(Exception):
 
     def outcome(self) -> dict[str, Any]:
         """The OperationOutcome describing this error."""
-        found = issue("error", self.code, str(self), tx_code=self.tx_code, expression=self.expression)
+        found = issue(
+            "error", self.code, str(self), tx_code=self.tx_code, expression=self.expression, message_id=self.message_id
+        )
         return operation_outcome([found])
 
 
@@ -92,13 +100,17 @@ def issue(
     *,
     tx_code: str | None = None,
     expression: str | None = None,
+    message_id: str | None = None,
 ) -> dict[str, Any]:
     """One OperationOutcome issue; ``expression`` (a FHIRPath) is also given as the R4 ``location``,
-    except for the issue types in ``EXPRESSION_ONLY``."""
+    except for the issue types in ``EXPRESSION_ONLY``. ``message_id``, the id of HL7's message the text is
+    (:mod:`calcinosis_kg.server.fhir.messages`), is given in the ``operationoutcome-message-id`` extension."""
     details: dict[str, Any] = {"text": text}
     if tx_code:
         details["coding"] = [{"system": TX_ISSUE_TYPE, "code": tx_code}]
     result: dict[str, Any] = {"severity": severity, "code": code, "details": details}
+    if message_id:
+        result["extension"] = [{"url": MESSAGE_ID, "valueString": message_id}]
     if expression:
         if tx_code not in EXPRESSION_ONLY:
             result["location"] = [expression]

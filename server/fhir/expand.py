@@ -16,6 +16,7 @@ from calcinosis_kg.server.fhir.languages import (
     requested_language,
     supplement_canonicals,
 )
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import (
     JSON,
     PROPERTY_URIS,
@@ -51,6 +52,11 @@ shape the answer and are not echoed, as the reference servers do). ``system-vers
 ``check-system-version`` are reported when they chose a version (:attr:`VersionRules.used`)."""
 
 
+DEFINITION = frozenset({"publisher", "description", "purpose", "contact", "copyright"})
+"""The value set's descriptive elements an expansion gives only with ``includeDefinition`` (HL7's reference server's
+``ValueSetExpander`` clears them, with the compose, otherwise)."""
+
+
 def resolve_value_set(registry: Registry, params: Params) -> JSON:
     """The value set a request names (``url`` and ``valueSetVersion``) or sends (``valueSet``)."""
     supplied = params.resource("valueSet")
@@ -63,7 +69,8 @@ def resolve_value_set(registry: Registry, params: Params) -> JSON:
     found = registry.value_set(url, version)
     if found is None:
         shown = f"{url}|{version}" if version and "|" not in url else url
-        raise ResourceNotFound(f"A definition for the value Set '{shown}' could not be found", tx_code="not-found")
+        said = "Unable_to_resolve_value_Set_"
+        raise ResourceNotFound(message(said, shown), tx_code="not-found", message_id=said)
     return found
 
 
@@ -133,7 +140,10 @@ def expand(registry: Registry, params: Params, vs: JSON | None = None) -> JSON:
         body["property"] = [{"code": code, "uri": uri} for code, uri in used_properties.items()]
     if contains:
         body["contains"] = contains
-    result = {key: value for key, value in vs.items() if key not in ("compose", "expansion", "contained", "text")}
+    left_out = {"compose", "expansion", "contained", "text"}
+    if not params.flag("includeDefinition"):
+        left_out |= DEFINITION  # as HL7's reference server (ValueSetExpander) leaves them out
+    result = {key: value for key, value in vs.items() if key not in left_out}
     # The supplements used are named, with their versions, in used-supplement; an unversioned supplement
     # extension is left out of the answer (as the reference server does); a pinned one is kept.
     # The value set's standards status is reported as a warning-{status} parameter, not echoed.
@@ -192,11 +202,13 @@ def _contains(
         if found:
             item["designation"] = found
     extensions = [e for e in concept.extensions if e.get("url") in PASSED_EXTENSIONS]
-    extensions += [e for e in entry.get("extension", []) if e.get("url") in PASSED_EXTENSIONS]
+    extensions += [e for e in entry.get("extension", []) if e.get("url") in PASSED_EXTENSIONS | {STANDARDS_STATUS}]
     if extensions:
         item["extension"] = extensions
     props: dict[str, JSON] = {p["code"]: p for p in concept.derived}
-    props.update({p["code"]: p for p in derived_properties(entry.get("extension", []))})
+    # The value set's own status mark on a concept (standards-status) is echoed as that extension, not as a status
+    # property (HL7's deprecated/vs-deprecation case): a status property is the code system's.
+    props.update({p["code"]: p for p in derived_properties(entry.get("extension", [])) if p["code"] != "status"})
     if member.entry is not None and concept.status and "status" not in props:
         # A concept the value set names explicitly carries its status (retired...), as the reference server shows.
         props["status"] = {"code": "status", "valueCode": concept.status}

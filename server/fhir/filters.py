@@ -7,6 +7,7 @@ from typing import Any
 import re2
 
 from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, Concept
 
 MAX_REGEX_LENGTH = 200
@@ -19,9 +20,8 @@ def filter_concepts(cs: CodeSystemIndex, item: JSON, path: str) -> list[Concept]
     """The concepts of ``cs`` that pass the compose filter ``item`` (property, op, value)."""
     prop, op, value = item.get("property"), item.get("op"), item.get("value")
     if value is None or value == "":
-        raise FhirError(
-            f"The system {cs.url} filter with property = {prop}, op = {op} has no value", tx_code="vs-invalid"
-        ).at(path)
+        said = "UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE"
+        raise FhirError(message(said, cs.url, prop, op), tx_code="vs-invalid", message_id=said).at(path)
     value = str(value)
     if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "child-of", "generalizes"):
         root = cs.find(value)

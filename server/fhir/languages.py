@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from calcinosis_kg.server.fhir.budget import bounded
 from calcinosis_kg.server.fhir.errors import ResourceNotFound
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import (
     JSON,
     CodeSystemIndex,
@@ -143,7 +144,8 @@ def supplemented(
     for canonical in bounded(canonicals, every=1):
         supplement = registry.code_system(canonical)
         if supplement is None or supplement.content != "supplement":
-            raise ResourceNotFound(f"Required supplement not found: {canonical}", tx_code="not-found")
+            said = "VALUESET_SUPPLEMENT_MISSING"
+            raise ResourceNotFound(message(said, 1, canonical), tx_code="not-found", message_id=said)
         if split_canonical(str(supplement.resource.get("supplements", "")))[0] != cs.url:
             continue
         resource = apply_supplement(resource, supplement.resource)

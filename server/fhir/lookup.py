@@ -6,6 +6,7 @@ from typing import Any
 
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound
 from calcinosis_kg.server.fhir.languages import PREFERRED_FOR_LANGUAGE, supplement_canonicals, supplemented
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 
@@ -22,9 +23,9 @@ def lookup(registry: Registry, params: Params) -> JSON:
     cs, used = supplemented(registry, cs, supplement_canonicals(params, None))
     concept = cs.find(code)
     if concept is None:
-        shown = f" version '{cs.version}'" if cs.version else ""
+        said = "Unknown_Code_in_Version" if cs.version else "Unknown_Code_in"
         raise ResourceNotFound(
-            f"Unknown code '{code}' in the CodeSystem '{cs.url}'{shown}", tx_code="invalid-code", status=404
+            message(said, code, cs.url, cs.version), tx_code="invalid-code", status=404, message_id=said
         )
     wanted = {str(p.get("valueCode") or p.get("valueString")) for p in params.all("property")}
     every = not wanted or "*" in wanted
@@ -91,7 +92,8 @@ def subsumes(registry: Registry, params: Params) -> JSON:
     for code in (code_a, code_b):
         concept = cs.find(code)
         if concept is None:
-            raise ResourceNotFound(f"Unknown code '{code}' in the CodeSystem '{cs.url}'", tx_code="invalid-code")
+            said = "Unknown_Code_in"
+            raise ResourceNotFound(message(said, code, cs.url), tx_code="invalid-code", message_id=said)
         concepts.append(concept.code)
     a, b = concepts
     if a == b:

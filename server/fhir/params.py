@@ -117,8 +117,8 @@ def code_system_or_404(registry: Registry, url: str | None, version: str | None 
         base, pinned = split_canonical(url, version)
         if pinned and registry.code_system(base) is not None:
             # A known code system, not in that version: HL7's UNKNOWN_CODESYSTEM_VERSION, with the versions known.
-            text = unknown_version(registry, base, pinned, "the code cannot be looked up")
-            raise ResourceNotFound(text, tx_code="not-found")
+            said, text = unknown_version(registry, base, pinned, "the code cannot be looked up")
+            raise ResourceNotFound(text, tx_code="not-found", message_id=said)
         shown = f"{url}|{version}" if version else url
         raise ResourceNotFound(
             f"A definition for CodeSystem '{shown}' could not be found, so the code cannot be looked up",

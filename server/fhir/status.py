@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from calcinosis_kg.server.fhir.errors import issue
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import JSON, Registry
 from calcinosis_kg.server.fhir.params import param
 
@@ -63,6 +64,12 @@ def expansion_warnings(registry: Registry, systems: Iterable[str], value_sets: I
 def validation_issues(registry: Registry, systems: Iterable[str], value_sets: Iterable[str]) -> list[JSON]:
     """The ``status-check`` information issues for the code systems and value sets a validation used."""
     return [
-        issue("information", "business-rule", f"Reference to {status} {kind} {canonical}", tx_code="status-check")
+        issue(
+            "information",
+            "business-rule",
+            message(f"MSG_{status.upper()}", canonical, None, kind),
+            tx_code="status-check",
+            message_id=f"MSG_{status.upper()}",
+        )
         for status, kind, canonical in _used(registry, systems, value_sets)
     ]

@@ -7,7 +7,8 @@ from calcinosis_kg.server.fhir.compose import Expander, Expansion
 from calcinosis_kg.server.fhir.errors import InvalidRequest, ResourceNotFound, issue, operation_outcome
 from calcinosis_kg.server.fhir.expand import resolve_value_set
 from calcinosis_kg.server.fhir.languages import parse_languages, requested_language, supplement_canonicals
-from calcinosis_kg.server.fhir.model import JSON, Registry
+from calcinosis_kg.server.fhir.messages import message
+from calcinosis_kg.server.fhir.model import JSON, Registry, split_canonical
 from calcinosis_kg.server.fhir.params import Params, code_system_or_404, param, parameters
 from calcinosis_kg.server.fhir.status import canonical_of, validation_issues
 from calcinosis_kg.server.fhir.verdict import LOUD, QUIET, Validation, issue_path, value_set_name
@@ -49,16 +50,15 @@ def _infer_system(ctx: Validation, coding: JSON, form: str) -> None:
         coding["system"] = systems[0]
         return
     everywhere = sorted({key[0] for key in members.members})
+    said = "UNABLE_TO_INFER_CODESYSTEM"
     if len(systems) > 1:
-        reason = f"value set expansion has multiple matches: [{', '.join(systems)}]"
+        said = "Unable_to_resolve_system__value_set_has_multiple_matches"
+        text = message(said, code, value_set_name(ctx.vs), f"[{', '.join(systems)}]")
     else:
         reason = f"the code was not found in the value set's code systems: [{', '.join(everywhere)}]"
-    text = (
-        f"The System URI could not be determined for the code '{code}' in the ValueSet "
-        f"'{value_set_name(ctx.vs)}': {reason}"
-    )
+        text = f"{message(said, code, value_set_name(ctx.vs))}: {reason}"
     coding["x-cannot-infer"] = issue(
-        "error", "not-found", text, tx_code="cannot-infer", expression=issue_path(form, "code", 0)
+        "error", "not-found", text, tx_code="cannot-infer", expression=issue_path(form, "code", 0), message_id=said
     )
 
 
@@ -83,9 +83,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                 preferred=preferred,
             ).value_set(vs)
         except ResourceNotFound as error:
-            if "value Set" not in str(error):
+            if error.message_id != "Unable_to_resolve_value_Set_":  # not an unknown import: another 404
                 raise
-            return _invalid_import(form, params, codings, str(error))
+            return _invalid_import(form, params, codings, error)
     language = requested_language(params, vs, params.accept_language)
     ctx = Validation(
         registry=registry,
@@ -103,9 +103,17 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
             _infer_system(ctx, codings[0], form)
     else:
         url = params.text("url") or params.text("system") or (codings[0].get("system") if codings else None)
-        cs = code_system_or_404(registry, url, params.text("version"))
-        for coding in codings:
-            coding.setdefault("system", cs.url)
+        base, version = split_canonical(url or "", params.text("version"))
+        if version and registry.code_system(base) is not None and registry.code_system(base, version) is None:
+            # An unknown version of a known code system: HL7's UNKNOWN_CODESYSTEM_VERSION issue and result false
+            # (with x-caused-by-unknown-system), as for a coding's version, not a 404 (the reference server's).
+            for coding in codings:
+                coding.setdefault("system", base)
+                coding.setdefault("version", version)
+        else:
+            cs = code_system_or_404(registry, url, params.text("version"))
+            for coding in codings:
+                coding.setdefault("system", cs.url)
     cannot_infer = [c.pop("x-cannot-infer") for c in codings if "x-cannot-infer" in c]
     checks = [check_coding(ctx, c, form, i) for i, c in enumerate(codings)]
     good = next((c for c in checks if c.found and c.in_value_set and c.valid_system), None)
@@ -118,8 +126,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
                 issue(
                     "error",
                     "code-invalid",
-                    f"No valid coding was found for the value set '{value_set_name(vs)}'",
+                    message("TX_GENERAL_CC_ERROR_MESSAGE", value_set_name(vs)),
                     tx_code="not-in-vs",
+                    message_id="TX_GENERAL_CC_ERROR_MESSAGE",
                 )
             )
         for check in checks:
@@ -188,8 +197,9 @@ def validate_code(registry: Registry, params: Params, *, value_set: bool) -> JSO
     return parameters(out)
 
 
-def _invalid_import(form: str, params: Params, codings: list[JSON], message: str) -> JSON:
-    found = issue("error", "not-found", message, tx_code="not-found")
+def _invalid_import(form: str, params: Params, codings: list[JSON], error: ResourceNotFound) -> JSON:
+    text = str(error)
+    found = issue("error", "not-found", text, tx_code="not-found", message_id=error.message_id)
     out = []
     if form == "CodeableConcept":
         out.append(param("codeableConcept", "codeableConcept", params.value("codeableConcept")))
@@ -197,7 +207,7 @@ def _invalid_import(form: str, params: Params, codings: list[JSON], message: str
         out.append(param("code", "code", codings[0]["code"]))
     out += [
         {"name": "issues", "resource": operation_outcome([found])},
-        param("message", "string", message),
+        param("message", "string", text),
         param("result", "boolean", False),
     ]
     return parameters(out)

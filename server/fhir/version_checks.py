@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from calcinosis_kg.server.fhir.errors import issue
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import JSON, CodeSystemIndex, version_key, version_matches
 from calcinosis_kg.server.fhir.verdict import QUIET, Check, Validation, issue_path
-from calcinosis_kg.server.fhir.versions import CHECK, DEFAULT, FORCE, LATEST, IncludeVersion, unknown_version
+from calcinosis_kg.server.fhir.versions import CHECK, DEFAULT, FORCE, LATEST, VALIDATE, IncludeVersion, unknown_version
 
 
 def code_system_version(check: Check, ctx: Validation, coding: JSON, form: str, index: int) -> CodeSystemIndex | None:
@@ -23,8 +24,8 @@ def code_system_version(check: Check, ctx: Validation, coding: JSON, form: str, 
     if asked and own is None:
         check.caused_by = f"{system}|{asked}"
         check.version_ok = False
-        text = unknown_version(registry, system, str(asked), "the code cannot be validated")
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at))
+        said, text = unknown_version(registry, system, str(asked), VALIDATE)
+        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at, message_id=said))
     chosen = _include_for(ctx, system, str(coding.get("code", "")), str(asked) if own else None, coding.get("display"))
     if chosen is None:
         return own or registry.code_system(system, ctx.rules.pattern(system, None)[0]) or registry.code_system(system)
@@ -32,33 +33,34 @@ def code_system_version(check: Check, ctx: Validation, coding: JSON, form: str, 
         check.caused_by = f"{system}|{chosen.pattern}"
         check.unknown_include = True
         check.version_ok = False
-        text = unknown_version(registry, system, chosen.pattern, "the code cannot be validated")
-        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at))
+        said, text = unknown_version(registry, system, chosen.pattern, VALIDATE)
+        check.issues.append(issue("error", "not-found", text, tx_code="not-found", expression=at, message_id=said))
     used = chosen.used
     target = chosen.version or chosen.pattern
     if asked and target != asked and not (chosen.pattern and chosen.version and version_matches(chosen.pattern, asked)):
         check.version_ok = False
         if own is None and chosen.how == LATEST:
-            text = (
-                f"The code system '{system}' version '{used}' for the versionless include in the ValueSet include is "
-                f"different to the one in the value ('{asked}')"
-            )
-            found = issue("warning", "invalid", text, tx_code="vs-invalid", expression=version_at)
+            said = "VALUESET_VALUE_MISMATCH_DEFAULT"
+            text = message(said, system, used, None, asked)
+            found = issue("warning", "invalid", text, tx_code="vs-invalid", expression=version_at, message_id=said)
             check.issues.append({**found, QUIET: 1})
         else:
             if chosen.how in (DEFAULT, CHECK, FORCE):
-                shown = f"'{chosen.pattern}' resulting from the version '{chosen.asked or ''}'"
+                said = "VALUESET_VALUE_MISMATCH_CHANGED"
+                text = message(said, system, chosen.pattern, chosen.asked or "", asked)
             else:
-                shown = f"'{chosen.pattern if chosen.how != LATEST else used}'"
-            text = (
-                f"The code system '{system}' version {shown} in the ValueSet include is different to the one in the "
-                f"value ('{asked}')"
+                said = "VALUESET_VALUE_MISMATCH"
+                text = message(said, system, chosen.pattern if chosen.how != LATEST else used, asked)
+            check.issues.append(
+                issue("error", "invalid", text, tx_code="vs-invalid", expression=version_at, message_id=said)
             )
-            check.issues.append(issue("error", "invalid", text, tx_code="vs-invalid", expression=version_at))
     failure = ctx.rules.check_failure(system, used) if chosen.how != FORCE else None
     if failure:
         check.version_ok = False
-        check.issues.append(issue("error", "exception", failure, tx_code="version-error", expression=version_at))
+        said = "VALUESET_VERSION_CHECK"
+        check.issues.append(
+            issue("error", "exception", failure, tx_code="version-error", expression=version_at, message_id=said)
+        )
     return registry.code_system(system, used)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from calcinosis_kg.server.fhir.errors import FhirError, ResourceNotFound
+from calcinosis_kg.server.fhir.messages import message
 from calcinosis_kg.server.fhir.model import (
     JSON,
     CodeSystemIndex,
@@ -39,6 +40,13 @@ class VersionError(FhirError):
 
     code = "exception"
     tx_code = "version-error"
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, message_id="VALUESET_VERSION_CHECK")
+
+
+VALIDATE, EXPAND = "the code cannot be validated", "the value set cannot be expanded"
+"""The purposes of the unknown-version messages HL7 has ids for (:func:`unknown_version`)."""
 
 
 def _canonicals(items: list[JSON]) -> dict[str, str]:
@@ -139,10 +147,7 @@ class VersionRules:
         wanted = self.check.get(system)
         if wanted is None or version is None or version_matches(wanted, version):
             return None
-        return (
-            f"The version '{version}' is not allowed for system '{system}': required to be '{wanted}' by a "
-            "version-check parameter"
-        )
+        return message("VALUESET_VERSION_CHECK", system, version, wanted)
 
 
 def valid_versions(registry: Registry, system: str) -> str:
@@ -153,15 +158,19 @@ def valid_versions(registry: Registry, system: str) -> str:
     return ", ".join(known[:-1]) + f" or {known[-1]}"
 
 
-def unknown_version(registry: Registry, system: str, version: str, purpose: str) -> str:
-    """HL7's ``UNKNOWN_CODESYSTEM_VERSION`` message (``purpose``: "the code cannot be validated"...)."""
-    text = f"A definition for CodeSystem '{system}' version '{version}' could not be found, so {purpose}"
+def unknown_version(registry: Registry, system: str, version: str, purpose: str) -> tuple[str | None, str]:
+    """HL7's ``UNKNOWN_CODESYSTEM_VERSION`` message id and text (``purpose``: "the code cannot be validated", "the
+    value set cannot be expanded", whose messages HL7 has (``..._EXP``), or another, whose message has no id)."""
     known = valid_versions(registry, system)
-    return f"{text}. Valid versions: {known}" if known else f"{text}. No versions of this code system are known"
+    said = {VALIDATE: "UNKNOWN_CODESYSTEM_VERSION", EXPAND: "UNKNOWN_CODESYSTEM_VERSION_EXP"}.get(purpose)
+    if said is not None:
+        said = said if known else f"{said}_NONE"
+        return said, message(said, system, version, known)
+    text = f"A definition for CodeSystem '{system}' version '{version}' could not be found, so {purpose}"
+    return None, f"{text}. Valid versions: {known}" if known else f"{text}. No versions of this code system are known"
 
 
 def unknown_version_error(registry: Registry, system: str, version: str) -> ResourceNotFound:
     """The 404 of an expansion that needs a version of a known code system that is not known."""
-    return ResourceNotFound(
-        unknown_version(registry, system, version, "the value set cannot be expanded"), tx_code="not-found"
-    )
+    said, text = unknown_version(registry, system, version, EXPAND)
+    return ResourceNotFound(text, tx_code="not-found", message_id=said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import requests
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpy import SyncFHIRClient
 
+from calcinosis_kg.server.fhir.messages import MESSAGE_ID, MESSAGES
 from tests.fhir.tx_runner import expected_failures, load, run, surprises
 
 pytestmark = [pytest.mark.engine, pytest.mark.live]
@@ -140,6 +142,88 @@ def test_a_code_not_in_the_value_set_is_located_by_expression_only(fhir_base: st
     coded = [i for i in outcome["issue"] if i["details"]["coding"][0]["code"] in ("not-in-vs", "invalid-code")]
     assert coded
     assert all(i["expression"] and "location" not in i for i in coded)
+
+
+def _message_ids(outcome: dict[str, Any]) -> list[str]:
+    """The HL7 message id of each issue of ``outcome``, checking that its text is that message's template."""
+    found = []
+    for item in outcome["issue"]:
+        ids = [e["valueString"] for e in item.get("extension", []) if e["url"] == MESSAGE_ID]
+        assert len(ids) == 1, item
+        pattern = re.escape(MESSAGES[ids[0]])
+        pattern = re.sub(r"\\\{[0-9]\\\}", ".*", pattern)
+        assert re.fullmatch(pattern, item["details"]["text"]), (ids[0], item["details"]["text"])
+        found.append(ids[0])
+    return found
+
+
+def test_issues_name_hl7s_message_ids(fhir_base: str) -> None:
+    """Each issue carries the id of HL7's message it is (``operationoutcome-message-id``, a valueString in R4), as
+    tx.fhir.org's do and HL7's overload and validation cases require."""
+    vs = "https://w3id.org/calcinosis-kg/fhir/ValueSet/class-Subtype"
+    answer = fhir_get(fhir_base, "ValueSet/$validate-code", url=vs, system=CS, code="no-such-code").json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    ids = _message_ids(outcome)
+    assert "None_of_the_provided_codes_are_in_the_value_set_one" in ids
+    assert {"Unknown_Code_in_Version", "Unknown_Code_in"} & set(ids)
+    answer = fhir_get(
+        fhir_base, "CodeSystem/$validate-code", url=CS, code="dystrophic-calcinosis-cutis", display="Not its name"
+    ).json()
+    valid_r4(answer)
+    outcome = next(p["resource"] for p in answer["parameter"] if p["name"] == "issues")
+    assert _message_ids(outcome) == ["Display_Name_for__should_be_one_of__instead_of"]
+    missing = fhir_get(fhir_base, "ValueSet/$expand", url=f"{vs}-no-such-value-set")
+    assert missing.status_code == 404
+    valid_r4(missing.json())
+    assert _message_ids(missing.json()) == ["Unable_to_resolve_value_Set_"]
+
+
+def test_an_expansion_gives_the_value_sets_description_only_with_include_definition(fhir_base: str) -> None:
+    """As HL7's reference server (``ValueSetExpander``): publisher, description, purpose, contact and copyright
+    are left out of an expansion unless ``includeDefinition`` is true (HL7's deprecated/vs-deprecation case)."""
+    vs = {
+        "resourceType": "ValueSet",
+        "url": "https://example.org/fhir/ValueSet/described",
+        "status": "active",
+        "publisher": "Example",
+        "description": "A value set with a description.",
+        "purpose": "Testing.",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis"}]}]},
+    }
+    body: dict[str, Any] = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": vs}]}
+    plain = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    valid_r4(plain)
+    assert not {"publisher", "description", "purpose"} & set(plain)
+    body["parameter"].append({"name": "includeDefinition", "valueBoolean": True})
+    defined = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    assert (defined["description"], defined["purpose"], defined["publisher"]) == (
+        vs["description"],
+        vs["purpose"],
+        vs["publisher"],
+    )
+
+
+def test_a_value_sets_status_mark_on_a_concept_is_echoed_as_its_extension(fhir_base: str) -> None:
+    """A value set that marks a concept deprecated (``structuredefinition-standards-status`` on its compose
+    concept) gives that extension on the expanded concept, not a ``status`` property (HL7's vs-deprecation case)."""
+    mark = {
+        "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+        "valueCode": "deprecated",
+    }
+    vs = {
+        "resourceType": "ValueSet",
+        "url": "https://example.org/fhir/ValueSet/deprecating",
+        "status": "active",
+        "compose": {"include": [{"system": CS, "concept": [{"code": "calcinosis-cutis", "extension": [mark]}]}]},
+    }
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": vs}]}
+    answer = requests.post(f"{fhir_base}/ValueSet/$expand", json=body, timeout=30).json()
+    valid_r4(answer)
+    (item,) = answer["expansion"]["contains"]
+    assert mark in item.get("extension", [])
+    # R5's contains.property travels in R4 as its cross-version extension: none is given.
+    assert not [e for e in item.get("extension", []) if e["url"].endswith("contains.property")]
 
 
 def test_a_concept_with_an_unknown_code_is_invalid_even_with_a_valid_one(fhir_base: str) -> None:

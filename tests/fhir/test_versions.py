@@ -184,3 +184,27 @@ def test_the_graphs_code_system_is_served_in_each_release(fhir_base: str) -> Non
         f"A definition for CodeSystem '{CS}' version '9.9' could not be found, so the code cannot be looked up. "
         f"Valid versions: 0.1.0, 0.2.0 or {current}"
     )
+
+
+def test_codesystem_validate_code_of_an_unknown_version_is_invalid_not_a_404(fhir_base: str) -> None:
+    """``CodeSystem/$validate-code`` with a ``version`` of the graph's code system that does not exist answers as the
+    reference server does: 200, result false, an UNKNOWN_CODESYSTEM_VERSION issue naming the known versions and
+    ``x-caused-by-unknown-system`` (it was a 404, as if the code system were unknown)."""
+    answer = requests.get(
+        f"{fhir_base}/CodeSystem/$validate-code",
+        params={"url": CS, "code": "calcinosis-cutis", "version": "9.9.9"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert _named(answer.json(), "result") == [False]
+    assert _named(answer.json(), "x-caused-by-unknown-system") == [f"{CS}|9.9.9"]
+    outcome = next(p["resource"] for p in answer.json()["parameter"] if p["name"] == "issues")
+    ids = [e["valueString"] for i in outcome["issue"] for e in i.get("extension", [])]
+    assert "UNKNOWN_CODESYSTEM_VERSION" in ids
+    assert "Valid versions: " in _named(answer.json(), "message")[0]
+    known = requests.get(
+        f"{fhir_base}/CodeSystem/$validate-code",
+        params={"url": CS, "code": "calcinosis-cutis", "version": "0.1.0"},
+        timeout=30,
+    )
+    assert _named(known.json(), "result") == [True]
