@@ -17,7 +17,7 @@ from types import FrameType
 
 from bench.report import text_report, write
 from bench.runner import OTHER_SECTIONS, SERVERS, Options, log, run
-from bench.workloads import HTTP_WORKLOADS
+from bench.workloads import HTTP_WORKLOADS, QUERY_WORKLOADS, SPARQL_METHODS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         prog="python -m bench",
         description="Benchmark the calcinosis-kg server against Oxigraph's server and rdflib-endpoint (wrk).",
         epilog=f"--only takes workloads/sections {', '.join(sections)} and servers {', '.join(SERVERS)}; "
-        "without any of one kind, all of that kind run.",
+        "without any of one kind, all of that kind run. adhoc (unique) also runs adhoc-form and adhoc-direct "
+        "(unique-form, unique-direct): the same queries by POST.",
     )
     parser.add_argument(
         "--quick",
@@ -65,7 +66,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--data", type=Path, help="N-Triples file to serve instead of building the graph")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})")
     args = parser.parse_args(argv)
-    chosen_sections = frozenset(name for name in args.only if name in sections)
+    chosen_sections = frozenset(
+        f"{name}{method}" if name in QUERY_WORKLOADS else name
+        for name in args.only
+        if name in sections
+        for method in (SPARQL_METHODS if name in QUERY_WORKLOADS else ("",))
+    )
     chosen_servers = frozenset(name for name in args.only if name in SERVERS)
     quick: bool = args.quick
     return Options(

@@ -56,6 +56,8 @@ from bench.workloads import (
     entity_locals,
     health_requests,
     probe_specs,
+    split_workload,
+    unique_headers,
     unique_request,
     unique_requests,
     unique_templates,
@@ -255,13 +257,14 @@ def requests_for(workload: str, spec: ServerSpec, specs: list[CannedSpec], local
     """The rotation of requests of a workload on a server (``unique`` has its own script)."""
     if workload == "canned":
         return canned_route_requests(specs)
-    if workload == "adhoc":
-        return adhoc_requests(specs, spec.sparql_path)
     if workload == "deref":
         return deref_requests(locals_)
     if workload == "health":
         return health_requests()
-    return unique_requests(specs, spec.sparql_path)
+    base, method = split_workload(workload)
+    if base == "adhoc":
+        return adhoc_requests(specs, spec.sparql_path, method)
+    return unique_requests(specs, spec.sparql_path, method)
 
 
 def preflight(
@@ -369,10 +372,12 @@ def measure(
     result: wrk.WrkResult | str = "not run"
     try:
         for phase, seconds in [*phases, ("measure", options.duration)]:
-            if workload == "unique":  # a new salt for every run: no constant is ever sent twice
+            base, method = split_workload(workload)
+            if base == "unique":  # a new salt for every run: no constant is ever sent twice
                 salt = 1 + (time.time_ns() // 1000) % 999_999
-                templates = unique_templates(specs, spec.sparql_path)
-                script.write_text(wrk.unique_script(templates, {"Accept": RESULTS_JSON}, salt))
+                templates = unique_templates(specs, spec.sparql_path, method)
+                post_to = spec.sparql_path if method else None
+                script.write_text(wrk.unique_script(templates, unique_headers(method), salt, post_to))
             else:
                 script.write_text(wrk.rotation_script(requests_for(workload, spec, specs, locals_)))
             log(f"wrk {phase} {seconds:g} s: {workload} on {spec.label}")

@@ -14,6 +14,11 @@ Workloads (keys used by ``--only``):
   query keeps its results and its cost (no canned query has a ``LIMIT`` of its own). Compared with ``adhoc``,
   it shows what a server gains from caching;
 - ``deref``: ``GET /id/{local}`` with ``Accept: text/turtle``, rotating through the graph's entities (ours).
+
+``adhoc`` and ``unique`` are sent by GET; ``adhoc-form``/``unique-form`` send the same queries as a POST of an
+``application/x-www-form-urlencoded`` form, ``adhoc-direct``/``unique-direct`` as a POST of the query itself
+(``application/sparql-query``): the protocol's three ways (:data:`SPARQL_METHODS`), each with its own row and
+ratio. YASGUI and clients with long queries POST. ``--only adhoc`` (``unique``) selects all three.
 """
 
 from __future__ import annotations
@@ -35,7 +40,20 @@ TURTLE = "text/turtle"
 MAX_GET_PATH = 7000
 """Longer ad-hoc queries are sent by POST (servers limit the request line: 8 KiB is a common limit)."""
 
-HTTP_WORKLOADS = ("health", "canned", "adhoc", "unique", "deref")
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_METHODS = ("", "-form", "-direct")
+"""The suffix of a query workload's name for each way of sending its queries: GET ``?query=``, a POST of a form,
+a POST of the query itself."""
+QUERY_WORKLOADS = ("adhoc", "unique")
+"""The workloads measured by each of the :data:`SPARQL_METHODS`."""
+
+HTTP_WORKLOADS = (
+    "health",
+    "canned",
+    *(f"{base}{method}" for base in QUERY_WORKLOADS for method in SPARQL_METHODS),
+    "deref",
+)
 OURS_ONLY = frozenset({"health", "canned", "deref"})
 NO_PEER_COUNTERPART = frozenset({"health", "deref"})
 """Workloads with no ratio to the peers (they have no such route)."""
@@ -105,37 +123,62 @@ def canned_route_requests(specs: list[CannedSpec]) -> list[Request]:
     return requests
 
 
-def adhoc_request(endpoint: str, sparql: str, accept: str, name: str = "") -> Request:
-    """The SPARQL protocol request for one query: GET ``?query=``, or a form POST when too long for GET."""
+def split_workload(workload: str) -> tuple[str, str]:
+    """A query workload's name as its base (``adhoc``, ``unique``) and method suffix (:data:`SPARQL_METHODS`)."""
+    for method in SPARQL_METHODS[1:]:
+        if workload.endswith(method):
+            return workload.removesuffix(method), method
+    return workload, ""
+
+
+def adhoc_request(endpoint: str, sparql: str, accept: str, name: str = "", method: str = "") -> Request:
+    """The SPARQL protocol request for one query sent by ``method`` (:data:`SPARQL_METHODS`): GET ``?query=``
+    (a form POST when too long for GET), a form POST, or a POST of the query itself."""
     encoded = urllib.parse.urlencode({"query": sparql})
-    if len(endpoint) + 1 + len(encoded) <= MAX_GET_PATH:
+    if method == "-direct":
+        return Request("POST", endpoint, {"Accept": accept, "Content-Type": SPARQL_QUERY}, sparql, name=name)
+    if method == "" and len(endpoint) + 1 + len(encoded) <= MAX_GET_PATH:
         return Request("GET", f"{endpoint}?{encoded}", {"Accept": accept}, name=name)
-    headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
-    return Request("POST", endpoint, headers, encoded, name=name)
+    return Request("POST", endpoint, {"Accept": accept, "Content-Type": FORM}, encoded, name=name)
 
 
-def adhoc_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
-    """The canned queries, defaults written in, as protocol requests to ``endpoint``."""
-    return [adhoc_request(endpoint, spec.adhoc, spec.accept, spec.query.name) for spec in specs]
+def adhoc_requests(specs: list[CannedSpec], endpoint: str, method: str = "") -> list[Request]:
+    """The canned queries, defaults written in, as protocol requests to ``endpoint`` sent by ``method``."""
+    return [adhoc_request(endpoint, spec.adhoc, spec.accept, spec.query.name, method) for spec in specs]
 
 
-def unique_templates(specs: list[CannedSpec], endpoint: str) -> list[tuple[str, str]]:
-    """Each canned query as the GET path before and after its per-request ``LIMIT`` constant.
+def unique_templates(specs: list[CannedSpec], endpoint: str, method: str = "") -> list[tuple[str, str]]:
+    """Each canned query as what comes before and after its per-request ``LIMIT`` constant: the GET path, or
+    the body of a POST by ``method`` (a form, or the query itself).
 
-    The constant is made of digits, so it goes into the URL as it is.
+    The constant is made of digits, so it goes into a URL or a form as it is.
     """
-    return [(f"{endpoint}?query={urllib.parse.quote(spec.adhoc + chr(10) + 'LIMIT ', safe='')}", "") for spec in specs]
+    if method == "-direct":
+        return [(f"{spec.adhoc}\nLIMIT ", "") for spec in specs]
+    prefix = "query=" if method else f"{endpoint}?query="
+    return [(f"{prefix}{urllib.parse.quote(spec.adhoc + chr(10) + 'LIMIT ', safe='')}", "") for spec in specs]
 
 
-def unique_request(spec: CannedSpec, endpoint: str, constant: str) -> Request:
-    """One query of the unique workload with ``constant`` (digits) as its ``LIMIT``."""
-    [(before, after)] = unique_templates([spec], endpoint)
-    return Request("GET", f"{before}{constant}{after}", {"Accept": spec.accept}, name=spec.query.name)
+def unique_headers(method: str = "") -> dict[str, str]:
+    """The headers of every request of the unique workload sent by ``method``: JSON results, the body's type."""
+    headers = {"Accept": RESULTS_JSON}
+    if method:
+        headers["Content-Type"] = SPARQL_QUERY if method == "-direct" else FORM
+    return headers
 
 
-def unique_requests(specs: list[CannedSpec], endpoint: str) -> list[Request]:
+def unique_request(spec: CannedSpec, endpoint: str, constant: str, method: str = "") -> Request:
+    """One query of the unique workload with ``constant`` (digits) as its ``LIMIT``, sent by ``method``."""
+    [(before, after)] = unique_templates([spec], endpoint, method)
+    if not method:
+        return Request("GET", f"{before}{constant}{after}", {"Accept": spec.accept}, name=spec.query.name)
+    headers = {**unique_headers(method), "Accept": spec.accept}
+    return Request("POST", endpoint, headers, f"{before}{constant}{after}", name=spec.query.name)
+
+
+def unique_requests(specs: list[CannedSpec], endpoint: str, method: str = "") -> list[Request]:
     """One request per canned query as the unique workload makes them (for the pre-flight check)."""
-    return [unique_request(spec, endpoint, UNIQUE_CONSTANT_EXAMPLE) for spec in specs]
+    return [unique_request(spec, endpoint, UNIQUE_CONSTANT_EXAMPLE, method) for spec in specs]
 
 
 _SUBJECT = re.compile(r"^<" + re.escape(ENTITY_NS) + r"([^>]+)> <http://www.w3.org/2004/02/skos/core#prefLabel> ")

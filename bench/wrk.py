@@ -7,7 +7,8 @@ wrk runs in a separate process on the same machine, ``-t`` threads and ``-c`` co
   starting at a different offset; the requests are formatted once, in ``init``;
 - :func:`unique_script` builds every request from a template and a constant made of a per-run salt, the
   thread number and a per-thread counter, so no two requests of a run, or of two runs, are equal (the
-  headers are the same for all: SPARQL JSON results).
+  headers are the same for all: SPARQL JSON results, and the body's type for a POST). The template is the
+  path of a GET or the body of a POST (``wrk.format`` adds its ``Content-Length``).
 
 wrk counts a response with a status over 399 as an error ("Non-2xx or 3xx responses"; 3xx count as
 answers) and reports socket errors (connect, read, write, timeout) separately.
@@ -115,8 +116,11 @@ end
     )
 
 
-def unique_script(templates: list[tuple[str, str]], headers: dict[str, str], salt: int) -> str:
-    """Lua building GET ``before .. constant .. after``, rotating through ``templates``.
+def unique_script(
+    templates: list[tuple[str, str]], headers: dict[str, str], salt: int, post_to: str | None = None
+) -> str:
+    """Lua building GET ``before .. constant .. after``, rotating through ``templates``; with ``post_to`` (a
+    path), a POST to it with ``before .. constant .. after`` as body.
 
     The constant is the decimal digits of ``salt`` (1 to 999999), the thread (2 digits) and a per-thread
     counter (9 digits): unique within the run, and across runs given distinct salts; at most 17 digits.
@@ -129,6 +133,7 @@ def unique_script(templates: list[tuple[str, str]], headers: dict[str, str], sal
         f"local templates = {{\n{entries}\n}}\n"
         f"local headers = {_lua_headers(headers)}\n"
         f"local salt = {salt}\n"
+        f"local post_to = {lua_string(post_to) if post_to is not None else 'nil'}\n"
         "local counter = 0\n"
         + _THREAD_SETUP
         + """
@@ -140,6 +145,9 @@ function request()
   counter = counter + 1
   local t = templates[(counter % #templates) + 1]
   local constant = string.format("%d%02d%09d", salt, tid or 0, counter)
+  if post_to then
+    return wrk.format("POST", post_to, headers, t[1] .. constant .. t[2])
+  end
   return wrk.format("GET", t[1] .. constant .. t[2], headers)
 end
 """

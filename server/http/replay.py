@@ -3,23 +3,29 @@
 With the result cache (:mod:`calcinosis_kg.server.workers.cache`) a repeated query needs no query worker, but its
 request still goes through Flask: routing, request parsing, the canned query's parameter validation, the
 view and every ``after_request`` hook (CORS, conditional GET, access log) cost about two thirds of what the
-server process spends on it. :class:`ResponseReplay` wraps the app's WSGI callable and keeps, for a GET of
-``/sparql`` or ``/queries/...`` whose answer the result cache holds, the response exactly as Flask produced it
-(status, headers, ETag included, and body); the same request is then answered with those bytes and headers
-(``Date`` set anew), one access-log line in the app's format and one count of its route in ``/metrics``, without
-entering Flask.
+server process spends on it. :class:`ResponseReplay` wraps the app's WSGI callable and keeps, for a GET or a
+POST of ``/sparql`` or a GET of ``/queries/...`` whose answer the result cache holds, the response exactly as
+the app produced it (status, headers, ETag included, and body); the same request is then answered with those
+bytes and headers (``Date`` set anew), one access-log line in the app's format and one count of its route in
+``/metrics``, without entering the app.
 
-"The same request" is the same path, query string, ``Accept``, ``Host``, scheme and script name: everything
-the response may depend on (the base IRI of a query is the URL the client used). A request with a conditional
-or range header (``If-None-Match``, ``If-Modified-Since``, ...) always goes to Flask, whose hook answers 304;
-so does every other method and path, and everything when reverse proxies are trusted (``KG_TRUST_PROXY``:
-their ``X-Forwarded-*`` headers change the URL and the client's address). Only 200 responses whose answer
-came from (or went into) the result cache are kept, so volatile queries and refusals never are. The entries
-are bounded like the result cache's (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``, the same segmented LRU).
+"The same request" is the same method, path, query string, ``Accept``, ``Host``, scheme and script name:
+everything the response may depend on (the base IRI of a query is the URL the client used); for a POST also
+the same ``Content-Type`` and the same body, byte for byte. A POST is keyed only once the body has been read
+into memory by :class:`~calcinosis_kg.server.http.guard.RequestGuard` (outside this layer, within its limits):
+a body still to be read goes to the app. Replaying a POST is safe because the endpoint is read-only: the answer
+to the same query text, dataset and format is the result cache's, however it was sent. A GET with a
+conditional or range header (``If-None-Match``, ``If-Modified-Since``, ...) always goes to Flask, whose hook
+answers 304; so does every other method and path, and everything when reverse proxies are trusted
+(``KG_TRUST_PROXY``: their ``X-Forwarded-*`` headers change the URL and the client's address). Only 200
+responses whose answer came from (or went into) the result cache are kept, so volatile queries and refusals
+never are. The entries (a POST's body counted in its size) are bounded like the result cache's
+(``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``, the same segmented LRU).
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +55,7 @@ def note_answer(environ: WSGIEnvironment, answer: Answer) -> None:
 
 _KEY_FIELDS = ("PATH_INFO", "QUERY_STRING", "HTTP_ACCEPT", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _ENTRY_OVERHEAD = 512
+_Key = tuple[str | bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,7 @@ class ResponseReplay:
         self.clients = clients or ClientAddresses(())
         """Who the log line names (the app's :class:`ClientAddresses`, which the replay answers before)."""
         self.replayed = 0
-        self._entries: SegmentedLRU[tuple[str, ...], _Response] = SegmentedLRU(
-            max_entries=max_entries, max_bytes=max_bytes
-        )
+        self._entries: SegmentedLRU[_Key, _Response] = SegmentedLRU(max_entries=max_entries, max_bytes=max_bytes)
         self._log = access_log()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -98,9 +103,7 @@ class ResponseReplay:
             return [stored.body]
         return self._capture(key, environ, start_response)
 
-    def _capture(
-        self, key: tuple[str, ...], environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def _capture(self, key: _Key, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Let the app answer; keep its response if it is a 200 whose answer the result cache holds."""
         sent: dict[str, Any] = {}
 
@@ -125,18 +128,26 @@ class ResponseReplay:
         return [body]
 
     @staticmethod
-    def _key(environ: WSGIEnvironment) -> tuple[str, ...] | None:
-        """The request's key, or None if it must go to the app (method, path, conditional headers)."""
-        if environ.get("REQUEST_METHOD") != "GET" or not str(environ.get("PATH_INFO", "")).startswith(REPLAYED_PATHS):
+    def _key(environ: WSGIEnvironment) -> _Key | None:
+        """The request's key, or None if it must go to the app (method, path, conditional headers, a body not
+        yet read)."""
+        method, path = environ.get("REQUEST_METHOD"), str(environ.get("PATH_INFO", ""))
+        fields = (str(environ.get("wsgi.url_scheme", "")), *(str(environ.get(name, "")) for name in _KEY_FIELDS))
+        if method == "POST" and path.startswith(REPLAYED_PATHS[0]):
+            body = environ.get("wsgi.input")
+            if not isinstance(body, io.BytesIO):  # not read by the guard (or no body: refused anyway)
+                return None
+            return ("POST", *fields, str(environ.get("CONTENT_TYPE", "")), body.getvalue())
+        if method != "GET" or not path.startswith(REPLAYED_PATHS):
             return None
         if any(name in environ for name in CONDITIONAL_HEADERS):
             return None
-        return (str(environ.get("wsgi.url_scheme", "")), *(str(environ.get(name, "")) for name in _KEY_FIELDS))
+        return ("GET", *fields)
 
     def _log_request(self, environ: WSGIEnvironment, status: str, started: float) -> None:
         """The access-log line :func:`~calcinosis_kg.server.http.hooks.install_access_log` writes for a request."""
         path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
-        self._log.write(self.clients(environ), "GET", path, int(status[:3]), started)
+        self._log.write(self.clients(environ), str(environ.get("REQUEST_METHOD")), path, int(status[:3]), started)
 
 
 def install_replay(
