@@ -100,6 +100,11 @@ def test_a_full_tmpdir_does_not_stop_the_server(full_tmpfs: Path, app: Flask, tm
                 failures.append(f"{path}: {answer.status_code}")
         assert failures == [], f"requests failed with TMPDIR full:\n{server.log_text()[-2000:]}"
         query = requests.get(server.sparql, params={"query": SIMPLE}, timeout=10)
+        for _ in range(10):  # a route above given up at the client's timeout may still hold this client's share
+            if query.status_code != 429:
+                break
+            time.sleep(float(query.headers["Retry-After"]))
+            query = requests.get(server.sparql, params={"query": SIMPLE}, timeout=10)
         assert query.status_code == 200
         health = requests.get(f"{server.url}/health", timeout=10)
         assert health.status_code == 200

@@ -147,7 +147,7 @@ def test_home_to_a_resource_through_a_query_without_javascript(server: LiveServe
     browser.find_element(By.ID, "run").click()
     wait_for(browser, "table.results")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.results tbody tr")
-    assert len(rows) == 4
+    assert len(rows) == 5  # the four subtypes and calciphylaxis, marked disputed (issue 23)
     browser.find_element(By.CSS_SELECTOR, 'table.results a[href="/id/metastatic-calcinosis-cutis"]').click()
     wait_for(browser, "h1#label")
     assert browser.current_url == f"{server.url}/id/metastatic-calcinosis-cutis"
@@ -270,7 +270,7 @@ def test_a_canned_question_opens_as_a_tab(server: LiveServer, browser: WebDriver
     assert "cco:hasSubtype" in editor_text(browser)
     assert len(browser.find_elements(By.CSS_SELECTOR, ".tabsList .tab")) == 2
     browser.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
-    WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 4)
+    WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 5)  # calciphylaxis too, marked disputed
     click_link(browser, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]')
     wait_for(browser, "h1#label")
     assert browser.current_url == f"{server.url}/id/metastatic-calcinosis-cutis"
@@ -302,7 +302,7 @@ def test_markup_in_the_data_stays_text_with_javascript(hostile_server: LiveServe
 def test_an_entity_from_the_results_shows_its_graph(server: LiveServer, browser: WebDriver) -> None:
     open_editor(browser, f"{server.url}/query?example=subtypes")
     browser.find_element(By.CSS_SELECTOR, ".tabPanel.active .yasqe_queryButton").click()
-    WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 4)
+    WebDriverWait(browser, 20).until(lambda driver: len(result_rows(driver)) == 5)  # calciphylaxis too, marked disputed
     click_link(browser, '.tabPanel.active .yasr a[href$="/id/metastatic-calcinosis-cutis"]')
     wait_for(browser, '#neighbourhood-graph[data-ready="yes"]')
     assert browser.find_element(By.ID, "neighbourhood-graph").is_displayed()
