@@ -45,7 +45,9 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     build_dir = tmp_path_factory.mktemp("build")
     log = build_dir / "make-serve.log"
     no_java = path_without("java", tmp_path_factory.mktemp("path"))
-    env = {**os.environ, "KG_BUILD_DIR": str(build_dir), "PATH": no_java}
+    # as typed at a prompt: not a sub-make of `make test` (whose MAKEFLAGS/MAKELEVEL print "Entering directory")
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    env = {**inherited, "KG_BUILD_DIR": str(build_dir), "PATH": no_java}
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["make", "serve", "HOST=127.0.0.1", f"PORT={port}"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, VOID, XSD
 
-from calcinosis_kg.formats import FORMATS, W3C_FORMATS
+from calcinosis_kg.formats import FORMATS, W3C_FORMATS, Family
 from calcinosis_kg.server.resources.data import DatasetSummary
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
@@ -31,7 +31,8 @@ def service_description(endpoint: str, summary: DatasetSummary) -> Graph:
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT.Simple))
     for fmt in FORMATS:
-        graph.add((service, SD.resultFormat, fmt.w3c))
+        if fmt.family is not Family.DATASET:  # the dumps' format, not one a query is answered in
+            graph.add((service, SD.resultFormat, fmt.w3c))
     if summary.union_default_graph:
         graph.add((service, SD.feature, SD.UnionDefaultGraph))
 

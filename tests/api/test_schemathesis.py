@@ -45,10 +45,11 @@ SCHEMA_VALID_BUT_REFUSED: dict[str, tuple[list[str], str]] = {
         "document's generic Parameters body does not describe it (a batch with no validation is refused)",
     ),
     "^/query$": (["400"], "the query page shows SPARQL syntax errors and unknown graphs (400), as /sparql"),
-    "^/queries/entity-for-code$": (
+    "^/queries/(entity-for-code|genes-implicated|rare-diseases-with-calcinosis)$": (
         ["400"],
-        "a code's local id is checked by the rules of its code system (SNOMED CT's partition and check digit, "
-        "ICD-10-CM's pattern...), which the document describes but does not encode",
+        "a code's local id (the queries' `code` parameters: a code, an HPO term) is checked by the rules of its code "
+        "system (SNOMED CT's partition and check digit, ICD-10-CM's pattern, HPO's seven digits...), which the "
+        "document describes but does not encode",
     ),
 }
 """Path regex -> (statuses a schema-valid request may also get, why the document cannot say more)."""

@@ -37,7 +37,9 @@ pytestmark = [pytest.mark.live]
 
 FILES = ("manifest.json", "indexes.pickle", "lookup.pickle", "dumps/calcinosis-kg.nt", "dumps/calcinosis-kg.ttl")
 PROBES = (
-    "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo&format=csv",
+    # every triple, in pages under KG_MAX_ROWS (10,000)
+    "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo+LIMIT+8000&format=csv",
+    "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo+LIMIT+8000+OFFSET+8000&format=csv",
     "/id/calcinosis-cutis",
     "/id/calcinosis-cutis.html",
     "/lookup?q=calcinosis",

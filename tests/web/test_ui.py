@@ -372,8 +372,9 @@ def test_the_resource_page_marks_a_disputed_subtype_with_its_note(client: FlaskC
     who disputes it, and its neighbourhood picture names it "calciphylaxis (disputed)"."""
     response, _ = page(client, "/id/calcinosis-cutis")
     text = response.text
-    statements = text[text.index('id="statements"') : text.index('id="references"')]
-    rows = re.findall(r"<tr>\s*<th[^>]*>(.*?)</th>\s*<td>(.*?)</td>", statements, re.S)
+    start = text.index('id="statements"')
+    end = min(text.index(section, start) for section in ('id="genetic-differential"', 'id="neighbourhood"'))
+    rows = re.findall(r"<tr>\s*<th[^>]*>(.*?)</th>\s*<td>(.*?)</td>", text[start:end], re.S)
     (subtypes,) = [cell for head, cell in rows if ">has subtype<" in head]
     items = re.findall(r"<li>(.*?)</li>", subtypes, re.S)
     (calciphylaxis,) = [li for li in items if 'href="/id/calciphylaxis"' in li]
