@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import requests
 from calcinosis_kg.graph.release import release_info
 from calcinosis_kg.ontology import load_ontology
 from calcinosis_kg.paths import stage_release
-from tests.support.live_server import free_port
+from tests.support.live_server import free_port, running
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -143,35 +142,10 @@ def served(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """``calcinosis-kg serve`` of the installed wheel, run from an empty folder outside the repository."""
     folder = tmp_path_factory.mktemp("anywhere")
     port = free_port()
-    log = folder / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [installed / "calcinosis-kg", "serve", "--port", str(port)],
-            cwd=folder,
-            env=_outside_env(installed),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(1200):
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"calcinosis-kg serve did not answer:\n{log.read_text()}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [installed / "calcinosis-kg", "serve", "--port", str(port)]
+    env = _outside_env(installed)
+    with running(command, port, folder / "serve.log", env=env, cwd=folder, startup_seconds=120) as server:
+        yield server.url
 
 
 @pytest.mark.live

@@ -94,17 +94,29 @@ def live_server(
             yield live
         return
     port = free_port()
-    log = log_dir / f"server-{port}.log"
+    with running(
+        server_command(port, *extra_args), port, log_dir / f"server-{port}.log", env=server_env(data, settings or {})
+    ) as server:
+        yield server
+
+
+@contextmanager
+def running(
+    command: Sequence[str | Path],
+    port: int,
+    log: Path,
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    startup_seconds: float = STARTUP_SECONDS,
+) -> Iterator[LiveServer]:
+    """``command`` (a server on ``port``) started with its output in ``log``, yielded once ``/health`` answers
+    200; terminated (killed after 15 s) on exit."""
     with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            server_command(port, *extra_args),
-            env=server_env(data, settings or {}),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
-        _wait_until_healthy(server)
+        _wait_until_healthy(server, startup_seconds)
         yield server
     finally:
         process.terminate()
@@ -115,8 +127,8 @@ def live_server(
             process.wait()
 
 
-def _wait_until_healthy(server: LiveServer) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+def _wait_until_healthy(server: LiveServer, startup_seconds: float = STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + startup_seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log_text()}")
@@ -126,4 +138,4 @@ def _wait_until_healthy(server: LiveServer) -> None:
         except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer /health within {STARTUP_SECONDS} s:\n{server.log_text()}")
+    raise RuntimeError(f"the server did not answer /health within {startup_seconds:g} s:\n{server.log_text()}")
