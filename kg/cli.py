@@ -148,12 +148,13 @@ class _VersionAction(argparse.Action):
 
 
 def _write_bundle(out: Path) -> Path:
-    """The serving bundle of the built graph, ``out/bundle`` (:mod:`calcinosis_kg.server.resources.bundle`)."""
+    """The serving bundle of the built dataset, ``out/bundle`` (:mod:`calcinosis_kg.server.resources.bundle`), with
+    the union of its graphs as the default graph: as the server serves it when ``KG_DATA`` names no files."""
     from calcinosis_kg.server.resources.bundle import BUILT_BUNDLE, write_bundle
     from calcinosis_kg.server.services import BUILT_GRAPH
 
     folder = out / BUILT_BUNDLE
-    write_bundle((out / BUILT_GRAPH,), folder, union_default_graph=False)
+    write_bundle((out / BUILT_GRAPH,), folder, union_default_graph=True)
     return folder
 
 
