@@ -10,6 +10,7 @@ app serving the union ``calcinosis-kg.nt`` as the server did before (every canne
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -163,9 +164,12 @@ def test_every_canned_query_answers_as_on_the_union_file(served: LiveServer, uni
     assert asked > 20
 
 
-def test_the_service_description_and_void_name_the_graphs(served: LiveServer, expected: dict[str, Any]) -> None:
+def test_the_service_description_and_void_name_the_graphs(
+    served: LiveServer, expected: dict[str, Any], built: Path
+) -> None:
     """The SD's default dataset: the union as default graph (and the feature), each named graph with its size;
-    VoID: the dataset's size and each named graph a subset of the same size; all as the build counted them."""
+    VoID: the dataset's size and each named graph a subset of the same size; all as the build counted them (its
+    ``summary.json`` and the named-graph table of its ``summary.md``)."""
     sd = Graph().parse(data=requests.get(served.sparql, headers={"Accept": "text/turtle"}, timeout=60).text)
     service = sd.value(predicate=RDF.type, object=SD.Service)
     assert (service, SD.feature, SD.UnionDefaultGraph) in sd
@@ -185,6 +189,9 @@ def test_the_service_description_and_void_name_the_graphs(served: LiveServer, ex
         for subset in void.objects(described, VOID.subset)
     }
     assert subsets == expected["graphs"]
+    table = (built / "summary.md").read_text(encoding="utf-8")  # the per-graph table of the build's summary
+    rows = dict(re.findall(r"^\| <([^>]+)> \| (\d+) \|", table, re.MULTILINE))
+    assert {name: int(triples) for name, triples in rows.items()} == subsets
 
 
 def test_the_dumps_are_the_builds_files(served: LiveServer, built: Path) -> None:
