@@ -22,7 +22,7 @@ import pyoxigraph as ox
 import pytest
 import requests
 from flask import Flask
-from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib import DCTERMS, RDF, Graph, Literal, Namespace, URIRef
 
 from calcinosis_kg.graph.build import ARTICLE_GRAPH, HPO_GRAPH
 from calcinosis_kg.queries.catalog import load_catalog
@@ -174,7 +174,9 @@ def test_the_service_description_and_void_name_the_graphs(
     service = sd.value(predicate=RDF.type, object=SD.Service)
     assert (service, SD.feature, SD.UnionDefaultGraph) in sd
     dataset = sd.value(service, SD.defaultDataset)
-    assert sd.value(sd.value(dataset, SD.defaultGraph), VOID.triples).toPython() == expected["triples"]
+    default_graph = sd.value(dataset, SD.defaultGraph)
+    assert sd.value(default_graph, VOID.triples).toPython() == expected["triples"]
+    assert "union of all graphs" in str(sd.value(default_graph, DCTERMS.description))
     named = {
         str(sd.value(node, SD.name)): sd.value(sd.value(node, SD.graph), VOID.triples).toPython()
         for node in sd.objects(dataset, SD.namedGraph)
