@@ -48,8 +48,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUILT_GRAPH = "calcinosis-kg.nt"
-"""The file served when ``KG_DATA`` names none: the built graph in the build folder."""
+BUILT_GRAPH = "calcinosis-kg.nq"
+"""The file served when ``KG_DATA`` names none: the built dataset in the build folder (N-Quads: the ontology in
+the default graph, the article's knowledge and each import in a named graph of its own), served with the union of
+its graphs as the default graph (``KG_UNION_DEFAULT_GRAPH``'s default for it)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:
 
 
 def default_data_file() -> Path:
-    """The built graph, :data:`BUILT_GRAPH` in the build folder (``$KG_BUILD_DIR`` or ``build/``).
+    """The built dataset, :data:`BUILT_GRAPH` in the build folder (``$KG_BUILD_DIR`` or ``build/``).
 
     Raises :class:`DataLoadError` saying how to build it when it does not exist.
     """

@@ -6,14 +6,16 @@ key overrides the environment variable. Nothing is read at import time.
 =========================  ===========================================================  ===============
 name                       meaning                                                      default
 =========================  ===========================================================  ===============
-``KG_DATA``                RDF files to serve (``path[:path...]`` or a list in config)  the built graph
+``KG_DATA``                RDF files to serve (``path[:path...]`` or a list in config)  the built dataset
 ``KG_QUERY_TIMEOUT``       seconds a query may run before its worker is stopped         ``5``
 ``KG_MAX_ROWS``            most result rows (or triples) a query may return             ``10000``
 ``KG_MAX_BODY``            largest request body, in bytes                               ``1048576``
 ``KG_BODY_TIMEOUT``        seconds a request body may take to arrive (then 408)         ``10``
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
-``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
+``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``true`` for the
+                                                                                        built dataset,
+                                                                                        else ``false``
 ``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory) or ``sparql`` ``oxigraph``
 ``KG_STORE_URL``           with ``KG_ENGINE=sparql``: the store's SPARQL query endpoint   (required)
 ``KG_STORE_TIMEOUT_PARAM`` query parameter giving the store the time limit in ms        (none)
@@ -41,6 +43,11 @@ name                       meaning                                              
                            (a fresh one if any), ``make`` (else make one in the         (``make`` with
                            cache), ``off``, or a bundle's folder (refused if stale)     ``serve``)
 =========================  ===========================================================  ===============
+
+The built dataset (``calcinosis-kg.nq``: the ontology unnamed, the article's knowledge and the HPO import in
+named graphs of their own) is served with the union of its graphs as the default graph, so a query naming no
+graph sees all of it, as the union dumps hold it; files named by ``KG_DATA``, and a remote store, keep the
+store's default graph unless ``KG_UNION_DEFAULT_GRAPH`` is set.
 
 ``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
 ``oxigraph`` maps to ``KG_ENGINE=oxigraph``; ``rdflib`` (an engine that no longer exists) too, with a warning.
@@ -98,7 +105,8 @@ class Settings:
     body_timeout: float = 10.0
     trust_proxy: int = 0
     query_workers: int = 0
-    union_default_graph: bool = False
+    union_default_graph: bool = True
+    """True for the built dataset; :meth:`load` makes it False for ``KG_DATA`` files and a remote store."""
     engine: str = "oxigraph"
     max_query_depth: int = 256
     max_query_tokens: int = 20_000
@@ -130,7 +138,9 @@ class Settings:
             return default
 
         engine = get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine)
+        data = get("KG_DATA", _paths, cls.data)
         engine_defaults = {
+            "union_default_graph": engine == "oxigraph" and not data,  # the built dataset (module docstring)
             "max_query_depth": STORE_MAX_QUERY_DEPTH if engine == "sparql" else cls.max_query_depth,
             "max_query_tokens": STORE_MAX_QUERY_TOKENS if engine == "sparql" else cls.max_query_tokens,
         }
