@@ -89,3 +89,22 @@ def test_fhir_lookup_in_omim_itself_is_a_clear_404(fhir_base: str) -> None:
             response = _get(fhir_base, f"CodeSystem/{operation}", **params)
             assert response.status_code == 404, response.text
             assert coding["system"] in response.json()["issue"][0]["details"]["text"]
+
+
+def test_lookup_route_and_fhir_lookup_find_an_hpo_disease_by_its_chained_snomed_and_mondo_codes(fhir_base: str) -> None:
+    """Primary hyperoxaluria (ORPHA:416, minted) gets MONDO:0002474 and SNOMED CT 17901006 through Mondo's sets
+    (graph/imports/hpo_chains.py): /lookup finds it by either, and $lookup lists the SNOMED CT coding without a
+    display (SNOMED CT's own term was not seen)."""
+    base = fhir_base.removesuffix("/fhir")
+    for code in ("SCTID:17901006", "17901006", "MONDO:0002474"):
+        hits = requests.get(f"{base}/lookup", params={"q": code}, timeout=30).json()
+        assert f"{CS}/orpha-416" in {hit["iri"] for hit in hits}, code
+    answer = _get(fhir_base, "CodeSystem/$lookup", system=CS, code="orpha-416", property="exactMatch").json()
+    codings = [
+        part["valueCoding"]
+        for p in answer["parameter"]
+        if p["name"] == "property"
+        for part in p["part"]
+        if "valueCoding" in part
+    ]
+    assert {"system": "http://snomed.info/sct", "code": "17901006"} in codings
