@@ -16,8 +16,8 @@
   definition, then the codes grouped by code system, a class's place in the hierarchy (:mod:`.pages.tree`),
   notes, statements grouped by relation with their qualifiers and short source markers
   (:mod:`.pages.resource`), the genetic differential from HPO (:mod:`.pages.genetics`), the neighbourhood
-  (:mod:`.pages.neighbourhood`, with the differential's diseases and genes marked as HPO's), members of a class, incoming
-  links, and the numbered references with DOI links. The ontology's page opens on its class tree.
+  (:mod:`.pages.neighbourhood`, with the differential's diseases and genes marked as HPO's), members of a class,
+  incoming links, and the numbered references with DOI links. The ontology's page opens on its class tree.
 
 Every page is a Jinja template under ``server/views/templates`` with autoescaping (nothing is marked safe), links
 only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows scripts, styles, images
