@@ -80,6 +80,15 @@ def test_the_home_page_shows_the_genetic_differential_with_genes_and_source_mark
         symbols = set(filter(None, _cells(row)[1].split(", ")))
         assert symbols == _genes_of(hpo_slice, code.replace("Orphanet:", "ORPHA:")), row
     assert f"release {hpo_slice.release.date}" in section
+    # calcinosis cutis's own HPO term first, then the narrower, then the broader one (graph/mappings: exact
+    # HP:0025520, narrow HP:0007618, broad HP:0003761)
+    label = {term.hpo_id: term.label for term in hpo_slice.terms}
+    order = [label[hpo_id] for hpo_id in ("HP:0025520", "HP:0007618", "HP:0003761")]
+    shown_terms = [_cells(row)[2] for row in rows]
+    assert shown_terms == sorted(shown_terms, key=order.index)
+    assert [shown_terms.count(term) for term in order] == [
+        sum(a.hpo_id == hpo_id for a in positive) for hpo_id in ("HP:0025520", "HP:0007618", "HP:0003761")
+    ]
 
 
 def test_the_home_page_rows_are_those_of_the_calcinosis_cutis_page(client: FlaskClient) -> None:

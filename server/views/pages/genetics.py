@@ -125,9 +125,9 @@ def differential(
     labeler: Labeler,
     about: URIRef | None = None,
 ) -> list[DifferentialRow]:
-    """The rows of the HPO ``terms`` (each with how the resource ``about`` is mapped to it), sorted by term, disease
-    and reference; none when no term has annotations, or when the pool refuses a query now (the page goes without
-    the section, the next visit retries)."""
+    """The rows of the HPO ``terms`` (each with how the resource ``about`` is mapped to it), sorted by match (the
+    same term first), term, disease and reference; none when no term has annotations, or when the pool refuses a
+    query now (the page goes without the section, the next visit retries)."""
     query, genes_query = catalog.get(QUERY), catalog.get(GENES_QUERY)
     if pool is None or query is None or not terms:
         return []
@@ -161,4 +161,7 @@ def differential(
     except EndpointError as refused:
         log.warning("genetic differential of %s not shown: %s", about, refused)
         return []
-    return sorted(found, key=lambda r: (r.phenotype.text.lower(), r.disease.text.lower(), r.reference.text))
+    order = list(MATCHES.values())  # the resource's own term first, then narrower, then broader ones
+    return sorted(
+        found, key=lambda r: (order.index(r.match), r.phenotype.text.lower(), r.disease.text.lower(), r.reference.text)
+    )
