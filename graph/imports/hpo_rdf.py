@@ -75,7 +75,11 @@ for ``pubmed``; OMIM's and Orphanet's are their entry pages (Orphanet's as in gr
 NCBI_GENE = "https://www.ncbi.nlm.nih.gov/gene/{}"
 """The NCBI Gene IRI of a gene (the Bioregistry's URI format for ``ncbigene``)."""
 MAPPING_PREFIXES = {"OMIM": "OMIM", "ORPHA": "Orphanet"}
-"""HPO's disease-id prefix -> the CURIE prefix of the project's mapping set (graph/mappings/target-systems.tsv)."""
+"""HPO's disease-id prefix -> the CURIE prefix of the project's mapping set (graph/mappings/target-systems.tsv, which
+gives their FHIR system URIs as HL7 does: OMIM ``http://www.omim.org`` from FHIR core's list of known code systems,
+HL7/fhir ``source/terminologies-systems.html`` at commit 35ed530d888c021e3538421d7682d17bb35dc90e, THO having no OMIM
+record at HL7/UTG commit a19c263616d7b759fe91ceaa0faf4c5b5a5b614b; Orphanet ``https://www.orpha.net`` from THO's
+NamingSystem ``input/sourceOfTruth/external/hta/namingSystems/orphanet.xml`` at that UTG commit; docs/mappings.md)."""
 
 HPO_CITATION = (
     "This service/product is using the Human Phenotype Ontology (release {date}). Find out more at "
