@@ -19,6 +19,7 @@ time limit but the start-up one, and ``/lookup`` then keeps answering while the 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
+from calcinosis_kg.server.workers.shared_cache import SharedAnswers, shared_cache_file
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
@@ -122,7 +124,12 @@ class Services:
                 store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
             )
             engine.warm_up()
-            cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag)
+            cache = ResultCache(
+                max_entries=settings.cache_entries,
+                max_bytes=settings.cache_bytes,
+                version=version.tag,
+                shared=_shared_answers(settings),
+            )
             pool = QueryPool(
                 engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits,
                 metrics=metrics,
@@ -166,6 +173,18 @@ class Services:
             statistics=statistics,
             dumps=dumps,
         )
+
+
+def _shared_answers(settings: Settings) -> SharedAnswers | None:
+    """The answers shared by the server's processes (``KG_SHARED_CACHE``), None when off or unusable (logged)."""
+    path = shared_cache_file(settings.shared_cache) if settings.cache_entries and settings.cache_bytes else None
+    if path is None:
+        return None
+    try:
+        return SharedAnswers(path, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
+    except (sqlite3.Error, OSError) as error:
+        log.warning("shared answers: cannot open %s (%s); each process keeps its own", path, error)
+        return None
 
 
 def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:
