@@ -35,7 +35,7 @@ from tests.support.live_server import PRODUCTION, live_server
 
 pytestmark = [pytest.mark.live]
 
-FILES = ("manifest.json", "indexes.pickle", "lookup.pickle", "dumps/calcinosis-kg.nt", "dumps/calcinosis-kg.ttl")
+FILES = ("manifest.json", "indexes.pickle", "lookup.bin", "dumps/calcinosis-kg.nt", "dumps/calcinosis-kg.ttl")
 PROBES = (
     # every triple, in pages under KG_MAX_ROWS (10,000)
     "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo+LIMIT+8000&format=csv",
