@@ -11,10 +11,12 @@ granian worker is probed, every 50 ms: ``/health``, a canned query without param
 canned query with its parameter and the ad-hoc query (the result cache: the worker that did not evaluate them
 reads them from the shared cache, :mod:`calcinosis_kg.server.workers.shared_cache`).
 
-Prints, per probe, p50, p99 and max in ms and where the answers came from (the ``X-KG-Answer`` header: ``bundle``,
-``memory``, ``shared``; ``query`` means one waited for a query worker). ``--shared-cache off`` measures each
-worker's own cache alone (before the shared cache). Exit status 1 when a probe's p99 is 100 ms or more or a probe
-failed. Bounded: the server's start, ``--seconds`` of load, then the runaways are left to the server's stop.
+Prints, per probe, p50, p99 and max in ms and where the answers came from (the ``X-KG-Answer`` header:
+``bundle``, ``memory``, ``shared``; ``query`` means one waited for a query worker). The runaway queries' statuses
+are 503 (stopped at the time limit, or refused after waiting as long for a query worker). ``--shared-cache off``
+measures each worker's own cache alone (before the shared cache). Exit status 1 when any probe took 100 ms or
+more ("from every worker": the slowest counts, not a percentile) or failed. Bounded: the server's start,
+``--seconds`` of load, then the runaways are left to the server's stop.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class RunawayReport:
         return 1000 * ordered[round(share * (len(ordered) - 1))] if ordered else float("inf")
 
     def ok(self) -> bool:
-        return not self.failures and all(self.percentile_ms(name, 0.99) < BOUND_MS for name in PROBES)
+        return not self.failures and all(self.percentile_ms(name, 1.0) < BOUND_MS for name in PROBES)
 
     def summary(self) -> str:
         rows = [
