@@ -49,6 +49,10 @@ _OWNED = re.compile(rf"{PREFIX}(\d+)-")
 BUSY_TIMEOUT_MS = 50
 """How long a write waits for another process's write (a few ms each) before the answer is not shared."""
 
+CONNECTION_CACHE_KIB = 256
+"""SQLite's page cache per connection (its default, 2 MiB, in each of a granian worker's threads would be tens of
+MB of each process's own memory; the OS page cache holds the file once for all)."""
+
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS answers (
         key BLOB NOT NULL,
@@ -124,6 +128,7 @@ class SharedAnswers:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         connection.execute("PRAGMA synchronous=OFF")  # a killed process loses nothing; only a power cut could
+        connection.execute(f"PRAGMA cache_size=-{CONNECTION_CACHE_KIB}")
         return connection
 
     def _connection(self) -> sqlite3.Connection:
