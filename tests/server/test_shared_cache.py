@@ -20,8 +20,9 @@ import psutil
 import pytest
 import requests
 
+from calcinosis_kg.server.http.formats import Family
 from calcinosis_kg.server.http.replay import ANSWER_HEADER
-from calcinosis_kg.server.workers.shared_cache import FILE_NAME
+from calcinosis_kg.server.workers.shared_cache import FILE_NAME, SharedAnswers, hashed
 from tests.support import RUNAWAY, SERVER_SETTINGS
 from tests.support.live_server import SAMPLE_TTL, LiveServer, free_port, running, server_command, server_env
 from tests.support.store_server import engine_under_test
@@ -170,3 +171,31 @@ def _wait_for_successors(server: LiveServer, killed: set[int]) -> None:
                     return
         time.sleep(0.1)
     raise AssertionError(f"granian did not replace its killed workers:\n{server.log_text()[-2000:]}")
+
+
+# --- the file itself ----------------------------------------------------------------------------------------
+
+
+def test_the_shared_answers_are_bounded_the_oldest_written_going_first(tmp_path: Path) -> None:
+    answers = SharedAnswers(tmp_path / FILE_NAME, max_entries=3, max_bytes=100_000)
+    for n in range(5):
+        assert answers.put(hashed(("v", n)), "json", Family.RESULTS, b"x" * 100, "application/json")
+    answers.flush()
+    assert len(answers) == 3
+    assert [answers.get(hashed(("v", n)), "json") is not None for n in range(5)] == [False, False, True, True, True]
+    assert answers.family(hashed(("v", 4))) is Family.RESULTS
+    assert not answers.put(hashed(("v", 9)), "json", Family.RESULTS, b"x" * 30_000, "application/json")  # > 1/4
+
+
+def test_a_locked_file_means_not_shared_never_an_error(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    answers = SharedAnswers(path, max_entries=10, max_bytes=100_000)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another process holding the write lock longer than a write waits
+        answers.put(b"k", "json", Family.RESULTS, b"body", "application/json")
+        answers.flush()
+        other.execute("ROLLBACK")
+    assert answers.get(b"k", "json") is None  # not written, and nothing raised
+    answers.put(b"k", "json", Family.RESULTS, b"body", "application/json")
+    answers.flush()
+    assert answers.get(b"k", "json") == (b"body", "application/json")  # the lock let go: written again
