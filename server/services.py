@@ -19,7 +19,6 @@ time limit but the start-up one, and ``/lookup`` then keeps answering while the 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
-from calcinosis_kg.server.workers.shared_cache import SharedAnswers, shared_cache_file
+from calcinosis_kg.server.workers.shared_cache import open_shared_answers
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
@@ -128,7 +127,7 @@ class Services:
                 max_entries=settings.cache_entries,
                 max_bytes=settings.cache_bytes,
                 version=version.tag,
-                shared=_shared_answers(settings),
+                shared=open_shared_answers(settings),
             )
             pool = QueryPool(
                 engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits,
@@ -173,18 +172,6 @@ class Services:
             statistics=statistics,
             dumps=dumps,
         )
-
-
-def _shared_answers(settings: Settings) -> SharedAnswers | None:
-    """The answers shared by the server's processes (``KG_SHARED_CACHE``), None when off or unusable (logged)."""
-    path = shared_cache_file(settings.shared_cache) if settings.cache_entries and settings.cache_bytes else None
-    if path is None:
-        return None
-    try:
-        return SharedAnswers(path, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
-    except (sqlite3.Error, OSError) as error:
-        log.warning("shared answers: cannot open %s (%s); each process keeps its own", path, error)
-        return None
 
 
 def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:

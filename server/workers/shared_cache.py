@@ -39,6 +39,7 @@ from pathlib import Path
 
 from calcinosis_kg.server.http.formats import Family
 from calcinosis_kg.server.http.metrics_store import alive
+from calcinosis_kg.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,21 @@ def shared_cache_file(setting: str) -> Path | None:
 
     atexit.register(remove)
     return Path(folder) / FILE_NAME
+
+
+def open_shared_answers(settings: Settings) -> SharedAnswers | None:
+    """The answers shared by the server's processes (``KG_SHARED_CACHE``), None when off, when the result cache is
+    off, or when the file cannot be made (logged: each process then keeps its own)."""
+    if not (settings.cache_entries and settings.cache_bytes):
+        return None
+    path = shared_cache_file(settings.shared_cache)
+    if path is None:
+        return None
+    try:
+        return SharedAnswers(path, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
+    except (sqlite3.Error, OSError) as error:
+        log.warning("shared answers: cannot open %s (%s); each process keeps its own", path, error)
+        return None
 
 
 def _remove_stale(parent: Path) -> None:
