@@ -42,6 +42,7 @@ from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
+from calcinosis_kg.server.workers.shared_cache import open_shared_answers
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
@@ -124,7 +125,12 @@ class Services:
                 store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
             )
             engine.warm_up()
-            cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag)
+            cache = ResultCache(
+                max_entries=settings.cache_entries,
+                max_bytes=settings.cache_bytes,
+                version=version.tag,
+                shared=open_shared_answers(settings),
+            )
             pool = QueryPool(
                 engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits,
                 metrics=metrics,

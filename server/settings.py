@@ -39,6 +39,10 @@ name                       meaning                                              
                            waiting) in each server process; past them 429
 ``KG_TRUSTED_PROXIES``     addresses or networks (comma-separated; ``none``) of proxies  ``127.0.0.0/8,
                            whose ``X-Forwarded-For`` names the client                   ::1``
+``KG_SHARED_CACHE``        where the server's processes share their cached answers      ``auto``
+                           (``server/workers/shared_cache.py``): ``auto`` (a temporary
+                           folder per server), ``off``, or a folder (shared by every
+                           server given it)
 ``KG_BUNDLE``              the serving bundle (``server/resources/bundle.py``): ``auto``  ``auto``
                            (a fresh one if any), ``make`` (else make one in the         (``make`` with
                            cache), ``off``, or a bundle's folder (refused if stale)     ``serve``)
@@ -122,6 +126,7 @@ class Settings:
     store_timeout_param: str | None = None
     store_default_graph: str | None = None
     bundle: str = "auto"
+    shared_cache: str = "auto"
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,6 +179,10 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
 def _text(name: str, value: Any) -> str | None:
     text = str(value).strip()
     return text or None
+
+
+def _shared_cache(name: str, value: Any) -> str:
+    return str(value).strip() or "auto"
 
 
 def _bundle(name: str, value: Any) -> str:
@@ -295,6 +304,7 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
     ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),
     ("bundle", "KG_BUNDLE", _bundle),
+    ("shared_cache", "KG_SHARED_CACHE", _shared_cache),
 )
 """Each field of :class:`Settings` but ``engine`` (read first: other defaults depend on it), with the setting
 that sets it and the function that checks and converts the setting's value."""

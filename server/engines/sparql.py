@@ -75,6 +75,7 @@ from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, 
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import WORKER_STACK_BYTES, QueryPool, _answer
+from calcinosis_kg.server.workers.shared_cache import open_shared_answers
 
 
 class SparqlEngine:
@@ -315,7 +316,12 @@ def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerL
     )
     view = StoreGraphView(client)
     engine = SparqlEngine(client, view, list(state.summary.named_graphs), max_rows=settings.max_rows, limits=limits)
-    cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=state.fingerprint)
+    cache = ResultCache(
+        max_entries=settings.cache_entries,
+        max_bytes=settings.cache_bytes,
+        version=state.fingerprint,
+        shared=open_shared_answers(settings),
+    )
     runner = StoreRunner(
         engine,
         size=settings.pool_size,

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.live]
 FILES = (
     "manifest.json",
     "indexes.pickle",
-    "lookup.pickle",
+    "lookup.bin",
     "dumps/calcinosis-kg.nt",
     "dumps/calcinosis-kg.ttl",
     "dumps/calcinosis-kg.nq",
