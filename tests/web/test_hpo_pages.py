@@ -31,6 +31,11 @@ def hpo_slice() -> HpoSlice:
     return read_slice()
 
 
+CALCINOSIS_CUTIS_OR_NARROWER = {"HP:0025520", "HP:0007618"}
+"""Calcinosis cutis's own HPO term and the narrower one it is mapped to (graph/mappings); its broader one,
+HP:0003761 *Calcinosis*, brings rows to the page's table but no edge to its neighbourhood graph."""
+
+
 def _positive(hpo_slice: HpoSlice) -> list[Annotation]:
     return [a for a in hpo_slice.annotations if a.qualifier != "NOT"]
 
@@ -128,8 +133,8 @@ def test_the_neighbourhood_graph_includes_the_hpo_diseases_and_their_genes_marke
     diseases = {data["id"]: data for data in elements if data.get("parent") == diseases_group["id"]}
     genes = {data["id"]: data for data in elements if data.get("parent") == genes_group["id"]}
     assert all(data["graph"] == str(HPO_GRAPH) for data in [*diseases.values(), *genes.values()])
-    assert len(diseases) == len({a.database_id for a in _positive(hpo_slice)})
-    positive = {a.database_id for a in _positive(hpo_slice)}
+    positive = {a.database_id for a in _positive(hpo_slice) if a.hpo_id in CALCINOSIS_CUTIS_OR_NARROWER}
+    assert len(diseases) == len(positive)
     assert {data["label"] for data in genes.values()} == {
         g.gene_symbol for g in hpo_slice.genes if g.disease_id in positive
     }
@@ -148,6 +153,19 @@ def test_the_neighbourhood_graph_includes_the_hpo_diseases_and_their_genes_marke
     first_gene = min(data["label"] for data in genes.values())
     assert f'<g class="box neighbour hpo"><title>{first_gene}</title>' in svg
     assert 'href="#genetic-differential"' in svg  # "+ n more" diseases: the section lists them all
+
+
+def test_a_broader_hpo_term_brings_qualified_rows_but_no_has_phenotype_edge(client: FlaskClient) -> None:
+    """Metastatic calcinosis cutis is mapped to HPO's broader *Calcinosis cutis* only: a disease presenting with
+    calcinosis cutis is not thereby one presenting with the metastatic subtype (systemic sclerosis gives the
+    dystrophic one), so the page's table shows those rows as through a broader term, and its neighbourhood graph
+    has no HPO part."""
+    response = client.get("/id/metastatic-calcinosis-cutis", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    section = _section(response.text, "genetic-differential")
+    assert "a broader term" in section
+    assert "the same term" not in section
+    assert not any("graph" in element["data"] for element in _elements(response.text))
 
 
 def test_a_page_without_an_hpo_mapping_has_no_hpo_part_in_its_neighbourhood(client: FlaskClient) -> None:

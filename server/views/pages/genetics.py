@@ -47,6 +47,11 @@ MATCHES: Mapping[URIRef, str] = {
     SKOS.broadMatch: "a broader term",
 }
 """The mappings from the resource to an HPO term that bring its diseases, and how a row names them."""
+IMPLIED = frozenset({MATCHES[SKOS.exactMatch], MATCHES[SKOS.narrowMatch]})
+"""The matches under which a disease presenting with the HPO term presents with the resource itself (the same
+term, or a narrower one). Through a broader term (metastatic calcinosis cutis is mapped to HPO's broader
+*Calcinosis cutis*) a row says only that the disease presents with that broader term: the page's table shows it
+so qualified, the neighbourhood graph draws no *has phenotype* edge to the resource for it."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from calcinosis_kg.ontology import CCO, OBO
-from calcinosis_kg.server.views.pages.genetics import HPO_GRAPH, DifferentialRow
+from calcinosis_kg.server.views.pages.genetics import HPO_GRAPH, IMPLIED, DifferentialRow
 from calcinosis_kg.server.views.pages.picture import Box, Picture
 from calcinosis_kg.server.views.pages.terms import Labeler, TermView, term_view
 
@@ -90,7 +90,10 @@ def groups_of(page: ResourceView) -> list[Group]:
 
 def hpo_groups(rows: Sequence[DifferentialRow], labeler: Labeler) -> list[Group]:
     """The genetic differential's part of the neighbourhood: its diseases (incoming RO:0002200 *has phenotype*, on
-    an HPO term the resource is mapped to) and, linked from them, their genes (``cco:associatedGene``)."""
+    an HPO term the resource is mapped to) and, linked from them, their genes (``cco:associatedGene``). Only the
+    rows whose disease presents with the resource itself (:data:`~.genetics.IMPLIED`): a disease presenting with a
+    broader term is not drawn as having the resource as a phenotype."""
+    rows = [row for row in rows if row.match in IMPLIED]
     diseases = {row.disease.iri: row.disease for row in rows if row.disease.iri}
     genes: dict[str, tuple[TermView, set[str]]] = {}
     for row in rows:
