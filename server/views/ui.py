@@ -161,6 +161,7 @@ class ResourcePages:
             neighbourhood=draw_neighbourhood(page, hpo),
             graph_elements=elements(page, hpo),
             genetics=genetics,
+            hpo_in_graph=bool(hpo),
         )
 
     def not_found(self, iri: str) -> str:

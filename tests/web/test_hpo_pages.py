@@ -166,6 +166,7 @@ def test_a_broader_hpo_term_brings_qualified_rows_but_no_has_phenotype_edge(clie
     assert "a broader term" in section
     assert "the same term" not in section
     assert not any("graph" in element["data"] for element in _elements(response.text))
+    assert "Marked (HPO)" not in response.text  # the graph's hint names no HPO part
 
 
 def test_a_page_without_an_hpo_mapping_has_no_hpo_part_in_its_neighbourhood(client: FlaskClient) -> None:
