@@ -53,6 +53,7 @@ MARKER_PREFIX = "urn:x-calcinosis-kg:published:"
 """The marker graph's IRI is this followed by the data version."""
 DEFAULT_GRAPH = "default"
 """The graph name meaning the store's default graph (as ``calcinosis-kg publish --graph default``)."""
+NONE_THERE = "there is none (`calcinosis-kg publish` writes it)"
 GRAPHS_QUERY = "SELECT ?g WHERE { GRAPH ?g {} }"
 """The one start-up question of a replica with a bundle: the store's graphs (empty ones too)."""
 
@@ -139,7 +140,8 @@ def open_published(
     folder = default_folder() if setting in ("auto", "make") else Path(setting)
     reason = _stale_because(client, folder, union_default_graph)
     if reason is not None:
-        log.warning("not serving the store's bundle in %s: %s; reading the store instead", folder, reason)
+        level = logging.INFO if reason is NONE_THERE else logging.WARNING
+        log.log(level, "not serving the store's bundle in %s: %s; reading the store instead", folder, reason)
         return None
     manifest = Manifest.read(folder)
     assert manifest is not None
@@ -160,7 +162,7 @@ def _stale_because(client: StoreClient, folder: Path, union_default_graph: bool)
     except (OSError, ValueError, KeyError, TypeError):
         published = None
     if manifest is None or published is None:
-        return "there is none (`calcinosis-kg publish` writes it)"
+        return NONE_THERE
     reason = manifest.stale_because(manifest.version, union_default_graph)
     if reason is not None:
         return reason
