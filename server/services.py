@@ -13,7 +13,9 @@ the engine in the query workers; the start-up indexes (labels, VoID statistics, 
 read once from the same store with pyoxigraph (:func:`~calcinosis_kg.server.resources.data.rdflib_view` gives
 rdflib's API over it, for embedders); the lookup index is built by the first lookup, except with a remote store
 (``KG_ENGINE=sparql``), where it is read at start-up with the other indexes: reads outside a query job have no
-time limit but the start-up one, and ``/lookup`` then keeps answering while the store is down.
+time limit but the start-up one, and ``/lookup`` then keeps answering while the store is down. With the remote
+store's bundle (:mod:`~calcinosis_kg.server.engines.published`, written by ``calcinosis-kg publish``) every index
+is read from that bundle instead, as from a serving bundle, and the store is not read at start-up.
 """
 
 from __future__ import annotations

@@ -39,7 +39,9 @@ name                       meaning                                              
                            whose ``X-Forwarded-For`` names the client                   ::1``
 ``KG_BUNDLE``              the serving bundle (``server/resources/bundle.py``): ``auto``  ``auto``
                            (a fresh one if any), ``make`` (else make one in the         (``make`` with
-                           cache), ``off``, or a bundle's folder (refused if stale)     ``serve``)
+                           cache), ``off``, or a bundle's folder (refused if stale);    ``serve``)
+                           on ``sparql``: the store's, by ``calcinosis-kg publish``
+                           (``build/store-bundle``; ignored, logged, if stale)
 =========================  ===========================================================  ===============
 
 ``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
