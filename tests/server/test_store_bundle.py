@@ -269,3 +269,15 @@ def test_a_stale_bundle_is_ignored_saying_why(tmp_path: Path, built_nt: Path) ->
             assert "reading the store instead" in log
             health = requests.get(started.server.url + "/health", timeout=10).json()
             assert health["triples"] == len(Graph().parse(SAMPLE_TTL)), "the store's data, not the bundle's"
+
+
+def test_a_bundle_of_another_default_graph_is_ignored_saying_why(
+    store: tuple[UnionStore, Path], tmp_path: Path
+) -> None:
+    """The bundle of a named graph is of the union: a replica serving the store's own default graph reads the store."""
+    running, bundle = store
+    settings = {**replica_settings(running.url, str(bundle)), "KG_UNION_DEFAULT_GRAPH": "false"}
+    with live_server(tmp_path, [], settings, *PRODUCTION) as live:
+        log = live.log_text()
+    assert f"not serving the store's bundle in {bundle}: it was made with KG_UNION_DEFAULT_GRAPH=true" in log, log
+    assert "served from the bundle" not in log
