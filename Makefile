@@ -125,9 +125,10 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) static bytecode  ## the UI pages' render times and weights, the FHIR operations' times, then the benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+bench: $(BENCH_STAMP) static bytecode  ## the UI pages' render times and weights, the FHIR operations' times, cached answers under ten runaway queries, then the benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
 	$(BIN)/python -m bench.pages 2>/dev/null
 	$(BIN)/python -m bench.fhir 2>/dev/null
+	-$(BIN)/python -m bench.runaways 2>/dev/null
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fuzz: build  ## fuzzing of a server on loopback: SPARQL (10,000 queries and the hostile shapes), then FHIR bodies (2,000)

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,14 +213,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(data: Path, timeout: float, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """Our server (granian, ``workers`` processes, 2 query workers each) on ``data`` on a free loopback port.
+def served(
+    data: Path, timeout: float, workers: int = 1, settings: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Our server (granian, ``workers`` processes, 2 query workers each) on ``data`` on a free loopback port,
+    with ``settings`` (``KG_*`` variables) besides the defaults.
 
     Yields its base URL, its process and its log file; stops it (SIGTERM) afterwards.
     """
     port = _free_port()
     log = Path(tempfile.mkdtemp(prefix="kg-probe-")) / "server.log"
     env = {"KG_DATA": str(data), "KG_QUERY_TIMEOUT": str(timeout), "KG_QUERY_WORKERS": "2", "PATH": "/usr/bin:/bin"}
+    env.update(settings or {})
     command = [sys.executable, "-m", "calcinosis_kg.server", "--production", "--workers", str(workers),
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with log.open("wb") as out:

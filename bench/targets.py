@@ -3,11 +3,11 @@
 Every ratio is ours ÷ a peer measured in the same run.
 
 1. Unique ad-hoc queries (``unique``): at least 1.0x the requests/s of Oxigraph's server, by GET and by
-   each POST (``unique-form``, ``unique-direct``).
+   each POST (``unique-form``, ``unique-direct``), with a p99 no worse than 1.5x Oxigraph's (issue 28).
 2. Canned-query mix (``/queries/{name}``; the ad-hoc form when the route is missing): at least 2x the
    requests/s of Oxigraph's server on the same queries (ad hoc), p99 under 5 ms, no error.
-3. Cold start under 1 s: process start to the first answer of ``/health`` and of a query.
-4. Memory: PSS of our server's process tree, after the workloads, under the previous release's figure
+3. Cold start under 0.5 s (issue 28): process start to the first answer of ``/health`` and of a query.
+4. Memory: PSS of our server's process tree, after the workloads, under 120 MB (issue 28); the previous release's
    (216-235 MB: under 216 MB passes).
 5. The synthetic 1M-triple graph loads in under 5 s with under 600 MB peak RSS (pyoxigraph in memory, as the
    server loads its data) and its typical query (median of the canned queries' medians) takes under 50 ms.
@@ -20,10 +20,12 @@ from bench.wrk import WrkResult
 
 OURS = "ours"
 UNIQUE_VS_OXIGRAPH = 1.0
+UNIQUE_P99_VS_OXIGRAPH = 1.5
+"""Our p99 on unique queries over Oxigraph server's, at most (a higher rate bought with a long tail fails)."""
 CANNED_RATIO = 2.0
 CANNED_P99_MS = 5.0
-COLD_START_S = 1.0
-PSS_MB = 216.0
+COLD_START_S = 0.5
+PSS_MB = 120.0
 PREVIOUS_PSS = "216-235 MB"
 """PSS of the previous release's server (rdflib engine), as measured then."""
 BIG_TRIPLES = 1_000_000
@@ -60,17 +62,21 @@ def _why_no_ratio(results: Results, ours: WrkResult | None) -> str:
 
 def unique_adhoc(results: Results, workload: str = "unique") -> Target:
     """Target 1, for the unique workload sent one way (``unique``, ``unique-form``, ``unique-direct``)."""
-    requirement = f">= {UNIQUE_VS_OXIGRAPH:g}x Oxigraph server req/s"
+    requirement = f">= {UNIQUE_VS_OXIGRAPH:g}x Oxigraph server req/s, p99 <= {UNIQUE_P99_VS_OXIGRAPH:g}x its p99"
     how = {"unique": "GET", "unique-form": "POST form", "unique-direct": "POST sparql-query"}[workload]
     name = f"unique ad-hoc queries ({how}), {_label(results)}"
     ours, peer = results.run(workload, OURS), results.run(workload, "oxigraph")
     if ours is None or peer is None:
         return Target(name, requirement, "N/A", _why_no_ratio(results, ours))
     ratio = _ratio(ours, peer)
-    measured = f"x{ratio:.2f} ({ours.rps:,.0f} vs {peer.rps:,.0f} req/s), {ours.errors} errors"
+    tail = ours.p99_ms / peer.p99_ms if peer.p99_ms else float("inf")
+    measured = (
+        f"x{ratio:.2f} ({ours.rps:,.0f} vs {peer.rps:,.0f} req/s), p99 x{tail:.2f} ({ours.p99_ms:.1f} vs "
+        f"{peer.p99_ms:.1f} ms), {ours.errors} errors"
+    )
     if (endpoint := results.run(workload, "rdflib-endpoint")) is not None:
         measured += f"; x{_ratio(ours, endpoint):.1f} rdflib-endpoint"
-    return Target(name, requirement, _status(ratio >= UNIQUE_VS_OXIGRAPH), measured)
+    return Target(name, requirement, _status(ratio >= UNIQUE_VS_OXIGRAPH and tail <= UNIQUE_P99_VS_OXIGRAPH), measured)
 
 
 def canned_mix(results: Results) -> Target:

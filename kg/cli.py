@@ -148,12 +148,13 @@ class _VersionAction(argparse.Action):
 
 
 def _write_bundle(out: Path) -> Path:
-    """The serving bundle of the built graph, ``out/bundle`` (:mod:`calcinosis_kg.server.resources.bundle`)."""
+    """The serving bundle of the built dataset, ``out/bundle`` (:mod:`calcinosis_kg.server.resources.bundle`), with
+    the union of its graphs as the default graph: as the server serves it when ``KG_DATA`` names no files."""
     from calcinosis_kg.server.resources.bundle import BUILT_BUNDLE, write_bundle
     from calcinosis_kg.server.services import BUILT_GRAPH
 
     folder = out / BUILT_BUNDLE
-    write_bundle((out / BUILT_GRAPH,), folder, union_default_graph=False)
+    write_bundle((out / BUILT_GRAPH,), folder, union_default_graph=True)
     return folder
 
 
@@ -250,9 +251,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     PUT the release (build/calcinosis-kg.nt, or --data) into a named graph of a SPARQL store with the SPARQL 1.1
     Graph Store HTTP Protocol (a PUT replaces that graph), then count the graph's triples with a query: exits
-    non-zero when the store refuses the file or holds another number of triples. Then write the replicas' bundle
-    (their start-up indexes, computed from the file; --bundle) and mark the store with the data version it holds
-    (an empty graph), so that a replica on KG_ENGINE=sparql starts without reading the store.
+    non-zero when the store refuses the file or holds another number of triples. A dataset (--data
+    build/calcinosis-kg.nq) is sent graph by graph: its unnamed graph into that graph, each named graph into its
+    own name (served as the embedded engine serves the build by a store whose default graph is the union). Then
+    write the replicas' bundle (their start-up indexes, computed from the file as the store holds it; --bundle)
+    and mark the store with the data version it holds (an empty graph), so that a replica on KG_ENGINE=sparql
+    starts without reading the store.
     """
     from calcinosis_kg.graph.build import artifact_path
     from calcinosis_kg.graph.publish import PublishError, publish, publish_bundle, read_release, unmark
@@ -268,6 +272,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         raise PublishError(f"{path} states no owl:versionIRI of the ontology: name the graph with --graph")
     unmark(args.store, args.graph_store, timeout=args.timeout)
     done = publish(release, args.store, graph, args.graph_store, args.timeout)
+    for name, triples in done.named_graphs:
+        print(f"published {triples} triples of {path} into its named graph {name} (count checked)")
     print(
         f"published {done.triples} triples of {path} into graph {done.graph} of {done.graph_store} "
         f"(HTTP {done.status}, count checked) in {time.perf_counter() - started:.2f} s"
@@ -368,7 +374,11 @@ def make_parser() -> argparse.ArgumentParser:
         help="the store's Graph Store Protocol endpoint (default: --store with its last segment 'query' "
         "replaced by 'store', as Oxigraph names them)",
     )
-    publish.add_argument("--data", type=Path, help="the RDF file to publish (default: build/calcinosis-kg.nt)")
+    publish.add_argument(
+        "--data",
+        type=Path,
+        help="the RDF file to publish (default: build/calcinosis-kg.nt; build/calcinosis-kg.nq: the dataset)",
+    )
     publish.add_argument("--timeout", type=float, default=600.0, help="seconds the store may take (default 600)")
     publish.add_argument(
         "--bundle",

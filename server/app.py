@@ -63,7 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     install_conditional_get(app, services.version)
     app.register_blueprint(make_sparql_blueprint(pool, services.summary, settings))
     app.register_blueprint(make_ui_blueprint(linked_data, statistics, dumps, catalog, pool, settings))
-    app.register_blueprint(make_void_blueprint(statistics, dumps))
+    app.register_blueprint(make_void_blueprint(statistics, dumps, services.summary))
     pages = ResourcePages(linked_data, statistics, pool, catalog)
     app.register_blueprint(make_linked_data_blueprint(linked_data, pages, pool))
     app.register_blueprint(make_health_blueprint(services.summary, services.store_client, metrics))

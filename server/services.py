@@ -44,14 +44,17 @@ from calcinosis_kg.server.sparql.lexer import Limits
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import QueryPool
+from calcinosis_kg.server.workers.shared_cache import open_shared_answers
 
 if TYPE_CHECKING:
     from calcinosis_kg.server.engines.store_client import StoreClient
 
 log = logging.getLogger(__name__)
 
-BUILT_GRAPH = "calcinosis-kg.nt"
-"""The file served when ``KG_DATA`` names none: the built graph in the build folder."""
+BUILT_GRAPH = "calcinosis-kg.nq"
+"""The file served when ``KG_DATA`` names none: the built dataset in the build folder (N-Quads: the ontology in
+the default graph, the article's knowledge and each import in a named graph of its own), served with the union of
+its graphs as the default graph (``KG_UNION_DEFAULT_GRAPH``'s default for it)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,12 @@ class Services:
                 store, max_rows=settings.max_rows, union_default_graph=settings.union_default_graph, limits=limits
             )
             engine.warm_up()
-            cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag)
+            cache = ResultCache(
+                max_entries=settings.cache_entries,
+                max_bytes=settings.cache_bytes,
+                version=version.tag,
+                shared=open_shared_answers(settings),
+            )
             pool = QueryPool(
                 engine, size=settings.pool_size, timeout=settings.query_timeout, cache=cache, limits=worker_limits,
                 metrics=metrics,
@@ -185,7 +193,7 @@ def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:
 
 
 def default_data_file() -> Path:
-    """The built graph, :data:`BUILT_GRAPH` in the build folder (``$KG_BUILD_DIR`` or ``build/``).
+    """The built dataset, :data:`BUILT_GRAPH` in the build folder (``$KG_BUILD_DIR`` or ``build/``).
 
     Raises :class:`DataLoadError` saying how to build it when it does not exist.
     """

@@ -6,14 +6,16 @@ key overrides the environment variable. Nothing is read at import time.
 =========================  ===========================================================  ===============
 name                       meaning                                                      default
 =========================  ===========================================================  ===============
-``KG_DATA``                RDF files to serve (``path[:path...]`` or a list in config)  the built graph
+``KG_DATA``                RDF files to serve (``path[:path...]`` or a list in config)  the built dataset
 ``KG_QUERY_TIMEOUT``       seconds a query may run before its worker is stopped         ``5``
 ``KG_MAX_ROWS``            most result rows (or triples) a query may return             ``10000``
 ``KG_MAX_BODY``            largest request body, in bytes                               ``1048576``
 ``KG_BODY_TIMEOUT``        seconds a request body may take to arrive (then 408)         ``10``
 ``KG_TRUST_PROXY``         number of reverse proxies whose X-Forwarded-* to trust       ``0``
 ``KG_QUERY_WORKERS``       query worker processes per server process (0 = automatic)    ``0``
-``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``false``
+``KG_UNION_DEFAULT_GRAPH`` the default graph is the union of all graphs                 ``true`` for the
+                                                                                        built dataset,
+                                                                                        else ``false``
 ``KG_ENGINE``              query engine: ``oxigraph`` (pyoxigraph, in memory) or ``sparql`` ``oxigraph``
 ``KG_STORE_URL``           with ``KG_ENGINE=sparql``: the store's SPARQL query endpoint   (required)
 ``KG_STORE_TIMEOUT_PARAM`` query parameter giving the store the time limit in ms        (none)
@@ -37,12 +39,21 @@ name                       meaning                                              
                            waiting) in each server process; past them 429
 ``KG_TRUSTED_PROXIES``     addresses or networks (comma-separated; ``none``) of proxies  ``127.0.0.0/8,
                            whose ``X-Forwarded-For`` names the client                   ::1``
+``KG_SHARED_CACHE``        where the server's processes share their cached answers      ``auto``
+                           (``server/workers/shared_cache.py``): ``auto`` (a temporary
+                           folder per server), ``off``, or a folder (shared by every
+                           server given it)
 ``KG_BUNDLE``              the serving bundle (``server/resources/bundle.py``): ``auto``  ``auto``
                            (a fresh one if any), ``make`` (else make one in the         (``make`` with
                            cache), ``off``, or a bundle's folder (refused if stale);    ``serve``)
                            on ``sparql``: the store's, by ``calcinosis-kg publish``
                            (``build/store-bundle``; ignored, logged, if stale)
 =========================  ===========================================================  ===============
+
+The built dataset (``calcinosis-kg.nq``: the ontology unnamed, the article's knowledge and the HPO import in
+named graphs of their own) is served with the union of its graphs as the default graph, so a query naming no
+graph sees all of it, as the union dumps hold it; files named by ``KG_DATA``, and a remote store, keep the
+store's default graph unless ``KG_UNION_DEFAULT_GRAPH`` is set.
 
 ``KG_BACKEND``, the engine setting of earlier versions, is still read when ``KG_ENGINE`` is not set: its value
 ``oxigraph`` maps to ``KG_ENGINE=oxigraph``; ``rdflib`` (an engine that no longer exists) too, with a warning.
@@ -100,7 +111,8 @@ class Settings:
     body_timeout: float = 10.0
     trust_proxy: int = 0
     query_workers: int = 0
-    union_default_graph: bool = False
+    union_default_graph: bool = True
+    """True for the built dataset; :meth:`load` makes it False for ``KG_DATA`` files and a remote store."""
     engine: str = "oxigraph"
     max_query_depth: int = 256
     max_query_tokens: int = 20_000
@@ -116,6 +128,7 @@ class Settings:
     store_timeout_param: str | None = None
     store_default_graph: str | None = None
     bundle: str = "auto"
+    shared_cache: str = "auto"
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,7 +145,9 @@ class Settings:
             return default
 
         engine = get("KG_ENGINE", _engine, None) or get("KG_BACKEND", _legacy_backend, cls.engine)
+        data = get("KG_DATA", _paths, cls.data)
         engine_defaults = {
+            "union_default_graph": engine == "oxigraph" and not data,  # the built dataset (module docstring)
             "max_query_depth": STORE_MAX_QUERY_DEPTH if engine == "sparql" else cls.max_query_depth,
             "max_query_tokens": STORE_MAX_QUERY_TOKENS if engine == "sparql" else cls.max_query_tokens,
         }
@@ -166,6 +181,10 @@ def _paths(name: str, value: Any) -> tuple[Path, ...]:
 def _text(name: str, value: Any) -> str | None:
     text = str(value).strip()
     return text or None
+
+
+def _shared_cache(name: str, value: Any) -> str:
+    return str(value).strip() or "auto"
 
 
 def _bundle(name: str, value: Any) -> str:
@@ -287,6 +306,7 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
     ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),
     ("bundle", "KG_BUNDLE", _bundle),
+    ("shared_cache", "KG_SHARED_CACHE", _shared_cache),
 )
 """Each field of :class:`Settings` but ``engine`` (read first: other defaults depend on it), with the setting
 that sets it and the function that checks and converts the setting's value."""

@@ -135,7 +135,12 @@ def test_diseases_are_entities_with_a_unique_label_and_their_code_as_a_mapping(
         ("omim-610455", "OMIM:610455"),
         ("orpha-90291", "Orphanet:90291"),
     }
-    assert all(r.imported and r.see_also == (hpo_slice.release.iri,) for r in rows)
+    minted = [r for r in rows if r.justification == "semapv:UnspecifiedMatching"]
+    assert {r.object_id.split(":")[0] for r in minted} == {"OMIM", "Orphanet"}
+    assert all(r.imported and r.see_also == (hpo_slice.release.iri,) for r in minted)
+    chained = [r for r in rows if r not in minted]  # Mondo and SNOMED CT codes, through Mondo's sets
+    assert {r.justification for r in chained} == {"semapv:MappingChaining"}
+    assert all(r.imported and "monarch-initiative/mondo" in r.see_also[0] for r in chained)
     orphanet = mapping_graph([r for r in rows if r.object_id.startswith("Orphanet:")])
     assert (CC["orpha-90291"], SKOS.exactMatch, URIRef("http://www.orpha.net/ORDO/Orphanet_90291")) in orphanet
 

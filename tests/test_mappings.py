@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import simple_icd_10_cm as icd
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF, RDFS, XSD
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
 from calcinosis_kg.errors import ValidationFailed
 from calcinosis_kg.graph.build import ARTICLE_GRAPH, MergedGraph
 from calcinosis_kg.graph.codesystems import bioregistry_code_systems
+from calcinosis_kg.graph.imports.hpo_rdf import HPO_GRAPH
 from calcinosis_kg.graph.mappings import (
     CHAINING,
     HPO_EVIDENCE_FILE,
@@ -64,8 +65,8 @@ def _instances_of(graph: Graph, cls: URIRef) -> set[URIRef]:
 
 
 def test_every_condition_and_cause_has_snomed_or_a_stated_reason(kg: Graph) -> None:
-    """Of the article's graph: the diseases the HPO import adds carry HPO's OMIM and Orphanet codes (their SNOMED
-    CT codes through Mondo are not curated yet: graph/imports/README.md)."""
+    """Of the article's graph: the diseases the HPO import adds carry HPO's OMIM and Orphanet codes, and SNOMED CT
+    codes only where Mondo's sets chain one (test_snomed_covers_every_hpo_disease_whose_orphanet_code_mondo_chains)."""
     assert isinstance(kg, MergedGraph)
     article = kg.parts[ARTICLE_GRAPH]
     reported = {(r["entity_id"], r["system"]) for r in _unmapped() if r["reason"].strip()}
@@ -346,6 +347,48 @@ def test_snomed_covers_every_concept_whose_code_mondo_or_hpo_attests(kg: Graph) 
     assert missing == []
     covered = [e for e in systems if "SCTID" in systems[e]]
     assert len(covered) >= 60
+
+
+def test_snomed_covers_every_hpo_disease_whose_orphanet_code_mondo_chains(kg: Graph) -> None:
+    """Of the HPO graph: a disease minted from an Orphanet code that Mondo exact-matches to one Mondo class, which Mondo
+    exact-matches to one SNOMED CT concept (rows of the evidence copy), has that concept, chained (ECO:0000312, no
+    label, the Mondo files and the HPO release as sources); no minted disease has a SNOMED CT code otherwise."""
+    assert isinstance(kg, MergedGraph)
+    hpo = kg.parts[HPO_GRAPH]
+    classes: dict[str, set[str]] = defaultdict(set)
+    snomed: dict[str, set[str]] = defaultdict(set)
+    for row in MONDO.rows:
+        code = _standard(row["object_id"])
+        if row["predicate_id"] == "skos:exactMatch" and code.startswith("Orphanet:"):
+            classes[code].add(row["subject_id"])
+        if row["predicate_id"] == "skos:exactMatch" and code.startswith("SCTID:"):
+            snomed[row["subject_id"]].add(code)
+    minted = {s for s in hpo.subjects(RDF.type, CCO.Disease) if str(s).startswith((f"{CC}omim-", f"{CC}orpha-"))}
+    assert len(minted) >= 20
+    expected, found = {}, {}
+    for disease in minted:
+        local = disease.removeprefix(str(CC))
+        orphanet = f"Orphanet:{local.removeprefix('orpha-')}" if local.startswith("orpha-") else ""
+        (cls,) = classes.get(orphanet) or {""}
+        codes = snomed.get(cls, set()) if len(classes.get(orphanet, ())) == 1 else set()
+        expected[local] = codes if len(codes) == 1 else set()
+        found[local] = {
+            "SCTID:" + str(o).removeprefix(SNOMED)
+            for o in hpo.objects(disease, SKOS.exactMatch)
+            if str(o).startswith(SNOMED)
+        }
+    assert found == expected
+    chained = {(local, code) for local, codes in expected.items() for code in codes}
+    assert len(chained) >= 9  # ORPHA:416 primary hyperoxaluria -> MONDO:0002474 -> SCTID:17901006, ...
+    assert ("orpha-416", "SCTID:17901006") in chained
+    for local, code in chained:
+        (axiom,) = [
+            a for a in hpo.subjects(SSSOM.object_id, Literal(code)) if (a, OWL.annotatedSource, CC[local]) in hpo
+        ]
+        assert str(hpo.value(axiom, SSSOM.mapping_justification)) == SEMAPV_CHAINING
+        assert set(hpo.objects(axiom, HAS_EVIDENCE)) == {OBO.ECO_0000312}
+        assert hpo.value(axiom, SSSOM.object_label) is None
+        assert {CC["mondo-mapping-sets"], CC["hpo-release-2025-01-16"]} <= set(hpo.objects(axiom, DCTERMS.source))
 
 
 def test_no_code_label_is_copied_from_mondo_or_hpo() -> None:

@@ -51,8 +51,10 @@ def test_the_readme_is_short_and_has_a_section_for_each_user() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(built_nt: Path, build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("readme"), [built_nt], {"KG_BUILD_DIR": str(build_dir)}) as live:
+def server(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server as ``make serve`` runs it: no ``KG_DATA``, the build's dataset (its named graphs, the union)."""
+    settings = {"KG_BUILD_DIR": str(build_dir), "KG_ENGINE": "oxigraph"}
+    with live_server(tmp_path_factory.mktemp("readme"), [], settings) as live:
         yield live
 
 

@@ -13,7 +13,8 @@ into triples and reads nothing else. What it writes:
 - each **disease** with a positive annotation row as an entity ``cc:omim-610455`` / ``cc:orpha-90291``
   (``cco:Disease``, HPO's name as its label), or the article's entity already exactly mapped to that code
   (``existing``); its code as an SSSOM mapping row (:func:`disease_mappings`, compiled by the build's
-  :func:`~calcinosis_kg.graph.mappings.mapping_graph`);
+  :func:`~calcinosis_kg.graph.mappings.mapping_graph`), with the Mondo and SNOMED CT codes Mondo's sets chain to an
+  Orphanet code (:mod:`.hpo_chains`);
 - each **gene** as its NCBI Gene IRI (``obo:SO_0000704`` gene, its HGNC symbol as ``rdfs:label``);
 - the **assertions**: ``disease RO:0002200 (has phenotype) HP term`` per annotation row and
   ``disease cco:associatedGene gene`` per gene, each with an ``owl:Axiom`` carrying ``dcterms:source`` (the release
@@ -38,6 +39,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
+from calcinosis_kg.graph.imports.hpo_chains import chained_mappings, mondo_rows
 from calcinosis_kg.graph.imports.hpo_slice import HPO_LICENSE, Annotation, HPOImportError, HpoSlice, Release, Term
 from calcinosis_kg.graph.mappings import Mapping as CodeMapping
 from calcinosis_kg.graph.mappings import mapping_graph
@@ -73,7 +75,11 @@ for ``pubmed``; OMIM's and Orphanet's are their entry pages (Orphanet's as in gr
 NCBI_GENE = "https://www.ncbi.nlm.nih.gov/gene/{}"
 """The NCBI Gene IRI of a gene (the Bioregistry's URI format for ``ncbigene``)."""
 MAPPING_PREFIXES = {"OMIM": "OMIM", "ORPHA": "Orphanet"}
-"""HPO's disease-id prefix -> the CURIE prefix of the project's mapping set (graph/mappings/target-systems.tsv)."""
+"""HPO's disease-id prefix -> the CURIE prefix of the project's mapping set (graph/mappings/target-systems.tsv, which
+gives their FHIR system URIs as HL7 does: OMIM ``http://www.omim.org`` from FHIR core's list of known code systems,
+HL7/fhir ``source/terminologies-systems.html`` at commit 35ed530d888c021e3538421d7682d17bb35dc90e, THO having no OMIM
+record at HL7/UTG commit a19c263616d7b759fe91ceaa0faf4c5b5a5b614b; Orphanet ``https://www.orpha.net`` from THO's
+NamingSystem ``input/sourceOfTruth/external/hta/namingSystems/orphanet.xml`` at that UTG commit; docs/mappings.md)."""
 
 HPO_CITATION = (
     "This service/product is using the Human Phenotype Ontology (release {date}). Find out more at "
@@ -151,8 +157,14 @@ def _diseases(hpo_slice: HpoSlice, existing: Mapping[str, str]) -> dict[str, _Di
     }
 
 
-def disease_mappings(hpo_slice: HpoSlice, existing: Mapping[str, str] | None = None) -> list[CodeMapping]:
-    """The SSSOM rows of the minted disease entities: ``cc:omim-610455 skos:exactMatch OMIM:610455``.
+def disease_mappings(
+    hpo_slice: HpoSlice,
+    existing: Mapping[str, str] | None = None,
+    mondo: Iterable[Mapping[str, str]] | None = None,
+) -> list[CodeMapping]:
+    """The SSSOM rows of the minted disease entities: ``cc:omim-610455 skos:exactMatch OMIM:610455``, then the Mondo
+    and SNOMED CT codes chained from their Orphanet codes through Mondo's rows ``mondo`` (the evidence copy when not
+    given; :func:`~calcinosis_kg.graph.imports.hpo_chains.chained_mappings`).
 
     Imported information (the entity is minted from the code; HPO is the evidence), dated with the HPO release.
     """
@@ -177,7 +189,7 @@ def disease_mappings(hpo_slice: HpoSlice, existing: Mapping[str, str] | None = N
                     imported=True,
                 )
             )
-    return rows
+    return rows + chained_mappings(rows, mondo_rows() if mondo is None else mondo)
 
 
 class _Writer:

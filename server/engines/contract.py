@@ -62,6 +62,10 @@ class Answer:
     cached: bool = False
     """Set by the query pool: the answer came from its result cache or went into it (it will be the same bytes
     next time, so the HTTP layer may replay the whole response)."""
+    origin: str = "query"
+    """Where the answer came from: ``query`` (evaluated now), ``memory`` (this process's result cache),
+    ``shared`` (the cache shared by the server's processes, :mod:`~calcinosis_kg.server.workers.shared_cache`)
+    or ``bundle`` (precomputed, :mod:`~calcinosis_kg.server.resources.canned`); sent as ``X-KG-Answer``."""
 
 
 class Engine(Protocol):

@@ -10,13 +10,14 @@ N-Triples; the answer is parsed into pyoxigraph terms and written by our own wri
 
 What is sent: the query with a first line declaring ``BASE`` (the endpoint's URL, against which the embedded
 engine resolves relative IRIs) and the predeclared prefixes the query uses without declaring them; the
-request's ``default-graph-uri``/``named-graph-uri``; a canned query's parameters as a ``VALUES`` block at the
-start of its WHERE group (the store has no substitutions); with ``KG_STORE_TIMEOUT_PARAM`` the time limit in
-milliseconds. The store's own default graph is the default graph (start Oxigraph with
-``--union-default-graph`` for ``KG_UNION_DEFAULT_GRAPH``), unless ``KG_STORE_DEFAULT_GRAPH`` names one of its
-graphs: then a query naming no dataset (neither ``FROM`` nor ``default-graph-uri``) is sent with that graph as
-``default-graph-uri`` and the store's other graphs as ``named-graph-uri``, for stores whose own default graph
-is the union of all their graphs (Virtuoso).
+request's ``default-graph-uri``/``named-graph-uri``, else the query's own ``FROM``/``FROM NAMED`` graphs as
+those (the same dataset: ``oxigraph serve --union-default-graph`` ignores a query's ``FROM``, not the
+protocol's); a canned query's parameters as a ``VALUES`` block at the start of its WHERE group (the store has no
+substitutions); with ``KG_STORE_TIMEOUT_PARAM`` the time limit in milliseconds. The store's own default graph
+is the default graph (start Oxigraph with ``--union-default-graph`` for ``KG_UNION_DEFAULT_GRAPH``), unless
+``KG_STORE_DEFAULT_GRAPH`` names one of its graphs: then a query naming no dataset (neither ``FROM`` nor
+``default-graph-uri``) is sent with that graph as ``default-graph-uri`` and the store's other graphs as
+``named-graph-uri``, for stores whose own default graph is the union of all their graphs (Virtuoso).
 
 Queries are not evaluated in the query worker processes (their sandbox forbids the network): the
 :class:`StoreRunner` evaluates them in the server process, each job in a thread of its own with the stack of a
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyoxigraph as ox
+from rdflib import URIRef
 
 from calcinosis_kg.server.engines.anchored_view import AnchoredStoreView
 from calcinosis_kg.server.engines.common import (
@@ -75,6 +77,7 @@ from calcinosis_kg.server.sparql.results import Row, write_boolean, write_rows, 
 from calcinosis_kg.server.workers.cache import ResultCache
 from calcinosis_kg.server.workers.limits import WorkerLimits
 from calcinosis_kg.server.workers.pool import WORKER_STACK_BYTES, QueryPool, _answer
+from calcinosis_kg.server.workers.shared_cache import open_shared_answers
 
 
 class SparqlEngine:
@@ -113,9 +116,7 @@ class SparqlEngine:
             text = self._bind(job, analysis, text)
         self._check_syntax(text, job, analysis)
         sent = self._prologue(job, analysis) + text
-        dataset = job.dataset
-        if dataset is None and not (analysis.from_default or analysis.from_named):
-            dataset = self.client.dataset
+        dataset = job.dataset if job.dataset is not None else self._dataset_of(analysis)
         if analysis.form == "construct":
             fmt = choose_format(job.accept, job.formats, Family.GRAPH)
             found = self._construct(sent, dataset)
@@ -141,6 +142,16 @@ class SparqlEngine:
                     f"Add LIMIT {self._max_rows} or less, and use OFFSET to page through the rest."
                 )
         return Answer(write_rows(fmt, variables, rows), fmt.content_type)
+
+    def _dataset_of(self, analysis: Analysis) -> DatasetSpec | None:
+        """The dataset sent with a query the request gives none: its own ``FROM``/``FROM NAMED`` graphs (also sent
+        as the protocol's, which means the same: a store whose default graph is the union, ``oxigraph serve
+        --union-default-graph``, ignores the query's ``FROM`` but not ``default-graph-uri``), else the client's."""
+        if analysis.from_default or analysis.from_named:
+            return DatasetSpec(
+                default=tuple(map(URIRef, analysis.from_default)), named=tuple(map(URIRef, analysis.from_named))
+            )
+        return self.client.dataset
 
     def _construct(self, text: str, dataset: DatasetSpec | None) -> list[ox.Triple]:
         body = self.client.query(text, N_TRIPLES, dataset)
@@ -321,7 +332,12 @@ def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerL
         view, summary = StoreGraphView(client), state.summary
         version = DataVersion(tag=state.fingerprint, last_modified=datetime.now(UTC).replace(microsecond=0))
     engine = SparqlEngine(client, view, list(summary.named_graphs), max_rows=settings.max_rows, limits=limits)
-    cache = ResultCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, version=version.tag)
+    cache = ResultCache(
+        max_entries=settings.cache_entries,
+        max_bytes=settings.cache_bytes,
+        version=version.tag,
+        shared=open_shared_answers(settings),
+    )
     runner = StoreRunner(
         engine,
         size=settings.pool_size,

@@ -12,29 +12,34 @@ Resources sent with a request as ``tx-resource`` parameters (code systems, value
 for that request only, before the server's own. Errors are OperationOutcomes (:mod:`.errors`). ``_format`` and
 ``Accept`` are honoured: JSON (``application/fhir+json``, ``application/json``, ``json``) is answered, XML is
 refused with 406.
+
+The operations (with their value-set machinery) and the body's shape checks (pydantic models) are imported by
+the first request that needs them, not with this module: they were a fifth of the server's import time
+(about 0.15 s of ``python -X importtime``), paid before every start's first ``/health`` by servers that may
+never see a FHIR operation.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from calcinosis_kg.server.errors import EndpointError, error_parts
-from calcinosis_kg.server.fhir import operations as ops
-from calcinosis_kg.server.fhir.batch import batch_validate_code
 from calcinosis_kg.server.fhir.budget import limited
 from calcinosis_kg.server.fhir.capability import capability_statement, terminology_capabilities
 from calcinosis_kg.server.fhir.errors import FhirError, InvalidRequest, NotSupported, ResourceNotFound, TooLong, issue
 from calcinosis_kg.server.fhir.errors import operation_outcome as outcome_of
 from calcinosis_kg.server.fhir.model import JSON, Registry
-from calcinosis_kg.server.fhir.resources import GraphTerminology
-from calcinosis_kg.server.fhir.shapes import MAX_DEPTH, Structure, check_body
+from calcinosis_kg.server.fhir.params import Params
 from calcinosis_kg.server.fhir.wire import answer_to_r4, request_from_r4
 from calcinosis_kg.server.http.guard import RouteLimits, register_route_limits
+
+if TYPE_CHECKING:
+    from calcinosis_kg.server.fhir.resources import GraphTerminology
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -71,6 +76,8 @@ def check_format() -> None:
 def read_body() -> JSON:
     """The request's Parameters body: at most :data:`MAX_BODY` bytes (a chunked body too), JSON as FHIR writes
     it (no ``NaN``), of the shape the operations read (:func:`~.shapes.check_body`); else a 4xx."""
+    from calcinosis_kg.server.fhir.shapes import MAX_DEPTH, Structure, check_body  # on first use: see the docstring
+
     if (request.content_length or 0) > MAX_BODY:
         raise TooLong(f"The request body is larger than {MAX_BODY} bytes")
     data = request.stream.read(MAX_BODY + 1)
@@ -91,7 +98,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def request_params() -> ops.Params:
+def request_params() -> Params:
     """The operation's parameters: the Parameters body of a POST, or the query string (and form)."""
     items: list[JSON] = []
     for name, value in request.args.items(multi=True):
@@ -108,7 +115,7 @@ def request_params() -> ops.Params:
                     # FHIR's primitive values may not be empty strings (a string holds at least one character).
                     raise InvalidRequest(f"The parameter {parameter['name']!r} has an empty {empty[0]}")
             items += [request_from_r4(p) for p in parameters]
-    return ops.Params(items, request.headers.get("Accept-Language") or None)
+    return Params(items, request.headers.get("Accept-Language") or None)
 
 
 def endpoint_outcome(error: EndpointError) -> Response:
@@ -156,7 +163,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
         code = {404: "not-found", 405: "not-supported"}.get(status, "exception")
         return fhir_response(outcome_of([issue("error", code, f"{error.name}: {error.description}")]), status)
 
-    def registry_for(params: ops.Params) -> Registry:
+    def registry_for(params: Params) -> Registry:
         own = terminology.registry()
         supplied = params.resources("tx-resource")
         return own.overlay(supplied) if supplied else own
@@ -201,7 +208,7 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
             raise FhirError(f"Resource type {kind!r} is not supported here: {', '.join(TYPES)}", status=404)
         return fhir_response(instance(kind, resource_id))
 
-    def operation(kind: str, name: str, run: Callable[[Registry, ops.Params, JSON | None], JSON]) -> None:
+    def operation(kind: str, name: str, run: Callable[[Registry, Params, JSON | None], JSON]) -> None:
         # The graph's resources are built first (their queries have the pool's limits); the operation then has
         # the query time limit (budget.limited), its Python work checked against it as it goes.
         def type_level() -> Response:
@@ -223,31 +230,57 @@ def make_fhir_blueprint(terminology: GraphTerminology, *, software_version: str 
             f"/{kind}/<resource_id>/${name}", f"{endpoint}_instance", instance_level, methods=methods
         )
 
-    def with_system(params: ops.Params, resource: JSON | None) -> ops.Params:
+    def with_system(params: Params, resource: JSON | None) -> Params:
         if resource is not None:
             return params.plus({"name": "system", "valueUri": resource["url"]})
         return params
 
-    operation("CodeSystem", "lookup", lambda reg, p, cs: ops.lookup(reg, with_system(p, cs)))
-    operation("CodeSystem", "subsumes", lambda reg, p, cs: ops.subsumes(reg, with_system(p, cs)))
-    operation(
-        "CodeSystem",
-        "validate-code",
-        lambda reg, p, cs: ops.validate_code(
-            reg, p.plus({"name": "url", "valueUri": cs["url"]}) if cs else p, value_set=False
-        ),
-    )
-    operation("ValueSet", "expand", lambda reg, p, vs: ops.expand(reg, p, vs))
-    operation(
-        "ValueSet",
-        "validate-code",
-        lambda reg, p, vs: ops.validate_code(
-            reg, p.plus({"name": "valueSet", "resource": vs}) if vs else p, value_set=True
-        ),
-    )
-    operation("ConceptMap", "translate", lambda reg, p, cm: ops.translate(reg, p, cm))
-    operation("ValueSet", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=True))
-    operation("CodeSystem", "batch-validate-code", lambda reg, p, _: batch_validate_code(reg, p, value_set=False))
+    def lookup(reg: Registry, p: Params, cs: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.lookup import lookup
+
+        return lookup(reg, with_system(p, cs))
+
+    def subsumes(reg: Registry, p: Params, cs: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.lookup import subsumes
+
+        return subsumes(reg, with_system(p, cs))
+
+    def validate_code_system(reg: Registry, p: Params, cs: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.validate import validate_code
+
+        return validate_code(reg, p.plus({"name": "url", "valueUri": cs["url"]}) if cs else p, value_set=False)
+
+    def validate_value_set(reg: Registry, p: Params, vs: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.validate import validate_code
+
+        return validate_code(reg, p.plus({"name": "valueSet", "resource": vs}) if vs else p, value_set=True)
+
+    def expand(reg: Registry, p: Params, vs: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.expand import expand
+
+        return expand(reg, p, vs)
+
+    def translate(reg: Registry, p: Params, cm: JSON | None) -> JSON:
+        from calcinosis_kg.server.fhir.translate import translate
+
+        return translate(reg, p, cm)
+
+    def batch_validate(value_set: bool) -> Callable[[Registry, Params, JSON | None], JSON]:
+        def run(reg: Registry, p: Params, _: JSON | None) -> JSON:
+            from calcinosis_kg.server.fhir.batch import batch_validate_code
+
+            return batch_validate_code(reg, p, value_set=value_set)
+
+        return run
+
+    operation("CodeSystem", "lookup", lookup)
+    operation("CodeSystem", "subsumes", subsumes)
+    operation("CodeSystem", "validate-code", validate_code_system)
+    operation("ValueSet", "expand", expand)
+    operation("ValueSet", "validate-code", validate_value_set)
+    operation("ConceptMap", "translate", translate)
+    operation("ValueSet", "batch-validate-code", batch_validate(True))
+    operation("CodeSystem", "batch-validate-code", batch_validate(False))
     return blueprint
 
 

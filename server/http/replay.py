@@ -48,13 +48,23 @@ CACHED_ANSWER = "calcinosis_kg.cached_answer"
 """WSGI environ key a view sets (:func:`note_answer`) when its response holds a cached answer."""
 
 
-def note_answer(environ: WSGIEnvironment, answer: Answer) -> None:
-    """Tell the replay whether the response to this request holds a cached answer (the same bytes next time)."""
+ANSWER_HEADER = "X-KG-Answer"
+"""Response header saying where a query's answer came from (:attr:`~..engines.contract.Answer.origin`): ``query``,
+``memory`` (this server process's cache, or a response it replays), ``shared`` (the cache shared by the server's
+processes) or ``bundle``. For operators and tests: which answers waited for a query worker."""
+
+
+def note_answer(environ: WSGIEnvironment, answer: Answer) -> tuple[str, str]:
+    """Tell the replay whether the response to this request holds a cached answer (the same bytes next time);
+    return the :data:`ANSWER_HEADER` of the response."""
     environ[CACHED_ANSWER] = answer.cached
+    return (ANSWER_HEADER, answer.origin)
 
 
 _KEY_FIELDS = ("PATH_INFO", "QUERY_STRING", "HTTP_ACCEPT", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _ENTRY_OVERHEAD = 512
+_NOT_REPLAYED = ("date", ANSWER_HEADER.lower())
+"""Headers of a stored response that each replay sets anew."""
 _Key = tuple[str | bytes, ...]
 
 
@@ -96,7 +106,7 @@ class ResponseReplay:
         stored = self._entries.get(key)
         if stored is not None:
             self.replayed += 1
-            start_response(stored.status, [*stored.headers, ("Date", http_now())])
+            start_response(stored.status, [*stored.headers, ("Date", http_now()), (ANSWER_HEADER, "memory")])
             self._log_request(environ, stored.status, started)
             if self.metrics is not None:
                 self.metrics.count_request(stored.route, 200)
@@ -120,7 +130,7 @@ class ResponseReplay:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        headers = [(name, value) for name, value in sent["headers"] if name.lower() != "date"]
+        headers = [(name, value) for name, value in sent["headers"] if name.lower() not in _NOT_REPLAYED]
         size = len(body) + sum(len(part) for part in key) + _ENTRY_OVERHEAD
         if size <= self._entries.max_bytes // 4:
             route = str(environ.get(ROUTE, "unmatched"))

@@ -10,10 +10,11 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     an Oxigraph (RocksDB) store holding the data, opened read-only (:func:`open_bundle`): every server process
     and query worker reads the same files, so the data live once, in the OS page cache, whatever the number of
     processes;
-``indexes.pickle``, ``lookup.pickle``
+``indexes.pickle``, ``lookup.bin``
     the summary, linked-data index, VoID statistics and the answers of the canned queries asked without
-    parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index (read by the first
-    lookup), as the server builds them from the store (the same functions: one definition of each);
+    parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index, memory-mapped by
+    the first lookup and searched in place (:mod:`~calcinosis_kg.server.resources.lookup_file`: the page
+    cache's, shared by every process), as the server builds them from the store (the same functions);
 ``dumps/``
     the dumps in every format, memory-mapped by the server (shared page cache, not each process's memory);
 ``manifest.json``
@@ -55,11 +56,12 @@ from calcinosis_kg.server.resources.canned import CannedAnswers
 from calcinosis_kg.server.resources.data import DatasetSummary, load_store, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
+from calcinosis_kg.server.resources.lookup_file import MappedLabelIndex, write_lookup
 from calcinosis_kg.server.resources.void import DUMP_EXTENSIONS, DUMP_NAME, DatasetDumps, DatasetStatistics, Dump
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.describe import GraphView
 
-BUNDLE_FORMAT = 3
+BUNDLE_FORMAT = 4
 """Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
 
 BUILT_BUNDLE = "bundle"
@@ -75,7 +77,7 @@ CANNED_LIMITS = {"max_rows": Settings.max_rows, "max_answer_bytes": Settings.max
 MANIFEST = "manifest.json"
 STORE = "store"
 INDEXES = "indexes.pickle"
-LOOKUP = "lookup.pickle"
+LOOKUP = "lookup.bin"
 DUMPS = "dumps"
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,7 @@ class Bundle:
     linked_data: LinkedData
     statistics: DatasetStatistics
     lookup_index: Callable[[], LabelIndex]
-    """Reads the lookup index (the largest, ~0.26 s per 100k triples): called by the first lookup."""
+    """Maps the lookup index (:class:`~.lookup_file.MappedLabelIndex`): called by the first lookup."""
     dumps: DatasetDumps
     canned_answers: CannedAnswers
 
@@ -208,8 +210,7 @@ def write_indexes(folder: Path, store: ox.Store, paths: tuple[Path, ...], *, uni
         ),
     }
     (folder / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
-    lookup = LabelIndex.from_store(view).parts()
-    (folder / LOOKUP).write_bytes(pickle.dumps(lookup, protocol=pickle.HIGHEST_PROTOCOL))
+    write_lookup(LabelIndex.from_store(view), folder / LOOKUP)
 
 
 def make_bundle_in_subprocess(paths: tuple[Path, ...], folder: Path, *, union_default_graph: bool) -> None:
@@ -257,7 +258,7 @@ def read_indexes(folder: Path, view: GraphView) -> dict[str, Any]:
             "summary": indexes["summary"],
             "linked_data": _linked_data(indexes["linked_data"], view),
             "statistics": indexes["statistics"],
-            "lookup_index": functools.partial(_lookup_index, folder / LOOKUP),
+            "lookup_index": functools.partial(MappedLabelIndex, folder / LOOKUP),
             "dumps": DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
             "canned_answers": indexes["canned"],
         }
@@ -269,10 +270,6 @@ def file_stats(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
     """(absolute path, size, modification time in ns) of each of ``paths``."""
     stats = [(path.resolve(), path.stat()) for path in paths]
     return tuple((str(path), stat.st_size, stat.st_mtime_ns) for path, stat in stats)
-
-
-def _lookup_index(path: Path) -> LabelIndex:
-    return LabelIndex.from_parts(*pickle.loads(path.read_bytes()))  # noqa: S301 (our own file)
 
 
 def _linked_data_parts(linked_data: LinkedData) -> tuple[Any, ...]:

@@ -87,4 +87,4 @@ class CannedAnswers:
         """
         fmt: ResultFormat = choose_format(accept, formats, answer_family(query))
         found = self.answers.get((query.name, _text_key(query), fmt.key))
-        return None if found is None else Answer(found[0], found[1], cached=True)
+        return None if found is None else Answer(found[0], found[1], cached=True, origin="bundle")

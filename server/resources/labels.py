@@ -60,8 +60,7 @@ INDEXED_PREDICATES = (
     SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, RDFS.label, RDF.type, RDFS.subClassOf, *MAPPING_PREDICATES,
     OWL.annotatedSource, OWL.annotatedProperty, OWL.annotatedTarget, SSSOM.object_id, SSSOM.object_label,
 )  # fmt: skip
-"""The predicates :meth:`LabelIndex.from_graph` reads: labels, synonyms, hidden labels, types, the class tree,
-mappings."""
+"""What :meth:`LabelIndex.from_graph` reads: labels, synonyms, hidden labels, types, the class tree, mappings."""
 _SPACES = re.compile(r"\s+")
 _WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
 """A letter or digit that does not follow another letter or digit."""
@@ -306,8 +305,11 @@ class LabelIndex:
 
 
 def _text(entity: Entity, text: str, source: Source) -> _Text:
-    key = normalise(text)
-    return _Text(entity, text, key, source, tuple(m.start() for m in _WORD_START.finditer(key)))
+    return _Text(entity, text, key := normalise(text), source, _word_starts(key))
+
+
+def _word_starts(key: str) -> tuple[int, ...]:
+    return tuple(m.start() for m in _WORD_START.finditer(key))
 
 
 def _level(candidate: _Text, key: str) -> Level | None:

@@ -12,11 +12,15 @@ description always matches what ``/sparql`` and the dumps serve. The definitions
 - a ``void:classPartition`` per class with ``void:entities`` its distinct instances (subjects typed with
   it, blank nodes included), and a ``void:propertyPartition`` per predicate with its ``void:triples``.
 
-The dumps (``calcinosis-kg.ttl``, ``.nt``, ``.jsonld``, ``.owl``) are the build's files when the server
-serves the built graph (one file ``calcinosis-kg.nt`` with the other three beside it), else the served
-graph written in each format at start-up; both are held in memory (a serving bundle's are its files,
-mapped), so they stay consistent with the loaded graph even if the build directory is rewritten. URLs in the
-description (SPARQL endpoint, dumps, the description itself) are absolute, as the client reached the server.
+- a ``void:subset`` per named graph of the dataset, with its ``sd:name`` and ``void:triples`` (the service
+  description's counts, :class:`~calcinosis_kg.server.resources.data.DatasetSummary`).
+
+The dumps (``calcinosis-kg.ttl``, ``.nt``, ``.jsonld``, ``.owl``: the union of the graphs; ``.nq``: the graphs
+apart) are the build's files when the server serves the built graph (one file, ``calcinosis-kg.nq`` or
+``calcinosis-kg.nt``, with the others beside it), else the served graph written in each format at start-up;
+both are held in memory (a serving bundle's are its files, mapped), so they stay consistent with the loaded
+graph even if the build directory is rewritten. URLs in the description (SPARQL endpoint, dumps, the
+description itself) are absolute, as the client reached the server.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.sparql.describe import GraphView
 from calcinosis_kg.server.sparql.results import write_triples
+from calcinosis_kg.server.sparql.service_description import SD
 
 DUMP_NAME = "calcinosis-kg"
 """File name of the dumps, before the extension."""
@@ -193,22 +198,26 @@ class DatasetDumps:
 
 
 def _build_files(paths: Sequence[Path]) -> list[Path] | None:
-    """The four build files if ``paths`` is exactly the build's ``calcinosis-kg.nt`` and the others exist."""
-    if len(paths) != 1 or paths[0].name != f"{DUMP_NAME}.nt":
+    """The build's dump files if ``paths`` is exactly one of them (``calcinosis-kg.nq``, the built dataset, or
+    ``calcinosis-kg.nt``, its union) and the others exist beside it."""
+    if len(paths) != 1 or paths[0].name not in (f"{DUMP_NAME}.nq", f"{DUMP_NAME}.nt"):
         return None
     files = [paths[0].with_name(f"{DUMP_NAME}.{extension}") for extension, _ in DUMP_EXTENSIONS]
     return files if all(path.is_file() for path in files) else None
 
 
-def void_description(statistics: DatasetStatistics, dumps: DatasetDumps, root: str) -> Graph:
+def void_description(
+    statistics: DatasetStatistics, dumps: DatasetDumps, root: str, named_graphs: Mapping[str, int] | None = None
+) -> Graph:
     """The VoID and DCAT description of the dataset served at ``root`` (the app's absolute URL, ending in /).
 
     The dataset is ``<{root}.well-known/void#dataset>``, both ``void:Dataset`` and ``dcat:Dataset``; its
-    partitions, distributions and the SPARQL service are hash IRIs of the same document, so the description
-    has no blank nodes and is the same bytes on every request.
+    partitions, its subsets (``named_graphs``, name -> triples: the dataset's named graphs), distributions and
+    the SPARQL service are hash IRIs of the same document, so the description has no blank nodes and is the
+    same bytes on every request.
     """
     graph = bind_prefixes(Graph(bind_namespaces="none"))
-    for prefix, namespace in (("void", VOID), ("dcat", DCAT), ("foaf", FOAF), ("formats", W3C_FORMATS)):
+    for prefix, namespace in (("void", VOID), ("dcat", DCAT), ("foaf", FOAF), ("formats", W3C_FORMATS), ("sd", SD)):
         graph.bind(prefix, namespace)
     document = URIRef(f"{root}.well-known/void")
     dataset = URIRef(f"{document}#dataset")
@@ -263,6 +272,14 @@ def void_description(statistics: DatasetStatistics, dumps: DatasetDumps, root: s
         add(dataset, VOID.propertyPartition, partition)
         add(partition, VOID.property, property_)
         add(partition, VOID.triples, integer(count))
+    for index, (name, count) in enumerate(sorted((named_graphs or {}).items()), start=1):
+        subset = URIRef(f"{document}#graph-{index:03d}")
+        add(dataset, VOID.subset, subset)
+        add(subset, RDF.type, VOID.Dataset)
+        add(subset, RDF.type, SD.NamedGraph)
+        add(subset, SD.name, URIRef(name))
+        add(subset, VOID.triples, integer(count))
+        add(subset, VOID.sparqlEndpoint, sparql)
 
     for dump in dumps.dumps:
         url = URIRef(f"{root}dumps/{dump.filename}")

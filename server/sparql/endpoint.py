@@ -84,8 +84,8 @@ def make_sparql_blueprint(pool: QueryPool, summary: DatasetSummary, settings: Se
             body = write_graph(fmt, service_description(request.base_url, summary))
             return Response(body, content_type=fmt.content_type, headers=[VARY])
         answer = pool.run(query_job(request, protocol, protocol.query))
-        note_answer(request.environ, answer)
-        return Response(answer.body, content_type=answer.content_type, headers=[VARY])
+        origin = note_answer(request.environ, answer)
+        return Response(answer.body, content_type=answer.content_type, headers=[VARY, origin])
 
     return blueprint
 
@@ -136,10 +136,10 @@ class QueryFastPath:
             if protocol.query is None:  # a GET for the service description (read_request refuses such a POST)
                 return self.app(environ, start_response)
             answer = self.pool.run(query_job(req, protocol, protocol.query))
-            note_answer(environ, answer)
+            origin = note_answer(environ, answer)
             status = 200
             body = answer.body
-            headers = [("Content-Type", answer.content_type), VARY]
+            headers = [("Content-Type", answer.content_type), VARY, origin]
             if method == "GET":
                 headers += validators(self.version, body)
         except EndpointError as error:

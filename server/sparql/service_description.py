@@ -2,19 +2,22 @@
 
 Served on a GET of the endpoint without a query, in any RDF format. It states the endpoint's URL as the
 client reached it, the language (SPARQL 1.1 Query only: the endpoint is read-only), every result format,
-the features that hold, and the dataset: the default graph's size and each named graph's name and size.
+the features that hold, and the dataset: the default graph's size (with ``KG_UNION_DEFAULT_GRAPH``, of the union
+of all graphs, and said so) and each named graph's name and size.
 """
 
 from __future__ import annotations
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, VOID, XSD
+from rdflib.namespace import DCTERMS, RDF, VOID, XSD
 
 from calcinosis_kg.formats import FORMATS, W3C_FORMATS, Family
 from calcinosis_kg.server.resources.data import DatasetSummary
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
+UNION_DESCRIPTION = "The union of all graphs of the dataset: the unnamed graph and every named graph."
+"""What the default graph is with ``KG_UNION_DEFAULT_GRAPH`` (also stated as ``sd:feature sd:UnionDefaultGraph``)."""
 
 
 def service_description(endpoint: str, summary: DatasetSummary) -> Graph:
@@ -43,6 +46,8 @@ def service_description(endpoint: str, summary: DatasetSummary) -> Graph:
     graph.add((dataset, SD.defaultGraph, default_graph))
     graph.add((default_graph, RDF.type, SD.Graph))
     graph.add((default_graph, VOID.triples, Literal(summary.default_triples, datatype=XSD.integer)))
+    if summary.union_default_graph:
+        graph.add((default_graph, DCTERMS.description, Literal(UNION_DESCRIPTION, lang="en")))
     for index, (name, triples) in enumerate(summary.named_graphs.items()):
         named_graph = BNode(f"namedGraph{index}")
         graph_node = BNode(f"graph{index}")

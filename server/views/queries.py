@@ -159,8 +159,8 @@ def make_queries_blueprint(
                 bindings=tuple(sorted(bindings.items())),
             )
             answer = pool.run(job)
-        note_answer(request.environ, answer)
-        return Response(answer.body, content_type=answer.content_type, headers={"Vary": "Accept"})
+        origin = note_answer(request.environ, answer)
+        return Response(answer.body, content_type=answer.content_type, headers=[("Vary", "Accept"), origin])
 
     return blueprint
 

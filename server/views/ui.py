@@ -1,7 +1,8 @@
 """The web UI: server-rendered pages that work without JavaScript and load nothing from other sites.
 
 - ``/``: a search box (``/search`` without JavaScript, ``/lookup`` suggestions with it), a picture of the
-  knowledge (:mod:`.pages.overview`), the example questions by topic (the canned queries, linking to the
+  knowledge (:mod:`.pages.overview`), calcinosis cutis's genetic differential from HPO (:mod:`.pages.genetics`,
+  the rows of its page, with genes), the example questions by topic (the canned queries, linking to the
   query page pre-filled and to ``/queries/{name}``), what the graph holds (counts per class, folded), and
   links to ``/sparql``, ``/.well-known/void``, the dumps, ``/openapi.json`` and ``/lookup``;
 - ``/query``: a SPARQL form (pre-filled by ``?example={name}``), enhanced with JavaScript into YASGUI
@@ -15,8 +16,8 @@
   definition, then the codes grouped by code system, a class's place in the hierarchy (:mod:`.pages.tree`),
   notes, statements grouped by relation with their qualifiers and short source markers
   (:mod:`.pages.resource`), the genetic differential from HPO (:mod:`.pages.genetics`), the neighbourhood
-  (:mod:`.pages.neighbourhood`), members of a class, incoming
-  links, and the numbered references with DOI links. The ontology's page opens on its class tree.
+  (:mod:`.pages.neighbourhood`, with the differential's diseases and genes marked as HPO's), members of a class,
+  incoming links, and the numbered references with DOI links. The ontology's page opens on its class tree.
 
 Every page is a Jinja template under ``server/views/templates`` with autoescaping (nothing is marked safe), links
 only to ``http(s)`` IRIs, and is sent with a Content-Security-Policy that allows scripts, styles, images
@@ -59,9 +60,14 @@ from calcinosis_kg.server.sparql.protocol import read_request
 from calcinosis_kg.server.views.linked_data import local_path
 from calcinosis_kg.server.views.pages.assets import Assets, add_npm_route, own_asset
 from calcinosis_kg.server.views.pages.editor import by_topic, editor_config
-from calcinosis_kg.server.views.pages.genetics import genetic_differential
+from calcinosis_kg.server.views.pages.genetics import (
+    DifferentialRow,
+    differential,
+    genetic_differential,
+    mapped_hpo_terms,
+)
 from calcinosis_kg.server.views.pages.model import ontology_terms, resource_view, source_view
-from calcinosis_kg.server.views.pages.neighbourhood import draw_neighbourhood, elements
+from calcinosis_kg.server.views.pages.neighbourhood import draw_neighbourhood, elements, hpo_groups
 from calcinosis_kg.server.views.pages.overview import ROOT, KnowledgeMap, draw, knowledge_map
 from calcinosis_kg.server.views.pages.picture import Picture
 from calcinosis_kg.server.views.pages.query import DEFAULT_QUERY, QueryOutcome, prefilled, query_outcome
@@ -144,15 +150,17 @@ class ResourcePages:
             }
         references = References(page, lambda source: source_view(document, source, view))
         doi = document.value(iri, BIBO.doi)
+        genetics = genetic_differential(self._pool, self._catalog, document, iri, labeler)
+        hpo = hpo_groups(genetics, labeler)
         return render_template(
             "resource.html",
             page=page,
             refs=references,
             hierarchy=hierarchy,
             doi=str(doi) if doi else None,
-            neighbourhood=draw_neighbourhood(page),
-            graph_elements=elements(page),
-            genetics=genetic_differential(self._pool, self._catalog, document, iri, labeler),
+            neighbourhood=draw_neighbourhood(page, hpo),
+            graph_elements=elements(page, hpo),
+            genetics=genetics,
         )
 
     def not_found(self, iri: str) -> str:
@@ -215,6 +223,25 @@ def make_ui_blueprint(
             pictures[request.script_root] = draw(known[0], local_path)
         return pictures[request.script_root]
 
+    differentials: list[list[DifferentialRow]] = []
+
+    def genetic_rows() -> list[DifferentialRow]:
+        """The home page's genetic differential: calcinosis cutis's, as on its page (:mod:`.pages.genetics`), read
+        on the first visit that gets an answer (an empty one is kept too: the graph does not change while serving)."""
+        if ROOT not in linked_data.resources:
+            return []
+        if not differentials:
+            try:
+                terms = mapped_hpo_terms(pool, ROOT)
+            except EndpointError as refused:  # busy or too slow now: the page goes without, the next visit retries
+                log.warning("home page genetic differential not shown: %s", refused)
+                return []
+            rows = differential(pool, catalog, terms, linked_data.label, about=ROOT)
+            if rows or not terms:
+                differentials.append(rows)
+            return rows
+        return differentials[0]
+
     @blueprint.get("/search")
     def search_page() -> Response:
         text = request.args.get("q", "")
@@ -227,6 +254,8 @@ def make_ui_blueprint(
         page = render_template(
             "home.html",
             knowledge=knowledge_picture(),
+            genetics=genetic_rows(),
+            root=term_view(ROOT, linked_data.label),
             topics=by_topic(catalog),
             statistics=statistics,
             classes=sorted(

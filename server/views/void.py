@@ -16,6 +16,7 @@ from calcinosis_kg.server.http.openapi import (
     operation,
     parameter,
 )
+from calcinosis_kg.server.resources.data import DatasetSummary
 from calcinosis_kg.server.resources.void import (
     DUMP_EXTENSIONS,
     DUMP_NAME,
@@ -29,14 +30,15 @@ DUMP_FILES: dict[str, str] = {f"{DUMP_NAME}.{extension}": fmt.media_type for ext
 """The downloadable dumps (``/dumps/<file>``) and their media types."""
 
 
-def make_void_blueprint(statistics: DatasetStatistics, dumps: DatasetDumps) -> Blueprint:
-    """``GET /.well-known/void`` (any RDF format, by ``Accept`` or ``format``) and ``GET /dumps/<file>``."""
+def make_void_blueprint(statistics: DatasetStatistics, dumps: DatasetDumps, summary: DatasetSummary) -> Blueprint:
+    """``GET /.well-known/void`` (any RDF format, by ``Accept`` or ``format``; the named graphs of ``summary`` as
+    subsets) and ``GET /dumps/<file>``."""
     blueprint = Blueprint("void", __name__)
 
     @blueprint.get("/.well-known/void")
     def void() -> Response:
         fmt = choose_format(request.headers.get("Accept"), request.args.getlist("format"), Family.GRAPH)
-        body = write_graph(fmt, void_description(statistics, dumps, request.url_root))
+        body = write_graph(fmt, void_description(statistics, dumps, request.url_root, summary.named_graphs))
         return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
 
     @blueprint.get("/dumps/<filename>")

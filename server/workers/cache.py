@@ -18,12 +18,16 @@ one-off ones; an answer larger than a quarter of the byte budget is not stored. 
 other data.
 
 The cache is thread-safe (the embedded server runs requests in threads) and lives in each server process:
-granian workers each have their own. The pool marks an answer that came from the cache or went into it
-(:attr:`~calcinosis_kg.server.engines.contract.Answer.cached`), so that the HTTP layer may replay it.
+granian workers each have their own, and share their answers through a second level
+(:class:`~calcinosis_kg.server.workers.shared_cache.SharedAnswers`, an SQLite file): an answer one process
+computed is read from there by the others, and then kept in their memory. The pool marks an answer that came
+from the cache or went into it (:attr:`~calcinosis_kg.server.engines.contract.Answer.cached`), so that the HTTP
+layer may replay it, and says where it came from (:attr:`~calcinosis_kg.server.engines.contract.Answer.origin`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections import OrderedDict
@@ -32,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from calcinosis_kg.server.engines.contract import Answer, Job
-from calcinosis_kg.server.http.formats import FORMATS, Family, choose_format
+from calcinosis_kg.server.http.formats import FORMATS, Family, ResultFormat, choose_format
+from calcinosis_kg.server.workers.shared_cache import SharedAnswers, hashed
 
 _ENTRY_OVERHEAD = 256
 """Bytes counted for each entry besides its bodies and query text (key tuple, dicts, Answer objects)."""
@@ -172,9 +177,14 @@ class SegmentedLRU(Generic[K, V]):
 class ResultCache:
     """Written answers by request (:func:`request_key`) and format, in a :class:`SegmentedLRU`."""
 
-    def __init__(self, *, max_entries: int, max_bytes: int, version: str = "") -> None:
+    def __init__(
+        self, *, max_entries: int, max_bytes: int, version: str = "", shared: SharedAnswers | None = None
+    ) -> None:
         self.version = version
+        self.shared = shared if max_entries > 0 and max_bytes > 0 else None
+        """The second level, shared with the server's other processes (:mod:`.shared_cache`), if any."""
         self.hits = 0
+        self.shared_hits = 0
         self.misses = 0
         self._lru: SegmentedLRU[RequestKey, _Entry] = SegmentedLRU(max_entries=max_entries, max_bytes=max_bytes)
         self._lock = threading.Lock()
@@ -207,13 +217,35 @@ class ResultCache:
         """
         if not self.enabled:
             return None
-        entry = self._lru.get(request_key(job, self.version))
+        key = request_key(job, self.version)
+        entry = self._lru.get(key)
         answer = None if entry is None else entry.answers.get(choose_format(job.accept, job.formats, entry.family).key)
+        if answer is None and self.shared is not None:
+            answer = self._shared_lookup(job, key)
+            if answer is not None:
+                with self._lock:
+                    self.shared_hits += 1
+                return answer
         with self._lock:
             if answer is None:
                 self.misses += 1
             else:
                 self.hits += 1
+        return None if answer is None else dataclasses.replace(answer, origin="memory")
+
+    def _shared_lookup(self, job: Job, key: RequestKey) -> Answer | None:
+        """The answer another process stored in the shared cache (now kept in this process's memory too)."""
+        assert self.shared is not None
+        hashed_key = hashed(key)
+        family = self.shared.family(hashed_key)
+        if family is None:
+            return None
+        fmt = choose_format(job.accept, job.formats, family)
+        found = self.shared.get(hashed_key, fmt.key)
+        if found is None:
+            return None
+        answer = Answer(found[0], found[1], cached=True, origin="shared")
+        self._store_in_memory(job, key, fmt, answer)
         return answer
 
     def store(self, job: Job, answer: Answer) -> bool:
@@ -222,6 +254,11 @@ class ResultCache:
         if not self.enabled or fmt is None or len(answer.body) > self.max_bytes // 4 or is_volatile(job.query):
             return False
         key = request_key(job, self.version)
+        if self.shared is not None:
+            self.shared.put(hashed(key), fmt.key, fmt.family, answer.body, answer.content_type)
+        return self._store_in_memory(job, key, fmt, answer)
+
+    def _store_in_memory(self, job: Job, key: RequestKey, fmt: ResultFormat, answer: Answer) -> bool:
         with self._lock:  # one writer at a time: an entry's answers in several formats are merged
             entry = self._lru.get(key) or _Entry(family=fmt.family)
             answers = {**entry.answers, fmt.key: answer}
@@ -229,5 +266,7 @@ class ResultCache:
             return self._lru.put(key, _Entry(family=entry.family, answers=answers), size)
 
     def clear(self) -> None:
-        """Forget every stored answer."""
+        """Forget every stored answer (the shared ones too)."""
         self._lru.clear()
+        if self.shared is not None:
+            self.shared.clear()

@@ -72,6 +72,8 @@ _LIMIT_NAMES: dict[type[EndpointError], str] = {
     QueryTooComplex: "size",
 }
 """The limit each refusal reports (for ``/metrics`` and the log)."""
+_CACHE_RESULTS = {"memory": "hit", "shared": "shared_hit"}
+"""The ``kg_result_cache_total`` label of an answer from this process's memory or from the shared cache."""
 _RESTART_REASONS: dict[type[EndpointError], str] = {
     QueryTimeout: "time",
     WorkerLost: "lost",
@@ -141,7 +143,7 @@ class QueryPool:
         cached = cache.lookup(job)
         metrics = self.metrics
         if metrics is not None:
-            metrics.cache.labels(result="miss" if cached is None else "hit").inc()
+            metrics.cache.labels(result="miss" if cached is None else _CACHE_RESULTS[cached.origin]).inc()
         if cached is not None:
             return dataclasses.replace(cached, cached=True)
         answer = self._counted(job)

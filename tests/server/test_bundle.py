@@ -1,9 +1,11 @@
 """The serving bundle (issue 28): written deterministically, served with the same answers as the dump, fresh-checked.
 
 A bundle is written by :func:`~calcinosis_kg.server.resources.bundle.write_bundle` (what ``calcinosis-kg build`` and
-a server started on ``KG_DATA`` files run), in child interpreters with different hash seeds; apps are created on
-the same data with ``KG_BUNDLE=off`` (the files loaded into memory) and on the bundle, and their answers compared
-byte for byte; a production server on ``KG_DATA`` makes the bundle once, in the cache, and uses it at its next start.
+a server started on ``KG_DATA`` files run), in child interpreters with different hash seeds, of the built
+dataset (``calcinosis-kg.nq``, the union as default graph, as ``calcinosis-kg build`` writes ``build/bundle/``);
+apps are created on the same data with ``KG_BUNDLE=off`` (the files loaded into memory) and on the bundle, and
+their answers compared byte for byte; a production server on ``KG_DATA`` makes the bundle once, in the cache, and
+uses it at its next start.
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ from tests.support.live_server import PRODUCTION, live_server
 
 pytestmark = [pytest.mark.live]
 
-FILES = ("manifest.json", "indexes.pickle", "lookup.pickle", "dumps/calcinosis-kg.nt", "dumps/calcinosis-kg.ttl")
+FILES = (
+    "manifest.json",
+    "indexes.pickle",
+    "lookup.bin",
+    "dumps/calcinosis-kg.nt",
+    "dumps/calcinosis-kg.ttl",
+    "dumps/calcinosis-kg.nq",
+)
+UNION = {"KG_UNION_DEFAULT_GRAPH": True}
+"""The built dataset's default graph, the union of its graphs (the default without ``KG_DATA``)."""
 PROBES = (
     # every triple, in pages under KG_MAX_ROWS (10,000)
     "/sparql?query=SELECT+*+%7B+%3Fs+%3Fp+%3Fo+%7D+ORDER+BY+%3Fs+%3Fp+%3Fo+LIMIT+8000&format=csv",
@@ -52,7 +63,7 @@ PROBES = (
 
 
 def _write_in_child(data: Path, folder: Path, seed: str) -> None:
-    argv = [sys.executable, "-m", "calcinosis_kg.server.resources.bundle", str(folder), "default", "replace", str(data)]
+    argv = [sys.executable, "-m", "calcinosis_kg.server.resources.bundle", str(folder), "union", "replace", str(data)]
     subprocess.run(argv, env={**os.environ, "PYTHONHASHSEED": seed}, check=True, timeout=300)
 
 
@@ -61,17 +72,24 @@ def _quads(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def bundled(built_nt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_dataset(build_dir: Path) -> Path:
+    """The build's ``calcinosis-kg.nq``: what the server serves without ``KG_DATA``."""
+    return build_dir / "calcinosis-kg.nq"
+
+
+@pytest.fixture(scope="module")
+def bundled(built_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bundled") / "bundle"
-    _write_in_child(built_nt, folder, "1")
+    _write_in_child(built_dataset, folder, "1")
     return folder
 
 
 @pytest.fixture(scope="module")
-def apps(built_nt: Path, bundled: Path) -> Iterator[tuple[Flask, Flask]]:
+def apps(built_dataset: Path, bundled: Path) -> Iterator[tuple[Flask, Flask]]:
     """An app on the dump loaded into memory, an app on the bundle: the same data."""
     made = [
-        create_app({"KG_DATA": [built_nt], "TESTING": True, "KG_BUNDLE": setting}) for setting in ("off", str(bundled))
+        create_app({"KG_DATA": [built_dataset], "TESTING": True, "KG_BUNDLE": setting, **UNION})
+        for setting in ("off", str(bundled))
     ]
     try:
         yield made[0], made[1]
@@ -80,14 +98,15 @@ def apps(built_nt: Path, bundled: Path) -> Iterator[tuple[Flask, Flask]]:
             query_pool(app).close()
 
 
-def test_the_bundle_is_deterministic(built_nt: Path, bundled: Path, tmp_path: Path) -> None:
+def test_the_bundle_is_deterministic(built_dataset: Path, bundled: Path, tmp_path: Path) -> None:
     """Written again in another interpreter with another hash seed: the same files, byte for byte, the same quads."""
     again = tmp_path / "again"
-    _write_in_child(built_nt, again, "2")
+    _write_in_child(built_dataset, again, "2")
     for name in FILES:
         assert (again / name).read_bytes() == (bundled / name).read_bytes(), name
     assert _quads(again) == _quads(bundled)
     assert len(_quads(bundled)) > 5000
+    assert any("<https://w3id.org/calcinosis-kg/graph/hpo>" in quad for quad in _quads(bundled))  # the graphs kept
 
 
 def test_a_server_on_the_bundle_answers_as_one_on_the_dump(apps: tuple[Flask, Flask]) -> None:
@@ -134,7 +153,9 @@ def test_a_stale_built_bundle_is_not_served_but_made_again(
     monkeypatch.setenv("KG_BUILD_DIR", str(build))
     app = create_app({"KG_DATA": [data], "TESTING": True, "KG_BUNDLE": "make"})
     try:
-        folder = app_services(app).dumps.dumps[0].filename and next((build / "bundles").iterdir())
+        folder = app_services(app).dumps.dumps[0].filename and next(
+            p for p in (build / "bundles").iterdir() if p.is_dir()
+        )
         answer = app.test_client().get("/sparql?query=ASK+%7B+%3Chttp://example.org/new%3E+%3Fp+%3Fo+%7D&format=json")
         assert answer.json == {"head": {}, "boolean": True}
         assert '"data_version"' in (folder / MANIFEST).read_text(encoding="utf-8")
@@ -198,10 +219,10 @@ def test_every_canned_answer_of_the_bundle_is_the_engines(apps: tuple[Flask, Fla
     assert len(precomputed.answers) >= len(catalog)
 
 
-def test_a_canned_answer_of_the_bundle_does_not_wait_behind_a_runaway_query(built_nt: Path, bundled: Path) -> None:
+def test_a_canned_answer_of_the_bundle_does_not_wait_behind_a_runaway_query(built_dataset: Path, bundled: Path) -> None:
     """One query worker, busy with a runaway query until the 3 s limit: the canned answer comes at once."""
-    settings = {"KG_QUERY_WORKERS": 1, "KG_QUERY_TIMEOUT": 3, "TESTING": True}
-    app = create_app({"KG_DATA": [built_nt], "KG_BUNDLE": str(bundled), **settings})
+    settings = {"KG_QUERY_WORKERS": 1, "KG_QUERY_TIMEOUT": 3, "TESTING": True, **UNION}
+    app = create_app({"KG_DATA": [built_dataset], "KG_BUNDLE": str(bundled), **settings})
     runaway = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
     try:
         with ThreadPoolExecutor(1) as executor:

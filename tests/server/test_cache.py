@@ -19,7 +19,7 @@ from calcinosis_kg.server.app import query_pool
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.errors import FormatNotAcceptable
 from calcinosis_kg.server.http.formats import FORMATS
-from calcinosis_kg.server.http.replay import CACHED_ANSWER, ResponseReplay, install_replay
+from calcinosis_kg.server.http.replay import ANSWER_HEADER, CACHED_ANSWER, ResponseReplay, install_replay
 from calcinosis_kg.server.workers.cache import ResultCache, SegmentedLRU, is_volatile, request_key
 from tests.support import RUNAWAY, AppFactory
 from tests.support.live_server import LiveServer
@@ -36,8 +36,8 @@ def job(query: str = SELECT, **fields: object) -> Job:
     return Job(query=query, base="http://localhost/sparql", **fields)  # type: ignore[arg-type]
 
 
-def answer(size: int, fmt: object = JSON) -> Answer:
-    return Answer(b"x" * size, fmt.content_type)  # type: ignore[attr-defined]
+def answer(size: int, fmt: object = JSON, origin: str = "query") -> Answer:
+    return Answer(b"x" * size, fmt.content_type, origin=origin)  # type: ignore[attr-defined]
 
 
 # --- the cache itself -----------------------------------------------------------------------------------
@@ -46,11 +46,11 @@ def answer(size: int, fmt: object = JSON) -> Answer:
 def test_an_answer_is_found_again_in_its_format_only() -> None:
     cache = ResultCache(max_entries=10, max_bytes=10_000)
     cache.store(job(), answer(10))
-    assert cache.lookup(job()) == answer(10)
-    assert cache.lookup(job(accept="application/sparql-results+json")) == answer(10)
+    assert cache.lookup(job()) == answer(10, origin="memory")
+    assert cache.lookup(job(accept="application/sparql-results+json")) == answer(10, origin="memory")
     assert cache.lookup(job(accept="text/csv")) is None  # another format: evaluated, then stored beside it
     cache.store(job(accept="text/csv"), answer(5, CSV))
-    assert cache.lookup(job(formats=("csv",))) == answer(5, CSV)
+    assert cache.lookup(job(formats=("csv",))) == answer(5, CSV, origin="memory")
     assert len(cache) == 1
     assert (cache.hits, cache.misses) == (3, 1)
 
@@ -222,9 +222,11 @@ def test_a_replayed_response_is_the_one_flask_gave(server: LiveServer) -> None:
     first, second = (requests.get(server.sparql, params=params, timeout=10) for _ in range(2))
     assert _requests_counted(server, "/sparql") == counted + 2
     assert first.content == second.content
-    assert {k: v for k, v in first.headers.items() if k != "Date"} == {
-        k: v for k, v in second.headers.items() if k != "Date"
+    renewed = ("date", ANSWER_HEADER.lower())
+    assert {k: v for k, v in first.headers.items() if k.lower() not in renewed} == {
+        k: v for k, v in second.headers.items() if k.lower() not in renewed
     }
+    assert (first.headers[ANSWER_HEADER], second.headers[ANSWER_HEADER]) == ("query", "memory")
     assert abs(parsedate_to_datetime(second.headers["Date"]).timestamp() - time.time()) < 5
     for header in ("ETag", "Last-Modified", "Cache-Control", "Vary", "Access-Control-Allow-Origin"):
         assert header in second.headers

@@ -80,19 +80,23 @@ def kill_a_worker(server_pid: int) -> psutil.Process:
 
 
 def answer_after_respawn(server: LiveServer, query: str) -> requests.Response:
-    """The answer to ``query`` from a server whose worker was just replaced.
+    """The answer to ``query`` from a server whose only worker was just replaced.
 
-    granian's main process holds the listening socket, so a connection waits in its backlog while the successor
-    starts; a refused connection means granian itself is gone, and the failure carries its log to say why.
+    On Linux each granian worker binds its own ``SO_REUSEPORT`` socket (granian's main process holds none), so
+    until the successor has bound its socket a connection is refused: refusals are retried for up to 10 s while
+    granian's main process lives. If granian itself is gone, the failure carries its log to say why.
     """
-    try:
-        return requests.get(server.sparql, params={"query": query}, timeout=10)
-    except requests.ConnectionError as error:
-        time.sleep(0.5)
-        raise AssertionError(
-            f"no answer after the respawn ({error}); granian exit code {server.process.poll()}:\n"
-            f"{server.log_text()[-4000:]}"
-        ) from error
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return requests.get(server.sparql, params={"query": query}, timeout=10)
+        except requests.ConnectionError as error:
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no answer after the respawn ({error}); granian exit code {server.process.poll()}:\n"
+                    f"{server.log_text()[-4000:]}"
+                ) from error
+            time.sleep(0.05)
 
 
 def every_route(app: Flask) -> list[str]:

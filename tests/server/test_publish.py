@@ -1,9 +1,11 @@
 """``calcinosis-kg publish``: the release PUT into a named graph of a real, writable ``oxigraph serve``, the count
-checked afterwards, and the failures it reports (store refusing, store unreachable, count differing).
+checked afterwards, and the failures it reports (store refusing, store unreachable, count differing); the built
+dataset (``calcinosis-kg.nq``) sent graph by graph and served by ``KG_ENGINE=sparql`` with its named graphs.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from calcinosis_kg.graph.publish import graph_store_url, read_release
 from calcinosis_kg.graph.release import release_info
-from tests.support.live_server import SAMPLE_TTL, free_port
+from tests.support import BUILT_SETTINGS
+from tests.support.live_server import SAMPLE_TTL, free_port, live_server
 from tests.support.store_server import StoreServer, oxigraph_binary, oxigraph_store
 
 pytestmark = [
@@ -113,11 +116,74 @@ def test_graph_store_defaults_and_release_reading(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "cannot derive the graph-store endpoint from http://h/sparql" in done.stderr
     assert read_release(SAMPLE_TTL).version_iri is None
-    quads = tmp_path / "x.nq"
-    quads.write_text("")
-    done = publish("http://h/query", quads)
+    unknown = tmp_path / "x.csv"
+    unknown.write_text("")
+    done = publish("http://h/query", unknown)
     assert done.returncode == 2
-    assert "publish sends one graph" in done.stderr
+    assert "give an RDF file (.nt, .ttl, .rdf; .nq or .trig for a dataset)" in done.stderr
+    shared = tmp_path / "shared.nq"
+    shared.write_text("_:b <urn:x:p> <urn:x:o> <urn:x:g1> .\n<urn:x:s> <urn:x:p> _:b <urn:x:g2> .\n")
+    done = publish("http://h/query", shared, graph="urn:x:g")
+    assert done.returncode == 2
+    assert "the blank node _:b is in two graphs" in done.stderr
+    named_by_blank = tmp_path / "blank.nq"
+    named_by_blank.write_text("<urn:x:s> <urn:x:p> <urn:x:o> _:g .\n")
+    assert "named by a blank node" in publish("http://h/query", named_by_blank, graph="urn:x:g").stderr
     done = publish("http://h/query")
     assert done.returncode == 2
     assert "states no owl:versionIRI of the ontology: name the graph with --graph" in done.stderr
+
+
+def test_the_built_dataset_is_published_graph_by_graph_and_served_with_its_graphs(
+    build_dir: Path, tmp_path: Path
+) -> None:
+    """``publish --data calcinosis-kg.nq`` into a store whose default graph is the union: the unnamed graph (the
+    ontology) goes into the release's graph, each named graph into its name, with the build's count of it; a
+    server on ``KG_ENGINE=sparql`` with ``KG_UNION_DEFAULT_GRAPH`` serves the graphs by name (``GRAPH``, ``FROM``)
+    and the union as default graph, and lists them in its service description, as the embedded engine does."""
+    nq = build_dir / "calcinosis-kg.nq"
+    summary = json.loads((build_dir / "summary.json").read_text(encoding="utf-8"))
+    graphs = {name: part["triples"] for name, part in summary["named_graphs"].items()}
+    with oxigraph_store(tmp_path, [], free_port(), union_default_graph=True) as union_store:
+        for _ in range(2):  # published again: each graph replaced, each count still the file's
+            done = publish(union_store.url, nq)
+            assert done.returncode == 0, done.stderr
+        version = read_release(nq).version_iri
+        unnamed = summary["triples"] - sum(graphs.values())
+        assert f"published {unnamed} triples of {nq} into graph {version}" in done.stdout
+        assert count(union_store, f"GRAPH <{version}> {{ ?s ?p ?o }}") == unnamed
+        for name, triples in graphs.items():
+            assert f"published {triples} triples of {nq} into its named graph {name}" in done.stdout
+            assert count(union_store, f"GRAPH <{name}> {{ ?s ?p ?o }}") == triples
+        assert count(union_store, "?s ?p ?o") == summary["triples"]
+        settings = {
+            **BUILT_SETTINGS,
+            "KG_ENGINE": "sparql",
+            "KG_STORE_URL": union_store.url,
+            "KG_UNION_DEFAULT_GRAPH": "true",
+            "KG_BUILD_DIR": str(build_dir),
+        }
+        with live_server(tmp_path, [], settings) as remote:
+            served = {name: _count_served(remote.sparql, f"GRAPH <{name}> {{ ?s ?p ?o }}") for name in graphs}
+            assert served == graphs
+            assert _count_served(remote.sparql, "?s ?p ?o") == summary["triples"]
+            article = next(name for name in graphs if name.endswith("/article"))
+            assert _count_served(remote.sparql, "?s ?p ?o", f"FROM <{article}>") == graphs[article]
+            sd = Graph().parse(data=requests.get(remote.sparql, headers={"Accept": "text/turtle"}, timeout=30).text)
+            named = {str(name) for name in sd.objects(None, SD_NAME)}
+            assert named == {*graphs, version}
+            assert (None, SD_FEATURE, SD_UNION) in sd
+
+
+SD_NAME = URIRef("http://www.w3.org/ns/sparql-service-description#name")
+SD_FEATURE = URIRef("http://www.w3.org/ns/sparql-service-description#feature")
+SD_UNION = URIRef("http://www.w3.org/ns/sparql-service-description#UnionDefaultGraph")
+
+
+def _count_served(sparql: str, pattern: str, dataset: str = "") -> int:
+    query = f"SELECT (COUNT(*) AS ?n) {dataset} WHERE {{ {pattern} }}"
+    answer = requests.get(
+        sparql, params={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["results"]["bindings"][0]["n"]["value"])

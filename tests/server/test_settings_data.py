@@ -25,8 +25,20 @@ def test_defaults() -> None:
     settings = Settings.load({}, environ={})
     assert settings == Settings()
     assert (settings.query_timeout, settings.max_rows, settings.max_body) == (5.0, 10_000, 1_048_576)
-    assert (settings.trust_proxy, settings.union_default_graph, settings.data) == (0, False, ())
+    assert (settings.trust_proxy, settings.union_default_graph, settings.data) == (0, True, ())
     assert settings.pool_size >= 2
+
+
+def test_the_union_default_graph_is_on_for_the_built_dataset_only() -> None:
+    """The built dataset (no ``KG_DATA``) is served with the union as default graph; files named by ``KG_DATA``
+    and a remote store keep the store's default graph; ``KG_UNION_DEFAULT_GRAPH`` decides when it is set."""
+    remote = {"KG_ENGINE": "sparql", "KG_STORE_URL": "http://127.0.0.1:7878/query"}
+    assert Settings.load({}, environ={}).union_default_graph is True
+    assert Settings.load({"KG_DATA": "a.nq"}, environ={}).union_default_graph is False
+    assert Settings.load(remote, environ={}).union_default_graph is False
+    assert Settings.load({"KG_DATA": "a.nq", "KG_UNION_DEFAULT_GRAPH": "on"}, environ={}).union_default_graph is True
+    assert Settings.load({}, environ={"KG_UNION_DEFAULT_GRAPH": "false"}).union_default_graph is False
+    assert Settings.load({**remote, "KG_UNION_DEFAULT_GRAPH": "1"}, environ={}).union_default_graph is True
 
 
 def test_every_setting_is_read() -> None:
@@ -161,5 +173,5 @@ def test_without_kg_data_the_built_graph_is_served(tmp_path: Path) -> None:
         server_command(free_port()), env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert completed.returncode == 2
-    assert f"no built graph at {tmp_path / 'calcinosis-kg.nt'}: run `make build`" in completed.stderr
+    assert f"no built graph at {tmp_path / 'calcinosis-kg.nq'}: run `make build`" in completed.stderr
     assert "Traceback" not in completed.stderr

@@ -72,6 +72,8 @@ class StoreServer:
     """``--timeout-s``: the store stops its own queries after this many seconds (else a query our server
     gave up on at its time limit would keep a core busy on the store)."""
     process: subprocess.Popen[bytes] | None = field(default=None)
+    union_default_graph: bool = False
+    """``--union-default-graph``: the default graph is the union of the store's graphs."""
 
     @property
     def url(self) -> str:
@@ -84,6 +86,7 @@ class StoreServer:
 
     def command(self) -> list[str]:
         command = [str(oxigraph_binary()), "serve", "-l", str(self.location), "-b", f"127.0.0.1:{self.port}"]
+        command += ["--union-default-graph"] if self.union_default_graph else []
         return command if self.timeout_s is None else [*command, "--timeout-s", str(self.timeout_s)]
 
     def start(self) -> None:
@@ -134,12 +137,14 @@ def load_store(location: Path, data: Sequence[Path]) -> None:
 
 @contextmanager
 def oxigraph_store(
-    folder: Path, data: Sequence[Path], port: int, timeout_s: int | None = None
+    folder: Path, data: Sequence[Path], port: int, timeout_s: int | None = None, *, union_default_graph: bool = False
 ) -> Iterator[StoreServer]:
-    """A store holding ``data``, served on ``port`` for the duration of the block."""
+    """A store holding ``data``, served on ``port`` for the duration of the block (with ``union_default_graph``,
+    its default graph the union of its graphs)."""
     location = folder / f"store-{port}"
     load_store(location, data)
-    store = StoreServer(location=location, port=port, log=folder / f"oxigraph-{port}.log", timeout_s=timeout_s)
+    log = folder / f"oxigraph-{port}.log"
+    store = StoreServer(location, port, log, timeout_s=timeout_s, union_default_graph=union_default_graph)
     store.start()
     try:
         yield store

@@ -318,6 +318,28 @@ def test_an_entity_from_the_results_shows_its_graph(server: LiveServer, browser:
     assert not console_errors(browser), console_errors(browser)
 
 
+def test_the_calcinosis_cutis_graph_shows_the_hpo_diseases_and_genes(server: LiveServer, browser: WebDriver) -> None:
+    """The interactive graph draws the genetic differential's diseases and their genes (issue 27), every one of them
+    marked with the HPO graph, each gene linked from its diseases; a gene node opens NCBI Gene, a disease its page."""
+    browser.get(f"{server.url}/id/calcinosis-cutis")
+    wait_for(browser, '#neighbourhood-graph[data-ready="yes"]')
+    hpo = browser.execute_script(
+        "return window.calcinosisGraph.nodes('[graph][kind != \"relation\"]')"
+        ".map(n => [n.data('label'), n.data('href'), n.connectedEdges().length])"
+    )
+    labels = {label: (href, edges) for label, href, edges in hpo}
+    assert labels["SAMD9"][0] == "https://www.ncbi.nlm.nih.gov/gene/54809"
+    assert labels["SAMD9"][1] == 1  # from its one disease, normophosphatemic familial tumoral calcinosis
+    assert labels["Cole disease"][0] == "/id/omim-615522"
+    green = browser.execute_script(
+        "var n = window.calcinosisGraph.nodes('[graph][kind != \"relation\"]')[0];"
+        " return [n.style('background-color'), window.calcinosisGraph.nodes('[kind = \"outgoing\"]')"
+        ".filter(m => !m.data('graph'))[0].style('background-color')]"
+    )
+    assert green[0] != green[1]  # drawn apart from the article's neighbours
+    assert not console_errors(browser), console_errors(browser)
+
+
 def test_the_class_tree_folds_and_opens(server: LiveServer, browser: WebDriver) -> None:
     browser.get(server.url + "/ontology")
     wait_for(browser, "#tree")

@@ -109,6 +109,12 @@ window.calcinosisPages.enhance(["neighbourhood-graph", "neighbourhood-svg"], "cy
         },
       },
       { selector: 'node[kind = "incoming"]', style: { "background-color": "#a9c1da", "border-color": "#3b6a99" } },
+      // from the HPO named graph (the genetic differential's diseases and genes): green, links dashed
+      {
+        selector: 'node[graph][kind != "relation"]',
+        style: { "background-color": "#b7d9b3", "border-color": "#3d7a36" },
+      },
+      { selector: "edge[graph]", style: { "line-style": "dashed" } },
       {
         selector: 'node[kind = "centre"]',
         style: {

@@ -1,0 +1,296 @@
+"""Written answers shared by every process of a server, and by the replicas of one machine: an SQLite file.
+
+Each granian worker keeps its own :class:`~calcinosis_kg.server.workers.cache.ResultCache` in memory, so an
+answer computed by one worker used to be computed again by the next worker asked, behind whatever runaway
+queries held that worker's query workers. :class:`SharedAnswers` is the second level of every process's cache:
+an answer a query worker computed is written there, and a process that does not hold it in memory reads it from
+there (then keeps it in memory too) without a query worker. Entries are keyed like the in-memory ones
+(:func:`~calcinosis_kg.server.workers.cache.request_key`: the data version, query text, base IRI, dataset and
+bindings, hashed) and by result format, so an answer is never served for other data: a server on changed files
+has another data version, and the entries of the old one are evicted as the cache fills.
+
+Why SQLite (the standard library's, no dependency): it is safe under concurrent writers in several processes
+(WAL journal: readers never wait for a writer, writers take a lock with a short timeout) and under processes
+killed at any point (a transaction is all or nothing; the OS drops a dead process's locks). The cache is
+best-effort: a lookup or a store that meets a busy lock, a full disk or any database error answers "not cached"
+(logged once per process), never an error to the client.
+
+Bounded like the in-memory cache (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``): past either bound the oldest
+entries written are removed first (reads write nothing, so that a hit takes no lock; each process's segmented
+LRU keeps what it is asked for again). Where the file is: ``KG_SHARED_CACHE`` (:func:`shared_cache_file`).
+Connections are opened lazily, one per thread and process (never inherited across a fork). Answers are written
+by a thread of each process, off the requests' path, in batches (:meth:`SharedAnswers.put`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from calcinosis_kg.server.http.formats import Family
+from calcinosis_kg.server.http.metrics_store import alive
+from calcinosis_kg.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "answers-v1.sqlite"
+"""The database in a ``KG_SHARED_CACHE`` folder (the suffix changes with the schema)."""
+PREFIX = "kg-answers-"
+"""Temporary folders of servers without ``KG_SHARED_CACHE`` (``kg-answers-PID-*``, removed when PID is gone)."""
+_OWNED = re.compile(rf"{PREFIX}(\d+)-")
+BUSY_TIMEOUT_MS = 50
+"""How long a write waits for another process's write (a few ms each) before the answer is not shared."""
+
+CONNECTION_CACHE_KIB = 256
+"""SQLite's page cache per connection (its default, 2 MiB, in each of a granian worker's threads would be tens of
+MB of each process's own memory; the OS page cache holds the file once for all)."""
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS answers (
+        key BLOB NOT NULL,
+        format TEXT NOT NULL,
+        family TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        body BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (key, format)
+    )""",
+    # the entries and bytes held, kept by every write: summing the sizes would read every page of the table
+    "CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), entries INTEGER, bytes INTEGER)",
+    "INSERT OR IGNORE INTO totals VALUES (0, 0, 0)",
+)
+
+
+_Row = tuple[bytes, str, str, str, bytes, int]
+"""An answer as written: key, format, family, content type, body, size."""
+
+
+def shared_cache_file(setting: str) -> Path | None:
+    """The database file for ``KG_SHARED_CACHE`` (``setting``), or None (``off``, or no folder could be made).
+
+    ``auto``: a new folder ``kg-answers-PID-*`` in the temporary directory, shared by the processes this one
+    forks (the granian workers) and removed when it exits; such folders of servers that are gone are removed.
+    A folder: :data:`FILE_NAME` in it (made if missing), shared by every server given the same folder.
+    """
+    if setting == "off":
+        return None
+    try:
+        if setting != "auto":
+            os.makedirs(setting, exist_ok=True)
+            return Path(setting) / FILE_NAME
+        _remove_stale(Path(tempfile.gettempdir()))
+        folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+    except OSError as error:
+        log.warning("shared answers: cannot make a folder for them (%s); each process keeps its own", error)
+        return None
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    return Path(folder) / FILE_NAME
+
+
+def open_shared_answers(settings: Settings) -> SharedAnswers | None:
+    """The answers shared by the server's processes (``KG_SHARED_CACHE``), None when off, when the result cache is
+    off, or when the file cannot be made (logged: each process then keeps its own)."""
+    if not (settings.cache_entries and settings.cache_bytes):
+        return None
+    path = shared_cache_file(settings.shared_cache)
+    if path is None:
+        return None
+    try:
+        return SharedAnswers(path, max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
+    except (sqlite3.Error, OSError) as error:
+        log.warning("shared answers: cannot open %s (%s); each process keeps its own", path, error)
+        return None
+
+
+def _remove_stale(parent: Path) -> None:
+    for folder in parent.glob(f"{PREFIX}*"):
+        owned = _OWNED.match(folder.name)
+        if owned and not alive(int(owned.group(1))) and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def hashed(key: object) -> bytes:
+    """The database key of an in-memory cache key (a tuple of texts, tuples and RDF terms: ``repr`` names them
+    fully and the same way in every process)."""
+    return hashlib.sha256(repr(key).encode("utf-8", "surrogatepass")).digest()
+
+
+class SharedAnswers:
+    """The answers in the SQLite file ``path``, at most ``max_entries`` (key, format) rows of ``max_bytes``."""
+
+    def __init__(self, path: Path, *, max_entries: int, max_bytes: int) -> None:
+        self.path = path
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._local = threading.local()
+        self._queue: list[_Row] = []
+        self._queued_bytes = 0
+        self._queued = threading.Condition()
+        self._writer_pid = 0
+        self.failed_pid = 0
+        """The process that logged a database error (each process logs its first one)."""
+        with contextlib.closing(self._connect()) as connection:  # made now: a bad path fails at start-up
+            connection.execute("PRAGMA journal_mode=WAL")
+            for statement in _SCHEMA:
+                connection.execute(statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection.execute("PRAGMA synchronous=OFF")  # a killed process loses nothing; only a power cut could
+        connection.execute(f"PRAGMA cache_size=-{CONNECTION_CACHE_KIB}")
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection in this process (a forked child opens its own)."""
+        pid = os.getpid()
+        if getattr(self._local, "pid", None) != pid:
+            self._local.connection, self._local.pid = self._connect(), pid
+        connection: sqlite3.Connection = self._local.connection
+        return connection
+
+    def family(self, key: bytes) -> Family | None:
+        """The kind of answer stored for ``key`` (in any format), or None when none is."""
+        with self._failing("read"):
+            row = self._connection().execute("SELECT family FROM answers WHERE key = ? LIMIT 1", (key,)).fetchone()
+            return None if row is None else Family(row[0])
+        return None
+
+    def get(self, key: bytes, fmt: str) -> tuple[bytes, str] | None:
+        """(body, content type) of the answer stored for ``key`` in format ``fmt``, or None."""
+        with self._failing("read"):
+            row = (
+                self._connection()
+                .execute("SELECT body, content_type FROM answers WHERE key = ? AND format = ?", (key, fmt))
+                .fetchone()
+            )
+            return None if row is None else (bytes(row[0]), str(row[1]))
+        return None
+
+    def put(self, key: bytes, fmt: str, family: Family, body: bytes, content_type: str) -> bool:
+        """Queue an answer for this process's writer thread (it replaces one for the same key and format); False
+        when it is too large or the queue is full (the writer is behind: the answer is not shared).
+
+        Writing takes 0.1 to 0.4 ms (a transaction), which a request that computed an answer need not wait for:
+        the writer writes what has been queued meanwhile in one transaction.
+        """
+        size = len(body) + len(key) + len(content_type)
+        if size > self.max_bytes // 4:
+            return False
+        with self._queued:
+            if self._queued_bytes + size > self.max_bytes // 4:
+                return False
+            self._queue.append((key, fmt, family.value, content_type, body, size))
+            self._queued_bytes += size
+            if self._writer_pid != os.getpid():  # none yet in this process (a fork has no thread of its parent)
+                self._writer_pid = os.getpid()
+                threading.Thread(target=self._write_queued, name="shared-answers", daemon=True).start()
+            self._queued.notify()
+        return True
+
+    def flush(self) -> None:
+        """Write what is queued now, in this thread (the writer thread may be writing an earlier batch)."""
+        self._write(self._take())
+
+    def _take(self) -> list[_Row]:
+        with self._queued:
+            rows, self._queue, self._queued_bytes = self._queue, [], 0
+            return rows
+
+    def _write_queued(self) -> None:
+        while True:
+            with self._queued:
+                self._queued.wait_for(lambda: bool(self._queue))
+            self._write(self._take())
+
+    def _write(self, rows: list[_Row]) -> None:
+        """Store ``rows`` in one transaction, then evict the oldest entries past the bounds."""
+        if not rows:
+            return
+        with self._failing("write"), self._transaction() as connection:
+            for row in rows:
+                key, fmt, size = row[0], row[1], row[5]
+                replaced = connection.execute(
+                    "SELECT rowid, size FROM answers WHERE key = ? AND format = ?", (key, fmt)
+                ).fetchone()
+                if replaced is not None:
+                    self._delete(connection, *replaced)
+                connection.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", row)
+                connection.execute("UPDATE totals SET entries = entries + 1, bytes = bytes + ?", (size,))
+            entries, total = connection.execute("SELECT entries, bytes FROM totals").fetchone()
+            while entries > self.max_entries or total > self.max_bytes:
+                rowid, dropped = connection.execute("SELECT rowid, size FROM answers ORDER BY rowid LIMIT 1").fetchone()
+                self._delete(connection, rowid, dropped)
+                entries, total = entries - 1, total - dropped
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection in a write transaction (waiting :data:`BUSY_TIMEOUT_MS` at most for the lock),
+        committed at the end or rolled back on an error."""
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    @staticmethod
+    def _delete(connection: sqlite3.Connection, rowid: int, size: int) -> None:
+        connection.execute("DELETE FROM answers WHERE rowid = ?", (rowid,))
+        connection.execute("UPDATE totals SET entries = entries - 1, bytes = bytes - ?", (size,))
+
+    def __len__(self) -> int:
+        with self._failing("read"):
+            return int(self._connection().execute("SELECT entries FROM totals").fetchone()[0])
+        return 0
+
+    def clear(self) -> None:
+        """Remove every answer (of every data version), and those queued."""
+        self._take()
+        with self._failing("write"), self._transaction() as connection:
+            connection.execute("DELETE FROM answers")
+            connection.execute("UPDATE totals SET entries = 0, bytes = 0")
+
+    def _failing(self, what: str) -> _Swallowed:
+        """Swallow a database error (busy, disk full, file removed): the answer is then not shared."""
+        return _Swallowed(self, what)
+
+
+class _Swallowed:
+    """A context in which a database error is logged (once per process, for the operator) and swallowed."""
+
+    def __init__(self, answers: SharedAnswers, what: str) -> None:
+        self.answers, self.what = answers, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> bool:
+        if error is None or not isinstance(error, sqlite3.Error | OSError):
+            return False
+        if self.answers.failed_pid != os.getpid():
+            self.answers.failed_pid = os.getpid()
+            log.warning(
+                "shared answers in %s: cannot %s (%s); answers are computed instead",
+                self.answers.path,
+                self.what,
+                error,
+            )
+        return True
