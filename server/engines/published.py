@@ -3,22 +3,25 @@
 A replica on ``KG_ENGINE=sparql`` used to read the whole store at every start (counts, a fingerprint of every
 quad, the linked-data, label and lookup indexes, the VoID statistics, a copy of every triple holding a blank
 node). ``calcinosis-kg publish`` knows the data it loads, so it computes those indexes once, from the release
-file, with the functions a replica would use (:func:`~calcinosis_kg.server.resources.bundle.write_indexes`), and
-writes them beside the store (``build/store-bundle/`` by default, ``--bundle FOLDER``): the indexes, lookup index
+file as the store holds it (a triples file in the graph it went into; a dataset, ``build/calcinosis-kg.nq``, its
+unnamed graph there and each named graph under its name), with the functions a replica would use
+(:func:`~calcinosis_kg.server.resources.bundle.write_indexes`, as the embedded engine's bundle), and writes them
+beside the store (``build/store-bundle/`` by default, ``--bundle FOLDER``): the indexes, lookup index
 and dumps of a serving bundle, no store (the remote store is the data), and:
 
 ``manifest.json``
     the bundle's :class:`~calcinosis_kg.server.resources.bundle.Manifest`: the data version is the SHA-256 of the
     release file and of the graph it went into (:func:`published_version`), the default graph the union of the
-    store's graphs when it went into a named graph (the store runs ``--union-default-graph``);
+    store's graphs when the data went into named graphs (the store runs ``--union-default-graph``);
 ``published.json``
-    the graph the release went into, the store, and the *marker*: an empty named graph
-    ``urn:x-calcinosis-kg:published:<data version>`` that publish creates in the store (empty graphs are kept
-    by Oxigraph, hold no triple, so no query's answer changes) and that replaces the previous marker.
+    the graph the release went into, every graph the data went into with its triples, the store, and the
+    *marker*: an empty named graph ``urn:x-calcinosis-kg:published:<data version>`` that publish creates in the
+    store (empty graphs are kept by Oxigraph, hold no triple, so no query's answer changes) and that replaces
+    the previous marker.
 
 A replica (:func:`open_published`, ``KG_BUNDLE`` ``auto``/``make``: ``build/store-bundle/``; or a folder) asks
 the store one question whose answer grows with the number of graphs, not triples: ``SELECT ?g WHERE { GRAPH
-?g {} }``. The bundle serves when the store holds its marker and no graph but the published one (and markers);
+?g {} }``. The bundle serves when the store holds its marker and exactly the published graphs (and markers);
 otherwise (republished with other data, loaded by other means, another graph beside it) the replica logs why and
 reads the store as before.
 """
@@ -65,6 +68,28 @@ class Published:
     graph: str
     marker: str
     store: str
+    graphs: tuple[tuple[str, int], ...] = ()
+    """Every graph the data went into (:data:`DEFAULT_GRAPH` for the store's default graph), with its triples: the
+    release's graph and a dataset's named graphs. The store must hold these data graphs and no other."""
+
+    def data_graphs(self) -> set[str]:
+        """The named graphs the store must hold (an older ``published.json`` lists none: the release's graph)."""
+        names = {name for name, _ in self.graphs} or {self.graph}
+        return names - {DEFAULT_GRAPH}
+
+    @classmethod
+    def read(cls, folder: Path) -> Published | None:
+        """The ``published.json`` in ``folder``; None when there is none or it cannot be read."""
+        try:
+            raw = json.loads((folder / PUBLISHED).read_text(encoding="utf-8"))
+            graphs = tuple((str(name), int(triples)) for name, triples in raw.get("graphs", {}).items())
+            return cls(graph=str(raw["graph"]), marker=str(raw["marker"]), store=str(raw["store"]), graphs=graphs)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def as_json(self) -> str:
+        record = {"graph": self.graph, "marker": self.marker, "store": self.store, "graphs": dict(self.graphs)}
+        return json.dumps(record, indent=2)
 
 
 @dataclass(frozen=True)
@@ -94,23 +119,33 @@ def default_folder() -> Path:
 def write_published_bundle(path: Path, folder: Path, *, graph: str, store: str) -> Published:
     """Write the bundle of ``path`` published into ``graph`` of ``store`` in ``folder`` (replacing one there).
 
-    The file is parsed as a replica would load it (same parser, base IRI and blank-node labels), its triples
-    put into ``graph``; written into ``folder`` + ``.partial-<pid>`` and renamed. Raises :class:`BundleError`
-    (or :class:`DataLoadError` for a file that does not parse).
+    The file is parsed as a replica would load it (same parser, base IRI and blank-node labels) into the graphs
+    ``calcinosis-kg publish`` put it in: its (unnamed) triples into ``graph``, a dataset's named graphs each under
+    its name. The indexes are of the union of those graphs when any is named (as the embedded engine's bundle of
+    the built dataset), else of the default graph. Written into ``folder`` + ``.partial-<pid>`` and renamed.
+    Raises :class:`BundleError` (or :class:`DataLoadError` for a file that does not parse).
     """
     rdf_format = data_format(path)
-    if rdf_format is None or rdf_format.supports_datasets:
-        raise DataLoadError(f"cannot make the store's bundle of {path}: give N-Triples, Turtle or RDF/XML")
+    if rdf_format is None:
+        raise DataLoadError(f"cannot make the store's bundle of {path}: unknown RDF file extension")
     version = published_version(path, graph)
-    union = graph != DEFAULT_GRAPH
-    name: ox.NamedNode | ox.DefaultGraph = ox.NamedNode(graph) if union else ox.DefaultGraph()
+    name: ox.NamedNode | ox.DefaultGraph = ox.DefaultGraph() if graph == DEFAULT_GRAPH else ox.NamedNode(graph)
     memory = ox.Store()
     try:
         parsed = ox.parse(path=str(path), format=rdf_format, base_iri=path.resolve().as_uri())
-        memory.extend(ox.Quad(q.subject, q.predicate, q.object, name) for q in parsed)
+        memory.extend(
+            ox.Quad(q.subject, q.predicate, q.object, name) if isinstance(q.graph_name, ox.DefaultGraph) else q
+            for q in parsed
+        )
     except (SyntaxError, ValueError, OSError) as error:
         raise DataLoadError(f"cannot parse {path} as {rdf_format.name}: {error}") from error
-    published = Published(graph=graph, marker=marker_graph(version), store=store)
+    named = sorted(g.value for g in memory.named_graphs() if isinstance(g, ox.NamedNode))
+    parts = ([(DEFAULT_GRAPH, ox.DefaultGraph())] if graph == DEFAULT_GRAPH else []) + [
+        (g, ox.NamedNode(g)) for g in named
+    ]
+    counts = [(g, sum(1 for _ in memory.quads_for_pattern(None, None, None, part))) for g, part in parts]
+    union = bool(named)
+    published = Published(graph=graph, marker=marker_graph(version), store=store, graphs=tuple(counts))
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     try:
         shutil.rmtree(partial, ignore_errors=True)
@@ -118,7 +153,7 @@ def write_published_bundle(path: Path, folder: Path, *, graph: str, store: str) 
         write_indexes(partial, memory, (path,), union_default_graph=union)
         manifest = Manifest(version, union, (path.name,))
         (partial / "manifest.json").write_text(manifest.as_json() + "\n", encoding="utf-8")
-        (partial / PUBLISHED).write_text(json.dumps(published.__dict__, indent=2) + "\n", encoding="utf-8")
+        (partial / PUBLISHED).write_text(published.as_json() + "\n", encoding="utf-8")
         old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
         if folder.exists():
             folder.rename(old)
@@ -156,11 +191,7 @@ def open_published(
 def _stale_because(client: StoreClient, folder: Path, union_default_graph: bool) -> str | None:
     """Why the bundle in ``folder`` cannot serve the store's data; None when it can."""
     manifest = Manifest.read(folder)
-    try:
-        raw = json.loads((folder / PUBLISHED).read_text(encoding="utf-8"))
-        published = Published(graph=str(raw["graph"]), marker=str(raw["marker"]), store=str(raw["store"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        published = None
+    published = Published.read(folder)
     if manifest is None or published is None:
         return NONE_THERE
     reason = manifest.stale_because(manifest.version, union_default_graph)
@@ -179,10 +210,10 @@ def _stale_because(client: StoreClient, folder: Path, union_default_graph: bool)
             f"published into graph {published.graph}): it was published again with other data, or loaded otherwise"
         )
     data = {graph for graph in graphs if not graph.startswith(MARKER_PREFIX)}
-    expected = set() if published.graph == DEFAULT_GRAPH else {published.graph}
+    expected = published.data_graphs()
     if expected - data:
-        return f"the store no longer holds the published graph {published.graph}"
+        return f"the store no longer holds the published graph(s) {', '.join(sorted(expected - data)[:5])}"
     if data != expected:
-        shown = ", ".join(sorted(data - expected)[:5]) or "none"
-        return f"the store holds other graphs than the published {published.graph} (besides: {shown})"
+        shown = ", ".join(sorted(data - expected)[:5])
+        return f"the store holds other graphs than the published {published.graph} and its dataset's (besides: {shown})"
     return None

@@ -27,6 +27,8 @@ from rdflib import DCAT, Graph
 
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.engines.published import GRAPHS_QUERY, MARKER_PREFIX
+from calcinosis_kg.server.resources.bundle import LOOKUP
+from calcinosis_kg.server.resources.lookup_file import MappedLabelIndex
 from tests.support import BUILT_SETTINGS
 from tests.support.live_server import PRODUCTION, SAMPLE_TTL, LiveServer, free_port, live_server
 from tests.support.store_server import StoreServer, oxigraph_binary
@@ -190,6 +192,7 @@ def test_publish_marks_the_store_with_one_marker_of_the_data_version(store: tupl
     assert len(markers) == 1
     assert markers.pop().removeprefix(MARKER_PREFIX) in manifest
     assert not (bundle / "store").exists(), "the remote store is the data: the bundle holds no copy"
+    assert MappedLabelIndex(bundle / LOOKUP).size > 0, "the lookup file of the build's bundle (format 4)"
 
 
 def test_a_replica_with_the_bundle_asks_the_store_only_for_its_graphs(
@@ -281,3 +284,65 @@ def test_a_bundle_of_another_default_graph_is_ignored_saying_why(
         log = live.log_text()
     assert f"not serving the store's bundle in {bundle}: it was made with KG_UNION_DEFAULT_GRAPH=true" in log, log
     assert "served from the bundle" not in log
+
+
+HPO_GRAPH = "https://w3id.org/calcinosis-kg/graph/hpo"
+ARTICLE_GRAPH = "https://w3id.org/calcinosis-kg/graph/article"
+
+
+def served_count(server: LiveServer, pattern: str) -> int:
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}"
+    answer = requests.get(
+        server.url + "/sparql",
+        params={"query": query},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def test_the_built_dataset_is_published_graph_by_graph_with_its_bundle(tmp_path: Path, build_dir: Path) -> None:
+    """``publish --data calcinosis-kg.nq``: each graph into its name and the bundle of the dataset as the store holds
+    it (the union, as the embedded engine's); a replica with it asks the store only for its graphs, and answers
+    ``GRAPH`` counts and canned queries as the embedded engine serving the dataset; a graph put beside the
+    published ones makes the bundle stale."""
+    nq, bundle = build_dir / "calcinosis-kg.nq", tmp_path / "bundle"
+    for name in ("replica", "embedded", "stale"):
+        (tmp_path / name).mkdir()
+    canned = [f"/queries/{q.name}" for q in load_catalog().values() if not q.params][:4]
+    embedded_settings = {
+        **BUILT_SETTINGS,
+        "KG_ENGINE": "oxigraph",
+        "KG_BUNDLE": "off",
+        "KG_UNION_DEFAULT_GRAPH": "true",
+    }
+    with union_store(tmp_path) as running:
+        out = publish(running, nq, "--bundle", str(bundle))
+        assert f"into its named graph {HPO_GRAPH}" in out
+        assert {HPO_GRAPH, ARTICLE_GRAPH, RELEASE_GRAPH} < graphs(running)
+        with (
+            replica(tmp_path / "replica", running, str(bundle)) as started,
+            live_server(tmp_path / "embedded", [nq], embedded_settings, *PRODUCTION) as embedded,
+        ):
+            assert set(started.startup_queries) <= {GRAPHS_QUERY, PROBE}, started.startup_queries
+            assert f"served from the bundle {bundle}" in started.server.log_text()
+            for pattern in (
+                f"GRAPH <{HPO_GRAPH}> {{ ?s ?p ?o }}",
+                f"GRAPH <{ARTICLE_GRAPH}> {{ ?s ?p ?o }}",
+                "?s ?p ?o",
+            ):
+                expected = served_count(embedded, pattern)
+                assert expected > 0, pattern
+                assert served_count(started.server, pattern) == expected, pattern
+            for path in canned:
+                assert get(started.server, path, "text/csv").content == get(embedded, path, "text/csv").content, path
+        extra = running.url.removesuffix("query") + "store?graph=" + quote("urn:x:other", safe="")
+        put = requests.put(extra, data="<urn:x:s> <urn:x:p> <urn:x:o> .\n", headers={"Content-Type": NT}, timeout=30)
+        assert put.status_code in (200, 201, 204), put.text
+        settings = replica_settings(running.url, str(bundle))
+        with live_server(tmp_path / "stale", [], settings, *PRODUCTION) as stale:
+            log = stale.log_text()
+        assert "the store holds other graphs than the published" in log, log
+        assert "(besides: urn:x:other)" in log, log
+        assert "served from the bundle" not in log
