@@ -174,6 +174,57 @@ def _check_count(http: urllib3.PoolManager, query_url: str, graph: str, path: Pa
         raise PublishError(f"the store's graph {graph} holds {stored} triples after publishing, {path} has {triples}")
 
 
+def unmark(query_url: str, graph_store: str | None = None, keep: str | None = None, timeout: float = 600.0) -> None:
+    """Delete the store's marker graphs (:mod:`calcinosis_kg.server.engines.published`) but ``keep``: done before
+    the data are replaced, so that no replica takes the store for the data of an older bundle meanwhile."""
+    from calcinosis_kg.server.engines.published import GRAPHS_QUERY, MARKER_PREFIX
+
+    endpoint = graph_store or graph_store_url(query_url)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=10.0, read=timeout))
+    try:
+        listed = http.request(
+            "POST",
+            query_url,
+            fields={"query": GRAPHS_QUERY},
+            encode_multipart=False,
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        if listed.status != 200:
+            raise PublishError(f"the store's graphs could not be listed: {listed.status}: {_excerpt(listed)}")
+        for row in json.loads(listed.data)["results"]["bindings"]:
+            graph = row["g"]["value"]
+            if graph.startswith(MARKER_PREFIX) and graph != keep:
+                deleted = http.request("DELETE", f"{endpoint}?{urlencode({'graph': graph})}")
+                if deleted.status not in (200, 204, 404):
+                    raise PublishError(f"the store refused to delete the marker graph {graph}: {deleted.status}")
+    except HTTPError as exc:
+        raise _unreachable(query_url, exc) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"the store's list of graphs could not be read: {exc}") from exc
+
+
+def publish_bundle(release: ReleaseFile, query_url: str, done: Published, folder: Path, timeout: float = 600.0) -> str:
+    """Write the bundle of the published release in ``folder`` for the replicas, then mark the store with its data
+    version (:mod:`calcinosis_kg.server.engines.published`): an empty marker graph PUT into the store (the other
+    markers were deleted by :func:`unmark` before the data were replaced). Returns the marker graph's IRI. The
+    bundle is written first: a store marked for data whose bundle is not there yet is served by reading the
+    store, never from a wrong bundle.
+    """
+    from calcinosis_kg.server.engines.published import write_published_bundle
+
+    written = write_published_bundle(release.path, folder, graph=done.graph, store=query_url)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=10.0, read=timeout))
+    marker = f"{done.graph_store}?{urlencode({'graph': written.marker})}"
+    try:
+        response = http.request("PUT", marker, body=b"", headers={"Content-Type": "application/n-triples"})
+    except HTTPError as exc:
+        raise _unreachable(marker, exc) from exc
+    if response.status not in (200, 201, 204):
+        raise PublishError(f"the store refused the marker graph: PUT {marker} answered {response.status}")
+    unmark(query_url, done.graph_store, keep=written.marker, timeout=timeout)
+    return written.marker
+
+
 def count_triples(http: urllib3.PoolManager, query_url: str, graph: str) -> int:
     """The store's number of triples in ``graph`` (a COUNT query on its query endpoint)."""
     pattern = "?s ?p ?o" if graph == DEFAULT_GRAPH else f"GRAPH <{graph}> {{ ?s ?p ?o }}"

@@ -253,10 +253,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
     Graph Store HTTP Protocol (a PUT replaces that graph), then count the graph's triples with a query: exits
     non-zero when the store refuses the file or holds another number of triples. A dataset (--data
     build/calcinosis-kg.nq) is sent graph by graph: its unnamed graph into that graph, each named graph into its
-    own name (served as the embedded engine serves the build by a store whose default graph is the union).
+    own name (served as the embedded engine serves the build by a store whose default graph is the union). Then
+    write the replicas' bundle (their start-up indexes, computed from the file as the store holds it; --bundle)
+    and mark the store with the data version it holds (an empty graph), so that a replica on KG_ENGINE=sparql
+    starts without reading the store.
     """
     from calcinosis_kg.graph.build import artifact_path
-    from calcinosis_kg.graph.publish import PublishError, publish, read_release
+    from calcinosis_kg.graph.publish import PublishError, publish, publish_bundle, read_release, unmark
+    from calcinosis_kg.server.engines.published import default_folder
 
     path = args.data or artifact_path("nt")
     if args.data is None and not path.is_file():
@@ -266,6 +270,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     graph = args.graph or release.version_iri
     if graph is None:
         raise PublishError(f"{path} states no owl:versionIRI of the ontology: name the graph with --graph")
+    unmark(args.store, args.graph_store, timeout=args.timeout)
     done = publish(release, args.store, graph, args.graph_store, args.timeout)
     for name, triples in done.named_graphs:
         print(f"published {triples} triples of {path} into its named graph {name} (count checked)")
@@ -273,6 +278,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
         f"published {done.triples} triples of {path} into graph {done.graph} of {done.graph_store} "
         f"(HTTP {done.status}, count checked) in {time.perf_counter() - started:.2f} s"
     )
+    if args.bundle != "none":
+        folder = default_folder() if args.bundle is None else Path(args.bundle)
+        started = time.perf_counter()
+        marker = publish_bundle(release, args.store, done, folder, args.timeout)
+        elapsed = time.perf_counter() - started
+        print(f"wrote the replicas' bundle in {folder}, marked the store {marker} in {elapsed:.2f} s")
     return 0
 
 
@@ -369,6 +380,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="the RDF file to publish (default: build/calcinosis-kg.nt; build/calcinosis-kg.nq: the dataset)",
     )
     publish.add_argument("--timeout", type=float, default=600.0, help="seconds the store may take (default 600)")
+    publish.add_argument(
+        "--bundle",
+        metavar="FOLDER",
+        help="where to write the replicas' bundle of the store (their start-up indexes; default build/store-bundle, "
+        "which KG_BUNDLE=auto finds); 'none' to write none and leave the store unmarked",
+    )
     return parser
 
 

@@ -13,7 +13,9 @@ the engine in the query workers; the start-up indexes (labels, VoID statistics, 
 read once from the same store with pyoxigraph (:func:`~calcinosis_kg.server.resources.data.rdflib_view` gives
 rdflib's API over it, for embedders); the lookup index is built by the first lookup, except with a remote store
 (``KG_ENGINE=sparql``), where it is read at start-up with the other indexes: reads outside a query job have no
-time limit but the start-up one, and ``/lookup`` then keeps answering while the store is down.
+time limit but the start-up one, and ``/lookup`` then keeps answering while the store is down. With the remote
+store's bundle (:mod:`~calcinosis_kg.server.engines.published`, written by ``calcinosis-kg publish``) every index
+is read from that bundle instead, as from a serving bundle, and the store is not read at start-up.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class Services:
         lookup_index: LabelIndex | Callable[[], LabelIndex] | None
         paths: tuple[Path, ...] = ()
         view: GraphView
+        bundled: tuple[Path, Mapping[str, Any]] | None = None  # a bundle's folder, indexes (files' or store's)
         if settings.engine == "sparql":  # the data stay in the remote store; everything reads it through view
             from calcinosis_kg.server.engines.sparql import open_remote_store  # its HTTP client only when used
 
@@ -112,6 +115,8 @@ class Services:
             pool: QueryPool = remote.runner
             summary, view, version, store_client = remote.summary, remote.view, remote.version, remote.client
             log.info("serving the SPARQL store at %s (%d triples)", settings.store_url, summary.triples)
+            if remote.bundle is not None:
+                bundled = remote.bundle.folder, remote.bundle.indexes
         else:
             paths = tuple(settings.data or (default_data_file(),))
             bundle = _bundle(paths, settings)
@@ -142,17 +147,20 @@ class Services:
                 ", ".join(str(path) for path in paths),
             )
             view = GraphView(store, union=settings.union_default_graph)
-        if bundle is not None:
+            if bundle is not None:
+                bundled = bundle.folder, bundle.__dict__
+        if bundled is not None:
+            bundle_folder, indexes = bundled
             linked_data, statistics, lookup_index, dumps = (
-                bundle.linked_data,
-                bundle.statistics,
-                bundle.lookup_index,
-                bundle.dumps,
+                indexes["linked_data"],
+                indexes["statistics"],
+                indexes["lookup_index"],
+                indexes["dumps"],
             )
-            canned = bundle.canned_answers
+            canned = indexes["canned_answers"]
             if canned is not None and canned.usable(settings.max_rows, settings.max_answer_bytes):
                 canned_answers = canned
-            log.info("served from the bundle %s", bundle.folder)
+            log.info("served from the bundle %s", bundle_folder)
         else:
             linked_data = LinkedData.from_store(view)
             statistics = DatasetStatistics.of(view, linked_data)

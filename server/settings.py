@@ -45,7 +45,9 @@ name                       meaning                                              
                            server given it)
 ``KG_BUNDLE``              the serving bundle (``server/resources/bundle.py``): ``auto``  ``auto``
                            (a fresh one if any), ``make`` (else make one in the         (``make`` with
-                           cache), ``off``, or a bundle's folder (refused if stale)     ``serve``)
+                           cache), ``off``, or a bundle's folder (refused if stale);    ``serve``)
+                           on ``sparql``: the store's, by ``calcinosis-kg publish``
+                           (``build/store-bundle``; ignored, logged, if stale)
 =========================  ===========================================================  ===============
 
 The built dataset (``calcinosis-kg.nq``: the ontology unnamed, the article's knowledge and the HPO import in

@@ -46,6 +46,7 @@ from typing import Any
 import pyoxigraph as ox
 from rdflib import URIRef
 
+from calcinosis_kg.server.engines.anchored_view import AnchoredStoreView
 from calcinosis_kg.server.engines.common import (
     QUERY_PREFIXES,
     WRITTEN_PREFIXES,
@@ -56,6 +57,7 @@ from calcinosis_kg.server.engines.common import (
     syntax_message,
 )
 from calcinosis_kg.server.engines.contract import Answer, DatasetSpec, Job
+from calcinosis_kg.server.engines.published import PublishedBundle, open_published
 from calcinosis_kg.server.engines.store_client import N_TRIPLES, RESULTS_JSON, StoreClient, StoreGraphView, read_store
 from calcinosis_kg.server.errors import (
     EndpointError,
@@ -289,20 +291,25 @@ _STACK_SIZE = threading.Lock()
 
 @dataclass(frozen=True)
 class RemoteStore:
-    """What :func:`create_app` needs of a remote store: its client, runner, view, summary and data version."""
+    """What :func:`create_app` needs of a remote store: its client, runner, view, summary and data version, and
+    the store's bundle when one serves (:mod:`.published`: the start-up indexes, read from files)."""
 
     client: StoreClient
     runner: StoreRunner
     view: StoreGraphView
     summary: DatasetSummary
     version: DataVersion
+    bundle: PublishedBundle | None = None
 
 
 def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerLimits, metrics: Metrics) -> RemoteStore:
     """Connect to ``settings.store_url``, read what the start-up needs, and build the runner of its queries.
 
-    The data version is the store's fingerprint (its quads), dated at start-up: restart the server after
-    publishing new data to the store. Raises :class:`StoreUnavailable` (a KGError) when the store cannot be read.
+    With a fresh bundle of the store (``KG_BUNDLE``, :func:`~.published.open_published`) nothing is read but the
+    store's list of graphs: the summary, data version and indexes are the bundle's, and blank nodes are read
+    through their anchors (:class:`~.anchored_view.AnchoredStoreView`). Otherwise the data version is the store's
+    fingerprint (its quads), dated at start-up: restart the server after publishing new data to the store.
+    Raises :class:`StoreUnavailable` (a KGError) when the store cannot be read.
     """
     assert settings.store_url is not None
     client = StoreClient(
@@ -311,15 +318,24 @@ def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerL
         connections=max(16, settings.pool_size),
         timeout_param=settings.store_timeout_param,
     )
-    state = read_store(
-        client, union_default_graph=settings.union_default_graph, default_graph=settings.store_default_graph
-    )
-    view = StoreGraphView(client)
-    engine = SparqlEngine(client, view, list(state.summary.named_graphs), max_rows=settings.max_rows, limits=limits)
+    anchored = AnchoredStoreView(client)
+    bundle = None
+    if settings.store_default_graph is None:  # a bundle is of the store's own default graph
+        bundle = open_published(client, settings.bundle, anchored, union_default_graph=settings.union_default_graph)
+    view: StoreGraphView
+    if bundle is not None:
+        view, summary, version = anchored, bundle.indexes["summary"], bundle.manifest.version
+    else:
+        state = read_store(
+            client, union_default_graph=settings.union_default_graph, default_graph=settings.store_default_graph
+        )
+        view, summary = StoreGraphView(client), state.summary
+        version = DataVersion(tag=state.fingerprint, last_modified=datetime.now(UTC).replace(microsecond=0))
+    engine = SparqlEngine(client, view, list(summary.named_graphs), max_rows=settings.max_rows, limits=limits)
     cache = ResultCache(
         max_entries=settings.cache_entries,
         max_bytes=settings.cache_bytes,
-        version=state.fingerprint,
+        version=version.tag,
         shared=open_shared_answers(settings),
     )
     runner = StoreRunner(
@@ -330,5 +346,4 @@ def open_remote_store(settings: Settings, limits: Limits, worker_limits: WorkerL
         limits=worker_limits,
         metrics=metrics,
     )
-    version = DataVersion(tag=state.fingerprint, last_modified=datetime.now(UTC).replace(microsecond=0))
-    return RemoteStore(client=client, runner=runner, view=view, summary=state.summary, version=version)
+    return RemoteStore(client=client, runner=runner, view=view, summary=summary, version=version, bundle=bundle)

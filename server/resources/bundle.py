@@ -175,23 +175,8 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
         store.bulk_extend(load_store(paths).quads_for_pattern(None, None, None, None))
         store.flush()
         store.optimize()
-        view = GraphView(store, union=union_default_graph)
-        linked_data = LinkedData.from_store(view)
-        dumps = DatasetDumps.load(view, paths)
-        for dump in dumps.dumps:
-            (partial / DUMPS / dump.filename).write_bytes(dump.body)
-        indexes = {
-            "summary": summarize(store, union_default_graph=union_default_graph),
-            "linked_data": _linked_data_parts(linked_data),
-            "statistics": DatasetStatistics.of(view, linked_data),
-            "dumps_from_build": dumps.from_build,
-            "canned": CannedAnswers.compute(
-                store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS
-            ),
-        }
-        (partial / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
-        write_lookup(LabelIndex.from_store(view), partial / LOOKUP)
-        del view, store
+        write_indexes(partial, store, paths, union_default_graph=union_default_graph)
+        del store
         manifest = Manifest(version, union_default_graph, tuple(path.name for path in paths), file_stats(paths))
         (partial / MANIFEST).write_text(manifest.as_json() + "\n", encoding="utf-8")
         there = None if replace else Manifest.read(folder)
@@ -203,6 +188,29 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
         shutil.rmtree(partial, ignore_errors=True)
         raise BundleError(f"cannot write the serving bundle in {folder}: {error}") from error
     return manifest
+
+
+def write_indexes(folder: Path, store: ox.Store, paths: tuple[Path, ...], *, union_default_graph: bool) -> None:
+    """Write the start-up indexes of ``store`` (read from ``paths``) and its dumps into ``folder``: everything a
+    bundle holds but its store and manifest (a remote store's bundle, written by ``calcinosis-kg publish``, has
+    only these: :mod:`~calcinosis_kg.server.engines.published`)."""
+    (folder / DUMPS).mkdir(parents=True, exist_ok=True)
+    view = GraphView(store, union=union_default_graph)
+    linked_data = LinkedData.from_store(view)
+    dumps = DatasetDumps.load(view, paths)
+    for dump in dumps.dumps:
+        (folder / DUMPS / dump.filename).write_bytes(dump.body)
+    indexes = {
+        "summary": summarize(store, union_default_graph=union_default_graph),
+        "linked_data": _linked_data_parts(linked_data),
+        "statistics": DatasetStatistics.of(view, linked_data),
+        "dumps_from_build": dumps.from_build,
+        "canned": CannedAnswers.compute(
+            store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS
+        ),
+    }
+    (folder / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
+    write_lookup(LabelIndex.from_store(view), folder / LOOKUP)
 
 
 def make_bundle_in_subprocess(paths: tuple[Path, ...], folder: Path, *, union_default_graph: bool) -> None:
@@ -234,22 +242,28 @@ def open_fresh(folder: Path, manifest: Manifest) -> Bundle:
     """Open the bundle in ``folder`` whose ``manifest`` was found fresh (:func:`open_bundle` checks it first)."""
     try:
         store = ox.Store.read_only(str(folder / STORE))
+    except OSError as error:
+        raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
+    indexes = read_indexes(folder, GraphView(store, union=manifest.union_default_graph))
+    return Bundle(folder=folder, manifest=manifest, store=store, **indexes)
+
+
+def read_indexes(folder: Path, view: GraphView) -> dict[str, Any]:
+    """The indexes :func:`write_indexes` wrote in ``folder`` as :class:`Bundle`'s fields (the linked data
+    reading documents through ``view``); raises :class:`BundleError` when they cannot be read."""
+    try:
         indexes: dict[str, Any] = pickle.loads((folder / INDEXES).read_bytes())  # noqa: S301 (our own file)
         dumps = tuple(_mapped(folder / DUMPS / name, fmt) for name, fmt in _dump_names())
+        return {
+            "summary": indexes["summary"],
+            "linked_data": _linked_data(indexes["linked_data"], view),
+            "statistics": indexes["statistics"],
+            "lookup_index": functools.partial(MappedLabelIndex, folder / LOOKUP),
+            "dumps": DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
+            "canned_answers": indexes["canned"],
+        }
     except (OSError, pickle.UnpicklingError, EOFError, KeyError) as error:
         raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
-    view = GraphView(store, union=manifest.union_default_graph)
-    return Bundle(
-        folder=folder,
-        manifest=manifest,
-        store=store,
-        summary=indexes["summary"],
-        linked_data=_linked_data(indexes["linked_data"], view),
-        statistics=indexes["statistics"],
-        lookup_index=functools.partial(MappedLabelIndex, folder / LOOKUP),
-        dumps=DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
-        canned_answers=indexes["canned"],
-    )
 
 
 def file_stats(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
