@@ -1,0 +1,202 @@
+"""The ``scale`` section of ``python -m bench`` (issue 28): our replica, Oxigraph's server and our ``sparql``
+engine on synthetic graphs of several sizes.
+
+For each size (``--scale``, default 10k, 100k and 1M triples), a graph shaped like ours is generated
+(:func:`bench.synthetic.generate`) in a folder of its own, removed after the size is measured. Then:
+
+- **ours**: its serving bundle is written once (``make_bundle_in_subprocess`` of
+  :mod:`~calcinosis_kg.server.resources.bundle`, as ``KG_BUNDLE=make`` does on a first start: the *prepare*
+  time), and one replica ``--production --workers 1`` (2 query workers by default, ``KG_BUNDLE`` naming that
+  bundle) is started: process start to the first ``/health`` and to the first answer of the cold-start query;
+  PSS of its process tree after a lookup, a page and a canned query (:data:`bench.startup.PROBES`); a second
+  replica is started on the same bundle and probed the same way, and the PSS of both trees is summed; then the
+  ``unique`` workload by GET (wrk, :func:`bench.runner.measure`);
+- **oxigraph**: ``oxigraph load`` of the same file into a store (the prepare time), ``oxigraph serve-read-only`` on
+  it: start to its first answer of the same query, RSS and PSS after a full count, the ``unique`` workload;
+- **sparql**: one replica with ``KG_ENGINE=sparql`` in front of that Oxigraph server (the same store), measured
+  as ours (start, PSS of one and of two replicas, ``unique``); the store's own memory is the Oxigraph row's.
+
+Every server runs under a :class:`bench.servers.Supervisor` (stopped on every way out) on loopback, one at a time
+except the second replica and the sparql rows' store; a replica that does not answer within
+:data:`START_DEADLINE_S` is recorded as such and the size goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import time
+from pathlib import Path
+
+from bench import cluster
+from bench.http import send
+from bench.model import Results, ScaleRow
+from bench.runner import COLD_START_QUERY, Options, log, measure
+from bench.servers import (
+    Server,
+    ServerSpec,
+    StartError,
+    Supervisor,
+    executable,
+    load_oxigraph_store,
+    ours_spec,
+    oxigraph_spec,
+    start_timed,
+    tree_memory,
+    wait_for,
+)
+from bench.startup import PROBES
+from bench.synthetic import generate
+from bench.workloads import RESULTS_JSON, CannedSpec, adhoc_request
+from calcinosis_kg.server.resources.bundle import make_bundle_in_subprocess
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+"""The sizes ``make bench`` measures; ``--scale 10k 100k 1M 10M`` adds ten million."""
+QUICK_SIZES = (10_000, 100_000)
+"""The sizes of ``--quick``."""
+START_DEADLINE_S = 300.0
+"""Seconds a server has to answer its health path after its process started."""
+PREPARE_TIMEOUT_S = 3600.0
+FULL_COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+"""Oxigraph's memory is measured after this query: every triple read once."""
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
+
+
+def parse_size(text: str) -> int:
+    """``10000``, ``10k``, ``1M`` or ``2.5M`` as a number of triples (argparse type)."""
+    found = _SIZE.match(text.strip())
+    if found is None:
+        raise ValueError(f"not a number of triples: {text!r} (say 10000, 10k or 1M)")
+    number, unit = found.groups()
+    return int(float(number) * {"": 1, "k": 1_000, "m": 1_000_000}[unit.lower()])
+
+
+def scale_section(
+    options: Options, data: Path, specs: list[CannedSpec], workdir: Path, results: Results, program: str | None
+) -> None:
+    """Measure every size of ``options.scale`` into ``results.scale``; each size's files are removed after it."""
+    oxigraph = executable("oxigraph")
+    if oxigraph is None:
+        results.notes.append("scale: oxigraph is not installed (the dev extra has it): section skipped")
+        return
+    cold_query = next((s.adhoc for s in specs if s.query.name == COLD_START_QUERY), specs[0].adhoc)
+    for triples in options.scale:
+        folder = workdir / f"scale-{triples}"
+        folder.mkdir(parents=True)
+        try:
+            log(f"scale: generating a synthetic graph of {triples:,} triples")
+            graph = generate(data, folder / "graph.nt", triples)
+            with Supervisor(folder) as supervisor:
+                sizes = _Size(options, supervisor, folder, graph.path, graph.triples, specs, cold_query, program)
+                results.scale.append(sizes.ours())
+                results.scale.extend(sizes.oxigraph_and_sparql(oxigraph))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _disk_mb(folder: Path) -> float:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 2**20
+
+
+@dataclasses.dataclass
+class _Size:
+    """The measurements of one graph size (one method per server kind)."""
+
+    options: Options
+    supervisor: Supervisor
+    folder: Path
+    data: Path
+    triples: int
+    specs: list[CannedSpec]
+    cold_query: str
+    program: str | None
+
+    def ours(self) -> ScaleRow:
+        """Write the bundle (timed), then measure replicas on it."""
+        bundle = self.folder / "bundle"
+        row = ScaleRow(self.triples, "ours", "ours (oxigraph engine, bundle)")
+        log(f"scale {self.triples:,}: writing the serving bundle")
+        started = time.perf_counter()
+        make_bundle_in_subprocess((self.data,), bundle, union_default_graph=False)
+        row.prepare_s = time.perf_counter() - started
+        row.disk_mb = _disk_mb(bundle)
+        replica = ours_spec(self.data, workers=1)
+        replica = dataclasses.replace(replica, env={**replica.env, "KG_BUNDLE": str(bundle)})
+        self.replicas(replica, row)
+        return row
+
+    def oxigraph_and_sparql(self, program: str) -> list[ScaleRow]:
+        """``oxigraph load`` (timed), its read-only server, then a ``sparql`` replica in front of that server."""
+        store = self.folder / "oxigraph-store"
+        row = ScaleRow(self.triples, "oxigraph", "Oxigraph server (serve-read-only)")
+        log(f"scale {self.triples:,}: oxigraph load")
+        row.prepare_s = load_oxigraph_store(program, self.data, store, timeout=PREPARE_TIMEOUT_S)
+        row.disk_mb = _disk_mb(store)
+        server = self.start(oxigraph_spec(program, store), row)
+        if server is None:
+            return [row]
+        request = adhoc_request(server.spec.sparql_path, FULL_COUNT, RESULTS_JSON)
+        send(server.port, request.path, headers=request.headers, timeout=PREPARE_TIMEOUT_S)
+        self.memory(server, row)
+        self.unique(server, row)
+        sparql = ScaleRow(self.triples, "sparql", "ours (sparql engine, on that server)")
+        self.replicas(cluster.sparql_replica_spec(ours_spec(self.data, workers=1), server), sparql)
+        self.supervisor.stop(server)
+        return [row, sparql]
+
+    def start(self, spec: ServerSpec, row: ScaleRow) -> Server | None:
+        """Start ``spec``, timing its health path and the cold-start query; None (and a note) if it failed."""
+        request = adhoc_request(spec.sparql_path, self.cold_query, RESULTS_JSON)
+        log(f"scale {self.triples:,}: starting {row.label}")
+        try:
+            server, cold = start_timed(self.supervisor, spec, request.path, request.headers, START_DEADLINE_S)
+        except StartError as error:
+            row.note = f"did not start: {str(error).splitlines()[0]}"
+            log(row.note)
+            return None
+        row.health_s, row.start_s = cold.health_s, cold.query_s
+        return server
+
+    def replicas(self, spec: ServerSpec, row: ScaleRow) -> None:
+        """One replica (timed, probed, measured), a second one beside it (both measured), then ``unique``."""
+        first = self.start(spec, row)
+        if first is None:
+            return
+        self.probe(first)
+        self.memory(first, row)
+        try:
+            second = self.supervisor.start(spec)
+            wait_for(second, spec.health_path, deadline_s=START_DEADLINE_S, interval=0.05)
+        except StartError as error:
+            row.note = f"the second replica did not start: {str(error).splitlines()[0]}"
+        else:
+            self.probe(second)
+            both = [tree_memory(server.process.pid) for server in (first, second)]
+            if all(m is not None and m.pss_mb is not None for m in both):
+                row.pss_two_mb = sum(m.pss_mb for m in both if m is not None and m.pss_mb is not None)
+            self.supervisor.stop(second)
+        self.unique(first, row)
+        self.supervisor.stop(first)
+
+    @staticmethod
+    def probe(server: Server) -> None:
+        """A lookup, a page and a canned query: what a replica serves besides SPARQL, so its indexes are loaded."""
+        for path in PROBES:
+            send(server.port, path, timeout=START_DEADLINE_S)
+
+    @staticmethod
+    def memory(server: Server, row: ScaleRow) -> None:
+        measured = tree_memory(server.process.pid)
+        if measured is not None:
+            row.pss_one_mb, row.rss_mb = measured.pss_mb, measured.rss_mb
+
+    def unique(self, server: Server, row: ScaleRow) -> None:
+        """The ``unique`` workload by GET on ``server`` (a warm-up run first, as the HTTP section does)."""
+        if self.program is None:
+            return
+        outcome = measure(self.options, self.program, "unique", server, self.specs, [], self.folder, warm_up=True)
+        if isinstance(outcome, str):
+            row.note = (row.note + "; " if row.note else "") + outcome
+        else:
+            row.unique = outcome
