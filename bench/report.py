@@ -297,7 +297,8 @@ def scale_table(results: Results) -> Table:
         p99 = _x(mine.p99_ms / peer.p99_ms) if mine and peer and peer.p99_ms else "-"
         seconds = [_ms(value) for value in (row.prepare_s, row.health_s, row.start_s)]
         memory = [_mb(value) for value in (row.disk_mb, row.pss_one_mb, row.pss_two_mb, row.rss_mb)]
-        load = ["-", "-"] if mine is None else [f"{mine.rps:,.0f}", _ms(mine.p99_ms)]
+        errors = f" ({mine.errors} errors)" if mine and mine.errors else ""
+        load = ["-", "-"] if mine is None else [f"{mine.rps:,.0f}{errors}", _ms(mine.p99_ms)]
         rows.append([f"{row.triples:,}", row.label, *seconds, *memory, *load, rps, p99, row.note])
     headers = ["triples", "server", "prepare s", "to /health s", "to first answer s", "on disk MB", "PSS one MB"]
     headers += ["PSS two MB", "RSS one MB", "unique req/s", "p99 ms", "req/s ÷ Oxigraph", "p99 ÷ Oxigraph", "note"]
