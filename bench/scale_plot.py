@@ -40,12 +40,17 @@ PANELS: tuple[tuple[str, Callable[[ScaleRow], float | None]], ...] = (
 PANEL_W, PANEL_H = 330, 230
 LEFT, TOP, GAP = 70, 40, 20
 """Room left of each panel (its y labels), above the panels (titles), between the panels beyond ``LEFT``."""
-WIDTH, HEIGHT = 2 * (LEFT + PANEL_W) + GAP + 30, TOP + PANEL_H + 70
+WIDTH, HEIGHT = 2 * (LEFT + PANEL_W) + GAP + 30, TOP + PANEL_H + 80
+
+
+SLACK = 0.02
+"""Decades by which a figure may pass its axis's end before the axis grows by a decade (1,001,463 triples is
+drawn at 1M, 2% of a decade inside the frame's edge, not on an axis running to 10M)."""
 
 
 def _decades(values: Sequence[float]) -> tuple[int, int]:
-    low = math.floor(math.log10(min(values)))
-    high = math.ceil(math.log10(max(values)))
+    low = math.floor(math.log10(min(values)) + SLACK)
+    high = math.ceil(math.log10(max(values)) - SLACK)
     return low, max(high, low + 1)
 
 
@@ -106,12 +111,13 @@ def scale_svg(results: Results) -> str | None:
             if figure is not None and figure > 0:
                 points.setdefault(row.server, []).append((float(row.triples), figure))
         body += _panel(LEFT + index * (PANEL_W + LEFT + GAP), title, points)
-    legend_y = TOP + PANEL_H + 44
+    legend_y = TOP + PANEL_H + 40
     for index, (_, label, colour) in enumerate(SERIES):
         x = LEFT + index * 240
         line = f'x1="{x}" y1="{legend_y}" x2="{x + 24}" y2="{legend_y}"'
         body.append(f'<line {line} stroke="{colour}" stroke-width="3"/>')
         body.append(f'<text x="{x + 30}" y="{legend_y + 4}">{escape(label)}</text>')
+    body.append(f'<text x="{LEFT}" y="{HEIGHT - 8}" fill="#555">{escape(_caption(results))}</text>')
     header = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'font-family="sans-serif" font-size="12">'
@@ -119,6 +125,16 @@ def scale_svg(results: Results) -> str | None:
     title = "<title>Start time and memory against the graph's size, log-log (python -m bench, scale)</title>"
     background = f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>'
     return "\n".join([header, title, background, *body, "</svg>"]) + "\n"
+
+
+def _caption(results: Results) -> str:
+    """Where the figures come from: the machine, its load and the commit (a shared machine's figures are rough)."""
+    m = results.machine
+    load = f"{m.get('loadavg_start', ['?'])[0]}-{(m.get('loadavg_end') or ['?'])[0]}"
+    return (
+        f"python -m bench (scale), {results.started[:10]}, commit {m.get('commit', '?')}, {m.get('cores', '?')} "
+        f"cores, load average {load} (start and end of the run)"
+    )
 
 
 def write_picture(results: Results, path: Path) -> Path | None:
