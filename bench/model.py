@@ -110,6 +110,8 @@ class ScaleRow:
     """PSS of two process trees on the same data, summed (ours only)."""
     rss_mb: float | None = None
     """RSS of one process tree, summed over its processes."""
+    store_pss_mb: float | None = None
+    """``sparql`` only: PSS of the store (``oxigraph serve``) after the replicas' start-up reads and queries."""
     disk_mb: float | None = None
     """What ``prepare_s`` wrote: the serving bundle's folder (ours), the store's (Oxigraph)."""
     unique: WrkResult | None = None

@@ -13,8 +13,9 @@ For each size (``--scale``, default 10k, 100k and 1M triples), a graph shaped li
   ``unique`` workload by GET (wrk, :func:`bench.runner.measure`);
 - **oxigraph**: ``oxigraph load`` of the same file into a store (the prepare time), ``oxigraph serve-read-only`` on
   it: start to its first answer of the same query, RSS and PSS after a full count, the ``unique`` workload;
-- **sparql**: one replica with ``KG_ENGINE=sparql`` in front of that Oxigraph server (the same store), measured
-  as ours (start, PSS of one and of two replicas, ``unique``); the store's own memory is the Oxigraph row's.
+- **sparql**: the graph published into ``oxigraph serve --union-default-graph`` (``calcinosis-kg publish``'s
+  code, as the cluster section does: the prepare time), then replicas with ``KG_ENGINE=sparql`` in front of it,
+  measured as ours (start, PSS of one and of two replicas, ``unique``), and the store's PSS.
 
 Every server runs under a :class:`bench.servers.Supervisor` (stopped on every way out) on loopback, one at a time
 except the second replica and the sparql rows' store; a replica that does not answer within
@@ -49,6 +50,7 @@ from bench.servers import (
 from bench.startup import PROBES
 from bench.synthetic import generate
 from bench.workloads import RESULTS_JSON, CannedSpec, adhoc_request
+from calcinosis_kg.graph.publish import PublishError
 from calcinosis_kg.server.resources.bundle import make_bundle_in_subprocess
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -130,7 +132,7 @@ class _Size:
         return row
 
     def oxigraph_and_sparql(self, program: str) -> list[ScaleRow]:
-        """``oxigraph load`` (timed), its read-only server, then a ``sparql`` replica in front of that server."""
+        """``oxigraph load`` (timed) and its read-only server; then the ``sparql`` row (:meth:`sparql`)."""
         store = self.folder / "oxigraph-store"
         row = ScaleRow(self.triples, "oxigraph", "Oxigraph server (serve-read-only)")
         log(f"scale {self.triples:,}: oxigraph load")
@@ -143,10 +145,26 @@ class _Size:
         send(server.port, request.path, headers=request.headers, timeout=PREPARE_TIMEOUT_S)
         self.memory(server, row)
         self.unique(server, row)
-        sparql = ScaleRow(self.triples, "sparql", "ours (sparql engine, on that server)")
-        self.replicas(cluster.sparql_replica_spec(ours_spec(self.data, workers=1), server), sparql)
         self.supervisor.stop(server)
-        return [row, sparql]
+        return [row, self.sparql()]
+
+    def sparql(self) -> ScaleRow:
+        """The graph published into ``oxigraph serve`` (timed), then ``sparql`` replicas in front of it: the
+        cluster section's store and replicas (:mod:`bench.cluster`), so that a change to how publishing or a
+        ``sparql`` replica works is measured here too."""
+        row = ScaleRow(self.triples, "sparql", "ours (sparql engine, oxigraph serve)")
+        log(f"scale {self.triples:,}: calcinosis-kg publish into oxigraph serve")
+        try:
+            store, row.prepare_s = cluster.published_store(self.supervisor, self.data, self.folder / "store")
+        except (StartError, PublishError) as error:
+            row.note = f"the store did not take the graph: {str(error).splitlines()[0]}"
+            return row
+        row.disk_mb = _disk_mb(self.folder / "store")
+        self.replicas(cluster.sparql_replica_spec(ours_spec(self.data, workers=1), store), row)
+        held = tree_memory(store.process.pid)
+        row.store_pss_mb = held.pss_mb if held is not None else None
+        self.supervisor.stop(store)
+        return row
 
     def start(self, spec: ServerSpec, row: ScaleRow) -> Server | None:
         """Start ``spec``, timing its health path and :data:`FIRST_QUERY`; None (and a note) if it failed."""

@@ -2,8 +2,8 @@
 size, ours against Oxigraph's (the README shows it; the section's table is :func:`bench.report.scale_table`).
 
 The picture is written by a small SVG writer (no plotting library): two panels, one series per server, a point per
-measured size, axes in whole decades. The output depends on the figures only (no date, no random ids), so a re-run
-with the same figures leaves the committed file unchanged.
+measured size, axes in whole decades, and a caption naming the run (date, commit, cores, load average). The output
+depends on the run's results only (no clock, no random ids).
 """
 
 from __future__ import annotations
