@@ -78,9 +78,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--plot",
         type=Path,
-        default=PICTURE,
-        help=f"the scale section's picture, also written as scale.svg in the results folder (default {PICTURE}; "
-        "'' for none)",
+        help=f"the scale section's picture, also written as scale.svg in the results folder (default {PICTURE}, "
+        "the README's, except with --quick; '' for none)",
     )
     args = parser.parse_args(argv)
     chosen_sections = frozenset(
@@ -109,8 +108,16 @@ def parse_args(argv: list[str] | None = None) -> Options:
         data=args.data,
         out=args.out,
         quick=quick,
-        plot=args.plot if str(args.plot) not in ("", ".") else None,
+        plot=_picture(args.plot, quick),
     )
+
+
+def _picture(given: Path | None, quick: bool) -> Path | None:
+    """Where the scale picture goes besides the results: ``--plot`` (``''``: nowhere), else the README's unless
+    the run is ``--quick`` (a smoke run's figures must not replace the committed picture)."""
+    if given is None:
+        return None if quick else PICTURE
+    return None if str(given) in ("", ".") else given
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
