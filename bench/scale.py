@@ -61,6 +61,9 @@ QUICK_SIZES = (10_000, 100_000)
 """The sizes of ``--quick``."""
 START_DEADLINE_S = 300.0
 """Seconds a server has to answer its health path after its process started."""
+START_ATTEMPTS = 2
+"""Starts of a server before its row says it did not start: on a machine shared with other sessions, the free port
+chosen for it may be taken before it binds it."""
 PREPARE_TIMEOUT_S = 3600.0
 FIRST_QUERY = "SELECT ?p ?o WHERE { <https://w3id.org/calcinosis-kg/id/calcinosis-cutis> ?p ?o }"
 """The query whose first answer ends a start: its cost does not grow with the graph (one subject's triples, the same
@@ -101,6 +104,12 @@ def scale_section(
                 results.scale.extend(sizes.oxigraph_and_sparql(oxigraph))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _why(error: StartError) -> str:
+    """A start failure in one line: what happened and the last line of the server's log (its own reason)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ... ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else "no message"
 
 
 def _disk_mb(folder: Path) -> float:
@@ -150,7 +159,7 @@ class _Size:
         row.disk_mb = _disk_mb(store)
         server = self.start(oxigraph_spec(program, store), row)
         if server is None:
-            return [row]
+            return [row, self.sparql()]
         request = adhoc_request(server.spec.sparql_path, FULL_COUNT, RESULTS_JSON)
         with contextlib.suppress(OSError):  # the memory is measured all the same
             send(server.port, request.path, headers=request.headers, timeout=PREPARE_TIMEOUT_S)
@@ -181,14 +190,18 @@ class _Size:
         """Start ``spec``, timing its health path and :data:`FIRST_QUERY`; None (and a note) if it failed."""
         request = adhoc_request(spec.sparql_path, FIRST_QUERY, RESULTS_JSON)
         log(f"scale {self.triples:,}: starting {row.label}")
-        try:
-            server, cold = start_timed(self.supervisor, spec, request.path, request.headers, START_DEADLINE_S)
-        except StartError as error:
-            row.note = f"did not start: {str(error).splitlines()[0]}"
-            log(row.note)
-            return None
-        row.health_s, row.start_s = cold.health_s, cold.query_s
-        return server
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                server, cold = start_timed(self.supervisor, spec, request.path, request.headers, START_DEADLINE_S)
+            except StartError as error:
+                row.note = f"did not start (attempt {attempt}): {_why(error)}"
+                log(row.note)
+                if "exited with" not in str(error):  # it ran out of time: a second wait would too
+                    return None
+            else:
+                row.health_s, row.start_s = cold.health_s, cold.query_s
+                return server
+        return None
 
     def replicas(self, spec: ServerSpec, row: ScaleRow) -> None:
         """One replica (timed, probed, measured), a second one beside it (both measured), then ``unique``."""
@@ -201,7 +214,7 @@ class _Size:
             second = self.supervisor.start(spec)
             wait_for(second, spec.health_path, deadline_s=START_DEADLINE_S, interval=0.05)
         except StartError as error:
-            row.note = f"the second replica did not start: {str(error).splitlines()[0]}"
+            row.note = f"the second replica did not start: {_why(error)}"
         else:
             self.probe(second)
             both = [tree_memory(server.process.pid) for server in (first, second)]

@@ -55,8 +55,8 @@ def test_every_server_is_measured_on_a_graph_of_at_least_the_size_asked(run: tup
     rows = {row["server"]: row for row in run[0]["scale"]}
     assert sorted(rows) == sorted(SERVERS), [row["note"] for row in rows.values()]
     for key, row in rows.items():
-        assert row["note"] == "", key
         assert row["triples"] >= 10_000, key
+        assert row["start_s"] is not None, (key, row["note"])  # the note says why (a first attempt's failure may stay)
         assert 0 < row["health_s"] <= row["start_s"] < 60, key
         assert row["pss_one_mb"] > 0, key
         assert row["unique"]["requests"] > 0, key
