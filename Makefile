@@ -125,7 +125,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) static bytecode  ## the UI pages' render times and weights, the FHIR operations' times, cached answers under ten runaway queries, then the benchmark vs Oxigraph server and rdflib-endpoint (needs wrk); BENCH_ARGS=--quick
+bench: $(BENCH_STAMP) static bytecode  ## the UI pages' render times and weights, the FHIR operations' times, cached answers under ten runaway queries, then the benchmark vs Oxigraph server and rdflib-endpoint, with the scale table at 10k-1M triples (needs wrk); BENCH_ARGS=--quick, or "--scale 10k 100k 1M 10M"
 	$(BIN)/python -m bench.pages 2>/dev/null
 	$(BIN)/python -m bench.fhir 2>/dev/null
 	-$(BIN)/python -m bench.runaways 2>/dev/null

@@ -17,6 +17,8 @@ from types import FrameType
 
 from bench.report import text_report, write
 from bench.runner import OTHER_SECTIONS, SERVERS, Options, log, run
+from bench.scale import DEFAULT_SIZES, QUICK_SIZES, parse_size
+from bench.scale_plot import PICTURE, write_picture
 from bench.workloads import HTTP_WORKLOADS, QUERY_WORKLOADS, SPARQL_METHODS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -63,8 +65,22 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--synthetic-triples", type=int, default=1_000_000, help="size of the synthetic graph (default 1,000,000)"
     )
+    parser.add_argument(
+        "--scale",
+        nargs="+",
+        type=parse_size,
+        metavar="TRIPLES",
+        help="sizes of the scale section's synthetic graphs, e.g. 10k 100k 1M 10M (default 10k 100k 1M; quick 10k "
+        "100k)",
+    )
     parser.add_argument("--data", type=Path, help="N-Triples file to serve instead of building the graph")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help=f"the scale section's picture, also written as scale.svg in the results folder (default {PICTURE}, "
+        "the README's, except with --quick; '' for none)",
+    )
     args = parser.parse_args(argv)
     chosen_sections = frozenset(
         f"{name}{method}" if name in QUERY_WORKLOADS else name
@@ -88,10 +104,20 @@ def parse_args(argv: list[str] | None = None) -> Options:
         probe_reps=5 if quick else 20,
         probe_budget=0.3 if quick else 1.0,
         synthetic_triples=args.synthetic_triples,
+        scale=tuple(args.scale or (QUICK_SIZES if quick else DEFAULT_SIZES)),
         data=args.data,
         out=args.out,
         quick=quick,
+        plot=_picture(args.plot, quick),
     )
+
+
+def _picture(given: Path | None, quick: bool) -> Path | None:
+    """Where the scale picture goes besides the results: ``--plot`` (``''``: nowhere), else the README's unless
+    the run is ``--quick`` (a smoke run's figures must not replace the committed picture)."""
+    if given is None:
+        return None if quick else PICTURE
+    return None if str(given) in ("", ".") else given
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -118,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text_report(results))
     json_path, md_path = write(results, options.out)
     log(f"wrote {json_path} and {md_path}")
+    for picture in (options.out / "scale.svg", options.plot):
+        if picture is not None and write_picture(results, picture) is not None:
+            log(f"wrote {picture}")
     return 0
 
 

@@ -89,6 +89,37 @@ class ClusterRun:
 
 
 @dataclass
+class ScaleRow:
+    """One server on one synthetic graph of the ``scale`` section (:mod:`bench.scale`); None: not measured."""
+
+    triples: int
+    server: str
+    """``ours`` (embedded engine on the graph's serving bundle), ``oxigraph`` (``serve-read-only``) or ``sparql``
+    (our replica on ``KG_ENGINE=sparql`` in front of that Oxigraph server)."""
+    label: str
+    prepare_s: float | None = None
+    """Done once per graph: writing the serving bundle (ours), ``oxigraph load`` (Oxigraph, and the sparql row's
+    store)."""
+    health_s: float | None = None
+    """Process start to the first 2xx of the health path."""
+    start_s: float | None = None
+    """Process start to the first answer of a query (after the health path answered)."""
+    pss_one_mb: float | None = None
+    """PSS of one process tree (ours: after a lookup, a page and a canned query; Oxigraph: after a full count)."""
+    pss_two_mb: float | None = None
+    """PSS of two process trees on the same data, summed (ours only)."""
+    rss_mb: float | None = None
+    """RSS of one process tree, summed over its processes."""
+    store_pss_mb: float | None = None
+    """``sparql`` only: PSS of the store (``oxigraph serve``) after the replicas' start-up reads and queries."""
+    disk_mb: float | None = None
+    """What ``prepare_s`` wrote: the serving bundle's folder (ours), the store's (Oxigraph)."""
+    unique: WrkResult | None = None
+    """The ``unique`` workload (ad-hoc queries no cache can answer) by GET on this server alone."""
+    note: str = ""
+
+
+@dataclass
 class Target:
     """A performance target, judged on this run."""
 
@@ -123,6 +154,8 @@ class Results:
     """The ``cluster`` section: two replicas behind nginx against one replica direct, per engine and workload."""
     cluster_setup: dict[str, Any] = field(default_factory=dict)
     """Engine -> what the section started: replicas' memory, the store's load (publish) time and memory."""
+    scale: list[ScaleRow] = field(default_factory=list)
+    """The ``scale`` section: per synthetic graph size, ours, Oxigraph's server and the ``sparql`` engine."""
 
     def run(self, workload: str, server: str) -> WrkResult | None:
         """The measured wrk result of a workload on a server, if any."""

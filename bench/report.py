@@ -287,6 +287,36 @@ def cluster_table(results: Results) -> Table:
     return [*headers, "note"], rows
 
 
+def scale_table(results: Results) -> Table:
+    """The ``scale`` section: one row per size and server; ratios to Oxigraph's server on the same graph and run."""
+    peers = {row.triples: row.unique for row in results.scale if row.server == "oxigraph"}
+    rows = []
+    for row in results.scale:
+        mine, peer = row.unique, peers.get(row.triples) if row.server != "oxigraph" else None
+        rps = _x(mine.rps / peer.rps) if mine and peer and peer.rps else "-"
+        p99 = _x(mine.p99_ms / peer.p99_ms) if mine and peer and peer.p99_ms else "-"
+        seconds = [_ms(value) for value in (row.prepare_s, row.health_s, row.start_s)]
+        memory = [_mb(value) for value in (row.disk_mb, row.pss_one_mb, row.pss_two_mb, row.rss_mb)]
+        errors = f" ({mine.errors} errors)" if mine and mine.errors else ""
+        load = ["-", "-"] if mine is None else [f"{mine.rps:,.0f}{errors}", _ms(mine.p99_ms)]
+        store = f"the store: PSS {_mb(row.store_pss_mb)} MB" if row.store_pss_mb is not None else ""
+        rows.append(
+            [
+                f"{row.triples:,}",
+                row.label,
+                *seconds,
+                *memory,
+                *load,
+                rps,
+                p99,
+                "; ".join(filter(None, [store, row.note])),
+            ]
+        )
+    headers = ["triples", "server", "prepare s", "to /health s", "to first answer s", "on disk MB", "PSS one MB"]
+    headers += ["PSS two MB", "RSS one MB", "unique req/s", "p99 ms", "req/s ÷ Oxigraph", "p99 ÷ Oxigraph", "note"]
+    return headers, rows
+
+
 def target_table(results: Results) -> Table:
     """PASS/MISS/N/A per target."""
     return ["", "target", "requirement", "measured"], [
@@ -335,6 +365,13 @@ _SECTIONS: tuple[tuple[str, Callable[[Results], Table]], ...] = (
         "Cluster: two replicas (one granian worker each) behind nginx vs one of them direct; from cache: the share "
         "of nginx's answers sent from its cache (HIT, REVALIDATED, STALE, UPDATING; warm-up included)",
         cluster_table,
+    ),
+    (
+        "Scale: synthetic graphs shaped like ours; one replica --production --workers 1 on its serving bundle, "
+        "Oxigraph serve-read-only on a store made by oxigraph load, sparql-engine replicas in front of oxigraph serve "
+        "(the graph published into it); prepare: writing the bundle, oxigraph load, publishing; unique: wrk by GET "
+        "on one server alone (picture: scale.svg)",
+        scale_table,
     ),
 )
 """The report's sections in order: a title (a template filled from the run's options) and the table's maker."""

@@ -64,7 +64,7 @@ from bench.workloads import (
 )
 
 SERVERS = ("ours", "oxigraph", "rdflib-endpoint")
-OTHER_SECTIONS = ("coldstart", "perquery", "inprocess", "load", "cluster")
+OTHER_SECTIONS = ("coldstart", "perquery", "inprocess", "load", "cluster", "scale")
 COLD_START_QUERY = "subtypes"
 """The canned query (as ad-hoc SPARQL) whose first answer ends a cold start."""
 DEREF_CHECKS = 20
@@ -87,9 +87,13 @@ class Options:
     probe_reps: int
     probe_budget: float
     synthetic_triples: int
+    scale: tuple[int, ...]
+    """Sizes (triples) of the synthetic graphs of the ``scale`` section."""
     data: Path | None
     out: Path
     quick: bool
+    plot: Path | None = None
+    """Where the scale section's picture is written besides ``out`` (the README's copy), or None."""
 
 
 def log(message: str) -> None:
@@ -124,6 +128,10 @@ def run(options: Options, workdir: Path) -> Results:
     if "cluster" in options.sections and program is not None:
         for engine in CLUSTER_ENGINES:
             cluster_section(options, engine, data, specs, workdir / f"cluster-{engine}", results, program)
+    if "scale" in options.sections:  # last: its 1M graph's bundle and replicas would slow what followed them
+        from bench.scale import scale_section  # it runs this module's wrk phase (measure) per size
+
+        scale_section(options, data, specs, workdir, results, program)
     results.targets = judge(results)
     results.machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results.seconds = time.perf_counter() - begin

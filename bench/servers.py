@@ -296,12 +296,17 @@ def wait_for(
 
 
 def start_timed(
-    supervisor: Supervisor, spec: ServerSpec, query_path: str, query_headers: dict[str, str]
+    supervisor: Supervisor,
+    spec: ServerSpec,
+    query_path: str,
+    query_headers: dict[str, str],
+    deadline_s: float = 60.0,
 ) -> tuple[Server, ColdStart]:
-    """Start ``spec`` and time its first 2xx answer to the health path, then to ``query_path``."""
+    """Start ``spec`` and time its first 2xx answer to the health path (within ``deadline_s``), then to
+    ``query_path`` (within 30 s more)."""
     server = supervisor.start(spec)
     try:
-        health = wait_for(server, spec.health_path)
+        health = wait_for(server, spec.health_path, deadline_s=deadline_s)
         try:
             query: float | None = wait_for(server, query_path, headers=query_headers, deadline_s=health + 30)
         except StartError:

@@ -11,6 +11,9 @@ Every ratio is ours ÷ a peer measured in the same run.
    (216-235 MB: under 216 MB passes).
 5. The synthetic 1M-triple graph loads in under 5 s with under 600 MB peak RSS (pyoxigraph in memory, as the
    server loads its data) and its typical query (median of the canned queries' medians) takes under 50 ms.
+6. Scale (issue 28, the ``scale`` section): one replica on its bundle answers its first query under 1 s from its
+   start at 1M triples (under 2 s at 10M, when measured); at 1M its PSS is under 250 MB, and two replicas' under
+   1.5x one's.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ BIG_TRIPLES = 1_000_000
 BIG_LOAD_S = 5.0
 BIG_RSS_MB = 600.0
 BIG_QUERY_P50_MS = 50.0
+SCALE_START_S = {1_000_000: 1.0, 10_000_000: 2.0}
+"""Graph size (at least, in triples) -> the most seconds from a replica's start to its first answer."""
+SCALE_PSS_MB = 250.0
+SCALE_TWO_OVER_ONE = 1.5
 
 
 def _status(ok: bool) -> str:
@@ -158,4 +165,30 @@ def big_graph(results: Results) -> list[Target]:
 def judge(results: Results) -> list[Target]:
     """Every target, in the order of the module docstring."""
     unique = [unique_adhoc(results, workload) for workload in ("unique", "unique-form", "unique-direct")]
-    return [*unique, canned_mix(results), cold_start(results), memory(results), *big_graph(results)]
+    return [*unique, canned_mix(results), cold_start(results), memory(results), *big_graph(results), *scale(results)]
+
+
+def scale(results: Results) -> list[Target]:
+    """Target 6, on the ``scale`` section's rows of our embedded replica (N/A for a size it did not measure)."""
+    rows = {row.triples: row for row in results.scale if row.server == OURS}
+    targets = []
+    for size, limit in SCALE_START_S.items():
+        name = f"replica start at {size / 1e6:g}M triples, {_label(results)}"
+        requirement = f"< {limit:g} s from the process's start to its first answer"
+        row = next((rows[n] for n in sorted(rows) if n >= size), None)
+        if row is None or row.start_s is None:
+            targets.append(Target(name, requirement, "N/A", row.note if row else "size not measured (--scale)"))
+            continue
+        measured = f"{row.start_s:.2f} s (/health {row.health_s or 0:.2f} s) at {row.triples:,} triples"
+        targets.append(Target(name, requirement, _status(row.start_s < limit), measured))
+    name = f"replica memory at 1M triples, {_label(results)}"
+    requirement = f"PSS of one < {SCALE_PSS_MB:g} MB, of two < {SCALE_TWO_OVER_ONE:g}x one"
+    row = next((rows[n] for n in sorted(rows) if n >= BIG_TRIPLES), None)
+    if row is None or row.pss_one_mb is None or row.pss_two_mb is None:
+        targets.append(Target(name, requirement, "N/A", row.note if row else "size not measured (--scale)"))
+    else:
+        ratio = row.pss_two_mb / row.pss_one_mb
+        ok = row.pss_one_mb < SCALE_PSS_MB and ratio < SCALE_TWO_OVER_ONE
+        measured = f"one {row.pss_one_mb:.0f} MB, two {row.pss_two_mb:.0f} MB (x{ratio:.2f}) at {row.triples:,} triples"
+        targets.append(Target(name, requirement, _status(ok), measured))
+    return targets

@@ -50,6 +50,12 @@ def test_the_readme_is_short_and_has_a_section_for_each_user() -> None:
     assert len(PYTHON) >= 3
 
 
+def test_every_picture_the_readme_shows_is_in_the_repository() -> None:
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", TEXT)
+    assert "docs/screenshots/scale.svg" in pictures  # issue 28: start time and memory against the data's size
+    assert [path for path in pictures if not (README.parent / path).is_file()] == []
+
+
 @pytest.fixture(scope="module")
 def server(build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The server as ``make serve`` runs it: no ``KG_DATA``, the build's dataset (its named graphs, the union)."""

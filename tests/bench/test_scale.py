@@ -1,0 +1,103 @@
+"""The ``scale`` section of ``python -m bench`` (issue 28) on the release graph (the 10k size), live and bounded:
+the three servers measured, the table in ``latest.md`` and the picture drawn from the figures of the run.
+
+One run of ``python -m bench --only scale --scale 10k`` with one-second wrk runs (~30 s): every server it starts
+is on loopback and stopped by the bench, and the run itself is bounded by the subprocess's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.report import TIMES
+from bench.scale import parse_size
+from bench.scale_plot import PANELS, SERIES
+from bench.servers import executable
+from bench.wrk import find_wrk
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(find_wrk() is None or executable("oxigraph") is None, reason="needs wrk and oxigraph"),
+]
+SVG = "{http://www.w3.org/2000/svg}"
+SERVERS = [key for key, _, _ in SERIES]
+FIGURES = ("start_s", "pss_one_mb")
+"""The field each panel of :data:`bench.scale_plot.PANELS` draws, in order."""
+
+
+@pytest.fixture(scope="module")
+def run(built_nt: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, ET.Element]:
+    out = tmp_path_factory.mktemp("scale")
+    argv = [sys.executable, "-m", "bench", "--only", "scale", "--scale", "10k", "--duration", "1", "--warmup", "0"]
+    argv += ["--data", str(built_nt), "--out", str(out), "--plot", str(out / "readme.svg")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "scale.svg").read_bytes() == (out / "readme.svg").read_bytes()
+    results = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    return results, (out / "latest.md").read_text(encoding="utf-8"), ET.parse(out / "scale.svg").getroot()  # noqa: S314 (ours)
+
+
+def test_parse_size_reads_the_short_forms_and_refuses_the_rest() -> None:
+    assert [parse_size(text) for text in ("10000", "10k", "1M", "2.5m")] == [10_000, 10_000, 1_000_000, 2_500_000]
+    with pytest.raises(ValueError, match="not a number of triples"):
+        parse_size("ten")
+
+
+def test_every_server_is_measured_on_a_graph_of_at_least_the_size_asked(run: tuple[dict[str, Any], str, Any]) -> None:
+    rows = {row["server"]: row for row in run[0]["scale"]}
+    assert sorted(rows) == sorted(SERVERS), [row["note"] for row in rows.values()]
+    for key, row in rows.items():
+        assert row["triples"] >= 10_000, key
+        assert row["start_s"] is not None, (key, row["note"])  # the note says why (a first attempt's failure may stay)
+        assert 0 < row["health_s"] <= row["start_s"] < 60, key
+        assert row["pss_one_mb"] > 0, key
+        assert row["unique"]["requests"] > 0, key
+        assert row["unique"]["non_2xx"] == 0, key
+    for key in SERVERS:  # the bundle, oxigraph load, publishing into oxigraph serve
+        assert rows[key]["prepare_s"] > 0
+        assert rows[key]["disk_mb"] > 0
+    assert rows["sparql"]["store_pss_mb"] > 0
+    for key in ("ours", "sparql"):  # two replicas hold more than one, and the second one's interpreter is not free
+        assert rows[key]["pss_one_mb"] < rows[key]["pss_two_mb"] < 3 * rows[key]["pss_one_mb"]
+
+
+def test_the_report_has_a_row_per_server_with_the_ratios_to_oxigraph(run: tuple[dict[str, Any], str, Any]) -> None:
+    results, markdown, _ = run
+    section = markdown[markdown.index("## Scale") :]
+    rows = [line for line in section.splitlines() if line.startswith("| 10,")]
+    assert len(rows) == len(results["scale"])
+    peer = next(row for row in results["scale"] if row["server"] == "oxigraph")["unique"]["rps"]
+    ours = next(row for row in results["scale"] if row["server"] == "ours")["unique"]["rps"]
+    assert f"{TIMES}{ours / peer:.2f}" in next(line for line in rows if "ours (oxigraph engine" in line)
+    targets = [target["name"] for target in results["targets"] if target["status"] == "N/A"]
+    assert any(name.startswith("replica start at 1M") for name in targets)  # 10k only: the 1M target is not judged
+
+
+def test_the_picture_places_each_figure_of_the_run_on_log_axes(run: tuple[dict[str, Any], str, ET.Element]) -> None:
+    """One dot per server and panel; within a panel, a larger figure is drawn higher (SVG y grows downwards),
+    and each dot's height is proportional to the log of its figure (the axes are in decades)."""
+    results, _, svg = run
+    dots = svg.findall(f"{SVG}circle")
+    assert len(dots) == len(PANELS) * len(results["scale"])
+    colours = {key: colour for key, _, colour in SERIES}
+    assert len(PANELS) == len(FIGURES)
+    for index, field in enumerate(FIGURES):
+        panel = dots[index * len(SERIES) : (index + 1) * len(SERIES)]
+        by_colour = {dot.get("fill"): float(dot.get("cy") or 0) for dot in panel}
+        figures = {row["server"]: row[field] for row in results["scale"]}
+        heights = {key: by_colour[colours[key]] for key in figures}
+        order = sorted(figures, key=lambda key: figures[key])
+        assert sorted(heights, key=lambda key: -heights[key]) == order, (figures, heights)
+        low, middle, high = order
+        if figures[high] > figures[low]:
+            gap = heights[low] - heights[high]
+            expected = gap * math.log(figures[middle] / figures[low]) / math.log(figures[high] / figures[low])
+            assert heights[low] - heights[middle] == pytest.approx(expected, abs=1.0)
