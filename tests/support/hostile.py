@@ -133,10 +133,8 @@ class SlowBodies:
             sock.sendall(head.encode() + b"Content-Length: 100\r\n\r\n")
             sock.setblocking(False)
             while time.monotonic() - started < self.seconds and b"\r\n" not in received:
-                try:
-                    sock.send(b"A")
-                except OSError:
-                    break
+                # Read before sending: once the server has answered (408) and closed, a byte sent makes the
+                # peer reset the connection, and a reset drops the answer not yet read.
                 try:
                     part = sock.recv(1000)
                 except BlockingIOError:
@@ -146,5 +144,11 @@ class SlowBodies:
                 if part == b"":
                     break
                 received += part or b""
+                if b"\r\n" in received:
+                    break
+                try:
+                    sock.send(b"A")
+                except OSError:
+                    break
                 time.sleep(1.0)
         self.answers.append((received.partition(b"\r\n")[0], time.monotonic() - started))
