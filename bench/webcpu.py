@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import io
 import os
 import pstats
@@ -76,24 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _served_app() -> tuple[Callable[..., Iterable[bytes]], Callable[[], None]]:
     """The app wrapped as ``serve()`` wraps it, its pool started; and the function that stops the pool."""
-    from calcinosis_kg.server.app import app_services, create_app, query_pool
-    from calcinosis_kg.server.http.guard import install_guard
-    from calcinosis_kg.server.http.replay import install_replay
+    from calcinosis_kg.server.app import query_pool
+    from calcinosis_kg.server.http.serve import served_app
 
-    gc.disable()
-    app = create_app({"KG_QUERY_WORKERS": 1})
-    services = app_services(app)
-    settings = services.settings
-    install_replay(
-        app,
-        max_entries=settings.cache_entries,
-        max_bytes=settings.cache_bytes,
-        trust_proxy=settings.trust_proxy,
-        metrics=services.metrics,
-    )
-    install_guard(app, max_body=settings.max_body, body_timeout=settings.body_timeout, metrics=services.metrics)
-    gc.freeze()
-    gc.enable()
+    app = served_app({"KG_QUERY_WORKERS": 1})
     pool = query_pool(app)
     pool.start()
     return app, pool.close

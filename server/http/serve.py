@@ -199,6 +199,18 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
         config["KG_QUERY_WORKERS"] = workers
     if "KG_BUNDLE" not in os.environ:
         config["KG_BUNDLE"] = "make"  # a server started on KG_DATA files makes their bundle once, for every start
+    app = served_app(config)
+    if production:
+        _serve_granian(app, host, port, workers=workers or cores)
+    else:
+        _serve_embedded(app, host, port)
+
+
+def served_app(config: dict[str, Any]) -> Flask:
+    """The app as :func:`serve` serves it: created with ``config``, repeated answers replayed before Flask
+    (:func:`~calcinosis_kg.server.http.replay.install_replay`) and every request body guarded
+    (:func:`~calcinosis_kg.server.http.guard.install_guard`); its start-up objects frozen out of the cycle
+    collector's reach. Its query pool is not started (the caller forks it where its processes belong)."""
     gc.disable()  # start-up allocates much and frees little: collecting cycles during it cost about 0.1 s
     try:
         app = create_app(config)
@@ -215,10 +227,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
         gc.freeze()  # the loaded data stay out of every later collection: no long GC pauses, no copy-on-write
     finally:
         gc.enable()
-    if production:
-        _serve_granian(app, host, port, workers=workers or cores)
-    else:
-        _serve_embedded(app, host, port)
+    return app
 
 
 def _serve_embedded(app: Flask, host: str, port: int) -> None:
