@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.servers import Server, ServerSpec, Supervisor, executable, wait_for
-from calcinosis_kg.graph.publish import publish, read_release
+from calcinosis_kg.graph.publish import publish, publish_bundle, read_release
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 CACHE_STATUS = "X-Cache-Status"
@@ -101,8 +101,10 @@ def cached_share(counts: Counter[str]) -> float:
 
 
 def published_store(supervisor: Supervisor, data: Path, location: Path) -> tuple[Server, float]:
-    """``oxigraph serve --union-default-graph`` on an empty store, then ``data`` published into it; return the
-    running store and the seconds publishing took (PUT and count check)."""
+    """``oxigraph serve --union-default-graph`` on an empty store, then ``data`` published into it as
+    ``calcinosis-kg publish`` does (the PUT and count check, then the replicas' bundle in
+    :func:`store_bundle` ``(location)`` and the store's marker); return the running store and the seconds
+    publishing took."""
     program = executable("oxigraph")
     if program is None:
         raise SystemExit("oxigraph is not installed: run `make install` (the dev extra has it)")
@@ -116,15 +118,28 @@ def published_store(supervisor: Supervisor, data: Path, location: Path) -> tuple
     wait_for(store, "/", interval=0.1)
     release = read_release(data)
     started = time.perf_counter()
-    publish(release, store_url(store), release.version_iri or "urn:calcinosis-kg:bench")
+    done = publish(release, store_url(store), release.version_iri or "urn:calcinosis-kg:bench")
+    publish_bundle(release, store_url(store), done, store_bundle(location))
     return store, time.perf_counter() - started
+
+
+def store_bundle(location: Path) -> Path:
+    """Where :func:`published_store` writes the replicas' bundle of the store at ``location``."""
+    return location.with_name(f"{location.name}-bundle")
 
 
 def store_url(store: Server) -> str:
     return f"http://127.0.0.1:{store.port}{store.spec.sparql_path}"
 
 
-def sparql_replica_spec(replica: ServerSpec, store: Server) -> ServerSpec:
-    """``replica`` on ``KG_ENGINE=sparql`` against ``store`` (no data of its own)."""
-    env = {"KG_DATA": "", "KG_ENGINE": "sparql", "KG_STORE_URL": store_url(store)}
+def sparql_replica_spec(replica: ServerSpec, store: Server, bundle: Path) -> ServerSpec:
+    """``replica`` on ``KG_ENGINE=sparql`` against ``store`` (no data of its own), starting from the ``bundle``
+    publishing wrote (:func:`store_bundle`)."""
+    env = {
+        "KG_DATA": "",
+        "KG_ENGINE": "sparql",
+        "KG_STORE_URL": store_url(store),
+        "KG_BUNDLE": str(bundle),
+        "KG_UNION_DEFAULT_GRAPH": "true",  # the store's (--union-default-graph), as publish made the bundle
+    }
     return dataclasses.replace(replica, label="ours (sparql engine)", env=env)

@@ -490,7 +490,7 @@ def cluster_section(
         replica = ours_spec(data, workers=1)
         if engine == "sparql":
             store, setup["publish_s"] = cluster.published_store(supervisor, data, workdir / "store")
-            replica = cluster.sparql_replica_spec(replica, store)
+            replica = cluster.sparql_replica_spec(replica, store, cluster.store_bundle(workdir / "store"))
         replicas = [supervisor.start(replica) for _ in range(2)]
         try:
             for server in replicas:

@@ -180,7 +180,8 @@ class _Size:
             row.note = f"the store did not take the graph: {str(error).splitlines()[0]}"
             return row
         row.disk_mb = _disk_mb(self.folder / "store")
-        self.replicas(cluster.sparql_replica_spec(ours_spec(self.data, workers=1), store), row)
+        bundle = cluster.store_bundle(self.folder / "store")
+        self.replicas(cluster.sparql_replica_spec(ours_spec(self.data, workers=1), store, bundle), row)
         held = tree_memory(store.process.pid)
         row.store_pss_mb = held.pss_mb if held is not None else None
         self.supervisor.stop(store)
