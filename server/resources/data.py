@@ -59,12 +59,20 @@ class DatasetSummary:
 
 
 def load_store(paths: Sequence[Path]) -> ox.Store:
-    """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring).
+    """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring and :func:`data_quads`)."""
+    store = ox.Store()
+    store.extend(data_quads(paths))  # extend starts no threads: the store is shared with forked workers
+    return store
+
+
+def data_quads(paths: Sequence[Path]) -> Iterator[ox.Quad]:
+    """Every quad of ``paths``, parsed lazily as a store holds them (blank-node labels as the files write them,
+    prefixed per file when there are several: see the module docstring); the serving bundle's store is
+    bulk-loaded from it batch by batch, the in-memory store at once (:func:`load_store`).
 
     Raises :class:`DataLoadError` with the file name and the parser's message when a file is missing,
     has an extension :func:`data_format` does not know or does not parse.
     """
-    store = ox.Store()
     for index, path in enumerate(paths):
         rdf_format = data_format(path)
         if rdf_format is None:
@@ -76,10 +84,9 @@ def load_store(paths: Sequence[Path]) -> ox.Store:
         if len(paths) > 1:
             quads = _relabelled(quads, f"f{index}_")
         try:
-            store.extend(quads)  # extend starts no threads: the store is shared with forked workers
+            yield from quads
         except (SyntaxError, ValueError, OSError) as error:
             raise DataLoadError(f"cannot parse {path} as {rdf_format.name}: {error}") from error
-    return store
 
 
 def _relabelled(quads: Iterable[ox.Quad], prefix: str) -> Iterator[ox.Quad]:

@@ -26,6 +26,7 @@ description itself) are absolute, as the client reached the server.
 from __future__ import annotations
 
 import mmap
+import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -183,10 +184,9 @@ class DatasetDumps:
             loaded = (Dump(path.name, fmt, path.read_bytes()) for path, fmt in zip(build_files, formats, strict=True))
             return cls(dumps=tuple(loaded), from_build=True)
         triples = list(view.triples(None, None, None))
-        prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
         return cls(
             dumps=tuple(
-                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, prefixes))
+                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, _DUMP_PREFIXES))
                 for extension, fmt in DUMP_EXTENSIONS
             ),
             from_build=False,
@@ -195,6 +195,25 @@ class DatasetDumps:
     def get(self, filename: str) -> Dump | None:
         """The dump called ``filename``, if any."""
         return next((dump for dump in self.dumps if dump.filename == filename), None)
+
+
+def write_dumps(view: GraphView, paths: Sequence[Path], folder: Path) -> bool:
+    """Write into ``folder`` the dumps :meth:`DatasetDumps.load` holds (the same bytes), whether they are the
+    build's files (returned: copied) or the served graph (serialised by streaming over ``view``, once per format:
+    no copy of the data in memory, for a serving bundle of any size)."""
+    build_files = _build_files(paths)
+    if build_files is not None:
+        for path in build_files:
+            shutil.copyfile(path, folder / path.name)
+        return True
+    for extension, fmt in DUMP_EXTENSIONS:
+        target = folder / f"{DUMP_NAME}.{extension}"
+        write_triples(fmt, view.triples(None, None, None), _DUMP_PREFIXES, output=target)
+    return False
+
+
+_DUMP_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+"""The prefixes the dumps abbreviate (Turtle, RDF/XML)."""
 
 
 def _build_files(paths: Sequence[Path]) -> list[Path] | None:
