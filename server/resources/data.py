@@ -12,7 +12,7 @@ files' ``_:b1`` stay two blank nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,38 @@ def to_rdflib(term: object) -> Identifier:
             return Literal(term.value)
         return Literal(term.value, datatype=URIRef(term.datatype.value))
     raise TypeError(f"cannot convert {term!r} to an rdflib term")
+
+
+def from_rdflib(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An rdflib IRI, blank node or literal as the equal pyoxigraph term (the inverse of :func:`to_rdflib`)."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        datatype = None if term.datatype is None else ox.NamedNode(str(term.datatype))
+        return ox.Literal(str(term), datatype=datatype)
+    raise TypeError(f"cannot convert {term!r} to a pyoxigraph term")
+
+
+class PatternGraph(Graph):
+    """An rdflib graph (read-only) whose triples are read pattern by pattern from ``triples`` (a function of a
+    pyoxigraph triple pattern, as :meth:`~calcinosis_kg.server.sparql.describe.GraphView.triples`): rdflib's
+    ``subjects``, ``objects``, ``value``... over the served data with no copy of it, for indexes that look
+    up a few triples per entity (:meth:`~calcinosis_kg.server.resources.labels.LabelIndex.from_store`: the
+    rdflib copy of the triples it read took ~800 bytes a triple). Terms come as :func:`to_rdflib` gives them;
+    paths are not supported."""
+
+    def __init__(self, triples: Callable[[Any, Any, Any], Iterable[ox.Triple]]) -> None:
+        super().__init__(bind_namespaces="none")
+        self._pattern = triples
+
+    def triples(self, triple: Any) -> Generator[Any, None, None]:
+        pattern = [None if term is None else from_rdflib(term) for term in triple]
+        for found in self._pattern(*pattern):
+            yield to_rdflib(found.subject), to_rdflib(found.predicate), to_rdflib(found.object)
 
 
 def rdflib_graph(triples: Iterable[ox.Triple]) -> Graph:
