@@ -54,7 +54,7 @@ from calcinosis_kg.errors import KGError
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.resources.canned import CannedAnswers
-from calcinosis_kg.server.resources.data import DatasetSummary, data_quads, summarize
+from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_quads, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
 from calcinosis_kg.server.resources.linked_data import LinkedData
 from calcinosis_kg.server.resources.lookup_file import MappedLabelIndex, write_lookup
@@ -200,6 +200,9 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
             _replace(folder, partial)
         else:  # a fresh one made meanwhile by another process, which may serve it already
             shutil.rmtree(partial, ignore_errors=True)
+    except DataLoadError:  # bad data, found by the parser while loading: no half-written folder left behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     except OSError as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise BundleError(f"cannot write the serving bundle in {folder}: {error}") from error
