@@ -38,7 +38,8 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
 from rdflib.term import Node
 
 from calcinosis_kg.formats import DUMP_FORMATS, W3C_FORMATS
-from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
+from calcinosis_kg.ontology import CC, CCO, bind_prefixes
+from calcinosis_kg.server.engines.common import WRITTEN_PREFIXES
 from calcinosis_kg.server.http.formats import ResultFormat
 from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.resources.linked_data import LinkedData
@@ -186,7 +187,7 @@ class DatasetDumps:
         triples = list(view.triples(None, None, None))
         return cls(
             dumps=tuple(
-                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, _DUMP_PREFIXES))
+                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, WRITTEN_PREFIXES))
                 for extension, fmt in DUMP_EXTENSIONS
             ),
             from_build=False,
@@ -208,12 +209,8 @@ def write_dumps(view: GraphView, paths: Sequence[Path], folder: Path) -> bool:
         return True
     for extension, fmt in DUMP_EXTENSIONS:
         target = folder / f"{DUMP_NAME}.{extension}"
-        write_triples(fmt, view.triples(None, None, None), _DUMP_PREFIXES, output=target)
+        write_triples(fmt, view.triples(None, None, None), WRITTEN_PREFIXES, output=target)
     return False
-
-
-_DUMP_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-"""The prefixes the dumps abbreviate (Turtle, RDF/XML)."""
 
 
 def _build_files(paths: Sequence[Path]) -> list[Path] | None:
