@@ -12,7 +12,7 @@ files' ``_:b1`` stay two blank nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,20 @@ class DatasetSummary:
 
 
 def load_store(paths: Sequence[Path]) -> ox.Store:
-    """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring).
+    """Parse ``paths`` into one in-memory Oxigraph store (see the module docstring and :func:`data_quads`)."""
+    store = ox.Store()
+    store.extend(data_quads(paths))  # extend starts no threads: the store is shared with forked workers
+    return store
+
+
+def data_quads(paths: Sequence[Path]) -> Iterator[ox.Quad]:
+    """Every quad of ``paths``, parsed lazily as a store holds them (blank-node labels as the files write them,
+    prefixed per file when there are several: see the module docstring); the serving bundle's store is
+    bulk-loaded from it batch by batch, the in-memory store at once (:func:`load_store`).
 
     Raises :class:`DataLoadError` with the file name and the parser's message when a file is missing,
     has an extension :func:`data_format` does not know or does not parse.
     """
-    store = ox.Store()
     for index, path in enumerate(paths):
         rdf_format = data_format(path)
         if rdf_format is None:
@@ -76,10 +84,9 @@ def load_store(paths: Sequence[Path]) -> ox.Store:
         if len(paths) > 1:
             quads = _relabelled(quads, f"f{index}_")
         try:
-            store.extend(quads)  # extend starts no threads: the store is shared with forked workers
+            yield from quads
         except (SyntaxError, ValueError, OSError) as error:
             raise DataLoadError(f"cannot parse {path} as {rdf_format.name}: {error}") from error
-    return store
 
 
 def _relabelled(quads: Iterable[ox.Quad], prefix: str) -> Iterator[ox.Quad]:
@@ -106,6 +113,38 @@ def to_rdflib(term: object) -> Identifier:
             return Literal(term.value)
         return Literal(term.value, datatype=URIRef(term.datatype.value))
     raise TypeError(f"cannot convert {term!r} to an rdflib term")
+
+
+def from_rdflib(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An rdflib IRI, blank node or literal as the equal pyoxigraph term (the inverse of :func:`to_rdflib`)."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        datatype = None if term.datatype is None else ox.NamedNode(str(term.datatype))
+        return ox.Literal(str(term), datatype=datatype)
+    raise TypeError(f"cannot convert {term!r} to a pyoxigraph term")
+
+
+class PatternGraph(Graph):
+    """An rdflib graph (read-only) whose triples are read pattern by pattern from ``triples`` (a function of a
+    pyoxigraph triple pattern, as :meth:`~calcinosis_kg.server.sparql.describe.GraphView.triples`): rdflib's
+    ``subjects``, ``objects``, ``value``... over the served data with no copy of it, for indexes that look
+    up a few triples per entity (:meth:`~calcinosis_kg.server.resources.labels.LabelIndex.from_store`: the
+    rdflib copy of the triples it read took ~800 bytes a triple). Terms come as :func:`to_rdflib` gives them;
+    paths are not supported."""
+
+    def __init__(self, triples: Callable[[Any, Any, Any], Iterable[ox.Triple]]) -> None:
+        super().__init__(bind_namespaces="none")
+        self._pattern = triples
+
+    def triples(self, triple: Any) -> Generator[Any, None, None]:
+        pattern = [None if term is None else from_rdflib(term) for term in triple]
+        for found in self._pattern(*pattern):
+            yield to_rdflib(found.subject), to_rdflib(found.predicate), to_rdflib(found.object)
 
 
 def rdflib_graph(triples: Iterable[ox.Triple]) -> Graph:

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeGuard, get_args
 
-import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
@@ -53,7 +52,7 @@ from calcinosis_kg.errors import CodeSyntaxError
 from calcinosis_kg.graph.codesystems import CodeSystems, default_code_systems
 from calcinosis_kg.graph.lookup import parse_code
 from calcinosis_kg.ontology import CC, CCO, MAPPING_PREDICATES, SSSOM, preferred_label
-from calcinosis_kg.server.resources.data import rdflib_graph
+from calcinosis_kg.server.resources.data import PatternGraph
 from calcinosis_kg.server.sparql.describe import GraphView
 
 INDEXED_PREDICATES = (
@@ -239,13 +238,9 @@ class LabelIndex:
 
     @classmethod
     def from_store(cls, view: GraphView, systems: CodeSystems | None = None) -> LabelIndex:
-        """The index of the served default graph (``view``): the triples it reads are taken once with pyoxigraph.
-
-        Only the triples of :data:`INDEXED_PREDICATES` are turned into rdflib terms (:meth:`from_graph` reads
-        no others), which keeps start-up short on large data.
-        """
-        wanted = [ox.NamedNode(str(predicate)) for predicate in INDEXED_PREDICATES]
-        return cls.from_graph(rdflib_graph(t for p in wanted for t in view.triples(None, p, None)), systems)
+        """The index of the served default graph (``view``), read pattern by pattern (:class:`~.data.PatternGraph`:
+        no copy of the data, whatever its size)."""
+        return cls.from_graph(PatternGraph(view.triples), systems)
 
     @classmethod
     def from_graph(cls, graph: Graph, systems: CodeSystems | None = None) -> LabelIndex:

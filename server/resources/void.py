@@ -26,6 +26,7 @@ description itself) are absolute, as the client reached the server.
 from __future__ import annotations
 
 import mmap
+import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, VOID, XSD
 from rdflib.term import Node
 
 from calcinosis_kg.formats import DUMP_FORMATS, W3C_FORMATS
-from calcinosis_kg.ontology import CC, CCO, PREFIXES, bind_prefixes
+from calcinosis_kg.ontology import CC, CCO, bind_prefixes
+from calcinosis_kg.server.engines.common import WRITTEN_PREFIXES
 from calcinosis_kg.server.http.formats import ResultFormat
 from calcinosis_kg.server.resources.data import rdflib_graph
 from calcinosis_kg.server.resources.linked_data import LinkedData
@@ -183,10 +185,9 @@ class DatasetDumps:
             loaded = (Dump(path.name, fmt, path.read_bytes()) for path, fmt in zip(build_files, formats, strict=True))
             return cls(dumps=tuple(loaded), from_build=True)
         triples = list(view.triples(None, None, None))
-        prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
         return cls(
             dumps=tuple(
-                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, prefixes))
+                Dump(f"{DUMP_NAME}.{extension}", fmt, write_triples(fmt, triples, WRITTEN_PREFIXES))
                 for extension, fmt in DUMP_EXTENSIONS
             ),
             from_build=False,
@@ -195,6 +196,28 @@ class DatasetDumps:
     def get(self, filename: str) -> Dump | None:
         """The dump called ``filename``, if any."""
         return next((dump for dump in self.dumps if dump.filename == filename), None)
+
+
+def write_dumps(view: GraphView, paths: Sequence[Path], folder: Path) -> bool:
+    """Write into ``folder`` the dumps :meth:`DatasetDumps.load` holds (the same bytes), whether they are the
+    build's files (returned: copied) or the served graph, streamed (no copy of the data in memory, for a serving
+    bundle of any size): the N-Triples dump from ``view``, then the other formats from it, read back in the same
+    order (reading the store took 2x as long as parsing N-Triples)."""
+    build_files = _build_files(paths)
+    if build_files is not None:
+        for path in build_files:
+            shutil.copyfile(path, folder / path.name)
+        return True
+    ntriples = folder / f"{DUMP_NAME}.{_NTRIPLES.dump_extension}"
+    write_triples(_NTRIPLES, view.triples(None, None, None), WRITTEN_PREFIXES, output=ntriples)
+    for extension, fmt in DUMP_EXTENSIONS:
+        if fmt is not _NTRIPLES:
+            triples = (quad.triple for quad in ox.parse(path=str(ntriples), format=ox.RdfFormat.N_TRIPLES))
+            write_triples(fmt, triples, WRITTEN_PREFIXES, output=folder / f"{DUMP_NAME}.{extension}")
+    return False
+
+
+_NTRIPLES = next(fmt for _, fmt in DUMP_EXTENSIONS if fmt.oxigraph == "N_TRIPLES")
 
 
 def _build_files(paths: Sequence[Path]) -> list[Path] | None:

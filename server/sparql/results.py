@@ -14,6 +14,8 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import overload
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
@@ -40,17 +42,33 @@ def write_boolean(fmt: ResultFormat, answer: bool) -> bytes:
     return _BOOLEAN_WRITERS[fmt.key](answer).encode("utf-8")
 
 
-def write_triples(fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str]) -> bytes:
-    """Triples as ``fmt`` (one of the GRAPH family), written by Oxigraph; ``prefixes`` abbreviate Turtle and RDF/XML."""
+@overload
+def write_triples(fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str]) -> bytes: ...
+@overload
+def write_triples(
+    fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str], *, output: Path
+) -> None: ...
+def write_triples(
+    fmt: ResultFormat, triples: Iterable[ox.Triple], prefixes: Mapping[str, str], *, output: Path | None = None
+) -> bytes | None:
+    """Triples as ``fmt`` (one of the GRAPH family), written by Oxigraph; ``prefixes`` abbreviate Turtle and RDF/XML.
+
+    Returned as bytes, or streamed into the file ``output`` (``triples`` read one by one: for dumps of any size).
+    """
     try:
-        written = ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=dict(prefixes))
+        written = ox.serialize(
+            triples,
+            None if output is None else str(output),
+            getattr(ox.RdfFormat, fmt.oxigraph),
+            prefixes=dict(prefixes),
+        )
     except ValueError as error:
         if fmt.key != "rdfxml":
             raise EvaluationError(f"The result cannot be written as {fmt.label}: {error}") from error
         raise FormatNotAcceptable(
             f"This result cannot be written as RDF/XML ({error}). {available(Family.GRAPH)}"
         ) from error
-    assert written is not None  # no output file: the bytes are returned
+    assert (written is None) == (output is not None)  # bytes returned when no output file is given
     return written
 
 

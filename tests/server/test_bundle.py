@@ -30,9 +30,10 @@ from calcinosis_kg.server import create_app
 from calcinosis_kg.server.app import app_services, query_pool
 from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.http.formats import Family, formats_of
-from calcinosis_kg.server.resources.bundle import MANIFEST, STORE, BundleError, write_bundle
+from calcinosis_kg.server.resources.bundle import LOAD_BATCH, MANIFEST, STORE, BundleError, write_bundle
 from calcinosis_kg.server.resources.bundle_cache import cached_folder
 from calcinosis_kg.server.resources.canned import answer_family
+from calcinosis_kg.server.resources.data import DataLoadError, load_store
 from tests.support.live_server import PRODUCTION, live_server
 
 pytestmark = [pytest.mark.live]
@@ -284,3 +285,26 @@ def test_replicas_started_together_make_the_bundle_once(built_nt: Path, tmp_path
     opened = {out.strip() for out, _ in outputs}
     (folder,) = (tmp_path / "build" / "bundles").glob("*-default")
     assert opened == {f"opened {folder}"}
+
+
+def test_a_bundle_of_several_files_holds_the_quads_of_their_in_memory_load(tmp_path: Path) -> None:
+    """The bundle's store is bulk-loaded from the same parse as the in-memory load, batch by batch: the same quads,
+    blank-node labels included (each file's ``_:b1`` its own), and a .nq file's quads in their graphs."""
+    first, second = tmp_path / "first.nt", tmp_path / "second.nq"
+    first.write_text("_:b1 <http://example.org/p> _:b2 .\n<http://example.org/s> <http://example.org/p> _:b1 .\n")
+    second.write_text('_:b1 <http://example.org/p> "x" <http://example.org/g> .\n_:b1 <http://example.org/p> "y" .\n')
+    write_bundle((first, second), tmp_path / "bundle", union_default_graph=False)
+    store = ox.Store.read_only(str(tmp_path / "bundle" / STORE))
+    assert sorted(map(str, store)) == sorted(map(str, load_store((first, second))))
+    assert {quad.subject.value for quad in store if isinstance(quad.subject, ox.BlankNode)} == {"f0_b1", "f1_b1"}
+    assert len(list(store.quads_for_pattern(None, None, None, ox.NamedNode("http://example.org/g")))) == 1
+
+
+def test_a_bundle_of_a_file_that_does_not_parse_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    """A syntax error past the first batch of the bulk load: the parser's message, and no half-written folder."""
+    data = tmp_path / "data.nt"
+    lines = (f"<http://example.org/s{n}> <http://example.org/p> {n} .\n" for n in range(LOAD_BATCH + 10))
+    data.write_text("".join(lines) + "<http://example.org/s> <http://example.org/p> .\n")
+    with pytest.raises(DataLoadError, match=r"cannot parse .*data\.nt as N-Triples"):
+        write_bundle((data,), tmp_path / "bundle", union_default_graph=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.nt"]
