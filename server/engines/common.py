@@ -19,7 +19,6 @@ from collections.abc import Collection
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
 from rdflib.term import Identifier
 
 from calcinosis_kg.ontology import PREFIXES
@@ -32,6 +31,7 @@ from calcinosis_kg.server.errors import (
     ReadOnly,
     ServiceRefused,
 )
+from calcinosis_kg.server.resources.data import from_rdflib
 from calcinosis_kg.server.sparql.lexer import (
     Analysis,
     LexError,
@@ -253,18 +253,10 @@ def substitutions(bindings: tuple[tuple[str, Identifier], ...]) -> dict[ox.Varia
 
 
 def oxigraph_term(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """A validated rdflib parameter value as the equal pyoxigraph term."""
+    """A validated rdflib parameter value as the equal pyoxigraph term (:func:`~calcinosis_kg.server.resources.data.from_rdflib`)."""
     try:
-        if isinstance(term, URIRef):
-            return ox.NamedNode(str(term))
-        if isinstance(term, BNode):
-            return ox.BlankNode(str(term))
-        if isinstance(term, Literal):
-            if term.language:
-                return ox.Literal(str(term), language=term.language)
-            if term.datatype is not None:
-                return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-            return ox.Literal(str(term))
+        return from_rdflib(term)
     except ValueError as error:
         raise EvaluationError(f"The parameter value {term!r} is not a valid RDF term: {error}") from None
-    raise EvaluationError(f"The parameter value {term!r} is not an IRI or a literal.")
+    except TypeError:
+        raise EvaluationError(f"The parameter value {term!r} is not an IRI or a literal.") from None
