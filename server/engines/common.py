@@ -253,7 +253,8 @@ def substitutions(bindings: tuple[tuple[str, Identifier], ...]) -> dict[ox.Varia
 
 
 def oxigraph_term(term: Identifier) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """A validated rdflib parameter value as the equal pyoxigraph term (:func:`~calcinosis_kg.server.resources.data.from_rdflib`)."""
+    """A validated rdflib parameter value as the equal pyoxigraph term
+    (:func:`~calcinosis_kg.server.resources.data.from_rdflib`)."""
     try:
         return from_rdflib(term)
     except ValueError as error:
