@@ -271,7 +271,15 @@ class _Size:
                 if id(row) in failed:
                     continue
                 outcome = measure(
-                    self.options, self.program, "unique", server, self.specs, [], self.folder, warm_up=round_ == 0
+                    self.options,
+                    self.program,
+                    "unique",
+                    server,
+                    self.specs,
+                    [],
+                    self.folder,
+                    warm_up=round_ == 0,
+                    beside=[other for other, _ in servers],
                 )
                 if isinstance(outcome, str):
                     row.note = (row.note + "; " if row.note else "") + outcome
