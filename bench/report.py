@@ -370,7 +370,7 @@ _SECTIONS: tuple[tuple[str, Callable[[Results], Table]], ...] = (
         "Scale: synthetic graphs shaped like ours; one replica --production --workers 1 on its serving bundle, "
         "Oxigraph serve-read-only on a store made by oxigraph load, sparql-engine replicas in front of oxigraph serve "
         "(the graph published into it); prepare: writing the bundle, oxigraph load, publishing; unique: wrk by GET "
-        "on one server alone (picture: scale.svg)",
+        "on one server at a time, ours and Oxigraph's in interleaved rounds, merged (picture: scale.svg)",
         scale_table,
     ),
 )

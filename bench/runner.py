@@ -8,13 +8,12 @@ a shared machine spreads over all of them, and every server is stopped when the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from bench.servers import (
     ours_spec,
     oxigraph_spec,
     rdflib_endpoint_spec,
+    settle,
     start_timed,
     tool_version,
     tree_memory,
@@ -372,8 +372,12 @@ def measure(
     locals_: list[str],
     workdir: Path,
     warm_up: bool,
+    beside: Sequence[Server] = (),
 ) -> wrk.WrkResult | str:
-    """One measured wrk run of ``workload`` on ``server`` (after a warm-up run if asked); or why it failed."""
+    """One measured wrk run of ``workload`` on ``server`` (after a warm-up run if asked); or why it failed.
+
+    Each run starts when ``server`` and the servers ``beside`` it are idle (:func:`~bench.servers.settle`).
+    """
     spec = server.spec
     script = workdir / f"{workload}-{spec.key}.lua"
     phases = [("warm-up", options.warmup)] if warm_up and options.warmup > 0 else []
@@ -388,6 +392,10 @@ def measure(
                 script.write_text(wrk.unique_script(templates, unique_headers(method), salt, post_to))
             else:
                 script.write_text(wrk.rotation_script(requests_for(workload, spec, specs, locals_)))
+            for busy in [server, *(other for other in beside if other is not server)]:
+                waited = settle(busy)
+                if waited > 1:
+                    log(f"waited {waited:.1f} s for {busy.spec.label} to finish the requests of the previous run")
             log(f"wrk {phase} {seconds:g} s: {workload} on {spec.label}")
             result = wrk.run(
                 program,
@@ -448,7 +456,15 @@ def serve_and_measure(
                         failures[key] = state
                         continue
                     outcome = measure(
-                        options, str(program), workload, server, specs, locals_, workdir, warm_up=round_ == 0
+                        options,
+                        str(program),
+                        workload,
+                        server,
+                        specs,
+                        locals_,
+                        workdir,
+                        warm_up=round_ == 0,
+                        beside=running,
                     )
                     if isinstance(outcome, str):
                         failures[key] = outcome
@@ -515,16 +531,3 @@ def cluster_section(
         if engine == "sparql":
             setup["store_memory"] = tree_memory(store.process.pid)
         log(f"cluster ({engine}): stopping the replicas and nginx")
-
-
-def settle(server: Server, quick_ms: float = 100.0, deadline_s: float = 60.0) -> None:
-    """Wait until ``server`` answers a query it has never seen within ``quick_ms`` (or ``deadline_s`` passed)."""
-    end = time.perf_counter() + deadline_s
-    while time.perf_counter() < end:
-        request = adhoc_request(server.spec.sparql_path, f"ASK {{ ?s ?p {time.time_ns()} }}", RESULTS_JSON)
-        start = time.perf_counter()
-        with contextlib.suppress(OSError):
-            send(server.port, request.path, headers=request.headers, timeout=deadline_s)
-        if (time.perf_counter() - start) * 1000 < quick_ms:
-            return
-        time.sleep(0.2)

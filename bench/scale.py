@@ -9,17 +9,20 @@ For each size (``--scale``, default 10k, 100k and 1M triples), a graph shaped li
   time), and one replica ``--production --workers 1`` (2 query workers by default, ``KG_BUNDLE`` naming that
   bundle) is started: process start to the first ``/health`` and to the first answer of :data:`FIRST_QUERY`;
   PSS of its process tree after a lookup, a page and a canned query (:data:`bench.startup.PROBES`); a second
-  replica is started on the same bundle and probed the same way, and the PSS of both trees is summed; then the
-  ``unique`` workload by GET (wrk, :func:`bench.runner.measure`);
+  replica is started on the same bundle and probed the same way, and the PSS of both trees is summed; the first
+  replica is kept for ``unique``;
 - **oxigraph**: ``oxigraph load`` of the same file into a store (the prepare time), ``oxigraph serve-read-only`` on
-  it: start to its first answer of the same query, RSS and PSS after a full count, the ``unique`` workload;
+  it: start to its first answer of the same query, RSS and PSS after a full count; then the ``unique`` workload by
+  GET (wrk, :func:`bench.runner.measure`) on our replica and on it in ``--rounds`` interleaved rounds, merged
+  (:func:`unique_rounds`): the ratio of two runs minutes apart on a machine shared with other work measured the
+  load of those minutes (at 1M triples a run is a few dozen requests of queries costing 2 ms to 2.5 s);
 - **sparql**: the graph published into ``oxigraph serve --union-default-graph`` (``calcinosis-kg publish``'s
   code, as the cluster section does: the prepare time), then replicas with ``KG_ENGINE=sparql`` in front of it,
   measured as ours (start, PSS of one and of two replicas, ``unique``), and the store's PSS.
 
 Every server runs under a :class:`bench.servers.Supervisor` (stopped on every way out) on loopback, one at a time
-except the second replica and the sparql rows' store; a replica that does not answer within
-:data:`START_DEADLINE_S` is recorded as such and the size goes on.
+except the second replica, the sparql rows' store, and our first replica kept (idle) beside Oxigraph's server; a
+replica that does not answer within :data:`START_DEADLINE_S` is recorded as such and the size goes on.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import cluster
+from bench import cluster, wrk
 from bench.http import send
 from bench.model import Results, ScaleRow
 from bench.runner import Options, log, measure
@@ -128,8 +131,11 @@ class _Size:
     specs: list[CannedSpec]
     program: str | None
 
+    ours_replica: tuple[Server, ScaleRow] | None = None
+    """Our first replica, kept running by :meth:`ours` for the ``unique`` rounds beside Oxigraph's server."""
+
     def ours(self) -> ScaleRow:
-        """Write the bundle (timed), then measure replicas on it."""
+        """Write the bundle (timed), then measure replicas on it; the first is kept for ``unique``."""
         bundle = self.folder / "bundle"
         row = ScaleRow(self.triples, "ours", "ours (oxigraph engine, bundle)")
         log(f"scale {self.triples:,}: writing the serving bundle")
@@ -143,7 +149,7 @@ class _Size:
         row.disk_mb = _disk_mb(bundle)
         replica = ours_spec(self.data, workers=1)
         replica = dataclasses.replace(replica, env={**replica.env, "KG_BUNDLE": str(bundle)})
-        self.replicas(replica, row)
+        self.ours_replica = self.replicas(replica, row, keep=True)
         return row
 
     def oxigraph_and_sparql(self, program: str) -> list[ScaleRow]:
@@ -155,18 +161,27 @@ class _Size:
             row.prepare_s = load_oxigraph_store(program, self.data, store, timeout=PREPARE_TIMEOUT_S)
         except subprocess.SubprocessError as error:
             row.note = f"oxigraph load failed: {str(error).splitlines()[0]}"
+            self.unique_beside_ours([])
             return [row, self.sparql()]
         row.disk_mb = _disk_mb(store)
         server = self.start(oxigraph_spec(program, store), row)
         if server is None:
+            self.unique_beside_ours([])
             return [row, self.sparql()]
         request = adhoc_request(server.spec.sparql_path, FULL_COUNT, RESULTS_JSON)
         with contextlib.suppress(OSError):  # the memory is measured all the same
             send(server.port, request.path, headers=request.headers, timeout=PREPARE_TIMEOUT_S)
         self.memory(server, row)
-        self.unique(server, row)
-        self.supervisor.stop(server)
+        self.unique_beside_ours([(server, row)])
         return [row, self.sparql()]
+
+    def unique_beside_ours(self, peers: list[tuple[Server, ScaleRow]]) -> None:
+        """``unique`` on our kept replica (if any) and ``peers`` in interleaved rounds, then stop them all."""
+        servers = ([self.ours_replica] if self.ours_replica is not None else []) + peers
+        self.ours_replica = None
+        self.unique_rounds(servers)
+        for server, _ in servers:
+            self.supervisor.stop(server)
 
     def sparql(self) -> ScaleRow:
         """The graph published into ``oxigraph serve`` (timed), then ``sparql`` replicas in front of it: the
@@ -204,11 +219,12 @@ class _Size:
                 return server
         return None
 
-    def replicas(self, spec: ServerSpec, row: ScaleRow) -> None:
-        """One replica (timed, probed, measured), a second one beside it (both measured), then ``unique``."""
+    def replicas(self, spec: ServerSpec, row: ScaleRow, *, keep: bool = False) -> tuple[Server, ScaleRow] | None:
+        """One replica (timed, probed, measured), a second one beside it (both measured), then ``unique``; with
+        ``keep``, no ``unique``: the first replica is returned running (None if it did not start)."""
         first = self.start(spec, row)
         if first is None:
-            return
+            return None
         self.probe(first)
         self.memory(first, row)
         try:
@@ -222,8 +238,11 @@ class _Size:
             if all(m is not None and m.pss_mb is not None for m in both):
                 row.pss_two_mb = sum(m.pss_mb for m in both if m is not None and m.pss_mb is not None)
             self.supervisor.stop(second)
-        self.unique(first, row)
+        if keep:
+            return first, row
+        self.unique_rounds([(first, row)])
         self.supervisor.stop(first)
+        return None
 
     @staticmethod
     def probe(server: Server) -> None:
@@ -238,12 +257,35 @@ class _Size:
         if measured is not None:
             row.pss_one_mb, row.rss_mb = measured.pss_mb, measured.rss_mb
 
-    def unique(self, server: Server, row: ScaleRow) -> None:
-        """The ``unique`` workload by GET on ``server`` (a warm-up run first, as the HTTP section does)."""
+    def unique_rounds(self, servers: list[tuple[Server, ScaleRow]]) -> None:
+        """The ``unique`` workload by GET on each of ``servers`` (one at a time, the others idle), ``--rounds``
+        rounds interleaved in alternating order (as the HTTP section runs them, against drift), a warm-up run before
+        each server's first, merged (:func:`bench.wrk.merge`) into its row."""
         if self.program is None:
             return
-        outcome = measure(self.options, self.program, "unique", server, self.specs, [], self.folder, warm_up=True)
-        if isinstance(outcome, str):
-            row.note = (row.note + "; " if row.note else "") + outcome
-        else:
-            row.unique = outcome
+        measured: dict[int, list[wrk.WrkResult]] = {}
+        failed: set[int] = set()
+        for round_ in range(self.options.rounds):
+            order = servers if round_ % 2 == 0 else servers[::-1]
+            for server, row in order:
+                if id(row) in failed:
+                    continue
+                outcome = measure(
+                    self.options,
+                    self.program,
+                    "unique",
+                    server,
+                    self.specs,
+                    [],
+                    self.folder,
+                    warm_up=round_ == 0,
+                    beside=[other for other, _ in servers],
+                )
+                if isinstance(outcome, str):
+                    row.note = (row.note + "; " if row.note else "") + outcome
+                    failed.add(id(row))
+                else:
+                    measured.setdefault(id(row), []).append(outcome)
+        for _, row in servers:
+            if id(row) in measured and id(row) not in failed:
+                row.unique = wrk.merge(measured[id(row)])

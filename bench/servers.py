@@ -177,6 +177,47 @@ def load_oxigraph_store(program: str, data: Path, store: Path, timeout: float = 
     return time.perf_counter() - start
 
 
+IDLE_CPU_SHARE = 0.05
+"""A server is idle when its process tree used less than this share of one core over :data:`IDLE_WINDOW_S`."""
+IDLE_WINDOW_S = 0.25
+SETTLE_LIMIT_S = 30.0
+"""Longest wait for a server to become idle before a run (:func:`settle`)."""
+
+
+def settle(server: Server, limit_s: float = SETTLE_LIMIT_S) -> float:
+    """Wait until ``server``'s process tree is idle (two windows in a row under :data:`IDLE_CPU_SHARE`), at most
+    ``limit_s``; return the seconds waited.
+
+    When wrk stops, the requests it had in flight are not finished: the server goes on evaluating them (and those
+    queued behind them) after the client left. At 1M triples, where a query costs up to 2.5 s, that was seconds of
+    work taken from the next run: from the measured run after a warm-up, and from the other server's run when two
+    are measured in turns. Each run starts with the server idle, as after a start.
+    """
+    started = time.perf_counter()
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - started < limit_s:
+        before = _tree_cpu_s(server.process.pid)
+        time.sleep(IDLE_WINDOW_S)
+        used = _tree_cpu_s(server.process.pid) - before
+        quiet = quiet + 1 if used < IDLE_CPU_SHARE * IDLE_WINDOW_S else 0
+    return time.perf_counter() - started
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) of a process and its living descendants (0 when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def tree_memory(pid: int) -> Memory | None:
     """RSS and PSS of a process and all its descendants, or None when it is gone."""
     try:

@@ -189,7 +189,12 @@ def _bundle(paths: tuple[Path, ...], settings: Settings) -> Bundle | None:
     files that are missing or of an unknown format (then :func:`load_store` says what is wrong)."""
     if settings.bundle == "off" or not all(path.is_file() and data_format(path) for path in paths):
         return None
-    return serving_bundle(paths, union_default_graph=settings.union_default_graph, setting=settings.bundle)
+    return serving_bundle(
+        paths,
+        union_default_graph=settings.union_default_graph,
+        setting=settings.bundle,
+        in_memory=settings.store_in_memory,
+    )
 
 
 def default_data_file() -> Path:

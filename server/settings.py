@@ -48,6 +48,9 @@ name                       meaning                                              
                            cache), ``off``, or a bundle's folder (refused if stale);    ``serve``)
                            on ``sparql``: the store's, by ``calcinosis-kg publish``
                            (``build/store-bundle``; ignored, logged, if stale)
+``KG_STORE_IN_MEMORY``     a bundle's store in memory (loaded once, shared by the       ``auto``
+                           forked processes; queries ~9x faster) or on disk: ``auto``
+                           (in memory up to 100,000 quads), ``always``, ``never``
 =========================  ===========================================================  ===============
 
 The built dataset (``calcinosis-kg.nq``: the ontology unnamed, the article's knowledge and the HPO import in
@@ -128,6 +131,7 @@ class Settings:
     store_timeout_param: str | None = None
     store_default_graph: str | None = None
     bundle: str = "auto"
+    store_in_memory: str = "auto"
     shared_cache: str = "auto"
 
     @classmethod
@@ -192,6 +196,13 @@ def _bundle(name: str, value: Any) -> str:
     if not text:
         raise SettingsError(f"{name} must be auto, make, off or the folder of a serving bundle")
     return text if text in ("auto", "make", "off") else str(Path(text))
+
+
+def _store_in_memory(name: str, value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("auto", "always", "never"):
+        raise SettingsError(f"{name} must be auto, always or never, got {value!r}")
+    return text
 
 
 def _store_url(name: str, value: Any) -> str | None:
@@ -306,6 +317,7 @@ VARIABLES: tuple[tuple[str, str, Callable[[str, Any], Any]], ...] = (
     ("store_timeout_param", "KG_STORE_TIMEOUT_PARAM", _text),
     ("store_default_graph", "KG_STORE_DEFAULT_GRAPH", _text),
     ("bundle", "KG_BUNDLE", _bundle),
+    ("store_in_memory", "KG_STORE_IN_MEMORY", _store_in_memory),
     ("shared_cache", "KG_SHARED_CACHE", _shared_cache),
 )
 """Each field of :class:`Settings` but ``engine`` (read first: other defaults depend on it), with the setting

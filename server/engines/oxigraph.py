@@ -1,10 +1,11 @@
 """The Oxigraph engine: every query evaluated by pyoxigraph over the store, written from its terms.
 
 The store is loaded by the server process before it forks its query workers
-(:mod:`calcinosis_kg.server.resources.data`), or is a serving bundle's store on disk opened read-only
-(:mod:`calcinosis_kg.server.resources.bundle`), and is shared with them through fork (a read-only RocksDB store
-schedules no background work, so its idle threads, which the children do not have, are never needed there); each
-worker answers :class:`~.contract.Job`\\ s with :meth:`OxigraphEngine.execute`:
+(:mod:`calcinosis_kg.server.resources.data`, or a small serving bundle's quads: ``KG_STORE_IN_MEMORY``), or is a
+serving bundle's store on disk opened read-only (:mod:`calcinosis_kg.server.resources.bundle`), and is shared with
+them through fork (a read-only RocksDB store schedules no background work, so its idle threads, which the children
+do not have, are never needed there); each worker answers :class:`~.contract.Job`\\ s with
+:meth:`OxigraphEngine.execute`:
 
 1. the text is screened and read by the lexer (:mod:`calcinosis_kg.server.sparql.lexer`): size, nesting depth
    and token count against :class:`~calcinosis_kg.server.sparql.lexer.Limits` (deeper or longer texts crash

@@ -10,6 +10,10 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     an Oxigraph (RocksDB) store holding the data, opened read-only (:func:`open_bundle`): every server process
     and query worker reads the same files, so the data live once, in the OS page cache, whatever the number of
     processes;
+``quads.nq``
+    for data of at most :data:`MEMORY_QUADS` quads, the store's quads in N-Quads (its blank-node labels): a
+    replica loads them into an in-memory store instead of opening ``store/`` (:func:`open_fresh`,
+    ``KG_STORE_IN_MEMORY``), once, in the process granian forks its workers from, which share it copy-on-write;
 ``indexes.pickle``, ``lookup.bin``
     the summary, linked-data index, VoID statistics and the answers of the canned queries asked without
     parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index, memory-mapped by
@@ -69,7 +73,7 @@ from calcinosis_kg.server.resources.void import (
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.describe import GraphView
 
-BUNDLE_FORMAT = 4
+BUNDLE_FORMAT = 5
 """Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
 
 BUILT_BUNDLE = "bundle"
@@ -87,6 +91,17 @@ STORE = "store"
 INDEXES = "indexes.pickle"
 LOOKUP = "lookup.bin"
 DUMPS = "dumps"
+QUADS = "quads.nq"
+
+MEMORY_QUADS = 100_000
+"""Most quads whose bundle holds :data:`QUADS`, which ``KG_STORE_IN_MEMORY=auto`` serves from memory.
+
+Evaluation on pyoxigraph's in-memory store is about 9x faster than on the RocksDB store read-only (the 35
+canned queries with the union default graph: 15 against 135 ms a round, 11,145 quads), and the memory is
+shared by every process forked from the one that loads it. Measured per quad: 350 bytes of memory and 2.5 µs
+of loading (:data:`~calcinosis_kg.server.resources.data` parse and ``extend``). At this bound: 35 MB and 0.25 s
+of start-up, within the release's cold start (0.5 s) and a replica's memory (issue 28: 250 MB at 1M triples,
+where the store in memory alone would take 350 MB and 2.6 s)."""
 
 LOAD_BATCH = 50_000
 """Quads handed to the store's bulk loader at a time: its memory is this batch's, not the data's (at 1M
@@ -158,6 +173,7 @@ class Bundle:
     folder: Path
     manifest: Manifest
     store: ox.Store
+    """The bundle's store: in memory (loaded from :data:`QUADS`) or on disk, read-only (:func:`open_fresh`)."""
     summary: DatasetSummary
     linked_data: LinkedData
     statistics: DatasetStatistics
@@ -187,10 +203,14 @@ def write_bundle(paths: tuple[Path, ...], folder: Path, *, union_default_graph: 
         (partial / DUMPS).mkdir(parents=True)
         store = ox.Store(str(partial / STORE))
         quads = data_quads(paths)
+        count = 0
         while batch := list(itertools.islice(quads, LOAD_BATCH)):
             store.bulk_extend(batch)
+            count += len(batch)
         store.flush()
         store.optimize()
+        if count <= MEMORY_QUADS:  # the quads as the store holds them (its order, its blank-node labels)
+            store.dump(output=str(partial / QUADS), format=ox.RdfFormat.N_QUADS)
         write_indexes(partial, store, paths, union_default_graph=union_default_graph)
         del store
         manifest = Manifest(version, union_default_graph, tuple(path.name for path in paths), file_stats(paths))
@@ -241,8 +261,8 @@ def make_bundle_in_subprocess(paths: tuple[Path, ...], folder: Path, *, union_de
         raise BundleError(f"cannot make the serving bundle in {folder}: {message}")
 
 
-def open_bundle(folder: Path, version: DataVersion, *, union_default_graph: bool) -> Bundle:
-    """Open the bundle in ``folder`` for data of ``version``: its store read-only, its indexes and dumps.
+def open_bundle(folder: Path, version: DataVersion, *, union_default_graph: bool, in_memory: str = "auto") -> Bundle:
+    """Open the bundle in ``folder`` for data of ``version``: its store (:func:`open_fresh`), indexes and dumps.
 
     Raises :class:`BundleError` saying why when there is none there or it is stale (see the module docstring).
     """
@@ -252,17 +272,39 @@ def open_bundle(folder: Path, version: DataVersion, *, union_default_graph: bool
     reason = manifest.stale_because(version, union_default_graph)
     if reason is not None:
         raise BundleError(f"the serving bundle in {folder} is stale: {reason}")
-    return open_fresh(folder, manifest)
+    return open_fresh(folder, manifest, in_memory)
 
 
-def open_fresh(folder: Path, manifest: Manifest) -> Bundle:
-    """Open the bundle in ``folder`` whose ``manifest`` was found fresh (:func:`open_bundle` checks it first)."""
+def open_fresh(folder: Path, manifest: Manifest, in_memory: str = "auto") -> Bundle:
+    """Open the bundle in ``folder`` whose ``manifest`` was found fresh (:func:`open_bundle` checks it first).
+
+    Its store is ``in_memory`` (``KG_STORE_IN_MEMORY``): ``auto``, in memory when the bundle holds
+    :data:`QUADS` (data of at most :data:`MEMORY_QUADS` quads), else on disk; ``always``, in memory (from
+    :data:`QUADS`, else copied from the store on disk: slower, about 7 µs a quad); ``never``, on disk.
+    """
+    quads = folder / QUADS
     try:
-        store = ox.Store.read_only(str(folder / STORE))
-    except OSError as error:
+        if in_memory == "never" or (in_memory == "auto" and not quads.is_file()):
+            store = ox.Store.read_only(str(folder / STORE))
+        else:
+            store = _memory_store(folder)
+    except (OSError, SyntaxError) as error:
         raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
     indexes = read_indexes(folder, GraphView(store, union=manifest.union_default_graph))
     return Bundle(folder=folder, manifest=manifest, store=store, **indexes)
+
+
+def _memory_store(folder: Path) -> ox.Store:
+    """The bundle's quads in an in-memory store: parsed from :data:`QUADS` (the store's blank-node labels kept),
+    else copied from the store on disk. ``extend``, not ``bulk_extend``: it starts no thread in a process that
+    forks afterwards."""
+    store = ox.Store()
+    quads = folder / QUADS
+    if quads.is_file():
+        store.extend(ox.parse(path=str(quads), format=ox.RdfFormat.N_QUADS))
+    else:
+        store.extend(ox.Store.read_only(str(folder / STORE)).quads_for_pattern(None, None, None, None))
+    return store
 
 
 def read_indexes(folder: Path, view: GraphView) -> dict[str, Any]:

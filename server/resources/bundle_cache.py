@@ -33,7 +33,9 @@ from calcinosis_kg.server.resources.bundle import (
 log = logging.getLogger(__name__)
 
 
-def serving_bundle(paths: tuple[Path, ...], *, union_default_graph: bool, setting: str) -> Bundle | None:
+def serving_bundle(
+    paths: tuple[Path, ...], *, union_default_graph: bool, setting: str, in_memory: str = "auto"
+) -> Bundle | None:
     """The bundle to serve ``paths`` from, per ``KG_BUNDLE`` (``setting``), or None.
 
     ``off``: none. ``auto``: the build's (:data:`BUILT_BUNDLE`) or one of the cache's (:func:`cached_folder`) when
@@ -43,7 +45,8 @@ def serving_bundle(paths: tuple[Path, ...], *, union_default_graph: bool, settin
 
     A bundle whose manifest names the files with their present size and modification time is fresh without
     hashing them (as ``make`` judges a target: hashing is most of the start at a million triples); otherwise
-    the files are hashed and the bundle is fresh when it was made from data of that hash.
+    the files are hashed and the bundle is fresh when it was made from data of that hash. Its store is opened
+    in memory or on disk as ``in_memory`` (``KG_STORE_IN_MEMORY``) says (:func:`~.bundle.open_fresh`).
     """
     if setting == "off":
         return None
@@ -55,14 +58,14 @@ def serving_bundle(paths: tuple[Path, ...], *, union_default_graph: bool, settin
         manifest = Manifest.read(folder)
         fresh = manifest is not None and manifest.files == stats
         if fresh and manifest is not None and manifest.stale_because(manifest.version, union_default_graph) is None:
-            return open_fresh(folder, manifest)
+            return open_fresh(folder, manifest, in_memory)
     version = DataVersion.of(paths)
     if named:
-        return open_bundle(Path(setting), version, union_default_graph=union_default_graph)
+        return open_bundle(Path(setting), version, union_default_graph=union_default_graph, in_memory=in_memory)
     cached = cached_folder(version, union_default_graph)
     for folder in (build_dir() / BUILT_BUNDLE, cached):
         try:
-            return open_bundle(folder, version, union_default_graph=union_default_graph)
+            return open_bundle(folder, version, union_default_graph=union_default_graph, in_memory=in_memory)
         except BundleError as error:
             log.debug("%s", error)
     if setting != "make":
@@ -70,13 +73,13 @@ def serving_bundle(paths: tuple[Path, ...], *, union_default_graph: bool, settin
     try:
         with _making(cached):  # replicas started together: one makes it, the others wait and open it
             try:
-                return open_bundle(cached, version, union_default_graph=union_default_graph)
+                return open_bundle(cached, version, union_default_graph=union_default_graph, in_memory=in_memory)
             except BundleError:
                 pass
             log.info("making the serving bundle of %s in %s", ", ".join(map(str, paths)), cached)
             make_bundle_in_subprocess(paths, cached, union_default_graph=union_default_graph)
             prune_cache(keep=cached)
-        return open_bundle(cached, version, union_default_graph=union_default_graph)
+        return open_bundle(cached, version, union_default_graph=union_default_graph, in_memory=in_memory)
     except BundleError as error:
         log.warning("%s; loading the data files instead", error)
         return None
