@@ -1,10 +1,13 @@
 """What a production server's process tree holds (issue 28: the release server under 120 MB of PSS): how many query
-workers each granian worker starts, what each process keeps in memory of the result cache beside the shared one.
-On real servers on loopback; where an answer came from is read from the ``X-KG-Answer`` header, not from timing."""
+workers each granian worker starts, what each process keeps in memory of the result cache beside the shared one,
+and the modules a server keeps out. On real servers on loopback; where an answer came from is read from the
+``X-KG-Answer`` header, not from timing."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import psutil
 import pytest
 import requests
 
+from calcinosis_kg.server import UNSERVED_MODULES
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.http.replay import ANSWER_HEADER
 from calcinosis_kg.server.http.serve import PRODUCTION_QUERY_WORKERS, production_query_workers
@@ -80,6 +84,26 @@ def test_an_answer_too_large_for_a_process_memory_is_still_shared(tmp_path: Path
     found = other.lookup(job)  # another process of the same server
     assert found is not None
     assert (found.body, found.origin) == (answer.body, "shared")
+
+
+def test_a_server_keeps_the_unserved_modules_out() -> None:
+    """``calcinosis-kg serve`` makes their imports fail before rdflib loads (which imports html5rdf when it can);
+    the command's parser alone loads rdflib, so a refused argument shows it without starting a server."""
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print(sorted(n for n in {UNSERVED_MODULES!r} if sys.modules.get(n) is not None)"
+        ", 'rdflib' in sys.modules))\n"
+        "from calcinosis_kg.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    served = subprocess.run(
+        [sys.executable, "-c", probe, "serve", "--port", "not-a-port"], capture_output=True, text=True, timeout=60
+    )
+    assert served.stdout.strip() == "[] True", served.stderr[-2000:]
+    other = subprocess.run(
+        [sys.executable, "-c", probe, "query", "--no-such-option"], capture_output=True, text=True, timeout=60
+    )
+    assert other.stdout.strip() == f"{sorted(UNSERVED_MODULES)} True", other.stderr[-2000:]  # other commands: all
 
 
 def _granian_workers(server: LiveServer, count: int) -> list[psutil.Process]:
