@@ -396,9 +396,10 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; user errors print a message and exit with status 2."""
     if list(sys.argv[1:] if argv is None else argv)[:1] == ["serve"]:
-        from calcinosis_kg.server import keep_out_unserved_modules
+        from calcinosis_kg.server import keep_out_unserved_modules, return_freed_pages_at_once
 
         keep_out_unserved_modules()  # before the parser's imports load rdflib
+        return_freed_pages_at_once()  # before granian's allocator starts
     args = make_parser().parse_args(argv)
     try:
         return int(args.func(args))

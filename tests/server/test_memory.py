@@ -1,7 +1,7 @@
 """What a production server's process tree holds (issue 28: the release server under 120 MB of PSS): how many query
 workers each granian worker starts, what each process keeps in memory of the result cache beside the shared one,
-and the modules a server keeps out. On real servers on loopback; where an answer came from is read from the
-``X-KG-Answer`` header, not from timing."""
+the modules a server keeps out and its allocator's setting. On real servers on loopback; where an answer came from
+is read from the ``X-KG-Answer`` header, not from timing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from calcinosis_kg.server import UNSERVED_MODULES
+from calcinosis_kg.server import GRANIAN_ALLOCATOR, UNSERVED_MODULES
 from calcinosis_kg.server.engines.contract import Answer, Job
 from calcinosis_kg.server.http.replay import ANSWER_HEADER
 from calcinosis_kg.server.http.serve import PRODUCTION_QUERY_WORKERS, production_query_workers
@@ -106,6 +106,26 @@ def test_a_server_keeps_the_unserved_modules_out() -> None:
     )
     installed = sorted(name for name in UNSERVED_MODULES if importlib.util.find_spec(name) is not None)
     assert other.stdout.strip() == f"{installed} True", other.stderr[-2000:]  # other commands: as installed
+
+
+def test_serve_gives_granians_allocator_its_setting_unless_the_operator_did() -> None:
+    """jemalloc reads its setting from the process's environment as it starts, which is when granian is imported:
+    ``calcinosis-kg serve`` sets it first (the command's parser refusing an argument shows it, before any server)."""
+    name, value = GRANIAN_ALLOCATOR
+    probe = (
+        "import atexit, os, sys\n"
+        f"atexit.register(lambda: print(os.environ.get({name!r}), 'granian' in sys.modules))\n"
+        "from calcinosis_kg.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    argv = [sys.executable, "-c", probe, "serve", "--port", "not-a-port"]
+    environment = {key: item for key, item in os.environ.items() if key != name}
+    served = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=environment)
+    assert served.stdout.strip() == f"{value} False", served.stderr[-2000:]
+    own = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, env={**environment, name: "dirty_decay_ms:5000"}
+    )
+    assert own.stdout.strip() == "dirty_decay_ms:5000 False", own.stderr[-2000:]
 
 
 def _granian_workers(server: LiveServer, count: int) -> list[psutil.Process]:
