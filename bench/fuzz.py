@@ -217,7 +217,8 @@ def served(
     data: Path, timeout: float, workers: int = 1, settings: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     """Our server (granian, ``workers`` processes, 2 query workers each) on ``data`` on a free loopback port,
-    with ``settings`` (``KG_*`` variables) besides the defaults.
+    with ``settings`` (``KG_*`` variables) besides the defaults; a setting given as ``""`` is left to the server's
+    default (``KG_QUERY_WORKERS=""``: one per core, :func:`~calcinosis_kg.server.http.serve.production_query_workers`).
 
     Yields its base URL, its process and its log file; stops it (SIGTERM) afterwards.
     """
@@ -225,6 +226,7 @@ def served(
     log = Path(tempfile.mkdtemp(prefix="kg-probe-")) / "server.log"
     env = {"KG_DATA": str(data), "KG_QUERY_TIMEOUT": str(timeout), "KG_QUERY_WORKERS": "2", "PATH": "/usr/bin:/bin"}
     env.update(settings or {})
+    env = {name: value for name, value in env.items() if value != ""}
     command = [sys.executable, "-m", "calcinosis_kg.server", "--production", "--workers", str(workers),
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with log.open("wb") as out:

@@ -1,15 +1,16 @@
 """``python -m bench.runaways``: cached answers and ``/health`` while ten runaway queries are in flight, on loopback.
 
 Issue 28's acceptance: with ten runaway queries in flight, a canned answer and ``/health`` under 100 ms from every
-granian worker. A server of ``--workers`` granian workers (2 query workers each, ``KG_QUERY_TIMEOUT`` 5 s) is
-started on the release graph; before the load, a canned query with a parameter (not among the bundle's
-precomputed answers) and an ad-hoc query are asked *once*, so one granian worker has evaluated each. Then
-``--runaways`` clients, each from its own loopback address (``127.0.1.N``: the per-client limit does not refuse
-them), keep one runaway query each in flight (sent again as soon as it is stopped), which holds every query
-worker of every granian worker, while a watcher (``127.0.0.3``) asks, each on a new connection so that every
-granian worker is probed, every 50 ms: ``/health``, a canned query without parameters (the bundle's answer), the
-canned query with its parameter and the ad-hoc query (the result cache: the worker that did not evaluate them
-reads them from the shared cache, :mod:`calcinosis_kg.server.workers.shared_cache`).
+granian worker. A server of ``--workers`` granian workers (``--query-workers`` each, by default the server's own:
+one per core, :func:`~calcinosis_kg.server.http.serve.production_query_workers`, and the reserve;
+``KG_QUERY_TIMEOUT`` 5 s) is started on the release graph; before the load, a canned query with a parameter (not
+among the bundle's precomputed answers) and an ad-hoc query are asked *once*, so one granian worker has evaluated
+each. Then ``--runaways`` clients, each from its own loopback address (``127.0.1.N``: the per-client limit does not
+refuse them), keep one runaway query each in flight (sent again as soon as it is stopped), which holds every query
+worker of every granian worker, while a watcher (``127.0.0.3``) asks, each on a new connection so that every granian
+worker is probed, every 50 ms: ``/health``, a canned query without parameters (the bundle's answer), the canned
+query with its parameter and the ad-hoc query (the result cache: the worker that did not evaluate them reads them
+from the shared cache, :mod:`calcinosis_kg.server.workers.shared_cache`).
 
 Prints, per probe, p50, p99 and max in ms and where the answers came from (the ``X-KG-Answer`` header:
 ``bundle``, ``memory``, ``shared``; ``query`` means one waited for a query worker). The runaway queries' statuses
@@ -142,13 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the probing (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
     parser.add_argument("--shared-cache", default="auto", help="KG_SHARED_CACHE of the server (off: before it)")
+    parser.add_argument("--query-workers", default="", help="KG_QUERY_WORKERS of the server (default: its own)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     options = parser.parse_args(argv)
-    settings = {"KG_SHARED_CACHE": options.shared_cache}
+    settings = {"KG_SHARED_CACHE": options.shared_cache, "KG_QUERY_WORKERS": options.query_workers}
     with served(options.data, timeout=5.0, workers=options.workers, settings=settings) as (url, _server, _log):
         report = probe(url, runaways=options.runaways, seconds=options.seconds)
     print(f"{options.runaways} runaway queries in flight, {options.workers} granian workers, "
-          f"KG_SHARED_CACHE={options.shared_cache}")  # fmt: skip
+          f"KG_QUERY_WORKERS={options.query_workers or 'default'}, KG_SHARED_CACHE={options.shared_cache}")  # fmt: skip
     print(report.summary())
     for line in report.failures[:10]:
         print("failure:", line)

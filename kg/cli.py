@@ -14,10 +14,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from rdflib import Graph
+from typing import TYPE_CHECKING
 
 from calcinosis_kg.errors import KGError
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 DESCRIPTION = """\
 Build, validate, query and serve the calcinosis cutis knowledge graph.
@@ -43,6 +45,8 @@ Command = Callable[[argparse.Namespace], int]
 
 def _load_graph(data: list[Path] | None) -> Graph:
     """The built graph from ``data`` files, or the release N-Triples (built first if missing)."""
+    from rdflib import Graph  # here, not with the module: ``serve`` keeps some of rdflib's imports out
+
     from calcinosis_kg.graph.build import artifact_path, build_graph, write_artifacts
     from calcinosis_kg.ontology import bind_prefixes
 
@@ -391,6 +395,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; user errors print a message and exit with status 2."""
+    if list(sys.argv[1:] if argv is None else argv)[:1] == ["serve"]:
+        from calcinosis_kg.server import keep_out_unserved_modules, return_freed_pages_at_once
+
+        keep_out_unserved_modules()  # before the parser's imports load rdflib
+        return_freed_pages_at_once()  # before granian's allocator starts
     args = make_parser().parse_args(argv)
     try:
         return int(args.func(args))

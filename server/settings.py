@@ -33,8 +33,11 @@ name                       meaning                                              
 ``KG_QUERY_QUEUE``         requests that may wait for a query worker, per server process ``16``
 ``KG_METRICS_DIR``         where the processes write their metrics for ``/metrics``       a new temporary
                                                                                         directory
-``KG_CACHE_ENTRIES``       most query results cached per server process (0 = no cache)  ``1024``
-``KG_CACHE_BYTES``         most bytes of cached results per server process (0 = none)   ``33554432``
+``KG_CACHE_ENTRIES``       most query results cached (0 = no cache): the shared cache's  ``1024``
+                           bound; each server process keeps an eighth in memory (all
+                           of it with ``KG_SHARED_CACHE=off``)
+``KG_CACHE_BYTES``         most bytes of cached results (0 = none), shared and in each  ``33554432``
+                           process's memory as ``KG_CACHE_ENTRIES``
 ``KG_CLIENT_CONCURRENCY``  uncached queries one client may have running (and as many   ``2``
                            waiting) in each server process; past them 429
 ``KG_TRUSTED_PROXIES``     addresses or networks (comma-separated; ``none``) of proxies  ``127.0.0.0/8,

@@ -1,17 +1,17 @@
 """Running the endpoint: the embedded werkzeug server, or granian with several worker processes.
 
-Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's
-own threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
-``KG_QUERY_WORKERS`` query worker processes (default :data:`PRODUCTION_QUERY_WORKERS`) evaluate the queries
-and :func:`app_threads` Python threads run the app. A query running to its time limit holds up one thread and one
-query worker: the other threads go on answering the requests granian has queued on that worker, cached
-answers included while every query worker is busy (with one thread per worker, every request behind such a
-query waited for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark), granian answered
-a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250 req/s)
-and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the connection
-after every response, and gunicorn's gthread workers, which keep it, were slower still (their request and
-poller threads contend for the GIL). Two, three or four threads per worker measured the same on unique
-queries (1,460-1,540 req/s) and on ``/health`` (5,960-6,420).
+Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's own
+threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
+``KG_QUERY_WORKERS`` query worker processes (default :func:`production_query_workers`: the cores shared among the
+granian workers) evaluate the queries and :func:`app_threads` Python threads run the app. A query running to its
+time limit holds up one thread and one query worker: the other threads go on answering the requests granian has
+queued on that worker, cached answers included while every query worker is busy (with one thread per worker, every
+request behind such a query waited for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark),
+granian answered a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250
+req/s) and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the connection
+after every response, and gunicorn's gthread workers, which keep it, were slower still (their request and poller
+threads contend for the GIL). Two, three or four threads per worker measured the same on unique queries (1,460-1,540
+req/s) and on ``/health`` (5,960-6,420).
 
 Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.http.replay.ResponseReplay`
 (repeated cached query requests answered without Flask), then in
@@ -53,7 +53,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCTION_QUERY_WORKERS = 2
-"""Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise."""
+"""Most query worker processes per granian worker by default (:func:`production_query_workers`)."""
+
+
+def production_query_workers(workers: int, cores: int) -> int:
+    """Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise: the cores shared
+    among the ``workers`` granian workers, at least 1 and at most :data:`PRODUCTION_QUERY_WORKERS`; each pool
+    starts its reserve worker beyond them (:data:`~calcinosis_kg.server.workers.fairness.RESERVE_WORKERS`).
+
+    Evaluation is CPU-bound, so query workers beyond the cores add memory and no throughput: one granian worker
+    per core (the default) gets one query worker and the reserve, 2 x 2 on 2 cores instead of 2 x 3. Each query
+    worker held 7-8 MB of its own after ``make bench``'s workloads on the release graph (the heap it touches,
+    its answering thread's arena), so the server tree measured 135 against 164 MB; a replica with one granian
+    worker (``--workers 1``, as the scale section and ``deploy/nginx.conf`` run them) keeps 2 and the reserve.
+    """
+    return max(1, min(PRODUCTION_QUERY_WORKERS, cores // max(1, workers)))
+
 
 SPARE_THREADS = 4
 """Python threads of a granian worker beyond those its queries can hold (running or waiting for a worker)."""
@@ -176,7 +191,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     number of processes that evaluate queries (default: the number of cores, at least 2 for the embedded
     server). The embedded (werkzeug, threaded) server runs that many query worker processes. With
     ``production=True`` granian runs that many worker processes, each with ``KG_QUERY_WORKERS`` query worker
-    processes (default :data:`PRODUCTION_QUERY_WORKERS`) and :func:`app_threads` threads running the app.
+    processes (default :func:`production_query_workers`) and :func:`app_threads` threads running the app.
 
     Repeated query requests whose answers are cached are answered before Flask (see
     :mod:`calcinosis_kg.server.http.replay`). Every request is logged on stderr. The embedded server returns on
@@ -194,7 +209,7 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     config: dict[str, Any] = {}
     if production:
         if "KG_QUERY_WORKERS" not in os.environ:
-            config["KG_QUERY_WORKERS"] = PRODUCTION_QUERY_WORKERS
+            config["KG_QUERY_WORKERS"] = production_query_workers(workers or cores, cores)
     elif workers is not None:
         config["KG_QUERY_WORKERS"] = workers
     if "KG_BUNDLE" not in os.environ:
@@ -216,10 +231,11 @@ def served_app(config: dict[str, Any]) -> Flask:
         app = create_app(config)
         services = app_services(app)
         settings = services.settings
+        cache = services.pool.cache  # the replay keeps what the result cache keeps in memory (its bounds)
         install_replay(
             app,
-            max_entries=settings.cache_entries,
-            max_bytes=settings.cache_bytes,
+            max_entries=0 if cache is None else cache.max_entries,
+            max_bytes=0 if cache is None else cache.max_bytes,
             trust_proxy=settings.trust_proxy,
             metrics=services.metrics,
         )
