@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -36,13 +35,23 @@ from calcinosis_kg.server.resources.linked_data import (
     not_found_body,
 )
 from calcinosis_kg.server.sparql.results import write_graph
+from calcinosis_kg.server.workers.cache import SegmentedLRU
 from calcinosis_kg.server.workers.pool import QueryPool
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 RENDERED_PAGES = 2048
-"""HTML pages each server process keeps once rendered (IRI and script root; least recent out). The RDF
-representations are kept by the query pool's result cache."""
+"""Most HTML pages each server process keeps once rendered (IRI and script root). The RDF representations are
+kept by the query pool's result cache."""
+
+RENDERED_EXTENSION = "calcinosis_kg.rendered_pages"
+"""Key of the rendered pages' cache in ``app.extensions`` (for operators' and tests' inspection)."""
+
+RENDERED_PAGE_BYTES = 4 * 1024 * 1024
+"""Most bytes of rendered HTML pages each server process keeps (the result cache's share of a process beside the
+shared cache). Bounded by count alone, a crawler walking every page filled 2,048 of them in every granian worker
+(the release graph's pages weigh 5-180 KB: tens of MB each); a page out of the cache is rendered again from its
+description, which the result cache keeps."""
 
 
 def representation_for(accept: str | None, offered: Sequence[ResultFormat] = REPRESENTATIONS) -> ResultFormat:
@@ -88,12 +97,23 @@ def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages, pool: 
         job = Job(query=DESCRIBE_QUERY, base=BASE, formats=(fmt.key,), bindings=(("resource", iri),))
         return pool.run(job).body
 
-    @functools.lru_cache(maxsize=RENDERED_PAGES)
+    rendered: SegmentedLRU[tuple[URIRef, str], bytes] = SegmentedLRU(
+        max_entries=RENDERED_PAGES, max_bytes=RENDERED_PAGE_BYTES
+    )
+    blueprint.record_once(lambda state: state.app.extensions.setdefault(RENDERED_EXTENSION, rendered))
+
     def page(iri: URIRef, script_root: str) -> bytes:
-        """The HTML page of ``iri`` (links use ``script_root``), rendered from its N-Triples description."""
-        document = new_document()
-        document.parse(data=describe(iri, NTRIPLES), format="nt")
-        return pages.resource(iri, document).encode()
+        """The HTML page of ``iri`` (links use ``script_root``), rendered from its N-Triples description, kept in
+        ``rendered`` unless it weighs over a quarter of its bytes."""
+        key = (iri, script_root)
+        body = rendered.get(key)
+        if body is None:
+            document = new_document()
+            document.parse(data=describe(iri, NTRIPLES), format="nt")
+            body = pages.resource(iri, document).encode()
+            if len(body) <= RENDERED_PAGE_BYTES // 4:
+                rendered.put(key, body, len(body))
+        return body
 
     def render(iri: URIRef, fmt: ResultFormat, script_root: str) -> bytes | None:
         """The representation of ``iri`` in ``fmt`` (links in HTML use ``script_root``), None if unknown."""

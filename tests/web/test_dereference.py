@@ -18,7 +18,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
 from calcinosis_kg.ontology import load_ontology
+from calcinosis_kg.server.views import linked_data as linked_data_views
 from tests.support import BUILT_SETTINGS
+from tests.support.apps import app_serving
 from tests.support.web import (
     BASE,
     BROWSER_ACCEPT,
@@ -257,3 +259,25 @@ def test_pages_written_once_still_link_under_each_requests_path_prefix(proxied: 
     assert 'href="/kg/id/' in pages["/kg"]
     assert 'href="/id/' in pages[""]
     assert 'href="/kg/' not in pages[""]
+
+
+def test_rendered_pages_are_bounded_by_bytes(
+    built_nt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_graph: Graph
+) -> None:
+    """A crawler walking every HTML page leaves each server process at most the rendered pages' byte bound (it
+    was a count of 2,048 pages, whatever they weighed), and a page pushed out is rendered again, the same."""
+    bound = 256 * 1024
+    monkeypatch.setattr(linked_data_views, "RENDERED_PAGE_BYTES", bound)
+    with app_serving(tmp_path, [built_nt], BUILT_SETTINGS) as app:
+        client = app.test_client()
+        paths = [server_path(str(iri)) for iri in base_iris(built_graph) if str(iri).startswith(CC)][:60]
+        first = {}
+        for path in paths:
+            response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+            assert response.status_code == 200, path
+            first[path] = response.data
+        rendered = app.extensions[linked_data_views.RENDERED_EXTENSION]
+        assert sum(len(body) for body in first.values()) > bound  # the walk outgrows the bound
+        assert 0 < rendered.size_bytes <= bound
+        assert len(rendered) < len(paths)
+        assert client.get(paths[0], headers={"Accept": BROWSER_ACCEPT}).data == first[paths[0]]
