@@ -132,7 +132,7 @@ class ResponseReplay:
                 close()
         headers = [(name, value) for name, value in sent["headers"] if name.lower() not in _NOT_REPLAYED]
         size = len(body) + sum(len(part) for part in key) + _ENTRY_OVERHEAD
-        if size <= self._entries.max_bytes // 4:
+        if self._entries.fits(size):
             route = str(environ.get(ROUTE, "unmatched"))
             self._entries.put(key, _Response(sent["status"], headers, body, route), size)
         return [body]

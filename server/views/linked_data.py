@@ -104,14 +104,14 @@ def make_linked_data_blueprint(linked_data: LinkedData, pages: HtmlPages, pool: 
 
     def page(iri: URIRef, script_root: str) -> bytes:
         """The HTML page of ``iri`` (links use ``script_root``), rendered from its N-Triples description, kept in
-        ``rendered`` unless it weighs over a quarter of its bytes."""
+        ``rendered`` if it fits there."""
         key = (iri, script_root)
         body = rendered.get(key)
         if body is None:
             document = new_document()
             document.parse(data=describe(iri, NTRIPLES), format="nt")
             body = pages.resource(iri, document).encode()
-            if len(body) <= RENDERED_PAGE_BYTES // 4:
+            if rendered.fits(len(body)):
                 rendered.put(key, body, len(body))
         return body
 

@@ -104,9 +104,10 @@ class SegmentedLRU(Generic[K, V]):
     ``unique`` workload evict every canned answer, and the next canned run's p99 rose from 3.5-4.6 ms to
     5.8-9.3 ms while they were evaluated again.
 
-    Each value is stored with its size in bytes (what the caller counts for it; callers keep values under a
-    quarter of the budget, so that one value never empties the cache). Either bound at 0 disables it. The
-    result cache and the response replay (:mod:`~calcinosis_kg.server.http.replay`) keep their entries in one.
+    Each value is stored with its size in bytes (what the caller counts for it; callers keep only values that
+    :meth:`fits`, at most a quarter of the budget, so that one value never empties the cache). Either bound at 0
+    disables it. The result cache, the response replay (:mod:`~calcinosis_kg.server.http.replay`) and the rendered
+    HTML pages (:mod:`~calcinosis_kg.server.views.linked_data`) keep their entries in one.
     """
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
@@ -144,6 +145,10 @@ class SegmentedLRU(Generic[K, V]):
             self._protected_bytes += stored[1]
             self._demote()
             return stored[0]
+
+    def fits(self, size: int) -> bool:
+        """Whether a value of ``size`` bytes is worth keeping: at most a quarter of ``max_bytes``."""
+        return size <= self.max_bytes // 4
 
     def put(self, key: K, value: V, size: int) -> bool:
         """Store ``value`` (``size`` bytes) for ``key``, replacing what was there; False if over the budget.
@@ -281,7 +286,7 @@ class ResultCache:
         return self._store_in_memory(job, key, fmt, answer) or shared
 
     def _store_in_memory(self, job: Job, key: RequestKey, fmt: ResultFormat, answer: Answer) -> bool:
-        if len(answer.body) > self.max_bytes // 4:
+        if not self._lru.fits(len(answer.body)):
             return False
         with self._lock:  # one writer at a time: an entry's answers in several formats are merged
             entry = self._lru.get(key) or _Entry(family=fmt.family)
