@@ -114,8 +114,10 @@ class ScaleRow:
     """``sparql`` only: PSS of the store (``oxigraph serve``) after the replicas' start-up reads and queries."""
     disk_mb: float | None = None
     """What ``prepare_s`` wrote: the serving bundle's folder (ours), the store's (Oxigraph)."""
-    unique: WrkResult | None = None
-    """The ``unique`` workload (ad-hoc queries no cache can answer) by GET on this server alone."""
+    unique: dict[str, WrkResult] = field(default_factory=dict)
+    """The ``unique`` workload (ad-hoc queries no cache can answer) on this server alone, by each way of sending
+    it: workload name (``unique``: GET, ``unique-form``, ``unique-direct``; :data:`bench.workloads.UNIQUE_WORKLOADS`)
+    -> its merged rounds."""
     note: str = ""
 
 

@@ -18,7 +18,14 @@ from typing import Any
 
 from bench.cluster import cached_share
 from bench.model import Results, to_json
-from bench.workloads import HTTP_WORKLOADS, NO_PEER_COUNTERPART, OURS_ONLY
+from bench.workloads import (
+    HTTP_WORKLOADS,
+    METHOD_NAMES,
+    NO_PEER_COUNTERPART,
+    OURS_ONLY,
+    SPARQL_METHODS,
+    UNIQUE_WORKLOADS,
+)
 
 PACKAGES = (
     "calcinosis-kg",
@@ -288,33 +295,33 @@ def cluster_table(results: Results) -> Table:
 
 
 def scale_table(results: Results) -> Table:
-    """The ``scale`` section: one row per size and server; ratios to Oxigraph's server on the same graph and run."""
+    """The ``scale`` section: one row per size and server; the unique workload by GET, POST form and POST query
+    (one figure each, in that order, in one cell), with their ratios to Oxigraph's server on the same graph and run."""
     peers = {row.triples: row.unique for row in results.scale if row.server == "oxigraph"}
     rows = []
     for row in results.scale:
-        mine, peer = row.unique, peers.get(row.triples) if row.server != "oxigraph" else None
-        rps = _x(mine.rps / peer.rps) if mine and peer and peer.rps else "-"
-        p99 = _x(mine.p99_ms / peer.p99_ms) if mine and peer and peer.p99_ms else "-"
+        peer = peers.get(row.triples, {}) if row.server != "oxigraph" else {}
+        load: dict[str, list[str]] = {"rps": [], "p99": [], "x": [], "x99": []}
+        errors = 0
+        for workload in UNIQUE_WORKLOADS:
+            mine, theirs = row.unique.get(workload), peer.get(workload)
+            errors += mine.errors if mine else 0
+            load["rps"].append(f"{mine.rps:,.0f}" if mine else "-")
+            load["p99"].append(_ms(mine.p99_ms) if mine else "-")
+            load["x"].append(_x(mine.rps / theirs.rps) if mine and theirs and theirs.rps else "-")
+            load["x99"].append(_x(mine.p99_ms / theirs.p99_ms) if mine and theirs and theirs.p99_ms else "-")
+        cells = [" / ".join(values) if any(v != "-" for v in values) else "-" for values in load.values()]
+        cells[0] += f" ({errors} errors)" if errors else ""
         seconds = [_ms(value) for value in (row.prepare_s, row.health_s, row.start_s)]
         memory = [_mb(value) for value in (row.disk_mb, row.pss_one_mb, row.pss_two_mb, row.rss_mb)]
-        errors = f" ({mine.errors} errors)" if mine and mine.errors else ""
-        load = ["-", "-"] if mine is None else [f"{mine.rps:,.0f}{errors}", _ms(mine.p99_ms)]
         store = f"the store: PSS {_mb(row.store_pss_mb)} MB" if row.store_pss_mb is not None else ""
         rows.append(
-            [
-                f"{row.triples:,}",
-                row.label,
-                *seconds,
-                *memory,
-                *load,
-                rps,
-                p99,
-                "; ".join(filter(None, [store, row.note])),
-            ]
+            [f"{row.triples:,}", row.label, *seconds, *memory, *cells, "; ".join(filter(None, [store, row.note]))]
         )
+    methods = " / ".join(METHOD_NAMES[method].removeprefix("POST ") for method in SPARQL_METHODS)
     headers = ["triples", "server", "prepare s", "to /health s", "to first answer s", "on disk MB", "PSS one MB"]
-    headers += ["PSS two MB", "RSS one MB", "unique req/s", "p99 ms", "req/s ÷ Oxigraph", "p99 ÷ Oxigraph", "note"]
-    return headers, rows
+    headers += ["PSS two MB", "RSS one MB", f"unique req/s ({methods})", "p99 ms", "req/s ÷ Oxigraph", "p99 ÷ Oxigraph"]
+    return [*headers, "note"], rows
 
 
 def target_table(results: Results) -> Table:
@@ -369,8 +376,9 @@ _SECTIONS: tuple[tuple[str, Callable[[Results], Table]], ...] = (
     (
         "Scale: synthetic graphs shaped like ours; one replica --production --workers 1 on its serving bundle, "
         "Oxigraph serve-read-only on a store made by oxigraph load, sparql-engine replicas in front of oxigraph serve "
-        "(the graph published into it); prepare: writing the bundle, oxigraph load, publishing; unique: wrk by GET "
-        "on one server at a time, ours and Oxigraph's in interleaved rounds, merged (picture: scale.svg)",
+        "(the graph published into it); prepare: writing the bundle, oxigraph load, publishing; unique: wrk by GET, "
+        "POST form and POST query on one server at a time, ours and Oxigraph's in interleaved rounds, merged "
+        "(picture: scale.svg)",
         scale_table,
     ),
 )

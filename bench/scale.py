@@ -13,9 +13,10 @@ For each size (``--scale``, default 10k, 100k and 1M triples), a graph shaped li
   replica is kept for ``unique``;
 - **oxigraph**: ``oxigraph load`` of the same file into a store (the prepare time), ``oxigraph serve-read-only`` on
   it: start to its first answer of the same query, RSS and PSS after a full count; then the ``unique`` workload by
-  GET (wrk, :func:`bench.runner.measure`) on our replica and on it in ``--rounds`` interleaved rounds, merged
-  (:func:`unique_rounds`): the ratio of two runs minutes apart on a machine shared with other work measured the
-  load of those minutes (at 1M triples a run is a few dozen requests of queries costing 2 ms to 2.5 s);
+  GET, POST form and POST query (wrk, :func:`bench.runner.measure`) on our replica and on it in ``--rounds``
+  interleaved rounds, merged (:func:`unique_rounds`): the ratio of two runs minutes apart on a machine shared with
+  other work measured the load of those minutes (at 1M triples a run is a few dozen requests of queries costing
+  2 ms to 2.5 s);
 - **sparql**: the graph published into ``oxigraph serve --union-default-graph`` (``calcinosis-kg publish``'s
   code, as the cluster section does: the prepare time), then replicas with ``KG_ENGINE=sparql`` in front of it,
   measured as ours (start, PSS of one and of two replicas, ``unique``), and the store's PSS.
@@ -54,7 +55,7 @@ from bench.servers import (
 )
 from bench.startup import PROBES
 from bench.synthetic import generate
-from bench.workloads import RESULTS_JSON, CannedSpec, adhoc_request
+from bench.workloads import RESULTS_JSON, UNIQUE_WORKLOADS, CannedSpec, adhoc_request
 from calcinosis_kg.graph.publish import PublishError
 from calcinosis_kg.server.resources.bundle import BundleError, make_bundle_in_subprocess
 
@@ -258,34 +259,37 @@ class _Size:
             row.pss_one_mb, row.rss_mb = measured.pss_mb, measured.rss_mb
 
     def unique_rounds(self, servers: list[tuple[Server, ScaleRow]]) -> None:
-        """The ``unique`` workload by GET on each of ``servers`` (one at a time, the others idle), ``--rounds``
-        rounds interleaved in alternating order (as the HTTP section runs them, against drift), a warm-up run before
-        each server's first, merged (:func:`bench.wrk.merge`) into its row."""
+        """The ``unique`` workload by GET, POST form and POST query (:data:`UNIQUE_WORKLOADS`) on each of
+        ``servers`` (one at a time, the others idle), ``--rounds`` rounds interleaved in alternating order (as the
+        HTTP section runs them, against drift), a warm-up run before each server's first of a method, merged
+        (:func:`bench.wrk.merge`) into its row. A server whose run failed is not measured again by that method."""
         if self.program is None:
             return
-        measured: dict[int, list[wrk.WrkResult]] = {}
-        failed: set[int] = set()
-        for round_ in range(self.options.rounds):
-            order = servers if round_ % 2 == 0 else servers[::-1]
-            for server, row in order:
-                if id(row) in failed:
-                    continue
-                outcome = measure(
-                    self.options,
-                    self.program,
-                    "unique",
-                    server,
-                    self.specs,
-                    [],
-                    self.folder,
-                    warm_up=round_ == 0,
-                    beside=[other for other, _ in servers],
-                )
-                if isinstance(outcome, str):
-                    row.note = (row.note + "; " if row.note else "") + outcome
-                    failed.add(id(row))
-                else:
-                    measured.setdefault(id(row), []).append(outcome)
+        measured: dict[tuple[int, str], list[wrk.WrkResult]] = {}
+        failed: set[tuple[int, str]] = set()
+        for workload in UNIQUE_WORKLOADS:
+            for round_ in range(self.options.rounds):
+                order = servers if round_ % 2 == 0 else servers[::-1]
+                for server, row in order:
+                    if (id(row), workload) in failed:
+                        continue
+                    outcome = measure(
+                        self.options,
+                        self.program,
+                        workload,
+                        server,
+                        self.specs,
+                        [],
+                        self.folder,
+                        warm_up=round_ == 0,
+                        beside=[other for other, _ in servers],
+                    )
+                    if isinstance(outcome, str):
+                        row.note = (row.note + "; " if row.note else "") + f"{workload}: {outcome}"
+                        failed.add((id(row), workload))
+                    else:
+                        measured.setdefault((id(row), workload), []).append(outcome)
         for _, row in servers:
-            if id(row) in measured and id(row) not in failed:
-                row.unique = wrk.merge(measured[id(row)])
+            for workload in UNIQUE_WORKLOADS:
+                if (id(row), workload) in measured and (id(row), workload) not in failed:
+                    row.unique[workload] = wrk.merge(measured[id(row), workload])

@@ -4,28 +4,30 @@ Every ratio is ours ÷ a peer measured in the same run.
 
 1. Unique ad-hoc queries (``unique``): at least 1.0x the requests/s of Oxigraph's server, by GET and by
    each POST (``unique-form``, ``unique-direct``), with a p99 no worse than 1.5x Oxigraph's (issue 28).
-2. Canned-query mix (``/queries/{name}``; the ad-hoc form when the route is missing): at least 2x the
-   requests/s of Oxigraph's server on the same queries (ad hoc), p99 under 5 ms, no error.
+2. Canned-query mix (``/queries/{name}``; the ad-hoc form when the route is missing): at least 10x the
+   requests/s of Oxigraph's server on the same queries (ad hoc), p99 under 5 ms, no error (issue 28).
 3. Cold start under 0.5 s (issue 28): process start to the first answer of ``/health`` and of a query.
 4. Memory: PSS of our server's process tree, after the workloads, under 120 MB (issue 28); the previous release's
    (216-235 MB: under 216 MB passes).
 5. The synthetic 1M-triple graph loads in under 5 s with under 600 MB peak RSS (pyoxigraph in memory, as the
    server loads its data) and its typical query (median of the canned queries' medians) takes under 50 ms.
 6. Scale (issue 28, the ``scale`` section): one replica on its bundle answers its first query under 1 s from its
-   start at 1M triples (under 2 s at 10M, when measured); at 1M its PSS is under 250 MB, and two replicas' under
-   1.5x one's.
+   start at 1M triples (under 2 s at 10M, when measured); at 10k and 1M triples its unique workload meets target 1's
+   rule by each method against Oxigraph's server on the same graph; at 1M its PSS is under 250 MB, and two
+   replicas' under 1.5x one's.
 """
 
 from __future__ import annotations
 
 from bench.model import Results, Target
+from bench.workloads import METHOD_NAMES, UNIQUE_WORKLOADS, split_workload
 from bench.wrk import WrkResult
 
 OURS = "ours"
 UNIQUE_VS_OXIGRAPH = 1.0
 UNIQUE_P99_VS_OXIGRAPH = 1.5
 """Our p99 on unique queries over Oxigraph server's, at most (a higher rate bought with a long tail fails)."""
-CANNED_RATIO = 2.0
+CANNED_RATIO = 10.0
 CANNED_P99_MS = 5.0
 COLD_START_S = 0.5
 PSS_MB = 120.0
@@ -38,6 +40,8 @@ BIG_QUERY_P50_MS = 50.0
 SCALE_START_S = {1_000_000: 1.0, 10_000_000: 2.0}
 """Graph size (at least, in triples) -> the most seconds from a replica's start to its first answer."""
 SCALE_PSS_MB = 250.0
+SCALE_UNIQUE_SIZES = (10_000, 1_000_000)
+"""Graph sizes (at least, in triples) at which one replica's unique workload is judged by target 1's rule."""
 SCALE_TWO_OVER_ONE = 1.5
 
 
@@ -47,6 +51,10 @@ def _status(ok: bool) -> str:
 
 def _ratio(ours: WrkResult, peer: WrkResult) -> float:
     return ours.rps / peer.rps if peer.rps else float("inf")
+
+
+def _size(triples: int) -> str:
+    return f"{triples / 1e6:g}M" if triples >= BIG_TRIPLES else f"{triples / 1e3:g}k"
 
 
 def _label(results: Results) -> str:
@@ -69,21 +77,33 @@ def _why_no_ratio(results: Results, ours: WrkResult | None) -> str:
 
 def unique_adhoc(results: Results, workload: str = "unique") -> Target:
     """Target 1, for the unique workload sent one way (``unique``, ``unique-form``, ``unique-direct``)."""
-    requirement = f">= {UNIQUE_VS_OXIGRAPH:g}x Oxigraph server req/s, p99 <= {UNIQUE_P99_VS_OXIGRAPH:g}x its p99"
-    how = {"unique": "GET", "unique-form": "POST form", "unique-direct": "POST sparql-query"}[workload]
-    name = f"unique ad-hoc queries ({how}), {_label(results)}"
+    name = f"unique ad-hoc queries ({_method(workload)}), {_label(results)}"
     ours, peer = results.run(workload, OURS), results.run(workload, "oxigraph")
     if ours is None or peer is None:
-        return Target(name, requirement, "N/A", _why_no_ratio(results, ours))
+        return Target(name, UNIQUE_REQUIREMENT, "N/A", _why_no_ratio(results, ours))
+    target = unique_against(name, ours, peer)
+    if (endpoint := results.run(workload, "rdflib-endpoint")) is not None:
+        target.measured += f"; x{_ratio(ours, endpoint):.1f} rdflib-endpoint"
+    return target
+
+
+UNIQUE_REQUIREMENT = f">= {UNIQUE_VS_OXIGRAPH:g}x Oxigraph server req/s, p99 <= {UNIQUE_P99_VS_OXIGRAPH:g}x its p99"
+
+
+def unique_against(name: str, ours: WrkResult, peer: WrkResult) -> Target:
+    """Target 1's rule (:data:`UNIQUE_VS_OXIGRAPH`, :data:`UNIQUE_P99_VS_OXIGRAPH`) on one pair of runs."""
     ratio = _ratio(ours, peer)
     tail = ours.p99_ms / peer.p99_ms if peer.p99_ms else float("inf")
     measured = (
         f"x{ratio:.2f} ({ours.rps:,.0f} vs {peer.rps:,.0f} req/s), p99 x{tail:.2f} ({ours.p99_ms:.1f} vs "
         f"{peer.p99_ms:.1f} ms), {ours.errors} errors"
     )
-    if (endpoint := results.run(workload, "rdflib-endpoint")) is not None:
-        measured += f"; x{_ratio(ours, endpoint):.1f} rdflib-endpoint"
-    return Target(name, requirement, _status(ratio >= UNIQUE_VS_OXIGRAPH and tail <= UNIQUE_P99_VS_OXIGRAPH), measured)
+    ok = ratio >= UNIQUE_VS_OXIGRAPH and tail <= UNIQUE_P99_VS_OXIGRAPH
+    return Target(name, UNIQUE_REQUIREMENT, _status(ok), measured)
+
+
+def _method(workload: str) -> str:
+    return METHOD_NAMES[split_workload(workload)[1]]
 
 
 def canned_mix(results: Results) -> Target:
@@ -173,7 +193,7 @@ def scale(results: Results) -> list[Target]:
     rows = {row.triples: row for row in results.scale if row.server == OURS}
     targets = []
     for size, limit in SCALE_START_S.items():
-        name = f"replica start at {size / 1e6:g}M triples, {_label(results)}"
+        name = f"replica start at {_size(size)} triples, {_label(results)}"
         requirement = f"< {limit:g} s from the process's start to its first answer"
         row = next((rows[n] for n in sorted(rows) if n >= size), None)
         if row is None or row.start_s is None:
@@ -181,6 +201,19 @@ def scale(results: Results) -> list[Target]:
             continue
         measured = f"{row.start_s:.2f} s (/health {row.health_s or 0:.2f} s) at {row.triples:,} triples"
         targets.append(Target(name, requirement, _status(row.start_s < limit), measured))
+    for size in SCALE_UNIQUE_SIZES:
+        row = next((rows[n] for n in sorted(rows) if n >= size), None)
+        peer = next((r for r in results.scale if r.server == "oxigraph" and row and r.triples == row.triples), None)
+        for workload in UNIQUE_WORKLOADS:
+            name = f"unique ad-hoc queries ({_method(workload)}) at {_size(size)} triples, one replica"
+            ours, theirs = (row.unique.get(workload) if row else None), (peer.unique.get(workload) if peer else None)
+            if row is None or ours is None or theirs is None:
+                why = "size not measured (--scale)" if row is None else row.note or "no figure for one of the servers"
+                targets.append(Target(name, UNIQUE_REQUIREMENT, "N/A", why))
+            else:
+                target = unique_against(name, ours, theirs)
+                target.measured += f" at {row.triples:,} triples"
+                targets.append(target)
     name = f"replica memory at 1M triples, {_label(results)}"
     requirement = f"PSS of one < {SCALE_PSS_MB:g} MB, of two < {SCALE_TWO_OVER_ONE:g}x one"
     row = next((rows[n] for n in sorted(rows) if n >= BIG_TRIPLES), None)

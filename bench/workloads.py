@@ -47,6 +47,10 @@ SPARQL_METHODS = ("", "-form", "-direct")
 a POST of the query itself."""
 QUERY_WORKLOADS = ("adhoc", "unique")
 """The workloads measured by each of the :data:`SPARQL_METHODS`."""
+UNIQUE_WORKLOADS = tuple(f"unique{method}" for method in SPARQL_METHODS)
+"""The ``unique`` workload by each of the :data:`SPARQL_METHODS` (the scale section measures all three)."""
+METHOD_NAMES = {"": "GET", "-form": "POST form", "-direct": "POST sparql-query"}
+"""How each of the :data:`SPARQL_METHODS` is named in the report and the targets."""
 
 HTTP_WORKLOADS = (
     "health",
