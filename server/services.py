@@ -81,6 +81,9 @@ class Services:
     """A serving bundle's answers of the canned queries asked without parameters (if usable under the settings)."""
     store_client: StoreClient | None = None
     """The remote store's client with ``KG_ENGINE=sparql`` (``/health`` probes it), else None."""
+    store_on_disk: bool = False
+    """Whether the embedded engine reads a serving bundle's store on disk (not a copy in memory): the default number
+    of query workers depends on it (:func:`~calcinosis_kg.server.http.serve.production_query_workers`)."""
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> Services:
@@ -176,6 +179,7 @@ class Services:
             metrics=metrics,
             catalog=load_catalog(),
             store_client=store_client,
+            store_on_disk=bundle is not None and bundle.on_disk,
             lookup_index=lookup_index,
             canned_answers=canned_answers,
             linked_data=linked_data,

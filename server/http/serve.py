@@ -3,15 +3,15 @@
 Production runs granian (a WSGI server written in Rust) with one worker process per core by default. granian's own
 threads do the HTTP work (reading requests, keeping connections alive, writing responses); in each worker,
 ``KG_QUERY_WORKERS`` query worker processes (default :func:`production_query_workers`: the cores shared among the
-granian workers) evaluate the queries and :func:`app_threads` Python threads run the app. A query running to its
-time limit holds up one thread and one query worker: the other threads go on answering the requests granian has
-queued on that worker, cached answers included while every query worker is busy (with one thread per worker, every
-request behind such a query waited for it). Measured on 2 cores with ``wrk -t2 -c8`` (see the README's benchmark),
-granian answered a cached canned query about three times as often as gunicorn's sync workers (18,300 against 6,250
-req/s) and a do-nothing WSGI app about six times as often (57,000 against 8,500): sync workers close the connection
-after every response, and gunicorn's gthread workers, which keep it, were slower still (their request and poller
-threads contend for the GIL). Two, three or four threads per worker measured the same on unique queries (1,460-1,540
-req/s) and on ``/health`` (5,960-6,420).
+granian workers, three per core for a store read from disk) evaluate the queries and :func:`app_threads` Python
+threads run the app. A query running to its time limit holds up one thread and one query worker: the other threads
+go on answering the requests granian has queued on that worker, cached answers included while every query worker is
+busy (with one thread per worker, every request behind such a query waited for it). Measured on 2 cores with ``wrk
+-t2 -c8`` (see the README's benchmark), granian answered a cached canned query about three times as often as
+gunicorn's sync workers (18,300 against 6,250 req/s) and a do-nothing WSGI app about six times as often (57,000
+against 8,500): sync workers close the connection after every response, and gunicorn's gthread workers, which keep
+it, were slower still (their request and poller threads contend for the GIL). Two, three or four threads per worker
+measured the same on unique queries (1,460-1,540 req/s) and on ``/health`` (5,960-6,420).
 
 Before serving, the app's WSGI callable is wrapped in :class:`~calcinosis_kg.server.http.replay.ResponseReplay`
 (repeated cached query requests answered without Flask), then in
@@ -53,21 +53,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCTION_QUERY_WORKERS = 2
-"""Most query worker processes per granian worker by default (:func:`production_query_workers`)."""
+"""Most query worker processes per granian worker by default, store in memory (:func:`production_query_workers`)."""
+
+ON_DISK_PER_CORE = 3
+"""Query worker processes per core by default for a store read from disk (:func:`production_query_workers`)."""
 
 
-def production_query_workers(workers: int, cores: int) -> int:
-    """Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise: the cores shared
-    among the ``workers`` granian workers, at least 1 and at most :data:`PRODUCTION_QUERY_WORKERS`; each pool
-    starts its reserve worker beyond them (:data:`~calcinosis_kg.server.workers.fairness.RESERVE_WORKERS`).
+def production_query_workers(workers: int, cores: int, *, on_disk: bool = False) -> int:
+    """Query worker processes per granian worker unless ``KG_QUERY_WORKERS`` says otherwise; each pool starts its
+    reserve worker beyond them (:data:`~calcinosis_kg.server.workers.fairness.RESERVE_WORKERS`).
 
-    Evaluation is CPU-bound, so query workers beyond the cores add memory and no throughput: one granian worker
-    per core (the default) gets one query worker and the reserve, 2 x 2 on 2 cores instead of 2 x 3. Each query
-    worker held 7-8 MB of its own after ``make bench``'s workloads on the release graph (the heap it touches,
-    its answering thread's arena), so the server tree measured 135 against 164 MB; a replica with one granian
-    worker (``--workers 1``, as the scale section and ``deploy/nginx.conf`` run them) keeps 2 and the reserve.
+    **A store in memory** (the release graph; any bundle of at most
+    :data:`~calcinosis_kg.server.resources.bundle.MEMORY_QUADS` quads): the cores shared among the ``workers``
+    granian workers, at least 1 and at most :data:`PRODUCTION_QUERY_WORKERS`. Evaluation there is CPU-bound, so
+    query workers beyond the cores add memory and no throughput: one granian worker per core (the default) gets
+    one query worker and the reserve, 2 x 2 on 2 cores instead of 2 x 3. Each query worker held 7-8 MB of its
+    own after ``make bench``'s workloads on the release graph, so the server tree measured 135 against 164 MB.
+
+    **A store read from disk** (``on_disk``: RocksDB, larger bundles): :data:`ON_DISK_PER_CORE` per core, shared
+    among the granian workers, at most that many times :data:`PRODUCTION_QUERY_WORKERS`. There a query also waits
+    for the store's pages and blocks, and at 1M triples the unique workload's queries cost 2 ms to 2.5 s: with
+    two workers the cheap ones queued behind the dear ones (wrk's eight connections, one client) and some waited
+    out the time limit (503), while Oxigraph's server runs every request in a thread of its own. In runs
+    interleaved with ``oxigraph serve-read-only`` on the same graph (one replica ``--workers 1``, 2 cores),
+    6 workers measured x1.13 of its requests/s where 2 measured x0.93, for 11 MB more PSS (133 against 122 MB).
     """
-    return max(1, min(PRODUCTION_QUERY_WORKERS, cores // max(1, workers)))
+    share = max(1, workers)
+    if on_disk:
+        return max(1, min(ON_DISK_PER_CORE * PRODUCTION_QUERY_WORKERS, ON_DISK_PER_CORE * cores // share))
+    return max(1, min(PRODUCTION_QUERY_WORKERS, cores // share))
 
 
 SPARE_THREADS = 4
@@ -215,6 +229,9 @@ def serve(host: str, port: int, *, production: bool = False, workers: int | None
     if "KG_BUNDLE" not in os.environ:
         config["KG_BUNDLE"] = "make"  # a server started on KG_DATA files makes their bundle once, for every start
     app = served_app(config)
+    if production and "KG_QUERY_WORKERS" not in os.environ and app_services(app).store_on_disk:
+        # known once the bundle is open (KG_STORE_IN_MEMORY and its size decide); the pool has not forked yet
+        query_pool(app).resize(production_query_workers(workers or cores, cores, on_disk=True))
     if production:
         _serve_granian(app, host, port, workers=workers or cores)
     else:

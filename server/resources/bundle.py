@@ -174,6 +174,8 @@ class Bundle:
     manifest: Manifest
     store: ox.Store
     """The bundle's store: in memory (loaded from :data:`QUADS`) or on disk, read-only (:func:`open_fresh`)."""
+    on_disk: bool
+    """Whether :attr:`store` is the read-only store on disk (else its copy in memory)."""
     summary: DatasetSummary
     linked_data: LinkedData
     statistics: DatasetStatistics
@@ -283,15 +285,13 @@ def open_fresh(folder: Path, manifest: Manifest, in_memory: str = "auto") -> Bun
     :data:`QUADS`, else copied from the store on disk: slower, about 7 µs a quad); ``never``, on disk.
     """
     quads = folder / QUADS
+    on_disk = in_memory == "never" or (in_memory == "auto" and not quads.is_file())
     try:
-        if in_memory == "never" or (in_memory == "auto" and not quads.is_file()):
-            store = ox.Store.read_only(str(folder / STORE))
-        else:
-            store = _memory_store(folder)
+        store = ox.Store.read_only(str(folder / STORE)) if on_disk else _memory_store(folder)
     except (OSError, SyntaxError) as error:
         raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
     indexes = read_indexes(folder, GraphView(store, union=manifest.union_default_graph))
-    return Bundle(folder=folder, manifest=manifest, store=store, **indexes)
+    return Bundle(folder=folder, manifest=manifest, store=store, on_disk=on_disk, **indexes)
 
 
 def _memory_store(folder: Path) -> ox.Store:

@@ -130,6 +130,14 @@ class QueryPool:
         self._dispatch = self._new_dispatch([])
         self._workers: set[_Worker] = set()
 
+    def resize(self, size: int) -> None:
+        """Start ``size`` workers and the reserve instead of the number given to the constructor; only before
+        :meth:`start` (the server decides the default count once its store is open, before forking)."""
+        with self._lock:
+            if self._owner_pid:
+                raise RuntimeError("a query pool cannot be resized once its workers are started")
+            self.size = size + RESERVE_WORKERS
+
     def run(self, job: Job) -> Answer:
         """Answer ``job`` in a worker within the time limit.
 

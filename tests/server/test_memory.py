@@ -43,18 +43,42 @@ def test_query_workers_by_default_share_the_cores_among_the_granian_workers() ->
     assert production_query_workers(4, 2) == 1  # never none
     assert production_query_workers(1, 16) == PRODUCTION_QUERY_WORKERS  # never more than before
     assert production_query_workers(0, 2) == 2  # no count: as one
+    # a store read from disk: three per core, shared among the granian workers, at most three times as many
+    assert production_query_workers(1, 2, on_disk=True) == 3 * 2
+    assert production_query_workers(2, 2, on_disk=True) == 3
+    assert production_query_workers(8, 2, on_disk=True) == 1
+    assert production_query_workers(1, 16, on_disk=True) == 3 * PRODUCTION_QUERY_WORKERS
 
 
 def test_a_production_server_starts_one_query_worker_per_core_and_the_reserve(tmp_path: Path) -> None:
     cores = os.cpu_count() or 1
     expected = production_query_workers(2, cores) + RESERVE_WORKERS
     with live_server(tmp_path, [SAMPLE_TTL], DEFAULTS, "--production", "--workers", "2") as server:
-        workers = _granian_workers(server, 2)
-        deadline = time.monotonic() + 20  # each granian worker forks its query workers as it loads the app
-        while any(len(worker.children()) < expected for worker in workers) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # and no more after them
-        assert [len(worker.children()) for worker in workers] == [expected, expected]
+        assert _query_workers(_granian_workers(server, 2), expected) == [expected, expected]
+
+
+@pytest.mark.parametrize("setting", ["never", "auto"])
+def test_a_store_read_from_disk_gets_three_query_workers_per_core(tmp_path: Path, setting: str) -> None:
+    """The count is decided once the bundle is open: ``never`` reads its store on disk, ``auto`` copies a small
+    bundle's quads into memory; an explicit ``KG_QUERY_WORKERS`` is kept either way."""
+    cores = os.cpu_count() or 1
+    expected = production_query_workers(1, cores, on_disk=setting == "never") + RESERVE_WORKERS
+    settings = {**DEFAULTS, "KG_STORE_IN_MEMORY": setting}
+    with live_server(tmp_path, [SAMPLE_TTL], settings, *PRODUCTION) as server:
+        assert _query_workers(_granian_workers(server, 1), expected) == [expected]
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    with live_server(explicit, [SAMPLE_TTL], {**settings, "KG_QUERY_WORKERS": "1"}, *PRODUCTION) as server:
+        assert _query_workers(_granian_workers(server, 1), 1 + RESERVE_WORKERS) == [1 + RESERVE_WORKERS]
+
+
+def _query_workers(workers: list[psutil.Process], expected: int) -> list[int]:
+    """How many query workers each granian worker of ``workers`` started (waiting for ``expected`` each)."""
+    deadline = time.monotonic() + 20  # each granian worker forks its query workers as it loads the app
+    while any(len(worker.children()) < expected for worker in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # and no more after them
+    return [len(worker.children()) for worker in workers]
 
 
 def test_each_process_keeps_a_share_of_the_cache_in_memory_beside_the_shared_one(tmp_path: Path) -> None:
