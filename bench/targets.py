@@ -19,7 +19,7 @@ Every ratio is ours ÷ a peer measured in the same run.
 
 from __future__ import annotations
 
-from bench.model import Results, Target
+from bench.model import Results, ScaleRow, Target
 from bench.workloads import METHOD_NAMES, UNIQUE_WORKLOADS, split_workload
 from bench.wrk import WrkResult
 
@@ -51,6 +51,12 @@ def _status(ok: bool) -> str:
 
 def _ratio(ours: WrkResult, peer: WrkResult) -> float:
     return ours.rps / peer.rps if peer.rps else float("inf")
+
+
+def _row_at(rows: dict[int, ScaleRow], size: int) -> ScaleRow | None:
+    """The scale row measured at ``size`` triples: the synthetic graph asked for ``size`` holds a little more (whole
+    copies of the instance part), never twice as many; a row of another size does not stand for it."""
+    return next((rows[n] for n in sorted(rows) if size <= n < 2 * size), None)
 
 
 def _size(triples: int) -> str:
@@ -195,14 +201,14 @@ def scale(results: Results) -> list[Target]:
     for size, limit in SCALE_START_S.items():
         name = f"replica start at {_size(size)} triples, {_label(results)}"
         requirement = f"< {limit:g} s from the process's start to its first answer"
-        row = next((rows[n] for n in sorted(rows) if n >= size), None)
+        row = _row_at(rows, size)
         if row is None or row.start_s is None:
             targets.append(Target(name, requirement, "N/A", row.note if row else "size not measured (--scale)"))
             continue
         measured = f"{row.start_s:.2f} s (/health {row.health_s or 0:.2f} s) at {row.triples:,} triples"
         targets.append(Target(name, requirement, _status(row.start_s < limit), measured))
     for size in SCALE_UNIQUE_SIZES:
-        row = next((rows[n] for n in sorted(rows) if n >= size), None)
+        row = _row_at(rows, size)
         peer = next((r for r in results.scale if r.server == "oxigraph" and row and r.triples == row.triples), None)
         for workload in UNIQUE_WORKLOADS:
             name = f"unique ad-hoc queries ({_method(workload)}) at {_size(size)} triples, one replica"
@@ -216,7 +222,7 @@ def scale(results: Results) -> list[Target]:
                 targets.append(target)
     name = f"replica memory at 1M triples, {_label(results)}"
     requirement = f"PSS of one < {SCALE_PSS_MB:g} MB, of two < {SCALE_TWO_OVER_ONE:g}x one"
-    row = next((rows[n] for n in sorted(rows) if n >= BIG_TRIPLES), None)
+    row = _row_at(rows, BIG_TRIPLES)
     if row is None or row.pss_one_mb is None or row.pss_two_mb is None:
         targets.append(Target(name, requirement, "N/A", row.note if row else "size not measured (--scale)"))
     else:

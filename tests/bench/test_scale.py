@@ -7,6 +7,7 @@ is on loopback and stopped by the bench, and the run itself is bounded by the su
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -17,12 +18,14 @@ from typing import Any
 
 import pytest
 
+from bench.model import Results, ScaleRow
 from bench.report import TIMES
 from bench.scale import parse_size
 from bench.scale_plot import PANELS, SERIES
 from bench.servers import executable
+from bench.targets import scale
 from bench.workloads import UNIQUE_WORKLOADS
-from bench.wrk import find_wrk
+from bench.wrk import WrkResult, find_wrk
 
 pytestmark = [
     pytest.mark.live,
@@ -112,3 +115,21 @@ def test_the_picture_places_each_figure_of_the_run_on_log_axes(run: tuple[dict[s
             gap = heights[low] - heights[high]
             expected = gap * math.log(figures[middle] / figures[low]) / math.log(figures[high] / figures[low])
             assert heights[low] - heights[middle] == pytest.approx(expected, abs=1.0)
+
+
+def test_a_row_of_one_size_does_not_stand_for_another() -> None:
+    """Judged from a ``--scale 10M`` run's rows only: the 10M start is judged, the 1M and 10k targets are not
+    (a 10M replica's memory or ratio is no figure at 1M), whatever that row measured."""
+    fast = WrkResult(requests=60, seconds=6, rps=10, p50_ms=1, p90_ms=2, p99_ms=3, avg_ms=1, max_ms=4, non_2xx=0)
+    slow = dataclasses.replace(fast, rps=1, p99_ms=30)
+    ours = ScaleRow(10_004_961, "ours", "ours", start_s=0.8, health_s=0.7, pss_one_mb=300, pss_two_mb=400)
+    ours.unique = dict.fromkeys(UNIQUE_WORKLOADS, fast)
+    peer = ScaleRow(10_004_961, "oxigraph", "Oxigraph")
+    peer.unique = dict.fromkeys(UNIQUE_WORKLOADS, slow)
+    results = Results(machine={}, options={}, started="", scale=[ours, peer])
+    judged = {target.name: target.status for target in scale(results)}
+    assert judged == {
+        **{name: "N/A" for name in judged if " 1M " in name or " 10k " in name},
+        "replica start at 10M triples, ours": "PASS",
+    }
+    assert len(judged) == 2 + 2 * len(UNIQUE_WORKLOADS) + 1
