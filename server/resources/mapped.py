@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 SEPARATOR = b"\0"
 OFFSET = "q"
 NUMBER = "i"
-FORMATS: dict[str, Literal["B", "q", "i"]] = {"B": "B", "q": "q", "i": "i"}
+_ELEMENT_FORMATS: dict[str, Literal["B", "q", "i"]] = {"B": "B", "q": "q", "i": "i"}
 """The element formats of the sections (bytes, offsets, numbers), as :meth:`memoryview.cast` takes them."""
 
 T = TypeVar("T", bound=str)
@@ -86,7 +86,7 @@ class MappedSections:
         self.at = {name: start + int(str(at)) for name, (at, _, _) in table.items()}
         """Where each section starts in the file."""
         self.sections = {
-            name: view[self.at[name] : self.at[name] + int(str(size))].cast(FORMATS[str(fmt)])
+            name: view[self.at[name] : self.at[name] + int(str(size))].cast(_ELEMENT_FORMATS[str(fmt)])
             for name, (_, size, fmt) in table.items()
         }
 

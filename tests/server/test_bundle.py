@@ -42,6 +42,8 @@ FILES = (
     "manifest.json",
     "indexes.pickle",
     "lookup.bin",
+    "canned.bin",
+    "linked-data.bin",
     "dumps/calcinosis-kg.nt",
     "dumps/calcinosis-kg.ttl",
     "dumps/calcinosis-kg.nq",
