@@ -14,13 +14,14 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     for data of at most :data:`MEMORY_QUADS` quads, the store's quads in N-Quads (its blank-node labels): a
     replica loads them into an in-memory store instead of opening ``store/`` (:func:`open_fresh`,
     ``KG_STORE_IN_MEMORY``), once, in the process granian forks its workers from, which share it copy-on-write;
-``indexes.pickle``, ``linked-data.bin``, ``lookup.bin``, ``canned.bin``
+``indexes.pickle``, ``linked-data.bin``, ``ontology.nt``, ``lookup.bin``, ``canned.bin``
     the summary, VoID statistics and the linked-data index's small parts; apart, memory-mapped and read in place
     (:mod:`~calcinosis_kg.server.resources.mapped`: the page cache's, shared by every process and replica, not
     copies in each one's heap), the linked-data index's served IRIs and labels, the lookup index (mapped by the
     first lookup, :mod:`~calcinosis_kg.server.resources.lookup_file`) and the answers of the canned queries asked
-    without parameters (:class:`~calcinosis_kg.server.resources.canned.MappedAnswers`), as the server builds them
-    from the store (the same functions);
+    without parameters (:class:`~calcinosis_kg.server.resources.canned.MappedAnswers`); and the ontology document
+    (``ontology.nt``, when the data have the ontology's header), read by the first page that needs it instead of
+    every triple of the store; as the server builds them from the store (the same functions);
 ``dumps/``
     the dumps in every format, memory-mapped by the server (shared page cache, not each process's memory);
 ``manifest.json``
@@ -61,7 +62,12 @@ from calcinosis_kg.server.http.conditional import DataVersion
 from calcinosis_kg.server.resources.canned import CannedAnswers, MappedAnswers, write_answers
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_quads, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
-from calcinosis_kg.server.resources.linked_data import LinkedData, mapped_linked_data, write_linked_data
+from calcinosis_kg.server.resources.linked_data import (
+    LinkedData,
+    mapped_linked_data,
+    write_document,
+    write_linked_data,
+)
 from calcinosis_kg.server.resources.lookup_file import MappedLabelIndex, write_lookup
 from calcinosis_kg.server.resources.void import (
     DUMP_EXTENSIONS,
@@ -93,6 +99,7 @@ INDEXES = "indexes.pickle"
 LOOKUP = "lookup.bin"
 CANNED = "canned.bin"
 LINKED_DATA = "linked-data.bin"
+ONTOLOGY = "ontology.nt"
 DUMPS = "dumps"
 QUADS = "quads.nq"
 
@@ -240,6 +247,8 @@ def write_indexes(folder: Path, store: ox.Store, paths: tuple[Path, ...], *, uni
     view = GraphView(store, union=union_default_graph)
     linked_data = LinkedData.from_store(view)
     dumps_from_build = write_dumps(view, paths, folder / DUMPS)
+    if linked_data.ontology is not None:
+        write_document(linked_data.ontology_graph, folder / ONTOLOGY)
     canned = CannedAnswers.compute(store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS)
     write_answers(canned.answers, folder / CANNED)
     indexes = {
@@ -313,12 +322,15 @@ def _memory_store(folder: Path) -> ox.Store:
 def read_indexes(folder: Path, view: GraphView) -> dict[str, Any]:
     """The indexes :func:`write_indexes` wrote in ``folder`` as :class:`Bundle`'s fields (the linked data
     reading documents through ``view``); raises :class:`BundleError` when they cannot be read."""
+    ontology = folder / ONTOLOGY
     try:
         indexes: dict[str, Any] = pickle.loads((folder / INDEXES).read_bytes())  # noqa: S301 (our own file)
         dumps = tuple(_mapped(folder / DUMPS / name, fmt) for name, fmt in _dump_names())
         return {
             "summary": indexes["summary"],
-            "linked_data": mapped_linked_data(folder / LINKED_DATA, indexes["linked_data"], view),
+            "linked_data": mapped_linked_data(
+                folder / LINKED_DATA, indexes["linked_data"], view, ontology if ontology.is_file() else None
+            ),
             "statistics": indexes["statistics"],
             "lookup_index": functools.partial(MappedLabelIndex, folder / LOOKUP),
             "dumps": DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),

@@ -44,6 +44,7 @@ FILES = (
     "lookup.bin",
     "canned.bin",
     "linked-data.bin",
+    "ontology.nt",
     "dumps/calcinosis-kg.nt",
     "dumps/calcinosis-kg.ttl",
     "dumps/calcinosis-kg.nq",
@@ -62,6 +63,10 @@ PROBES = (
     "/queries/cancers",
     "/dumps/calcinosis-kg.jsonld",
     "/",
+    "/ontology",  # the ontology document (the bundle's ontology.nt)
+    "/ontology.html",
+    "/query",  # the editor's classes, properties (the ontology document) and entities (the labels)
+    "/search?q=calc",
 )
 
 
