@@ -14,11 +14,14 @@ files (``build/bundles/<data version>/``, a cache keyed by the files' hash):
     for data of at most :data:`MEMORY_QUADS` quads, the store's quads in N-Quads (its blank-node labels): a
     replica loads them into an in-memory store instead of opening ``store/`` (:func:`open_fresh`,
     ``KG_STORE_IN_MEMORY``), once, in the process granian forks its workers from, which share it copy-on-write;
-``indexes.pickle``, ``lookup.bin``
-    the summary, linked-data index, VoID statistics and the answers of the canned queries asked without
-    parameters (:mod:`~calcinosis_kg.server.resources.canned`), and apart the lookup index, memory-mapped by
-    the first lookup and searched in place (:mod:`~calcinosis_kg.server.resources.lookup_file`: the page
-    cache's, shared by every process), as the server builds them from the store (the same functions);
+``indexes.pickle``, ``linked-data.bin``, ``ontology.nt``, ``lookup.bin``, ``canned.bin``
+    the summary, VoID statistics and the linked-data index's small parts; apart, memory-mapped and read in place
+    (:mod:`~calcinosis_kg.server.resources.mapped`: the page cache's, shared by every process and replica, not
+    copies in each one's heap), the linked-data index's served IRIs and labels, the lookup index (mapped by the
+    first lookup, :mod:`~calcinosis_kg.server.resources.lookup_file`) and the answers of the canned queries asked
+    without parameters (:class:`~calcinosis_kg.server.resources.canned.MappedAnswers`); and the ontology document
+    (``ontology.nt``, when the data have the ontology's header), read by the first page that needs it instead of
+    every triple of the store; as the server builds them from the store (the same functions);
 ``dumps/``
     the dumps in every format, memory-mapped by the server (shared page cache, not each process's memory);
 ``manifest.json``
@@ -52,15 +55,19 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import URIRef
 
 from calcinosis_kg.errors import KGError
 from calcinosis_kg.queries.catalog import load_catalog
 from calcinosis_kg.server.http.conditional import DataVersion
-from calcinosis_kg.server.resources.canned import CannedAnswers
+from calcinosis_kg.server.resources.canned import CannedAnswers, MappedAnswers, write_answers
 from calcinosis_kg.server.resources.data import DataLoadError, DatasetSummary, data_quads, summarize
 from calcinosis_kg.server.resources.labels import LabelIndex
-from calcinosis_kg.server.resources.linked_data import LinkedData
+from calcinosis_kg.server.resources.linked_data import (
+    LinkedData,
+    mapped_linked_data,
+    write_document,
+    write_linked_data,
+)
 from calcinosis_kg.server.resources.lookup_file import MappedLabelIndex, write_lookup
 from calcinosis_kg.server.resources.void import (
     DUMP_EXTENSIONS,
@@ -73,7 +80,7 @@ from calcinosis_kg.server.resources.void import (
 from calcinosis_kg.server.settings import Settings
 from calcinosis_kg.server.sparql.describe import GraphView
 
-BUNDLE_FORMAT = 5
+BUNDLE_FORMAT = 6
 """Raised whenever what a bundle holds changes: a bundle of another format is not fresh."""
 
 BUILT_BUNDLE = "bundle"
@@ -90,6 +97,9 @@ MANIFEST = "manifest.json"
 STORE = "store"
 INDEXES = "indexes.pickle"
 LOOKUP = "lookup.bin"
+CANNED = "canned.bin"
+LINKED_DATA = "linked-data.bin"
+ONTOLOGY = "ontology.nt"
 DUMPS = "dumps"
 QUADS = "quads.nq"
 
@@ -239,14 +249,16 @@ def write_indexes(folder: Path, store: ox.Store, paths: tuple[Path, ...], *, uni
     view = GraphView(store, union=union_default_graph)
     linked_data = LinkedData.from_store(view)
     dumps_from_build = write_dumps(view, paths, folder / DUMPS)
+    if linked_data.ontology is not None:
+        write_document(linked_data.ontology_graph, folder / ONTOLOGY)
+    canned = CannedAnswers.compute(store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS)
+    write_answers(canned.answers, folder / CANNED)
     indexes = {
         "summary": summarize(store, union_default_graph=union_default_graph),
-        "linked_data": _linked_data_parts(linked_data),
+        "linked_data": write_linked_data(linked_data, folder / LINKED_DATA),
         "statistics": DatasetStatistics.of(view, linked_data),
         "dumps_from_build": dumps_from_build,
-        "canned": CannedAnswers.compute(
-            store, load_catalog(), union_default_graph=union_default_graph, **CANNED_LIMITS
-        ),
+        "canned_limits": (canned.max_rows, canned.max_answer_bytes),
     }
     (folder / INDEXES).write_bytes(pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL))
     write_lookup(LabelIndex.from_store(view), folder / LOOKUP)
@@ -310,18 +322,21 @@ def _memory_store(folder: Path) -> ox.Store:
 def read_indexes(folder: Path, view: GraphView) -> dict[str, Any]:
     """The indexes :func:`write_indexes` wrote in ``folder`` as :class:`Bundle`'s fields (the linked data
     reading documents through ``view``); raises :class:`BundleError` when they cannot be read."""
+    ontology = folder / ONTOLOGY
     try:
         indexes: dict[str, Any] = pickle.loads((folder / INDEXES).read_bytes())  # noqa: S301 (our own file)
         dumps = tuple(_mapped(folder / DUMPS / name, fmt) for name, fmt in _dump_names())
         return {
             "summary": indexes["summary"],
-            "linked_data": _linked_data(indexes["linked_data"], view),
+            "linked_data": mapped_linked_data(
+                folder / LINKED_DATA, indexes["linked_data"], view, ontology if ontology.is_file() else None
+            ),
             "statistics": indexes["statistics"],
             "lookup_index": functools.partial(MappedLabelIndex, folder / LOOKUP),
             "dumps": DatasetDumps(dumps=dumps, from_build=indexes["dumps_from_build"]),
-            "canned_answers": indexes["canned"],
+            "canned_answers": CannedAnswers(MappedAnswers(folder / CANNED), *indexes["canned_limits"]),
         }
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError) as error:
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError) as error:
         raise BundleError(f"cannot open the serving bundle in {folder}: {error}") from error
 
 
@@ -329,33 +344,6 @@ def file_stats(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
     """(absolute path, size, modification time in ns) of each of ``paths``."""
     stats = [(path.resolve(), path.stat()) for path in paths]
     return tuple((str(path), stat.st_size, stat.st_mtime_ns) for path, stat in stats)
-
-
-def _linked_data_parts(linked_data: LinkedData) -> tuple[Any, ...]:
-    """The linked-data index as sorted plain values (deterministic bytes whatever the hash seed)."""
-    return (
-        sorted(str(iri) for iri in linked_data.resources),
-        None if linked_data.ontology is None else str(linked_data.ontology),
-        sorted(str(iri) for iri in linked_data.versions),
-        sorted((str(iri), label) for iri, label in linked_data.labels.items()),
-        linked_data.segments,
-    )
-
-
-def _linked_data(parts: tuple[Any, ...], view: GraphView) -> LinkedData:
-    resources, ontology, versions, labels, segments = parts
-    return LinkedData(
-        resources=frozenset(map(_iri, resources)),
-        ontology=None if ontology is None else URIRef(ontology),
-        versions=frozenset(map(URIRef, versions)),
-        labels={_iri(iri): label for iri, label in labels},
-        view=view,
-        segments=segments,
-    )
-
-
-_iri = functools.partial(str.__new__, URIRef)
-"""``URIRef(text)`` without checking ``text`` again (it was a URIRef's when written): 3x faster at start-up."""
 
 
 def _dump_names() -> list[tuple[str, Any]]:

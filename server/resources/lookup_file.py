@@ -7,9 +7,7 @@ order: it reuses the index's matching and ranking) from the file, mapped read-on
 cache's, shared by every process and every replica of the machine, and a lookup finds the texts that contain the
 searched key with ``bytes.find`` over their normalised keys (C speed), then decodes only those.
 
-Layout: a header (:data:`MAGIC`, then the JSON table of sections: name -> offset, length, element format), then
-the sections, each aligned on 8 bytes. String tables are their entries UTF-8 encoded, each followed by a NUL byte,
-and an array of the offset of each entry (and one past the last). Sections:
+Layout: :mod:`~calcinosis_kg.server.resources.mapped`'s, after :data:`MAGIC`. Sections:
 
 ``keys``, ``texts``
     each indexed text's normalised key and text, in the index's order;
@@ -27,13 +25,9 @@ parts are).
 from __future__ import annotations
 
 import bisect
-import json
-import mmap
-import struct
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 from rdflib import URIRef
 
@@ -53,13 +47,16 @@ from calcinosis_kg.server.resources.labels import (
     _word_starts,
     normalise,
 )
+from calcinosis_kg.server.resources.mapped import (
+    NUMBER,
+    MappedSections,
+    Sections,
+    encode,
+    string_table,
+    write_sections,
+)
 
 MAGIC = b"KGLOOKUP1\n"
-_SEPARATOR = b"\0"
-_OFFSET = "q"
-_NUMBER = "i"
-_FORMATS: dict[str, Literal["B", "q", "i"]] = {"B": "B", "q": "q", "i": "i"}
-"""The element formats of the sections (bytes, offsets, numbers), as :meth:`memoryview.cast` takes them."""
 
 
 def write_lookup(index: LabelIndex, path: Path) -> None:
@@ -83,71 +80,28 @@ def write_lookup(index: LabelIndex, path: Path) -> None:
     code_starts = [0]
     for _, mapped in codes:
         code_starts.append(code_starts[-1] + len(mapped))
-    sections: dict[str, tuple[str, bytes]] = {}
+    sections: Sections = {}
     for name, strings in (
         ("keys", [text.key.replace("\0", "") for text in texts]),
         ("texts", [text.text for text in texts]),
         ("entities", entity_strings),
         ("codes", [str(iri) for iri, _ in codes]),
     ):
-        data, offsets = _string_table(strings)
-        sections[name] = ("B", data)
-        sections[f"{name}_at"] = (_OFFSET, array(_OFFSET, offsets).tobytes())
+        sections.update(string_table(name, [encode(string) for string in strings]))
     sections["sources"] = ("B", bytes(int(text.source) for text in texts))
-    sections["entity_of"] = (_NUMBER, array(_NUMBER, [entities[text.entity] for text in texts]).tobytes())
-    sections["code_starts"] = (_NUMBER, array(_NUMBER, code_starts).tobytes())
+    sections["entity_of"] = (NUMBER, array(NUMBER, [entities[text.entity] for text in texts]).tobytes())
+    sections["code_starts"] = (NUMBER, array(NUMBER, code_starts).tobytes())
     code_entities = [entities[entity] for _, mapped in codes for entity in mapped]
-    sections["code_entities"] = (_NUMBER, array(_NUMBER, code_entities).tobytes())
-    path.write_bytes(_layout(sections))
-
-
-def _string_table(strings: Sequence[str]) -> tuple[bytes, list[int]]:
-    offsets, parts, at = [], [], 0
-    for string in strings:
-        encoded = string.encode("utf-8", "surrogatepass") + _SEPARATOR
-        offsets.append(at)
-        parts.append(encoded)
-        at += len(encoded)
-    offsets.append(at)
-    return b"".join(parts), offsets
-
-
-def _layout(sections: dict[str, tuple[str, bytes]]) -> bytes:
-    """The header and the sections, each at an offset that is a multiple of 8."""
-    table: dict[str, tuple[int, int, str]] = {}
-    at = 0
-    for name, (fmt, data) in sections.items():
-        table[name] = (at, len(data), fmt)
-        at += -(-len(data) // 8) * 8
-    header = MAGIC + json.dumps(table, sort_keys=True).encode()
-    start = -(-(len(header) + 8) // 8) * 8
-    body = bytearray(start + at)
-    body[: len(header)] = header
-    struct.pack_into("<q", body, start - 8, start)
-    for name, (_, data) in sections.items():
-        offset = start + table[name][0]
-        body[offset : offset + len(data)] = data
-    return bytes(body)
+    sections["code_entities"] = (NUMBER, array(NUMBER, code_entities).tobytes())
+    write_sections(path, MAGIC, sections)
 
 
 class MappedLabelIndex(LabelIndex):
     """A :class:`LabelIndex` whose texts, entities and codes stay in the mapped file (see the module docstring)."""
 
     def __init__(self, path: Path, systems: CodeSystems | None = None) -> None:
-        with path.open("rb") as file:
-            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        if self._map[: len(MAGIC)] != MAGIC:
-            raise ValueError(f"{path} is not a lookup index")
-        end = self._map.find(b"}", len(MAGIC)) + 1
-        table: dict[str, list[object]] = json.loads(self._map[len(MAGIC) : end])
-        start = -(-(end + 8) // 8) * 8
-        view = memoryview(self._map)
-        self._at = {name: start + int(str(at)) for name, (at, _, _) in table.items()}
-        """Where each section starts in the file."""
-        self._sections = {
-            name: view[self._at[name] : self._at[name] + int(str(size))].cast(_FORMATS[str(fmt)])
-            for name, (_, size, fmt) in table.items()
-        }
+        self._file = MappedSections(path, MAGIC, "lookup index")
+        self._map, self._at, self._sections = self._file.map, self._file.at, self._file.sections
         self._systems = default_code_systems() if systems is None else systems
 
     @property
@@ -201,10 +155,7 @@ class MappedLabelIndex(LabelIndex):
             at = int(starts[number + 1])  # on to the next text: one hit per text is enough
 
     def _string(self, table: str, number: int) -> str:
-        starts = self._sections[f"{table}_at"]
-        return bytes(self._sections[table][int(starts[number]) : int(starts[number + 1]) - 1]).decode(
-            "utf-8", "surrogatepass"
-        )
+        return self._file.string(table, number)
 
     def _entity(self, number: int) -> Entity:
         iri, label, type_iri, type_label = (self._string("entities", 4 * number + part) for part in range(4))
@@ -223,14 +174,7 @@ class MappedLabelIndex(LabelIndex):
 
     def _code(self, iri: str) -> int | None:
         """The number of the code ``iri``, or None (a binary search of the sorted codes)."""
-        low, high = 0, len(self._sections["codes_at"]) - 1
-        while low < high:
-            middle = (low + high) // 2
-            if self._string("codes", middle) < iri:
-                low = middle + 1
-            else:
-                high = middle
-        return low if low < len(self._sections["codes_at"]) - 1 and self._string("codes", low) == iri else None
+        return self._file.find("codes", encode(iri))
 
     def _code_entities(self, number: int) -> tuple[Entity, ...]:
         starts = self._sections["code_starts"]

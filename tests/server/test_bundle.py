@@ -42,6 +42,9 @@ FILES = (
     "manifest.json",
     "indexes.pickle",
     "lookup.bin",
+    "canned.bin",
+    "linked-data.bin",
+    "ontology.nt",
     "dumps/calcinosis-kg.nt",
     "dumps/calcinosis-kg.ttl",
     "dumps/calcinosis-kg.nq",
@@ -60,6 +63,10 @@ PROBES = (
     "/queries/cancers",
     "/dumps/calcinosis-kg.jsonld",
     "/",
+    "/ontology",  # the ontology document (the bundle's ontology.nt)
+    "/ontology.html",
+    "/query",  # the editor's classes, properties (the ontology document) and entities (the labels)
+    "/search?q=calc",
 )
 
 
