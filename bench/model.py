@@ -110,6 +110,9 @@ class ScaleRow:
     """PSS of two process trees on the same data, summed (ours only)."""
     rss_mb: float | None = None
     """RSS of one process tree, summed over its processes."""
+    pss_loaded_mb: float | None = None
+    """PSS of one process tree after its ``unique`` runs: the stores' caches filled by the load (each process that
+    reads a RocksDB store keeps a block cache of its own)."""
     store_pss_mb: float | None = None
     """``sparql`` only: PSS of the store (``oxigraph serve``) after the replicas' start-up reads and queries."""
     disk_mb: float | None = None

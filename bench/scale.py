@@ -268,7 +268,8 @@ class _Size:
         """The ``unique`` workload by GET, POST form and POST query (:data:`UNIQUE_WORKLOADS`) on each of
         ``servers`` (one at a time, the others idle), ``--rounds`` rounds interleaved in alternating order (as the
         HTTP section runs them, against drift), a warm-up run before each server's first of a method, merged
-        (:func:`bench.wrk.merge`) into its row. A server whose run failed is not measured again by that method."""
+        (:func:`bench.wrk.merge`) into its row, and the PSS of its tree after them. A server whose run failed is not
+        measured again by that method."""
         if self.program is None:
             return
         measured: dict[tuple[int, str], list[wrk.WrkResult]] = {}
@@ -295,7 +296,9 @@ class _Size:
                         failed.add((id(row), workload))
                     else:
                         measured.setdefault((id(row), workload), []).append(outcome)
-        for _, row in servers:
+        for server, row in servers:
+            loaded = tree_memory(server.process.pid)
+            row.pss_loaded_mb = loaded.pss_mb if loaded is not None else None
             for workload in UNIQUE_WORKLOADS:
                 if (id(row), workload) in measured and (id(row), workload) not in failed:
                     row.unique[workload] = wrk.merge(measured[id(row), workload])

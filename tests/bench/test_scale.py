@@ -63,6 +63,7 @@ def test_every_server_is_measured_on_a_graph_of_at_least_the_size_asked(run: tup
         assert row["start_s"] is not None, (key, row["note"])  # the note says why (a first attempt's failure may stay)
         assert 0 < row["health_s"] <= row["start_s"] < 60, key
         assert row["pss_one_mb"] > 0, key
+        assert row["pss_loaded_mb"] > 0, key  # after its unique runs
         assert sorted(row["unique"]) == sorted(UNIQUE_WORKLOADS), (key, row["note"])  # GET and both POSTs
         for workload, measured in row["unique"].items():
             assert measured["requests"] > 0, (key, workload)
