@@ -31,13 +31,16 @@ do not hold (rdflib leaves their value unparsed without it, as when it is not in
 1.9 MB of heap in every process of the server tree and 12 ms of each start."""
 
 
-GRANIAN_ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+GRANIAN_ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0,narenas:1,tcache:false")
 """The environment variable configuring granian's allocator (the jemalloc built into it, with the ``_rjem_``
 prefix) and what ``serve`` gives it (:func:`return_freed_pages_at_once`) unless the operator set it. By default
 jemalloc keeps the pages it freed for 10 s (dirty, then muzzy) before it gives them back: after ``make bench``'s
 workloads (canned answers at 16,000-18,000 requests a second, then unique queries and dereferences) each granian
 worker held 6 MB in jemalloc's arenas, and the server tree measured 138-148 MB; with the pages given back at once,
-127-130 MB at the same rates. jemalloc reads the variable when it starts, so it is set before granian is imported."""
+127-130 MB at the same rates. One arena and no per-thread caches (``narenas:1,tcache:false``; by default 4 arenas
+per core, each thread keeping partly used pages in its own, and a cache per thread): a granian worker's own memory
+after the same workloads 20.4-21.4 -> 17.8-18.6 MB, the canned mix at the same rate (11,700 req/s, load 10). jemalloc
+reads the variable when it starts, so it is set before granian is imported."""
 
 
 def return_freed_pages_at_once() -> None:

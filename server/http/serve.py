@@ -137,9 +137,14 @@ def connection_limit() -> int:
     return max(64, min(CONNECTIONS_PER_WORKER, soft - RESERVED_FILES))
 
 
-MMAP_THRESHOLD = 128 * 1024
+MMAP_THRESHOLD = 16 * 1024
 """Blocks of at least this size are mapped by glibc's malloc on their own and unmapped when freed
-(:func:`return_large_blocks`)."""
+(:func:`return_large_blocks`). 128 KiB at first (answers of a megabyte); 16 KiB since the answers a server keeps
+for a while and then drops (the result cache's, the shared answers read back, 12-17 KB each for the release
+graph's descriptions) left holes in the threads' heaps as they were evicted: after ``make bench``'s deref
+workload (181 descriptions, 128 kept in each process) glibc held 4-5 MB free but not returned in each granian
+worker (``mallinfo2``): the tree's anonymous memory after ``/health`` and deref runs measured 109-110 MB, 105
+with 16 KiB at the same rates (issue 28)."""
 _M_MMAP_THRESHOLD = -3
 """``mallopt``'s parameter number for the mmap threshold (``malloc.h``)."""
 

@@ -9,8 +9,9 @@ query wait about 5 s (p50 2.5 ms -> 4,934 ms), and one address had 140 runaways 
   waiting**; the next request of that client is refused at once with :class:`~calcinosis_kg.server.errors.ClientBusy`
   (429 and ``Retry-After``), without taking a place in the queue others need. Every client together may have
   ``queue`` requests waiting (``KG_QUERY_QUEUE``; past it :class:`~calcinosis_kg.server.errors.QueueFull`, 503).
-- **A reserve**: a client that already has a query running never takes the last idle worker. The pool starts one
-  worker more than ``KG_QUERY_WORKERS`` for it, so a client alone still gets ``KG_QUERY_WORKERS`` workers at once,
+- **A reserve**: a client that already has a query running never takes the last idle worker. The pool keeps one
+  worker more than ``KG_QUERY_WORKERS`` for it (forked when first taken, a place at the bottom of the idle stack
+  until then), so a client alone still gets ``KG_QUERY_WORKERS`` workers at once,
   and a client with nothing running finds a worker at once even while another client's runaways hold all the
   others: its cheap query is answered in milliseconds, not after their time limit.
 - **Turns**: a freed worker goes to the waiting clients in turn (round robin over clients, each client's own

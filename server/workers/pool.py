@@ -119,7 +119,8 @@ class QueryPool:
         metrics: Metrics | None = None,
     ) -> None:
         self.size = size + RESERVE_WORKERS
-        """Worker processes: ``size`` and the reserve (:data:`.fairness.RESERVE_WORKERS`)."""
+        """Worker processes: ``size`` and the reserve (:data:`.fairness.RESERVE_WORKERS`), which is forked when a
+        request first takes it (:meth:`start`)."""
         self.timeout = timeout
         self.cache = cache
         self.limits = limits or WorkerLimits()
@@ -187,7 +188,12 @@ class QueryPool:
         if client is not None:
             client = share_of(client)
         dispatch = self._dispatch
-        worker = dispatch.acquire(client, self.timeout)
+        taken = dispatch.acquire(client, self.timeout)
+        try:
+            worker = self._start_reserve() if isinstance(taken, _Unstarted) else taken
+        except BaseException:
+            dispatch.release(taken, client)  # its place stays, to be forked by the next request taking it
+            raise
         try:
             if not worker.process.is_alive():
                 log.warning("query worker %s had stopped while idle; starting another", worker.pid)
@@ -214,7 +220,13 @@ class QueryPool:
             self._owner_pid = 0
 
     def start(self) -> None:
-        """Fork the workers, unless this process already did (:meth:`run` calls it on first use).
+        """Fork the workers but the reserve, unless this process already did (:meth:`run` calls it on first use).
+
+        The reserve is forked when a request first takes it (a client with nothing running while the other workers
+        are busy): until then it is a place in the dispatch (at the bottom of the stack of idle workers, taken
+        last), not a process. A load from one client never takes it, and a worker forked at once held 3.5 MB of
+        its own (the pages of the parent it writes to as it starts) for nothing: under ``make bench``'s HTTP
+        workloads, 2 of the tree's 7 processes. Forking it takes milliseconds, as replacing a stopped worker does.
 
         In a process forked from the one that started the pool, workers are started anew: those inherited
         through the fork belong to the parent and are left alone.
@@ -224,9 +236,16 @@ class QueryPool:
                 return
             self._owner_pid = os.getpid()
             self._workers = set()
-            self._dispatch = self._new_dispatch([self._fork() for _ in range(self.size)])
+            places: list[_Worker | _Unstarted] = [_Unstarted() for _ in range(RESERVE_WORKERS)]
+            places.extend(self._fork() for _ in range(self.size - RESERVE_WORKERS))
+            self._dispatch = self._new_dispatch(places)
 
-    def _new_dispatch(self, workers: list[_Worker]) -> WorkerDispatch[_Worker]:
+    def _start_reserve(self) -> _Worker:
+        """Fork the reserve, now that a request has taken its place."""
+        with self._lock:
+            return self._fork()
+
+    def _new_dispatch(self, workers: list[_Worker | _Unstarted]) -> WorkerDispatch[_Worker | _Unstarted]:
         gauge = None if self.metrics is None else self.metrics.waiting
         return WorkerDispatch(workers, per_client=self.limits.per_client, queue=self.limits.queue, gauge=gauge)
 
@@ -252,6 +271,10 @@ class QueryPool:
         worker = _Worker(process, here)
         self._workers.add(worker)
         return worker
+
+
+class _Unstarted:
+    """The place of a reserve worker not forked yet (:meth:`QueryPool.start`)."""
 
 
 class _Worker:

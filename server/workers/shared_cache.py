@@ -18,8 +18,9 @@ best-effort: a lookup or a store that meets a busy lock, a full disk or any data
 Bounded like the in-memory cache (``KG_CACHE_ENTRIES``, ``KG_CACHE_BYTES``): past either bound the oldest
 entries written are removed first (reads write nothing, so that a hit takes no lock; each process's segmented
 LRU keeps what it is asked for again). Where the file is: ``KG_SHARED_CACHE`` (:func:`shared_cache_file`).
-Connections are opened lazily, one per thread and process (never inherited across a fork). Answers are written
-by a thread of each process, off the requests' path, in batches (:meth:`SharedAnswers.put`).
+Connections are opened lazily and shared by a process's threads, each taking an idle one for a statement or a
+transaction (:data:`MOST_IDLE_CONNECTIONS` kept open; never inherited across a fork). Answers are written by a
+thread of each process, off the requests' path, in batches (:meth:`SharedAnswers.put`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ PREFIX = "kg-answers-"
 _OWNED = re.compile(rf"{PREFIX}(\d+)-")
 BUSY_TIMEOUT_MS = 50
 """How long a write waits for another process's write (a few ms each) before the answer is not shared."""
+
+MOST_IDLE_CONNECTIONS = 2
+"""Connections a process keeps open for later statements (more are opened while more threads read at once, and
+closed after). One per thread, as before, SQLite's memory in a granian worker measured 2.4-4.2 MB after ``make
+bench``'s deref workload (12-19 threads, each connection with its page cache, lookaside and prepared statements);
+a read takes 0.03 ms, so two threads seldom need one at the same time."""
 
 CONNECTION_CACHE_KIB = 256
 """SQLite's page cache per connection (its default, 2 MiB, in each of a granian worker's threads would be tens of
@@ -138,7 +145,10 @@ class SharedAnswers:
         self.path = path
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
+        """Connections of this process not in use, the one released last at the end (the next one taken)."""
+        self._idle_pid = 0
+        self._idle_lock = threading.Lock()
         self._queue: list[_Row] = []
         self._queued_bytes = 0
         self._queued = threading.Condition()
@@ -151,34 +161,47 @@ class SharedAnswers:
                 connection.execute(statement)
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )  # used by one thread at a time, not always the one that opened it (:meth:`_connection`)
         connection.execute("PRAGMA synchronous=OFF")  # a killed process loses nothing; only a power cut could
         connection.execute(f"PRAGMA cache_size=-{CONNECTION_CACHE_KIB}")
         return connection
 
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection in this process (a forked child opens its own)."""
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this process for one statement or transaction: an idle one, or a new one when every
+        connection is in use (:data:`MOST_IDLE_CONNECTIONS`). A forked child opens its own."""
         pid = os.getpid()
-        if getattr(self._local, "pid", None) != pid:
-            self._local.connection, self._local.pid = self._connect(), pid
-        connection: sqlite3.Connection = self._local.connection
-        return connection
+        with self._idle_lock:
+            if self._idle_pid != pid:  # inherited from the parent: its connections are not this process's
+                self._idle, self._idle_pid = [], pid
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            with self._idle_lock:
+                if self._idle_pid == pid and len(self._idle) < MOST_IDLE_CONNECTIONS:
+                    self._idle.append(connection)
+                    connection = None
+            if connection is not None:
+                connection.close()
 
     def family(self, key: bytes) -> Family | None:
         """The kind of answer stored for ``key`` (in any format), or None when none is."""
-        with self._failing("read"):
-            row = self._connection().execute("SELECT family FROM answers WHERE key = ? LIMIT 1", (key,)).fetchone()
+        with self._failing("read"), self._connection() as connection:
+            row = connection.execute("SELECT family FROM answers WHERE key = ? LIMIT 1", (key,)).fetchone()
             return None if row is None else Family(row[0])
         return None
 
     def get(self, key: bytes, fmt: str) -> tuple[bytes, str] | None:
         """(body, content type) of the answer stored for ``key`` in format ``fmt``, or None."""
-        with self._failing("read"):
-            row = (
-                self._connection()
-                .execute("SELECT body, content_type FROM answers WHERE key = ? AND format = ?", (key, fmt))
-                .fetchone()
-            )
+        with self._failing("read"), self._connection() as connection:
+            row = connection.execute(
+                "SELECT body, content_type FROM answers WHERE key = ? AND format = ?", (key, fmt)
+            ).fetchone()
             return None if row is None else (bytes(row[0]), str(row[1]))
         return None
 
@@ -242,14 +265,14 @@ class SharedAnswers:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection in a write transaction (waiting :data:`BUSY_TIMEOUT_MS` at most for the lock),
         committed at the end or rolled back on an error."""
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
     @staticmethod
     def _delete(connection: sqlite3.Connection, rowid: int, size: int) -> None:
@@ -257,8 +280,8 @@ class SharedAnswers:
         connection.execute("UPDATE totals SET entries = entries - 1, bytes = bytes - ?", (size,))
 
     def __len__(self) -> int:
-        with self._failing("read"):
-            return int(self._connection().execute("SELECT entries FROM totals").fetchone()[0])
+        with self._failing("read"), self._connection() as connection:
+            return int(connection.execute("SELECT entries FROM totals").fetchone()[0])
         return 0
 
     def clear(self) -> None:
