@@ -66,16 +66,17 @@ def test_a_production_server_starts_one_query_worker_per_core_and_the_reserve_wh
 @pytest.mark.parametrize("setting", ["never", "auto"])
 def test_a_store_read_from_disk_gets_three_query_workers_per_core(tmp_path: Path, setting: str) -> None:
     """The count is decided once the bundle is open: ``never`` reads its store on disk, ``auto`` copies a small
-    bundle's quads into memory; an explicit ``KG_QUERY_WORKERS`` is kept either way."""
+    bundle's quads into memory; an explicit ``KG_QUERY_WORKERS`` is kept either way (the reserve is forked when
+    first needed)."""
     cores = os.cpu_count() or 1
-    expected = production_query_workers(1, cores, on_disk=setting == "never") + RESERVE_WORKERS
+    expected = production_query_workers(1, cores, on_disk=setting == "never")
     settings = {**DEFAULTS, "KG_STORE_IN_MEMORY": setting}
     with live_server(tmp_path, [SAMPLE_TTL], settings, *PRODUCTION) as server:
         assert _query_workers(_granian_workers(server, 1), expected) == [expected]
     explicit = tmp_path / "explicit"
     explicit.mkdir()
     with live_server(explicit, [SAMPLE_TTL], {**settings, "KG_QUERY_WORKERS": "1"}, *PRODUCTION) as server:
-        assert _query_workers(_granian_workers(server, 1), 1 + RESERVE_WORKERS) == [1 + RESERVE_WORKERS]
+        assert _query_workers(_granian_workers(server, 1), 1) == [1]
 
 
 def _query_workers(workers: list[psutil.Process], expected: int) -> list[int]:
