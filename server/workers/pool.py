@@ -132,12 +132,11 @@ class QueryPool:
         self._workers: set[_Worker] = set()
 
     def resize(self, size: int) -> None:
-        """Start ``size`` workers and the reserve instead of the number given to the constructor; only before
-        :meth:`start` (the server decides the default count once its store is open, before forking)."""
-        with self._lock:
-            if self._owner_pid:
-                raise RuntimeError("a query pool cannot be resized once its workers are started")
-            self.size = size + RESERVE_WORKERS
+        """``size`` workers and the reserve, not the constructor's count: the server decides its default once the
+        store is open, before :meth:`start` (after it, a :class:`RuntimeError`)."""
+        if self._owner_pid:
+            raise RuntimeError("a query pool cannot be resized once its workers are started")
+        self.size = size + RESERVE_WORKERS
 
     def run(self, job: Job) -> Answer:
         """Answer ``job`` in a worker within the time limit.

@@ -237,7 +237,10 @@ def test_threads_reading_at_once_each_get_a_connection_of_their_own(tmp_path: Pa
     answers = SharedAnswers(tmp_path / FILE_NAME, max_entries=1_000, max_bytes=10_000_000)
     for n in range(50):
         answers.put(hashed(("v", n)), "json", Family.RESULTS, str(n).encode() * 100, "application/json")
-    answers.flush()
+    answers.flush()  # what is queued now; the writer thread may still be writing the first rows it took
+    deadline = time.monotonic() + 10
+    while len(answers) < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
 
     def read(n: int) -> tuple[bytes, str] | None:
         return answers.get(hashed(("v", n % 50)), "json")
