@@ -76,7 +76,9 @@ def production_query_workers(workers: int, cores: int, *, on_disk: bool = False)
     two workers the cheap ones queued behind the dear ones (wrk's eight connections, one client) and some waited
     out the time limit (503), while Oxigraph's server runs every request in a thread of its own. In runs
     interleaved with ``oxigraph serve-read-only`` on the same graph (one replica ``--workers 1``, 2 cores),
-    6 workers measured x1.13 of its requests/s where 2 measured x0.93, for 11 MB more PSS (133 against 122 MB).
+    6 workers measured x1.13 of its requests/s where 2 measured x0.93, for 11 MB more PSS at rest (133 against
+    122 MB). Under load each worker reading the store fills a RocksDB block cache of its own (about 40 MB: one
+    replica 433 MB after the unique runs at 1M, Oxigraph's server 432 MB; ``docs/scaling.md``).
     """
     share = max(1, workers)
     if on_disk:
