@@ -41,7 +41,8 @@ SCALE_START_S = {1_000_000: 1.0, 10_000_000: 2.0}
 """Graph size (at least, in triples) -> the most seconds from a replica's start to its first answer."""
 SCALE_PSS_MB = 250.0
 SCALE_UNIQUE_SIZES = (10_000, 1_000_000)
-"""Graph sizes (at least, in triples) at which one replica's unique workload is judged by target 1's rule."""
+"""Graph sizes (triples; the row of that size, :func:`_row_at`) at which one replica's unique workload is judged by
+target 1's rule."""
 SCALE_TWO_OVER_ONE = 1.5
 
 
