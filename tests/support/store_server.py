@@ -116,13 +116,33 @@ class StoreServer:
         self.process = None
 
     def freeze(self) -> None:
-        """SIGSTOP: the store keeps its port (connections are accepted by the kernel) and answers nothing."""
+        """SIGSTOP: the store keeps its port (connections are accepted by the kernel) and answers nothing.
+
+        Returns once every thread of the store is stopped. ``kill`` returns as soon as the signal is queued; the
+        other threads are stopped only when the thread that takes it next runs, so on a loaded machine a thread
+        of the store woken by a request could still answer it (a CI run got a 200 where a 504 was due).
+        """
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not all(_stopped(task) for task in tasks.iterdir()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.command()[0]} was not stopped within {STARTUP_SECONDS} s")
+            time.sleep(0.01)
 
     def thaw(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+
+def _stopped(task: Path) -> bool:
+    """The thread ``/proc/PID/task/TID`` is stopped (state ``T``), or gone."""
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "Tt"
 
 
 def load_store(location: Path, data: Sequence[Path]) -> None:
