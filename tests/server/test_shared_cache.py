@@ -187,6 +187,45 @@ def test_the_shared_answers_are_bounded_the_oldest_written_going_first(tmp_path:
     assert not answers.put(hashed(("v", 9)), "json", Family.RESULTS, b"x" * 30_000, "application/json")  # > 1/4
 
 
+def test_an_answer_another_process_writes_after_a_miss_is_found_at_once(tmp_path: Path) -> None:
+    """A process looks up only the keys it knows the file holds, and reads the new ones whenever the file changed:
+    an answer written after its miss is found by its next lookup, also after the file was emptied."""
+    path = tmp_path / FILE_NAME
+    reader, writer = (SharedAnswers(path, max_entries=10, max_bytes=100_000) for _ in range(2))
+    for key in (b"first", b"second"):
+        assert reader.family(key) is None
+        _write_now(writer, key)
+        assert reader.family(key) is Family.RESULTS
+        assert reader.get(key, "json") == (b"body", "application/json")
+        writer.clear()
+        assert reader.family(key) is None
+
+
+def test_a_miss_on_an_unchanged_file_reads_no_table(tmp_path: Path) -> None:
+    """Under unique queries almost every lookup misses: once a process has read the keys, a miss while no other
+    process has written costs ``PRAGMA data_version`` alone (each miss used to read the table)."""
+    path = tmp_path / FILE_NAME
+    reader, writer = (SharedAnswers(path, max_entries=10, max_bytes=100_000) for _ in range(2))
+    _write_now(writer, b"there")
+    assert reader.family(b"first miss") is None  # reads the keys
+    statements: list[str] = []
+    with reader._connection() as connection:  # the connection the next lookups take (the one released last)
+        connection.set_trace_callback(statements.append)
+    assert [reader.family(key) for key in (b"one", b"two", b"there")] == [None, None, Family.RESULTS]
+    assert statements[:2] == ["PRAGMA data_version"] * 2  # the misses
+    assert len(statements) == 3  # and the hit:
+    assert statements[2].startswith("SELECT family FROM answers")
+
+
+def _write_now(answers: SharedAnswers, key: bytes) -> None:
+    """``key``'s answer written (the writer thread may be writing what it took; wait for it)."""
+    answers.put(key, "json", Family.RESULTS, b"body", "application/json")
+    answers.flush()
+    deadline = time.monotonic() + 10
+    while answers.get(key, "json") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_a_locked_file_means_not_shared_never_an_error(tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
     answers = SharedAnswers(path, max_entries=10, max_bytes=100_000)
