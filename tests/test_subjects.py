@@ -11,7 +11,8 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, SKOS
 
 from calcinosis_kg.errors import CurationError
-from calcinosis_kg.graph.compiler import SUBJECT_NOTE, compile_knowledge
+from calcinosis_kg.graph.compiler import compile_knowledge
+from calcinosis_kg.graph.curated_format import SUBJECT_NOTE
 from calcinosis_kg.graph.validate import check_violation_queries, violation_queries
 from calcinosis_kg.ontology import CC, CCO, HAS_EVIDENCE, OBO
 from calcinosis_kg.ontology import load_ontology as _load_ontology
