@@ -292,13 +292,13 @@ class SharedAnswers:
             return
         with self._failing("write"), self._transaction() as connection:
             connection.executemany(_INSERT, rows)
-            entries, total = connection.execute("SELECT entries, bytes FROM totals").fetchone()
+            entries, total = _totals(connection)
             if entries > self.max_entries:
                 connection.execute(_REMOVE_OLDEST, (entries - self.max_entries,))
-                entries, total = connection.execute("SELECT entries, bytes FROM totals").fetchone()
+                entries, total = _totals(connection)
             while total > self.max_bytes and entries > 0:
                 connection.execute(_REMOVE_OLDEST, (1,))
-                entries, total = connection.execute("SELECT entries, bytes FROM totals").fetchone()
+                entries, total = _totals(connection)
         self._known.learn([row[0] for row in rows])
 
     @contextlib.contextmanager
@@ -316,7 +316,7 @@ class SharedAnswers:
 
     def __len__(self) -> int:
         with self._failing("read"), self._connection() as connection:
-            return int(connection.execute("SELECT entries FROM totals").fetchone()[0])
+            return _totals(connection)[0]
         return 0
 
     def clear(self) -> None:
@@ -330,6 +330,12 @@ class SharedAnswers:
     def _failing(self, what: str) -> _Swallowed:
         """Swallow a database error (busy, disk full, file removed): the answer is then not shared."""
         return _Swallowed(self, what)
+
+
+def _totals(connection: sqlite3.Connection) -> tuple[int, int]:
+    """The entries and bytes the file holds (kept by the triggers of :data:`_SCHEMA`)."""
+    entries, total = connection.execute("SELECT entries, bytes FROM totals").fetchone()
+    return int(entries), int(total)
 
 
 class _Swallowed:

@@ -62,5 +62,5 @@ class KnownKeys:
             if after == 0:
                 self._keys = set()
             self._keys.update(bytes(row[1]) for row in rows)
-            self._last_id = max([after, *(int(row[0]) for row in rows[-1:])])
+            self._last_id = int(rows[-1][0]) if rows else after  # the ids read are all above ``after``
             return key in self._keys

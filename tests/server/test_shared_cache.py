@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -221,8 +221,13 @@ def _write_now(answers: SharedAnswers, key: bytes) -> None:
     """``key``'s answer written (the writer thread may be writing what it took; wait for it)."""
     answers.put(key, "json", Family.RESULTS, b"body", "application/json")
     answers.flush()
-    deadline = time.monotonic() + 10
-    while answers.get(key, "json") is None and time.monotonic() < deadline:
+    _until(lambda: answers.get(key, "json") is not None)
+
+
+def _until(done: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait (at most ``seconds``) for ``done()``: what a writer thread took is written a little later."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -277,9 +282,7 @@ def test_threads_reading_at_once_each_get_a_connection_of_their_own(tmp_path: Pa
     for n in range(50):
         answers.put(hashed(("v", n)), "json", Family.RESULTS, str(n).encode() * 100, "application/json")
     answers.flush()  # what is queued now; the writer thread may still be writing the first rows it took
-    deadline = time.monotonic() + 10
-    while len(answers) < 50 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _until(lambda: len(answers) == 50)
 
     def read(n: int) -> tuple[bytes, str] | None:
         return answers.get(hashed(("v", n % 50)), "json")
